@@ -1,0 +1,36 @@
+# Mandate: `make run` serves the demo bank, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fuzz bench install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 12) else "Mandate needs Python 3.11 or 3.12 (oso has no wheels for %d.%d)" % v)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mandate db upgrade
+	$(BIN)/mandate seed-demo
+	$(BIN)/mandate serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy  # typing: kept clean (see pyproject [tool.mypy])
+
+test: lint
+	$(BIN)/mandate policy test
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.decisions
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,103 @@
+"""Moving money: transfers between a company's accounts; deposits and withdrawals by staff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import Context, DbSession
+from api.errors import error_responses
+from core.ledger import service
+from core.ledger.idempotency import StoredResponse
+from core.ledger.schemas import DepositCreate, TransferCreate, TransferPublic
+from core.pagination import MAX_PAGE, Page
+
+router = APIRouter(prefix="/v1", tags=["transfers"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required. A key of yours (e.g. a UUID) that makes retries safe: the same "
+        "key and body get the stored response, never a second transfer. Kept at least 24 h.",
+    ),
+]
+MONEY_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
+CREATED = {
+    201: {
+        "description": "Posted; a replay answers the stored response with the header "
+        "Idempotent-Replayed: true",
+        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+    }
+}
+
+
+def _respond(result: StoredResponse) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSONResponse(result.body, status_code=result.status, headers=headers)
+
+
+@router.post(
+    "/transfers",
+    response_model=TransferPublic,
+    status_code=201,
+    summary="Move money between two of your company's accounts",
+    responses={**CREATED, **MONEY_ERRORS},
+)
+def create_transfer(
+    session: DbSession, ctx: Context, body: TransferCreate, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    return _respond(service.create_transfer(session, ctx, body, idempotency_key))
+
+
+@router.post(
+    "/deposits",
+    response_model=TransferPublic,
+    status_code=201,
+    summary="Bank staff: credit an account from the clearing account",
+    responses={**CREATED, **MONEY_ERRORS},
+)
+def create_deposit(
+    session: DbSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    return _respond(service.create_deposit(session, ctx, body, idempotency_key))
+
+
+@router.post(
+    "/withdrawals",
+    response_model=TransferPublic,
+    status_code=201,
+    summary="Bank staff: debit an account to the clearing account",
+    responses={**CREATED, **MONEY_ERRORS},
+)
+def create_withdrawal(
+    session: DbSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    return _respond(service.create_withdrawal(session, ctx, body, idempotency_key))
+
+
+@router.get(
+    "/transfers",
+    response_model=Page[TransferPublic],
+    summary="Transfers touching accounts you may read, newest first",
+    responses=error_responses(401, 422),
+)
+def list_transfers(
+    session: DbSession,
+    ctx: Context,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+) -> Page[TransferPublic]:
+    return service.list_transfers(session, ctx, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/transfers/{transfer_id}",
+    response_model=TransferPublic,
+    summary="One transfer",
+    responses=error_responses(401, 404, 422),
+)
+def get_transfer(session: DbSession, ctx: Context, transfer_id: int) -> TransferPublic:
+    return service.get_transfer(session, ctx, transfer_id)

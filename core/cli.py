@@ -1,0 +1,112 @@
+"""The `mandate` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from core.settings import get_settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Mandate: policy-decided banking."
+)
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations (to the newest by default)."""
+    from core import migrate
+
+    url = get_settings().database_url
+    migrate.upgrade(url, revision)
+    typer.echo(f"database {_safe(url)} is at revision {migrate.current_revision(url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one the code knows."""
+    from core import migrate
+
+    url = get_settings().database_url
+    typer.echo(f"database: {migrate.current_revision(url)}  code: {migrate.head_revision(url)}")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Seed the demo bank (once: running it again changes nothing)."""
+    from core import demo, migrate
+    from core.db import Database
+    from core.iam.credentials import Passwords
+    from core.policy import engine as policy_engine
+
+    settings = get_settings()
+    if not migrate.is_up_to_date(settings.database_url):
+        _fail("the database is not migrated; run: mandate db upgrade")
+    policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
+    db = Database(settings.database_url)
+    with db.unit_of_work() as session:
+        created = demo.seed(session, Passwords(settings))
+    typer.echo("demo bank seeded" if created else "demo bank already present: nothing changed")
+    typer.echo(f"\ndemo logins (password for all: {demo.DEMO_PASSWORD}):")
+    for login in demo.LOGINS:
+        typer.echo(f"  {login.username:<17} {login.who}")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, help="default: MANDATE_HOST or 127.0.0.1"),
+    port: int = typer.Option(None, help="default: MANDATE_PORT or 8000"),
+    workers: int = typer.Option(None, help="worker processes (default: MANDATE_WORKERS or 1)"),
+) -> None:
+    """Serve the API (and console) with uvicorn."""
+    import uvicorn
+
+    from core import migrate
+
+    settings = get_settings()
+    if not migrate.is_up_to_date(settings.database_url):
+        _fail(
+            f"the database {_safe(settings.database_url)} is not migrated to "
+            f"{migrate.head_revision()}: run `mandate db upgrade` first"
+        )
+    host = host or settings.host
+    port = port or settings.port
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nMandate on {base}\n  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        f"  health:    {base}/healthz  {base}/readyz\n"
+    )
+    uvicorn.run(
+        "api.main:app",
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _safe(url: str) -> str:
+    # Never print a password embedded in a database URL.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.INFO)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

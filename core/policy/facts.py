@@ -1,0 +1,426 @@
+"""Gathering facts for the policy. Nothing here decides: it finds the grants that reach a
+resource (indexed queries), the caps, today's totals and the local time, and shapes them
+as policies/decide.polar documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, union
+from sqlalchemy.orm import Session
+
+from core.context import Actor
+from core.iam.models import Grant, GrantAccount, GrantSpend, LimitCap, Role, RolePermission, User
+from core.ledger.models import Account
+from core.policy.engine import Dynamic, PolicyEngine
+
+LIMIT_KINDS = ("per_transfer", "daily", "monthly")
+
+
+def actor_facts(actor: Actor) -> dict[str, Any]:
+    return {
+        "id": actor.user_id,
+        "kind": actor.kind,
+        "tenant": actor.tenant_id or 0,
+        "bank": actor.bank_id,
+    }
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a decision is about. `facts` holds only what the policy reads."""
+
+    type: str
+    id: int | None
+    tenant_id: int | None
+    bank_id: int
+    extra: tuple[tuple[str, Any], ...] = ()
+    account: Account | None = None
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "type": self.type,
+            "tenant": self.tenant_id or 0,
+            "bank": self.bank_id,
+        }
+        # An account's own id is not a fact the policy uses: leaving it out lets every account
+        # reached by the same grants share one compiled decision.
+        if self.type != "account":
+            facts["id"] = self.id or 0
+        facts.update(self.extra)
+        return facts
+
+    @classmethod
+    def of_account(cls, account: Account) -> Resource:
+        return cls("account", account.id, account.tenant_id, account.bank_id, account=account)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: int, bank_id: int) -> Resource:
+        return cls("tenant", tenant_id, tenant_id, bank_id)
+
+    @classmethod
+    def of_bank(cls, bank_id: int) -> Resource:
+        return cls("bank", bank_id, None, bank_id)
+
+    @classmethod
+    def of_user(cls, user: User) -> Resource:
+        return cls("user", user.id, user.tenant_id, user.bank_id)
+
+
+@dataclass(frozen=True)
+class Money:
+    """The money side of a money-moving request."""
+
+    amount: int
+    currency: str
+    counterparty: Account
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Limits someone asks to set on a grant or role, checked against the caps."""
+
+    currency: str
+    per_transfer: int | None = None
+    daily: int | None = None
+    monthly: int | None = None
+
+    def as_facts(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "per_transfer": _opt(self.per_transfer),
+            "daily": _opt(self.daily),
+            "monthly": _opt(self.monthly),
+        }
+
+
+@dataclass
+class GrantSpendTotals:
+    spent_today: int = 0
+    spent_month: int = 0
+
+
+@dataclass
+class Facts:
+    """Facts for one decision, and what is needed to explain and record it."""
+
+    request: dict[str, Any]
+    values: dict[str, Any]
+    grants: list[Grant] = field(default_factory=list)
+    roles: dict[int, Role] = field(default_factory=dict)
+    spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
+    local_times: dict[int, dt.datetime] = field(default_factory=dict)
+
+
+def _opt(value: int | None) -> list[int]:
+    return [] if value is None else [value]
+
+
+def _timestamp(value: dt.datetime | None) -> list[int]:
+    return [] if value is None else [int(value.timestamp())]
+
+
+# -- which grants reach a resource ----------------------------------------------------------
+
+
+def grants_over_account(
+    session: Session, user_id: int, account_id: int
+) -> list[tuple[Grant, Role]]:
+    """The user's live grants whose scope holds the account: the grants over all accounts,
+    and the grants listing it. Two index lookups, whatever the number of grants."""
+    every = select(Grant.id).where(
+        Grant.user_id == user_id, Grant.all_accounts.is_(True), Grant.revoked_at.is_(None)
+    )
+    listed = (
+        select(Grant.id)
+        .join(GrantAccount, GrantAccount.grant_id == Grant.id)
+        .where(
+            GrantAccount.account_id == account_id,
+            GrantAccount.user_id == user_id,
+            Grant.revoked_at.is_(None),
+        )
+    )
+    ids = union(every, listed).subquery()
+    rows = session.execute(
+        select(Grant, Role)
+        .join(Role, Role.id == Grant.role_id)
+        .where(Grant.id.in_(select(ids)))
+        .order_by(Grant.id)
+    )
+    return [(g, r) for g, r in rows.tuples()]
+
+
+def grants_of_user(session: Session, user_id: int) -> list[tuple[Grant, Role]]:
+    rows = session.execute(
+        select(Grant, Role)
+        .join(Role, Role.id == Grant.role_id)
+        .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+        .order_by(Grant.id)
+    )
+    return [(g, r) for g, r in rows.tuples()]
+
+
+def custom_permissions(session: Session, roles: Iterable[Role]) -> dict[int, list[str]]:
+    ids = sorted({r.id for r in roles if not r.builtin and r.id is not None})
+    result: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        rows = session.execute(
+            select(RolePermission.role_id, RolePermission.permission)
+            .where(RolePermission.role_id.in_(ids))
+            .order_by(RolePermission.role_id, RolePermission.permission)
+        )
+        for role_id, permission in rows.tuples():
+            result[role_id].append(permission)
+    return result
+
+
+def role_facts(role: Role, permissions: Sequence[str]) -> dict[str, Any]:
+    return {
+        "key": role.key if role.builtin else f"custom:{role.id}",
+        "builtin": role.builtin,
+        "level": role.level,
+        "permissions": list(permissions),
+        "limit_currency": role.limit_currency or "",
+    }
+
+
+# -- caps and totals ------------------------------------------------------------------------
+
+
+def caps_for(
+    session: Session, bank_id: int, tenant_id: int | None, currency: str
+) -> dict[str, dict[str, int]]:
+    """The bank's and the tenant's caps in one currency: {"tenant": {"daily": 500000}, ...}."""
+    conditions = [LimitCap.bank_id == bank_id, LimitCap.currency == currency]
+    if tenant_id is None:
+        conditions.append(LimitCap.tenant_id.is_(None))
+    else:
+        conditions.append((LimitCap.tenant_id.is_(None)) | (LimitCap.tenant_id == tenant_id))
+    caps: dict[str, dict[str, int]] = {}
+    for cap in session.scalars(select(LimitCap).where(*conditions)):
+        level = "bank" if cap.tenant_id is None else "tenant"
+        caps[level] = {
+            kind: value
+            for kind, value in (
+                ("per_transfer", cap.per_transfer_limit),
+                ("daily", cap.daily_limit),
+                ("monthly", cap.monthly_limit),
+            )
+            if value is not None
+        }
+    return caps
+
+
+def cap_entries(levels: Sequence[tuple[str, dict[str, int]]]) -> dict[str, list[dict[str, Any]]]:
+    """Per limit kind, the limits set at each level, most specific level first."""
+    return {
+        kind: [
+            {"kind": kind, "level": level, "amount": limits[kind]}
+            for level, limits in levels
+            if kind in limits
+        ]
+        for kind in LIMIT_KINDS
+    }
+
+
+def limits_of(obj: Grant | Role) -> dict[str, int]:
+    return {
+        kind: value
+        for kind, value in (
+            ("per_transfer", obj.per_transfer_limit),
+            ("daily", obj.daily_limit),
+            ("monthly", obj.monthly_limit),
+        )
+        if value is not None
+    }
+
+
+def tenant_day(now: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
+    """Today and the first day of this month, in the tenant's zone."""
+    local = now.astimezone(ZoneInfo(zone))
+    return local.date(), local.date().replace(day=1)
+
+
+def spend_totals(
+    session: Session, grant_ids: Sequence[int], today: dt.date, month_start: dt.date
+) -> dict[int, GrantSpendTotals]:
+    totals = {gid: GrantSpendTotals() for gid in grant_ids}
+    if not grant_ids:
+        return totals
+    rows = session.execute(
+        select(GrantSpend.grant_id, GrantSpend.day, GrantSpend.amount).where(
+            GrantSpend.grant_id.in_(grant_ids),
+            GrantSpend.day >= month_start,
+            GrantSpend.day <= today,
+        )
+    )
+    for grant_id, day, amount in rows.tuples():
+        totals[grant_id].spent_month += amount
+        if day == today:
+            totals[grant_id].spent_today += amount
+    return totals
+
+
+def lock_grants(session: Session, grant_ids: Sequence[int]) -> None:
+    """Serialise money movements under the same grants, so that concurrent transfers can never
+    jointly pass a cumulative limit. Taken after the account locks, in id order."""
+    if grant_ids and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Grant.id)
+            .where(Grant.id.in_(sorted(grant_ids)))
+            .order_by(Grant.id)
+            .with_for_update(key_share=True)
+        ).all()
+
+
+# -- the request ----------------------------------------------------------------------------
+
+
+def window_facts(grant: Grant) -> list[dict[str, Any]]:
+    if grant.window_days is None:
+        return []
+    return [
+        {
+            "days": sorted(int(d) for d in grant.window_days),
+            "start": grant.window_start,
+            "end": grant.window_end,
+            "zone": grant.window_zone,
+        }
+    ]
+
+
+def grant_facts(
+    index: int,
+    grant: Grant,
+    role: Role,
+    permissions: Sequence[str],
+    *,
+    caps: dict[str, dict[str, int]] | None,
+    currency: str | None,
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "id": grant.id,
+        "tenant": grant.tenant_id or 0,
+        "bank": grant.bank_id,
+        "role": role_facts(role, permissions),
+        "limit_currency": grant.limit_currency or "",
+        "valid_from": _timestamp(grant.valid_from),
+        "valid_until": _timestamp(grant.valid_until),
+        "window": window_facts(grant),
+    }
+    if currency is not None:
+        levels: list[tuple[str, dict[str, int]]] = []
+        if grant.limit_currency == currency:
+            levels.append(("grant", limits_of(grant)))
+        if role.limit_currency == currency:
+            levels.append(("role", limits_of(role)))
+        for level in ("tenant", "bank"):
+            if caps and level in caps:
+                levels.append((level, caps[level]))
+        facts["caps"] = cap_entries(levels)
+        facts["weekday"] = Dynamic(f"g{index}.weekday")
+        facts["minute"] = Dynamic(f"g{index}.minute")
+        facts["day_total"] = Dynamic(f"g{index}.day_total")
+        facts["month_total"] = Dynamic(f"g{index}.month_total")
+    else:
+        facts["caps"] = cap_entries([])
+    return facts
+
+
+def build_request(
+    session: Session,
+    engine: PolicyEngine,
+    *,
+    actor: Actor,
+    action: str,
+    resource: Resource,
+    now: dt.datetime,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    tenant_zone: str | None = None,
+    lock: bool = False,
+) -> Facts:
+    """Gather everything decide/5 reads about this request."""
+    if resource.type == "account" and resource.id is not None:
+        pairs = grants_over_account(session, actor.user_id, resource.id)
+    else:
+        pairs = grants_of_user(session, actor.user_id)
+    perms = custom_permissions(session, (r for _, r in pairs))
+    roles = {g.id: r for g, r in pairs if g.id is not None}
+    pairs = [
+        (g, r)
+        for g, r in pairs
+        if engine_carries(engine, role_facts(r, perms.get(r.id or 0, [])), action)
+    ]
+    values: dict[str, Any] = {"now": int(now.timestamp())}
+    request: dict[str, Any] = {
+        "action": action,
+        "actor": actor_facts(actor),
+        "resource": resource.facts,
+        "now": Dynamic("now"),
+    }
+    facts = Facts(request=request, values=values, grants=[g for g, _ in pairs], roles=roles)
+
+    caps = None
+    if money is not None:
+        request["currency"] = money.currency
+        request["amount"] = Dynamic("amount")
+        values["amount"] = money.amount
+        request["counterparty"] = {
+            "kind": money.counterparty.kind,
+            "tenant": money.counterparty.tenant_id or 0,
+            "bank": money.counterparty.bank_id,
+        }
+        if not actor.is_staff:
+            caps = caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
+        grant_ids = [g.id for g, _ in pairs if g.id is not None]
+        if lock:
+            lock_grants(session, grant_ids)
+        today, month_start = tenant_day(now, tenant_zone or "UTC")
+        facts.spend = spend_totals(session, grant_ids, today, month_start)
+    if proposal is not None:
+        request["proposal"] = proposal.as_facts()
+        proposal_caps = caps_for(session, resource.bank_id, resource.tenant_id, proposal.currency)
+        request["caps"] = cap_entries(
+            [
+                (level, proposal_caps[level])
+                for level in ("tenant", "bank")
+                if level in proposal_caps
+            ]
+        )
+
+    grants_facts = []
+    for index, (grant, role) in enumerate(pairs):
+        grants_facts.append(
+            grant_facts(
+                index,
+                grant,
+                role,
+                perms.get(role.id or 0, []),
+                caps=caps,
+                currency=money.currency if money else None,
+            )
+        )
+        if money is not None:
+            assert grant.id is not None
+            zone = grant.window_zone or tenant_zone or "UTC"
+            local = now.astimezone(ZoneInfo(zone))
+            facts.local_times[grant.id] = local
+            totals = facts.spend[grant.id]
+            values[f"g{index}.weekday"] = local.weekday()
+            values[f"g{index}.minute"] = local.hour * 60 + local.minute
+            values[f"g{index}.day_total"] = totals.spent_today + money.amount
+            values[f"g{index}.month_total"] = totals.spent_month + money.amount
+    request["grants"] = grants_facts
+    return facts
+
+
+def engine_carries(engine: PolicyEngine, role: dict[str, Any], permission: str) -> bool:
+    """Does the policy give this role this permission? Grants whose role does not carry the
+    action cannot speak for it, so they are left out of the facts."""
+    return engine.role_carries(role, permission)
