@@ -58,7 +58,7 @@ def create_app(
             f"{migrate.head_revision()}; run: mandate db upgrade"
         )
     db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
-    policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
+    policy_engine.ensure_loaded(settings.policy_dir, compile=settings.policy_compile)
 
     app = FastAPI(
         title="Mandate",

@@ -95,13 +95,20 @@ bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
 def current_context(
-    request: Request, session: DbSession, token: Annotated[str | None, Depends(bearer)]
+    request: Request, _uow: DbSession, token: Annotated[str | None, Depends(bearer)]
 ) -> RequestContext:
-    """The caller, from the bearer token. Every /v1 route but sign-in depends on this."""
+    """The caller, from the bearer token. Every /v1 route but sign-in depends on this.
+
+    The user is read in a short transaction of its own, not the request's: on SQLite the
+    request's first statement takes the write lock, and that must happen in the thread that
+    runs the route, or a request holding the lock could wait for a worker thread that every
+    other request (waiting for the lock) is holding."""
     ctx: RequestContext = request.state.ctx
     if not token:
         raise Unauthenticated("a bearer token is needed: POST /v1/auth/token to get one")
-    ctx.actor = actor_from_token(session, services(request).tokens, token, ctx.now())
+    svc = services(request)
+    with svc.db.unit_of_work(write=False) as session:
+        ctx.actor = actor_from_token(session, svc.tokens, token, ctx.now())
     return ctx
 
 

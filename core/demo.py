@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import SystemClock
+from core.clock import Clock, SystemClock
 from core.context import RequestContext
 from core.iam import service as iam
 from core.iam.credentials import Passwords
@@ -37,11 +37,12 @@ LOGINS = [
 ]
 
 
-def seed(session: Session, passwords: Passwords) -> bool:
+def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> bool:
     """Create the demo bank unless it exists. Returns False when it was already there."""
     if session.scalar(select(Bank).where(Bank.name == BANK_NAME)) is not None:
         return False
-    now = SystemClock().now()
+    clock = clock or SystemClock()
+    now = clock.now()
     bank = iam.create_bank(session, BANK_NAME)
     assert bank.id is not None
 
@@ -120,7 +121,7 @@ def seed(session: Session, passwords: Passwords) -> bool:
         session, globex_admin, role("corporate_admin", globex.id), created_by=manager.id, now=now
     )
 
-    ctx = RequestContext(actor=iam.actor_of(manager))
+    ctx = RequestContext(actor=iam.actor_of(manager), clock=clock)
     accounts = []
     for tenant_id, name in (
         (acme.id, "Acme Operating"),

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
 
     # argon2id cost; the defaults follow RFC 9106's second recommended option.
     password_time_cost: int = Field(default=3, ge=1)
-    password_memory_kib: int = Field(default=65_536, ge=8)
+    password_memory_kib: int = Field(default=65_536, ge=64)
 
     # Idempotency keys are kept at least this long (the API promises 24 hours).
     idempotency_retention_hours: int = Field(default=48, ge=24)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import Context, DbSession
 from api.errors import error_responses
+from api.params import AccountId, Cursor, Limit, TenantFilter
 from core.ledger import service
 from core.ledger.schemas import AccountCreate, AccountPublic, AccountUpdate, EntryPublic
-from core.pagination import MAX_PAGE, Page
+from core.pagination import Page
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-
-Cursor = Annotated[
-    str | None, Query(max_length=200, description="next_cursor of the previous page")
-]
-Limit = Annotated[int | None, Query(ge=1, le=MAX_PAGE)]
 
 
 @router.get(
@@ -31,7 +25,7 @@ def list_accounts(
     ctx: Context,
     cursor: Cursor = None,
     limit: Limit = None,
-    tenant_id: Annotated[int | None, Query(ge=1, description="Bank staff: one tenant only")] = None,
+    tenant_id: TenantFilter = None,
 ) -> Page[AccountPublic]:
     return service.list_accounts(session, ctx, cursor=cursor, limit=limit, tenant_id=tenant_id)
 
@@ -53,7 +47,7 @@ def open_account(session: DbSession, ctx: Context, body: AccountCreate) -> Accou
     summary="One account, with its balance",
     responses=error_responses(401, 404, 422),
 )
-def get_account(session: DbSession, ctx: Context, account_id: int) -> AccountPublic:
+def get_account(session: DbSession, ctx: Context, account_id: AccountId) -> AccountPublic:
     return service.get_account(session, ctx, account_id)
 
 
@@ -64,7 +58,7 @@ def get_account(session: DbSession, ctx: Context, account_id: int) -> AccountPub
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def update_account(
-    session: DbSession, ctx: Context, account_id: int, body: AccountUpdate
+    session: DbSession, ctx: Context, account_id: AccountId, body: AccountUpdate
 ) -> AccountPublic:
     return service.update_account(session, ctx, account_id, body)
 
@@ -76,6 +70,10 @@ def update_account(
     responses=error_responses(401, 404, 422),
 )
 def list_entries(
-    session: DbSession, ctx: Context, account_id: int, cursor: Cursor = None, limit: Limit = None
+    session: DbSession,
+    ctx: Context,
+    account_id: AccountId,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> Page[EntryPublic]:
     return service.statement(session, ctx, account_id, cursor=cursor, limit=limit)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import Context, DbSession
 from api.errors import error_responses
+from api.params import Cursor, Limit
 from core.audit.service import ActivityPublic, my_activity
-from core.pagination import MAX_PAGE, Page
+from core.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["activity"])
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["activity"])
 def activity(
     session: DbSession,
     ctx: Context,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> Page[ActivityPublic]:
     return my_activity(session, ctx, cursor=cursor, limit=limit)

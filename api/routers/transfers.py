@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from api.deps import Context, DbSession
 from api.errors import error_responses
+from api.params import Cursor, Limit, TransferId
 from core.ledger import service
 from core.ledger.idempotency import StoredResponse
 from core.ledger.schemas import DepositCreate, TransferCreate, TransferPublic
-from core.pagination import MAX_PAGE, Page
+from core.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["transfers"])
 
@@ -87,8 +88,8 @@ def create_withdrawal(
 def list_transfers(
     session: DbSession,
     ctx: Context,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> Page[TransferPublic]:
     return service.list_transfers(session, ctx, cursor=cursor, limit=limit)
 
@@ -99,5 +100,5 @@ def list_transfers(
     summary="One transfer",
     responses=error_responses(401, 404, 422),
 )
-def get_transfer(session: DbSession, ctx: Context, transfer_id: int) -> TransferPublic:
+def get_transfer(session: DbSession, ctx: Context, transfer_id: TransferId) -> TransferPublic:
     return service.get_transfer(session, ctx, transfer_id)

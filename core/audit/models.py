@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, Text
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
@@ -81,5 +81,5 @@ class ChangeRecord(SQLModel, table=True):
     entity: str = Field(max_length=20)
     entity_id: int
     change: str = Field(max_length=20)
-    before: str | None = Field(default=None)
-    after: str | None = Field(default=None)
+    before: str | None = Field(default=None, sa_type=Text)
+    after: str | None = Field(default=None, sa_type=Text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
@@ -105,6 +105,6 @@ class IdempotencyRecord(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     user_id: int = Field(foreign_key="users.id")
     response_status: int
-    response_body: str
+    response_body: str = Field(sa_type=Text)
     transfer_id: int | None = Field(default=None, foreign_key="transfers.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

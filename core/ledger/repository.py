@@ -58,7 +58,7 @@ def entries_page(
     )
     if before_id is not None:
         stmt = stmt.where(Entry.id < before_id)
-    return [(e, t) for e, t in session.execute(stmt).tuples()]
+    return [(e, t) for e, t in session.execute(stmt)]
 
 
 def transfers_page(

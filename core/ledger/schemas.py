@@ -52,6 +52,9 @@ Amount = Annotated[
         json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
     ),
 ]
+# Ids are 32-bit in the database; anything beyond cannot exist, so it is refused up front.
+MAX_ID = 2**31 - 1
+ResourceId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=140)]
 AccountStatus = Literal["open", "frozen", "closed"]
@@ -62,7 +65,7 @@ class _Input(BaseModel):
 
 
 class AccountCreate(_Input):
-    tenant_id: int = Field(strict=True, ge=1)
+    tenant_id: ResourceId
     name: Name
     currency: CurrencyCode
     overdraft_limit: int = Field(default=0, strict=True, ge=0, le=MAX_AMOUNT)
@@ -88,15 +91,15 @@ class AccountPublic(BaseModel):
 
 
 class TransferCreate(_Input):
-    from_account_id: int = Field(strict=True, ge=1)
-    to_account_id: int = Field(strict=True, ge=1)
+    from_account_id: ResourceId
+    to_account_id: ResourceId
     amount: Amount
     currency: CurrencyCode
     description: Description = ""
 
 
 class DepositCreate(_Input):
-    account_id: int = Field(strict=True, ge=1)
+    account_id: ResourceId
     amount: Amount
     currency: CurrencyCode
     description: Description = ""

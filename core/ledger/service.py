@@ -305,6 +305,7 @@ def create_transfer(
         idempotency_key,
         "transfer",
         body.model_dump(),
+        body.from_account_id,
         lambda: _move_money(
             session,
             ctx,
@@ -374,7 +375,7 @@ def _clearing_movement(
             description=body.description,
         )
 
-    return _idempotent(session, ctx, key, kind, body.model_dump(), move)
+    return _idempotent(session, ctx, key, kind, body.model_dump(), body.account_id, move)
 
 
 def _idempotent(
@@ -383,10 +384,14 @@ def _idempotent(
     key: str | None,
     operation: str,
     payload: dict[str, Any],
+    subject_id: int,
     work: Callable[[], TransferPublic],
 ) -> StoredResponse:
+    """Run `work` once per key. The caller must be able to see the account first: even a
+    replay is only answered to someone who may still read it."""
     actor = ctx.require_actor()
     key = idempotency.validate_key(key)
+    load_readable_account(session, ctx, subject_id)
     ticket, stored = idempotency.claim(session, actor, key, operation, payload)
     if stored is not None:
         if ctx.audit.activity:
@@ -442,9 +447,6 @@ def _move_money(
     if subject is None:
         raise _not_found(subject_id)
     resource = Resource.of_account(subject)
-    require_readable(
-        session, ctx, "account.read", resource, not_found=f"account {subject_id} not found"
-    )
     counterparty = accounts.get(counterparty_id)
     if counterparty is None:
         raise _not_found(counterparty_id)

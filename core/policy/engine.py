@@ -122,10 +122,7 @@ class PolicyEngine:
         if not paths:
             raise PolicyError(f"no .polar files in {self.policy_dir}")
         self.files = [PolicyFile(p.name, p.read_text(encoding="utf-8")) for p in paths]
-        digest = hashlib.sha256()
-        for f in self.files:
-            digest.update(f.name.encode() + b"\0" + f.text.encode() + b"\0")
-        self.version = digest.hexdigest()[:16]
+        self.version = _version(self.files)
         self.compile_enabled = compile
         self._oso = Oso()
         # Polar prints load warnings to stdout; keep them in the log instead.
@@ -145,6 +142,11 @@ class PolicyEngine:
         self._carries: dict[bytes, bool] = {}
         self.cache_hits = 0
         self.cache_misses = 0
+
+    @staticmethod
+    def version_of(policy_dir: Path) -> str:
+        paths = sorted(Path(policy_dir).glob("*.polar"))
+        return _version([PolicyFile(p.name, p.read_text(encoding="utf-8")) for p in paths])
 
     # -- generic queries -------------------------------------------------------------------
 
@@ -254,6 +256,14 @@ class PolicyEngine:
         return program
 
 
+def _version(files: list[PolicyFile]) -> str:
+    """The policy version: a hash of every file's name and text, as logged with decisions."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.text.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def _checks_for_answer(bindings: Mapping[str, Any]) -> list[_Check]:
     checks: list[_Check] = []
     # Polar may bind a dynamic fact to a fresh variable of its own (a rule's `_x` parameter):
@@ -329,6 +339,19 @@ def load(policy_dir: Path, *, compile: bool = True) -> PolicyEngine:
     with _current_lock:
         _current = engine
     return engine
+
+
+def ensure_loaded(policy_dir: Path, *, compile: bool = True) -> PolicyEngine:
+    """The current engine if it was built from these same files; otherwise load them."""
+    engine = _current
+    if (
+        engine is not None
+        and engine.policy_dir == Path(policy_dir)
+        and engine.compile_enabled == compile
+        and engine.version == PolicyEngine.version_of(Path(policy_dir))
+    ):
+        return engine
+    return load(policy_dir, compile=compile)
 
 
 def current() -> PolicyEngine:

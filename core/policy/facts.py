@@ -152,7 +152,7 @@ def grants_over_account(
         .where(Grant.id.in_(select(ids)))
         .order_by(Grant.id)
     )
-    return [(g, r) for g, r in rows.tuples()]
+    return [(g, r) for g, r in rows]
 
 
 def grants_of_user(session: Session, user_id: int) -> list[tuple[Grant, Role]]:
@@ -162,7 +162,7 @@ def grants_of_user(session: Session, user_id: int) -> list[tuple[Grant, Role]]:
         .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
         .order_by(Grant.id)
     )
-    return [(g, r) for g, r in rows.tuples()]
+    return [(g, r) for g, r in rows]
 
 
 def custom_permissions(session: Session, roles: Iterable[Role]) -> dict[int, list[str]]:
@@ -174,7 +174,7 @@ def custom_permissions(session: Session, roles: Iterable[Role]) -> dict[int, lis
             .where(RolePermission.role_id.in_(ids))
             .order_by(RolePermission.role_id, RolePermission.permission)
         )
-        for role_id, permission in rows.tuples():
+        for role_id, permission in rows:
             result[role_id].append(permission)
     return result
 
@@ -259,7 +259,7 @@ def spend_totals(
             GrantSpend.day <= today,
         )
     )
-    for grant_id, day, amount in rows.tuples():
+    for grant_id, day, amount in rows:
         totals[grant_id].spent_month += amount
         if day == today:
             totals[grant_id].spent_today += amount

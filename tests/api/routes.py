@@ -1,0 +1,102 @@
+"""Every route of the app, with path parameters filled in from a world."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi.routing import APIRoute, iter_route_contexts
+
+# Routes anyone may call: health checks, signing in, and the API's own documentation.
+PUBLIC_ROUTES = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/v1/auth/token"),
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+}
+
+
+@dataclass(frozen=True)
+class RouteCall:
+    method: str
+    template: str
+    path: str
+
+
+@dataclass(frozen=True)
+class AppRoute:
+    path: str
+    methods: frozenset[str]
+    route: APIRoute
+
+
+def api_routes(app) -> list[AppRoute]:  # type: ignore[no-untyped-def]
+    """Every API route with its full path (FastAPI keeps included routers unflattened)."""
+    out = []
+    for context in iter_route_contexts(app.routes):
+        original = context.original_route
+        if isinstance(original, APIRoute) and context.path:
+            out.append(AppRoute(context.path, frozenset(context.methods or ()), original))
+    return out
+
+
+def fill(template: str, ids: dict[str, int]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in ids:
+            raise KeyError(
+                f"no value for path parameter {name!r} in {template}: add it to the test"
+            )
+        return str(ids[name])
+
+    return re.sub(r"\{(\w+)\}", value, template)
+
+
+def calls(app, ids: dict[str, int]) -> list[RouteCall]:  # type: ignore[no-untyped-def]
+    out = []
+    for route in api_routes(app):
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            out.append(RouteCall(method, route.path, fill(route.path, ids)))
+    return out
+
+
+def ids_of(world, tenant: str = "acme") -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Path parameter values pointing at one tenant's resources."""
+    prefix = "acme" if tenant == "acme" else "globex"
+    return {
+        "account_id": world.account_id(
+            f"{prefix}-operating" if tenant == "acme" else "globex-main"
+        ),
+        "tenant_id": world.tenants[tenant].id,
+        "user_id": world.user_id(f"{prefix}-payer"),
+        "grant_id": world.grants[f"{prefix}-payer"].id,
+        "role_id": world.grants[f"{prefix}-payer"].role_id,
+        "transfer_id": world.transfer_ids[tenant],
+    }
+
+
+def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]
+    """A valid body for every route that takes one, aimed at one tenant's resources."""
+    ids = ids_of(world, tenant)
+    second = world.account_id("acme-payroll") if tenant == "acme" else ids["account_id"]
+    return {
+        ("POST", "/v1/transfers"): {
+            "from_account_id": ids["account_id"],
+            "to_account_id": second,
+            "amount": 100,
+            "currency": "EUR",
+        },
+        ("POST", "/v1/deposits"): {
+            "account_id": ids["account_id"],
+            "amount": 100,
+            "currency": "EUR",
+        },
+        ("POST", "/v1/withdrawals"): {
+            "account_id": ids["account_id"],
+            "amount": 100,
+            "currency": "EUR",
+        },
+        ("POST", "/v1/accounts"): {"tenant_id": ids["tenant_id"], "name": "New", "currency": "EUR"},
+        ("PATCH", "/v1/accounts/{account_id}"): {"name": "Renamed"},
+    }

@@ -1,0 +1,128 @@
+"""Sign-in and bearer tokens: only a valid, unexpired token of ours opens /v1."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from core.iam.models import User
+from tests.factories import PASSWORD, bearer
+
+
+def _login(client, username: str, password: str):  # type: ignore[no-untyped-def]
+    return client.post("/v1/auth/token", data={"username": username, "password": password})
+
+
+def test_sign_in_returns_a_short_lived_eddsa_token(client, world):
+    response = _login(client, "acme-payer", PASSWORD)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert 0 < body["expires_in"] <= 900
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["alg"] == "EdDSA"
+    accounts = client.get(
+        "/v1/accounts", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert accounts.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "username,password", [("acme-payer", "wrong"), ("nobody", PASSWORD), ("", "")]
+)
+def test_bad_credentials_answer_the_same_401(client, world, username, password):
+    response = _login(client, username, password)
+    assert response.status_code in (401, 422)
+    if response.status_code == 401:
+        assert response.json() == {
+            "error": "invalid_credentials",
+            "detail": "unknown user or wrong password",
+        }
+
+
+def test_deactivated_user_can_neither_sign_in_nor_use_an_old_token(client, app, db, world, clock):
+    headers = bearer(app, world.users["acme-payer"], clock)
+    clock.advance(seconds=2)
+    with db.unit_of_work() as session:
+        user = session.get(User, world.user_id("acme-payer"))
+        user.is_active = False
+        user.credentials_changed_at = clock.now()
+    assert _login(client, "acme-payer", PASSWORD).status_code == 401
+    assert client.get("/v1/accounts", headers=headers).status_code == 401
+
+
+def _forge(claims: dict, key=None, alg: str = "EdDSA") -> str:  # type: ignore[no-untyped-def]
+    return jwt.encode(claims, key or Ed25519PrivateKey.generate(), algorithm=alg)
+
+
+def test_expired_tampered_unsigned_and_foreign_tokens_are_refused(client, app, world, clock):
+    good = bearer(app, world.users["acme-payer"], clock)["Authorization"].split()[1]
+    now = int(clock.now().timestamp())
+    claims = {
+        "iss": "mandate",
+        "aud": "mandate-api",
+        "sub": str(world.user_id("acme-payer")),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    header, payload, signature = good.split(".")
+    tampered_payload = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    tampered_payload["sub"] = str(world.user_id("manager"))
+    tampered = ".".join(
+        [
+            header,
+            base64.urlsafe_b64encode(json.dumps(tampered_payload).encode()).decode().rstrip("="),
+            signature,
+        ]
+    )
+    unsigned = ".".join(
+        [
+            base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').decode().rstrip("="),
+            base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="),
+            "",
+        ]
+    )
+    private_key = app.state.services.tokens._private_key
+    cases = {
+        "tampered": tampered,
+        "alg none": unsigned,
+        "other key": _forge(claims),
+        "wrong issuer": _forge({**claims, "iss": "someone-else"}, private_key),
+        "wrong audience": _forge({**claims, "aud": "other-api"}, private_key),
+        "hs256 with public key bytes": jwt.encode(claims, "secret", algorithm="HS256"),
+        "garbage": "not.a.token",
+    }
+    for name, token in cases.items():
+        response = client.get("/v1/accounts", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+        assert response.json()["error"] == "invalid_token", name
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+    clock.advance(seconds=901)
+    expired = client.get("/v1/accounts", headers={"Authorization": f"Bearer {good}"})
+    assert expired.status_code == 401
+    assert expired.json()["error"] == "token_expired"
+
+
+def test_no_token_is_401(client, world):
+    response = client.get("/v1/accounts")
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthenticated"
+
+
+def test_signing_key_lives_outside_the_repository_and_is_private(app, settings):
+    from core.settings import REPO_ROOT
+
+    path = settings.token_key_path
+    assert path.exists()
+    assert REPO_ROOT not in path.resolve().parents
+    assert path.stat().st_mode & 0o077 == 0
+    default = type(settings)().token_key_path  # the default for a real install
+    assert REPO_ROOT not in default.expanduser().resolve().parents
+    assert dt.timedelta(seconds=settings.token_lifetime_seconds) <= dt.timedelta(minutes=15)

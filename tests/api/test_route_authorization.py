@@ -1,0 +1,61 @@
+"""Every route asks the policy. A new route that does not fails here."""
+
+from __future__ import annotations
+
+from fastapi.routing import APIRoute
+
+from api.deps import current_context
+from tests.api.routes import PUBLIC_ROUTES, api_routes, bodies, calls, ids_of
+from tests.factories import bearer
+
+
+def _depends_on(route: APIRoute, dependency) -> bool:  # type: ignore[no-untyped-def]
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep.call is dependency:
+            return True
+        stack.extend(dep.dependencies)
+    return False
+
+
+def test_every_non_public_route_needs_a_signed_in_caller(app):
+    routes = api_routes(app)
+    assert len(routes) > 10
+    for entry in routes:
+        for method in entry.methods - {"HEAD", "OPTIONS"}:
+            if (method, entry.path) in PUBLIC_ROUTES:
+                continue
+            assert _depends_on(entry.route, current_context), f"{method} {entry.path} skips sign-in"
+
+
+def test_every_route_asks_the_policy(client, app, world, clock):
+    seen: list[tuple[str, str, int]] = []
+
+    def observe(request, ctx) -> None:  # type: ignore[no-untyped-def]
+        route = request.scope.get("route")
+        seen.append((request.method, getattr(route, "path", ""), ctx.policy_queries))
+
+    app.state.services.observers.append(observe)
+    ids = ids_of(world, "acme")
+    valid = bodies(world, "acme")
+    unasked = []
+    for username in ("manager", "acme-admin", "acme-payer"):
+        headers = bearer(app, world.users[username], clock)
+        for n, call in enumerate(calls(app, ids)):
+            if (call.method, call.template) in PUBLIC_ROUTES:
+                continue
+            seen.clear()
+            response = client.request(
+                call.method,
+                call.path,
+                headers={**headers, "Idempotency-Key": f"walk-{username}-{n}"},
+                json=valid.get((call.method, call.template)),
+            )
+            assert response.status_code != 422 or response.json()["error"] != "invalid_request", (
+                f"the test sent an invalid body to {call}: {response.text}"
+            )
+            assert seen, call
+            if seen[-1][2] == 0:
+                unasked.append((username, call.method, call.template, response.status_code))
+    assert not unasked, f"routes answered without asking the policy: {unasked}"

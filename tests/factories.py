@@ -1,0 +1,148 @@
+"""Small factories: a bank with two tenants, their people and accounts, built through the
+same services the API uses."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from core.clock import Clock
+from core.context import RequestContext
+from core.db import Database
+from core.iam import service as iam
+from core.iam.credentials import Passwords
+from core.iam.models import Bank, Grant, Role, Tenant, User
+from core.ledger import service as ledger
+from core.ledger.models import Account
+from core.ledger.schemas import AccountCreate, DepositCreate
+
+PASSWORD = "correct horse battery staple"
+_keys = itertools.count(1)
+
+
+@dataclass
+class World:
+    bank: Bank
+    tenants: dict[str, Tenant]
+    users: dict[str, User]
+    accounts: dict[str, Account]
+    clearing: dict[str, Account]
+    grants: dict[str, Grant] = field(default_factory=dict)
+    # A transfer of each tenant (its opening deposit), for URL tests.
+    transfer_ids: dict[str, int] = field(default_factory=dict)
+
+    def user_id(self, username: str) -> int:
+        return self.users[username].id  # type: ignore[return-value]
+
+    def account_id(self, name: str) -> int:
+        return self.accounts[name].id  # type: ignore[return-value]
+
+
+def staff_context(db: Database, username: str, clock: Clock) -> RequestContext:
+    with db.unit_of_work(write=False) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        return RequestContext(actor=iam.actor_of(user), clock=clock)
+
+
+def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
+    now = clock.now()
+    with db.unit_of_work() as session:
+        bank = iam.create_bank(session, "Test Bank")
+        assert bank.id is not None
+        users: dict[str, User] = {}
+        grants: dict[str, Grant] = {}
+
+        def person(username: str, tenant: Tenant | None, role_key: str, **conditions: Any) -> User:
+            user = iam.create_user(
+                session,
+                passwords,
+                bank_id=bank.id,
+                tenant_id=tenant.id if tenant else None,  # type: ignore[arg-type]
+                username=username,
+                display_name=username.replace("-", " ").title(),
+                password=PASSWORD,
+                now=now,
+            )
+            role = iam.builtin_role(
+                session,
+                role_key,
+                bank_id=bank.id,
+                tenant_id=tenant.id if tenant else None,  # type: ignore[arg-type]
+            )
+            grants[username] = iam.grant_role(session, user, role, now=now, **conditions)
+            users[username] = user
+            return user
+
+        person("manager", None, "bank_manager")
+        person("compliance", None, "compliance_officer")
+        acme = iam.create_tenant(session, bank.id, "Acme Ltd", "Europe/Berlin")
+        globex = iam.create_tenant(session, bank.id, "Globex GmbH", "Europe/Vienna")
+        person("acme-admin", acme, "corporate_admin")
+        person("acme-bookkeeper", acme, "bookkeeper")
+        person("acme-payer", acme, "payer")
+        person("globex-admin", globex, "corporate_admin")
+        person("globex-payer", globex, "payer")
+
+        ctx = RequestContext(actor=iam.actor_of(users["manager"]), clock=clock)
+        accounts: dict[str, Account] = {}
+        for name, tenant, currency in (
+            ("acme-operating", acme, "EUR"),
+            ("acme-payroll", acme, "EUR"),
+            ("acme-usd", acme, "USD"),
+            ("globex-main", globex, "EUR"),
+        ):
+            public = ledger.open_account(
+                session,
+                ctx,
+                AccountCreate(tenant_id=tenant.id, name=name, currency=currency),  # type: ignore[arg-type]
+            )
+            accounts[name] = session.get(Account, public.id)  # type: ignore[assignment]
+        transfer_ids: dict[str, int] = {}
+        for name, amount in (
+            ("acme-operating", 1_000_000_00),
+            ("acme-payroll", 100_000_00),
+            ("acme-usd", 10_000_00),
+            ("globex-main", 50_000_00),
+        ):
+            account = accounts[name]
+            deposit = ledger.create_deposit(
+                session,
+                ctx,
+                DepositCreate(account_id=account.id, amount=amount, currency=account.currency),  # type: ignore[arg-type]
+                f"world-{next(_keys)}",
+            )
+            transfer_ids.setdefault(name.split("-")[0], deposit.body["id"])
+        clearing = {
+            a.currency: a
+            for a in session.scalars(select(Account).where(Account.kind == "clearing"))
+        }
+        session.flush()
+        for a in [*accounts.values(), *clearing.values()]:
+            session.refresh(a)
+        return World(
+            bank=bank,
+            tenants={"acme": acme, "globex": globex},
+            users=users,
+            accounts=accounts,
+            clearing=clearing,
+            grants=grants,
+            transfer_ids=transfer_ids,
+        )
+
+
+def role(db: Database, key: str, tenant: Tenant) -> Role:
+    with db.unit_of_work(write=False) as session:
+        return iam.builtin_role(session, key, bank_id=tenant.bank_id, tenant_id=tenant.id)
+
+
+def bearer(app: Any, user: User, clock: Clock) -> dict[str, str]:
+    token, _ = app.state.services.tokens.issue(user.id, clock.now())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_key() -> str:
+    return f"test-key-{next(_keys)}"
