@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import Services
 from api.middleware import BodyLimits, SecurityHeaders
-from api.routers import accounts, activity, auth, health, transfers
+from api.routers import access, accounts, activity, auth, compliance, health, iam, transfers
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import Database
@@ -76,7 +76,16 @@ def create_app(
         clock=clock or SystemClock(),
     )
     errors.install(app)
-    for router in (health.router, auth.router, accounts.router, transfers.router, activity.router):
+    for router in (
+        health.router,
+        auth.router,
+        iam.router,
+        accounts.router,
+        transfers.router,
+        activity.router,
+        access.router,
+        compliance.router,
+    ):
         app.include_router(router)
     _mount_docs(app)
     app.add_middleware(BodyLimits)

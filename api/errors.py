@@ -27,7 +27,17 @@ class ErrorBody(BaseModel):
 
 
 # Pydantic error types whose meaning has a code of its own.
-_VALIDATION_CODES = {"unknown_currency", "invalid_amount", "amount_too_large"}
+_VALIDATION_CODES = {
+    "unknown_currency",
+    "invalid_amount",
+    "amount_too_large",
+    "invalid_scope",
+    "invalid_validity",
+    "invalid_window",
+    "invalid_time",
+    "unknown_time_zone",
+    "naive_datetime",
+}
 _HTTP_CODES = {
     401: "unauthenticated",
     404: "not_found",

@@ -23,9 +23,11 @@ def money(minor: int, currency: str) -> str:
 def main(base_url: str = "http://127.0.0.1:8000", out=print) -> dict:  # type: ignore[no-untyped-def]
     with httpx.Client(base_url=base_url, timeout=10) as http:
         # 1. Sign in as the payer of Acme Ltd.
-        token = http.post(
-            "/v1/auth/token", data={"username": "acme-payer", "password": PASSWORD}
-        ).raise_for_status().json()["access_token"]
+        token = (
+            http.post("/v1/auth/token", data={"username": "acme-payer", "password": PASSWORD})
+            .raise_for_status()
+            .json()["access_token"]
+        )
         http.headers["Authorization"] = f"Bearer {token}"
         out("signed in as acme-payer")
 
@@ -54,12 +56,13 @@ def main(base_url: str = "http://127.0.0.1:8000", out=print) -> dict:  # type: i
         again = http.post("/v1/transfers", json=body, headers={"Idempotency-Key": key})
         again.raise_for_status()
         assert again.json()["id"] == transfer["id"]
-        out(f"sent again with the same key: Idempotent-Replayed={again.headers['Idempotent-Replayed']}"
-            f", still transfer {again.json()['id']}")
+        replayed = again.headers["Idempotent-Replayed"]
+        out(f"sent again, same key: Idempotent-Replayed={replayed}, transfer {transfer['id']}")
 
         # 5. Above the payer's per-transfer limit: the policy refuses and says why.
         refused = http.post(
-            "/v1/transfers", json={**body, "amount": 20_000_00},
+            "/v1/transfers",
+            json={**body, "amount": 20_000_00},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         out(f"20,000.00 EUR refused ({refused.status_code}): {refused.json()['detail']}")
@@ -67,15 +70,22 @@ def main(base_url: str = "http://127.0.0.1:8000", out=print) -> dict:  # type: i
         # 6. The statement, newest first, with the balance after each entry.
         entries = http.get(f"/v1/accounts/{operating['id']}/entries", params={"limit": 5})
         for e in entries.raise_for_status().json()["items"]:
-            out(f"  entry {e['id']}: {money(e['amount'], e['currency']):>16}  "
-                f"balance after {money(e['balance_after'], e['currency'])}")
+            out(
+                f"  entry {e['id']}: {money(e['amount'], e['currency']):>16}  "
+                f"balance after {money(e['balance_after'], e['currency'])}"
+            )
 
         # 7. What this person did, refusals included.
         activity = http.get("/v1/activity", params={"limit": 5}).raise_for_status().json()["items"]
         for item in activity:
-            out(f"  {item['at'][:19]} {item['action']:<16} {item['outcome']:<9} {item['error'] or ''}")
-        return {"transfer": transfer, "replayed": again.headers["Idempotent-Replayed"],
-                "refused": refused.json(), "activity": activity}
+            error = item["error"] or ""
+            out(f"  {item['at'][:19]} {item['action']:<16} {item['outcome']:<9} {error}")
+        return {
+            "transfer": transfer,
+            "replayed": again.headers["Idempotent-Replayed"],
+            "refused": refused.json(),
+            "activity": activity,
+        }
 
 
 if __name__ == "__main__":

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import json
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.audit.models import ActivityRecord
+from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
 from core.context import RequestContext
 from core.errors import InvalidRequest
 from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
+from core.policy import engine as policy_engine
 from core.policy.facts import Resource
-from core.policy.service import authorize
+from core.policy.service import authorize, require_readable
 
 
 class ActivityPublic(BaseModel):
@@ -120,3 +122,169 @@ def my_activity(
     ]
     next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
     return Page(items=items, next_cursor=next_cursor)
+
+
+# -- for compliance: the decision log, the change log, the policy as loaded -----------------
+
+
+class DecisionPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_id: int
+    tenant_id: int | None
+    action: str
+    resource_type: str
+    resource_id: int | None
+    account_id: int | None
+    amount: int | None
+    currency: str | None
+    decision: Literal["allow", "deny"]
+    reason: str
+    grant_id: int | None
+    detail: str
+    policy_version: str
+    eval_us: int
+
+
+class DecisionFilter(BaseModel):
+    actor_id: int | None = None
+    account_id: int | None = None
+    tenant_id: int | None = None
+    decision: Literal["allow", "deny"] | None = None
+    reason: str | None = None
+    action: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class ChangePublic(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_id: int
+    tenant_id: int | None
+    entity: str
+    entity_id: int
+    change: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class PolicyFilePublic(BaseModel):
+    name: str
+    text: str
+
+
+class PolicyPublic(BaseModel):
+    version: str
+    files: list[PolicyFilePublic]
+
+
+def _page_size(limit: int | None) -> int:
+    size = limit or DEFAULT_PAGE
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
+    return size
+
+
+def decisions(
+    session: Session,
+    ctx: RequestContext,
+    filters: DecisionFilter,
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[DecisionPublic]:
+    """The decision log of the caller's bank, newest first, filtered."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    size = _page_size(limit)
+    stmt = (
+        select(DecisionRecord)
+        .where(DecisionRecord.bank_id == actor.bank_id)
+        .order_by(DecisionRecord.id.desc())
+        .limit(size + 1)
+    )
+    conditions = {
+        DecisionRecord.actor_id: filters.actor_id,
+        DecisionRecord.account_id: filters.account_id,
+        DecisionRecord.tenant_id: filters.tenant_id,
+        DecisionRecord.decision: filters.decision,
+        DecisionRecord.reason: filters.reason,
+        DecisionRecord.action: filters.action,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if filters.since is not None:
+        stmt = stmt.where(DecisionRecord.at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(DecisionRecord.at < filters.until)
+    before = decode_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(DecisionRecord.id < before)
+    rows = list(session.scalars(stmt))
+    items = [DecisionPublic.model_validate(r, from_attributes=True) for r in rows[:size]]
+    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def changes(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    tenant_id: int | None = None,
+    entity: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[ChangePublic]:
+    """Every change to users, roles, grants and caps in the caller's bank, newest first."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "change.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    size = _page_size(limit)
+    stmt = (
+        select(ChangeRecord)
+        .where(ChangeRecord.bank_id == actor.bank_id)
+        .order_by(ChangeRecord.id.desc())
+        .limit(size + 1)
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(ChangeRecord.tenant_id == tenant_id)
+    if entity is not None:
+        stmt = stmt.where(ChangeRecord.entity == entity)
+    before = decode_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(ChangeRecord.id < before)
+    rows = list(session.scalars(stmt))
+    items = [
+        ChangePublic(
+            id=r.id,  # type: ignore[arg-type]
+            at=r.at,
+            actor_id=r.actor_id,
+            tenant_id=r.tenant_id,
+            entity=r.entity,
+            entity_id=r.entity_id,
+            change=r.change,
+            before=json.loads(r.before) if r.before else None,
+            after=json.loads(r.after) if r.after else None,
+        )
+        for r in rows[:size]
+    ]
+    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def loaded_policy(session: Session, ctx: RequestContext) -> PolicyPublic:
+    """The policy files exactly as this process loaded them, and their version."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "policy.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    engine = policy_engine.current()
+    return PolicyPublic(
+        version=engine.version,
+        files=[PolicyFilePublic(name=f.name, text=f.text) for f in engine.files],
+    )

@@ -7,11 +7,26 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.context import Actor
-from core.errors import Unauthenticated
+from core.audit.changes import record_change
+from core.context import Actor, RequestContext
+from core.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from core.iam.credentials import Passwords, TokenService
 from core.iam.models import Bank, Grant, Role, Tenant, User
+from core.iam.schemas import (
+    MePublic,
+    PasswordReset,
+    PermissionPublic,
+    TenantCreate,
+    TenantPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
 from core.policy import engine as policy_engine
+from core.policy.facts import Resource
+from core.policy.filters import readable_in_tenant
+from core.policy.service import authorize, require_readable
 
 INVALID_CREDENTIALS = "unknown user or wrong password"
 
@@ -164,3 +179,238 @@ def grant_role(
     session.add(grant)
     session.flush()
     return grant
+
+
+# -- the API's users and tenants ------------------------------------------------------------
+
+
+def user_public(user: User) -> UserPublic:
+    assert user.id is not None
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        tenant_id=user.tenant_id,
+        is_active=user.is_active,
+        created_at=user.created_at,
+    )
+
+
+def tenant_public(tenant: Tenant) -> TenantPublic:
+    assert tenant.id is not None
+    return TenantPublic(
+        id=tenant.id, name=tenant.name, timezone=tenant.timezone, created_at=tenant.created_at
+    )
+
+
+def me(session: Session, ctx: RequestContext) -> MePublic:
+    """Who the caller is, and the grants they hold."""
+    from core.iam.access import grant_public
+
+    actor = ctx.require_actor()
+    authorize(
+        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
+    )
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    grants = session.scalars(
+        select(Grant)
+        .where(Grant.user_id == actor.user_id, Grant.revoked_at.is_(None))
+        .order_by(Grant.id)
+    )
+    return MePublic(
+        **user_public(user).model_dump(),
+        kind=actor.kind,  # type: ignore[arg-type]
+        grants=[grant_public(session, g) for g in grants],
+    )
+
+
+def permission_vocabulary(session: Session, ctx: RequestContext) -> list[PermissionPublic]:
+    """The vocabulary, for any signed-in user (the policy's self.read)."""
+    from core.iam.access import vocabulary
+
+    actor = ctx.require_actor()
+    authorize(
+        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
+    )
+    return vocabulary()
+
+
+def _load_user(session: Session, ctx: RequestContext, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    require_readable(
+        session, ctx, "user.read", Resource.of_user(user), not_found=f"user {user_id} not found"
+    )
+    return user
+
+
+def get_user(session: Session, ctx: RequestContext, user_id: int) -> UserPublic:
+    return user_public(_load_user(session, ctx, user_id))
+
+
+def list_users(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    tenant_id: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[UserPublic]:
+    """The users the caller may see: their company's, or for staff their bank's."""
+    size = limit or DEFAULT_PAGE
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
+    where = readable_in_tenant(
+        session, ctx, "user.read", tenant_column=User.tenant_id, bank_column=User.bank_id
+    )
+    stmt = select(User).where(where).order_by(User.id).limit(size + 1)
+    if tenant_id is not None:
+        stmt = stmt.where(User.tenant_id == tenant_id)
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(User.id > after)
+    rows = list(session.scalars(stmt))
+    items = [user_public(u) for u in rows[:size]]
+    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def add_user(
+    session: Session, ctx: RequestContext, passwords: Passwords, body: UserCreate
+) -> UserPublic:
+    """Create a user of the caller's company (bank staff: of a named tenant, or staff)."""
+    actor = ctx.require_actor()
+    ctx.audit.attempt("user.manage", target=f"new user {body.username}")
+    tenant_id = actor.tenant_id if actor.tenant_id is not None else body.tenant_id
+    if actor.tenant_id is not None and body.tenant_id not in (None, actor.tenant_id):
+        raise NotFound(f"tenant {body.tenant_id} not found")
+    if tenant_id is not None:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None or tenant.bank_id != actor.bank_id:
+            raise NotFound(f"tenant {tenant_id} not found")
+    authorize(
+        session,
+        ctx,
+        "user.manage",
+        Resource("user", None, tenant_id, actor.bank_id),
+        not_found=f"tenant {tenant_id} not found",
+    )
+    if session.scalar(select(User.id).where(User.username == body.username)) is not None:
+        raise Conflict(f"the username {body.username!r} is taken", code="username_taken")
+    user = create_user(
+        session,
+        passwords,
+        bank_id=actor.bank_id,
+        tenant_id=tenant_id,
+        username=body.username,
+        display_name=body.display_name,
+        password=body.password,
+        now=ctx.now(),
+    )
+    public = user_public(user)
+    record_change(
+        ctx,
+        entity="user",
+        entity_id=public.id,
+        change="create",
+        tenant_id=tenant_id,
+        after=public.model_dump(mode="json"),
+    )
+    return public
+
+
+def update_user(
+    session: Session, ctx: RequestContext, user_id: int, body: UserUpdate
+) -> UserPublic:
+    """Rename, deactivate or reactivate a user. Deactivation ends every session at once."""
+    ctx.audit.attempt("user.manage", target=f"user {user_id}")
+    user = _load_user(session, ctx, user_id)
+    authorize(session, ctx, "user.manage", Resource.of_user(user))
+    before = user_public(user)
+    if body.display_name is not None:
+        user.display_name = body.display_name
+    if body.is_active is not None and body.is_active != user.is_active:
+        user.is_active = body.is_active
+        user.credentials_changed_at = ctx.now()
+    session.flush()
+    after = user_public(user)
+    record_change(
+        ctx,
+        entity="user",
+        entity_id=user_id,
+        change="update",
+        tenant_id=user.tenant_id,
+        before=before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+    )
+    return after
+
+
+def reset_password(
+    session: Session, ctx: RequestContext, passwords: Passwords, user_id: int, body: PasswordReset
+) -> UserPublic:
+    """Set a new password; every token issued before stops working."""
+    ctx.audit.attempt("user.manage", target=f"password of user {user_id}")
+    user = _load_user(session, ctx, user_id)
+    authorize(session, ctx, "user.manage", Resource.of_user(user))
+    user.password_hash = passwords.hash(body.password)
+    user.credentials_changed_at = ctx.now()
+    session.flush()
+    record_change(
+        ctx,
+        entity="user",
+        entity_id=user_id,
+        change="password_reset",
+        tenant_id=user.tenant_id,
+    )
+    return user_public(user)
+
+
+def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "tenant.read", Resource.of_bank(actor.bank_id), not_found="no tenants"
+    )
+    tenants = session.scalars(
+        select(Tenant).where(Tenant.bank_id == actor.bank_id).order_by(Tenant.id)
+    )
+    return [tenant_public(t) for t in tenants]
+
+
+def get_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> TenantPublic:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    require_readable(
+        session,
+        ctx,
+        "tenant.read",
+        Resource.of_tenant(tenant_id, tenant.bank_id),
+        not_found=f"tenant {tenant_id} not found",
+    )
+    return tenant_public(tenant)
+
+
+def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) -> TenantPublic:
+    """A new corporate customer, with its built-in roles."""
+    actor = ctx.require_actor()
+    ctx.audit.attempt("tenant.manage", target=f"new tenant {body.name}")
+    authorize(session, ctx, "tenant.manage", Resource.of_bank(actor.bank_id), not_found="not found")
+    if session.scalar(
+        select(Tenant.id).where(Tenant.bank_id == actor.bank_id, Tenant.name == body.name)
+    ):
+        raise Conflict(f"a tenant named {body.name!r} exists", code="tenant_exists")
+    tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
+    tenant.created_at = ctx.now()
+    public = tenant_public(tenant)
+    record_change(
+        ctx,
+        entity="tenant",
+        entity_id=public.id,
+        change="create",
+        tenant_id=public.id,
+        after=public.model_dump(mode="json"),
+    )
+    return public

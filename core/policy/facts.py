@@ -344,19 +344,23 @@ def build_request(
     proposal: Proposal | None = None,
     tenant_zone: str | None = None,
     lock: bool = False,
+    only_carrying: bool = True,
 ) -> Facts:
-    """Gather everything decide/5 reads about this request."""
+    """Gather everything decide/5 reads about this request. Grants whose role does not carry
+    the action cannot speak for it and are left out, unless `only_carrying` is False (explain
+    shows every grant that reaches the resource)."""
     if resource.type == "account" and resource.id is not None:
         pairs = grants_over_account(session, actor.user_id, resource.id)
     else:
         pairs = grants_of_user(session, actor.user_id)
     perms = custom_permissions(session, (r for _, r in pairs))
     roles = {g.id: r for g, r in pairs if g.id is not None}
-    pairs = [
-        (g, r)
-        for g, r in pairs
-        if engine_carries(engine, role_facts(r, perms.get(r.id or 0, [])), action)
-    ]
+    if only_carrying:
+        pairs = [
+            (g, r)
+            for g, r in pairs
+            if engine_carries(engine, role_facts(r, perms.get(r.id or 0, [])), action)
+        ]
     values: dict[str, Any] = {"now": int(now.timestamp())}
     request: dict[str, Any] = {
         "action": action,
@@ -383,6 +387,8 @@ def build_request(
             lock_grants(session, grant_ids)
         today, month_start = tenant_day(now, tenant_zone or "UTC")
         facts.spend = spend_totals(session, grant_ids, today, month_start)
+    if proposal is None and action in ("grant.manage", "role.manage"):
+        proposal = Proposal(currency="")
     if proposal is not None:
         request["proposal"] = proposal.as_facts()
         proposal_caps = caps_for(session, resource.bank_id, resource.tenant_id, proposal.currency)

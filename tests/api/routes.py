@@ -41,7 +41,7 @@ def api_routes(app) -> list[AppRoute]:  # type: ignore[no-untyped-def]
     return out
 
 
-def fill(template: str, ids: dict[str, int]) -> str:
+def fill(template: str, ids: dict[str, int | str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in ids:
@@ -53,7 +53,7 @@ def fill(template: str, ids: dict[str, int]) -> str:
     return re.sub(r"\{(\w+)\}", value, template)
 
 
-def calls(app, ids: dict[str, int]) -> list[RouteCall]:  # type: ignore[no-untyped-def]
+def calls(app, ids: dict[str, int | str]) -> list[RouteCall]:  # type: ignore[no-untyped-def]
     out = []
     for route in api_routes(app):
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
@@ -61,7 +61,7 @@ def calls(app, ids: dict[str, int]) -> list[RouteCall]:  # type: ignore[no-untyp
     return out
 
 
-def ids_of(world, tenant: str = "acme") -> dict[str, int]:  # type: ignore[no-untyped-def]
+def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore[no-untyped-def]
     """Path parameter values pointing at one tenant's resources."""
     prefix = "acme" if tenant == "acme" else "globex"
     return {
@@ -73,12 +73,14 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int]:  # type: ignore[no-un
         "grant_id": world.grants[f"{prefix}-payer"].id,
         "role_id": world.grants[f"{prefix}-payer"].role_id,
         "transfer_id": world.transfer_ids[tenant],
+        "currency": "EUR",
     }
 
 
 def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]
     """A valid body for every route that takes one, aimed at one tenant's resources."""
     ids = ids_of(world, tenant)
+    prefix = "acme" if tenant == "acme" else "globex"
     second = world.account_id("acme-payroll") if tenant == "acme" else ids["account_id"]
     return {
         ("POST", "/v1/transfers"): {
@@ -99,4 +101,43 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         },
         ("POST", "/v1/accounts"): {"tenant_id": ids["tenant_id"], "name": "New", "currency": "EUR"},
         ("PATCH", "/v1/accounts/{account_id}"): {"name": "Renamed"},
+        ("POST", "/v1/users"): {
+            "username": f"new-{tenant}-user",
+            "display_name": "New User",
+            "password": "a long enough password",
+            "tenant_id": ids["tenant_id"],
+        },
+        ("PATCH", "/v1/users/{user_id}"): {"display_name": "Renamed"},
+        ("POST", "/v1/users/{user_id}/password"): {"password": "another long password"},
+        ("POST", "/v1/tenants"): {"name": f"New Customer {tenant}", "timezone": "Europe/Paris"},
+        ("POST", "/v1/roles"): {
+            "name": "Payroll clerk",
+            "permissions": ["account.read", "transfer.create"],
+            "tenant_id": ids["tenant_id"],
+        },
+        ("PATCH", "/v1/roles/{role_id}"): {"description": "changed"},
+        ("POST", "/v1/grants"): {
+            "user_id": world.user_id(f"{prefix}-bookkeeper")
+            if tenant == "acme"
+            else ids["user_id"],
+            "role_id": ids["role_id"],
+        },
+        ("PATCH", "/v1/grants/{grant_id}"): {
+            "limits": {"currency": "EUR", "per_transfer": 100_00, "daily": 500_00}
+        },
+        ("PUT", "/v1/bank/caps/{currency}"): {"per_transfer": 1_000_000_00},
+        ("PUT", "/v1/tenants/{tenant_id}/caps/{currency}"): {"daily": 1_000_000_00},
+    }
+
+
+def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]
+    """Required query parameters, per route."""
+    ids = ids_of(world, tenant)
+    return {
+        ("GET", "/v1/authz/explain"): {
+            "user": ids["user_id"],
+            "action": "transfer.create",
+            "account": ids["account_id"],
+            "amount": 100,
+        },
     }

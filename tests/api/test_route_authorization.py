@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.routing import APIRoute
 
 from api.deps import current_context
-from tests.api.routes import PUBLIC_ROUTES, api_routes, bodies, calls, ids_of
+from tests.api.routes import PUBLIC_ROUTES, api_routes, bodies, calls, ids_of, queries
 from tests.factories import bearer
 
 
@@ -39,6 +39,7 @@ def test_every_route_asks_the_policy(client, app, world, clock):
     app.state.services.observers.append(observe)
     ids = ids_of(world, "acme")
     valid = bodies(world, "acme")
+    query = queries(world, "acme")
     unasked = []
     for username in ("manager", "acme-admin", "acme-payer"):
         headers = bearer(app, world.users[username], clock)
@@ -51,6 +52,7 @@ def test_every_route_asks_the_policy(client, app, world, clock):
                 call.path,
                 headers={**headers, "Idempotency-Key": f"walk-{username}-{n}"},
                 json=valid.get((call.method, call.template)),
+                params=query.get((call.method, call.template)),
             )
             assert response.status_code != 422 or response.json()["error"] != "invalid_request", (
                 f"the test sent an invalid body to {call}: {response.text}"

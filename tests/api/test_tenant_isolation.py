@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tests.api.routes import PUBLIC_ROUTES, bodies, calls, ids_of
+from tests.api.routes import PUBLIC_ROUTES, bodies, calls, ids_of, queries
 from tests.factories import bearer
 
 
 def test_every_tenant_a_url_is_not_found_for_tenant_b(client, app, world, clock):
     a_ids = ids_of(world, "acme")
     a_bodies = bodies(world, "acme")
+    a_queries = queries(world, "acme")
     checked = 0
     for username in ("globex-admin", "globex-payer"):
         headers = bearer(app, world.users[username], clock)
@@ -20,6 +21,7 @@ def test_every_tenant_a_url_is_not_found_for_tenant_b(client, app, world, clock)
                 call.path,
                 headers={**headers, "Idempotency-Key": "iso"},
                 json=a_bodies.get((call.method, call.template)),
+                params=a_queries.get((call.method, call.template)),
             )
             assert response.status_code == 404, (username, call, response.text)
             assert response.json()["error"] == "not_found"
