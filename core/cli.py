@@ -35,6 +35,42 @@ def db_current() -> None:
     typer.echo(f"database: {migrate.current_revision(url)}  code: {migrate.head_revision(url)}")
 
 
+policy_app = typer.Typer(no_args_is_help=True, help="The Polar policy.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("test")
+def policy_test(
+    directory: str = typer.Option(None, help="default: policies/tests"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="list every case"),
+) -> None:
+    """Run the table-driven policy cases (policies/tests/*.yaml)."""
+    from pathlib import Path
+
+    from core.policy import engine as policy_engine
+    from core.policy.cases import CaseError, format_report, run_cases
+
+    settings = get_settings()
+    engine = policy_engine.load(settings.policy_dir, compile=True)
+    try:
+        report = run_cases(engine, Path(directory) if directory else settings.policy_dir / "tests")
+    except CaseError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"policy version {engine.version}")
+    typer.echo(format_report(report, verbose=verbose))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@policy_app.command("version")
+def policy_version() -> None:
+    """Print the version hash of the policy files."""
+    from core.policy.engine import PolicyEngine
+
+    typer.echo(PolicyEngine.version_of(get_settings().policy_dir))
+
+
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Seed the demo bank (once: running it again changes nothing)."""

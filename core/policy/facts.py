@@ -332,6 +332,18 @@ def grant_facts(
     return facts
 
 
+@dataclass
+class Gathered:
+    """What the database says about a request: the grants that reach the resource (with their
+    roles and custom permissions), the caps in the money's currency, and the totals spent."""
+
+    pairs: list[tuple[Grant, Role]]
+    permissions: dict[int, list[str]]
+    caps: dict[str, dict[str, int]] | None = None
+    proposal_caps: dict[str, dict[str, int]] | None = None
+    spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
+
+
 def build_request(
     session: Session,
     engine: PolicyEngine,
@@ -353,14 +365,57 @@ def build_request(
         pairs = grants_over_account(session, actor.user_id, resource.id)
     else:
         pairs = grants_of_user(session, actor.user_id)
-    perms = custom_permissions(session, (r for _, r in pairs))
-    roles = {g.id: r for g, r in pairs if g.id is not None}
+    gathered = Gathered(pairs=pairs, permissions=custom_permissions(session, (r for _, r in pairs)))
     if only_carrying:
-        pairs = [
-            (g, r)
-            for g, r in pairs
-            if engine_carries(engine, role_facts(r, perms.get(r.id or 0, [])), action)
-        ]
+        gathered.pairs = carrying(engine, gathered, action)
+    if money is not None:
+        if not actor.is_staff:
+            gathered.caps = caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
+        grant_ids = [g.id for g, _ in gathered.pairs if g.id is not None]
+        if lock:
+            lock_grants(session, grant_ids)
+        today, month_start = tenant_day(now, tenant_zone or "UTC")
+        gathered.spend = spend_totals(session, grant_ids, today, month_start)
+    if proposal is not None or action in PROPOSING_ACTIONS:
+        currency = proposal.currency if proposal else ""
+        gathered.proposal_caps = caps_for(session, resource.bank_id, resource.tenant_id, currency)
+    return shape_request(
+        gathered,
+        actor=actor,
+        action=action,
+        resource=resource,
+        now=now,
+        money=money,
+        proposal=proposal,
+        tenant_zone=tenant_zone,
+    )
+
+
+PROPOSING_ACTIONS = ("grant.manage", "role.manage")
+
+
+def carrying(engine: PolicyEngine, gathered: Gathered, action: str) -> list[tuple[Grant, Role]]:
+    return [
+        (g, r)
+        for g, r in gathered.pairs
+        if engine_carries(engine, role_facts(r, gathered.permissions.get(r.id or 0, [])), action)
+    ]
+
+
+def shape_request(
+    gathered: Gathered,
+    *,
+    actor: Actor,
+    action: str,
+    resource: Resource,
+    now: dt.datetime,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    tenant_zone: str | None = None,
+) -> Facts:
+    """The request decide/5 reads, from gathered data; no database. policies/tests/ cases go
+    through here too, so they test the facts exactly as the API builds them."""
+    pairs = gathered.pairs
     values: dict[str, Any] = {"now": int(now.timestamp())}
     request: dict[str, Any] = {
         "action": action,
@@ -368,9 +423,13 @@ def build_request(
         "resource": resource.facts,
         "now": Dynamic("now"),
     }
-    facts = Facts(request=request, values=values, grants=[g for g, _ in pairs], roles=roles)
-
-    caps = None
+    facts = Facts(
+        request=request,
+        values=values,
+        grants=[g for g, _ in pairs],
+        roles={g.id: r for g, r in pairs if g.id is not None},
+        spend=gathered.spend,
+    )
     if money is not None:
         request["currency"] = money.currency
         request["amount"] = Dynamic("amount")
@@ -380,26 +439,14 @@ def build_request(
             "tenant": money.counterparty.tenant_id or 0,
             "bank": money.counterparty.bank_id,
         }
-        if not actor.is_staff:
-            caps = caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
-        grant_ids = [g.id for g, _ in pairs if g.id is not None]
-        if lock:
-            lock_grants(session, grant_ids)
-        today, month_start = tenant_day(now, tenant_zone or "UTC")
-        facts.spend = spend_totals(session, grant_ids, today, month_start)
-    if proposal is None and action in ("grant.manage", "role.manage"):
+    if proposal is None and action in PROPOSING_ACTIONS:
         proposal = Proposal(currency="")
     if proposal is not None:
         request["proposal"] = proposal.as_facts()
-        proposal_caps = caps_for(session, resource.bank_id, resource.tenant_id, proposal.currency)
+        caps = gathered.proposal_caps or {}
         request["caps"] = cap_entries(
-            [
-                (level, proposal_caps[level])
-                for level in ("tenant", "bank")
-                if level in proposal_caps
-            ]
+            [(level, caps[level]) for level in ("tenant", "bank") if level in caps]
         )
-
     grants_facts = []
     for index, (grant, role) in enumerate(pairs):
         grants_facts.append(
@@ -407,8 +454,8 @@ def build_request(
                 index,
                 grant,
                 role,
-                perms.get(role.id or 0, []),
-                caps=caps,
+                gathered.permissions.get(role.id or 0, []),
+                caps=gathered.caps,
                 currency=money.currency if money else None,
             )
         )
@@ -417,7 +464,7 @@ def build_request(
             zone = grant.window_zone or tenant_zone or "UTC"
             local = now.astimezone(ZoneInfo(zone))
             facts.local_times[grant.id] = local
-            totals = facts.spend[grant.id]
+            totals = gathered.spend.setdefault(grant.id, GrantSpendTotals())
             values[f"g{index}.weekday"] = local.weekday()
             values[f"g{index}.minute"] = local.hour * 60 + local.minute
             values[f"g{index}.day_total"] = totals.spent_today + money.amount

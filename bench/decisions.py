@@ -1,0 +1,185 @@
+"""Decision latency, in-process: a read and a transfer check, for an actor holding 1, 10, 100
+and 1,000 grants (each over its own account, with limits and a time window).
+
+Two figures per case:
+  decide        the policy's decision on gathered facts (compiled, cache warm)
+  check         what a request pays: the indexed grant query, caps, totals, then decide
+
+    .venv/bin/python -m bench.decisions [--decisions 10000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from core import migrate
+from core.clock import FixedClock
+from core.context import RequestContext
+from core.db import Database
+from core.iam import service as iam
+from core.iam.credentials import Passwords
+from core.iam.models import Grant, GrantAccount
+from core.ledger.models import Account
+from core.policy import engine as policy_engine
+from core.policy.facts import Money, Resource, build_request
+from core.policy.service import check
+from core.settings import REPO_ROOT, Settings
+
+NOW = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)  # Wednesday, 10:30 in Berlin
+GRANT_COUNTS = (1, 10, 100, 1000)
+ROTATE = 50  # accounts the benchmark cycles through (each has its own grant)
+
+
+def build(db: Database, grants: int) -> tuple[int, list[int]]:
+    """A tenant with `grants` accounts and a payer holding one grant over each."""
+    passwords = Passwords(Settings(password_time_cost=1, password_memory_kib=64))
+    with db.unit_of_work() as session:
+        bank = iam.create_bank(session, f"Bench bank {grants}")
+        tenant = iam.create_tenant(session, bank.id, f"Bench {grants}", "Europe/Berlin")  # type: ignore[arg-type]
+        payer = iam.create_user(
+            session,
+            passwords,
+            bank_id=bank.id,
+            tenant_id=tenant.id,  # type: ignore[arg-type]
+            username=f"bench-payer-{grants}",
+            display_name="Bench",
+            password="x" * 12,
+            now=NOW,
+        )
+        role = iam.builtin_role(session, "payer", bank_id=bank.id, tenant_id=tenant.id)  # type: ignore[arg-type]
+        accounts = [
+            Account(bank_id=bank.id, tenant_id=tenant.id, name=f"a{i}", currency="EUR")  # type: ignore[arg-type]
+            for i in range(grants + 1)
+        ]
+        session.add_all(accounts)
+        session.flush()
+        for account in accounts[:grants]:
+            grant = Grant(
+                user_id=payer.id,
+                role_id=role.id,
+                bank_id=bank.id,
+                tenant_id=tenant.id,  # type: ignore[arg-type]
+                all_accounts=False,
+                limit_currency="EUR",
+                per_transfer_limit=1_000_000,
+                daily_limit=5_000_000,
+                monthly_limit=50_000_000,
+                window_days="01234",
+                window_start=420,
+                window_end=1200,
+                window_zone="Europe/Berlin",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            session.add(grant)
+            session.flush()
+            session.add(GrantAccount(grant_id=grant.id, account_id=account.id, user_id=payer.id))  # type: ignore[arg-type]
+        return payer.id, [a.id for a in accounts]  # type: ignore[return-value]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def measure(
+    db: Database, user_id: int, account_ids: list[int], n: int
+) -> dict[str, tuple[float, float]]:
+    engine = policy_engine.current()
+    clock = FixedClock(NOW)
+    rng = random.Random(7)
+    with db.unit_of_work(write=False) as session:
+        from core.iam.models import User
+
+        actor = iam.actor_of(session.get(User, user_id))  # type: ignore[arg-type]
+        accounts = [session.get(Account, i) for i in account_ids]
+        counterparty = accounts[-1]
+        subjects = accounts[: min(ROTATE, len(accounts) - 1)]
+        # Facts gathered once per subject: "decide" times the policy alone.
+        prepared = {}
+        for action in ("account.read", "transfer.create"):
+            for account in subjects:
+                money = Money(100_00, "EUR", counterparty) if action == "transfer.create" else None
+                prepared[(action, account.id)] = build_request(
+                    session,
+                    engine,
+                    actor=actor,
+                    action=action,
+                    resource=Resource.of_account(account),
+                    now=NOW,
+                    money=money,
+                    tenant_zone="Europe/Berlin",
+                )
+        results: dict[str, tuple[float, float]] = {}
+        for action in ("account.read", "transfer.create"):
+            for account in subjects:  # warm the compiled cache
+                facts = prepared[(action, account.id)]
+                engine.decide(facts.request, facts.values)
+            samples = []
+            for i in range(n):
+                facts = prepared[(action, subjects[i % len(subjects)].id)]
+                values = dict(facts.values)
+                if "amount" in values:
+                    values["amount"] = rng.randint(1, 1_000_000)
+                    for key in [k for k in values if k.endswith(".day_total")]:
+                        values[key] = values["amount"] + rng.randint(0, 4_000_000)
+                started = time.perf_counter_ns()
+                engine.decide(facts.request, values)
+                samples.append((time.perf_counter_ns() - started) / 1000)
+            results[f"decide {action}"] = (statistics.median(samples), percentile(samples, 0.99))
+
+            samples = []
+            for i in range(max(n // 5, 2000)):
+                account = subjects[i % len(subjects)]
+                money = (
+                    Money(rng.randint(1, 1_000_000), "EUR", counterparty)
+                    if action == "transfer.create"
+                    else None
+                )
+                ctx = RequestContext(actor=actor, clock=clock)
+                started = time.perf_counter_ns()
+                check(session, ctx, action, Resource.of_account(account), money=money, record=False)
+                samples.append((time.perf_counter_ns() - started) / 1000)
+            results[f"check {action}"] = (statistics.median(samples), percentile(samples, 0.99))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--decisions", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    policy_engine.load(REPO_ROOT / "policies")
+    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    table: dict[int, dict[str, tuple[float, float]]] = {}
+    for grants in GRANT_COUNTS:
+        user_id, account_ids = build(db, grants)
+        table[grants] = measure(db, user_id, account_ids, args.decisions)
+    db.dispose()
+
+    kinds = list(table[GRANT_COUNTS[0]])
+    print(
+        f"decision latency, µs (median / p99), {args.decisions} decisions each, "
+        f"policy {policy_engine.current().version}, database {url.split(':')[0]}"
+    )
+    print(f"{'grants':>8} " + " ".join(f"{k:>30}" for k in kinds))
+    for grants in GRANT_COUNTS:
+        cells = [f"{table[grants][k][0]:>12.1f} / {table[grants][k][1]:>12.1f}" for k in kinds]
+        print(f"{grants:>8} " + " ".join(f"{c:>30}" for c in cells))
+    for k in kinds:
+        ratio = table[GRANT_COUNTS[-1]][k][0] / table[GRANT_COUNTS[0]][k][0]
+        print(f"{k}: 1,000 grants / 1 grant = {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Every money-moving, admin and refused decision is logged and explainable."""
+
+from __future__ import annotations
+
+from tests.factories import bearer, new_key
+
+
+def _limit_the_payer(client, app, world, clock, **limits):  # type: ignore[no-untyped-def]
+    admin = bearer(app, world.users["acme-admin"], clock)
+    response = client.patch(
+        f"/v1/grants/{world.grants['acme-payer'].id}",
+        json={"limits": {"currency": "EUR", **limits}},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_refusals_and_money_moves_are_in_the_decision_log(client, app, world, clock):
+    _limit_the_payer(client, app, world, clock, per_transfer=1_000_00)
+    payer = bearer(app, world.users["acme-payer"], clock)
+    body = {
+        "from_account_id": world.account_id("acme-operating"),
+        "to_account_id": world.account_id("acme-payroll"),
+        "currency": "EUR",
+    }
+    ok = client.post(
+        "/v1/transfers",
+        json={**body, "amount": 500_00},
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert ok.status_code == 201
+    refused = client.post(
+        "/v1/transfers",
+        json={**body, "amount": 5_000_00},
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert refused.status_code == 403
+    peek = client.get(f"/v1/accounts/{world.account_id('globex-main')}", headers=payer)
+    assert peek.status_code == 404
+
+    compliance = bearer(app, world.users["compliance"], clock)
+    log = client.get(
+        "/v1/decisions", params={"actor": world.user_id("acme-payer")}, headers=compliance
+    ).json()["items"]
+    summary = [(d["action"], d["decision"], d["reason"]) for d in log]
+    assert ("transfer.create", "allow", "ok") in summary
+    assert ("transfer.create", "deny", "limit_per_transfer") in summary
+    assert ("account.read", "deny", "not_found") in summary
+    refusal = next(d for d in log if d["reason"] == "limit_per_transfer")
+    assert refusal["amount"] == 5_000_00
+    assert refusal["account_id"] == world.account_id("acme-operating")
+    assert refusal["grant_id"] == world.grants["acme-payer"].id
+    assert len(refusal["policy_version"]) == 16
+    assert refusal["eval_us"] >= 0
+    assert "Per-transfer limit 1,000.00 EUR" in refusal["detail"]
+
+    only_denials = client.get(
+        "/v1/decisions",
+        params={"decision": "deny", "reason": "limit_per_transfer"},
+        headers=compliance,
+    ).json()["items"]
+    assert [d["id"] for d in only_denials] == [refusal["id"]]
+    paged = client.get("/v1/decisions", params={"limit": 1}, headers=compliance).json()
+    assert len(paged["items"]) == 1 and paged["next_cursor"]
+    second = client.get(
+        "/v1/decisions", params={"limit": 1, "cursor": paged["next_cursor"]}, headers=compliance
+    ).json()
+    assert second["items"][0]["id"] < paged["items"][0]["id"]
+
+    # The decision log is compliance's: a corporate admin and a payer cannot read it.
+    for username in ("acme-admin", "acme-payer", "manager"):
+        assert (
+            client.get(
+                "/v1/decisions", headers=bearer(app, world.users[username], clock)
+            ).status_code
+            == 404
+        )
+
+
+def test_explain_shows_each_grant_and_condition(client, app, world, clock):
+    _limit_the_payer(client, app, world, clock, per_transfer=1_000_00, daily=1_500_00)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    params = {
+        "user": world.user_id("acme-payer"),
+        "action": "transfer.create",
+        "account": world.account_id("acme-operating"),
+        "amount": 1_200_00,
+    }
+    explained = client.get("/v1/authz/explain", params=params, headers=admin)
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert body["decision"] == "deny"
+    assert body["reason"] == "limit_per_transfer"
+    assert body["status"] == 403
+    [grant] = body["grants"]
+    conditions = {c["name"]: c["passed"] for c in grant["conditions"]}
+    assert conditions["permission"] is True
+    assert conditions["per_transfer_limit"] is False
+    assert conditions["daily_limit"] is True
+    limits = {limit["kind"]: limit for limit in grant["effective_limits"]}
+    assert limits["per_transfer"]["amount"] == 1_000_00
+    assert limits["daily"]["remaining"] == 1_500_00
+
+    allowed = client.get("/v1/authz/explain", params={**params, "amount": 900_00}, headers=admin)
+    assert allowed.json()["decision"] == "allow"
+    weekend = client.get(
+        "/v1/authz/explain",
+        params={**params, "amount": 900_00, "at": "2026-11-28T10:00:00+01:00"},
+        headers=admin,
+    ).json()
+    assert weekend["decision"] == "allow"  # no window on this grant: weekends too
+    # Nothing was moved by asking.
+    payer = bearer(app, world.users["acme-payer"], clock)
+    assert client.get("/v1/activity", headers=payer).json()["items"] == []
+
+    # Only those who may explain may ask, and only about their own tenant.
+    payer_asks = client.get("/v1/authz/explain", params=params, headers=payer)
+    assert payer_asks.status_code == 403
+    globex = bearer(app, world.users["globex-admin"], clock)
+    assert client.get("/v1/authz/explain", params=params, headers=globex).status_code == 404
+
+
+def test_capabilities_list_what_a_person_can_do_now(client, app, world, clock):
+    _limit_the_payer(client, app, world, clock, per_transfer=1_000_00, daily=1_500_00)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    payer = bearer(app, world.users["acme-payer"], clock)
+    sent = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": world.account_id("acme-operating"),
+            "to_account_id": world.account_id("acme-payroll"),
+            "amount": 600_00,
+            "currency": "EUR",
+        },
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert sent.status_code == 201
+    rows = client.get(f"/v1/users/{world.user_id('acme-payer')}/capabilities", headers=admin).json()
+    operating = next(r for r in rows if r["account_id"] == world.account_id("acme-operating"))
+    assert operating["actions"] == {
+        "account.read": True,
+        "statement.read": True,
+        "transfer.create": True,
+    }
+    daily = next(limit for limit in operating["limits"] if limit["kind"] == "daily")
+    assert daily["remaining"] == 900_00
+    usd = next(r for r in rows if r["account_id"] == world.account_id("acme-usd"))
+    assert usd["actions"]["transfer.create"] is False
+    assert usd["refusals"]["transfer.create"] == "limit_currency_mismatch"
