@@ -63,6 +63,8 @@ class RequestContext:
     # How many times this request asked the policy (decisions and list filters); a test holds
     # every route to asking at least once.
     policy_queries: int = 0
+    # Facts gathered for this request's decisions (see core.policy.facts.build_request).
+    policy_memo: dict[Any, Any] = field(default_factory=dict)
     # The instant the request is decided at: read once, so every check in one request
     # sees the same time.
     _now: dt.datetime | None = None

@@ -7,8 +7,9 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
 
 from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
 from core.context import RequestContext
@@ -35,6 +36,16 @@ class ActivityPublic(BaseModel):
     idempotency_key: str | None
 
 
+_INSERT_DECISIONS = insert(DecisionRecord.__table__)
+_INSERT_CHANGES = insert(ChangeRecord.__table__)
+_INSERT_ACTIVITY = insert(ActivityRecord.__table__)
+
+
+def _row(record: SQLModel) -> dict[str, Any]:
+    # Core inserts: the audit rows are written, never read back in the same request.
+    return {k: v for k, v in record.__dict__.items() if not k.startswith("_") and k != "id"}
+
+
 def write_trail(
     session: Session,
     ctx: RequestContext,
@@ -45,9 +56,10 @@ def write_trail(
     fallback_action: str | None = None,
 ) -> None:
     """Add the request's decisions, changes and activity to `session` (not committed here)."""
-    session.add_all(ctx.audit.decisions)
-    if error_code is None:
-        session.add_all(ctx.audit.changes)
+    if ctx.audit.decisions:
+        session.execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
+    if error_code is None and ctx.audit.changes:
+        session.execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
     actor = ctx.actor
     pending = ctx.audit.activity
     if actor is None or (pending is None and fallback_action is None):
@@ -78,7 +90,7 @@ def write_trail(
             record.detail = (
                 f"replayed: transfer {pending.transfer_id} was already made with this key"
             )
-    session.add(record)
+    session.execute(_INSERT_ACTIVITY, _row(record))
 
 
 def my_activity(

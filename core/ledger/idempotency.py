@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.context import Actor
@@ -43,6 +43,14 @@ class IdempotencyClaim:
     key: str
     fingerprint: str
     user_id: int
+
+
+_RECORDS = IdempotencyRecord.__table__
+_RECORD = select(_RECORDS).where(
+    _RECORDS.c.scope == bindparam("scope"), _RECORDS.c.key == bindparam("key")
+)
+_INSERT_RECORD = insert(_RECORDS)
+_TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id")))
 
 
 def validate_key(key: str | None) -> str:
@@ -80,13 +88,13 @@ def claim(
     ticket = IdempotencyClaim(scope_of(actor), key, fingerprint(operation, payload), actor.user_id)
     if session.get_bind().dialect.name == "postgresql":
         # Held until this transaction ends; a concurrent request with the key does not wait.
-        got = session.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(ticket.scope, key))))
+        got = session.scalar(_TRY_LOCK, {"lock_id": _lock_id(ticket.scope, key)})
         if not got:
             raise Conflict(
                 "a request with this Idempotency-Key is still being processed; retry shortly",
                 code="idempotency_key_in_flight",
             )
-    record = session.get(IdempotencyRecord, (ticket.scope, key), populate_existing=True)
+    record = session.execute(_RECORD, {"scope": ticket.scope, "key": key}).first()
     if record is None:
         return ticket, None
     if record.fingerprint != ticket.fingerprint or record.user_id != actor.user_id:
@@ -106,15 +114,16 @@ def store(
     transfer_id: int | None,
     at: Any,
 ) -> None:
-    session.add(
-        IdempotencyRecord(
-            scope=ticket.scope,
-            key=ticket.key,
-            fingerprint=ticket.fingerprint,
-            user_id=ticket.user_id,
-            response_status=status,
-            response_body=json.dumps(body, default=str),
-            transfer_id=transfer_id,
-            created_at=at,
-        )
+    session.execute(
+        _INSERT_RECORD,
+        {
+            "scope": ticket.scope,
+            "key": ticket.key,
+            "fingerprint": ticket.fingerprint,
+            "user_id": ticket.user_id,
+            "response_status": status,
+            "response_body": json.dumps(body, default=str),
+            "transfer_id": transfer_id,
+            "created_at": at,
+        },
     )

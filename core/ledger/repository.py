@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -12,28 +13,91 @@ from sqlalchemy.orm import Session
 from core.iam.models import GrantSpend
 from core.ledger.models import Account, Entry, Transfer
 
+_ACCOUNTS = Account.__table__
+_LOCK_ACCOUNTS = (
+    select(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_ACCOUNTS.c.id)
+)
+_LOCK_ACCOUNTS_PG = _LOCK_ACCOUNTS.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+
+
+_ACCOUNT = select(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
+
+
+def account_snapshot(session: Session, account_id: int) -> Account | None:
+    """The account as it is now, detached: for reading and deciding, not for changing."""
+    row = session.execute(_ACCOUNT, {"account_id": account_id}).first()
+    return None if row is None else Account(**row._mapping)
+
 
 def lock_accounts(session: Session, ids: Iterable[int]) -> dict[int, Account]:
-    """Load and lock accounts in id order, so that two transfers never wait on each other in a
-    cycle. On SQLite the unit of work already holds the database's write lock."""
-    ordered = sorted(set(ids))
-    stmt = select(Account).where(Account.id.in_(ordered)).order_by(Account.id)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    rows = session.scalars(stmt.execution_options(populate_existing=True))
-    return {a.id: a for a in rows if a.id is not None}
+    """Read and lock accounts in id order, so that two transfers never wait on each other in a
+    cycle. On SQLite the unit of work already holds the database's write lock. The accounts
+    returned are detached snapshots: changes go through post_transfer, not the ORM."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    rows = session.execute(
+        _LOCK_ACCOUNTS_PG if postgres else _LOCK_ACCOUNTS, {"ids": sorted(set(ids))}
+    )
+    return {row.id: Account(**row._mapping) for row in rows}
+
+
+_INSERT_TRANSFER = insert(Transfer.__table__).returning(Transfer.__table__.c.id)
+_INSERT_ENTRIES = insert(Entry.__table__)
+_SET_BALANCE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id"))
+    .values(balance=bindparam("new_balance"), updated_at=bindparam("now"))
+)
+
+
+def post_transfer(
+    session: Session, transfer: dict[str, Any], debit: Account, credit: Account
+) -> int:
+    """Write a transfer, its two entries and both new balances (the accounts are locked by the
+    caller). Returns the transfer's id."""
+    amount, now = transfer["amount"], transfer["created_at"]
+    transfer_id: int = session.execute(_INSERT_TRANSFER, transfer).scalar_one()
+    debit_after, credit_after = debit.balance - amount, credit.balance + amount
+    common = {"transfer_id": transfer_id, "currency": transfer["currency"], "created_at": now}
+    session.execute(
+        _INSERT_ENTRIES,
+        [
+            {**common, "account_id": debit.id, "amount": -amount, "balance_after": debit_after},
+            {**common, "account_id": credit.id, "amount": amount, "balance_after": credit_after},
+        ],
+    )
+    session.execute(
+        _SET_BALANCE,
+        [
+            {"account_id": debit.id, "new_balance": debit_after, "now": now},
+            {"account_id": credit.id, "new_balance": credit_after, "now": now},
+        ],
+    )
+    debit.balance, credit.balance = debit_after, credit_after
+    return transfer_id
+
+
+def _add_spend_statement(insert_for_dialect: Any) -> Any:
+    stmt = insert_for_dialect(GrantSpend.__table__).values(
+        grant_id=bindparam("grant_id"), day=bindparam("day"), amount=bindparam("amount")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["grant_id", "day"],
+        set_={"amount": GrantSpend.__table__.c.amount + stmt.excluded.amount},
+    )
+
+
+_ADD_SPEND = {
+    "postgresql": _add_spend_statement(pg_insert),
+    "sqlite": _add_spend_statement(sqlite_insert),
+}
 
 
 def add_spend(session: Session, grant_id: int, day: object, amount: int) -> None:
-    """Add to what was sent under a grant today (the grant's row is locked by the caller)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(GrantSpend).values(grant_id=grant_id, day=day, amount=amount)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["grant_id", "day"],
-        set_={"amount": GrantSpend.amount + stmt.excluded.amount},
-    )
-    session.execute(stmt)
+    """Add to what was sent under a grant today."""
+    statement = _ADD_SPEND[session.get_bind().dialect.name]
+    session.execute(statement, {"grant_id": grant_id, "day": day, "amount": amount})
 
 
 def accounts_page(

@@ -20,7 +20,7 @@ from core.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from core.iam.models import Tenant
 from core.ledger import idempotency, repository
 from core.ledger.idempotency import StoredResponse
-from core.ledger.models import Account, Entry, Transfer
+from core.ledger.models import Account, Transfer
 from core.ledger.schemas import (
     AccountCreate,
     AccountPublic,
@@ -32,7 +32,7 @@ from core.ledger.schemas import (
 )
 from core.money import format_amount
 from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
-from core.policy.facts import Money, Resource, tenant_day
+from core.policy.facts import Money, Resource, tenant_day, tenant_zone
 from core.policy.filters import readable_accounts
 from core.policy.service import authorize, require_readable
 
@@ -90,7 +90,7 @@ def load_readable_account(
     session: Session, ctx: RequestContext, account_id: int, action: str = "account.read"
 ) -> Account:
     """The account, if the policy lets the caller `action` it; 404 otherwise."""
-    account = session.get(Account, account_id)
+    account = repository.account_snapshot(session, account_id)
     if account is None:
         raise _not_found(account_id)
     require_readable(
@@ -481,47 +481,22 @@ def _move_money(
         )
 
     now = ctx.now()
-    transfer = Transfer(
-        bank_id=subject.bank_id,
-        tenant_id=subject.tenant_id,
-        kind=kind,
-        debit_account_id=debit.id,  # type: ignore[arg-type]
-        credit_account_id=credit.id,  # type: ignore[arg-type]
-        amount=amount,
-        currency=currency,
-        description=description,
-        initiated_by_id=actor.user_id,
-        grant_id=decision.grant_id,
-        created_at=now,
-    )
-    session.add(transfer)
-    session.flush()
-    debit.balance -= amount
-    credit.balance += amount
-    debit.updated_at = credit.updated_at = now
-    session.add_all(
-        [
-            Entry(
-                transfer_id=transfer.id,
-                account_id=debit.id,
-                amount=-amount,  # type: ignore[arg-type]
-                currency=currency,
-                balance_after=debit.balance,
-                created_at=now,
-            ),
-            Entry(
-                transfer_id=transfer.id,
-                account_id=credit.id,
-                amount=amount,  # type: ignore[arg-type]
-                currency=currency,
-                balance_after=credit.balance,
-                created_at=now,
-            ),
-        ]
-    )
+    row = {
+        "bank_id": subject.bank_id,
+        "tenant_id": subject.tenant_id,
+        "kind": kind,
+        "debit_account_id": debit.id,
+        "credit_account_id": credit.id,
+        "amount": amount,
+        "currency": currency,
+        "description": description,
+        "initiated_by_id": actor.user_id,
+        "grant_id": decision.grant_id,
+        "created_at": now,
+    }
+    transfer_id = repository.post_transfer(session, row, debit, credit)
     if decision.grant_id is not None and subject.tenant_id is not None:
-        tenant = session.get(Tenant, subject.tenant_id)
-        today, _ = tenant_day(now, tenant.timezone if tenant else "UTC")
+        zone = tenant_zone(session, subject.tenant_id, ctx.policy_memo)
+        today, _ = tenant_day(now, zone)
         repository.add_spend(session, decision.grant_id, today, amount)
-    session.flush()
-    return transfer_public(transfer)
+    return transfer_public(Transfer(id=transfer_id, **row))

@@ -10,11 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, union
+from sqlalchemy import bindparam, or_, select, union
 from sqlalchemy.orm import Session
 
 from core.context import Actor
-from core.iam.models import Grant, GrantAccount, GrantSpend, LimitCap, Role, RolePermission, User
+from core.iam.models import (
+    Grant,
+    GrantAccount,
+    GrantSpend,
+    LimitCap,
+    Role,
+    RolePermission,
+    Tenant,
+    User,
+)
 from core.ledger.models import Account
 from core.policy.engine import Dynamic, PolicyEngine
 
@@ -128,41 +137,50 @@ def _timestamp(value: dt.datetime | None) -> list[int]:
 # -- which grants reach a resource ----------------------------------------------------------
 
 
-def grants_over_account(
-    session: Session, user_id: int, account_id: int
-) -> list[tuple[Grant, Role]]:
-    """The user's live grants whose scope holds the account: the grants over all accounts,
-    and the grants listing it. Two index lookups, whatever the number of grants."""
+def _grants_over_account_statement() -> Any:
+    user, account = bindparam("user_id"), bindparam("account_id")
     every = select(Grant.id).where(
-        Grant.user_id == user_id, Grant.all_accounts.is_(True), Grant.revoked_at.is_(None)
+        Grant.user_id == user, Grant.all_accounts.is_(True), Grant.revoked_at.is_(None)
     )
     listed = (
         select(Grant.id)
         .join(GrantAccount, GrantAccount.grant_id == Grant.id)
         .where(
-            GrantAccount.account_id == account_id,
-            GrantAccount.user_id == user_id,
+            GrantAccount.account_id == account,
+            GrantAccount.user_id == user,
             Grant.revoked_at.is_(None),
         )
     )
     ids = union(every, listed).subquery()
-    rows = session.execute(
+    return (
         select(Grant, Role)
         .join(Role, Role.id == Grant.role_id)
         .where(Grant.id.in_(select(ids)))
         .order_by(Grant.id)
     )
+
+
+# Built once: these run on every request, and building a statement costs more than running it.
+_GRANTS_OVER_ACCOUNT = _grants_over_account_statement()
+_GRANTS_OF_USER = (
+    select(Grant, Role)
+    .join(Role, Role.id == Grant.role_id)
+    .where(Grant.user_id == bindparam("user_id"), Grant.revoked_at.is_(None))
+    .order_by(Grant.id)
+)
+
+
+def grants_over_account(
+    session: Session, user_id: int, account_id: int
+) -> list[tuple[Grant, Role]]:
+    """The user's live grants whose scope holds the account: the grants over all accounts,
+    and the grants listing it. Two index lookups, whatever the number of grants."""
+    rows = session.execute(_GRANTS_OVER_ACCOUNT, {"user_id": user_id, "account_id": account_id})
     return [(g, r) for g, r in rows]
 
 
 def grants_of_user(session: Session, user_id: int) -> list[tuple[Grant, Role]]:
-    rows = session.execute(
-        select(Grant, Role)
-        .join(Role, Role.id == Grant.role_id)
-        .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
-        .order_by(Grant.id)
-    )
-    return [(g, r) for g, r in rows]
+    return [(g, r) for g, r in session.execute(_GRANTS_OF_USER, {"user_id": user_id})]
 
 
 def custom_permissions(session: Session, roles: Iterable[Role]) -> dict[int, list[str]]:
@@ -192,17 +210,22 @@ def role_facts(role: Role, permissions: Sequence[str]) -> dict[str, Any]:
 # -- caps and totals ------------------------------------------------------------------------
 
 
+_CAPS = select(LimitCap).where(
+    LimitCap.bank_id == bindparam("bank_id"),
+    LimitCap.currency == bindparam("currency"),
+    or_(LimitCap.tenant_id.is_(None), LimitCap.tenant_id == bindparam("tenant_id")),
+)
+
+
 def caps_for(
     session: Session, bank_id: int, tenant_id: int | None, currency: str
 ) -> dict[str, dict[str, int]]:
     """The bank's and the tenant's caps in one currency: {"tenant": {"daily": 500000}, ...}."""
-    conditions = [LimitCap.bank_id == bank_id, LimitCap.currency == currency]
-    if tenant_id is None:
-        conditions.append(LimitCap.tenant_id.is_(None))
-    else:
-        conditions.append((LimitCap.tenant_id.is_(None)) | (LimitCap.tenant_id == tenant_id))
     caps: dict[str, dict[str, int]] = {}
-    for cap in session.scalars(select(LimitCap).where(*conditions)):
+    rows = session.scalars(
+        _CAPS, {"bank_id": bank_id, "currency": currency, "tenant_id": tenant_id or 0}
+    )
+    for cap in rows:
         level = "bank" if cap.tenant_id is None else "tenant"
         caps[level] = {
             kind: value
@@ -240,10 +263,39 @@ def limits_of(obj: Grant | Role) -> dict[str, int]:
     }
 
 
+_TENANT_ZONE = select(Tenant.timezone).where(Tenant.id == bindparam("tenant_id"))
+
+
+# A tenant's zone is fixed when it is onboarded (no API changes it), so the process keeps it.
+_ZONES: dict[int, str] = {}
+
+
+def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = None) -> str:
+    """The tenant's time zone: its days and months of cumulative limits count there."""
+    zone = _ZONES.get(tenant_id)
+    if zone is None:
+        zone = str(session.scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
+        _ZONES[tenant_id] = zone
+    return zone
+
+
 def tenant_day(now: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
     """Today and the first day of this month, in the tenant's zone."""
     local = now.astimezone(ZoneInfo(zone))
     return local.date(), local.date().replace(day=1)
+
+
+_SPEND = select(GrantSpend.grant_id, GrantSpend.day, GrantSpend.amount).where(
+    GrantSpend.grant_id.in_(bindparam("grant_ids", expanding=True)),
+    GrantSpend.day >= bindparam("month_start"),
+    GrantSpend.day <= bindparam("today"),
+)
+_LOCK_GRANTS = (
+    select(Grant.id)
+    .where(Grant.id.in_(bindparam("grant_ids", expanding=True)))
+    .order_by(Grant.id)
+    .with_for_update(key_share=True)
+)
 
 
 def spend_totals(
@@ -253,11 +305,7 @@ def spend_totals(
     if not grant_ids:
         return totals
     rows = session.execute(
-        select(GrantSpend.grant_id, GrantSpend.day, GrantSpend.amount).where(
-            GrantSpend.grant_id.in_(grant_ids),
-            GrantSpend.day >= month_start,
-            GrantSpend.day <= today,
-        )
+        _SPEND, {"grant_ids": list(grant_ids), "month_start": month_start, "today": today}
     )
     for grant_id, day, amount in rows:
         totals[grant_id].spent_month += amount
@@ -270,12 +318,7 @@ def lock_grants(session: Session, grant_ids: Sequence[int]) -> None:
     """Serialise money movements under the same grants, so that concurrent transfers can never
     jointly pass a cumulative limit. Taken after the account locks, in id order."""
     if grant_ids and session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(Grant.id)
-            .where(Grant.id.in_(sorted(grant_ids)))
-            .order_by(Grant.id)
-            .with_for_update(key_share=True)
-        ).all()
+        session.execute(_LOCK_GRANTS, {"grant_ids": sorted(grant_ids)}).all()
 
 
 # -- the request ----------------------------------------------------------------------------
@@ -357,25 +400,39 @@ def build_request(
     tenant_zone: str | None = None,
     lock: bool = False,
     only_carrying: bool = True,
+    memo: dict[Any, Any] | None = None,
 ) -> Facts:
     """Gather everything decide/5 reads about this request. Grants whose role does not carry
     the action cannot speak for it and are left out, unless `only_carrying` is False (explain
-    shows every grant that reaches the resource)."""
-    if resource.type == "account" and resource.id is not None:
-        pairs = grants_over_account(session, actor.user_id, resource.id)
-    else:
-        pairs = grants_of_user(session, actor.user_id)
-    gathered = Gathered(pairs=pairs, permissions=custom_permissions(session, (r for _, r in pairs)))
+    shows every grant that reaches the resource). `memo` (one per request) lets the several
+    decisions of one request share the grants query."""
+    key = ("grants", actor.user_id, resource.type, resource.id if resource.type == "account" else 0)
+    cached = memo.get(key) if memo is not None else None
+    if cached is None:
+        if resource.type == "account" and resource.id is not None:
+            pairs = grants_over_account(session, actor.user_id, resource.id)
+        else:
+            pairs = grants_of_user(session, actor.user_id)
+        cached = (pairs, custom_permissions(session, (r for _, r in pairs)))
+        if memo is not None:
+            memo[key] = cached
+    gathered = Gathered(pairs=cached[0], permissions=cached[1])
     if only_carrying:
         gathered.pairs = carrying(engine, gathered, action)
     if money is not None:
         if not actor.is_staff:
             gathered.caps = caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
-        grant_ids = [g.id for g, _ in gathered.pairs if g.id is not None]
+        # Totals matter only where a daily or monthly limit is set at some level; there the
+        # grant is locked first, so concurrent transfers cannot jointly pass the limit.
+        cumulative = [
+            g.id
+            for g, r in gathered.pairs
+            if g.id is not None and _has_cumulative_limit(g, r, gathered.caps, money.currency)
+        ]
         if lock:
-            lock_grants(session, grant_ids)
+            lock_grants(session, cumulative)
         today, month_start = tenant_day(now, tenant_zone or "UTC")
-        gathered.spend = spend_totals(session, grant_ids, today, month_start)
+        gathered.spend = spend_totals(session, cumulative, today, month_start)
     if proposal is not None or action in PROPOSING_ACTIONS:
         currency = proposal.currency if proposal else ""
         gathered.proposal_caps = caps_for(session, resource.bank_id, resource.tenant_id, currency)
@@ -392,6 +449,17 @@ def build_request(
 
 
 PROPOSING_ACTIONS = ("grant.manage", "role.manage")
+
+
+def _has_cumulative_limit(
+    grant: Grant, role: Role, caps: dict[str, dict[str, int]] | None, currency: str
+) -> bool:
+    if any(kind in limits for limits in (caps or {}).values() for kind in ("daily", "monthly")):
+        return True
+    return any(
+        obj.limit_currency == currency and (obj.daily_limit or obj.monthly_limit)
+        for obj in (grant, role)
+    )
 
 
 def carrying(engine: PolicyEngine, gathered: Gathered, action: str) -> list[tuple[Grant, Role]]:

@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from core.audit.models import DecisionRecord
 from core.context import Actor, RequestContext
 from core.errors import Forbidden, NotFound
-from core.iam.models import Tenant
 from core.policy import engine as policy_engine
 from core.policy.engine import Decision
-from core.policy.facts import Facts, Money, Proposal, Resource, build_request
+from core.policy.facts import Facts, Money, Proposal, Resource, build_request, tenant_zone
 from core.policy.reasons import describe, status_of
 
 # Decisions on these actions are always logged; any refusal is logged too.
@@ -66,8 +65,7 @@ def check(
     now = ctx.now()
     zone = None
     if money is not None and resource.tenant_id is not None:
-        tenant = session.get(Tenant, resource.tenant_id)
-        zone = tenant.timezone if tenant else None
+        zone = tenant_zone(session, resource.tenant_id, ctx.policy_memo)
     facts = build_request(
         session,
         engine,
@@ -79,6 +77,7 @@ def check(
         proposal=proposal,
         tenant_zone=zone,
         lock=lock,
+        memo=ctx.policy_memo,
     )
     decision = engine.decide(facts.request, facts.values)
     message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
