@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.deps import Services
-from api.middleware import BodyLimits, SecurityHeaders
+from api.middleware import BodyLimits, RetryOnContention, SecurityHeaders
 from api.routers import access, accounts, activity, auth, compliance, health, iam, transfers
 from core import migrate
 from core.clock import Clock, SystemClock
@@ -88,6 +88,8 @@ def create_app(
     ):
         app.include_router(router)
     _mount_docs(app)
+    # Outermost first: headers on everything, then size limits, then contention retries.
+    app.add_middleware(RetryOnContention)
     app.add_middleware(BodyLimits)
     app.add_middleware(SecurityHeaders)
     return app

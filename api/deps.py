@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.errors import describe_exception
+from api.middleware import FINAL_ATTEMPT
 from core.audit.service import write_trail
 from core.clock import Clock
 from core.context import RequestContext
@@ -61,7 +62,10 @@ def unit_of_work(request: Request) -> Iterator[Session]:
     except BaseException as exc:
         session.rollback()
         status, code, detail = describe_exception(exc)
-        if status < 500 or code in ("contention",):
+        # A contention failure is run again (api.middleware.RetryOnContention): only the last
+        # attempt, if it fails too, is the caller's to see in their activity.
+        final = request.scope.get(FINAL_ATTEMPT, True)
+        if status < 500 or (code == "contention" and final):
             _write_failure_trail(svc.db, ctx, status, code, detail, fallback_action)
         raise
     finally:
@@ -107,7 +111,7 @@ def current_context(
     if not token:
         raise Unauthenticated("a bearer token is needed: POST /v1/auth/token to get one")
     svc = services(request)
-    with svc.db.unit_of_work(write=False) as session:
+    with svc.db.single_read() as session:
         ctx.actor = actor_from_token(session, svc.tokens, token, ctx.now())
     return ctx
 

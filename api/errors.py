@@ -124,6 +124,9 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status == 503:
             headers = {"Retry-After": "1"}
+            if code == "contention":
+                # RetryOnContention runs the request again unless this was the last attempt.
+                headers["x-mandate-retryable"] = "1"
         return error_response(status, code, detail, headers)
 
     for exc_type in (

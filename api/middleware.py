@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -152,3 +154,67 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+RETRY_HEADER = b"x-mandate-retryable"
+RETRY_ATTEMPTS = 4
+FINAL_ATTEMPT = "mandate.final_attempt"
+
+
+class RetryOnContention:
+    """Runs a request's whole unit of work again when it failed only because of contention
+    (a deadlock, a serialization failure, SQLite busy): the failed attempt rolled back
+    completely, so running it again is safe. Bounded: after RETRY_ATTEMPTS the caller gets
+    the 503 contention answer, with Retry-After."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            final = attempt == RETRY_ATTEMPTS
+            if not await self._attempt(scope, body, receive, send, final=final):
+                return
+            await asyncio.sleep(random.uniform(0.002, 0.01) * 2**attempt)
+
+    async def _attempt(
+        self, scope: Scope, body: bytes, receive: Receive, send: Send, *, final: bool
+    ) -> bool:
+        """Run the app once; True if it failed with contention and should run again."""
+        scope[FINAL_ATTEMPT] = final
+        retry = False
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal retry
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if any(name == RETRY_HEADER for name, _ in headers) and not final:
+                    retry = True
+                    return
+                message["headers"] = [(n, v) for n, v in headers if n != RETRY_HEADER]
+            if not retry:
+                await send(message)
+
+        await self.app(scope, replay, guarded_send)
+        return retry

@@ -110,6 +110,13 @@ class Database:
                 connect_args={"connect_timeout": 5},
             )
         self._write_engine = self.engine.execution_options(mandate_write=True)
+        # Single-statement reads (who is signing in, whose token is this) need no transaction:
+        # on PostgreSQL that saves the BEGIN and COMMIT round trips on every request.
+        self._read_once_engine = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def dialect(self) -> str:
@@ -118,6 +125,15 @@ class Database:
     def session(self, *, write: bool) -> Session:
         bind = self._write_engine if write else self.engine
         return Session(bind=bind, expire_on_commit=False, autoflush=True)
+
+    @contextmanager
+    def single_read(self) -> Iterator[Session]:
+        """A session for one read statement, outside any transaction where the database allows."""
+        session = Session(bind=self._read_once_engine, expire_on_commit=False, autoflush=False)
+        try:
+            yield session
+        finally:
+            session.close()
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:

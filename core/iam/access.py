@@ -649,10 +649,15 @@ def _caps_resource(session: Session, ctx: RequestContext, tenant_id: int | None)
     return Resource.of_tenant(tenant_id, tenant.bank_id)
 
 
+def _caps_missing(tenant_id: int | None) -> str:
+    # The bank's caps have no tenant to name (not "tenant None").
+    return "not found" if tenant_id is None else f"tenant {tenant_id} not found"
+
+
 def list_caps(session: Session, ctx: RequestContext, tenant_id: int | None) -> list[CapPublic]:
     """The bank's caps (tenant_id None) or a tenant's: the ceilings over every grant's limits."""
     resource = _caps_resource(session, ctx, tenant_id)
-    require_readable(session, ctx, "cap.read", resource, not_found=f"tenant {tenant_id} not found")
+    require_readable(session, ctx, "cap.read", resource, not_found=_caps_missing(tenant_id))
     stmt = select(LimitCap).where(LimitCap.bank_id == resource.bank_id).order_by(LimitCap.currency)
     stmt = stmt.where(
         LimitCap.tenant_id.is_(None) if tenant_id is None else LimitCap.tenant_id == tenant_id
@@ -672,7 +677,7 @@ def set_cap(
             f"{currency} is not an active ISO 4217 currency", code="unknown_currency"
         )
     resource = _caps_resource(session, ctx, tenant_id)
-    require_readable(session, ctx, "cap.read", resource, not_found=f"tenant {tenant_id} not found")
+    require_readable(session, ctx, "cap.read", resource, not_found=_caps_missing(tenant_id))
     authorize(session, ctx, "cap.manage", resource)
     stmt = select(LimitCap).where(
         LimitCap.bank_id == resource.bank_id, LimitCap.currency == currency

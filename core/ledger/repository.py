@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -51,11 +51,72 @@ _SET_BALANCE = (
 )
 
 
+# On PostgreSQL the transfer, its entries, both balances and the grant's running total are
+# written by one statement (data-modifying CTEs): one round trip instead of five on the hottest
+# path. The accounts (and the grant, under a cumulative limit) are locked by the caller.
+_POST_TRANSFER_PG = """
+WITH t AS (
+    INSERT INTO transfers (bank_id, tenant_id, kind, debit_account_id, credit_account_id, amount,
+                           currency, description, initiated_by_id, grant_id, created_at)
+    VALUES (:bank_id, :tenant_id, :kind, :debit_account_id, :credit_account_id, :amount,
+            :currency, :description, :initiated_by_id, :grant_id, :created_at)
+    RETURNING id
+), e AS (
+    INSERT INTO entries (transfer_id, account_id, amount, currency, balance_after, created_at)
+    SELECT t.id, v.account_id, v.amount, :currency, v.balance_after, :created_at
+    FROM t, (VALUES (CAST(:debit_account_id AS integer), CAST(-:amount AS bigint),
+                     CAST(:debit_after AS bigint)),
+                    (CAST(:credit_account_id AS integer), CAST(:amount AS bigint),
+                     CAST(:credit_after AS bigint))) AS v (account_id, amount, balance_after)
+), u AS (
+    UPDATE accounts SET balance = v.balance, updated_at = :created_at
+    FROM (VALUES (CAST(:debit_account_id AS integer), CAST(:debit_after AS bigint)),
+                 (CAST(:credit_account_id AS integer), CAST(:credit_after AS bigint)))
+         AS v (id, balance)
+    WHERE accounts.id = v.id
+){spend}
+SELECT id FROM t
+"""
+_SPEND_PG = """, s AS (
+    INSERT INTO grant_spend (grant_id, day, amount) VALUES (:grant_id, :spend_day, :amount)
+    ON CONFLICT (grant_id, day) DO UPDATE SET amount = grant_spend.amount + excluded.amount
+)"""
+_POST_PG = text(_POST_TRANSFER_PG.format(spend=""))
+_POST_PG_WITH_SPEND = text(_POST_TRANSFER_PG.format(spend=_SPEND_PG))
+
+
 def post_transfer(
+    session: Session,
+    transfer: dict[str, Any],
+    debit: Account,
+    credit: Account,
+    *,
+    spend_day: object | None = None,
+) -> int:
+    """Write a transfer, its two entries, both new balances and (with `spend_day`) the grant's
+    running total for that day. The accounts are locked by the caller. Returns the id."""
+    amount = transfer["amount"]
+    debit_after, credit_after = debit.balance - amount, credit.balance + amount
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _POST_PG if spend_day is None else _POST_PG_WITH_SPEND
+        params = {
+            **transfer,
+            "debit_after": debit_after,
+            "credit_after": credit_after,
+            "spend_day": spend_day,
+        }
+        transfer_id: int = session.execute(statement, params).scalar_one()
+        debit.balance, credit.balance = debit_after, credit_after
+        return transfer_id
+    transfer_id = _post_in_steps(session, transfer, debit, credit)
+    if spend_day is not None:
+        add_spend(session, transfer["grant_id"], spend_day, amount)
+    return transfer_id
+
+
+def _post_in_steps(
     session: Session, transfer: dict[str, Any], debit: Account, credit: Account
 ) -> int:
-    """Write a transfer, its two entries and both new balances (the accounts are locked by the
-    caller). Returns the transfer's id."""
     amount, now = transfer["amount"], transfer["created_at"]
     transfer_id: int = session.execute(_INSERT_TRANSFER, transfer).scalar_one()
     debit_after, credit_after = debit.balance - amount, credit.balance + amount

@@ -6,17 +6,14 @@ its policy decision, under row locks taken in account-id order."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.context import RequestContext
-from core.db import is_retryable
-from core.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from core.errors import Conflict, InvalidRequest, NotFound
 from core.iam.models import Tenant
 from core.ledger import idempotency, repository
 from core.ledger.idempotency import StoredResponse
@@ -35,9 +32,6 @@ from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_
 from core.policy.facts import Money, Resource, tenant_day, tenant_zone
 from core.policy.filters import readable_accounts
 from core.policy.service import authorize, require_readable
-
-T = TypeVar("T")
-CONTENTION_ATTEMPTS = 4
 
 
 def account_public(account: Account) -> AccountPublic:
@@ -398,33 +392,13 @@ def _idempotent(
             ctx.audit.activity.replayed = True
             ctx.audit.activity.transfer_id = stored.body.get("id")
         return stored
-    transfer = _with_contention_retry(session, ctx, work)
+    transfer = work()
     body = transfer.model_dump(mode="json")
     idempotency.store(session, ticket, status=201, body=body, transfer_id=transfer.id, at=ctx.now())
     session.flush()
     if ctx.audit.activity:
         ctx.audit.activity.transfer_id = transfer.id
     return StoredResponse(201, body, False)
-
-
-def _with_contention_retry(session: Session, ctx: RequestContext, work: Callable[[], T]) -> T:
-    """Run `work` in a savepoint; a deadlock or serialization failure rolls back to it and
-    runs it again, a bounded number of times, then answers 503 contention (never a 500)."""
-    for attempt in range(1, CONTENTION_ATTEMPTS + 1):
-        decisions_before = len(ctx.audit.decisions)
-        try:
-            with session.begin_nested():
-                return work()
-        except DBAPIError as exc:
-            del ctx.audit.decisions[decisions_before:]
-            if not is_retryable(exc):
-                raise
-            if attempt == CONTENTION_ATTEMPTS:
-                raise Unavailable(
-                    "these accounts are very busy right now; retry shortly", code="contention"
-                ) from exc
-            time.sleep(0.002 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 def _move_money(
@@ -494,9 +468,9 @@ def _move_money(
         "grant_id": decision.grant_id,
         "created_at": now,
     }
-    transfer_id = repository.post_transfer(session, row, debit, credit)
+    # What was sent under the grant today, in the tenant's zone: the next decision's totals.
+    spend_day = None
     if decision.grant_id is not None and subject.tenant_id is not None:
-        zone = tenant_zone(session, subject.tenant_id, ctx.policy_memo)
-        today, _ = tenant_day(now, zone)
-        repository.add_spend(session, decision.grant_id, today, amount)
+        spend_day, _ = tenant_day(now, tenant_zone(session, subject.tenant_id, ctx.policy_memo))
+    transfer_id = repository.post_transfer(session, row, debit, credit, spend_day=spend_day)
     return transfer_public(Transfer(id=transfer_id, **row))

@@ -20,7 +20,7 @@ from core.policy import engine as policy_engine
 from core.policy.engine import fill
 from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
 from core.policy.reasons import describe, status_of
-from core.policy.service import authorize
+from core.policy.service import authorize, require_readable
 
 REASON_OF = {
     "valid_from": "grant_not_yet_valid",
@@ -75,9 +75,10 @@ def _target_actor(session: Session, ctx: RequestContext, user_id: int) -> tuple[
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
-    authorize(
-        session, ctx, "authz.explain", Resource.of_user(user), not_found=f"user {user_id} not found"
-    )
+    # Like every guard: a person one may not read is not there (404), whatever else one may do.
+    missing = f"user {user_id} not found"
+    require_readable(session, ctx, "user.read", Resource.of_user(user), not_found=missing)
+    authorize(session, ctx, "authz.explain", Resource.of_user(user), not_found=missing)
     return user, actor_of(user)
 
 

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount
+
+from tests.factories import PASSWORD
 
 # Routes anyone may call: health checks, signing in, and the API's own documentation.
 PUBLIC_ROUTES = {
@@ -39,6 +42,20 @@ def api_routes(app) -> list[AppRoute]:  # type: ignore[no-untyped-def]
         if isinstance(original, APIRoute) and context.path:
             out.append(AppRoute(context.path, frozenset(context.methods or ()), original))
     return out
+
+
+def served_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(method, full path) of everything the app serves: API routes, the documentation and
+    plain routes too; a mount (static files, a sub-application) as ("MOUNT", its path)."""
+    out = []
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, Mount):
+            out.append(("MOUNT", context.path))
+            continue
+        for method in context.methods or ():
+            if method not in ("HEAD", "OPTIONS"):
+                out.append((method, context.path))
+    return sorted(set(out))
 
 
 def fill(template: str, ids: dict[str, int | str]) -> str:
@@ -128,6 +145,12 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         ("PUT", "/v1/bank/caps/{currency}"): {"per_transfer": 1_000_000_00},
         ("PUT", "/v1/tenants/{tenant_id}/caps/{currency}"): {"daily": 1_000_000_00},
     }
+
+
+def forms(world, tenant: str = "acme") -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Form bodies, per route: signing in as the tenant's payer."""
+    prefix = "acme" if tenant == "acme" else "globex"
+    return {("POST", "/v1/auth/token"): {"username": f"{prefix}-payer", "password": PASSWORD}}
 
 
 def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]

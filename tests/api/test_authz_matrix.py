@@ -1,0 +1,324 @@
+"""The authorization matrix: every route × every built-in role, no token, an expired token
+and another tenant's admin → the status tests/api/authz_matrix.yaml expects.
+
+Which world each request meets: the routes that change nothing (GET, and the public ones)
+share one world. A route that changes something gets a fresh world per row: the cells
+expected to be refused run first (a refusal changes nothing), then the first cell expected
+to succeed; every further success gets a fresh world of its own. So no revoke, delete or
+password reset in one cell can decide another cell's outcome."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from core.context import RequestContext
+from core.iam import access
+from core.iam.models import User
+from core.iam.schemas import RoleCreate
+from core.iam.service import actor_of
+from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries, served_routes
+from tests.factories import World, bearer, build_world
+
+TABLE = Path(__file__).with_name("authz_matrix.yaml")
+OUTCOMES = {"2xx", "401", "403", "404", "409", "422"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SERVICE_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    column: str
+    username: str | None  # None: no Authorization header at all
+    expired: bool = False
+
+
+CALLERS = (
+    Caller("bookkeeper", "acme-bookkeeper"),
+    Caller("payer", "acme-payer"),
+    Caller("corporate_admin", "acme-admin"),
+    Caller("bank_manager", "manager"),
+    Caller("compliance_officer", "compliance"),
+    Caller("no_token", None),
+    # The most powerful token there is, past its lifetime.
+    Caller("expired_token", "manager", expired=True),
+    Caller("other_tenant", "globex-admin"),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    expected: dict[str, str]  # column -> "2xx" or a status
+
+    @property
+    def changes_state(self) -> bool:
+        return self.method not in SAFE_METHODS and (self.method, self.path) not in PUBLIC_ROUTES
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rows: list[Row]
+    not_in_matrix: list[str]
+
+    def outside(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.not_in_matrix)
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """A duplicated row would silently replace the first one: refuse it."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if twice:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"rows given twice: {', '.join(twice)}", node.start_mark
+            )
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_matrix() -> Matrix:
+    data = yaml.load(TABLE.read_text(encoding="utf-8"), Loader=_UniqueKeys)
+    columns = [c.column for c in CALLERS]
+    assert data["columns"] == columns, f"{TABLE.name}: the columns are {columns}"
+    rows, problems = [], []
+    for key, cells in data["routes"].items():
+        method, _, path = str(key).partition(" ")
+        cells = [str(c) for c in cells]
+        if method != method.upper() or not path.startswith("/"):
+            problems.append(f"{key}: a row is named 'METHOD /path'")
+        elif len(cells) != len(columns):
+            problems.append(f"{key}: {len(cells)} cells for {len(columns)} columns")
+        elif set(cells) - OUTCOMES:
+            problems.append(f"{key}: {sorted(set(cells) - OUTCOMES)} not one of {sorted(OUTCOMES)}")
+        elif "2xx" not in cells:
+            # Someone must be able to use every route; and a row of refusals alone could not
+            # tell a wrong id (404 for all) from the policy's answer.
+            problems.append(f"{key}: no caller succeeds")
+        else:
+            rows.append(Row(method, path, dict(zip(columns, cells, strict=True))))
+    if problems:
+        pytest.fail(f"{TABLE.name}:\n" + "\n".join(problems), pytrace=False)
+    return Matrix(rows, [str(p).rstrip("/") for p in data.get("not_in_matrix", [])])
+
+
+# -- worlds ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Scene:
+    """A world, and the ids every request of the matrix aims at: tenant acme's resources."""
+
+    world: World
+    ids: dict[str, int | str]
+
+
+class Worlds:
+    """Fresh worlds in the test's own database: emptied, then built again by the factories."""
+
+    def __init__(self, request: pytest.FixtureRequest, backend: str, app: Any, clock: Any) -> None:
+        self.services = app.state.services
+        self.clock = clock
+        self.backend = backend
+        self.template = request.getfixturevalue("sqlite_template") if backend == "sqlite" else None
+
+    def fresh(self) -> Scene:
+        self._empty()
+        world = build_world(self.services.db, self.services.passwords, self.clock)
+        ids = {**ids_of(world, "acme"), "role_id": self._unheld_custom_role(world)}
+        return Scene(world, ids)
+
+    def _empty(self) -> None:
+        db = self.services.db
+        if self.template is not None:
+            # The backup API copies the migrated, empty template over the live file, safely
+            # beside the app's own (idle) connections.
+            live = make_url(db.url).database
+            with (
+                closing(sqlite3.connect(self.template)) as source,
+                closing(sqlite3.connect(live, timeout=30)) as target,
+            ):
+                source.backup(target)
+            return
+        with db.engine.begin() as conn:
+            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+    def _unheld_custom_role(self, world: World) -> int:
+        """A custom role of acme that nobody holds: the built-in ones refuse every change
+        (409 builtin_role), which would hide whether the change was allowed."""
+        with self.services.db.unit_of_work() as session:
+            admin = session.get(User, world.user_id("acme-admin"))
+            assert admin is not None
+            ctx = RequestContext(actor=actor_of(admin), clock=self.clock)
+            body = RoleCreate(name="Statement reader", permissions=["statement.read"])
+            return access.create_role(session, ctx, body).id
+
+
+# -- cells ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: Row
+    caller: Caller
+
+    @property
+    def expected(self) -> str:
+        return self.row.expected[self.caller.column]
+
+    @property
+    def succeeds(self) -> bool:
+        return self.expected == "2xx"
+
+
+def plan(rows: list[Row]) -> Iterator[list[Cell]]:
+    """The cells, grouped by the fresh world each group runs in."""
+    yield [Cell(row, c) for row in rows if not row.changes_state for c in CALLERS]
+    for row in rows:
+        if not row.changes_state:
+            continue
+        cells = [Cell(row, c) for c in CALLERS]
+        refused = [c for c in cells if not c.succeeds]
+        succeeding = [c for c in cells if c.succeeds]
+        yield refused + succeeding[:1]
+        for cell in succeeding[1:]:
+            yield [cell]
+
+
+def send(client: Any, app: Any, clock: Any, scene: Scene, cell: Cell, key: str) -> Any:
+    row, caller = cell.row, cell.caller
+    route = (row.method, row.path)
+    headers = {"Idempotency-Key": key}
+    if caller.username is not None:
+        headers.update(bearer(app, scene.world.users[caller.username], clock))
+    request = {
+        "headers": headers,
+        "json": bodies(scene.world, "acme").get(route),
+        "data": forms(scene.world, "acme").get(route),
+        "params": queries(scene.world, "acme").get(route),
+    }
+    url = fill(row.path, scene.ids)
+    if not caller.expired:
+        return client.request(row.method, url, **request)
+    lifetime = app.state.services.settings.token_lifetime_seconds
+    clock.advance(seconds=lifetime + 1)
+    try:
+        return client.request(row.method, url, **request)
+    finally:
+        clock.advance(seconds=-(lifetime + 1))
+
+
+def unexpected(cell: Cell, response: Any) -> str | None:
+    """Why the response is not what the table expects; None when it is."""
+    status = response.status_code
+    if not (200 <= status < 300 if cell.succeeds else status == int(cell.expected)):
+        return "status"
+    if status < 400:
+        return None
+    body = _json(response)
+    if not (isinstance(body, dict) and isinstance(body.get("error"), str) and "detail" in body):
+        return 'not the error shape {"error", "detail"}'
+    if cell.caller.expired and status == 401 and body["error"] != "token_expired":
+        return "an expired token refused for another reason"
+    return None
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def report(mismatches: list[tuple[Cell, Any, str]], total: int) -> str:
+    lines = [
+        f"{len(mismatches)} unexpected outcomes of {total} ({TABLE.name}):",
+        f"  {'route':<48} {'caller':<19} {'expected':<8}  got",
+    ]
+    for cell, response, why in mismatches:
+        body = _json(response)
+        got = f"{response.status_code}"
+        if isinstance(body, dict) and "error" in body:
+            got += f" {body['error']}: {str(body.get('detail', ''))[:70]}"
+        elif response.status_code >= 400:
+            got += f" {response.text[:70]}"
+        if why != "status":
+            got += f"  <- {why}"
+        lines.append(
+            f"  {cell.row.method + ' ' + cell.row.path:<48} {cell.caller.column:<19} "
+            f"{cell.expected:<8}  {got}"
+        )
+    return "\n".join(lines)
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+def test_the_matrix_has_a_row_for_every_route_and_no_other(app):
+    matrix = load_matrix()
+    hidden = sorted(
+        f"{m} {p}"
+        for m, p in served_routes(app)
+        if (p.startswith("/v1/") or p in SERVICE_PATHS) and matrix.outside(p)
+    )
+    assert not hidden, f"not_in_matrix may not take the API out of the matrix: {hidden}"
+    served = {r for r in served_routes(app) if not matrix.outside(r[1])}
+    named = {(row.method, row.path) for row in matrix.rows}
+    without_row = sorted(served - named)
+    gone = sorted(named - served)
+    problems = [f"  no row for {m} {p}" for m, p in without_row if m != "MOUNT"]
+    problems += [
+        f"  {p} is mounted: give its routes rows, or add it to not_in_matrix"
+        for m, p in without_row
+        if m == "MOUNT"
+    ]
+    problems += [f"  a row for {m} {p}, which the app no longer serves" for m, p in gone]
+    if problems:
+        pytest.fail(f"{TABLE.name} and the app disagree:\n" + "\n".join(problems), pytrace=False)
+
+
+def test_every_route_answers_every_caller_as_the_matrix_says(request, backend, app, clock):
+    matrix = load_matrix()
+    served = set(served_routes(app))
+    rows = [row for row in matrix.rows if (row.method, row.path) in served]
+    worlds = Worlds(request, backend, app, clock)
+    mismatches: list[tuple[Cell, Any, str]] = []
+    sent = 0
+    # A server error is one more outcome for the table, not the end of the run.
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for group in plan(rows):
+            scene = worlds.fresh()
+            for cell in group:
+                sent += 1
+                response = send(client, app, clock, scene, cell, key=f"matrix-{sent}")
+                why = unexpected(cell, response)
+                if why is not None:
+                    mismatches.append((cell, response, why))
+    assert sent == len(rows) * len(CALLERS)
+    if mismatches:
+        pytest.fail(report(mismatches, sent), pytrace=False)
+
+
+def test_bank_caps_out_of_reach_are_not_found_without_naming_a_tenant(client, app, world, clock):
+    # The matrix found "tenant None not found": the bank's caps have no tenant to name.
+    headers = bearer(app, world.users["acme-admin"], clock)
+    for method, path, body in (
+        ("GET", "/v1/bank/caps", None),
+        ("PUT", "/v1/bank/caps/EUR", {"per_transfer": 100_00}),
+    ):
+        response = client.request(method, path, headers=headers, json=body)
+        assert response.status_code == 404, response.text
+        assert response.json() == {"error": "not_found", "detail": "not found"}
