@@ -15,7 +15,7 @@ from api.errors import describe_exception
 from api.middleware import FINAL_ATTEMPT
 from core.audit.service import write_trail
 from core.clock import Clock
-from core.context import RequestContext
+from core.context import Actor, RequestContext
 from core.db import Database
 from core.errors import Unauthenticated
 from core.iam.credentials import Passwords, TokenService
@@ -25,6 +25,7 @@ from core.settings import Settings
 log = logging.getLogger("mandate.api")
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
 @dataclass
@@ -48,10 +49,34 @@ def services(request: Request) -> Services:
 def unit_of_work(request: Request) -> Iterator[Session]:
     """One transaction per request: committed before the response is sent, rolled back on
     error. The audit trail is written with the commit, or on its own after a rollback."""
+    yield from _request_transaction(request, token=None, authenticate=False)
+
+
+def authenticated_unit_of_work(
+    request: Request, token: Annotated[str | None, Depends(bearer)]
+) -> Iterator[Session]:
+    """The request's unit of work, and first who is asking, from the bearer token.
+
+    On PostgreSQL the user is read in the request's own transaction. On SQLite it is read on
+    a connection of its own: the request's first statement takes the database's write lock,
+    and that must happen in the thread that runs the route, or a request holding the lock
+    could wait for a worker thread that every other request (waiting for the lock) holds."""
+    yield from _request_transaction(request, token=token, authenticate=True)
+
+
+def _request_transaction(
+    request: Request, *, token: str | None, authenticate: bool
+) -> Iterator[Session]:
     svc = services(request)
     ctx = RequestContext(actor=None, clock=svc.clock)
     request.state.ctx = ctx
     session = svc.db.session(write=request.method in WRITE_METHODS)
+    if authenticate:
+        try:
+            ctx.actor = _authenticate(svc, session, token, ctx)
+        except BaseException:
+            session.close()
+            raise
     route = request.scope.get("route")
     fallback_action = getattr(route, "name", None) if request.method in WRITE_METHODS else None
     try:
@@ -74,6 +99,15 @@ def unit_of_work(request: Request) -> Iterator[Session]:
             observe(request, ctx)
 
 
+def _authenticate(svc: Services, session: Session, token: str | None, ctx: RequestContext) -> Actor:
+    if not token:
+        raise Unauthenticated("a bearer token is needed: POST /v1/auth/token to get one")
+    if svc.db.is_sqlite:
+        with svc.db.single_read() as own:
+            return actor_from_token(own, svc.tokens, token, ctx.now())
+    return actor_from_token(session, svc.tokens, token, ctx.now())
+
+
 def _write_failure_trail(
     db: Database, ctx: RequestContext, status: int, code: str, detail: str, action: str | None
 ) -> None:
@@ -93,26 +127,15 @@ def _write_failure_trail(
         log.exception("could not record a failed request's audit trail")
 
 
+# The unit of work of a route anyone may call (signing in; the console, which has its own
+# sign-in), and of a /v1 route, which also establishes who is asking.
 DbSession = Annotated[Session, Depends(unit_of_work, scope="function")]
+ApiSession = Annotated[Session, Depends(authenticated_unit_of_work, scope="function")]
 
-bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
-
-def current_context(
-    request: Request, _uow: DbSession, token: Annotated[str | None, Depends(bearer)]
-) -> RequestContext:
-    """The caller, from the bearer token. Every /v1 route but sign-in depends on this.
-
-    The user is read in a short transaction of its own, not the request's: on SQLite the
-    request's first statement takes the write lock, and that must happen in the thread that
-    runs the route, or a request holding the lock could wait for a worker thread that every
-    other request (waiting for the lock) is holding."""
+async def current_context(request: Request, _session: ApiSession) -> RequestContext:
+    """The caller. Every /v1 route but sign-in depends on this (a test holds them to it)."""
     ctx: RequestContext = request.state.ctx
-    if not token:
-        raise Unauthenticated("a bearer token is needed: POST /v1/auth/token to get one")
-    svc = services(request)
-    with svc.db.single_read() as session:
-        ctx.actor = actor_from_token(session, svc.tokens, token, ctx.now())
     return ctx
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import Context, DbSession
+from api.deps import ApiSession, Context
 from api.errors import error_responses
 from api.params import Cursor, GrantId, Limit, RoleId, TenantFilter, TenantId
 from core.iam import access
@@ -34,7 +34,7 @@ Currency = Annotated[str, Path(pattern="^[A-Z]{3}$", description="ISO 4217 code"
     responses=error_responses(401, 422),
 )
 def list_roles(
-    session: DbSession, ctx: Context, tenant_id: TenantFilter = None
+    session: ApiSession, ctx: Context, tenant_id: TenantFilter = None
 ) -> list[RolePublic]:
     return access.list_roles(session, ctx, tenant_id=tenant_id)
 
@@ -46,7 +46,7 @@ def list_roles(
     summary="Create a custom role: a named set of permissions",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def create_role(session: DbSession, ctx: Context, body: RoleCreate) -> RolePublic:
+def create_role(session: ApiSession, ctx: Context, body: RoleCreate) -> RolePublic:
     return access.create_role(session, ctx, body)
 
 
@@ -56,7 +56,7 @@ def create_role(session: DbSession, ctx: Context, body: RoleCreate) -> RolePubli
     summary="One role",
     responses=error_responses(401, 404, 422),
 )
-def get_role(session: DbSession, ctx: Context, role_id: RoleId) -> RolePublic:
+def get_role(session: ApiSession, ctx: Context, role_id: RoleId) -> RolePublic:
     return access.get_role(session, ctx, role_id)
 
 
@@ -66,7 +66,7 @@ def get_role(session: DbSession, ctx: Context, role_id: RoleId) -> RolePublic:
     summary="Change a custom role",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def update_role(session: DbSession, ctx: Context, role_id: RoleId, body: RoleUpdate) -> RolePublic:
+def update_role(session: ApiSession, ctx: Context, role_id: RoleId, body: RoleUpdate) -> RolePublic:
     return access.update_role(session, ctx, role_id, body)
 
 
@@ -76,7 +76,7 @@ def update_role(session: DbSession, ctx: Context, role_id: RoleId, body: RoleUpd
     summary="Delete a custom role without grants",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def delete_role(session: DbSession, ctx: Context, role_id: RoleId) -> Response:
+def delete_role(session: ApiSession, ctx: Context, role_id: RoleId) -> Response:
     access.delete_role(session, ctx, role_id)
     return Response(status_code=204)
 
@@ -88,7 +88,7 @@ def delete_role(session: DbSession, ctx: Context, role_id: RoleId) -> Response:
     responses=error_responses(401, 422),
 )
 def list_grants(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     tenant_id: TenantFilter = None,
@@ -114,7 +114,7 @@ def list_grants(
     summary="Give a user a role, with scope, limits, a time window and validity",
     responses=error_responses(401, 403, 404, 422),
 )
-def create_grant(session: DbSession, ctx: Context, body: GrantCreate) -> GrantPublic:
+def create_grant(session: ApiSession, ctx: Context, body: GrantCreate) -> GrantPublic:
     return access.create_grant(session, ctx, body)
 
 
@@ -124,7 +124,7 @@ def create_grant(session: DbSession, ctx: Context, body: GrantCreate) -> GrantPu
     summary="One grant",
     responses=error_responses(401, 404, 422),
 )
-def get_grant(session: DbSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
+def get_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
     return access.get_grant(session, ctx, grant_id)
 
 
@@ -135,7 +135,7 @@ def get_grant(session: DbSession, ctx: Context, grant_id: GrantId) -> GrantPubli
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def update_grant(
-    session: DbSession, ctx: Context, grant_id: GrantId, body: GrantUpdate
+    session: ApiSession, ctx: Context, grant_id: GrantId, body: GrantUpdate
 ) -> GrantPublic:
     return access.update_grant(session, ctx, grant_id, body)
 
@@ -146,7 +146,7 @@ def update_grant(
     summary="Revoke a grant",
     responses=error_responses(401, 403, 404, 422),
 )
-def revoke_grant(session: DbSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
+def revoke_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
     return access.revoke_grant(session, ctx, grant_id)
 
 
@@ -156,7 +156,7 @@ def revoke_grant(session: DbSession, ctx: Context, grant_id: GrantId) -> GrantPu
     summary="The bank's caps: ceilings over every customer's limits",
     responses=error_responses(401, 404),
 )
-def bank_caps(session: DbSession, ctx: Context) -> list[CapPublic]:
+def bank_caps(session: ApiSession, ctx: Context) -> list[CapPublic]:
     return access.list_caps(session, ctx, None)
 
 
@@ -166,7 +166,7 @@ def bank_caps(session: DbSession, ctx: Context) -> list[CapPublic]:
     summary="Bank manager: set a bank cap",
     responses=error_responses(401, 403, 404, 422),
 )
-def set_bank_cap(session: DbSession, ctx: Context, currency: Currency, body: CapSet) -> CapPublic:
+def set_bank_cap(session: ApiSession, ctx: Context, currency: Currency, body: CapSet) -> CapPublic:
     return access.set_cap(session, ctx, None, currency, body)
 
 
@@ -176,7 +176,7 @@ def set_bank_cap(session: DbSession, ctx: Context, currency: Currency, body: Cap
     summary="A tenant's caps",
     responses=error_responses(401, 404, 422),
 )
-def tenant_caps(session: DbSession, ctx: Context, tenant_id: TenantId) -> list[CapPublic]:
+def tenant_caps(session: ApiSession, ctx: Context, tenant_id: TenantId) -> list[CapPublic]:
     return access.list_caps(session, ctx, tenant_id)
 
 
@@ -187,6 +187,6 @@ def tenant_caps(session: DbSession, ctx: Context, tenant_id: TenantId) -> list[C
     responses=error_responses(401, 403, 404, 422),
 )
 def set_tenant_cap(
-    session: DbSession, ctx: Context, tenant_id: TenantId, currency: Currency, body: CapSet
+    session: ApiSession, ctx: Context, tenant_id: TenantId, currency: Currency, body: CapSet
 ) -> CapPublic:
     return access.set_cap(session, ctx, tenant_id, currency, body)

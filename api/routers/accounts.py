@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Context, DbSession
+from api.deps import ApiSession, Context
 from api.errors import error_responses
 from api.params import AccountId, Cursor, Limit, TenantFilter
 from core.ledger import service
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
     responses=error_responses(401, 422),
 )
 def list_accounts(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     cursor: Cursor = None,
     limit: Limit = None,
@@ -37,7 +37,7 @@ def list_accounts(
     summary="Open an account (bank staff)",
     responses=error_responses(400, 401, 403, 404, 422),
 )
-def open_account(session: DbSession, ctx: Context, body: AccountCreate) -> AccountPublic:
+def open_account(session: ApiSession, ctx: Context, body: AccountCreate) -> AccountPublic:
     return service.open_account(session, ctx, body)
 
 
@@ -47,7 +47,7 @@ def open_account(session: DbSession, ctx: Context, body: AccountCreate) -> Accou
     summary="One account, with its balance",
     responses=error_responses(401, 404, 422),
 )
-def get_account(session: DbSession, ctx: Context, account_id: AccountId) -> AccountPublic:
+def get_account(session: ApiSession, ctx: Context, account_id: AccountId) -> AccountPublic:
     return service.get_account(session, ctx, account_id)
 
 
@@ -58,7 +58,7 @@ def get_account(session: DbSession, ctx: Context, account_id: AccountId) -> Acco
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def update_account(
-    session: DbSession, ctx: Context, account_id: AccountId, body: AccountUpdate
+    session: ApiSession, ctx: Context, account_id: AccountId, body: AccountUpdate
 ) -> AccountPublic:
     return service.update_account(session, ctx, account_id, body)
 
@@ -70,7 +70,7 @@ def update_account(
     responses=error_responses(401, 404, 422),
 )
 def list_entries(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     account_id: AccountId,
     cursor: Cursor = None,

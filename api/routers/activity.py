@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Context, DbSession
+from api.deps import ApiSession, Context
 from api.errors import error_responses
 from api.params import Cursor, Limit
 from core.audit.service import ActivityPublic, my_activity
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["activity"])
     responses=error_responses(401, 422),
 )
 def activity(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     cursor: Cursor = None,
     limit: Limit = None,

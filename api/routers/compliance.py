@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import Context, DbSession
+from api.deps import ApiSession, Context
 from api.errors import error_responses
 from api.params import Cursor, Limit, TenantFilter, UserId
 from core.audit import service as audit
@@ -29,7 +29,7 @@ OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
     responses=error_responses(401, 403, 404, 422),
 )
 def explain_decision(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     user: Annotated[int, Query(ge=1, le=MAX_ID, description="the user asked about")],
     action: Annotated[str, Query(max_length=64, examples=["transfer.create"])],
@@ -58,7 +58,9 @@ def explain_decision(
     summary="What can this person do? Per account: actions allowed now, limits, what remains",
     responses=error_responses(401, 403, 404, 422),
 )
-def user_capabilities(session: DbSession, ctx: Context, user_id: UserId) -> list[AccountCapability]:
+def user_capabilities(
+    session: ApiSession, ctx: Context, user_id: UserId
+) -> list[AccountCapability]:
     return capabilities(session, ctx, user_id)
 
 
@@ -69,7 +71,7 @@ def user_capabilities(session: DbSession, ctx: Context, user_id: UserId) -> list
     responses=error_responses(401, 404, 422),
 )
 def decisions(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     actor: OptionalId = None,
     account: OptionalId = None,
@@ -102,7 +104,7 @@ def decisions(
     responses=error_responses(401, 404, 422),
 )
 def changes(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     tenant_id: TenantFilter = None,
     entity: Literal["user", "role", "grant", "cap", "tenant"] | None = None,
@@ -120,7 +122,7 @@ def changes(
     summary="Compliance: the policy files as loaded, and their version hash",
     responses=error_responses(401, 404),
 )
-def policy(session: DbSession, ctx: Context) -> PolicyPublic:
+def policy(session: ApiSession, ctx: Context) -> PolicyPublic:
     return audit.loaded_policy(session, ctx)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import Context, DbSession, services
+from api.deps import ApiSession, Context, services
 from api.errors import error_responses
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
 from core.iam import service
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["people"])
     summary="Who you are, and your grants",
     responses=error_responses(401),
 )
-def me(session: DbSession, ctx: Context) -> MePublic:
+def me(session: ApiSession, ctx: Context) -> MePublic:
     return service.me(session, ctx)
 
 
@@ -39,7 +39,7 @@ def me(session: DbSession, ctx: Context) -> MePublic:
     summary="The permission vocabulary (from policies/vocabulary.polar)",
     responses=error_responses(401),
 )
-def permissions(session: DbSession, ctx: Context) -> list[PermissionPublic]:
+def permissions(session: ApiSession, ctx: Context) -> list[PermissionPublic]:
     return service.permission_vocabulary(session, ctx)
 
 
@@ -50,7 +50,7 @@ def permissions(session: DbSession, ctx: Context) -> list[PermissionPublic]:
     responses=error_responses(401, 422),
 )
 def list_users(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     tenant_id: TenantFilter = None,
     cursor: Cursor = None,
@@ -66,7 +66,9 @@ def list_users(
     summary="Create a user",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def create_user(request: Request, session: DbSession, ctx: Context, body: UserCreate) -> UserPublic:
+def create_user(
+    request: Request, session: ApiSession, ctx: Context, body: UserCreate
+) -> UserPublic:
     return service.add_user(session, ctx, services(request).passwords, body)
 
 
@@ -76,7 +78,7 @@ def create_user(request: Request, session: DbSession, ctx: Context, body: UserCr
     summary="One user",
     responses=error_responses(401, 404, 422),
 )
-def get_user(session: DbSession, ctx: Context, user_id: UserId) -> UserPublic:
+def get_user(session: ApiSession, ctx: Context, user_id: UserId) -> UserPublic:
     return service.get_user(session, ctx, user_id)
 
 
@@ -86,7 +88,7 @@ def get_user(session: DbSession, ctx: Context, user_id: UserId) -> UserPublic:
     summary="Rename, deactivate or reactivate a user",
     responses=error_responses(401, 403, 404, 422),
 )
-def update_user(session: DbSession, ctx: Context, user_id: UserId, body: UserUpdate) -> UserPublic:
+def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUpdate) -> UserPublic:
     return service.update_user(session, ctx, user_id, body)
 
 
@@ -97,7 +99,7 @@ def update_user(session: DbSession, ctx: Context, user_id: UserId, body: UserUpd
     responses=error_responses(401, 403, 404, 422),
 )
 def reset_password(
-    request: Request, session: DbSession, ctx: Context, user_id: UserId, body: PasswordReset
+    request: Request, session: ApiSession, ctx: Context, user_id: UserId, body: PasswordReset
 ) -> UserPublic:
     return service.reset_password(session, ctx, services(request).passwords, user_id, body)
 
@@ -108,7 +110,7 @@ def reset_password(
     summary="Bank staff: the bank's customers",
     responses=error_responses(401, 404),
 )
-def list_tenants(session: DbSession, ctx: Context) -> list[TenantPublic]:
+def list_tenants(session: ApiSession, ctx: Context) -> list[TenantPublic]:
     return service.list_tenants(session, ctx)
 
 
@@ -119,7 +121,7 @@ def list_tenants(session: DbSession, ctx: Context) -> list[TenantPublic]:
     summary="Bank staff: onboard a corporate customer",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def create_tenant(session: DbSession, ctx: Context, body: TenantCreate) -> TenantPublic:
+def create_tenant(session: ApiSession, ctx: Context, body: TenantCreate) -> TenantPublic:
     return service.onboard_tenant(session, ctx, body)
 
 
@@ -129,5 +131,5 @@ def create_tenant(session: DbSession, ctx: Context, body: TenantCreate) -> Tenan
     summary="Bank staff: one customer",
     responses=error_responses(401, 404, 422),
 )
-def get_tenant(session: DbSession, ctx: Context, tenant_id: TenantId) -> TenantPublic:
+def get_tenant(session: ApiSession, ctx: Context, tenant_id: TenantId) -> TenantPublic:
     return service.get_tenant(session, ctx, tenant_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.audit.changes import record_change
@@ -65,15 +65,33 @@ def issue_token(
     return tokens.issue(user.id, now)
 
 
+_USER_FOR_TOKEN = select(
+    User.id,
+    User.username,
+    User.display_name,
+    User.bank_id,
+    User.tenant_id,
+    User.is_active,
+    User.credentials_changed_at,
+).where(User.id == bindparam("user_id"))
+
+
 def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
+    """The caller a bearer token speaks for, if the token is valid and its user still is."""
     claims = tokens.verify(token, now)
-    user = session.get(User, claims.user_id)
+    user = session.execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
     if user is None or not user.is_active:
         raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
     # A password reset or deactivation revokes every token issued before it.
     if int(user.credentials_changed_at.timestamp()) > int(claims.issued_at.timestamp()):
         raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
-    return actor_of(user)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bank_id=user.bank_id,
+        tenant_id=user.tenant_id,
+    )
 
 
 # -- creating the structure (used by onboarding, the seed and tests) -----------------------
