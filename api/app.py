@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from admin.app import mount as mount_console
 from api import errors
 from api.deps import Services
 from api.middleware import BodyLimits, RetryOnContention, SecurityHeaders
@@ -88,6 +89,7 @@ def create_app(
     ):
         app.include_router(router)
     _mount_docs(app)
+    mount_console(app)
     # Outermost first: headers on everything, then size limits, then contention retries.
     app.add_middleware(RetryOnContention)
     app.add_middleware(BodyLimits)

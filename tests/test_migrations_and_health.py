@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import core.audit.models
 import core.iam.models
+import core.iam.sessions
 import core.ledger.models  # noqa: F401  (registers the tables)
 from api.app import NotMigrated, create_app
 from core.settings import Settings

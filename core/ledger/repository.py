@@ -42,6 +42,15 @@ def lock_accounts(session: Session, ids: Iterable[int]) -> dict[int, Account]:
     return {row.id: Account(**row._mapping) for row in rows}
 
 
+def lock_account_for_change(session: Session, account_id: int) -> Account | None:
+    """The account as a persistent, locked ORM object: for changes to its own fields (status,
+    overdraft limit, name), written when the session flushes."""
+    stmt = select(Account).where(Account.id == account_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(key_share=True)
+    return session.scalars(stmt.execution_options(populate_existing=True)).first()
+
+
 _INSERT_TRANSFER = insert(Transfer.__table__).returning(Transfer.__table__.c.id)
 _INSERT_ENTRIES = insert(Entry.__table__)
 _SET_BALANCE = (

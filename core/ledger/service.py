@@ -246,8 +246,7 @@ def update_account(
 ) -> AccountPublic:
     """Rename, freeze, unfreeze, close, or change the overdraft limit."""
     ctx.audit.attempt("account.manage", account_id=account_id)
-    accounts = repository.lock_accounts(session, [account_id])
-    account = accounts.get(account_id)
+    account = repository.lock_account_for_change(session, account_id)
     if account is None:
         raise _not_found(account_id)
     resource = Resource.of_account(account)

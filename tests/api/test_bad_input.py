@@ -134,3 +134,19 @@ def test_oversized_and_deeply_nested_bodies_are_refused_quickly(client, app, wor
     deep = client.post("/v1/transfers", content=b"[" * 5000 + b"]" * 5000, headers=headers)
     assert deep.status_code == 400
     assert deep.json()["error"] == "malformed_json"
+
+
+def test_freezing_through_the_api_takes_effect_and_stops_money(client, app, world, clock):
+    manager = bearer(app, world.users["manager"], clock)
+    account = world.account_id("acme-payroll")
+    frozen = client.patch(f"/v1/accounts/{account}", json={"status": "frozen"}, headers=manager)
+    assert frozen.status_code == 200 and frozen.json()["status"] == "frozen"
+    assert client.get(f"/v1/accounts/{account}", headers=manager).json()["status"] == "frozen"
+    payer = {**bearer(app, world.users["acme-payer"], clock), "Idempotency-Key": "after-freeze"}
+    refused = client.post("/v1/transfers", json=_transfer(world), headers=payer)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "account_frozen"
+    opened = client.patch(f"/v1/accounts/{account}", json={"status": "open"}, headers=manager)
+    assert opened.json()["status"] == "open"
+    payer["Idempotency-Key"] = "after-unfreeze"
+    assert client.post("/v1/transfers", json=_transfer(world), headers=payer).status_code == 201

@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from core.context import RequestContext
 from core.errors import MandateError
+from core.ledger.models import Account
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountUpdate, DepositCreate, TransferCreate
 from tests.factories import new_key, staff_context
@@ -36,7 +37,7 @@ def test_ledger_invariants_hold_under_random_operations(db, world, clock):
         return RequestContext(actor=who.actor, clock=clock)
 
     class LedgerMachine(RuleBasedStateMachine):
-        def _attempt(self, operation) -> None:  # type: ignore[no-untyped-def]
+        def _attempt(self, operation) -> bool:  # type: ignore[no-untyped-def]
             with db.unit_of_work(write=False) as session:
                 before = snapshot(session)
             try:
@@ -45,8 +46,9 @@ def test_ledger_invariants_hold_under_random_operations(db, world, clock):
                 outcomes[error.code] += 1
                 with db.unit_of_work(write=False) as session:
                     assert snapshot(session) == before, "a refused operation changed the ledger"
-                return
+                return False
             outcomes["succeeded"] += 1
+            return True
 
         @rule(name=st.sampled_from(names), amount=AMOUNTS, currency=st.sampled_from(["EUR", "USD"]))
         def deposit(self, name: str, amount: int, currency: str) -> None:
@@ -82,19 +84,24 @@ def test_ledger_invariants_hold_under_random_operations(db, world, clock):
 
         @rule(name=st.sampled_from(names), status=st.sampled_from(["open", "frozen"]))
         def freeze_or_unfreeze(self, name: str, status: str) -> None:
-            self._attempt(
+            changed = self._attempt(
                 lambda s: ledger.update_account(
                     s, as_(staff), world.account_id(name), AccountUpdate(status=status)
                 )
             )
+            assert changed
+            with db.unit_of_work(write=False) as session:
+                assert session.get(Account, world.account_id(name)).status == status
 
         @rule(name=st.sampled_from(names), limit=st.integers(min_value=0, max_value=50_000_00))
         def change_overdraft(self, name: str, limit: int) -> None:
-            self._attempt(
+            if self._attempt(
                 lambda s: ledger.update_account(
                     s, as_(staff), world.account_id(name), AccountUpdate(overdraft_limit=limit)
                 )
-            )
+            ):
+                with db.unit_of_work(write=False) as session:
+                    assert session.get(Account, world.account_id(name)).overdraft_limit == limit
 
         @invariant()
         def ledger_is_consistent(self) -> None:

@@ -1,0 +1,297 @@
+"""The console in a real browser: Debian's chromium, driven by playwright, against the app
+served on 127.0.0.1. Screenshots of each main page go to test-output/console/ (not
+committed): look at them.
+
+Without /usr/bin/chromium these tests are skipped; CI (.ci/run) installs it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.settings import REPO_ROOT
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+HOW_TO_ENABLE = (
+    "browser tests need Debian's chromium at /usr/bin/chromium: run `apt-get install -y "
+    "chromium` (playwright comes with the dev extras; it never downloads a browser here)"
+)
+SHOTS = REPO_ROOT / "test-output" / "console"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+CLERK_PASSWORD = "clerk password 2026"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(HOW_TO_ENABLE)
+    sync_api = pytest.importorskip("playwright.sync_api", reason=HOW_TO_ENABLE)
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+class Console:
+    """One person's browser tab on the console."""
+
+    def __init__(self, browser: Any, base: str, viewport: dict[str, int] = DESKTOP) -> None:
+        from playwright.sync_api import expect
+
+        self.expect = expect
+        self.base = base
+        self.context = browser.new_context(viewport=viewport, accept_downloads=True)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.problems: list[str] = []
+        # A script the Content-Security-Policy blocked, or any error in the page, is a bug.
+        self.page.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        self.page.on(
+            "console",
+            lambda msg: (
+                self.problems.append(msg.text)
+                if msg.type == "error" and "status of 4" not in msg.text
+                else None
+            ),
+        )
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> None:
+        self.page.goto(f"{self.base}/console/sign-in")
+        self.page.fill("#username", username)
+        self.page.fill("#password", password)
+        self.page.click("button[type=submit]")
+        self.expect(self.page.locator(".whoami")).to_contain_text(username)
+
+    def go(self, path: str) -> None:
+        self.page.goto(f"{self.base}/console{path}")
+
+    def nav(self, label: str) -> None:
+        """Follow a link of the sections menu; returns once the new page is in place (htmx
+        swaps the page's body, so the old one may still show what the new one will)."""
+        main = self.page.locator("main").element_handle()
+        self.page.locator("nav a", has_text=label).click()
+        self.page.wait_for_function("main => !main.isConnected", arg=main)
+        self.expect(self.page.locator("h1")).to_contain_text(label)
+
+    def shot(self, name: str, *, full_page: bool = True) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.evaluate("window.scrollTo(0, 0)")
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.problems, self.problems
+
+
+def test_console_journeys(browser, live_server, world):  # type: ignore[no-untyped-def]
+    base = live_server.url
+    operating, payroll = world.account_id("acme-operating"), world.account_id("acme-payroll")
+
+    # -- the bank manager caps what Acme's admins may give ---------------------------------
+    manager = Console(browser, base)
+    manager.go("/accounts")  # not signed in: the sign-in page, which comes back here
+    manager.expect(manager.page.locator("h1")).to_have_text("Sign in")
+    manager.shot("sign-in")
+    manager.page.fill("#username", "manager")
+    manager.page.fill("#password", PASSWORD)
+    manager.page.click("button[type=submit]")
+    manager.expect(manager.page.locator("h1")).to_have_text("Accounts")
+    manager.shot("manager-accounts")
+    manager.nav("Customers")
+    manager.expect(manager.page.locator("h1")).to_have_text("Customers")
+    manager.shot("manager-customers")
+    manager.page.locator("a", has_text="Acme Ltd").first.click()
+    manager.expect(manager.page.locator("h1")).to_have_text("Acme Ltd")
+    caps = manager.page.locator("#caps form")
+    caps.locator("input[name=currency]").fill("EUR")
+    caps.locator("input[name=daily]").fill("5,000.00")
+    caps.locator("button[type=submit]").click()
+    manager.expect(manager.page.locator(".notice.ok")).to_have_text("Cap saved.")
+    manager.expect(manager.page.locator("#caps table")).to_contain_text("5,000.00 EUR")
+    manager.shot("manager-customer")
+    manager.go(f"/accounts/{operating}")
+    manager.expect(manager.page.locator("h2", has_text="Deposit")).to_be_visible()
+    manager.shot("manager-account")
+    manager.close()
+
+    # -- the corporate admin: a user, a custom role, a windowed grant with a daily limit ----
+    admin = Console(browser, base)
+    admin.sign_in("acme-admin")
+    admin.nav("Users")
+    admin.page.fill("#display_name", "Clara Clerk")
+    admin.page.fill("#new-username", "acme-clerk")
+    admin.page.fill("#new-password", CLERK_PASSWORD)
+    admin.page.click("text=Add user")
+    admin.expect(admin.page.locator("h1")).to_contain_text("Clara Clerk")
+    clerk_page = admin.page.url.split("?")[0]
+
+    admin.nav("Roles")
+    admin.shot("admin-roles")
+    admin.page.click("text=New custom role")
+    admin.page.fill("#role-name", "Payroll clerk")
+    admin.page.fill("#role-description", "Pays salaries from the company's accounts")
+    for permission in ("account.read", "statement.read", "transfer.create"):
+        admin.page.check(f"input[name=permissions][value='{permission}']")
+    admin.shot("admin-role-new")
+    admin.page.click("text=Create role")
+    admin.expect(admin.page.locator(".notice.ok")).to_have_text("Role created.")
+
+    admin.page.goto(clerk_page)
+    admin.page.click("text=Give a role")
+    admin.expect(admin.page.locator("h1")).to_contain_text("Give Clara Clerk a role")
+    role = admin.page.locator("#role_id option", has_text="Payroll clerk").get_attribute("value")
+    admin.page.select_option("#role_id", value=role)
+    admin.page.fill("#f-daily", "10,000.00")
+    for day in ("Mon", "Tue", "Wed", "Thu", "Fri"):
+        admin.page.locator(".days span", has_text=day).click()
+    admin.page.fill("#window_start", "09:00")
+    admin.page.fill("#window_end", "17:00")
+    admin.page.select_option("#window_zone", value="Europe/Berlin")
+    admin.page.click("text=Give role")
+    # Over the company's cap: refused, and said next to the daily field.
+    daily = admin.page.locator(".field", has=admin.page.locator("#f-daily"))
+    admin.expect(daily.locator(".error")).to_contain_text(
+        "above your company's cap of 5,000.00 EUR"
+    )
+    admin.expect(daily.locator(".cap")).to_contain_text("Company cap: 5,000.00 EUR")
+    admin.shot("admin-grant-over-cap")
+    admin.page.fill("#f-daily", "1,000.00")
+    admin.page.click("text=Give role")
+    admin.expect(admin.page.locator(".notice.ok")).to_have_text("Grant given.")
+    admin.expect(admin.page.locator("#grants")).to_contain_text("Daily 1,000.00 EUR")
+    admin.expect(admin.page.locator("#grants")).to_contain_text(
+        "Mon, Tue, Wed, Thu, Fri 09:00–17:00"
+    )
+    admin.expect(admin.page.locator("#abilities")).to_contain_text("1,000.00 EUR left today")
+    # Try it: the policy's answer before anything is sent.
+    admin.page.select_option("#try-action", value="transfer.create")
+    admin.page.select_option("#try-account", value=str(operating))
+    admin.page.fill("#try-amount", "1,500.00")
+    admin.page.click("text=Ask the policy")
+    admin.expect(admin.page.locator("#try-result")).to_contain_text("Refused")
+    admin.expect(admin.page.locator("#try-result")).to_contain_text("Daily limit 1,000.00 EUR")
+    admin.shot("admin-user")
+    admin.close()
+
+    # -- the payer: inside the limit, over it, and the same form sent twice ----------------
+    clerk = Console(browser, base)
+    clerk.sign_in("acme-clerk", CLERK_PASSWORD)
+    clerk.expect(clerk.page.locator("h1")).to_have_text("Accounts")
+    clerk.shot("payer-accounts")
+
+    def send(amount: str, reference: str) -> None:
+        clerk.nav("New transfer")
+        clerk.page.select_option("#from", value=str(operating))
+        clerk.page.select_option("#to", value=str(payroll))
+        clerk.page.fill("#f-amount", amount)
+        clerk.page.fill("#description", reference)
+
+    send("400.00", "Salary advance")
+    clerk.shot("payer-transfer-form")
+    clerk.page.click("#transfer-form button[type=submit]")
+    clerk.expect(clerk.page.locator(".notice.ok")).to_have_text("Transfer posted.")
+    clerk.expect(clerk.page.locator("#transfer-status")).to_contain_text("400.00 EUR")
+    clerk.shot("payer-transfer-posted")
+
+    send("700.00", "Too much today")
+    clerk.page.click("#transfer-form button[type=submit]")
+    amount = clerk.page.locator(".field", has=clerk.page.locator("#f-amount"))
+    clerk.expect(amount.locator(".error")).to_contain_text(
+        "Daily limit 1,000.00 EUR (set by your grant): 400.00 EUR already sent today, "
+        "this transfer needs 700.00 EUR."
+    )
+    clerk.shot("payer-transfer-refused")
+
+    # The answer to the first sending is lost on the way back: the page says so, and the
+    # second sending (same page, same key) makes no second transfer.
+    send("100.00", "Double submit")
+
+    def lose_the_answer(route: Any) -> None:
+        route.fetch(max_redirects=0)  # the server gets the form and makes the transfer
+        route.abort("connectionreset")
+
+    clerk.page.route("**/console/transfers", lose_the_answer)
+    clerk.page.click("#transfer-form button[type=submit]")
+    clerk.expect(clerk.page.locator("[data-network-error]")).to_be_visible()
+    clerk.problems.clear()  # the lost answer is logged as a failed request: that was the point
+    clerk.shot("payer-transfer-network-error")
+    clerk.page.unroute("**/console/transfers", lose_the_answer)
+    clerk.page.click("#transfer-form button[type=submit]")
+    clerk.expect(clerk.page.locator(".notice.ok")).to_contain_text("made once and not again")
+    clerk.go(f"/accounts/{payroll}")
+    clerk.expect(clerk.page.locator("#statement")).to_contain_text("Double submit")
+    assert clerk.page.locator("#statement tr", has_text="Double submit").count() == 1
+
+    clerk.nav("My activity")
+    clerk.expect(clerk.page.locator("table")).to_contain_text("Refused")
+    clerk.expect(clerk.page.locator("table")).to_contain_text("Daily limit 1,000.00 EUR")
+    clerk.shot("payer-activity")
+    clerk.close()
+
+    phone = Console(browser, base, PHONE)
+    phone.sign_in("acme-clerk", CLERK_PASSWORD)
+    phone.shot("phone-accounts")
+    phone.go("/transfers/new")
+    phone.shot("phone-transfer-form")
+    phone.go(f"/accounts/{operating}")
+    phone.shot("phone-statement")
+    phone.close()
+
+    # -- the bookkeeper: statements, and no way to send money ------------------------------
+    bookkeeper = Console(browser, base)
+    bookkeeper.sign_in("acme-bookkeeper")
+    assert bookkeeper.page.locator("nav a", has_text="New transfer").count() == 0
+    bookkeeper.page.locator("a", has_text="acme-operating").click()
+    bookkeeper.expect(bookkeeper.page.locator("#statement")).to_contain_text("Salary advance")
+    assert bookkeeper.page.locator("text=Send money").count() == 0
+    bookkeeper.shot("bookkeeper-statement")
+    bookkeeper.go("/transfers/new")
+    bookkeeper.expect(bookkeeper.page.locator("main")).to_contain_text(
+        "None of your grants lets you send transfers"
+    )
+    assert bookkeeper.page.locator("#transfer-form").count() == 0
+    bookkeeper.close()
+
+    # -- compliance: the refusal in the decision log, as a page and as CSV -----------------
+    compliance = Console(browser, base)
+    compliance.sign_in("compliance")
+    compliance.expect(compliance.page.locator("h1")).to_have_text("Decision log")
+    compliance.page.select_option("#f-decision", value="deny")
+    compliance.page.select_option("#f-reason", value="limit_daily")
+    compliance.page.click("text=Filter")
+    row = compliance.page.locator("#decisions tbody tr").first
+    compliance.expect(row).to_contain_text("Clara Clerk (acme-clerk)")
+    compliance.expect(row).to_contain_text("700.00 EUR")
+    compliance.expect(row).to_contain_text("limit_daily")
+    assert compliance.page.locator("#decisions tbody tr").count() == 1
+    compliance.shot("compliance-decisions")
+    with compliance.page.expect_download() as download:
+        compliance.page.click("text=Export CSV")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [(r["actor"], r["amount"], r["reason"]) for r in rows] == [
+        ("Clara Clerk (acme-clerk)", "700.00", "limit_daily")
+    ]
+    compliance.nav("Change log")
+    compliance.expect(compliance.page.locator("#changes")).to_contain_text(
+        "Acme Admin (acme-admin)"
+    )
+    compliance.shot("compliance-changes")
+    compliance.nav("Policy")
+    version = compliance.page.locator("#policy-version").inner_text()
+    assert re.fullmatch(r"[0-9a-f]{8,16}", version)
+    compliance.shot("compliance-policy", full_page=False)
+    compliance.close()
