@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import DbSession, services
+from api.deps import services
 from api.errors import error_responses
 from core.iam.service import issue_token
 
@@ -27,12 +27,19 @@ class TokenResponse(BaseModel):
     summary="Sign in (OAuth2 password flow)",
     responses=error_responses(401, 422, 429),
 )
-def token(
-    request: Request, session: DbSession, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-) -> TokenResponse:
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
+    # No unit of work: signing in checks a password outside any transaction, and records
+    # the attempt in a short one of its own (core.iam.service.issue_token).
     svc = services(request)
-    now = request.state.ctx.now()
+    now = svc.clock.now()
+    address = request.client.host if request.client else "unknown"
     access_token, expires = issue_token(
-        session, svc.passwords, svc.tokens, form.username, form.password, now
+        svc.db,
+        svc.passwords,
+        svc.tokens,
+        username=form.username,
+        password=form.password,
+        address=address,
+        now=now,
     )
     return TokenResponse(access_token=access_token, expires_in=int((expires - now).total_seconds()))

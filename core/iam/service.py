@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from core.audit.changes import record_change
 from core.context import Actor, RequestContext
-from core.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from core.db import Database
+from core.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
 from core.iam.credentials import Passwords, TokenService
 from core.iam.models import Bank, Grant, Role, Tenant, User
 from core.iam.schemas import (
@@ -53,15 +54,34 @@ def authenticate(session: Session, passwords: Passwords, username: str, password
 
 
 def issue_token(
-    session: Session,
+    db: Database,
     passwords: Passwords,
     tokens: TokenService,
+    *,
     username: str,
     password: str,
+    address: str,
     now: dt.datetime,
 ) -> tuple[str, dt.datetime]:
-    user = authenticate(session, passwords, username, password)
-    assert user.id is not None
+    """Sign in for an access token. Failures are counted per username and per address (the
+    console's limits); past them the answer is 429, whether or not the user exists.
+
+    The password is checked outside any transaction: argon2 takes tens of milliseconds by
+    design, and on SQLite a write transaction would hold the database's only write lock
+    that long."""
+    from core.iam.sessions import TOO_MANY, record_attempt, too_many_failures
+
+    name, address = username.strip().lower()[:64], address[:64]
+    with db.single_read() as session:
+        limited = too_many_failures(session, name, address, now)
+        user = None if limited else session.scalar(select(User).where(User.username == name))
+    valid = not limited and passwords.verify(user.password_hash if user else None, password)
+    succeeded = valid and user is not None and user.is_active
+    db.run(lambda s: record_attempt(s, name, address, succeeded=bool(succeeded), now=now))
+    if limited:
+        raise TooManyRequests(TOO_MANY)
+    if not succeeded or user is None or user.id is None:
+        raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
     return tokens.issue(user.id, now)
 
 

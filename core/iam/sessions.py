@@ -114,6 +114,22 @@ def _recent_failures(session: Session, column: object, value: str, since: dt.dat
     )
 
 
+def too_many_failures(session: Session, username: str, address: str, now: dt.datetime) -> bool:
+    """Has this username, or this address, failed to sign in too often lately?"""
+    since = now - ATTEMPT_WINDOW
+    return (
+        _recent_failures(session, SignInAttempt.username, username, since) >= USER_FAILURES
+        or _recent_failures(session, SignInAttempt.address, address, since) >= ADDRESS_FAILURES
+    )
+
+
+def record_attempt(
+    session: Session, username: str, address: str, *, succeeded: bool, now: dt.datetime
+) -> None:
+    session.add(SignInAttempt(at=now, username=username, address=address, succeeded=succeeded))
+    session.flush()
+
+
 def sign_in(
     session: Session,
     passwords: Passwords,
@@ -131,21 +147,15 @@ def sign_in(
     same whether or not the user exists, and without checking the password."""
     name = username.strip().lower()[:64]
     address = address[:64]
-    since = now - ATTEMPT_WINDOW
-    if (
-        _recent_failures(session, SignInAttempt.username, name, since) >= USER_FAILURES
-        or _recent_failures(session, SignInAttempt.address, address, since) >= ADDRESS_FAILURES
-    ):
-        session.add(SignInAttempt(at=now, username=name, address=address, succeeded=False))
-        session.flush()
+    if too_many_failures(session, name, address, now):
+        record_attempt(session, name, address, succeeded=False, now=now)
         raise TooManyRequests(TOO_MANY)
     try:
         user = authenticate(session, passwords, name, password)
     except Unauthenticated:
-        session.add(SignInAttempt(at=now, username=name, address=address, succeeded=False))
-        session.flush()
+        record_attempt(session, name, address, succeeded=False, now=now)
         raise
-    session.add(SignInAttempt(at=now, username=name, address=address, succeeded=True))
+    record_attempt(session, name, address, succeeded=True, now=now)
     token = secrets.token_urlsafe(32)
     assert user.id is not None
     record = ConsoleSession(

@@ -126,3 +126,14 @@ def test_signing_key_lives_outside_the_repository_and_is_private(app, settings):
     default = type(settings)().token_key_path  # the default for a real install
     assert REPO_ROOT not in default.expanduser().resolve().parents
     assert dt.timedelta(seconds=settings.token_lifetime_seconds) <= dt.timedelta(minutes=15)
+
+
+def test_sign_in_is_rate_limited_per_user_without_revealing_who_exists(client, world, clock):
+    for username in ("acme-payer", "no-such-user"):
+        for _ in range(5):
+            assert _login(client, username, "wrong password").status_code == 401
+        locked = _login(client, username, PASSWORD)
+        assert locked.status_code == 429, username
+        assert locked.json()["error"] == "too_many_requests"
+    clock.advance(minutes=16)
+    assert _login(client, "acme-payer", PASSWORD).status_code == 200
