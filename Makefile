@@ -29,6 +29,11 @@ test: lint
 	$(BIN)/mandate policy test
 	$(BIN)/pytest
 
+# Hostile input and faults on their own (`make test` runs them too): schemathesis over every
+# operation, and, with MANDATE_TEST_DATABASE_URL set, the crash and database-outage tests.
+fuzz: $(STAMP)
+	$(BIN)/pytest tests/api/test_fuzz.py tests/api/test_fuzz_regressions.py tests/faults
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.decisions
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from core.db import is_retryable, is_unavailable
 from core.errors import ERROR_CODES, MandateError
@@ -39,12 +40,21 @@ _VALIDATION_CODES = {
     "naive_datetime",
 }
 _HTTP_CODES = {
+    # FastAPI's "There was an error parsing the body" (e.g. JSON that is not UTF-8).
+    400: "malformed_json",
     401: "unauthenticated",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+IDEMPOTENCY_KEY_LOCATION = ("header", "Idempotency-Key")
+IDEMPOTENCY_KEY_REQUIRED = (
+    "money-moving requests need an Idempotency-Key header (for example a UUID)"
+)
+IDEMPOTENCY_KEY_INVALID = "an Idempotency-Key is 1 to 255 printable ASCII characters"
 
 
 def codes_for(status: int) -> list[str]:
@@ -98,6 +108,11 @@ def _validation(exc: RequestValidationError) -> tuple[int, str, str]:
     for err in errors:
         if err.get("type") in ("json_invalid", "json_type"):
             return 400, "malformed_json", "the body is not valid JSON"
+    key_errors = [e for e in errors if tuple(e.get("loc", ()))[:2] == IDEMPOTENCY_KEY_LOCATION]
+    if key_errors and len(key_errors) == len(errors):
+        if key_errors[0].get("type") == "missing" or key_errors[0].get("input") == "":
+            return 400, "idempotency_key_required", IDEMPOTENCY_KEY_REQUIRED
+        return 400, "idempotency_key_invalid", IDEMPOTENCY_KEY_INVALID
     for err in errors:
         if err.get("type") in _VALIDATION_CODES:
             return 422, str(err["type"]), str(err.get("msg", ""))
@@ -122,6 +137,12 @@ def install(app: FastAPI) -> None:
                 "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
             )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, StarletteHTTPException) and exc.headers:
+            headers = {**exc.headers, **(headers or {})}
+        if status == 405:
+            # RFC 9110: a 405 lists what the path allows. FastAPI has a route per method, and
+            # Starlette's Allow names only the first route's.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         if status == 503:
             headers = {"Retry-After": "1"}
             if code == "contention":
@@ -137,3 +158,43 @@ def install(app: FastAPI) -> None:
         Exception,
     ):
         app.add_exception_handler(exc_type, handle)
+    _document_common_errors(app)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+def _document_common_errors(app: FastAPI) -> None:
+    """Answers any operation can give whatever its route declares, said on every operation so
+    that the OpenAPI document stays true for every new route: a request with a body can be
+    refused before its route runs (400 by the JSON parser or for JSON nested too deep, 413
+    for a body too large: api.middleware.BodyLimits), and every /v1 operation reads the
+    database, which can be away or too busy (503)."""
+    build = app.openapi
+    extra = {
+        str(status): {
+            "description": spec["description"],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        for status, spec in error_responses(400, 413, 503).items()
+    }
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for path, item in document.get("paths", {}).items():
+            for operation in item.values():
+                if not isinstance(operation, dict):
+                    continue
+                statuses = ["400", "413"] if "requestBody" in operation else []
+                statuses += ["503"] if path.startswith("/v1/") else []
+                for status in statuses:
+                    operation.setdefault("responses", {}).setdefault(status, extra[status])
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

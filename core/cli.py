@@ -71,6 +71,106 @@ def policy_version() -> None:
     typer.echo(PolicyEngine.version_of(get_settings().policy_dir))
 
 
+ledger_app = typer.Typer(no_args_is_help=True, help="The double-entry ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check")
+def ledger_check(
+    database_url: str = typer.Option(None, help="default: MANDATE_DATABASE_URL"),
+    check: list[str] = typer.Option(
+        None, "--check", "-c", help="run only these checks (repeatable); default: all"
+    ),
+    batch_size: int = typer.Option(10_000, min=1, help="ids per query"),
+    progress: bool = typer.Option(
+        None, "--progress/--no-progress", help="progress bar on stderr (default: on a terminal)"
+    ),
+) -> None:
+    """Verify a live ledger: conservation, balances, overdrafts, transfers, grant totals and
+    cumulative limits. Exits 0 when every check holds, 1 otherwise."""
+    from core import migrate
+    from core.db import Database
+    from core.ledger.check import CHECKS, check_database
+    from core.settings import Settings
+
+    url = Settings(database_url=database_url).database_url if database_url else None
+    url = url or get_settings().database_url
+    unknown = [c for c in check or [] if c not in CHECKS]
+    if unknown:
+        _fail(f"unknown check {', '.join(unknown)}; the checks are: {', '.join(CHECKS)}")
+    if not migrate.is_up_to_date(url):
+        _fail(f"the database {_safe(url)} is not migrated; run: mandate db upgrade")
+    db = Database(url, pool_size=1)
+    typer.echo(f"ledger check of {_safe(url)}")
+    try:
+        with _ProgressBar(enabled=progress) as bar:
+            report = check_database(db, checks=check or CHECKS, batch_size=batch_size, progress=bar)
+    finally:
+        db.dispose()
+    typer.echo(report.render())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+class _ProgressBar:
+    """core.ledger.check.Progress drawn with rich on stderr (stdout keeps the report)."""
+
+    def __init__(self, *, enabled: bool | None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description:<13}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not (console.is_terminal if enabled is None else enabled),
+        )
+        self.task: object | None = None
+
+    def __enter__(self) -> _ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def begin(self, title: str, total: int) -> None:
+        self.task = self.progress.add_task(title, total=total)
+
+    def advance(self, steps: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, steps)  # type: ignore[arg-type]
+
+    def end(self) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)  # type: ignore[arg-type]
+            self.task = None
+
+
+@app.command("purge")
+def purge() -> None:
+    """Forget what may be forgotten: old idempotency keys (after MANDATE_IDEMPOTENCY_RETENTION_
+    HOURS, at least 24), ended console sessions, old sign-in attempts. Run it daily."""
+    import datetime as dt
+
+    from core import maintenance
+    from core.clock import SystemClock
+    from core.db import Database
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    retention = dt.timedelta(hours=settings.idempotency_retention_hours)
+    with db.unit_of_work() as session:
+        purged = maintenance.purge(session, SystemClock().now(), idempotency_retention=retention)
+    typer.echo(
+        f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
+        f"sessions, {purged.sign_in_attempts} sign-in attempts"
+    )
+
+
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Seed the demo bank (once: running it again changes nothing)."""
@@ -114,6 +214,7 @@ def serve(
     base = f"http://{host}:{port}"
     typer.echo(
         f"\nMandate on {base}\n  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        f"  console:   {base}/console\n"
         f"  health:    {base}/healthz  {base}/readyz\n"
     )
     uvicorn.run(

@@ -7,6 +7,7 @@ from collections import defaultdict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.ledger.check import run_checks
 from core.ledger.models import Account, Entry, Transfer
 
 
@@ -49,3 +50,7 @@ def assert_ledger_consistent(session: Session) -> None:
     transfers = session.scalar(select(func.count(Transfer.id)))
     entries = session.scalar(select(func.count(Entry.id)))
     assert entries == 2 * transfers
+    # What only `mandate ledger check` checks: the grants' running totals equal their
+    # transfers, and no cumulative limit was passed.
+    report = run_checks(session.connection(), checks=("spend", "limits"))
+    assert report.ok, report.render()

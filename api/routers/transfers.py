@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from api.deps import Context, DbSession
+from api.deps import ApiSession, Context
 from api.errors import error_responses
 from api.params import Cursor, Limit, TransferId
 from core.ledger import service
@@ -17,12 +17,17 @@ from core.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["transfers"])
 
+# Required, and documented so: missing or malformed, it is refused with 400
+# idempotency_key_required / idempotency_key_invalid (api.errors maps the validation error).
 IdempotencyKey = Annotated[
-    str | None,
+    str,
     Header(
         alias="Idempotency-Key",
-        description="Required. A key of yours (e.g. a UUID) that makes retries safe: the same "
+        description="A key of yours (e.g. a UUID) that makes retries safe: the same "
         "key and body get the stored response, never a second transfer. Kept at least 24 h.",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[ -~]+$",
     ),
 ]
 MONEY_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
@@ -48,7 +53,7 @@ def _respond(result: StoredResponse) -> JSONResponse:
     responses={**CREATED, **MONEY_ERRORS},
 )
 def create_transfer(
-    session: DbSession, ctx: Context, body: TransferCreate, idempotency_key: IdempotencyKey = None
+    session: ApiSession, ctx: Context, body: TransferCreate, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
     return _respond(service.create_transfer(session, ctx, body, idempotency_key))
 
@@ -61,7 +66,7 @@ def create_transfer(
     responses={**CREATED, **MONEY_ERRORS},
 )
 def create_deposit(
-    session: DbSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey = None
+    session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
     return _respond(service.create_deposit(session, ctx, body, idempotency_key))
 
@@ -74,7 +79,7 @@ def create_deposit(
     responses={**CREATED, **MONEY_ERRORS},
 )
 def create_withdrawal(
-    session: DbSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey = None
+    session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
     return _respond(service.create_withdrawal(session, ctx, body, idempotency_key))
 
@@ -86,7 +91,7 @@ def create_withdrawal(
     responses=error_responses(401, 422),
 )
 def list_transfers(
-    session: DbSession,
+    session: ApiSession,
     ctx: Context,
     cursor: Cursor = None,
     limit: Limit = None,
@@ -100,5 +105,5 @@ def list_transfers(
     summary="One transfer",
     responses=error_responses(401, 404, 422),
 )
-def get_transfer(session: DbSession, ctx: Context, transfer_id: TransferId) -> TransferPublic:
+def get_transfer(session: ApiSession, ctx: Context, transfer_id: TransferId) -> TransferPublic:
     return service.get_transfer(session, ctx, transfer_id)
