@@ -107,7 +107,16 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_timeout=10,
-                connect_args={"connect_timeout": 5},
+                # Fail fast when the server cannot be reached, and notice a peer that went
+                # silent (a dropped network path) in seconds rather than TCP's minutes.
+                connect_args={
+                    "connect_timeout": 5,
+                    "keepalives": 1,
+                    "keepalives_idle": 10,
+                    "keepalives_interval": 5,
+                    "keepalives_count": 3,
+                    "tcp_user_timeout": 30_000,
+                },
             )
         self._write_engine = self.engine.execution_options(mandate_write=True)
         # Single-statement reads (who is signing in, whose token is this) need no transaction:
