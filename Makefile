@@ -34,8 +34,10 @@ test: lint
 fuzz: $(STAMP)
 	$(BIN)/pytest tests/api/test_fuzz.py tests/api/test_fuzz_regressions.py tests/faults
 
+# Benchmarks (scripts, not tests): decision latency, HTTP transfers against a raw-SQL baseline
+# on PostgreSQL, statement paging over a million entries. Writes var/bench-report.txt.
 bench: $(STAMP)
-	$(BIN)/python -m bench.decisions
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -43,7 +43,8 @@ from core.iam.models import LimitCap
 from core.ledger.models import Account
 from core.settings import REPO_ROOT, Settings
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The PostgreSQL server the benchmarks create their own databases on (mandate_bench...).
+ADMIN_URL = os.environ.get("MANDATE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ACCOUNTS = 1000
 PASSWORD = "bench-password-1"
 
@@ -52,7 +53,8 @@ def create_database(name: str) -> str:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
 
 
 SEED_TRANSFER = """

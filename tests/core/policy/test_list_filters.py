@@ -188,3 +188,39 @@ def test_the_lists_are_not_trivially_empty_or_full(db, world, clock):
             session, RequestContext(actor=ctx.actor, clock=clock), limit=200
         )
         assert len(page.items) == len(world.accounts) + len(world.clearing)
+
+
+def test_statements_and_the_decision_log_follow_the_per_item_decision(db, world, clock):
+    """Statements are per account: readable exactly when statement.read is allowed on it. The
+    decision log is the bank's: all of it for whoever may decision.read, nothing otherwise."""
+    from core.audit import service as audit
+    from core.audit.service import DecisionFilter
+    from core.errors import NotFound
+
+    _extra_people(db, world, clock)
+    for username in ACTORS:
+        ctx = staff_context(db, username, clock)
+
+        def fresh(actor=ctx.actor):  # type: ignore[no-untyped-def]
+            return RequestContext(actor=actor, clock=clock)
+
+        with db.unit_of_work(write=False) as session:
+            for account in session.scalars(select(Account)):
+                allowed = check(
+                    session, fresh(), "statement.read", Resource.of_account(account)
+                ).allowed
+                try:
+                    ledger.statement(session, fresh(), account.id, limit=5)
+                    listed = True
+                except NotFound:
+                    listed = False
+                assert listed == allowed, (username, account.name)
+            bank = Resource.of_bank(world.bank.id)
+            may_read_log = check(session, fresh(), "decision.read", bank).allowed
+            try:
+                audit.decisions(session, fresh(), DecisionFilter(), limit=5)
+                log_listed = True
+            except NotFound:
+                log_listed = False
+            assert log_listed == may_read_log, username
+            assert may_read_log == (username == "compliance")
