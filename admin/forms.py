@@ -175,7 +175,7 @@ def window(entry: Entry, form: FormData) -> TimeWindow | None:
         entry.error("window", "Give the window's start and end times.")
         return None
     try:
-        return TimeWindow(days=days, start=start, end=end, time_zone=zone)  # type: ignore[arg-type]
+        return TimeWindow(days=days, start=start, end=end, time_zone=zone)
     except ValidationError as exc:
         for err in exc.errors():
             entry.error("window", _sentence(str(err.get("msg", "invalid"))))

@@ -184,7 +184,7 @@ def _html(request: Request, name: str, values: dict[str, Any], status: int) -> H
     response = templates.TemplateResponse(request, name, values, status_code=status)
     # Banking pages are not kept by the browser or any cache on the way.
     response.headers["Cache-Control"] = "no-store"
-    return response  # type: ignore[return-value]
+    return response
 
 
 def render(

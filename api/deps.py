@@ -43,7 +43,7 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def unit_of_work(request: Request) -> Iterator[Session]:

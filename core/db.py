@@ -12,13 +12,14 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, Table, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 T = TypeVar("T")
 
@@ -53,6 +54,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class, for Core statements and `.c` columns."""
+    # The declarative mapping sets __table__ on every table class; SQLModel does not declare it.
+    return cast(Table, cast(Any, model).__table__)
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.clock import Clock, SystemClock
 from core.context import RequestContext
@@ -39,19 +40,20 @@ LOGINS = [
 
 def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> bool:
     """Create the demo bank unless it exists. Returns False when it was already there."""
-    if session.scalar(select(Bank).where(Bank.name == BANK_NAME)) is not None:
+    if session.scalar(select(Bank).where(col(Bank.name) == BANK_NAME)) is not None:
         return False
     clock = clock or SystemClock()
     now = clock.now()
     bank = iam.create_bank(session, BANK_NAME)
     assert bank.id is not None
+    bank_id = bank.id
 
     def user(username: str, name: str, tenant_id: int | None) -> iam.User:
         return iam.create_user(
             session,
             passwords,
-            bank_id=bank.id,
-            tenant_id=tenant_id,  # type: ignore[arg-type]
+            bank_id=bank_id,
+            tenant_id=tenant_id,
             username=username,
             display_name=name,
             password=DEMO_PASSWORD,
@@ -99,7 +101,7 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     payer = user("acme-payer", "Paula Payer", acme.id)
 
     def role(key: str, tenant_id: int) -> iam.Role:
-        return iam.builtin_role(session, key, bank_id=bank.id, tenant_id=tenant_id)  # type: ignore[arg-type]
+        return iam.builtin_role(session, key, bank_id=bank_id, tenant_id=tenant_id)
 
     iam.grant_role(session, admin, role("corporate_admin", acme.id), created_by=manager.id, now=now)
     iam.grant_role(session, bookkeeper, role("bookkeeper", acme.id), created_by=admin.id, now=now)
@@ -149,4 +151,4 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
 
 
 def account_summary(session: Session) -> list[Account]:
-    return list(session.scalars(select(Account).order_by(Account.id)))
+    return list(session.scalars(select(Account).order_by(col(Account.id))))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, or_
+from sqlalchemy import CursorResult, Delete, delete, or_
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.iam.sessions import ConsoleSession, SignInAttempt
 from core.ledger.models import IdempotencyRecord
@@ -29,16 +31,25 @@ def purge(session: Session, now: dt.datetime, *, idempotency_retention: dt.timed
     sessions that ended a while ago, and old sign-in attempts. Ledger rows are never purged."""
     if idempotency_retention < dt.timedelta(hours=24):
         raise ValueError("idempotency keys are kept at least 24 hours")
-    keys = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - idempotency_retention)
-    ).rowcount
+    keys = _deleted(
+        session,
+        delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.created_at) < now - idempotency_retention
+        ),
+    )
     ended = now - ENDED_SESSIONS_KEPT
-    sessions = session.execute(
+    sessions = _deleted(
+        session,
         delete(ConsoleSession).where(
-            or_(ConsoleSession.expires_at < ended, ConsoleSession.revoked_at < ended)
-        )
-    ).rowcount
-    attempts = session.execute(
-        delete(SignInAttempt).where(SignInAttempt.at < now - SIGN_IN_ATTEMPTS_KEPT)
-    ).rowcount
+            or_(col(ConsoleSession.expires_at) < ended, col(ConsoleSession.revoked_at) < ended)
+        ),
+    )
+    attempts = _deleted(
+        session, delete(SignInAttempt).where(col(SignInAttempt.at) < now - SIGN_IN_ATTEMPTS_KEPT)
+    )
     return Purged(keys or 0, sessions or 0, attempts or 0)
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    # Session.execute is typed as returning a Result; for a DELETE it is a CursorResult.
+    return cast(CursorResult[Any], session.execute(statement)).rowcount

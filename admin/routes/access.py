@@ -330,7 +330,7 @@ def create_grant(
     try:
         body = GrantCreate(
             user_id=user_id,
-            role_id=role_id,  # type: ignore[arg-type]
+            role_id=role_id,
             all_accounts=scope == "all",
             account_ids=account_ids if scope == "listed" else [],
             limits=limits,

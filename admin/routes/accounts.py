@@ -178,7 +178,7 @@ def _movement(
     try:
         body = DepositCreate(
             account_id=account_id,
-            amount=value,  # type: ignore[arg-type]
+            amount=value,
             currency=account.currency,
             description=description,
         )

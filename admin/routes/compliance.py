@@ -76,7 +76,7 @@ def _filters(
     return DecisionFilter(
         actor_id=actor,
         tenant_id=tenant,
-        decision=decision or None,  # type: ignore[arg-type]
+        decision=decision or None,
         action=action or None,
         reason=reason or None,
         since=dt.datetime.combine(since, dt.time(), tz) if since else None,

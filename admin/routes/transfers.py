@@ -105,8 +105,8 @@ def send_transfer(
     try:
         body = TransferCreate(
             from_account_id=source.id,
-            to_account_id=to_id,  # type: ignore[arg-type]
-            amount=value,  # type: ignore[arg-type]
+            to_account_id=to_id,
+            amount=value,
             currency=source.currency,
             description=description,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
@@ -31,7 +31,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 MONEY_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
-CREATED = {
+CREATED: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "Posted; a replay answers the stored response with the header "
         "Idempotent-Replayed: true",

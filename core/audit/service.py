@@ -9,10 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
 from core.context import RequestContext
+from core.db import table_of
 from core.errors import InvalidRequest
 from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
 from core.policy import engine as policy_engine
@@ -36,9 +37,9 @@ class ActivityPublic(BaseModel):
     idempotency_key: str | None
 
 
-_INSERT_DECISIONS = insert(DecisionRecord.__table__)
-_INSERT_CHANGES = insert(ChangeRecord.__table__)
-_INSERT_ACTIVITY = insert(ActivityRecord.__table__)
+_INSERT_DECISIONS = insert(table_of(DecisionRecord))
+_INSERT_CHANGES = insert(table_of(ChangeRecord))
+_INSERT_ACTIVITY = insert(table_of(ActivityRecord))
 
 
 def _row(record: SQLModel) -> dict[str, Any]:
@@ -106,20 +107,20 @@ def my_activity(
         raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
     stmt = (
         select(ActivityRecord)
-        .where(ActivityRecord.user_id == actor.user_id)
-        .order_by(ActivityRecord.id.desc())
+        .where(col(ActivityRecord.user_id) == actor.user_id)
+        .order_by(col(ActivityRecord.id).desc())
         .limit(size + 1)
     )
     before = decode_cursor(cursor)
     if before is not None:
-        stmt = stmt.where(ActivityRecord.id < before)
+        stmt = stmt.where(col(ActivityRecord.id) < before)
     rows = list(session.scalars(stmt))
     items = [
         ActivityPublic(
-            id=r.id,  # type: ignore[arg-type]
+            id=r.id,
             at=r.at,
             action=r.action,
-            outcome=r.outcome,  # type: ignore[arg-type]
+            outcome=r.outcome,
             status_code=r.status_code,
             error=r.error_code,
             detail=r.detail,
@@ -214,28 +215,28 @@ def decisions(
     size = _page_size(limit)
     stmt = (
         select(DecisionRecord)
-        .where(DecisionRecord.bank_id == actor.bank_id)
-        .order_by(DecisionRecord.id.desc())
+        .where(col(DecisionRecord.bank_id) == actor.bank_id)
+        .order_by(col(DecisionRecord.id).desc())
         .limit(size + 1)
     )
     conditions = {
-        DecisionRecord.actor_id: filters.actor_id,
-        DecisionRecord.account_id: filters.account_id,
-        DecisionRecord.tenant_id: filters.tenant_id,
-        DecisionRecord.decision: filters.decision,
-        DecisionRecord.reason: filters.reason,
-        DecisionRecord.action: filters.action,
+        col(DecisionRecord.actor_id): filters.actor_id,
+        col(DecisionRecord.account_id): filters.account_id,
+        col(DecisionRecord.tenant_id): filters.tenant_id,
+        col(DecisionRecord.decision): filters.decision,
+        col(DecisionRecord.reason): filters.reason,
+        col(DecisionRecord.action): filters.action,
     }
     for column, value in conditions.items():
         if value is not None:
             stmt = stmt.where(column == value)
     if filters.since is not None:
-        stmt = stmt.where(DecisionRecord.at >= filters.since)
+        stmt = stmt.where(col(DecisionRecord.at) >= filters.since)
     if filters.until is not None:
-        stmt = stmt.where(DecisionRecord.at < filters.until)
+        stmt = stmt.where(col(DecisionRecord.at) < filters.until)
     before = decode_cursor(cursor)
     if before is not None:
-        stmt = stmt.where(DecisionRecord.id < before)
+        stmt = stmt.where(col(DecisionRecord.id) < before)
     rows = list(session.scalars(stmt))
     items = [DecisionPublic.model_validate(r, from_attributes=True) for r in rows[:size]]
     next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
@@ -259,21 +260,21 @@ def changes(
     size = _page_size(limit)
     stmt = (
         select(ChangeRecord)
-        .where(ChangeRecord.bank_id == actor.bank_id)
-        .order_by(ChangeRecord.id.desc())
+        .where(col(ChangeRecord.bank_id) == actor.bank_id)
+        .order_by(col(ChangeRecord.id).desc())
         .limit(size + 1)
     )
     if tenant_id is not None:
-        stmt = stmt.where(ChangeRecord.tenant_id == tenant_id)
+        stmt = stmt.where(col(ChangeRecord.tenant_id) == tenant_id)
     if entity is not None:
-        stmt = stmt.where(ChangeRecord.entity == entity)
+        stmt = stmt.where(col(ChangeRecord.entity) == entity)
     before = decode_cursor(cursor)
     if before is not None:
-        stmt = stmt.where(ChangeRecord.id < before)
+        stmt = stmt.where(col(ChangeRecord.id) < before)
     rows = list(session.scalars(stmt))
     items = [
         ChangePublic(
-            id=r.id,  # type: ignore[arg-type]
+            id=r.id,
             at=r.at,
             actor_id=r.actor_id,
             tenant_id=r.tenant_id,

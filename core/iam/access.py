@@ -8,6 +8,7 @@ import datetime as dt
 from oso import Variable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.audit.changes import record_change
 from core.context import RequestContext
@@ -86,7 +87,7 @@ def role_public(session: Session, role: Role) -> RolePublic:
         name=role.name,
         description=role.description,
         builtin=role.builtin,
-        level=role.level,  # type: ignore[arg-type]
+        level=role.level,
         permissions=permissions,
         limits=_limits_public(role),
     )
@@ -95,8 +96,10 @@ def role_public(session: Session, role: Role) -> RolePublic:
 def _role_resource(session: Session, ctx: RequestContext, role: Role) -> Resource:
     actor = ctx.require_actor()
     held = session.scalar(
-        select(Grant.id).where(
-            Grant.role_id == role.id, Grant.user_id == actor.user_id, Grant.revoked_at.is_(None)
+        select(col(Grant.id)).where(
+            col(Grant.role_id) == role.id,
+            col(Grant.user_id) == actor.user_id,
+            col(Grant.revoked_at).is_(None),
         )
     )
     return Resource(
@@ -155,14 +158,14 @@ def list_roles(
     session: Session, ctx: RequestContext, *, tenant_id: int | None = None
 ) -> list[RolePublic]:
     where = readable_in_tenant(
-        session, ctx, "role.read", tenant_column=Role.tenant_id, bank_column=Role.bank_id
+        session, ctx, "role.read", tenant_column=col(Role.tenant_id), bank_column=col(Role.bank_id)
     )
-    stmt = select(Role).where(where).order_by(Role.tenant_id.is_(None).desc(), Role.id)
+    stmt = select(Role).where(where).order_by(col(Role.tenant_id).is_(None).desc(), col(Role.id))
     actor = ctx.require_actor()
     if tenant_id is not None:
-        stmt = stmt.where(Role.tenant_id == tenant_id)
+        stmt = stmt.where(col(Role.tenant_id) == tenant_id)
     elif actor.tenant_id is None:
-        stmt = stmt.where(Role.tenant_id.is_(None))
+        stmt = stmt.where(col(Role.tenant_id).is_(None))
     return [role_public(session, r) for r in session.scalars(stmt)]
 
 
@@ -186,7 +189,9 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
         proposal=_proposal(body.limits),
     )
     key = _slug(body.name)
-    if session.scalar(select(Role.id).where(Role.tenant_id == tenant.id, Role.key == key)):
+    if session.scalar(
+        select(col(Role.id)).where(col(Role.tenant_id) == tenant.id, col(Role.key) == key)
+    ):
         raise Conflict(f"the tenant already has a role named {body.name!r}", code="role_exists")
     now = ctx.now()
     role = Role(
@@ -245,7 +250,7 @@ def update_role(
         _set_limits(role, body.limits)
     if body.permissions is not None:
         permissions = _check_permissions(body.permissions)
-        session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
+        session.execute(delete(RolePermission).where(col(RolePermission.role_id) == role.id))
         session.add_all([RolePermission(role_id=role.id, permission=p) for p in permissions])  # type: ignore[arg-type]
     role.updated_at = ctx.now()
     session.flush()
@@ -270,12 +275,14 @@ def delete_role(session: Session, ctx: RequestContext, role_id: int) -> None:
     )
     if role.builtin:
         raise Conflict("built-in roles cannot be deleted", code="builtin_role")
-    if session.scalar(select(Grant.id).where(Grant.role_id == role.id, Grant.revoked_at.is_(None))):
+    if session.scalar(
+        select(col(Grant.id)).where(col(Grant.role_id) == role.id, col(Grant.revoked_at).is_(None))
+    ):
         raise Conflict("revoke the grants of this role first", code="role_in_use")
     before = role_public(session, role)
-    session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
+    session.execute(delete(RolePermission).where(col(RolePermission.role_id) == role.id))
     # Revoked grants keep pointing at the role for the record: keep the row, renamed away.
-    if session.scalar(select(Grant.id).where(Grant.role_id == role.id)):
+    if session.scalar(select(col(Grant.id)).where(col(Grant.role_id) == role.id)):
         role.key = f"deleted-{role.id}-{role.key}"[:64]
         role.name = f"{role.name} (deleted)"[:100]
     else:
@@ -311,12 +318,14 @@ def grant_public(session: Session, grant: Grant, role: Role | None = None) -> Gr
     role = role or session.get(Role, grant.role_id)
     assert role is not None
     account_ids = sorted(
-        session.scalars(select(GrantAccount.account_id).where(GrantAccount.grant_id == grant.id))
+        session.scalars(
+            select(col(GrantAccount.account_id)).where(col(GrantAccount.grant_id) == grant.id)
+        )
     )
     window = None
     if grant.window_days is not None:
         window = TimeWindow(
-            days=[DAY_NAMES[int(d)] for d in grant.window_days],  # type: ignore[misc]
+            days=[DAY_NAMES[int(d)] for d in grant.window_days],
             start=_hhmm(grant.window_start or 0),
             end=_hhmm(grant.window_end or 0),
             time_zone=grant.window_zone or "UTC",
@@ -382,10 +391,10 @@ def _check_accounts(session: Session, grantee: User, account_ids: list[int]) -> 
         return ids
     found = set(
         session.scalars(
-            select(Account.id).where(
-                Account.id.in_(ids),
-                Account.tenant_id == grantee.tenant_id,
-                Account.kind == "customer",
+            select(col(Account.id)).where(
+                col(Account.id).in_(ids),
+                col(Account.tenant_id) == grantee.tenant_id,
+                col(Account.kind) == "customer",
             )
         )
     )
@@ -425,7 +434,7 @@ def _set_scope(
 ) -> None:
     ids = _check_accounts(session, grantee, account_ids)
     grant.all_accounts = all_accounts
-    session.execute(delete(GrantAccount).where(GrantAccount.grant_id == grant.id))
+    session.execute(delete(GrantAccount).where(col(GrantAccount.grant_id) == grant.id))
     session.add_all(
         [GrantAccount(grant_id=grant.id, account_id=i, user_id=grantee.id) for i in ids]  # type: ignore[arg-type]
     )
@@ -600,24 +609,28 @@ def list_grants(
     if not 1 <= size <= MAX_PAGE:
         raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
     where = readable_in_tenant(
-        session, ctx, "grant.read", tenant_column=Grant.tenant_id, bank_column=Grant.bank_id
+        session,
+        ctx,
+        "grant.read",
+        tenant_column=col(Grant.tenant_id),
+        bank_column=col(Grant.bank_id),
     )
     stmt = (
         select(Grant, Role)
-        .join(Role, Role.id == Grant.role_id)
+        .join(Role, col(Role.id) == col(Grant.role_id))
         .where(where)
-        .order_by(Grant.id)
+        .order_by(col(Grant.id))
         .limit(size + 1)
     )
     if user_id is not None:
-        stmt = stmt.where(Grant.user_id == user_id)
+        stmt = stmt.where(col(Grant.user_id) == user_id)
     if tenant_id is not None:
-        stmt = stmt.where(Grant.tenant_id == tenant_id)
+        stmt = stmt.where(col(Grant.tenant_id) == tenant_id)
     if not include_revoked:
-        stmt = stmt.where(Grant.revoked_at.is_(None))
+        stmt = stmt.where(col(Grant.revoked_at).is_(None))
     after = decode_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(Grant.id > after)
+        stmt = stmt.where(col(Grant.id) > after)
     rows = list(session.execute(stmt))
     items = [grant_public(session, g, r) for g, r in rows[:size]]
     next_cursor = encode_cursor(rows[size - 1][0].id) if len(rows) > size else None  # type: ignore[arg-type]
@@ -658,9 +671,15 @@ def list_caps(session: Session, ctx: RequestContext, tenant_id: int | None) -> l
     """The bank's caps (tenant_id None) or a tenant's: the ceilings over every grant's limits."""
     resource = _caps_resource(session, ctx, tenant_id)
     require_readable(session, ctx, "cap.read", resource, not_found=_caps_missing(tenant_id))
-    stmt = select(LimitCap).where(LimitCap.bank_id == resource.bank_id).order_by(LimitCap.currency)
+    stmt = (
+        select(LimitCap)
+        .where(col(LimitCap.bank_id) == resource.bank_id)
+        .order_by(col(LimitCap.currency))
+    )
     stmt = stmt.where(
-        LimitCap.tenant_id.is_(None) if tenant_id is None else LimitCap.tenant_id == tenant_id
+        col(LimitCap.tenant_id).is_(None)
+        if tenant_id is None
+        else col(LimitCap.tenant_id) == tenant_id
     )
     return [_cap_public(c) for c in session.scalars(stmt)]
 
@@ -680,10 +699,12 @@ def set_cap(
     require_readable(session, ctx, "cap.read", resource, not_found=_caps_missing(tenant_id))
     authorize(session, ctx, "cap.manage", resource)
     stmt = select(LimitCap).where(
-        LimitCap.bank_id == resource.bank_id, LimitCap.currency == currency
+        col(LimitCap.bank_id) == resource.bank_id, col(LimitCap.currency) == currency
     )
     stmt = stmt.where(
-        LimitCap.tenant_id.is_(None) if tenant_id is None else LimitCap.tenant_id == tenant_id
+        col(LimitCap.tenant_id).is_(None)
+        if tenant_id is None
+        else col(LimitCap.tenant_id) == tenant_id
     )
     cap = session.scalar(stmt)
     before = _cap_public(cap).model_dump(mode="json") if cap else None
@@ -700,8 +721,8 @@ def set_cap(
     record_change(
         ctx,
         entity="cap",
-        entity_id=cap.id,
-        change="update" if before else "create",  # type: ignore[arg-type]
+        entity_id=cap.id,  # type: ignore[arg-type]
+        change="update" if before else "create",
         tenant_id=tenant_id,
         before=before,
         after=public.model_dump(mode="json"),

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.audit.changes import record_change
 from core.context import Actor, RequestContext
@@ -46,7 +47,7 @@ def actor_of(user: User) -> Actor:
 def authenticate(session: Session, passwords: Passwords, username: str, password: str) -> User:
     """The active user with this username and password. The same error, after the same work,
     whether the user is unknown, inactive or the password wrong."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    user = session.scalar(select(User).where(col(User.username) == username.strip().lower()))
     valid = passwords.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
@@ -74,7 +75,7 @@ def issue_token(
     name, address = username.strip().lower()[:64], address[:64]
     with db.single_read() as session:
         limited = too_many_failures(session, name, address, now)
-        user = None if limited else session.scalar(select(User).where(User.username == name))
+        user = None if limited else session.scalar(select(User).where(col(User.username) == name))
     valid = not limited and passwords.verify(user.password_hash if user else None, password)
     succeeded = valid and user is not None and user.is_active
     db.run(lambda s: record_attempt(s, name, address, succeeded=bool(succeeded), now=now))
@@ -86,14 +87,14 @@ def issue_token(
 
 
 _USER_FOR_TOKEN = select(
-    User.id,
-    User.username,
-    User.display_name,
-    User.bank_id,
-    User.tenant_id,
-    User.is_active,
-    User.credentials_changed_at,
-).where(User.id == bindparam("user_id"))
+    col(User.id),
+    col(User.username),
+    col(User.display_name),
+    col(User.bank_id),
+    col(User.tenant_id),
+    col(User.is_active),
+    col(User.credentials_changed_at),
+).where(col(User.id) == bindparam("user_id"))
 
 
 def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
@@ -160,9 +161,11 @@ def seed_builtin_roles(session: Session, *, bank_id: int, tenant_id: int | None)
 
 
 def builtin_role(session: Session, key: str, *, bank_id: int, tenant_id: int | None) -> Role:
-    stmt = select(Role).where(Role.bank_id == bank_id, Role.key == key, Role.builtin.is_(True))
+    stmt = select(Role).where(
+        col(Role.bank_id) == bank_id, col(Role.key) == key, col(Role.builtin).is_(True)
+    )
     stmt = stmt.where(
-        Role.tenant_id.is_(None) if tenant_id is None else Role.tenant_id == tenant_id
+        col(Role.tenant_id).is_(None) if tenant_id is None else col(Role.tenant_id) == tenant_id
     )
     role = session.scalar(stmt)
     if role is None:
@@ -253,12 +256,12 @@ def me(session: Session, ctx: RequestContext) -> MePublic:
     assert user is not None
     grants = session.scalars(
         select(Grant)
-        .where(Grant.user_id == actor.user_id, Grant.revoked_at.is_(None))
-        .order_by(Grant.id)
+        .where(col(Grant.user_id) == actor.user_id, col(Grant.revoked_at).is_(None))
+        .order_by(col(Grant.id))
     )
     return MePublic(
         **user_public(user).model_dump(),
-        kind=actor.kind,  # type: ignore[arg-type]
+        kind=actor.kind,
         grants=[grant_public(session, g) for g in grants],
     )
 
@@ -301,14 +304,14 @@ def list_users(
     if not 1 <= size <= MAX_PAGE:
         raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
     where = readable_in_tenant(
-        session, ctx, "user.read", tenant_column=User.tenant_id, bank_column=User.bank_id
+        session, ctx, "user.read", tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
     )
-    stmt = select(User).where(where).order_by(User.id).limit(size + 1)
+    stmt = select(User).where(where).order_by(col(User.id)).limit(size + 1)
     if tenant_id is not None:
-        stmt = stmt.where(User.tenant_id == tenant_id)
+        stmt = stmt.where(col(User.tenant_id) == tenant_id)
     after = decode_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(User.id > after)
+        stmt = stmt.where(col(User.id) > after)
     rows = list(session.scalars(stmt))
     items = [user_public(u) for u in rows[:size]]
     next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
@@ -335,7 +338,7 @@ def add_user(
         Resource("user", None, tenant_id, actor.bank_id),
         not_found=f"tenant {tenant_id} not found",
     )
-    if session.scalar(select(User.id).where(User.username == body.username)) is not None:
+    if session.scalar(select(col(User.id)).where(col(User.username) == body.username)) is not None:
         raise Conflict(f"the username {body.username!r} is taken", code="username_taken")
     user = create_user(
         session,
@@ -412,7 +415,7 @@ def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
         session, ctx, "tenant.read", Resource.of_bank(actor.bank_id), not_found="no tenants"
     )
     tenants = session.scalars(
-        select(Tenant).where(Tenant.bank_id == actor.bank_id).order_by(Tenant.id)
+        select(Tenant).where(col(Tenant.bank_id) == actor.bank_id).order_by(col(Tenant.id))
     )
     return [tenant_public(t) for t in tenants]
 
@@ -437,7 +440,9 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
     ctx.audit.attempt("tenant.manage", target=f"new tenant {body.name}")
     authorize(session, ctx, "tenant.manage", Resource.of_bank(actor.bank_id), not_found="not found")
     if session.scalar(
-        select(Tenant.id).where(Tenant.bank_id == actor.bank_id, Tenant.name == body.name)
+        select(col(Tenant.id)).where(
+            col(Tenant.bank_id) == actor.bank_id, col(Tenant.name) == body.name
+        )
     ):
         raise Conflict(f"a tenant named {body.name!r} exists", code="tenant_exists")
     tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)

@@ -14,8 +14,8 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Index, func, select
-from sqlalchemy.orm import Session
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import Mapped, Session
+from sqlmodel import Field, SQLModel, col
 
 from core.clock import utcnow
 from core.context import Actor
@@ -99,15 +99,15 @@ def csrf_token_for(token: str) -> str:
     return hmac.new(token.encode(), b"mandate-console-csrf", hashlib.sha256).hexdigest()
 
 
-def _recent_failures(session: Session, column: object, value: str, since: dt.datetime) -> int:
+def _recent_failures(session: Session, column: Mapped[str], value: str, since: dt.datetime) -> int:
     return int(
         session.scalar(
             select(func.count())
             .select_from(SignInAttempt)
             .where(
-                column == value,  # type: ignore[operator]
-                SignInAttempt.succeeded.is_(False),
-                SignInAttempt.at >= since,
+                column == value,
+                col(SignInAttempt.succeeded).is_(False),
+                col(SignInAttempt.at) >= since,
             )
         )
         or 0
@@ -118,8 +118,8 @@ def too_many_failures(session: Session, username: str, address: str, now: dt.dat
     """Has this username, or this address, failed to sign in too often lately?"""
     since = now - ATTEMPT_WINDOW
     return (
-        _recent_failures(session, SignInAttempt.username, username, since) >= USER_FAILURES
-        or _recent_failures(session, SignInAttempt.address, address, since) >= ADDRESS_FAILURES
+        _recent_failures(session, col(SignInAttempt.username), username, since) >= USER_FAILURES
+        or _recent_failures(session, col(SignInAttempt.address), address, since) >= ADDRESS_FAILURES
     )
 
 
@@ -177,7 +177,7 @@ def resume(session: Session, token: str, now: dt.datetime) -> ResumedSession:
     not idle too long, not past its lifetime, and the user active with unchanged credentials
     (a password reset or deactivation ends every session)."""
     record = session.scalar(
-        select(ConsoleSession).where(ConsoleSession.token_hash == hash_token(token))
+        select(ConsoleSession).where(col(ConsoleSession.token_hash) == hash_token(token))
     )
     if record is None or record.revoked_at is not None:
         raise Unauthenticated("the console session has ended; sign in again")
@@ -205,7 +205,7 @@ def touch(session: Session, session_id: int, now: dt.datetime) -> None:
 def sign_out(session: Session, token: str, now: dt.datetime) -> None:
     """End the session of this token; unknown or ended sessions are left as they are."""
     record = session.scalar(
-        select(ConsoleSession).where(ConsoleSession.token_hash == hash_token(token))
+        select(ConsoleSession).where(col(ConsoleSession.token_hash) == hash_token(token))
     )
     if record is not None and record.revoked_at is None:
         record.revoked_at = now

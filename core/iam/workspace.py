@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.context import Actor, RequestContext
 from core.iam.access import vocabulary
@@ -68,13 +69,17 @@ def held_permissions(session: Session, ctx: RequestContext) -> frozenset[str]:
     ctx.policy_queries += 1
     held_roles = list(
         session.scalars(
-            select(Grant.role_id).where(Grant.user_id == actor.user_id, Grant.revoked_at.is_(None))
+            select(col(Grant.role_id)).where(
+                col(Grant.user_id) == actor.user_id, col(Grant.revoked_at).is_(None)
+            )
         )
     )
     live_roles = list(
         session.scalars(
             select(Role).where(
-                Role.id.in_(select(Grant.role_id).where(live_grant(actor, held_roles, ctx.now())))
+                col(Role.id).in_(
+                    select(col(Grant.role_id)).where(live_grant(actor, held_roles, ctx.now()))
+                )
             )
         )
     )
@@ -90,7 +95,7 @@ def accounts_for(session: Session, ctx: RequestContext, permission: str) -> list
     """The customer accounts the caller holds `permission` over now (the same SQL filter as
     every list): for "transfer.create", the accounts a transfer may be sent from. Limits and
     time windows are checked when the money moves."""
-    where = readable_accounts(session, ctx, permission) & (Account.kind == "customer")
+    where = readable_accounts(session, ctx, permission) & (col(Account.kind) == "customer")
     rows = repository.accounts_page(session, where, after_id=None, limit=MAX_PAGE)
     return [account_public(a) for a in rows]
 
@@ -100,5 +105,5 @@ def holds_over_account(
 ) -> bool:
     """Whether the caller holds `permission` over this account now (before amount and time
     are known): whether to offer the form at all."""
-    where = readable_accounts(session, ctx, permission) & (Account.id == account_id)
+    where = readable_accounts(session, ctx, permission) & (col(Account.id) == account_id)
     return bool(repository.accounts_page(session, where, after_id=None, limit=1))

@@ -28,23 +28,23 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, Table, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Date, and_, case, cast, func, or_, select
 from sqlalchemy.engine import Connection
 
-from core.db import Database
+from core.db import Database, table_of
 from core.iam.models import Grant, GrantSpend, LimitCap, Role, Tenant, User
 from core.ledger.models import Account, Entry, Transfer
 from core.money import format_amount
 
-ACCOUNTS: Table = Account.__table__  # type: ignore[attr-defined]
-ENTRIES: Table = Entry.__table__  # type: ignore[attr-defined]
-TRANSFERS: Table = Transfer.__table__  # type: ignore[attr-defined]
-GRANTS: Table = Grant.__table__  # type: ignore[attr-defined]
-ROLES: Table = Role.__table__  # type: ignore[attr-defined]
-USERS: Table = User.__table__  # type: ignore[attr-defined]
-TENANTS: Table = Tenant.__table__  # type: ignore[attr-defined]
-SPEND: Table = GrantSpend.__table__  # type: ignore[attr-defined]
-CAPS: Table = LimitCap.__table__  # type: ignore[attr-defined]
+ACCOUNTS = table_of(Account)
+ENTRIES = table_of(Entry)
+TRANSFERS = table_of(Transfer)
+GRANTS = table_of(Grant)
+ROLES = table_of(Role)
+USERS = table_of(User)
+TENANTS = table_of(Tenant)
+SPEND = table_of(GrantSpend)
+CAPS = table_of(LimitCap)
 
 CHECKS = ("conservation", "balances", "overdraft", "transfers", "spend", "limits")
 MAX_EXAMPLES = 10

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.context import Actor
+from core.db import table_of
 from core.errors import Conflict, InvalidRequest, MalformedRequest
 from core.ledger.models import IdempotencyRecord
 
@@ -45,7 +46,7 @@ class IdempotencyClaim:
     user_id: int
 
 
-_RECORDS = IdempotencyRecord.__table__
+_RECORDS = table_of(IdempotencyRecord)
 _RECORD = select(_RECORDS).where(
     _RECORDS.c.scope == bindparam("scope"), _RECORDS.c.key == bindparam("key")
 )

@@ -9,11 +9,13 @@ from sqlalchemy import ColumnElement, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from core.db import table_of
 from core.iam.models import GrantSpend
 from core.ledger.models import Account, Entry, Transfer
 
-_ACCOUNTS = Account.__table__
+_ACCOUNTS = table_of(Account)
 _LOCK_ACCOUNTS = (
     select(_ACCOUNTS)
     .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
@@ -45,14 +47,15 @@ def lock_accounts(session: Session, ids: Iterable[int]) -> dict[int, Account]:
 def lock_account_for_change(session: Session, account_id: int) -> Account | None:
     """The account as a persistent, locked ORM object: for changes to its own fields (status,
     overdraft limit, name), written when the session flushes."""
-    stmt = select(Account).where(Account.id == account_id)
+    stmt = select(Account).where(col(Account.id) == account_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(key_share=True)
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
-_INSERT_TRANSFER = insert(Transfer.__table__).returning(Transfer.__table__.c.id)
-_INSERT_ENTRIES = insert(Entry.__table__)
+_TRANSFERS = table_of(Transfer)
+_INSERT_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
+_INSERT_ENTRIES = insert(table_of(Entry))
 _SET_BALANCE = (
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("account_id"))
@@ -149,12 +152,13 @@ def _post_in_steps(
 
 
 def _add_spend_statement(insert_for_dialect: Any) -> Any:
-    stmt = insert_for_dialect(GrantSpend.__table__).values(
+    spend = table_of(GrantSpend)
+    stmt = insert_for_dialect(spend).values(
         grant_id=bindparam("grant_id"), day=bindparam("day"), amount=bindparam("amount")
     )
     return stmt.on_conflict_do_update(
         index_elements=["grant_id", "day"],
-        set_={"amount": GrantSpend.__table__.c.amount + stmt.excluded.amount},
+        set_={"amount": spend.c.amount + stmt.excluded.amount},
     )
 
 
@@ -173,9 +177,9 @@ def add_spend(session: Session, grant_id: int, day: object, amount: int) -> None
 def accounts_page(
     session: Session, where: ColumnElement[bool], *, after_id: int | None, limit: int
 ) -> list[Account]:
-    stmt = select(Account).where(where).order_by(Account.id).limit(limit)
+    stmt = select(Account).where(where).order_by(col(Account.id)).limit(limit)
     if after_id is not None:
-        stmt = stmt.where(Account.id > after_id)
+        stmt = stmt.where(col(Account.id) > after_id)
     return list(session.scalars(stmt))
 
 
@@ -185,13 +189,13 @@ def entries_page(
     """Newest first; `before_id` is the last entry id of the previous page."""
     stmt = (
         select(Entry, Transfer)
-        .join(Transfer, Transfer.id == Entry.transfer_id)
-        .where(Entry.account_id == account_id)
-        .order_by(Entry.id.desc())
+        .join(Transfer, col(Transfer.id) == col(Entry.transfer_id))
+        .where(col(Entry.account_id) == account_id)
+        .order_by(col(Entry.id).desc())
         .limit(limit)
     )
     if before_id is not None:
-        stmt = stmt.where(Entry.id < before_id)
+        stmt = stmt.where(col(Entry.id) < before_id)
     return [(e, t) for e, t in session.execute(stmt)]
 
 
@@ -199,16 +203,16 @@ def transfers_page(
     session: Session, readable: ColumnElement[bool], *, before_id: int | None, limit: int
 ) -> list[Transfer]:
     """Transfers touching an account the reader may read, newest first."""
-    readable_ids = select(Account.id).where(readable)
+    readable_ids = select(col(Account.id)).where(readable)
     stmt = (
         select(Transfer)
         .where(
-            Transfer.debit_account_id.in_(readable_ids)
-            | Transfer.credit_account_id.in_(readable_ids)
+            col(Transfer.debit_account_id).in_(readable_ids)
+            | col(Transfer.credit_account_id).in_(readable_ids)
         )
-        .order_by(Transfer.id.desc())
+        .order_by(col(Transfer.id).desc())
         .limit(limit)
     )
     if before_id is not None:
-        stmt = stmt.where(Transfer.id < before_id)
+        stmt = stmt.where(col(Transfer.id) < before_id)
     return list(session.scalars(stmt))

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest, NotFound
@@ -41,8 +42,8 @@ def account_public(account: Account) -> AccountPublic:
         tenant_id=account.tenant_id,
         name=account.name,
         currency=account.currency,
-        kind=account.kind,  # type: ignore[arg-type]
-        status=account.status,  # type: ignore[arg-type]
+        kind=account.kind,
+        status=account.status,
         overdraft_limit=account.overdraft_limit,
         balance=account.balance,
         available=account.balance + account.overdraft_limit if account.kind == "customer" else 0,
@@ -54,7 +55,7 @@ def transfer_public(transfer: Transfer) -> TransferPublic:
     assert transfer.id is not None
     return TransferPublic(
         id=transfer.id,
-        kind=transfer.kind,  # type: ignore[arg-type]
+        kind=transfer.kind,
         from_account_id=transfer.debit_account_id,
         to_account_id=transfer.credit_account_id,
         amount=transfer.amount,
@@ -113,7 +114,7 @@ def list_accounts(
     size = _page_limit(limit)
     where = readable_accounts(session, ctx)
     if tenant_id is not None:
-        where = where & (Account.tenant_id == tenant_id)
+        where = where & (col(Account.tenant_id) == tenant_id)
     rows = repository.accounts_page(session, where, after_id=decode_cursor(cursor), limit=size + 1)
     items = [account_public(a) for a in rows[:size]]
     next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
@@ -135,9 +136,9 @@ def statement(
     rows = repository.entries_page(session, account_id, before_id=before, limit=size + 1)
     items = [
         EntryPublic(
-            id=entry.id,  # type: ignore[arg-type]
+            id=entry.id,
             transfer_id=entry.transfer_id,
-            kind=transfer.kind,  # type: ignore[arg-type]
+            kind=transfer.kind,
             amount=entry.amount,
             currency=entry.currency,
             balance_after=entry.balance_after,
@@ -195,7 +196,9 @@ def ensure_clearing_account(session: Session, bank_id: int, currency: str) -> Ac
     withdrawals go, so that the ledger balances per currency."""
     clearing = session.scalar(
         select(Account).where(
-            Account.bank_id == bank_id, Account.kind == "clearing", Account.currency == currency
+            col(Account.bank_id) == bank_id,
+            col(Account.kind) == "clearing",
+            col(Account.currency) == currency,
         )
     )
     if clearing is None:
@@ -344,10 +347,10 @@ def _clearing_movement(
         if account is None or account.kind != "customer":
             raise _not_found(body.account_id)
         clearing = session.scalar(
-            select(Account.id).where(
-                Account.bank_id == account.bank_id,
-                Account.kind == "clearing",
-                Account.currency == body.currency,
+            select(col(Account.id)).where(
+                col(Account.bank_id) == account.bank_id,
+                col(Account.kind) == "clearing",
+                col(Account.currency) == body.currency,
             )
         )
         if clearing is None:
@@ -454,7 +457,7 @@ def _move_money(
         )
 
     now = ctx.now()
-    row = {
+    row: dict[str, Any] = {
         "bank_id": subject.bank_id,
         "tenant_id": subject.tenant_id,
         "kind": kind,

@@ -165,8 +165,9 @@ def _build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant,
     custom = key == "custom"
     level = "bank" if key in ("bank_manager", "compliance_officer") else "tenant"
     tenant = spec.get("tenant", actor.tenant_id if level == "tenant" else None)
+    role_id = 1000 + index
     role = Role(
-        id=1000 + index,
+        id=role_id,
         bank_id=BANK,
         tenant_id=tenant if level == "tenant" else None,
         key=key,
@@ -178,8 +179,8 @@ def _build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant,
     grant = Grant(
         id=index + 1,
         user_id=actor.user_id,
-        role_id=role.id,
-        bank_id=BANK,  # type: ignore[arg-type]
+        role_id=role_id,
+        bank_id=BANK,
         tenant_id=tenant if level == "tenant" else None,
         all_accounts=True,
         valid_from=_when(spec.get("valid_from")),
@@ -254,7 +255,7 @@ def run_case(
     built = [_build_grant(i, spec, actor) for i, spec in enumerate(_grant_specs(data, merged))]
     gathered = Gathered(
         pairs=[(g, r) for g, r, _ in built],
-        permissions={r.id: perms for _, r, perms in built if r.id is not None},  # type: ignore[misc]
+        permissions={r.id: perms for _, r, perms in built if r.id is not None},
     )
     gathered.pairs = carrying(engine, gathered, action)
     money = None

@@ -161,8 +161,9 @@ class PolicyEngine:
                 return True
         return False
 
-    def role_carries(self, role: Mapping[str, Any], permission: str) -> bool:
+    def role_carries(self, role: dict[str, Any], permission: str) -> bool:
         """carries/2 for a role's facts; cached, as it depends on nothing else."""
+        # Plain dicts: marshal, which makes the cache key, takes no other mapping.
         key = marshal.dumps((role, permission))
         answer = self._carries.get(key)
         if answer is None:
@@ -172,7 +173,7 @@ class PolicyEngine:
 
     # -- decisions -------------------------------------------------------------------------
 
-    def decide(self, facts: Mapping[str, Any], values: Mapping[str, Any]) -> Decision:
+    def decide(self, facts: dict[str, Any], values: Mapping[str, Any]) -> Decision:
         """Decide a request. `facts` may hold Dynamic placeholders, filled from `values`."""
         started = time.perf_counter_ns()
         if self.compile_enabled:
@@ -211,8 +212,8 @@ class PolicyEngine:
 
     # -- compilation -----------------------------------------------------------------------
 
-    def _program(self, facts: Mapping[str, Any]) -> _Program | None:
-        key = marshal.dumps(facts)
+    def _program(self, facts: dict[str, Any]) -> _Program | None:
+        key = marshal.dumps(facts)  # plain dicts only, hence the type of `facts`
         try:
             program = self._programs[key]
             self.cache_hits += 1

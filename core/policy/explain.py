@@ -10,6 +10,7 @@ from oso import Variable
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.context import Actor, RequestContext
 from core.errors import InvalidRequest, NotFound
@@ -182,9 +183,9 @@ def _subject(
     else:
         counterparty = session.scalar(
             select(Account).where(
-                Account.bank_id == account.bank_id,
-                Account.kind == "clearing",
-                Account.currency == account.currency,
+                col(Account.bank_id) == account.bank_id,
+                col(Account.kind) == "clearing",
+                col(Account.currency) == account.currency,
             )
         ) or Account(bank_id=account.bank_id, name="", currency=account.currency, kind="clearing")
     return resource, Money(amount=amount, currency=account.currency, counterparty=counterparty)
@@ -277,7 +278,7 @@ def capabilities(
     if user.tenant_id is None:
         return []
     accounts = session.scalars(
-        select(Account).where(Account.tenant_id == user.tenant_id).order_by(Account.id)
+        select(Account).where(col(Account.tenant_id) == user.tenant_id).order_by(col(Account.id))
     )
     zone = _zone(session, Resource.of_tenant(user.tenant_id, user.bank_id))
     result = []
@@ -320,7 +321,7 @@ def capabilities(
                 limits = _explain_grant(engine, chosen, filled, facts, action).effective_limits
         result.append(
             AccountCapability(
-                account_id=account.id,  # type: ignore[arg-type]
+                account_id=account.id,
                 account_name=account.name,
                 currency=account.currency,
                 actions=actions,

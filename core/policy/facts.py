@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, or_, select, union
+from sqlalchemy import BindParameter, bindparam, or_, select, union
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.context import Actor
 from core.iam.models import (
@@ -138,25 +139,28 @@ def _timestamp(value: dt.datetime | None) -> list[int]:
 
 
 def _grants_over_account_statement() -> Any:
-    user, account = bindparam("user_id"), bindparam("account_id")
-    every = select(Grant.id).where(
-        Grant.user_id == user, Grant.all_accounts.is_(True), Grant.revoked_at.is_(None)
+    user: BindParameter[int] = bindparam("user_id")
+    account: BindParameter[int] = bindparam("account_id")
+    every = select(col(Grant.id)).where(
+        col(Grant.user_id) == user,
+        col(Grant.all_accounts).is_(True),
+        col(Grant.revoked_at).is_(None),
     )
     listed = (
-        select(Grant.id)
-        .join(GrantAccount, GrantAccount.grant_id == Grant.id)
+        select(col(Grant.id))
+        .join(GrantAccount, col(GrantAccount.grant_id) == col(Grant.id))
         .where(
-            GrantAccount.account_id == account,
-            GrantAccount.user_id == user,
-            Grant.revoked_at.is_(None),
+            col(GrantAccount.account_id) == account,
+            col(GrantAccount.user_id) == user,
+            col(Grant.revoked_at).is_(None),
         )
     )
     ids = union(every, listed).subquery()
     return (
         select(Grant, Role)
-        .join(Role, Role.id == Grant.role_id)
-        .where(Grant.id.in_(select(ids)))
-        .order_by(Grant.id)
+        .join(Role, col(Role.id) == col(Grant.role_id))
+        .where(col(Grant.id).in_(select(ids)))
+        .order_by(col(Grant.id))
     )
 
 
@@ -164,9 +168,9 @@ def _grants_over_account_statement() -> Any:
 _GRANTS_OVER_ACCOUNT = _grants_over_account_statement()
 _GRANTS_OF_USER = (
     select(Grant, Role)
-    .join(Role, Role.id == Grant.role_id)
-    .where(Grant.user_id == bindparam("user_id"), Grant.revoked_at.is_(None))
-    .order_by(Grant.id)
+    .join(Role, col(Role.id) == col(Grant.role_id))
+    .where(col(Grant.user_id) == bindparam("user_id"), col(Grant.revoked_at).is_(None))
+    .order_by(col(Grant.id))
 )
 
 
@@ -188,9 +192,9 @@ def custom_permissions(session: Session, roles: Iterable[Role]) -> dict[int, lis
     result: dict[int, list[str]] = {i: [] for i in ids}
     if ids:
         rows = session.execute(
-            select(RolePermission.role_id, RolePermission.permission)
-            .where(RolePermission.role_id.in_(ids))
-            .order_by(RolePermission.role_id, RolePermission.permission)
+            select(col(RolePermission.role_id), col(RolePermission.permission))
+            .where(col(RolePermission.role_id).in_(ids))
+            .order_by(col(RolePermission.role_id), col(RolePermission.permission))
         )
         for role_id, permission in rows:
             result[role_id].append(permission)
@@ -211,9 +215,9 @@ def role_facts(role: Role, permissions: Sequence[str]) -> dict[str, Any]:
 
 
 _CAPS = select(LimitCap).where(
-    LimitCap.bank_id == bindparam("bank_id"),
-    LimitCap.currency == bindparam("currency"),
-    or_(LimitCap.tenant_id.is_(None), LimitCap.tenant_id == bindparam("tenant_id")),
+    col(LimitCap.bank_id) == bindparam("bank_id"),
+    col(LimitCap.currency) == bindparam("currency"),
+    or_(col(LimitCap.tenant_id).is_(None), col(LimitCap.tenant_id) == bindparam("tenant_id")),
 )
 
 
@@ -263,7 +267,7 @@ def limits_of(obj: Grant | Role) -> dict[str, int]:
     }
 
 
-_TENANT_ZONE = select(Tenant.timezone).where(Tenant.id == bindparam("tenant_id"))
+_TENANT_ZONE = select(col(Tenant.timezone)).where(col(Tenant.id) == bindparam("tenant_id"))
 
 
 # A tenant's zone is fixed when it is onboarded (no API changes it), so the process keeps it.
@@ -285,15 +289,15 @@ def tenant_day(now: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
     return local.date(), local.date().replace(day=1)
 
 
-_SPEND = select(GrantSpend.grant_id, GrantSpend.day, GrantSpend.amount).where(
-    GrantSpend.grant_id.in_(bindparam("grant_ids", expanding=True)),
-    GrantSpend.day >= bindparam("month_start"),
-    GrantSpend.day <= bindparam("today"),
+_SPEND = select(col(GrantSpend.grant_id), col(GrantSpend.day), col(GrantSpend.amount)).where(
+    col(GrantSpend.grant_id).in_(bindparam("grant_ids", expanding=True)),
+    col(GrantSpend.day) >= bindparam("month_start"),
+    col(GrantSpend.day) <= bindparam("today"),
 )
 _LOCK_GRANTS = (
-    select(Grant.id)
-    .where(Grant.id.in_(bindparam("grant_ids", expanding=True)))
-    .order_by(Grant.id)
+    select(col(Grant.id))
+    .where(col(Grant.id).in_(bindparam("grant_ids", expanding=True)))
+    .order_by(col(Grant.id))
     .with_for_update(key_share=True)
 )
 

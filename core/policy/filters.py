@@ -9,10 +9,10 @@ for staff, bank)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
+from sqlmodel import col
 
 from core.context import Actor, RequestContext
 from core.iam.models import Grant, GrantAccount, Role
@@ -28,9 +28,9 @@ def carrying_role_ids(session: Session, ctx: RequestContext, permission: str) ->
     roles = list(
         session.scalars(
             select(Role).where(
-                Role.id.in_(
-                    select(Grant.role_id).where(
-                        Grant.user_id == actor.user_id, Grant.revoked_at.is_(None)
+                col(Role.id).in_(
+                    select(col(Grant.role_id)).where(
+                        col(Grant.user_id) == actor.user_id, col(Grant.revoked_at).is_(None)
                     )
                 )
             )
@@ -48,17 +48,17 @@ def carrying_role_ids(session: Session, ctx: RequestContext, permission: str) ->
 def live_grant(actor: Actor, role_ids: list[int], now: dt.datetime) -> ColumnElement[bool]:
     """A grant of the actor, of one of these roles, that speaks for the actor now."""
     home = (
-        and_(Grant.tenant_id.is_(None), Grant.bank_id == actor.bank_id)
+        and_(col(Grant.tenant_id).is_(None), col(Grant.bank_id) == actor.bank_id)
         if actor.is_staff
-        else Grant.tenant_id == actor.tenant_id
+        else col(Grant.tenant_id) == actor.tenant_id
     )
     return and_(
-        Grant.user_id == actor.user_id,
-        Grant.revoked_at.is_(None),
-        Grant.role_id.in_(role_ids),
+        col(Grant.user_id) == actor.user_id,
+        col(Grant.revoked_at).is_(None),
+        col(Grant.role_id).in_(role_ids),
         home,
-        or_(Grant.valid_from.is_(None), Grant.valid_from <= now),
-        or_(Grant.valid_until.is_(None), Grant.valid_until > now),
+        or_(col(Grant.valid_from).is_(None), col(Grant.valid_from) <= now),
+        or_(col(Grant.valid_until).is_(None), col(Grant.valid_until) > now),
     )
 
 
@@ -72,14 +72,16 @@ def readable_accounts(
         return false()
     live = live_grant(actor, role_ids, ctx.now())
     if actor.is_staff:
-        return and_(Account.bank_id == actor.bank_id, exists(select(Grant.id).where(live)))
-    over_all = exists(select(Grant.id).where(live, Grant.all_accounts.is_(True)))
-    listed = Account.id.in_(
-        select(GrantAccount.account_id)
-        .join(Grant, Grant.id == GrantAccount.grant_id)
-        .where(live, GrantAccount.user_id == actor.user_id)
+        return and_(
+            col(Account.bank_id) == actor.bank_id, exists(select(col(Grant.id)).where(live))
+        )
+    over_all = exists(select(col(Grant.id)).where(live, col(Grant.all_accounts).is_(True)))
+    listed = col(Account.id).in_(
+        select(col(GrantAccount.account_id))
+        .join(Grant, col(Grant.id) == col(GrantAccount.grant_id))
+        .where(live, col(GrantAccount.user_id) == actor.user_id)
     )
-    return and_(Account.tenant_id == actor.tenant_id, or_(over_all, listed))
+    return and_(col(Account.tenant_id) == actor.tenant_id, or_(over_all, listed))
 
 
 def readable_in_tenant(
@@ -87,8 +89,8 @@ def readable_in_tenant(
     ctx: RequestContext,
     permission: str,
     *,
-    tenant_column: Any,
-    bank_column: Any,
+    tenant_column: Mapped[int | None],
+    bank_column: Mapped[int],
 ) -> ColumnElement[bool]:
     """SQL condition for tenant-wide lists (users, roles, grants): the rows of the caller's
     tenant if a live grant of theirs carries `permission`; for staff, the rows of their bank."""
@@ -96,7 +98,7 @@ def readable_in_tenant(
     role_ids = carrying_role_ids(session, ctx, permission)
     if not role_ids:
         return false()
-    live = exists(select(Grant.id).where(live_grant(actor, role_ids, ctx.now())))
+    live = exists(select(col(Grant.id)).where(live_grant(actor, role_ids, ctx.now())))
     if actor.is_staff:
         return and_(bank_column == actor.bank_id, live)
     return and_(tenant_column == actor.tenant_id, live)
