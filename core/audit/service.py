@@ -58,9 +58,9 @@ def write_trail(
 ) -> None:
     """Add the request's decisions, changes and activity to `session` (not committed here)."""
     if ctx.audit.decisions:
-        session.execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
+        session.connection().execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
     if error_code is None and ctx.audit.changes:
-        session.execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
+        session.connection().execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
     actor = ctx.actor
     pending = ctx.audit.activity
     if actor is None or (pending is None and fallback_action is None):
@@ -91,7 +91,7 @@ def write_trail(
             record.detail = (
                 f"replayed: transfer {pending.transfer_id} was already made with this key"
             )
-    session.execute(_INSERT_ACTIVITY, _row(record))
+    session.connection().execute(_INSERT_ACTIVITY, _row(record))
 
 
 def my_activity(

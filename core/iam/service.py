@@ -100,7 +100,7 @@ _USER_FOR_TOKEN = select(
 def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
     """The caller a bearer token speaks for, if the token is valid and its user still is."""
     claims = tokens.verify(token, now)
-    user = session.execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
+    user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
     if user is None or not user.is_active:
         raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
     # A password reset or deactivation revokes every token issued before it.

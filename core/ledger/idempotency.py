@@ -89,13 +89,13 @@ def claim(
     ticket = IdempotencyClaim(scope_of(actor), key, fingerprint(operation, payload), actor.user_id)
     if session.get_bind().dialect.name == "postgresql":
         # Held until this transaction ends; a concurrent request with the key does not wait.
-        got = session.scalar(_TRY_LOCK, {"lock_id": _lock_id(ticket.scope, key)})
+        got = session.connection().scalar(_TRY_LOCK, {"lock_id": _lock_id(ticket.scope, key)})
         if not got:
             raise Conflict(
                 "a request with this Idempotency-Key is still being processed; retry shortly",
                 code="idempotency_key_in_flight",
             )
-    record = session.execute(_RECORD, {"scope": ticket.scope, "key": key}).first()
+    record = session.connection().execute(_RECORD, {"scope": ticket.scope, "key": key}).first()
     if record is None:
         return ticket, None
     if record.fingerprint != ticket.fingerprint or record.user_id != actor.user_id:
@@ -115,7 +115,7 @@ def store(
     transfer_id: int | None,
     at: Any,
 ) -> None:
-    session.execute(
+    session.connection().execute(
         _INSERT_RECORD,
         {
             "scope": ticket.scope,

@@ -29,7 +29,7 @@ _ACCOUNT = select(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
 
 def account_snapshot(session: Session, account_id: int) -> Account | None:
     """The account as it is now, detached: for reading and deciding, not for changing."""
-    row = session.execute(_ACCOUNT, {"account_id": account_id}).first()
+    row = session.connection().execute(_ACCOUNT, {"account_id": account_id}).first()
     return None if row is None else Account(**row._mapping)
 
 
@@ -38,7 +38,7 @@ def lock_accounts(session: Session, ids: Iterable[int]) -> dict[int, Account]:
     cycle. On SQLite the unit of work already holds the database's write lock. The accounts
     returned are detached snapshots: changes go through post_transfer, not the ORM."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    rows = session.execute(
+    rows = session.connection().execute(
         _LOCK_ACCOUNTS_PG if postgres else _LOCK_ACCOUNTS, {"ids": sorted(set(ids))}
     )
     return {row.id: Account(**row._mapping) for row in rows}
@@ -117,7 +117,7 @@ def post_transfer(
             "credit_after": credit_after,
             "spend_day": spend_day,
         }
-        transfer_id: int = session.execute(statement, params).scalar_one()
+        transfer_id: int = session.connection().execute(statement, params).scalar_one()
         debit.balance, credit.balance = debit_after, credit_after
         return transfer_id
     transfer_id = _post_in_steps(session, transfer, debit, credit)
@@ -130,17 +130,17 @@ def _post_in_steps(
     session: Session, transfer: dict[str, Any], debit: Account, credit: Account
 ) -> int:
     amount, now = transfer["amount"], transfer["created_at"]
-    transfer_id: int = session.execute(_INSERT_TRANSFER, transfer).scalar_one()
+    transfer_id: int = session.connection().execute(_INSERT_TRANSFER, transfer).scalar_one()
     debit_after, credit_after = debit.balance - amount, credit.balance + amount
     common = {"transfer_id": transfer_id, "currency": transfer["currency"], "created_at": now}
-    session.execute(
+    session.connection().execute(
         _INSERT_ENTRIES,
         [
             {**common, "account_id": debit.id, "amount": -amount, "balance_after": debit_after},
             {**common, "account_id": credit.id, "amount": amount, "balance_after": credit_after},
         ],
     )
-    session.execute(
+    session.connection().execute(
         _SET_BALANCE,
         [
             {"account_id": debit.id, "new_balance": debit_after, "now": now},
@@ -171,7 +171,7 @@ _ADD_SPEND = {
 def add_spend(session: Session, grant_id: int, day: object, amount: int) -> None:
     """Add to what was sent under a grant today."""
     statement = _ADD_SPEND[session.get_bind().dialect.name]
-    session.execute(statement, {"grant_id": grant_id, "day": day, "amount": amount})
+    session.connection().execute(statement, {"grant_id": grant_id, "day": day, "amount": amount})
 
 
 def accounts_page(

@@ -278,7 +278,7 @@ def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = 
     """The tenant's time zone: its days and months of cumulative limits count there."""
     zone = _ZONES.get(tenant_id)
     if zone is None:
-        zone = str(session.scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
+        zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
         _ZONES[tenant_id] = zone
     return zone
 
@@ -308,7 +308,7 @@ def spend_totals(
     totals = {gid: GrantSpendTotals() for gid in grant_ids}
     if not grant_ids:
         return totals
-    rows = session.execute(
+    rows = session.connection().execute(
         _SPEND, {"grant_ids": list(grant_ids), "month_start": month_start, "today": today}
     )
     for grant_id, day, amount in rows:
@@ -322,7 +322,7 @@ def lock_grants(session: Session, grant_ids: Sequence[int]) -> None:
     """Serialise money movements under the same grants, so that concurrent transfers can never
     jointly pass a cumulative limit. Taken after the account locks, in id order."""
     if grant_ids and session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK_GRANTS, {"grant_ids": sorted(grant_ids)}).all()
+        session.connection().execute(_LOCK_GRANTS, {"grant_ids": sorted(grant_ids)}).all()
 
 
 # -- the request ----------------------------------------------------------------------------
