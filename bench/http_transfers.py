@@ -263,8 +263,16 @@ def raw_worker(
     url: str, ids: list[int], hot: bool, seconds: float, seed: int, out: mp.Queue
 ) -> None:  # type: ignore[type-arg]
     """The baseline: the same ledger writes, straight SQL, one connection."""
+    try:
+        out.put(_raw_transfers(url, ids, hot, seconds, seed))
+    except Exception as exc:  # report it: a silent worker would hang the run
+        out.put({"latencies": [], "statuses": {}, "error": repr(exc)})
+
+
+def _raw_transfers(url: str, ids: list[int], hot: bool, seconds: float, seed: int) -> dict:  # type: ignore[type-arg]
     rng = random.Random(seed)
     latencies = []
+    refused = 0
     deadline = time.monotonic() + seconds
     with psycopg.connect(url) as conn:
         bank, tenant, user = conn.execute(
@@ -278,6 +286,9 @@ def raw_worker(
             started = time.perf_counter()
             with conn.transaction():
                 rows = dict(conn.execute(RAW_LOCK, ([source, target],)).fetchall())
+                if rows[source] < amount:  # as the API would refuse it
+                    refused += 1
+                    continue
                 transfer_id = conn.execute(
                     RAW_TRANSFER, (bank, tenant, source, target, amount, user)
                 ).fetchone()[0]
@@ -301,7 +312,7 @@ def raw_worker(
                     "UPDATE accounts SET balance = balance + %s WHERE id = %s", (amount, target)
                 )
             latencies.append(time.perf_counter() - started)
-    out.put({"latencies": latencies, "statuses": {200: len(latencies)}})
+    return {"latencies": latencies, "statuses": {200: len(latencies), 422: refused}}
 
 
 def run_raw(url: str, ids: list[int], hot: bool, seconds: float, concurrency: int) -> dict:  # type: ignore[type-arg]
@@ -313,15 +324,19 @@ def run_raw(url: str, ids: list[int], hot: bool, seconds: float, concurrency: in
     started = time.perf_counter()
     for p in procs:
         p.start()
-    results = [out.get() for _ in procs]
+    results = [out.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - started
+    for result in results:
+        if "error" in result:
+            print(f"  raw SQL worker failed: {result['error']}", flush=True)
     latencies = [x for r in results for x in r["latencies"]]
+    refused = sum(r["statuses"].get(422, 0) for r in results)
     return {
         "elapsed": min(elapsed, seconds + 1),
         "latencies": latencies,
-        "statuses": {200: len(latencies)},
+        "statuses": {200: len(latencies), **({422: refused} if refused else {})},
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -39,3 +40,20 @@ def decode_cursor(cursor: str | None) -> int | None:
     if version != "v1" or last_id < 0:
         raise InvalidRequest("the cursor is not one this API issued", code="invalid_cursor")
     return last_id
+
+
+def page_size(limit: int | None) -> int:
+    """The page size asked for, or the default; out of range is a 422."""
+    size = DEFAULT_PAGE if limit is None else limit
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
+    return size
+
+
+def next_cursor(rows: Sequence[T], size: int, key: Callable[[T], int | None]) -> str | None:
+    """Given up to size + 1 rows (one more than a page), the cursor of the next page, if any."""
+    if len(rows) <= size:
+        return None
+    last = key(rows[size - 1])
+    assert last is not None
+    return encode_cursor(last)

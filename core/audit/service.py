@@ -14,8 +14,7 @@ from sqlmodel import SQLModel, col
 from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
 from core.context import RequestContext
 from core.db import table_of
-from core.errors import InvalidRequest
-from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
+from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.service import authorize, require_readable
@@ -102,9 +101,7 @@ def my_activity(
     authorize(
         session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
     )
-    size = limit or DEFAULT_PAGE
-    if not 1 <= size <= MAX_PAGE:
-        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
+    size = page_size(limit)
     stmt = (
         select(ActivityRecord)
         .where(col(ActivityRecord.user_id) == actor.user_id)
@@ -133,8 +130,8 @@ def my_activity(
         )
         for r in rows[:size]
     ]
-    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 # -- for compliance: the decision log, the change log, the policy as loaded -----------------
@@ -192,13 +189,6 @@ class PolicyPublic(BaseModel):
     files: list[PolicyFilePublic]
 
 
-def _page_size(limit: int | None) -> int:
-    size = limit or DEFAULT_PAGE
-    if not 1 <= size <= MAX_PAGE:
-        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
-    return size
-
-
 def decisions(
     session: Session,
     ctx: RequestContext,
@@ -212,7 +202,7 @@ def decisions(
     require_readable(
         session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
-    size = _page_size(limit)
+    size = page_size(limit)
     stmt = (
         select(DecisionRecord)
         .where(col(DecisionRecord.bank_id) == actor.bank_id)
@@ -239,8 +229,8 @@ def decisions(
         stmt = stmt.where(col(DecisionRecord.id) < before)
     rows = list(session.scalars(stmt))
     items = [DecisionPublic.model_validate(r, from_attributes=True) for r in rows[:size]]
-    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 def changes(
@@ -257,7 +247,7 @@ def changes(
     require_readable(
         session, ctx, "change.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
-    size = _page_size(limit)
+    size = page_size(limit)
     stmt = (
         select(ChangeRecord)
         .where(col(ChangeRecord.bank_id) == actor.bank_id)
@@ -286,8 +276,8 @@ def changes(
         )
         for r in rows[:size]
     ]
-    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 def loaded_policy(session: Session, ctx: RequestContext) -> PolicyPublic:

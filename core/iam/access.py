@@ -30,7 +30,7 @@ from core.iam.schemas import (
 )
 from core.ledger.models import Account
 from core.money import is_currency
-from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
+from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Proposal, Resource, custom_permissions
 from core.policy.filters import readable_in_tenant
@@ -605,9 +605,7 @@ def list_grants(
     cursor: str | None = None,
     limit: int | None = None,
 ) -> Page[GrantPublic]:
-    size = limit or DEFAULT_PAGE
-    if not 1 <= size <= MAX_PAGE:
-        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
+    size = page_size(limit)
     where = readable_in_tenant(
         session,
         ctx,
@@ -633,8 +631,8 @@ def list_grants(
         stmt = stmt.where(col(Grant.id) > after)
     rows = list(session.execute(stmt))
     items = [grant_public(session, g, r) for g, r in rows[:size]]
-    next_cursor = encode_cursor(rows[size - 1][0].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r[0].id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 # -- caps -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlmodel import col
 from core.audit.changes import record_change
 from core.context import Actor, RequestContext
 from core.db import Database
-from core.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
+from core.errors import Conflict, NotFound, TooManyRequests, Unauthenticated
 from core.iam.credentials import Passwords, TokenService
 from core.iam.models import Bank, Grant, Role, Tenant, User
 from core.iam.schemas import (
@@ -24,7 +24,7 @@ from core.iam.schemas import (
     UserPublic,
     UserUpdate,
 )
-from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
+from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
@@ -300,9 +300,7 @@ def list_users(
     limit: int | None = None,
 ) -> Page[UserPublic]:
     """The users the caller may see: their company's, or for staff their bank's."""
-    size = limit or DEFAULT_PAGE
-    if not 1 <= size <= MAX_PAGE:
-        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
+    size = page_size(limit)
     where = readable_in_tenant(
         session, ctx, "user.read", tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
     )
@@ -314,8 +312,8 @@ def list_users(
         stmt = stmt.where(col(User.id) > after)
     rows = list(session.scalars(stmt))
     items = [user_public(u) for u in rows[:size]]
-    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 def add_user(

@@ -29,7 +29,7 @@ from core.ledger.schemas import (
     TransferPublic,
 )
 from core.money import format_amount
-from core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
+from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy.facts import Money, Resource, tenant_day, tenant_zone
 from core.policy.filters import readable_accounts
 from core.policy.service import authorize, require_readable
@@ -70,14 +70,6 @@ def _not_found(account_id: int) -> NotFound:
     return NotFound(f"account {account_id} not found", code="not_found")
 
 
-def _page_limit(limit: int | None) -> int:
-    if limit is None:
-        return DEFAULT_PAGE
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit is between 1 and {MAX_PAGE}")
-    return limit
-
-
 # -- reading ---------------------------------------------------------------------------------
 
 
@@ -111,14 +103,14 @@ def list_accounts(
     tenant_id: int | None = None,
 ) -> Page[AccountPublic]:
     """The accounts the caller may read, filtered in the query."""
-    size = _page_limit(limit)
+    size = page_size(limit)
     where = readable_accounts(session, ctx)
     if tenant_id is not None:
         where = where & (col(Account.tenant_id) == tenant_id)
     rows = repository.accounts_page(session, where, after_id=decode_cursor(cursor), limit=size + 1)
     items = [account_public(a) for a in rows[:size]]
-    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 def statement(
@@ -130,7 +122,7 @@ def statement(
     limit: int | None = None,
 ) -> Page[EntryPublic]:
     """An account's entries, newest first, each with the balance after it."""
-    size = _page_limit(limit)
+    size = page_size(limit)
     before = decode_cursor(cursor)
     load_readable_account(session, ctx, account_id, "statement.read")
     rows = repository.entries_page(session, account_id, before_id=before, limit=size + 1)
@@ -152,21 +144,21 @@ def statement(
         )
         for entry, transfer in rows[:size]
     ]
-    next_cursor = encode_cursor(rows[size - 1][0].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r[0].id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 def list_transfers(
     session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
 ) -> Page[TransferPublic]:
-    size = _page_limit(limit)
+    size = page_size(limit)
     readable = readable_accounts(session, ctx)
     rows = repository.transfers_page(
         session, readable, before_id=decode_cursor(cursor), limit=size + 1
     )
     items = [transfer_public(t) for t in rows[:size]]
-    next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=next_cursor)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
 
 
 def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> TransferPublic:
