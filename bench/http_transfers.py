@@ -195,10 +195,17 @@ def seed(url: str, payers: int) -> tuple[list[int], int]:
                     amount,
                 ),
             )
-        conn.execute("UPDATE accounts SET balance = %s WHERE kind = 'customer'", (amount,))
+        # The hot account is debited by every transfer of its case: fund it for many runs.
+        hot = amount * 100_000
+        transfer_id = conn.execute(SEED_TRANSFER, (clearing, hot, manager_id, ids[0])).fetchone()[0]
+        total = amount * len(ids) + hot
         conn.execute(
-            "UPDATE accounts SET balance = %s WHERE id = %s", (-amount * len(ids), clearing)
+            SEED_ENTRIES,
+            (transfer_id, clearing, -hot, -total, transfer_id, ids[0], hot, amount + hot),
         )
+        conn.execute("UPDATE accounts SET balance = %s WHERE kind = 'customer'", (amount,))
+        conn.execute("UPDATE accounts SET balance = %s WHERE id = %s", (amount + hot, ids[0]))
+        conn.execute("UPDATE accounts SET balance = %s WHERE id = %s", (-total, clearing))
     return ids, clearing
 
 

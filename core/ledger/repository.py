@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,8 +54,9 @@ def lock_account_for_change(session: Session, account_id: int) -> Account | None
 
 
 _TRANSFERS = table_of(Transfer)
+_ENTRIES = table_of(Entry)
 _INSERT_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
-_INSERT_ENTRIES = insert(table_of(Entry))
+_INSERT_ENTRIES = insert(_ENTRIES)
 _SET_BALANCE = (
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("account_id"))
@@ -183,20 +184,36 @@ def accounts_page(
     return list(session.scalars(stmt))
 
 
+# Columns, not ORM objects: a statement page is read-only, and hydrating a hundred objects
+# would cost more than the query.
+_ENTRIES_PAGE = (
+    select(
+        _ENTRIES.c.id,
+        _ENTRIES.c.transfer_id,
+        _ENTRIES.c.amount,
+        _ENTRIES.c.currency,
+        _ENTRIES.c.balance_after,
+        _ENTRIES.c.created_at,
+        _TRANSFERS.c.kind,
+        _TRANSFERS.c.debit_account_id,
+        _TRANSFERS.c.credit_account_id,
+        _TRANSFERS.c.description,
+    )
+    .join(_TRANSFERS, _TRANSFERS.c.id == _ENTRIES.c.transfer_id)
+    .where(_ENTRIES.c.account_id == bindparam("account_id"))
+    .order_by(_ENTRIES.c.id.desc())
+    .limit(bindparam("limit"))
+)
+_ENTRIES_PAGE_BEFORE = _ENTRIES_PAGE.where(_ENTRIES.c.id < bindparam("before_id"))
+
+
 def entries_page(
     session: Session, account_id: int, *, before_id: int | None, limit: int
-) -> list[tuple[Entry, Transfer]]:
+) -> list[Row[Any]]:
     """Newest first; `before_id` is the last entry id of the previous page."""
-    stmt = (
-        select(Entry, Transfer)
-        .join(Transfer, col(Transfer.id) == col(Entry.transfer_id))
-        .where(col(Entry.account_id) == account_id)
-        .order_by(col(Entry.id).desc())
-        .limit(limit)
-    )
-    if before_id is not None:
-        stmt = stmt.where(col(Entry.id) < before_id)
-    return [(e, t) for e, t in session.execute(stmt)]
+    params = {"account_id": account_id, "limit": limit, "before_id": before_id}
+    stmt = _ENTRIES_PAGE if before_id is None else _ENTRIES_PAGE_BEFORE
+    return list(session.connection().execute(stmt, params))
 
 
 def transfers_page(

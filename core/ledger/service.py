@@ -128,23 +128,23 @@ def statement(
     rows = repository.entries_page(session, account_id, before_id=before, limit=size + 1)
     items = [
         EntryPublic(
-            id=entry.id,
-            transfer_id=entry.transfer_id,
-            kind=transfer.kind,
-            amount=entry.amount,
-            currency=entry.currency,
-            balance_after=entry.balance_after,
+            id=row.id,
+            transfer_id=row.transfer_id,
+            kind=row.kind,
+            amount=row.amount,
+            currency=row.currency,
+            balance_after=row.balance_after,
             counterparty_account_id=(
-                transfer.credit_account_id
-                if transfer.debit_account_id == account_id
-                else transfer.debit_account_id
+                row.credit_account_id
+                if row.debit_account_id == account_id
+                else row.debit_account_id
             ),
-            description=transfer.description,
-            created_at=entry.created_at,
+            description=row.description,
+            created_at=row.created_at,
         )
-        for entry, transfer in rows[:size]
+        for row in rows[:size]
     ]
-    cursor_after = next_cursor(rows, size, lambda r: r[0].id)
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
     return Page(items=items, next_cursor=cursor_after)
 
 
