@@ -15,7 +15,6 @@ from core.iam import service as iam
 from core.iam.credentials import Passwords
 from core.iam.models import Bank, LimitCap
 from core.ledger import service as ledger
-from core.ledger.models import Account
 from core.ledger.schemas import DepositCreate
 
 BANK_NAME = "Mandate Demo Bank"
@@ -148,7 +147,3 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
         )
     session.flush()
     return True
-
-
-def account_summary(session: Session) -> list[Account]:
-    return list(session.scalars(select(Account).order_by(col(Account.id))))

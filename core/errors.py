@@ -62,16 +62,6 @@ class TooManyRequests(MandateError):
     code = "too_many_requests"
 
 
-class PayloadTooLarge(MandateError):
-    status = 413
-    code = "payload_too_large"
-
-
-class Unavailable(MandateError):
-    status = 503
-    code = "unavailable"
-
-
 # Every error code the API can answer with, and its status: the OpenAPI document and
 # the docs are generated from this table, so a new code must be added here.
 ERROR_CODES: dict[str, tuple[int, str]] = {

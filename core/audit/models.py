@@ -11,8 +11,6 @@ from sqlmodel import Field, SQLModel
 from core.clock import utcnow
 from core.db import BigIntKey, UTCDateTime
 
-OUTCOMES = ("succeeded", "replayed", "refused", "failed")
-
 
 class ActivityRecord(SQLModel, table=True):
     """One action a user attempted, with its outcome, as that user sees it in their activity."""

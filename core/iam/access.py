@@ -34,6 +34,7 @@ from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Proposal, Resource, custom_permissions
 from core.policy.filters import readable_in_tenant
+from core.policy.reasons import clock_time
 from core.policy.service import authorize, require_readable
 
 # -- the vocabulary -------------------------------------------------------------------------
@@ -326,8 +327,8 @@ def grant_public(session: Session, grant: Grant, role: Role | None = None) -> Gr
     if grant.window_days is not None:
         window = TimeWindow(
             days=[DAY_NAMES[int(d)] for d in grant.window_days],
-            start=_hhmm(grant.window_start or 0),
-            end=_hhmm(grant.window_end or 0),
+            start=clock_time(grant.window_start or 0),
+            end=clock_time(grant.window_end or 0),
             time_zone=grant.window_zone or "UTC",
         )
     return GrantPublic(
@@ -347,10 +348,6 @@ def grant_public(session: Session, grant: Grant, role: Role | None = None) -> Gr
         created_at=grant.created_at,
         revoked_at=grant.revoked_at,
     )
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _grant_resource(grant_id: int | None, grantee: User, role: Role) -> Resource:

@@ -11,10 +11,6 @@ from sqlmodel import Field, SQLModel
 from core.clock import utcnow
 from core.db import BigIntKey, UTCDateTime
 
-ACCOUNT_KINDS = ("customer", "clearing")
-ACCOUNT_STATUSES = ("open", "frozen", "closed")
-TRANSFER_KINDS = ("transfer", "deposit", "withdrawal")
-
 
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"

@@ -17,7 +17,7 @@ from oso import Variable
 
 from core.context import Actor
 from core.iam.models import Grant, Role
-from core.iam.schemas import DAY_NAMES
+from core.iam.schemas import DAY_NAMES, TimeWindow
 from core.ledger.models import Account
 from core.money import parse_amount
 from core.policy.engine import Decision, PolicyEngine
@@ -190,10 +190,8 @@ def _build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant,
     window = spec.get("window")
     if window:
         grant.window_days = "".join(str(DAY_NAMES.index(d)) for d in window["days"])
-        hours, minutes = str(window["start"]).split(":")
-        grant.window_start = int(hours) * 60 + int(minutes)
-        hours, minutes = str(window["end"]).split(":")
-        grant.window_end = int(hours) * 60 + int(minutes)
+        grant.window_start = TimeWindow.minutes(str(window["start"]))
+        grant.window_end = TimeWindow.minutes(str(window["end"]))
         grant.window_zone = window["time_zone"]
     return grant, role, list(spec.get("permissions", []))
 

@@ -20,21 +20,8 @@ from core.money import format_amount
 from core.policy import engine as policy_engine
 from core.policy.engine import fill
 from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
-from core.policy.reasons import describe, status_of
+from core.policy.reasons import status_of
 from core.policy.service import authorize, require_readable
-
-REASON_OF = {
-    "valid_from": "grant_not_yet_valid",
-    "valid_until": "grant_expired",
-    "time_window": "outside_time_window",
-    "limit_currency": "limit_currency_mismatch",
-    "per_transfer_limit": "limit_per_transfer",
-    "daily_limit": "limit_daily",
-    "monthly_limit": "limit_monthly",
-    "not_own_access": "self_change_forbidden",
-    "role_assignable": "role_not_assignable",
-    "within_caps": "exceeds_cap",
-}
 
 
 class ConditionResult(BaseModel):
@@ -330,6 +317,3 @@ def capabilities(
             )
         )
     return result
-
-
-__all__ = ["Explanation", "capabilities", "describe", "explain"]

@@ -470,7 +470,7 @@ def carrying(engine: PolicyEngine, gathered: Gathered, action: str) -> list[tupl
     return [
         (g, r)
         for g, r in gathered.pairs
-        if engine_carries(engine, role_facts(r, gathered.permissions.get(r.id or 0, [])), action)
+        if engine.role_carries(role_facts(r, gathered.permissions.get(r.id or 0, [])), action)
     ]
 
 
@@ -543,9 +543,3 @@ def shape_request(
             values[f"g{index}.month_total"] = totals.spent_month + money.amount
     request["grants"] = grants_facts
     return facts
-
-
-def engine_carries(engine: PolicyEngine, role: dict[str, Any], permission: str) -> bool:
-    """Does the policy give this role this permission? Grants whose role does not carry the
-    action cannot speak for it, so they are left out of the facts."""
-    return engine.role_carries(role, permission)

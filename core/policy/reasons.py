@@ -48,15 +48,14 @@ def describe_days(days: list[int]) -> str:
     return ", ".join(DAYS[d] for d in days)
 
 
-def minutes(value: int) -> str:
+def clock_time(value: int) -> str:
+    """Minutes after midnight as HH:MM."""
     return f"{value // 60:02d}:{value % 60:02d}"
 
 
 def describe_window(window: dict[str, Any]) -> str:
-    return (
-        f"{describe_days(window['days'])} {minutes(window['start'])}–{minutes(window['end'])} "
-        f"{window['zone']}"
-    )
+    hours = f"{clock_time(window['start'])}–{clock_time(window['end'])}"
+    return f"{describe_days(window['days'])} {hours} {window['zone']}"
 
 
 def describe(
