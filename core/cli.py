@@ -11,6 +11,29 @@ from core.settings import get_settings
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Mandate: policy-decided banking."
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mandate {version('mandate')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Mandate: policy-decided banking."""
+
+
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(db_app, name="db")
 
@@ -68,6 +91,26 @@ def policy_version() -> None:
     from core.policy.engine import PolicyEngine
 
     typer.echo(PolicyEngine.version_of(get_settings().policy_dir))
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="The key that signs access tokens.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create() -> None:
+    """Create the Ed25519 token-signing key at MANDATE_TOKEN_KEY_PATH (mode 0600). Refuses to
+    replace an existing key: replacing it would sign every user out."""
+    from core.iam.credentials import load_or_create_signing_key
+    from core.settings import Settings
+
+    # Production settings refuse to load while the key is missing, which is the one time this
+    # command is needed: read only the path, as development would.
+    path = Settings(environment="development").token_key_path.expanduser()
+    if path.exists():
+        _fail(f"{path} exists; remove it first to replace the key (signs everybody out)")
+    load_or_create_signing_key(path, create=True)
+    typer.echo(f"created token signing key {path} (mode 0600)")
 
 
 ledger_app = typer.Typer(no_args_is_help=True, help="The double-entry ledger.")
@@ -151,8 +194,8 @@ class _ProgressBar:
 
 @app.command("purge")
 def purge() -> None:
-    """Forget what may be forgotten: old idempotency keys (after MANDATE_IDEMPOTENCY_RETENTION_
-    HOURS, at least 24), ended console sessions, old sign-in attempts. Run it daily."""
+    """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
+    at least 24), ended console sessions, old sign-in attempts. Run it daily."""
     import datetime as dt
 
     from core import maintenance
@@ -239,8 +282,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def main() -> None:  # pragma: no cover
-    logging.basicConfig(level=logging.INFO)
+def main() -> None:
+    """The `mandate` script (pyproject's entry point)."""
+    # Warnings from libraries; Mandate's own progress at INFO (alembic's chatter stays quiet).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("core").setLevel(logging.INFO)
     app()
 
 

@@ -10,7 +10,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from core import bundled
+
+# The source checkout (tests, benchmarks and `make run` use it); an installed wheel has none.
+REPO_ROOT = bundled.CHECKOUT_ROOT
 
 
 def _default_data_dir() -> Path:
@@ -19,11 +22,18 @@ def _default_data_dir() -> Path:
     return Path(base) / "mandate"
 
 
+def _default_database_url() -> str:
+    # A checkout keeps its demo database in var/ (gitignored); an installed Mandate keeps it
+    # beside the signing key, never inside site-packages.
+    folder = REPO_ROOT / "var" if bundled.is_checkout() else _default_data_dir()
+    return f"sqlite:///{folder / 'mandate.db'}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MANDATE_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'mandate.db'}"
+    database_url: str = Field(default_factory=_default_database_url)
     database_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Ed25519 private key (PEM) that signs access tokens; created on first run in development.
@@ -41,7 +51,7 @@ class Settings(BaseSettings):
     # Idempotency keys are kept at least this long (the API promises 24 hours).
     idempotency_retention_hours: int = Field(default=48, ge=24)
 
-    policy_dir: Path = REPO_ROOT / "policies"
+    policy_dir: Path = Field(default_factory=bundled.policy_dir)
     # Compile decisions into residual checks (cached per policy version and static facts).
     policy_compile: bool = True
 

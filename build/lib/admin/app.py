@@ -1,0 +1,38 @@
+"""The console as an application of its own, mounted at /console on the API's app.
+
+A mounted app keeps the console's HTML error pages apart from the API's JSON errors, and its
+routes out of the OpenAPI document; it shares the API's services (database, passwords,
+clock) and its unit of work, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from admin import errors
+from admin.routes import access, accounts, activity, auth, compliance, iam, transfers
+from admin.views import HERE, PREFIX
+from api.deps import Services
+
+
+def create_console(services: Services) -> FastAPI:
+    console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    console.state.services = services
+    errors.install(console)
+    console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in (
+        auth.router,
+        accounts.router,
+        transfers.router,
+        activity.router,
+        iam.router,
+        access.router,
+        compliance.router,
+    ):
+        console.include_router(router)
+    return console
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the console at /console, over the app's own services."""
+    app.mount(PREFIX, create_console(app.state.services), name="console")

@@ -1,0 +1,71 @@
+"""Console dependencies: the signed-in person from the session cookie, and forms checked for
+this session's anti-forgery token. The unit of work is the API's own (api.deps)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
+
+from admin.errors import FormExpired, SignInRequired
+from api.deps import DbSession, services
+from core.context import RequestContext
+from core.errors import Unauthenticated
+from core.iam import sessions
+
+SESSION_COOKIE = "mandate_console"
+# Before sign-in there is no session to bind a form to: the sign-in form carries a random
+# value that must match this cookie (a page on another site can read neither).
+SIGN_IN_COOKIE = "mandate_sign_in"
+CSRF_FIELD = "csrf_token"
+
+
+def console_context(request: Request, _uow: DbSession) -> RequestContext:
+    """The caller, from the console session cookie; the sign-in page when there is none.
+
+    Like api.deps.current_context, the session is read in a short transaction of its own so
+    that the request's transaction starts in the thread that runs the route."""
+    ctx: RequestContext = request.state.ctx
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise SignInRequired("sign in to use the console")
+    svc = services(request)
+    try:
+        with svc.db.unit_of_work(write=False) as session:
+            resumed = sessions.resume(session, token, ctx.now())
+    except Unauthenticated as exc:
+        raise SignInRequired(exc.detail) from exc
+    if resumed.needs_touch:
+        with svc.db.unit_of_work(write=True) as session:
+            sessions.touch(session, resumed.session_id, ctx.now())
+    ctx.actor = resumed.actor
+    request.state.csrf_token = sessions.csrf_token_for(token)
+    return ctx
+
+
+ConsoleContext = Annotated[RequestContext, Depends(console_context)]
+
+
+async def checked_form(request: Request, ctx: ConsoleContext) -> FormData:
+    """The posted form, if it carries this session's anti-forgery token."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    expected: str = request.state.csrf_token
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise FormExpired()
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def is_https(request: Request) -> bool:
+    """Whether cookies must be Secure: served over https, or in production (which is always
+    behind TLS, even where a proxy in front terminates it and the app sees plain http)."""
+    return request.url.scheme == "https" or services(request).settings.environment == "production"

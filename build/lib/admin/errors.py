@@ -1,0 +1,83 @@
+"""How the console answers errors: with pages, not JSON.
+
+Errors still travel as core.errors.MandateError (code, status, detail) through the unit of
+work, so a refused form is rolled back and lands in the audit trail exactly like a refused
+API call; only the rendering differs."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from admin.views import PREFIX, error_page
+from api.errors import describe_exception
+from core.errors import Forbidden, MandateError, Unauthenticated
+
+log = logging.getLogger("mandate.console")
+
+
+class SignInRequired(Unauthenticated):
+    """No console session, or it ended: the browser is sent to the sign-in page."""
+
+    code = "unauthenticated"
+
+
+class FormExpired(Forbidden):
+    """A form came back without this session's anti-forgery token (or with another's)."""
+
+    code = "csrf_failed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this form has expired or did not come from this console; reload the page and try again"
+        )
+
+
+class FormRefused(MandateError):
+    """A service refused what a form asked for. Carries the page to answer with (the form
+    again, the message next to its field) and keeps the original's code and status, so the
+    unit of work rolls back and records the refusal as it would for the API."""
+
+    def __init__(self, cause: MandateError, response: Response) -> None:
+        super().__init__(cause.detail, code=cause.code)
+        self.status = cause.status  # type: ignore[misc]
+        self.response = response
+
+
+def sign_in_url(request: Request) -> str:
+    """The sign-in page, coming back afterwards to the page asked for (a form that was being
+    sent cannot be sent again from there: it comes back to the console's first page)."""
+    if request.method != "GET":
+        return f"{PREFIX}/sign-in"
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"{PREFIX}/sign-in?next={quote(back, safe='')}"
+
+
+def install(console: FastAPI) -> None:
+    async def refused_form(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormRefused)
+        return exc.response
+
+    async def sign_in_needed(request: Request, exc: Exception) -> Response:
+        response = RedirectResponse(sign_in_url(request), status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def error(request: Request, exc: Exception) -> Response:
+        status, code, detail = describe_exception(exc)
+        if isinstance(exc, RequestValidationError):
+            # A malformed id or query in a console URL: as good as a page that is not there.
+            status, code, detail = 404, "not_found", "no such page"
+        if status >= 500 and code == "internal_error":
+            log.exception("console error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_page(request, status, code, detail)
+
+    console.add_exception_handler(FormRefused, refused_form)
+    console.add_exception_handler(SignInRequired, sign_in_needed)
+    for exc_type in (MandateError, RequestValidationError, StarletteHTTPException, Exception):
+        console.add_exception_handler(exc_type, error)

@@ -1,0 +1,234 @@
+"""Reading console forms into the services' own input schemas, and putting a refusal's
+message next to the field it is about. Amounts are typed as decimals and converted with
+core.money.parse_amount; nothing here decides whether an action is allowed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from admin.errors import FormRefused
+from core.errors import InvalidRequest, MandateError
+from core.iam.schemas import DAY_NAMES, LimitSet, TimeWindow
+from core.ledger.schemas import MAX_ID
+from core.money import MINOR_UNITS, is_currency, parse_amount
+from core.policy.reasons import KIND_NAMES
+
+LIMIT_FIELDS = ("per_transfer", "daily", "monthly")
+
+# Which field of a form a service's error code is about; codes not listed are shown at the
+# top of the form.
+FIELD_OF_CODE = {
+    "limit_per_transfer": "amount",
+    "limit_daily": "amount",
+    "limit_monthly": "amount",
+    "insufficient_funds": "amount",
+    "invalid_amount": "amount",
+    "amount_too_large": "amount",
+    "limit_currency_mismatch": "amount",
+    "currency_mismatch": "to_account_id",
+    "same_account": "to_account_id",
+    "counterparty_not_found": "to_account_id",
+    "username_taken": "username",
+    "role_exists": "name",
+    "tenant_exists": "name",
+    "invalid_permission": "permissions",
+    "invalid_scope": "account_ids",
+    "invalid_validity": "valid_until",
+    "invalid_window": "window",
+    "invalid_time": "window",
+    "unknown_time_zone": "window",
+    "role_not_assignable": "role_id",
+    "unknown_currency": "currency",
+}
+
+
+# Refusals whose API wording speaks of headers and keys: what they mean for a person at a form.
+CONSOLE_WORDS = {
+    "idempotency_key_in_flight": (
+        "This form is still being processed. Wait a moment, then send it again: it will not "
+        "be carried out twice."
+    ),
+    "idempotency_key_reused": (
+        "This form was already used for a different request. Check the details and send it again."
+    ),
+    "contention": "The bank is very busy on these accounts right now; send the form again.",
+}
+
+
+@dataclass
+class Entry:
+    """What a person typed into a form (to show it again), and what is wrong with it, field
+    by field ("" for the form as a whole)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def place(self, exc: MandateError, fields: tuple[str, ...]) -> None:
+        """Put a service's refusal next to the field it is about."""
+        name = FIELD_OF_CODE.get(exc.code, "")
+        if exc.code == "exceeds_cap":
+            name = next((k for k in LIMIT_FIELDS if exc.detail.startswith(KIND_NAMES[k])), "limits")
+        self.error(
+            name if name in fields else "", CONSOLE_WORDS.get(exc.code, _sentence(exc.detail))
+        )
+
+    def take_validation(self, exc: ValidationError) -> None:
+        """Put a schema's complaints next to their fields (form fields are named like the
+        schema's)."""
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+            # A check across fields (scope, validity) names no field: its code says which.
+            name = loc[0] if loc else FIELD_OF_CODE.get(str(err.get("type")), "")
+            self.error(name, _sentence(str(err.get("msg", "invalid"))))
+
+
+def _sentence(text: str) -> str:
+    text = text.removeprefix("Value error, ")
+    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text
+
+
+def text(form: FormData, name: str, limit: int = 500) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def ident(form: FormData, name: str) -> int | None:
+    value = text(form, name, 12)
+    return int(value) if value.isdigit() and 1 <= int(value) <= MAX_ID else None
+
+
+def new_key() -> str:
+    """A fresh idempotency key for a money-moving form: the page carries it, so sending the
+    form twice (a double click, a retry after a network error) makes one movement."""
+    return str(uuid.uuid4())
+
+
+def amount(
+    entry: Entry, name: str, typed: str, currency: str | None, *, required: bool
+) -> int | None:
+    """A decimal typed in a form, in minor units of `currency`."""
+    if not typed:
+        if required:
+            entry.error(name, "Enter an amount.")
+        return None
+    if currency is None or not is_currency(currency):
+        return None
+    try:
+        value = parse_amount(typed, currency)
+    except ValueError as exc:
+        message = str(exc)
+        entry.error(
+            name,
+            _sentence(message) if "decimal places" in message else "Enter an amount like 1,250.00.",
+        )
+        return None
+    if value <= 0:
+        entry.error(name, "Enter an amount greater than zero.")
+        return None
+    return value
+
+
+def limits(entry: Entry, form: FormData) -> LimitSet | None:
+    """Optional limits: a currency and up to three decimal amounts."""
+    currency = text(form, "limit_currency", 3).upper()
+    typed = {k: text(form, k, 40) for k in LIMIT_FIELDS}
+    entry.values.update(limit_currency=currency, **typed)
+    if not any(typed.values()):
+        return None
+    if not is_currency(currency):
+        entry.error("limit_currency", "Choose the currency of the limits.")
+        return None
+    parsed = {k: amount(entry, k, v, currency, required=False) for k, v in typed.items()}
+    try:
+        return LimitSet(currency=currency, **parsed)
+    except ValidationError as exc:
+        entry.take_validation(exc)
+        return None
+
+
+def window(entry: Entry, form: FormData) -> TimeWindow | None:
+    """Optional time window: weekday checkboxes, local start and end, a time zone."""
+    days = [d for d in form.getlist("days") if isinstance(d, str) and d in DAY_NAMES]
+    start, end = text(form, "window_start", 5), text(form, "window_end", 5)
+    zone = text(form, "window_zone", 64)
+    entry.values.update(days=days, window_start=start, window_end=end, window_zone=zone)
+    if not days and not start and not end:
+        return None
+    if not days:
+        entry.error("window", "Tick the weekdays of the window.")
+        return None
+    if not start or not end:
+        entry.error("window", "Give the window's start and end times.")
+        return None
+    try:
+        return TimeWindow(days=days, start=start, end=end, time_zone=zone)
+    except ValidationError as exc:
+        for err in exc.errors():
+            entry.error("window", _sentence(str(err.get("msg", "invalid"))))
+        return None
+
+
+def local_datetime(entry: Entry, name: str, typed: str, zone: str) -> dt.datetime | None:
+    """A datetime-local field, read in `zone`."""
+    entry.values[name] = typed
+    if not typed:
+        return None
+    try:
+        naive = dt.datetime.fromisoformat(typed)
+        return naive.replace(tzinfo=ZoneInfo(zone)) if naive.tzinfo is None else naive
+    except (ValueError, KeyError):
+        entry.error(name, "Enter a date and time.")
+        return None
+
+
+# Renders the form again, given what refused it (None: the form's own mistakes).
+Again = Callable[[MandateError | None], Response]
+
+
+@contextmanager
+def refusals(entry: Entry, fields: tuple[str, ...], again: Again) -> Iterator[None]:
+    """Run a service call; if it refuses, answer with the form again, the message next to
+    its field. The refusal still rolls the request back and is recorded."""
+    try:
+        yield
+    except FormRefused:
+        raise
+    except MandateError as exc:
+        entry.place(exc, fields)
+        raise FormRefused(exc, again(exc)) from exc
+
+
+def refuse(entry: Entry, again: Again) -> FormRefused:
+    """The form has mistakes of its own (nothing was asked of a service)."""
+    return FormRefused(
+        InvalidRequest("; ".join(entry.errors.values()) or "the form has mistakes"), again(None)
+    )
+
+
+COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "PLN", "SEK", "DKK", "NOK", "CZK", "JPY")
+
+
+@cache
+def time_zones() -> list[str]:
+    """IANA zones for the time zone pickers, the common European ones first."""
+    first = ["Europe/Berlin", "Europe/Vienna", "Europe/Paris", "Europe/London", "UTC"]
+    rest = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+    return first + [z for z in rest if z not in first]
+
+
+def currencies() -> list[str]:
+    return list(COMMON_CURRENCIES) + sorted(set(MINOR_UNITS) - set(COMMON_CURRENCIES))

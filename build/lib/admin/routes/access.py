@@ -1,0 +1,430 @@
+"""Who may do what: roles (built-in, read-only; custom, composed from the vocabulary),
+grants (scope, limits, time window, validity) and the caps over every limit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from admin import forms
+from admin.deps import CheckedForm, ConsoleContext
+from admin.forms import LIMIT_FIELDS, Entry, currencies, time_zones
+from admin.routes.iam import tenants_page, user_page
+from admin.views import decimal_text, redirect, render
+from api.deps import DbSession
+from api.params import GrantId, RoleId, TenantId
+from core.context import RequestContext
+from core.errors import MandateError
+from core.iam import access
+from core.iam import service as iam
+from core.iam.schemas import (
+    DAY_NAMES,
+    CapSet,
+    GrantCreate,
+    LimitSet,
+    RoleCreate,
+    RolePublic,
+    RoleUpdate,
+)
+from core.iam.workspace import workspace
+from core.ledger import service as ledger
+from core.ledger.schemas import MAX_ID
+from core.money import MINOR_UNITS
+from core.pagination import MAX_PAGE
+
+router = APIRouter()
+
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+ROLE_FIELDS = ("name", "description", "permissions", "limit_currency", *LIMIT_FIELDS)
+GRANT_FIELDS = (
+    "role_id",
+    "account_ids",
+    "limit_currency",
+    *LIMIT_FIELDS,
+    "limits",
+    "window",
+    "valid_from",
+    "valid_until",
+)
+
+
+def _limit_values(limits: LimitSet | None) -> dict[str, str]:
+    if limits is None:
+        return {}
+    return {
+        "limit_currency": limits.currency,
+        **{k: decimal_text(getattr(limits, k), limits.currency) for k in LIMIT_FIELDS},
+    }
+
+
+# -- roles ----------------------------------------------------------------------------------
+
+
+@router.get("/roles", name="console.roles")
+def roles(
+    request: Request, session: DbSession, ctx: ConsoleContext, tenant: OptionalId = None
+) -> HTMLResponse:
+    listed = access.list_roles(session, ctx, tenant_id=tenant)
+    return render(
+        request,
+        session,
+        ctx,
+        "roles.html",
+        title="Roles",
+        roles=listed,
+        tenant=tenant,
+        vocabulary={p.name: p for p in access.vocabulary()},
+    )
+
+
+def role_form(
+    request: Request,
+    session: Session,
+    ctx: RequestContext,
+    entry: Entry,
+    *,
+    role: RolePublic | None = None,
+    tenant: int | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    vocabulary = access.vocabulary()
+    return render(
+        request,
+        session,
+        ctx,
+        "role_form.html",
+        status=status,
+        title=role.name if role else "New role",
+        role=role,
+        tenant=tenant,
+        entry=entry,
+        composable=[p for p in vocabulary if p.composable],
+        vocabulary={p.name: p for p in vocabulary},
+        currencies=currencies(),
+    )
+
+
+@router.get("/roles/new", name="console.new_role")
+def new_role(
+    request: Request, session: DbSession, ctx: ConsoleContext, tenant: OptionalId = None
+) -> HTMLResponse:
+    entry = Entry(values={"permissions": [], "limit_currency": "EUR"})
+    return role_form(request, session, ctx, entry, tenant=tenant)
+
+
+def _read_role(form: FormData, entry: Entry) -> tuple[str, str, list[str], LimitSet | None]:
+    name = forms.text(form, "name", 100)
+    description = forms.text(form, "description", 500)
+    permissions = [p for p in form.getlist("permissions") if isinstance(p, str)][:30]
+    entry.values.update(name=name, description=description, permissions=permissions)
+    if not permissions:
+        entry.error("permissions", "Tick at least one permission.")
+    return name, description, permissions, forms.limits(entry, form)
+
+
+@router.post("/roles", name="console.create_role")
+def create_role(
+    request: Request,
+    session: DbSession,
+    ctx: ConsoleContext,
+    form: CheckedForm,
+    tenant: OptionalId = None,
+) -> Response:
+    entry = Entry()
+
+    def again(exc: MandateError | None) -> Response:
+        return role_form(
+            request, session, ctx, entry, tenant=tenant, status=exc.status if exc else 422
+        )
+
+    name, description, permissions, limits = _read_role(form, entry)
+    if entry.errors:
+        raise forms.refuse(entry, again)
+    try:
+        body = RoleCreate(
+            name=name,
+            description=description,
+            permissions=permissions,
+            limits=limits,
+            tenant_id=tenant,
+        )
+    except ValidationError as exc:
+        entry.take_validation(exc)
+        raise forms.refuse(entry, again) from exc
+    with forms.refusals(entry, ROLE_FIELDS, again):
+        created = access.create_role(session, ctx, body)
+    return redirect(f"/roles/{created.id}", done="role-created")
+
+
+@router.get("/roles/{role_id}", name="console.role")
+def role(
+    request: Request, session: DbSession, ctx: ConsoleContext, role_id: RoleId
+) -> HTMLResponse:
+    found = access.get_role(session, ctx, role_id)
+    entry = Entry(
+        values={
+            "name": found.name,
+            "description": found.description,
+            "permissions": found.permissions,
+            "limit_currency": "EUR",
+            **_limit_values(found.limits),
+        }
+    )
+    return role_form(request, session, ctx, entry, role=found, tenant=found.tenant_id)
+
+
+@router.post("/roles/{role_id}", name="console.update_role")
+def update_role(
+    request: Request, session: DbSession, ctx: ConsoleContext, role_id: RoleId, form: CheckedForm
+) -> Response:
+    found = access.get_role(session, ctx, role_id)
+    entry = Entry()
+
+    def again(exc: MandateError | None) -> Response:
+        return role_form(
+            request, session, ctx, entry, role=found, status=exc.status if exc else 422
+        )
+
+    name, description, permissions, limits = _read_role(form, entry)
+    if entry.errors:
+        raise forms.refuse(entry, again)
+    try:
+        body = RoleUpdate(
+            name=name,
+            description=description,
+            permissions=permissions,
+            limits=limits,
+            clear_limits=limits is None,
+        )
+    except ValidationError as exc:
+        entry.take_validation(exc)
+        raise forms.refuse(entry, again) from exc
+    with forms.refusals(entry, ROLE_FIELDS, again):
+        access.update_role(session, ctx, role_id, body)
+    return redirect(f"/roles/{role_id}", done="role-updated")
+
+
+@router.post("/roles/{role_id}/delete", name="console.delete_role")
+def delete_role(
+    request: Request, session: DbSession, ctx: ConsoleContext, role_id: RoleId, form: CheckedForm
+) -> Response:
+    found = access.get_role(session, ctx, role_id)
+    entry = Entry(
+        values={
+            "name": found.name,
+            "description": found.description,
+            "permissions": found.permissions,
+            "limit_currency": "EUR",
+            **_limit_values(found.limits),
+        }
+    )
+
+    def again(exc: MandateError | None) -> Response:
+        return role_form(
+            request, session, ctx, entry, role=found, status=exc.status if exc else 422
+        )
+
+    with forms.refusals(entry, (), again):
+        access.delete_role(session, ctx, role_id)
+    return redirect("/roles", done="role-deleted", tenant=found.tenant_id)
+
+
+# -- grants ---------------------------------------------------------------------------------
+
+
+def grant_form(
+    request: Request,
+    session: Session,
+    ctx: RequestContext,
+    user_id: int,
+    entry: Entry | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    person = iam.get_user(session, ctx, user_id)
+    ws = workspace(session, ctx)
+    tenant_zone = ws.time_zone
+    if person.tenant_id is not None and ws.actor.is_staff:
+        tenant_zone = iam.get_tenant(session, ctx, person.tenant_id).timezone
+    accounts = (
+        ledger.list_accounts(session, ctx, tenant_id=person.tenant_id, limit=MAX_PAGE).items
+        if person.tenant_id is not None
+        else []
+    )
+    caps = access.list_caps(session, ctx, person.tenant_id) if ws.holds("cap.read") else []
+    limit_currency = caps[0].currency if caps else (accounts[0].currency if accounts else "EUR")
+    entry = entry or Entry(
+        values={
+            "scope": "all",
+            "account_ids": [],
+            "limit_currency": limit_currency,
+            "days": [],
+            "window_zone": tenant_zone,
+        }
+    )
+    return render(
+        request,
+        session,
+        ctx,
+        "grant_form.html",
+        ws=ws,
+        status=status,
+        title=f"Give {person.display_name} a role",
+        person=person,
+        roles=access.list_roles(session, ctx, tenant_id=person.tenant_id),
+        accounts=accounts,
+        caps=caps,
+        entry=entry,
+        currencies=sorted({a.currency for a in accounts} | {c.currency for c in caps} | {"EUR"}),
+        zones=time_zones(),
+        days=DAY_NAMES,
+    )
+
+
+@router.get("/grants/new", name="console.new_grant")
+def new_grant(
+    request: Request,
+    session: DbSession,
+    ctx: ConsoleContext,
+    user_id: Annotated[int, Query(alias="user", ge=1, le=MAX_ID)],
+) -> HTMLResponse:
+    return grant_form(request, session, ctx, user_id)
+
+
+@router.post("/grants", name="console.create_grant")
+def create_grant(
+    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
+) -> Response:
+    user_id = forms.ident(form, "user_id")
+    role_id = forms.ident(form, "role_id")
+    scope = "listed" if forms.text(form, "scope", 10) == "listed" else "all"
+    account_ids = [
+        int(a) for a in form.getlist("account_ids") if isinstance(a, str) and a.isdigit()
+    ]
+    entry = Entry(values={"role_id": role_id, "scope": scope, "account_ids": account_ids})
+    if user_id is None:
+        entry.error("", "Choose whom to give the role.")
+        user_id = 0
+
+    def again(exc: MandateError | None) -> Response:
+        return grant_form(request, session, ctx, user_id, entry, status=exc.status if exc else 422)
+
+    if role_id is None:
+        entry.error("role_id", "Choose a role.")
+    if scope == "listed" and not account_ids:
+        entry.error("account_ids", "Tick the accounts, or choose all accounts.")
+    limits = forms.limits(entry, form)
+    window = forms.window(entry, form)
+    zone = entry.values.get("window_zone") or "UTC"
+    valid_from = forms.local_datetime(entry, "valid_from", forms.text(form, "valid_from", 20), zone)
+    valid_until = forms.local_datetime(
+        entry, "valid_until", forms.text(form, "valid_until", 20), zone
+    )
+    if entry.errors:
+        raise forms.refuse(entry, again)
+    try:
+        body = GrantCreate(
+            user_id=user_id,
+            role_id=role_id,
+            all_accounts=scope == "all",
+            account_ids=account_ids if scope == "listed" else [],
+            limits=limits,
+            window=window,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+    except ValidationError as exc:
+        entry.take_validation(exc)
+        raise forms.refuse(entry, again) from exc
+    with forms.refusals(entry, GRANT_FIELDS, again):
+        access.create_grant(session, ctx, body)
+    return redirect(f"/users/{user_id}", done="grant-created")
+
+
+@router.post("/grants/{grant_id}/revoke", name="console.revoke_grant")
+def revoke_grant(
+    request: Request, session: DbSession, ctx: ConsoleContext, grant_id: GrantId, form: CheckedForm
+) -> Response:
+    found = access.get_grant(session, ctx, grant_id)
+    entry = Entry()
+
+    def again(exc: MandateError | None) -> Response:
+        return user_page(
+            request,
+            session,
+            ctx,
+            found.user_id,
+            status=exc.status if exc else 422,
+            problem=entry.errors.get("", ""),
+        )
+
+    with forms.refusals(entry, (), again):
+        access.revoke_grant(session, ctx, grant_id)
+    return redirect(f"/users/{found.user_id}", done="grant-revoked")
+
+
+# -- caps -----------------------------------------------------------------------------------
+
+
+def _read_cap(form: FormData, entry: Entry) -> tuple[str, CapSet | None]:
+    currency = forms.text(form, "currency", 3).upper()
+    typed = {k: forms.text(form, k, 40) for k in LIMIT_FIELDS}
+    entry.values.update(currency=currency, **typed)
+    if currency not in MINOR_UNITS:
+        entry.error("currency", "Choose a currency.")
+        return currency, None
+    parsed = {k: forms.amount(entry, k, v, currency, required=False) for k, v in typed.items()}
+    try:
+        return currency, CapSet(**parsed)
+    except ValidationError as exc:
+        entry.take_validation(exc)
+        return currency, None
+
+
+@router.post("/caps", name="console.set_bank_cap")
+def set_bank_cap(
+    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
+) -> Response:
+    entry = Entry()
+
+    def again(exc: MandateError | None) -> Response:
+        return tenants_page(
+            request, session, ctx, status=exc.status if exc else 422, bank_cap=entry
+        )
+
+    currency, body = _read_cap(form, entry)
+    if entry.errors or body is None:
+        raise forms.refuse(entry, again)
+    with forms.refusals(entry, ("currency", *LIMIT_FIELDS), again):
+        access.set_cap(session, ctx, None, currency, body)
+    return redirect("/tenants", done="cap-set")
+
+
+@router.post("/tenants/{tenant_id}/caps", name="console.set_tenant_cap")
+def set_tenant_cap(
+    request: Request,
+    session: DbSession,
+    ctx: ConsoleContext,
+    tenant_id: TenantId,
+    form: CheckedForm,
+) -> Response:
+    from admin.routes.iam import tenant_page
+
+    entry = Entry()
+
+    def again(exc: MandateError | None) -> Response:
+        return tenant_page(
+            request, session, ctx, tenant_id, status=exc.status if exc else 422, cap=entry
+        )
+
+    currency, body = _read_cap(form, entry)
+    if entry.errors or body is None:
+        raise forms.refuse(entry, again)
+    with forms.refusals(entry, ("currency", *LIMIT_FIELDS), again):
+        access.set_cap(session, ctx, tenant_id, currency, body)
+    return redirect(f"/tenants/{tenant_id}", done="cap-set")

@@ -1,0 +1,254 @@
+"""What compliance reviews: the policy as loaded, every decision (filtered, and as CSV), and
+every change to who may do what."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from admin.deps import ConsoleContext
+from admin.views import decimal_text, render
+from api.deps import DbSession
+from api.params import Cursor
+from core.audit import service as audit
+from core.audit.service import DecisionFilter, DecisionPublic
+from core.context import RequestContext
+from core.iam import access
+from core.iam import service as iam
+from core.iam.workspace import workspace
+from core.ledger.schemas import MAX_ID
+from core.pagination import MAX_PAGE
+from core.policy.reasons import REASONS
+
+router = APIRouter()
+
+# Filter fields come from a GET form: an empty field is sent as "" and means "any".
+OptionalId = Annotated[str, Query(max_length=12)]
+Day = Annotated[str, Query(max_length=10)]
+# A CSV export is one response built in memory: bounded so one click cannot exhaust the server.
+CSV_MAX_ROWS = 50_000
+
+
+@router.get("/policy", name="console.policy")
+def policy(request: Request, session: DbSession, ctx: ConsoleContext) -> HTMLResponse:
+    loaded = audit.loaded_policy(session, ctx)
+    return render(request, session, ctx, "policy.html", title="Policy", policy=loaded)
+
+
+def user_names(session: Session, ctx: RequestContext) -> dict[int, str]:
+    """Who is who, for the logs: the people the caller may see."""
+    return {
+        u.id: f"{u.display_name} ({u.username})"
+        for u in iam.list_users(session, ctx, limit=MAX_PAGE).items
+    }
+
+
+def _id(text: str) -> int | None:
+    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_ID else None
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _filters(
+    zone: str,
+    actor: int | None,
+    tenant: int | None,
+    decision: str | None,
+    action: str,
+    reason: str,
+    since: dt.date | None,
+    until: dt.date | None,
+) -> DecisionFilter:
+    """Days are the reader's days: from the start of `since` to the end of `until`."""
+    tz = ZoneInfo(zone)
+    return DecisionFilter(
+        actor_id=actor,
+        tenant_id=tenant,
+        decision=decision or None,
+        action=action or None,
+        reason=reason or None,
+        since=dt.datetime.combine(since, dt.time(), tz) if since else None,
+        until=dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tz) if until else None,
+    )
+
+
+Decision = Annotated[Literal["allow", "deny", ""], Query()]
+Text = Annotated[str, Query(max_length=64)]
+
+
+@router.get("/decisions", name="console.decisions")
+def decisions(
+    request: Request,
+    session: DbSession,
+    ctx: ConsoleContext,
+    actor: OptionalId = "",
+    tenant: OptionalId = "",
+    decision: Decision = "",
+    action: Text = "",
+    reason: Text = "",
+    since: Day = "",
+    until: Day = "",
+    cursor: Cursor = None,
+) -> HTMLResponse:
+    ws = workspace(session, ctx)
+    first, last = _day(since), _day(until)
+    filters = _filters(ws.time_zone, _id(actor), _id(tenant), decision, action, reason, first, last)
+    page = audit.decisions(session, ctx, filters, cursor=cursor, limit=50)
+    chosen = {
+        "actor": _id(actor),
+        "tenant": _id(tenant),
+        "decision": decision,
+        "action": action,
+        "reason": reason,
+        "since": first.isoformat() if first else "",
+        "until": last.isoformat() if last else "",
+    }
+    return render(
+        request,
+        session,
+        ctx,
+        "decisions.html",
+        ws=ws,
+        title="Decision log",
+        page=page,
+        cursor=cursor,
+        chosen=chosen,
+        people=user_names(session, ctx),
+        tenants={t.id: t.name for t in iam.list_tenants(session, ctx)},
+        actions=[p.name for p in access.vocabulary()],
+        reasons=["ok", *REASONS],
+    )
+
+
+def _csv_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting like a formula would run as one in a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_row(d: DecisionPublic, people: dict[int, str]) -> list[str]:
+    return [
+        _csv_cell(v)
+        for v in (
+            d.id,
+            d.at.isoformat(),
+            d.actor_id,
+            people.get(d.actor_id, ""),
+            d.tenant_id,
+            d.action,
+            d.resource_type,
+            d.resource_id,
+            d.account_id,
+            decimal_text(d.amount, d.currency) if d.amount is not None and d.currency else "",
+            d.currency,
+            d.decision,
+            d.reason,
+            d.grant_id,
+            d.detail,
+            d.policy_version,
+            d.eval_us,
+        )
+    ]
+
+
+CSV_HEADER = [
+    "id",
+    "at_utc",
+    "actor_id",
+    "actor",
+    "tenant_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "account_id",
+    "amount",
+    "currency",
+    "decision",
+    "reason",
+    "grant_id",
+    "detail",
+    "policy_version",
+    "eval_us",
+]
+
+
+@router.get("/decisions.csv", name="console.decisions_csv")
+def decisions_csv(
+    session: DbSession,
+    ctx: ConsoleContext,
+    actor: OptionalId = "",
+    tenant: OptionalId = "",
+    decision: Decision = "",
+    action: Text = "",
+    reason: Text = "",
+    since: Day = "",
+    until: Day = "",
+) -> Response:
+    ws = workspace(session, ctx)
+    filters = _filters(
+        ws.time_zone, _id(actor), _id(tenant), decision, action, reason, _day(since), _day(until)
+    )
+    people = user_names(session, ctx)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    cursor: str | None = None
+    rows = 0
+    while rows < CSV_MAX_ROWS:
+        page = audit.decisions(session, ctx, filters, cursor=cursor, limit=MAX_PAGE)
+        for item in page.items:
+            writer.writerow(_csv_row(item, people))
+        rows += len(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    stamp = ctx.now().strftime("%Y%m%d-%H%M")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="mandate-decisions-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+Entity = Annotated[Literal["user", "role", "grant", "cap", "tenant", ""], Query()]
+
+
+@router.get("/changes", name="console.changes")
+def changes(
+    request: Request,
+    session: DbSession,
+    ctx: ConsoleContext,
+    tenant: OptionalId = "",
+    entity: Entity = "",
+    cursor: Cursor = None,
+) -> HTMLResponse:
+    page = audit.changes(
+        session, ctx, tenant_id=_id(tenant), entity=entity or None, cursor=cursor, limit=50
+    )
+    return render(
+        request,
+        session,
+        ctx,
+        "changes.html",
+        title="Change log",
+        page=page,
+        cursor=cursor,
+        chosen={"tenant": _id(tenant), "entity": entity},
+        people=user_names(session, ctx),
+        tenants={t.id: t.name for t in iam.list_tenants(session, ctx)},
+    )

@@ -1,0 +1,252 @@
+"""Rendering console pages: the templates, their filters, and the page frame (who is signed
+in and the sections they may open)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy.orm import Session
+
+from core.context import RequestContext
+from core.errors import ERROR_CODES
+from core.iam.workspace import Workspace, workspace
+from core.money import MINOR_UNITS, format_amount
+from core.policy.reasons import REASONS
+
+# Where the console is mounted on the app (api.app.create_app).
+PREFIX = "/console"
+HERE = Path(__file__).parent
+
+# Autoescaping is on for every template: names and descriptions are typed by customers.
+_env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env)
+
+# Outcomes a page was redirected with (?done=...): fixed sentences, so nothing a visitor puts
+# in a URL is ever shown.
+NOTICES = {
+    "signed-out": "You are signed out.",
+    "posted": "Transfer posted.",
+    "replayed": "This form had already been sent: the transfer was made once and not again.",
+    "user-created": "User created. Give them their first password in person or by phone.",
+    "user-updated": "User updated.",
+    "password-reset": "Password reset. Every session of this user has ended.",
+    "role-created": "Role created.",
+    "role-updated": "Role updated.",
+    "role-deleted": "Role deleted.",
+    "grant-created": "Grant given.",
+    "grant-revoked": "Grant revoked.",
+    "tenant-created": "Customer onboarded.",
+    "cap-set": "Cap saved.",
+    "account-opened": "Account opened.",
+    "account-updated": "Account updated.",
+    "deposit-posted": "Deposit posted.",
+    "withdrawal-posted": "Withdrawal posted.",
+}
+
+ACTION_LABELS = {
+    "transfer.create": "Transfer",
+    "deposit.create": "Deposit",
+    "withdrawal.create": "Withdrawal",
+    "account.manage": "Account change",
+    "user.manage": "User change",
+    "role.manage": "Role change",
+    "grant.manage": "Grant change",
+    "cap.manage": "Cap change",
+    "tenant.manage": "Customer onboarding",
+    "console.sign_in": "Signed in to the console",
+    "console.sign_out": "Signed out of the console",
+}
+
+CONDITION_LABELS = {
+    "visible": "Within reach (same company or bank)",
+    "counterparty": "Other account allowed",
+    "permission": "Role carries the permission",
+    "valid_from": "Grant already valid",
+    "valid_until": "Grant not yet expired",
+    "time_window": "Inside the time window",
+    "limit_currency": "Limits in the account's currency",
+    "per_transfer_limit": "Within the per-transfer limit",
+    "daily_limit": "Within the daily limit",
+    "monthly_limit": "Within the monthly limit",
+    "not_own_access": "Not the person's own access",
+    "role_assignable": "Role may be given to this user",
+    "within_caps": "Within the caps",
+}
+
+LIMIT_LABELS = {"per_transfer": "Per transfer", "daily": "Daily", "monthly": "Monthly"}
+LEVEL_LABELS = {"grant": "grant", "role": "role", "tenant": "company cap", "bank": "bank cap"}
+
+
+def money(minor: int | None, currency: str | None) -> str:
+    if minor is None:
+        return ""
+    return format_amount(minor, currency or "EUR")
+
+
+def decimal_text(minor: int | None, currency: str) -> str:
+    """Minor units as the decimal a person types back into a form: 123450 EUR -> "1234.50"."""
+    if minor is None:
+        return ""
+    exponent = MINOR_UNITS.get(currency, 2)
+    whole, fraction = divmod(minor, 10**exponent)
+    return f"{whole}.{fraction:0{exponent}d}" if exponent else str(whole)
+
+
+def local_time(value: dt.datetime | None, zone: str = "UTC", fmt: str = "%d %b %Y, %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def reason_text(code: str | None) -> str:
+    """A refusal or error code in plain words."""
+    if not code:
+        return ""
+    if code in REASONS:
+        return REASONS[code][1]
+    if code in ERROR_CODES:
+        return ERROR_CODES[code][1]
+    return code.replace("_", " ").capitalize() + "."
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
+    """One field of a change record (stored as JSON), as a compliance officer reads it:
+    amounts in their currency, windows and limits in words."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "limits" and isinstance(value, dict):
+        currency = value.get("currency") or "EUR"
+        parts = [
+            f"{LIMIT_LABELS[kind].lower()} {format_amount(value[kind], currency)}"
+            for kind in LIMIT_LABELS
+            if isinstance(value.get(kind), int)
+        ]
+        return ", ".join(parts) or "none"
+    if key in LIMIT_LABELS and isinstance(value, int) and isinstance(record.get("currency"), str):
+        return format_amount(value, record["currency"])
+    if key == "window" and isinstance(value, dict):
+        days = ", ".join(str(d).capitalize() for d in value.get("days", []))
+        return f"{days} {value.get('start')}–{value.get('end')} {value.get('time_zone')}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+_env.filters.update(
+    money=money,
+    decimal=decimal_text,
+    local=local_time,
+    reason=reason_text,
+    action_label=action_label,
+    change_value=change_value,
+)
+_env.globals.update(
+    console=PREFIX,
+    condition_labels=CONDITION_LABELS,
+    limit_labels=LIMIT_LABELS,
+    level_labels=LEVEL_LABELS,
+)
+
+
+def url(path: str, **query: Any) -> str:
+    """A console URL; query values that are None or "" are left out."""
+    params = {k: v for k, v in query.items() if v is not None and v != ""}
+    return f"{PREFIX}{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+_env.globals["url"] = url
+
+
+def _html(request: Request, name: str, values: dict[str, Any], status: int) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, values, status_code=status)
+    # Banking pages are not kept by the browser or any cache on the way.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render(
+    request: Request,
+    session: Session,
+    ctx: RequestContext,
+    name: str,
+    *,
+    status: int = 200,
+    ws: Workspace | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """A console page in its frame: the signed-in person and the sections they may open."""
+    done = request.query_params.get("done")
+    frame = {
+        "ws": ws or workspace(session, ctx),
+        "notice": NOTICES.get(done or ""),
+        "title": values.pop("title", ""),
+    }
+    return _html(request, name, {**frame, **values}, status)
+
+
+def render_public(request: Request, name: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+    """A page for someone not signed in (the sign-in page)."""
+    done = request.query_params.get("done")
+    return _html(request, name, {"ws": None, "notice": NOTICES.get(done or ""), **values}, status)
+
+
+ERROR_TITLES = {
+    400: "Something is wrong with this request",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not possible here",
+    409: "Not possible right now",
+    413: "Too large",
+    422: "Something is wrong with this request",
+    429: "Too many attempts",
+    503: "Temporarily unavailable",
+}
+
+
+def error_page(request: Request, status: int, code: str, detail: str) -> HTMLResponse:
+    title = ERROR_TITLES.get(status, "Something went wrong")
+    return _html(
+        request,
+        "error.html",
+        {
+            "ws": None,
+            "notice": None,
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+        },
+        status,
+    )
+
+
+def redirect(path: str, *, done: str | None = None, **query: Any) -> RedirectResponse:
+    """After a form succeeds: see the result on a page of its own (a reload does not post
+    the form again)."""
+    response = RedirectResponse(url(path, done=done, **query), status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,24 @@
+"""Path and query parameters shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from core.ledger.schemas import MAX_ID
+from core.pagination import MAX_PAGE
+
+AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TransferId = Annotated[int, Path(ge=1, le=MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TenantId = Annotated[int, Path(ge=1, le=MAX_ID)]
+RoleId = Annotated[int, Path(ge=1, le=MAX_ID)]
+GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="next_cursor of the previous page")
+]
+Limit = Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="page size (default 50)")]
+TenantFilter = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Bank staff: one tenant only")
+]

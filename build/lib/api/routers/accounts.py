@@ -1,0 +1,79 @@
+"""Accounts and their statements."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ApiSession, Context
+from api.errors import error_responses
+from api.params import AccountId, Cursor, Limit, TenantFilter
+from core.ledger import service
+from core.ledger.schemas import AccountCreate, AccountPublic, AccountUpdate, EntryPublic
+from core.pagination import Page
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+@router.get(
+    "",
+    response_model=Page[AccountPublic],
+    summary="Accounts you may read",
+    responses=error_responses(401, 422),
+)
+def list_accounts(
+    session: ApiSession,
+    ctx: Context,
+    cursor: Cursor = None,
+    limit: Limit = None,
+    tenant_id: TenantFilter = None,
+) -> Page[AccountPublic]:
+    return service.list_accounts(session, ctx, cursor=cursor, limit=limit, tenant_id=tenant_id)
+
+
+@router.post(
+    "",
+    response_model=AccountPublic,
+    status_code=201,
+    summary="Open an account (bank staff)",
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+def open_account(session: ApiSession, ctx: Context, body: AccountCreate) -> AccountPublic:
+    return service.open_account(session, ctx, body)
+
+
+@router.get(
+    "/{account_id}",
+    response_model=AccountPublic,
+    summary="One account, with its balance",
+    responses=error_responses(401, 404, 422),
+)
+def get_account(session: ApiSession, ctx: Context, account_id: AccountId) -> AccountPublic:
+    return service.get_account(session, ctx, account_id)
+
+
+@router.patch(
+    "/{account_id}",
+    response_model=AccountPublic,
+    summary="Rename, freeze, unfreeze, close, or change the overdraft limit (bank staff)",
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def update_account(
+    session: ApiSession, ctx: Context, account_id: AccountId, body: AccountUpdate
+) -> AccountPublic:
+    return service.update_account(session, ctx, account_id, body)
+
+
+@router.get(
+    "/{account_id}/entries",
+    response_model=Page[EntryPublic],
+    summary="Statement: entries newest first, with the balance after each",
+    responses=error_responses(401, 404, 422),
+)
+def list_entries(
+    session: ApiSession,
+    ctx: Context,
+    account_id: AccountId,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> Page[EntryPublic]:
+    return service.statement(session, ctx, account_id, cursor=cursor, limit=limit)

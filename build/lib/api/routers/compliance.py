@@ -1,0 +1,132 @@
+"""Explaining decisions, and what compliance reviews: decisions, changes, the policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import ApiSession, Context
+from api.errors import error_responses
+from api.params import Cursor, Limit, TenantFilter, UserId
+from core.audit import service as audit
+from core.audit.service import ChangePublic, DecisionFilter, DecisionPublic, PolicyPublic
+from core.ledger.schemas import MAX_ID
+from core.money import MAX_AMOUNT
+from core.pagination import Page
+from core.policy.explain import AccountCapability, Explanation, capabilities, explain
+
+router = APIRouter(prefix="/v1", tags=["compliance"])
+
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.get(
+    "/authz/explain",
+    response_model=Explanation,
+    summary="Why may (or may not) a user do this? The decision, the grants, each condition",
+    responses=error_responses(401, 403, 404, 422),
+)
+def explain_decision(
+    session: ApiSession,
+    ctx: Context,
+    user: Annotated[int, Query(ge=1, le=MAX_ID, description="the user asked about")],
+    action: Annotated[str, Query(max_length=64, examples=["transfer.create"])],
+    account: OptionalId = None,
+    amount: Annotated[int | None, Query(ge=1, le=MAX_AMOUNT, description="minor units")] = None,
+    at: Annotated[dt.datetime | None, Query(description="when (default: now), with offset")] = None,
+    to_account: OptionalId = None,
+) -> Explanation:
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return explain(
+        session,
+        ctx,
+        user_id=user,
+        action=action,
+        account_id=account,
+        amount=amount,
+        at=at,
+        to_account_id=to_account,
+    )
+
+
+@router.get(
+    "/users/{user_id}/capabilities",
+    response_model=list[AccountCapability],
+    summary="What can this person do? Per account: actions allowed now, limits, what remains",
+    responses=error_responses(401, 403, 404, 422),
+)
+def user_capabilities(
+    session: ApiSession, ctx: Context, user_id: UserId
+) -> list[AccountCapability]:
+    return capabilities(session, ctx, user_id)
+
+
+@router.get(
+    "/decisions",
+    response_model=Page[DecisionPublic],
+    summary="Compliance: the decision log, newest first",
+    responses=error_responses(401, 404, 422),
+)
+def decisions(
+    session: ApiSession,
+    ctx: Context,
+    actor: OptionalId = None,
+    account: OptionalId = None,
+    tenant_id: TenantFilter = None,
+    decision: Literal["allow", "deny"] | None = None,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> Page[DecisionPublic]:
+    filters = DecisionFilter(
+        actor_id=actor,
+        account_id=account,
+        tenant_id=tenant_id,
+        decision=decision,
+        reason=reason,
+        action=action,
+        since=_aware(since),
+        until=_aware(until),
+    )
+    return audit.decisions(session, ctx, filters, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/changes",
+    response_model=Page[ChangePublic],
+    summary="Compliance: every change to users, roles, grants and caps",
+    responses=error_responses(401, 404, 422),
+)
+def changes(
+    session: ApiSession,
+    ctx: Context,
+    tenant_id: TenantFilter = None,
+    entity: Literal["user", "role", "grant", "cap", "tenant"] | None = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> Page[ChangePublic]:
+    return audit.changes(
+        session, ctx, tenant_id=tenant_id, entity=entity, cursor=cursor, limit=limit
+    )
+
+
+@router.get(
+    "/policy",
+    response_model=PolicyPublic,
+    summary="Compliance: the policy files as loaded, and their version hash",
+    responses=error_responses(401, 404),
+)
+def policy(session: ApiSession, ctx: Context) -> PolicyPublic:
+    return audit.loaded_policy(session, ctx)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

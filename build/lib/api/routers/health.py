@@ -1,0 +1,48 @@
+"""Liveness and readiness: no token needed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import services
+from api.errors import ErrorBody
+from core import migrate
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The database is reachable and migrated",
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "Not ready: the database cannot be reached, or is not migrated. "
+            "error is `database_unavailable`; status is `unavailable`.",
+        }
+    },
+)
+def readyz(request: Request) -> JSONResponse:
+    svc = services(request)
+    try:
+        with svc.db.engine.connect() as conn:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception as exc:
+        return _not_ready(f"database unreachable: {type(exc).__name__}")
+    head = migrate.head_revision()
+    if revision != head:
+        return _not_ready(f"database at {revision}, code expects {head}")
+    return JSONResponse({"status": "ready", "revision": revision})
+
+
+def _not_ready(detail: str) -> JSONResponse:
+    # The error shape of every other answer, and the status field probes read.
+    body = {"error": "database_unavailable", "detail": detail, "status": "unavailable"}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})

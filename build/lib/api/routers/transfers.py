@@ -1,0 +1,109 @@
+"""Moving money: transfers between a company's accounts; deposits and withdrawals by staff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from api.deps import ApiSession, Context
+from api.errors import error_responses
+from api.params import Cursor, Limit, TransferId
+from core.ledger import service
+from core.ledger.idempotency import StoredResponse
+from core.ledger.schemas import DepositCreate, TransferCreate, TransferPublic
+from core.pagination import Page
+
+router = APIRouter(prefix="/v1", tags=["transfers"])
+
+# Required, and documented so: missing or malformed, it is refused with 400
+# idempotency_key_required / idempotency_key_invalid (api.errors maps the validation error).
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        description="A key of yours (e.g. a UUID) that makes retries safe: the same "
+        "key and body get the stored response, never a second transfer. Kept at least 24 h.",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[ -~]+$",
+    ),
+]
+MONEY_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "Posted; a replay answers the stored response with the header "
+        "Idempotent-Replayed: true",
+        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+    }
+}
+
+
+def _respond(result: StoredResponse) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSONResponse(result.body, status_code=result.status, headers=headers)
+
+
+@router.post(
+    "/transfers",
+    response_model=TransferPublic,
+    status_code=201,
+    summary="Move money between two of your company's accounts",
+    responses={**CREATED, **MONEY_ERRORS},
+)
+def create_transfer(
+    session: ApiSession, ctx: Context, body: TransferCreate, idempotency_key: IdempotencyKey
+) -> JSONResponse:
+    return _respond(service.create_transfer(session, ctx, body, idempotency_key))
+
+
+@router.post(
+    "/deposits",
+    response_model=TransferPublic,
+    status_code=201,
+    summary="Bank staff: credit an account from the clearing account",
+    responses={**CREATED, **MONEY_ERRORS},
+)
+def create_deposit(
+    session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
+) -> JSONResponse:
+    return _respond(service.create_deposit(session, ctx, body, idempotency_key))
+
+
+@router.post(
+    "/withdrawals",
+    response_model=TransferPublic,
+    status_code=201,
+    summary="Bank staff: debit an account to the clearing account",
+    responses={**CREATED, **MONEY_ERRORS},
+)
+def create_withdrawal(
+    session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
+) -> JSONResponse:
+    return _respond(service.create_withdrawal(session, ctx, body, idempotency_key))
+
+
+@router.get(
+    "/transfers",
+    response_model=Page[TransferPublic],
+    summary="Transfers touching accounts you may read, newest first",
+    responses=error_responses(401, 422),
+)
+def list_transfers(
+    session: ApiSession,
+    ctx: Context,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> Page[TransferPublic]:
+    return service.list_transfers(session, ctx, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/transfers/{transfer_id}",
+    response_model=TransferPublic,
+    summary="One transfer",
+    responses=error_responses(401, 404, 422),
+)
+def get_transfer(session: ApiSession, ctx: Context, transfer_id: TransferId) -> TransferPublic:
+    return service.get_transfer(session, ctx, transfer_id)

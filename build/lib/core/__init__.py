@@ -1,0 +1,1 @@
+"""Mandate's domain: ledger, identity and the policy seam. Imports no web framework."""

@@ -1,0 +1,1 @@
+"""What happened: each user's activity, the policy's decisions, and changes to roles and grants."""

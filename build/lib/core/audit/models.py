@@ -1,0 +1,83 @@
+"""Audit tables. Rows are written in the request's transaction when it commits, and in a
+transaction of their own when it rolls back, so refused attempts are never lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Index, Text
+from sqlmodel import Field, SQLModel
+
+from core.clock import utcnow
+from core.db import BigIntKey, UTCDateTime
+
+
+class ActivityRecord(SQLModel, table=True):
+    """One action a user attempted, with its outcome, as that user sees it in their activity."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_user_id", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    user_id: int = Field(foreign_key="users.id")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id")
+    action: str = Field(max_length=64)
+    outcome: str = Field(max_length=12)
+    status_code: int
+    error_code: str | None = Field(default=None, max_length=64)
+    detail: str = Field(default="", max_length=500)
+    account_id: int | None = Field(default=None)
+    counterparty_account_id: int | None = Field(default=None)
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str | None = Field(default=None, max_length=3)
+    transfer_id: int | None = Field(default=None)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    target: str | None = Field(default=None, max_length=100)
+
+
+class DecisionRecord(SQLModel, table=True):
+    """A decision of the policy: on a money-moving or admin action, or any refusal."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_actor", "actor_id", "id"),
+        Index("ix_decisions_account", "account_id", "id"),
+        Index("ix_decisions_bank", "bank_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_id: int = Field(foreign_key="users.id")
+    bank_id: int = Field(foreign_key="banks.id")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    action: str = Field(max_length=64)
+    resource_type: str = Field(max_length=20)
+    resource_id: int | None = Field(default=None)
+    account_id: int | None = Field(default=None)
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str | None = Field(default=None, max_length=3)
+    decision: str = Field(max_length=5)
+    reason: str = Field(max_length=64, index=True)
+    grant_id: int | None = Field(default=None)
+    detail: str = Field(default="", max_length=500)
+    policy_version: str = Field(max_length=16)
+    eval_us: int
+
+
+class ChangeRecord(SQLModel, table=True):
+    """A change to who may do what: users, roles, grants, caps. Before and after, as JSON."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_bank", "bank_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor_id: int = Field(foreign_key="users.id")
+    bank_id: int = Field(foreign_key="banks.id")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    entity: str = Field(max_length=20)
+    entity_id: int
+    change: str = Field(max_length=20)
+    before: str | None = Field(default=None, sa_type=Text)
+    after: str | None = Field(default=None, sa_type=Text)

@@ -1,0 +1,293 @@
+"""Writing the audit trail, and reading one's own activity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel, col
+
+from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
+from core.context import RequestContext
+from core.db import table_of
+from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.policy import engine as policy_engine
+from core.policy.facts import Resource
+from core.policy.service import authorize, require_readable
+
+
+class ActivityPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    action: str
+    outcome: Literal["succeeded", "replayed", "refused", "failed"]
+    status_code: int
+    error: str | None
+    detail: str
+    account_id: int | None
+    counterparty_account_id: int | None
+    amount: int | None
+    currency: str | None
+    transfer_id: int | None
+    idempotency_key: str | None
+
+
+_INSERT_DECISIONS = insert(table_of(DecisionRecord))
+_INSERT_CHANGES = insert(table_of(ChangeRecord))
+_INSERT_ACTIVITY = insert(table_of(ActivityRecord))
+
+
+def _row(record: SQLModel) -> dict[str, Any]:
+    # Core inserts: the audit rows are written, never read back in the same request.
+    return {k: v for k, v in record.__dict__.items() if not k.startswith("_") and k != "id"}
+
+
+def write_trail(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    status_code: int,
+    error_code: str | None = None,
+    detail: str = "",
+    fallback_action: str | None = None,
+) -> None:
+    """Add the request's decisions, changes and activity to `session` (not committed here)."""
+    if ctx.audit.decisions:
+        session.connection().execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
+    if error_code is None and ctx.audit.changes:
+        session.connection().execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
+    actor = ctx.actor
+    pending = ctx.audit.activity
+    if actor is None or (pending is None and fallback_action is None):
+        return
+    if error_code is None:
+        outcome = "replayed" if pending is not None and pending.replayed else "succeeded"
+    else:
+        outcome = "refused" if status_code in (403, 404) else "failed"
+    record = ActivityRecord(
+        at=ctx.now(),
+        user_id=actor.user_id,
+        tenant_id=actor.tenant_id,
+        action=pending.action if pending else fallback_action or "",
+        outcome=outcome,
+        status_code=status_code,
+        error_code=error_code,
+        detail=detail[:500],
+    )
+    if pending is not None:
+        record.account_id = pending.account_id
+        record.counterparty_account_id = pending.counterparty_account_id
+        record.amount = pending.amount
+        record.currency = pending.currency
+        record.transfer_id = pending.transfer_id
+        record.idempotency_key = pending.idempotency_key
+        record.target = pending.target
+        if pending.replayed and not detail:
+            record.detail = (
+                f"replayed: transfer {pending.transfer_id} was already made with this key"
+            )
+    session.connection().execute(_INSERT_ACTIVITY, _row(record))
+
+
+def my_activity(
+    session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
+) -> Page[ActivityPublic]:
+    """The caller's own recent actions, newest first, refused attempts included."""
+    actor = ctx.require_actor()
+    authorize(
+        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
+    )
+    size = page_size(limit)
+    stmt = (
+        select(ActivityRecord)
+        .where(col(ActivityRecord.user_id) == actor.user_id)
+        .order_by(col(ActivityRecord.id).desc())
+        .limit(size + 1)
+    )
+    before = decode_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(col(ActivityRecord.id) < before)
+    rows = list(session.scalars(stmt))
+    items = [
+        ActivityPublic(
+            id=r.id,
+            at=r.at,
+            action=r.action,
+            outcome=r.outcome,
+            status_code=r.status_code,
+            error=r.error_code,
+            detail=r.detail,
+            account_id=r.account_id,
+            counterparty_account_id=r.counterparty_account_id,
+            amount=r.amount,
+            currency=r.currency,
+            transfer_id=r.transfer_id,
+            idempotency_key=r.idempotency_key,
+        )
+        for r in rows[:size]
+    ]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+# -- for compliance: the decision log, the change log, the policy as loaded -----------------
+
+
+class DecisionPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_id: int
+    tenant_id: int | None
+    action: str
+    resource_type: str
+    resource_id: int | None
+    account_id: int | None
+    amount: int | None
+    currency: str | None
+    decision: Literal["allow", "deny"]
+    reason: str
+    grant_id: int | None
+    detail: str
+    policy_version: str
+    eval_us: int
+
+
+class DecisionFilter(BaseModel):
+    actor_id: int | None = None
+    account_id: int | None = None
+    tenant_id: int | None = None
+    decision: Literal["allow", "deny"] | None = None
+    reason: str | None = None
+    action: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class ChangePublic(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_id: int
+    tenant_id: int | None
+    entity: str
+    entity_id: int
+    change: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class PolicyFilePublic(BaseModel):
+    name: str
+    text: str
+
+
+class PolicyPublic(BaseModel):
+    version: str
+    files: list[PolicyFilePublic]
+
+
+def decisions(
+    session: Session,
+    ctx: RequestContext,
+    filters: DecisionFilter,
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[DecisionPublic]:
+    """The decision log of the caller's bank, newest first, filtered."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    size = page_size(limit)
+    stmt = (
+        select(DecisionRecord)
+        .where(col(DecisionRecord.bank_id) == actor.bank_id)
+        .order_by(col(DecisionRecord.id).desc())
+        .limit(size + 1)
+    )
+    conditions = {
+        col(DecisionRecord.actor_id): filters.actor_id,
+        col(DecisionRecord.account_id): filters.account_id,
+        col(DecisionRecord.tenant_id): filters.tenant_id,
+        col(DecisionRecord.decision): filters.decision,
+        col(DecisionRecord.reason): filters.reason,
+        col(DecisionRecord.action): filters.action,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if filters.since is not None:
+        stmt = stmt.where(col(DecisionRecord.at) >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(col(DecisionRecord.at) < filters.until)
+    before = decode_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(col(DecisionRecord.id) < before)
+    rows = list(session.scalars(stmt))
+    items = [DecisionPublic.model_validate(r, from_attributes=True) for r in rows[:size]]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+def changes(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    tenant_id: int | None = None,
+    entity: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[ChangePublic]:
+    """Every change to users, roles, grants and caps in the caller's bank, newest first."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "change.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    size = page_size(limit)
+    stmt = (
+        select(ChangeRecord)
+        .where(col(ChangeRecord.bank_id) == actor.bank_id)
+        .order_by(col(ChangeRecord.id).desc())
+        .limit(size + 1)
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(col(ChangeRecord.tenant_id) == tenant_id)
+    if entity is not None:
+        stmt = stmt.where(col(ChangeRecord.entity) == entity)
+    before = decode_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(col(ChangeRecord.id) < before)
+    rows = list(session.scalars(stmt))
+    items = [
+        ChangePublic(
+            id=r.id,
+            at=r.at,
+            actor_id=r.actor_id,
+            tenant_id=r.tenant_id,
+            entity=r.entity,
+            entity_id=r.entity_id,
+            change=r.change,
+            before=json.loads(r.before) if r.before else None,
+            after=json.loads(r.after) if r.after else None,
+        )
+        for r in rows[:size]
+    ]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+def loaded_policy(session: Session, ctx: RequestContext) -> PolicyPublic:
+    """The policy files exactly as this process loaded them, and their version."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "policy.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    engine = policy_engine.current()
+    return PolicyPublic(
+        version=engine.version,
+        files=[PolicyFilePublic(name=f.name, text=f.text) for f in engine.files],
+    )

@@ -1,0 +1,75 @@
+# ---------------------------------------------------------------------------
+# Limits, the cascade, time windows and validity: what they mean.
+#
+# Limits are amounts in minor units of the account's currency (cents for EUR).
+# A limit is set at up to four levels: the grant, its role, the tenant's cap and
+# the bank's cap. A missing level sets no limit. The limit that applies is the
+# smallest one set: a corporate admin can narrow what the bank allows, never
+# widen it.
+# ---------------------------------------------------------------------------
+
+# effective_limit(caps, cap): the smallest of the caps (a list of {kind, level, amount}).
+# On a tie the earlier one is reported; Mandate lists grant, role, tenant, bank.
+effective_limit([c], c);
+effective_limit([c, *rest], e) if
+    rest = [_next, *_more] and effective_limit(rest, m) and lower(c, m, e);
+
+lower(a, b, a) if a.amount <= b.amount;
+lower(a, b, b) if a.amount > b.amount;
+
+# within(caps, x): x is at most the effective limit (no caps set: no limit).
+within([], _x);
+within(caps, x) if effective_limit(caps, e) and x <= e.amount;
+
+# exceeds(caps, x, cap): x is above the effective limit `cap`.
+exceeds(caps, x, e) if effective_limit(caps, e) and x > e.amount;
+
+# A proposed limit (a list holding the amount, or empty for none) fits under the caps.
+fits([], _caps);
+fits([n], caps) if within(caps, n);
+
+proposal_within_caps(r) if
+    fits(r.proposal.per_transfer, r.caps.per_transfer) and
+    fits(r.proposal.daily, r.caps.daily) and
+    fits(r.proposal.monthly, r.caps.monthly);
+
+proposal_exceeds(r, e) if [n] = r.proposal.per_transfer and exceeds(r.caps.per_transfer, n, e);
+proposal_exceeds(r, e) if [n] = r.proposal.daily and exceeds(r.caps.daily, n, e);
+proposal_exceeds(r, e) if [n] = r.proposal.monthly and exceeds(r.caps.monthly, n, e);
+
+# Limits set in one currency say nothing about another: a grant or role whose limits are in
+# EUR does not let money move from a USD account.
+currency_fits("", _currency);
+currency_fits(c, currency) if c != "" and c = currency;
+
+# ---------------------------------------------------------------------------
+# Time windows. A window is a set of weekdays (0 = Monday ... 6 = Sunday), a local start
+# and end (minutes after midnight, end excluded) and an IANA time zone; Mandate gives the
+# weekday and minute of "now" in that zone. A window whose end is before its start runs
+# past midnight, and its early-morning part belongs to the weekday it started on:
+# Fri 22:00-02:00 includes Saturday 01:00 but not Monday 01:00.
+# ---------------------------------------------------------------------------
+
+in_window(w, wd, m) if
+    w.start < w.end and day in w.days and wd = day and w.start <= m and m < w.end;
+in_window(w, wd, m) if
+    w.start > w.end and day in w.days and wd = day and w.start <= m;
+in_window(w, wd, m) if
+    w.start > w.end and day in w.days and next_day(day, wd) and m < w.end;
+
+outside_window(w, wd, _m) if w.start < w.end and off_day(w, d) and wd = d;
+outside_window(w, _wd, m) if w.start < w.end and m < w.start;
+outside_window(w, _wd, m) if w.start < w.end and m >= w.end;
+outside_window(w, _wd, m) if w.start > w.end and m >= w.end and m < w.start;
+outside_window(w, wd, m) if w.start > w.end and m >= w.start and off_day(w, d) and wd = d;
+outside_window(w, wd, m) if w.start > w.end and m < w.end and off_day(w, d) and next_day(d, wd);
+
+off_day(w, d) if d in [0, 1, 2, 3, 4, 5, 6] and not d in w.days;
+
+next_day(0, 1);
+next_day(1, 2);
+next_day(2, 3);
+next_day(3, 4);
+next_day(4, 5);
+next_day(5, 6);
+next_day(6, 0);

@@ -1,0 +1,66 @@
+# ---------------------------------------------------------------------------
+# Vocabulary: every permission, every built-in role, and what each role carries.
+#
+# A permission at level "tenant" is about one corporate customer's accounts and
+# people; a permission at level "bank" is held by bank staff only.
+# Mandate reads this file to list permissions in the API and the console: it is
+# the one place the vocabulary is defined.
+# ---------------------------------------------------------------------------
+
+# permission(name, level, what it lets a person do)
+permission("account.read",      "tenant", "See accounts and their balances.");
+permission("statement.read",    "tenant", "Read account statements: every entry, with the balance after it.");
+permission("transfer.create",   "tenant", "Move money between the company's own accounts, within limits and time windows.");
+permission("user.read",         "tenant", "See the company's users.");
+permission("user.manage",       "tenant", "Create users, deactivate them and reset their passwords.");
+permission("role.read",         "tenant", "See roles and the permissions they carry.");
+permission("role.manage",       "tenant", "Create, change and delete custom roles.");
+permission("grant.read",        "tenant", "See who holds which role, over which accounts, with which limits.");
+permission("grant.manage",      "tenant", "Give, change and revoke grants (never one's own).");
+permission("cap.read",          "tenant", "See the limit caps the bank set for the company.");
+permission("authz.explain",     "tenant", "Ask why a person may or may not do something, and what would happen.");
+permission("tenant.read",       "bank",   "See the bank's corporate customers.");
+permission("tenant.manage",     "bank",   "Onboard corporate customers.");
+permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and close them.");
+permission("deposit.create",    "bank",   "Credit a customer's account from the clearing account.");
+permission("withdrawal.create", "bank",   "Debit a customer's account to the clearing account.");
+permission("cap.manage",        "bank",   "Set the bank's caps and each customer's caps on limits.");
+permission("decision.read",     "bank",   "Read the decision log: every money-moving, admin and refused decision.");
+permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
+permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
+
+# Actions that move money: limits and time windows apply to these.
+moves_money("transfer.create");
+moves_money("deposit.create");
+moves_money("withdrawal.create");
+
+# A custom role may carry any tenant permission that does not manage access itself:
+# only corporate admins (and bank managers) shape who may do what.
+composable(p) if
+    permission(p, "tenant", _) and
+    not p in ["user.manage", "role.manage", "grant.manage", "authz.explain"];
+
+# builtin_role(key, level, name, description): seeded as data for every tenant (level
+# "tenant") or every bank (level "bank").
+builtin_role("bookkeeper",         "tenant", "Bookkeeper",         "Reads accounts and statements; moves no money.");
+builtin_role("payer",              "tenant", "Payer",              "Sends transfers between the company's accounts, within the limits and time window of the grant.");
+builtin_role("corporate_admin",    "tenant", "Corporate admin",    "Manages the company's users, custom roles and grants, within the caps the bank set.");
+builtin_role("bank_manager",       "bank",   "Bank manager",       "Bank staff: onboards customers, opens and freezes accounts, deposits and withdraws, sets caps.");
+builtin_role("compliance_officer", "bank",   "Compliance officer", "Bank staff: reads everything, the policy, every decision and every change; moves nothing.");
+
+builtin_carries("bookkeeper", p) if p in ["account.read", "statement.read"];
+builtin_carries("payer", p) if p in ["account.read", "statement.read", "transfer.create"];
+builtin_carries("corporate_admin", p) if p in [
+    "account.read", "statement.read", "user.read", "user.manage", "role.read", "role.manage",
+    "grant.read", "grant.manage", "cap.read", "authz.explain"];
+builtin_carries("bank_manager", p) if p in [
+    "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
+    "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
+    "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain"];
+builtin_carries("compliance_officer", p) if p in [
+    "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
+    "cap.read", "authz.explain", "decision.read", "policy.read", "change.read"];
+
+# carries(grant, permission): the role of the grant carries the permission.
+carries(g, p) if g.role.builtin = true and builtin_carries(g.role.key, p);
+carries(g, p) if g.role.builtin = false and p in g.role.permissions and composable(p);

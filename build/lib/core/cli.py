@@ -1,0 +1,292 @@
+"""The `mandate` command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from core.settings import get_settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Mandate: policy-decided banking."
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mandate {version('mandate')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Mandate: policy-decided banking."""
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations (to the newest by default)."""
+    from core import migrate
+
+    url = get_settings().database_url
+    migrate.upgrade(url, revision)
+    typer.echo(f"database {_safe(url)} is at revision {migrate.current_revision(url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one the code knows."""
+    from core import migrate
+
+    url = get_settings().database_url
+    typer.echo(f"database: {migrate.current_revision(url)}  code: {migrate.head_revision(url)}")
+
+
+policy_app = typer.Typer(no_args_is_help=True, help="The Polar policy.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("test")
+def policy_test(
+    directory: str = typer.Option(None, help="default: policies/tests"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="list every case"),
+) -> None:
+    """Run the table-driven policy cases (policies/tests/*.yaml)."""
+    from pathlib import Path
+
+    from core.policy import engine as policy_engine
+    from core.policy.cases import CaseError, format_report, run_cases
+
+    settings = get_settings()
+    engine = policy_engine.load(settings.policy_dir, compile=True)
+    try:
+        report = run_cases(engine, Path(directory) if directory else settings.policy_dir / "tests")
+    except CaseError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"policy version {engine.version}")
+    typer.echo(format_report(report, verbose=verbose))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@policy_app.command("version")
+def policy_version() -> None:
+    """Print the version hash of the policy files."""
+    from core.policy.engine import PolicyEngine
+
+    typer.echo(PolicyEngine.version_of(get_settings().policy_dir))
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="The key that signs access tokens.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create() -> None:
+    """Create the Ed25519 token-signing key at MANDATE_TOKEN_KEY_PATH (mode 0600). Refuses to
+    replace an existing key: replacing it would sign every user out."""
+    from core.iam.credentials import load_or_create_signing_key
+    from core.settings import Settings
+
+    # Production settings refuse to load while the key is missing, which is the one time this
+    # command is needed: read only the path, as development would.
+    path = Settings(environment="development").token_key_path.expanduser()
+    if path.exists():
+        _fail(f"{path} exists; remove it first to replace the key (signs everybody out)")
+    load_or_create_signing_key(path, create=True)
+    typer.echo(f"created token signing key {path} (mode 0600)")
+
+
+ledger_app = typer.Typer(no_args_is_help=True, help="The double-entry ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check")
+def ledger_check(
+    database_url: str = typer.Option(None, help="default: MANDATE_DATABASE_URL"),
+    check: list[str] = typer.Option(
+        None, "--check", "-c", help="run only these checks (repeatable); default: all"
+    ),
+    batch_size: int = typer.Option(10_000, min=1, help="ids per query"),
+    progress: bool = typer.Option(
+        None, "--progress/--no-progress", help="progress bar on stderr (default: on a terminal)"
+    ),
+) -> None:
+    """Verify a live ledger: conservation, balances, overdrafts, transfers, grant totals and
+    cumulative limits. Exits 0 when every check holds, 1 otherwise."""
+    from core import migrate
+    from core.db import Database
+    from core.ledger.check import CHECKS, check_database
+    from core.settings import Settings
+
+    url = Settings(database_url=database_url).database_url if database_url else None
+    url = url or get_settings().database_url
+    unknown = [c for c in check or [] if c not in CHECKS]
+    if unknown:
+        _fail(f"unknown check {', '.join(unknown)}; the checks are: {', '.join(CHECKS)}")
+    if not migrate.is_up_to_date(url):
+        _fail(f"the database {_safe(url)} is not migrated; run: mandate db upgrade")
+    db = Database(url, pool_size=1)
+    typer.echo(f"ledger check of {_safe(url)}")
+    try:
+        with _ProgressBar(enabled=progress) as bar:
+            report = check_database(db, checks=check or CHECKS, batch_size=batch_size, progress=bar)
+    finally:
+        db.dispose()
+    typer.echo(report.render())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+class _ProgressBar:
+    """core.ledger.check.Progress drawn with rich on stderr (stdout keeps the report)."""
+
+    def __init__(self, *, enabled: bool | None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description:<13}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not (console.is_terminal if enabled is None else enabled),
+        )
+        self.task: object | None = None
+
+    def __enter__(self) -> _ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def begin(self, title: str, total: int) -> None:
+        self.task = self.progress.add_task(title, total=total)
+
+    def advance(self, steps: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, steps)  # type: ignore[arg-type]
+
+    def end(self) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)  # type: ignore[arg-type]
+            self.task = None
+
+
+@app.command("purge")
+def purge() -> None:
+    """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
+    at least 24), ended console sessions, old sign-in attempts. Run it daily."""
+    import datetime as dt
+
+    from core import maintenance
+    from core.clock import SystemClock
+    from core.db import Database
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    retention = dt.timedelta(hours=settings.idempotency_retention_hours)
+    with db.unit_of_work() as session:
+        purged = maintenance.purge(session, SystemClock().now(), idempotency_retention=retention)
+    typer.echo(
+        f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
+        f"sessions, {purged.sign_in_attempts} sign-in attempts"
+    )
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Seed the demo bank (once: running it again changes nothing)."""
+    from core import demo, migrate
+    from core.db import Database
+    from core.iam.credentials import Passwords
+    from core.policy import engine as policy_engine
+
+    settings = get_settings()
+    if not migrate.is_up_to_date(settings.database_url):
+        _fail("the database is not migrated; run: mandate db upgrade")
+    policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
+    db = Database(settings.database_url)
+    with db.unit_of_work() as session:
+        created = demo.seed(session, Passwords(settings))
+    typer.echo("demo bank seeded" if created else "demo bank already present: nothing changed")
+    typer.echo(f"\ndemo logins (password for all: {demo.DEMO_PASSWORD}):")
+    for login in demo.LOGINS:
+        typer.echo(f"  {login.username:<17} {login.who}")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, help="default: MANDATE_HOST or 127.0.0.1"),
+    port: int = typer.Option(None, help="default: MANDATE_PORT or 8000"),
+    workers: int = typer.Option(None, help="worker processes (default: MANDATE_WORKERS or 1)"),
+) -> None:
+    """Serve the API (and console) with uvicorn."""
+    import uvicorn
+
+    from core import migrate
+
+    settings = get_settings()
+    if not migrate.is_up_to_date(settings.database_url):
+        _fail(
+            f"the database {_safe(settings.database_url)} is not migrated to "
+            f"{migrate.head_revision()}: run `mandate db upgrade` first"
+        )
+    host = host or settings.host
+    port = port or settings.port
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nMandate on {base}\n  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        f"  console:   {base}/console\n"
+        f"  health:    {base}/healthz  {base}/readyz\n"
+    )
+    uvicorn.run(
+        "api.main:app",
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _safe(url: str) -> str:
+    # Never print a password embedded in a database URL.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    """The `mandate` script (pyproject's entry point)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,34 @@
+"""Time, injectable: services read the clock from the request context, never datetime.now()."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class FixedClock:
+    """A clock for tests and what-if questions: it says what it is told."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at = self.at + dt.timedelta(**delta)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

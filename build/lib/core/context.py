@@ -1,0 +1,82 @@
+"""Who is asking, and when: the context every service call receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.clock import Clock, SystemClock
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    username: str
+    display_name: str
+    bank_id: int
+    tenant_id: int | None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.tenant_id is None
+
+    @property
+    def kind(self) -> str:
+        return "staff" if self.is_staff else "customer"
+
+
+@dataclass
+class PendingActivity:
+    """The action this request attempts, as its user will see it in their activity."""
+
+    action: str
+    account_id: int | None = None
+    counterparty_account_id: int | None = None
+    amount: int | None = None
+    currency: str | None = None
+    idempotency_key: str | None = None
+    target: str | None = None
+    transfer_id: int | None = None
+    replayed: bool = False
+
+
+@dataclass
+class AuditTrail:
+    """Records gathered during a request, written when its unit of work ends: with its
+    commit when it succeeds, in a transaction of their own when it fails."""
+
+    decisions: list[Any] = field(default_factory=list)
+    changes: list[Any] = field(default_factory=list)
+    activity: PendingActivity | None = None
+
+    def attempt(self, action: str, **details: Any) -> PendingActivity:
+        self.activity = PendingActivity(action=action, **details)
+        return self.activity
+
+
+@dataclass
+class RequestContext:
+    actor: Actor | None
+    clock: Clock = field(default_factory=SystemClock)
+    audit: AuditTrail = field(default_factory=AuditTrail)
+    # How many times this request asked the policy (decisions and list filters); a test holds
+    # every route to asking at least once.
+    policy_queries: int = 0
+    # Facts gathered for this request's decisions (see core.policy.facts.build_request).
+    policy_memo: dict[Any, Any] = field(default_factory=dict)
+    # The instant the request is decided at: read once, so every check in one request
+    # sees the same time.
+    _now: dt.datetime | None = None
+
+    def now(self) -> dt.datetime:
+        if self._now is None:
+            self._now = self.clock.now()
+        return self._now
+
+    def require_actor(self) -> Actor:
+        if self.actor is None:
+            from core.errors import Unauthenticated
+
+            raise Unauthenticated("a valid bearer token is needed")
+        return self.actor

@@ -1,0 +1,149 @@
+"""The demo bank that `make run` seeds: a bank with staff, the tenant Acme Ltd with a corporate
+admin, a bookkeeper and a payer, two EUR accounts and the bank's EUR clearing account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.clock import Clock, SystemClock
+from core.context import RequestContext
+from core.iam import service as iam
+from core.iam.credentials import Passwords
+from core.iam.models import Bank, LimitCap
+from core.ledger import service as ledger
+from core.ledger.schemas import DepositCreate
+
+BANK_NAME = "Mandate Demo Bank"
+DEMO_PASSWORD = "demo-password"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    who: str
+
+
+LOGINS = [
+    DemoLogin("manager", "bank manager (Mandate Demo Bank)"),
+    DemoLogin("compliance", "compliance officer (Mandate Demo Bank)"),
+    DemoLogin("acme-admin", "corporate admin of Acme Ltd"),
+    DemoLogin("acme-bookkeeper", "bookkeeper of Acme Ltd (read-only)"),
+    DemoLogin("acme-payer", "payer of Acme Ltd: 10,000.00 EUR per transfer, 25,000.00 EUR a day"),
+    DemoLogin("globex-admin", "corporate admin of Globex GmbH (another tenant)"),
+]
+
+
+def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> bool:
+    """Create the demo bank unless it exists. Returns False when it was already there."""
+    if session.scalar(select(Bank).where(col(Bank.name) == BANK_NAME)) is not None:
+        return False
+    clock = clock or SystemClock()
+    now = clock.now()
+    bank = iam.create_bank(session, BANK_NAME)
+    assert bank.id is not None
+    bank_id = bank.id
+
+    def user(username: str, name: str, tenant_id: int | None) -> iam.User:
+        return iam.create_user(
+            session,
+            passwords,
+            bank_id=bank_id,
+            tenant_id=tenant_id,
+            username=username,
+            display_name=name,
+            password=DEMO_PASSWORD,
+            now=now,
+        )
+
+    manager = user("manager", "Maria Manager", None)
+    compliance = user("compliance", "Carl Compliance", None)
+    for person, key in ((manager, "bank_manager"), (compliance, "compliance_officer")):
+        iam.grant_role(
+            session,
+            person,
+            iam.builtin_role(session, key, bank_id=bank.id, tenant_id=None),
+            now=now,
+        )
+    session.add(
+        LimitCap(
+            bank_id=bank.id,
+            tenant_id=None,
+            currency="EUR",
+            per_transfer_limit=100_000_00,
+            daily_limit=250_000_00,
+            monthly_limit=2_000_000_00,
+            updated_by_id=manager.id,
+            updated_at=now,
+        )
+    )
+
+    acme = iam.create_tenant(session, bank.id, "Acme Ltd", "Europe/Berlin")
+    assert acme.id is not None
+    session.add(
+        LimitCap(
+            bank_id=bank.id,
+            tenant_id=acme.id,
+            currency="EUR",
+            per_transfer_limit=50_000_00,
+            daily_limit=100_000_00,
+            monthly_limit=1_000_000_00,
+            updated_by_id=manager.id,
+            updated_at=now,
+        )
+    )
+    admin = user("acme-admin", "Ada Admin", acme.id)
+    bookkeeper = user("acme-bookkeeper", "Bob Bookkeeper", acme.id)
+    payer = user("acme-payer", "Paula Payer", acme.id)
+
+    def role(key: str, tenant_id: int) -> iam.Role:
+        return iam.builtin_role(session, key, bank_id=bank_id, tenant_id=tenant_id)
+
+    iam.grant_role(session, admin, role("corporate_admin", acme.id), created_by=manager.id, now=now)
+    iam.grant_role(session, bookkeeper, role("bookkeeper", acme.id), created_by=admin.id, now=now)
+    iam.grant_role(
+        session,
+        payer,
+        role("payer", acme.id),
+        created_by=admin.id,
+        now=now,
+        limit_currency="EUR",
+        per_transfer_limit=10_000_00,
+        daily_limit=25_000_00,
+    )
+
+    globex = iam.create_tenant(session, bank.id, "Globex GmbH", "Europe/Vienna")
+    assert globex.id is not None
+    globex_admin = user("globex-admin", "Gina Globex", globex.id)
+    iam.grant_role(
+        session, globex_admin, role("corporate_admin", globex.id), created_by=manager.id, now=now
+    )
+
+    ctx = RequestContext(actor=iam.actor_of(manager), clock=clock)
+    accounts = []
+    for tenant_id, name in (
+        (acme.id, "Acme Operating"),
+        (acme.id, "Acme Payroll"),
+        (globex.id, "Globex Main"),
+    ):
+        from core.ledger.schemas import AccountCreate
+
+        accounts.append(
+            ledger.open_account(
+                session, ctx, AccountCreate(tenant_id=tenant_id, name=name, currency="EUR")
+            )
+        )
+    for account, amount in zip(accounts, (250_000_00, 40_000_00, 75_000_00), strict=True):
+        ledger.create_deposit(
+            session,
+            ctx,
+            DepositCreate(
+                account_id=account.id, amount=amount, currency="EUR", description="Opening deposit"
+            ),
+            f"demo-opening-deposit-{account.id}",
+        )
+    session.flush()
+    return True

@@ -1,0 +1,108 @@
+"""One error hierarchy for the whole domain.
+
+Every error carries a stable machine code, an HTTP status and a sentence for a
+person. The API and the console render them the same way:
+{"error": code, "detail": message}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class MandateError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.context = context
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class InvalidRequest(MandateError):
+    status = 422
+    code = "invalid_request"
+
+
+class MalformedRequest(MandateError):
+    status = 400
+    code = "malformed_json"
+
+
+class NotFound(MandateError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(MandateError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthenticated(MandateError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(MandateError):
+    """Refused by the policy; `code` is the policy's reason."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(MandateError):
+    status = 429
+    code = "too_many_requests"
+
+
+# Every error code the API can answer with, and its status: the OpenAPI document and
+# the docs are generated from this table, so a new code must be added here.
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "malformed_json": (400, "The body is not valid JSON."),
+    "invalid_request": (422, "A field is missing, of the wrong type, or out of range."),
+    "unknown_currency": (422, "Not an active ISO 4217 currency code."),
+    "invalid_amount": (422, "Amounts are whole minor units greater than zero."),
+    "amount_too_large": (422, "The amount is above the largest amount Mandate accepts."),
+    "currency_mismatch": (422, "The accounts, or the amount, are in different currencies."),
+    "same_account": (422, "A transfer needs two different accounts."),
+    "insufficient_funds": (422, "The debit would take the balance below its overdraft limit."),
+    "account_frozen": (409, "The account is frozen: no money moves in or out."),
+    "account_closed": (409, "The account is closed."),
+    "account_not_empty": (409, "Only an account with a zero balance can be closed."),
+    "idempotency_key_required": (400, "Money-moving requests need an Idempotency-Key header."),
+    "idempotency_key_invalid": (400, "Idempotency keys are 1 to 255 printable ASCII characters."),
+    "idempotency_key_reused": (422, "This Idempotency-Key was used for a different request."),
+    "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still running."),
+    "invalid_cursor": (422, "The cursor is not one this API issued."),
+    "invalid_permission": (422, "Not a permission a custom role can carry."),
+    "unknown_action": (422, "Not an action of the vocabulary."),
+    "invalid_scope": (422, "A grant's accounts must be the user's company's, listed or all."),
+    "invalid_validity": (422, "valid_from must be before valid_until."),
+    "invalid_window": (422, "A time window needs days and a start different from its end."),
+    "invalid_time": (422, "Times are HH:MM."),
+    "unknown_time_zone": (422, "Not an IANA time zone."),
+    "naive_datetime": (422, "A date-time needs its time zone offset."),
+    "role_exists": (409, "The tenant already has a role of that name."),
+    "builtin_role": (409, "Built-in roles are defined by the policy and cannot be changed."),
+    "role_in_use": (409, "The role still has grants; revoke them first."),
+    "grant_revoked": (409, "The grant is revoked."),
+    "username_taken": (409, "That username is taken."),
+    "tenant_exists": (409, "A tenant of that name exists."),
+    "not_found": (404, "No such resource, or not visible to you."),
+    "unauthenticated": (401, "A valid bearer token is needed."),
+    "invalid_credentials": (401, "Unknown user or wrong password."),
+    "token_expired": (401, "The token has expired; sign in again."),
+    "invalid_token": (401, "The token is malformed, tampered with, or not ours."),
+    "contention": (503, "Too much contention on these accounts; retry shortly."),
+    "database_unavailable": (503, "The database cannot be reached; retry shortly."),
+    "payload_too_large": (413, "The request body is too large."),
+    "too_many_requests": (429, "Too many attempts; wait before trying again."),
+    "conflict": (409, "The request conflicts with the current state."),
+}

@@ -1,0 +1,1 @@
+"""Identity and access: banks, tenants, users, roles, grants, credentials, tokens."""

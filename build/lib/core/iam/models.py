@@ -1,0 +1,210 @@
+"""Tables of identity and access. Roles and grants are data; what they mean is in policies/."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, Integer, text
+from sqlmodel import Field, SQLModel
+
+from core.clock import utcnow
+from core.db import UTCDateTime
+
+
+class Bank(SQLModel, table=True):
+    __tablename__ = "banks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Tenant(SQLModel, table=True):
+    """A corporate customer of a bank."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (Index("ix_tenants_bank_name", "bank_id", "name", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id", index=True)
+    name: str = Field(max_length=100)
+    # Days and months of cumulative limits are counted in this zone.
+    timezone: str = Field(default="Europe/Berlin", max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    """A person: a customer's employee (tenant_id set) or bank staff (tenant_id null)."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=100)
+    bank_id: int = Field(foreign_key="banks.id", index=True)
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = Field(default=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Tokens issued before this instant are no longer accepted.
+    credentials_changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.tenant_id is None
+
+
+class Role(SQLModel, table=True):
+    """A named set of permissions. Built-in roles carry the permissions policies/ gives them;
+    custom roles carry the permissions listed in role_permissions."""
+
+    __tablename__ = "roles"
+    __table_args__ = (
+        CheckConstraint("level IN ('tenant', 'bank')", name="ck_roles_level"),
+        CheckConstraint(
+            "(level = 'bank') = (tenant_id IS NULL)", name="ck_roles_bank_roles_have_no_tenant"
+        ),
+        Index(
+            "ix_roles_unique_key",
+            "bank_id",
+            text("coalesce(tenant_id, 0)"),
+            "key",
+            unique=True,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    key: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    builtin: bool = Field(default=False)
+    level: str = Field(default="tenant", max_length=10)
+    # Optional limits every grant of this role is held to (see policies/limits.polar).
+    limit_currency: str | None = Field(default=None, max_length=3)
+    per_transfer_limit: int | None = Field(default=None, sa_type=BigInteger)
+    daily_limit: int | None = Field(default=None, sa_type=BigInteger)
+    monthly_limit: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RolePermission(SQLModel, table=True):
+    __tablename__ = "role_permissions"
+
+    role_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
+    )
+    permission: str = Field(max_length=64, primary_key=True)
+
+
+class Grant(SQLModel, table=True):
+    """Binds a user to a role, over all of a tenant's accounts or the listed ones, with
+    optional limits (in limit_currency), a weekly time window and a validity period."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        Index("ix_grants_user_all_accounts", "user_id", "all_accounts"),
+        CheckConstraint(
+            "(window_days IS NULL) = (window_start IS NULL) AND "
+            "(window_days IS NULL) = (window_end IS NULL) AND "
+            "(window_days IS NULL) = (window_zone IS NULL)",
+            name="ck_grants_window_complete",
+        ),
+        CheckConstraint(
+            "window_start IS NULL OR (window_start >= 0 AND window_start < 1440 AND "
+            "window_end >= 0 AND window_end < 1440 AND window_start <> window_end)",
+            name="ck_grants_window_minutes",
+        ),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_from < valid_until",
+            name="ck_grants_validity_order",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    role_id: int = Field(foreign_key="roles.id", index=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    all_accounts: bool = Field(default=True)
+    limit_currency: str | None = Field(default=None, max_length=3)
+    per_transfer_limit: int | None = Field(default=None, sa_type=BigInteger)
+    daily_limit: int | None = Field(default=None, sa_type=BigInteger)
+    monthly_limit: int | None = Field(default=None, sa_type=BigInteger)
+    # Weekdays as digits, 0 = Monday ("01234" = Mon-Fri); minutes after local midnight.
+    window_days: str | None = Field(default=None, max_length=7)
+    window_start: int | None = Field(default=None)
+    window_end: int | None = Field(default=None)
+    window_zone: str | None = Field(default=None, max_length=64)
+    valid_from: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    valid_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+class GrantAccount(SQLModel, table=True):
+    """An account in a grant's scope. user_id is copied from the grant so that "the grants of
+    this user over this account" is one index lookup however many grants the user holds."""
+
+    __tablename__ = "grant_accounts"
+    __table_args__ = (Index("ix_grant_accounts_account_user", "account_id", "user_id"),)
+
+    grant_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("grants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    account_id: int = Field(foreign_key="accounts.id", primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+
+
+class LimitCap(SQLModel, table=True):
+    """A ceiling on every grant's limits: bank-wide (tenant_id null) or for one tenant."""
+
+    __tablename__ = "limit_caps"
+    __table_args__ = (
+        Index(
+            "ix_limit_caps_unique",
+            "bank_id",
+            text("coalesce(tenant_id, 0)"),
+            "currency",
+            unique=True,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    currency: str = Field(max_length=3)
+    per_transfer_limit: int | None = Field(default=None, sa_type=BigInteger)
+    daily_limit: int | None = Field(default=None, sa_type=BigInteger)
+    monthly_limit: int | None = Field(default=None, sa_type=BigInteger)
+    updated_by_id: int | None = Field(default=None, foreign_key="users.id")
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class GrantSpend(SQLModel, table=True):
+    """What was sent under a grant on one day (in its tenant's zone): the running totals that
+    daily and monthly limits are checked against, under the grant's row lock."""
+
+    __tablename__ = "grant_spend"
+
+    grant_id: int = Field(foreign_key="grants.id", primary_key=True)
+    day: dt.date = Field(sa_column=Column(Date, primary_key=True))
+    amount: int = Field(default=0, sa_type=BigInteger)
+
+
+__all__ = [
+    "Bank",
+    "Grant",
+    "GrantAccount",
+    "GrantSpend",
+    "LimitCap",
+    "Role",
+    "RolePermission",
+    "Tenant",
+    "User",
+]

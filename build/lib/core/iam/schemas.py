@@ -1,0 +1,275 @@
+"""What the identity and access API takes in and gives out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from core.ledger.schemas import CurrencyCode, ResourceId
+from core.money import MAX_AMOUNT
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ZONES: frozenset[str] | None = None
+
+
+def _zone(name: str) -> str:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    if name not in _ZONES:
+        raise PydanticCustomError(
+            "unknown_time_zone", "{name} is not an IANA time zone", {"name": name}
+        )
+    ZoneInfo(name)
+    return name
+
+
+def _clock_time(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise PydanticCustomError("invalid_time", "times are HH:MM, 00:00 to 23:59")
+    return value
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise PydanticCustomError(
+            "naive_datetime", "give a time zone, e.g. 2026-12-01T09:00:00+01:00"
+        )
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone), Field(examples=["Europe/Berlin"], max_length=64)]
+ClockTime = Annotated[str, AfterValidator(_clock_time), Field(examples=["09:00"], max_length=5)]
+AwareDatetime = Annotated[dt.datetime | None, AfterValidator(_aware)]
+Limit = Annotated[
+    int | None,
+    Field(
+        default=None, strict=True, ge=1, le=MAX_AMOUNT, description="minor units; null: no limit"
+    ),
+]
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$"),
+]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
+RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Permission = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z]+$", max_length=64)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LimitSet(_Input):
+    """Limits in one currency; each may be null (no limit at this level)."""
+
+    currency: CurrencyCode
+    per_transfer: Limit = None
+    daily: Limit = None
+    monthly: Limit = None
+
+
+class TimeWindow(_Input):
+    """When money may move: these weekdays, from start to end local time in time_zone. An end
+    before the start runs past midnight (Fri 22:00-02:00 covers Saturday 01:00)."""
+
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: ClockTime
+    end: ClockTime
+    time_zone: TimeZone
+
+    @model_validator(mode="after")
+    def _distinct(self) -> TimeWindow:
+        if self.start == self.end:
+            raise PydanticCustomError(
+                "invalid_window", "start and end must differ (no window means any time)"
+            )
+        return self
+
+    @staticmethod
+    def minutes(value: str) -> int:
+        hours, minutes = value.split(":")
+        return int(hours) * 60 + int(minutes)
+
+
+# -- tenants and users ----------------------------------------------------------------------
+
+
+class TenantCreate(_Input):
+    name: DisplayName
+    timezone: TimeZone = "Europe/Berlin"
+
+
+class TenantPublic(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    created_at: dt.datetime
+
+
+class UserCreate(_Input):
+    username: Username
+    display_name: DisplayName
+    password: Password
+    tenant_id: ResourceId | None = Field(default=None, description="Bank staff only: the tenant")
+
+
+class UserUpdate(_Input):
+    display_name: DisplayName | None = None
+    is_active: bool | None = None
+
+
+class PasswordReset(_Input):
+    password: Password
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    tenant_id: int | None
+    is_active: bool
+    created_at: dt.datetime
+
+
+class MePublic(UserPublic):
+    kind: Literal["customer", "staff"]
+    grants: list[GrantPublic]
+
+
+# -- roles ----------------------------------------------------------------------------------
+
+
+class RoleCreate(_Input):
+    name: RoleName
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    permissions: list[Permission] = Field(min_length=1, max_length=30)
+    limits: LimitSet | None = None
+    tenant_id: ResourceId | None = Field(default=None, description="Bank staff only: the tenant")
+
+
+class RoleUpdate(_Input):
+    name: RoleName | None = None
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    permissions: list[Permission] | None = Field(default=None, min_length=1, max_length=30)
+    limits: LimitSet | None = None
+    clear_limits: bool = False
+
+
+class RolePublic(BaseModel):
+    id: int
+    tenant_id: int | None
+    key: str
+    name: str
+    description: str
+    builtin: bool
+    level: Literal["tenant", "bank"]
+    permissions: list[str]
+    limits: LimitSet | None
+
+
+# -- grants ---------------------------------------------------------------------------------
+
+
+class GrantCreate(_Input):
+    user_id: ResourceId
+    role_id: ResourceId
+    all_accounts: bool = True
+    account_ids: list[ResourceId] = Field(default_factory=list, max_length=500)
+    limits: LimitSet | None = None
+    window: TimeWindow | None = None
+    valid_from: AwareDatetime = None
+    valid_until: AwareDatetime = None
+
+    @model_validator(mode="after")
+    def _scope_and_validity(self) -> GrantCreate:
+        _check_scope(self.all_accounts, self.account_ids)
+        _check_validity(self.valid_from, self.valid_until)
+        return self
+
+
+class GrantUpdate(_Input):
+    """Replace the grant's conditions; fields left out stay as they are."""
+
+    all_accounts: bool | None = None
+    account_ids: list[ResourceId] | None = Field(default=None, max_length=500)
+    limits: LimitSet | None = None
+    clear_limits: bool = False
+    window: TimeWindow | None = None
+    clear_window: bool = False
+    valid_from: AwareDatetime = None
+    valid_until: AwareDatetime = None
+    clear_validity: bool = False
+
+
+class GrantPublic(BaseModel):
+    id: int
+    user_id: int
+    role_id: int
+    role_key: str
+    role_name: str
+    tenant_id: int | None
+    all_accounts: bool
+    account_ids: list[int]
+    limits: LimitSet | None
+    window: TimeWindow | None
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    created_by: int | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def _check_scope(all_accounts: bool, account_ids: list[int]) -> None:
+    if all_accounts and account_ids:
+        raise PydanticCustomError("invalid_scope", "give account_ids only with all_accounts false")
+    if not all_accounts and not account_ids:
+        raise PydanticCustomError("invalid_scope", "a grant over listed accounts needs account_ids")
+
+
+def _check_validity(start: dt.datetime | None, end: dt.datetime | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise PydanticCustomError("invalid_validity", "valid_from must be before valid_until")
+
+
+# -- caps and the vocabulary ----------------------------------------------------------------
+
+
+class CapSet(_Input):
+    per_transfer: Limit = None
+    daily: Limit = None
+    monthly: Limit = None
+
+
+class CapPublic(BaseModel):
+    level: Literal["bank", "tenant"]
+    tenant_id: int | None
+    currency: str
+    per_transfer: int | None
+    daily: int | None
+    monthly: int | None
+    updated_at: dt.datetime
+
+
+class PermissionPublic(BaseModel):
+    name: str
+    level: Literal["tenant", "bank"]
+    description: str
+    composable: bool = Field(description="may be part of a custom role")
+
+
+MePublic.model_rebuild()

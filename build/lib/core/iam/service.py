@@ -1,0 +1,457 @@
+"""Sign-in, tokens, and the tenants, users and built-in roles that everything hangs on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.audit.changes import record_change
+from core.context import Actor, RequestContext
+from core.db import Database
+from core.errors import Conflict, NotFound, TooManyRequests, Unauthenticated
+from core.iam.credentials import Passwords, TokenService
+from core.iam.models import Bank, Grant, Role, Tenant, User
+from core.iam.schemas import (
+    MePublic,
+    PasswordReset,
+    PermissionPublic,
+    TenantCreate,
+    TenantPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.policy import engine as policy_engine
+from core.policy.facts import Resource
+from core.policy.filters import readable_in_tenant
+from core.policy.service import authorize, require_readable
+
+INVALID_CREDENTIALS = "unknown user or wrong password"
+
+
+def actor_of(user: User) -> Actor:
+    assert user.id is not None
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bank_id=user.bank_id,
+        tenant_id=user.tenant_id,
+    )
+
+
+def authenticate(session: Session, passwords: Passwords, username: str, password: str) -> User:
+    """The active user with this username and password. The same error, after the same work,
+    whether the user is unknown, inactive or the password wrong."""
+    user = session.scalar(select(User).where(col(User.username) == username.strip().lower()))
+    valid = passwords.verify(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
+    return user
+
+
+def issue_token(
+    db: Database,
+    passwords: Passwords,
+    tokens: TokenService,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime]:
+    """Sign in for an access token. Failures are counted per username and per address (the
+    console's limits); past them the answer is 429, whether or not the user exists.
+
+    The password is checked outside any transaction: argon2 takes tens of milliseconds by
+    design, and on SQLite a write transaction would hold the database's only write lock
+    that long."""
+    from core.iam.sessions import TOO_MANY, record_attempt, too_many_failures
+
+    name, address = username.strip().lower()[:64], address[:64]
+    with db.single_read() as session:
+        limited = too_many_failures(session, name, address, now)
+        user = None if limited else session.scalar(select(User).where(col(User.username) == name))
+    valid = not limited and passwords.verify(user.password_hash if user else None, password)
+    succeeded = valid and user is not None and user.is_active
+    db.run(lambda s: record_attempt(s, name, address, succeeded=bool(succeeded), now=now))
+    if limited:
+        raise TooManyRequests(TOO_MANY)
+    if not succeeded or user is None or user.id is None:
+        raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
+    return tokens.issue(user.id, now)
+
+
+_USER_FOR_TOKEN = select(
+    col(User.id),
+    col(User.username),
+    col(User.display_name),
+    col(User.bank_id),
+    col(User.tenant_id),
+    col(User.is_active),
+    col(User.credentials_changed_at),
+).where(col(User.id) == bindparam("user_id"))
+
+
+def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
+    """The caller a bearer token speaks for, if the token is valid and its user still is."""
+    claims = tokens.verify(token, now)
+    user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
+    if user is None or not user.is_active:
+        raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
+    # A password reset or deactivation revokes every token issued before it.
+    if int(user.credentials_changed_at.timestamp()) > int(claims.issued_at.timestamp()):
+        raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bank_id=user.bank_id,
+        tenant_id=user.tenant_id,
+    )
+
+
+# -- creating the structure (used by onboarding, the seed and tests) -----------------------
+
+
+def create_bank(session: Session, name: str) -> Bank:
+    bank = Bank(name=name)
+    session.add(bank)
+    session.flush()
+    seed_builtin_roles(session, bank_id=bank.id, tenant_id=None)  # type: ignore[arg-type]
+    return bank
+
+
+def create_tenant(session: Session, bank_id: int, name: str, timezone: str) -> Tenant:
+    tenant = Tenant(bank_id=bank_id, name=name, timezone=timezone)
+    session.add(tenant)
+    session.flush()
+    seed_builtin_roles(session, bank_id=bank_id, tenant_id=tenant.id)
+    return tenant
+
+
+def seed_builtin_roles(session: Session, *, bank_id: int, tenant_id: int | None) -> list[Role]:
+    """The built-in roles of a tenant (or, with tenant_id None, of a bank), as the policy
+    lists them in builtin_role/4."""
+    level = "bank" if tenant_id is None else "tenant"
+    engine = policy_engine.current()
+    from oso import Variable
+
+    roles = []
+    for answer in engine.query(
+        "builtin_role", Variable("key"), level, Variable("name"), Variable("description")
+    ):
+        role = Role(
+            bank_id=bank_id,
+            tenant_id=tenant_id,
+            key=answer["key"],
+            name=answer["name"],
+            description=answer["description"],
+            builtin=True,
+            level=level,
+        )
+        session.add(role)
+        roles.append(role)
+    session.flush()
+    return roles
+
+
+def builtin_role(session: Session, key: str, *, bank_id: int, tenant_id: int | None) -> Role:
+    stmt = select(Role).where(
+        col(Role.bank_id) == bank_id, col(Role.key) == key, col(Role.builtin).is_(True)
+    )
+    stmt = stmt.where(
+        col(Role.tenant_id).is_(None) if tenant_id is None else col(Role.tenant_id) == tenant_id
+    )
+    role = session.scalar(stmt)
+    if role is None:
+        raise LookupError(f"no built-in role {key!r}")
+    return role
+
+
+def create_user(
+    session: Session,
+    passwords: Passwords,
+    *,
+    bank_id: int,
+    tenant_id: int | None,
+    username: str,
+    display_name: str,
+    password: str,
+    now: dt.datetime,
+) -> User:
+    user = User(
+        username=username.strip().lower(),
+        display_name=display_name,
+        bank_id=bank_id,
+        tenant_id=tenant_id,
+        password_hash=passwords.hash(password),
+        created_at=now,
+        credentials_changed_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def grant_role(
+    session: Session,
+    user: User,
+    role: Role,
+    *,
+    created_by: int | None = None,
+    now: dt.datetime,
+    **conditions: object,
+) -> Grant:
+    grant = Grant(
+        user_id=user.id,  # type: ignore[arg-type]
+        role_id=role.id,  # type: ignore[arg-type]
+        bank_id=user.bank_id,
+        tenant_id=user.tenant_id,
+        created_by_id=created_by,
+        created_at=now,
+        updated_at=now,
+        **conditions,  # type: ignore[arg-type]
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+# -- the API's users and tenants ------------------------------------------------------------
+
+
+def user_public(user: User) -> UserPublic:
+    assert user.id is not None
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        tenant_id=user.tenant_id,
+        is_active=user.is_active,
+        created_at=user.created_at,
+    )
+
+
+def tenant_public(tenant: Tenant) -> TenantPublic:
+    assert tenant.id is not None
+    return TenantPublic(
+        id=tenant.id, name=tenant.name, timezone=tenant.timezone, created_at=tenant.created_at
+    )
+
+
+def me(session: Session, ctx: RequestContext) -> MePublic:
+    """Who the caller is, and the grants they hold."""
+    from core.iam.access import grant_public
+
+    actor = ctx.require_actor()
+    authorize(
+        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
+    )
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    grants = session.scalars(
+        select(Grant)
+        .where(col(Grant.user_id) == actor.user_id, col(Grant.revoked_at).is_(None))
+        .order_by(col(Grant.id))
+    )
+    return MePublic(
+        **user_public(user).model_dump(),
+        kind=actor.kind,
+        grants=[grant_public(session, g) for g in grants],
+    )
+
+
+def permission_vocabulary(session: Session, ctx: RequestContext) -> list[PermissionPublic]:
+    """The vocabulary, for any signed-in user (the policy's self.read)."""
+    from core.iam.access import vocabulary
+
+    actor = ctx.require_actor()
+    authorize(
+        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
+    )
+    return vocabulary()
+
+
+def _load_user(session: Session, ctx: RequestContext, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    require_readable(
+        session, ctx, "user.read", Resource.of_user(user), not_found=f"user {user_id} not found"
+    )
+    return user
+
+
+def get_user(session: Session, ctx: RequestContext, user_id: int) -> UserPublic:
+    return user_public(_load_user(session, ctx, user_id))
+
+
+def list_users(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    tenant_id: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[UserPublic]:
+    """The users the caller may see: their company's, or for staff their bank's."""
+    size = page_size(limit)
+    where = readable_in_tenant(
+        session, ctx, "user.read", tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
+    )
+    stmt = select(User).where(where).order_by(col(User.id)).limit(size + 1)
+    if tenant_id is not None:
+        stmt = stmt.where(col(User.tenant_id) == tenant_id)
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(col(User.id) > after)
+    rows = list(session.scalars(stmt))
+    items = [user_public(u) for u in rows[:size]]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+def add_user(
+    session: Session, ctx: RequestContext, passwords: Passwords, body: UserCreate
+) -> UserPublic:
+    """Create a user of the caller's company (bank staff: of a named tenant, or staff)."""
+    actor = ctx.require_actor()
+    ctx.audit.attempt("user.manage", target=f"new user {body.username}")
+    tenant_id = actor.tenant_id if actor.tenant_id is not None else body.tenant_id
+    if actor.tenant_id is not None and body.tenant_id not in (None, actor.tenant_id):
+        raise NotFound(f"tenant {body.tenant_id} not found")
+    if tenant_id is not None:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None or tenant.bank_id != actor.bank_id:
+            raise NotFound(f"tenant {tenant_id} not found")
+    authorize(
+        session,
+        ctx,
+        "user.manage",
+        Resource("user", None, tenant_id, actor.bank_id),
+        not_found=f"tenant {tenant_id} not found",
+    )
+    if session.scalar(select(col(User.id)).where(col(User.username) == body.username)) is not None:
+        raise Conflict(f"the username {body.username!r} is taken", code="username_taken")
+    user = create_user(
+        session,
+        passwords,
+        bank_id=actor.bank_id,
+        tenant_id=tenant_id,
+        username=body.username,
+        display_name=body.display_name,
+        password=body.password,
+        now=ctx.now(),
+    )
+    public = user_public(user)
+    record_change(
+        ctx,
+        entity="user",
+        entity_id=public.id,
+        change="create",
+        tenant_id=tenant_id,
+        after=public.model_dump(mode="json"),
+    )
+    return public
+
+
+def update_user(
+    session: Session, ctx: RequestContext, user_id: int, body: UserUpdate
+) -> UserPublic:
+    """Rename, deactivate or reactivate a user. Deactivation ends every session at once."""
+    ctx.audit.attempt("user.manage", target=f"user {user_id}")
+    user = _load_user(session, ctx, user_id)
+    authorize(session, ctx, "user.manage", Resource.of_user(user))
+    before = user_public(user)
+    if body.display_name is not None:
+        user.display_name = body.display_name
+    if body.is_active is not None and body.is_active != user.is_active:
+        user.is_active = body.is_active
+        user.credentials_changed_at = ctx.now()
+    session.flush()
+    after = user_public(user)
+    record_change(
+        ctx,
+        entity="user",
+        entity_id=user_id,
+        change="update",
+        tenant_id=user.tenant_id,
+        before=before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+    )
+    return after
+
+
+def reset_password(
+    session: Session, ctx: RequestContext, passwords: Passwords, user_id: int, body: PasswordReset
+) -> UserPublic:
+    """Set a new password; every token issued before stops working."""
+    ctx.audit.attempt("user.manage", target=f"password of user {user_id}")
+    user = _load_user(session, ctx, user_id)
+    authorize(session, ctx, "user.manage", Resource.of_user(user))
+    user.password_hash = passwords.hash(body.password)
+    user.credentials_changed_at = ctx.now()
+    session.flush()
+    record_change(
+        ctx,
+        entity="user",
+        entity_id=user_id,
+        change="password_reset",
+        tenant_id=user.tenant_id,
+    )
+    return user_public(user)
+
+
+def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "tenant.read", Resource.of_bank(actor.bank_id), not_found="no tenants"
+    )
+    tenants = session.scalars(
+        select(Tenant).where(col(Tenant.bank_id) == actor.bank_id).order_by(col(Tenant.id))
+    )
+    return [tenant_public(t) for t in tenants]
+
+
+def get_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> TenantPublic:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    require_readable(
+        session,
+        ctx,
+        "tenant.read",
+        Resource.of_tenant(tenant_id, tenant.bank_id),
+        not_found=f"tenant {tenant_id} not found",
+    )
+    return tenant_public(tenant)
+
+
+def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) -> TenantPublic:
+    """A new corporate customer, with its built-in roles."""
+    actor = ctx.require_actor()
+    ctx.audit.attempt("tenant.manage", target=f"new tenant {body.name}")
+    authorize(session, ctx, "tenant.manage", Resource.of_bank(actor.bank_id), not_found="not found")
+    if session.scalar(
+        select(col(Tenant.id)).where(
+            col(Tenant.bank_id) == actor.bank_id, col(Tenant.name) == body.name
+        )
+    ):
+        raise Conflict(f"a tenant named {body.name!r} exists", code="tenant_exists")
+    tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
+    tenant.created_at = ctx.now()
+    public = tenant_public(tenant)
+    record_change(
+        ctx,
+        entity="tenant",
+        entity_id=public.id,
+        change="create",
+        tenant_id=public.id,
+        after=public.model_dump(mode="json"),
+    )
+    return public

@@ -1,0 +1,130 @@
+"""Idempotency keys, Stripe's semantics.
+
+The key is claimed inside the same transaction that moves the money, so the stored response
+and the transfer commit together or not at all: a crash can never leave a key that claims a
+transfer which does not exist, nor a transfer without its key.
+
+* Same key, same body, same user: the stored response, replayed (Idempotent-Replayed: true).
+* Same key, another body or another user: 422 idempotency_key_reused.
+* Same key while the first request still runs: 409 idempotency_key_in_flight (PostgreSQL;
+  SQLite runs one writer at a time, so the second request waits and replays instead).
+
+Keys are scoped per tenant (per bank for staff). Only successful responses are stored: a
+refused request changed nothing and may be sent again with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.orm import Session
+
+from core.context import Actor
+from core.db import table_of
+from core.errors import Conflict, InvalidRequest, MalformedRequest
+from core.ledger.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    scope: str
+    key: str
+    fingerprint: str
+    user_id: int
+
+
+_RECORDS = table_of(IdempotencyRecord)
+_RECORD = select(_RECORDS).where(
+    _RECORDS.c.scope == bindparam("scope"), _RECORDS.c.key == bindparam("key")
+)
+_INSERT_RECORD = insert(_RECORDS)
+_TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id")))
+
+
+def validate_key(key: str | None) -> str:
+    if key is None or key == "":
+        raise MalformedRequest(
+            "money-moving requests need an Idempotency-Key header (for example a UUID)",
+            code="idempotency_key_required",
+        )
+    if len(key) > MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in key):
+        raise MalformedRequest(
+            "an Idempotency-Key is 1 to 255 printable ASCII characters",
+            code="idempotency_key_invalid",
+        )
+    return key
+
+
+def scope_of(actor: Actor) -> str:
+    return f"tenant:{actor.tenant_id}" if actor.tenant_id is not None else f"bank:{actor.bank_id}"
+
+
+def fingerprint(operation: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _lock_id(scope: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{scope}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def claim(
+    session: Session, actor: Actor, key: str, operation: str, payload: dict[str, Any]
+) -> tuple[IdempotencyClaim, StoredResponse | None]:
+    """Claim the key for this transaction, or return the response stored under it."""
+    ticket = IdempotencyClaim(scope_of(actor), key, fingerprint(operation, payload), actor.user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until this transaction ends; a concurrent request with the key does not wait.
+        got = session.connection().scalar(_TRY_LOCK, {"lock_id": _lock_id(ticket.scope, key)})
+        if not got:
+            raise Conflict(
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+                code="idempotency_key_in_flight",
+            )
+    record = session.connection().execute(_RECORD, {"scope": ticket.scope, "key": key}).first()
+    if record is None:
+        return ticket, None
+    if record.fingerprint != ticket.fingerprint or record.user_id != actor.user_id:
+        raise InvalidRequest(
+            "this Idempotency-Key was already used for a different request; use a new key",
+            code="idempotency_key_reused",
+        )
+    return ticket, StoredResponse(record.response_status, json.loads(record.response_body), True)
+
+
+def store(
+    session: Session,
+    ticket: IdempotencyClaim,
+    *,
+    status: int,
+    body: dict[str, Any],
+    transfer_id: int | None,
+    at: Any,
+) -> None:
+    session.connection().execute(
+        _INSERT_RECORD,
+        {
+            "scope": ticket.scope,
+            "key": ticket.key,
+            "fingerprint": ticket.fingerprint,
+            "user_id": ticket.user_id,
+            "response_status": status,
+            "response_body": json.dumps(body, default=str),
+            "transfer_id": transfer_id,
+            "created_at": at,
+        },
+    )

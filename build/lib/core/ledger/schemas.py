@@ -1,0 +1,130 @@
+"""What the ledger takes in and gives out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from core.money import MAX_AMOUNT, is_currency
+
+
+def _known_currency(code: str) -> str:
+    if not is_currency(code):
+        raise PydanticCustomError(
+            "unknown_currency", "{code} is not an active ISO 4217 currency", {"code": code}
+        )
+    return code
+
+
+def _positive_amount(value: int) -> int:
+    if value <= 0:
+        raise PydanticCustomError(
+            "invalid_amount", "amounts are whole minor units greater than zero"
+        )
+    if value > MAX_AMOUNT:
+        raise PydanticCustomError(
+            "amount_too_large", "amounts are at most {max} minor units", {"max": MAX_AMOUNT}
+        )
+    return value
+
+
+# The range and pattern are checked by the validators (so each failure has its own error
+# code) and declared in the schema (so the OpenAPI document tells clients).
+CurrencyCode = Annotated[
+    str,
+    AfterValidator(_known_currency),
+    Field(
+        description="ISO 4217 code, e.g. EUR",
+        examples=["EUR"],
+        json_schema_extra={"pattern": "^[A-Z]{3}$", "minLength": 3, "maxLength": 3},
+    ),
+]
+Amount = Annotated[
+    int,
+    AfterValidator(_positive_amount),
+    Field(
+        strict=True,
+        description="Minor units (cents for EUR), greater than zero",
+        examples=[1250],
+        json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
+    ),
+]
+# Ids are 32-bit in the database; anything beyond cannot exist, so it is refused up front.
+MAX_ID = 2**31 - 1
+ResourceId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=140)]
+AccountStatus = Literal["open", "frozen", "closed"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountCreate(_Input):
+    tenant_id: ResourceId
+    name: Name
+    currency: CurrencyCode
+    overdraft_limit: int = Field(default=0, strict=True, ge=0, le=MAX_AMOUNT)
+
+
+class AccountUpdate(_Input):
+    name: Name | None = None
+    status: AccountStatus | None = None
+    overdraft_limit: int | None = Field(default=None, strict=True, ge=0, le=MAX_AMOUNT)
+
+
+class AccountPublic(BaseModel):
+    id: int
+    tenant_id: int | None
+    name: str
+    currency: str
+    kind: Literal["customer", "clearing"]
+    status: AccountStatus
+    overdraft_limit: int
+    balance: int
+    available: int = Field(description="Balance plus the overdraft limit: what can still be sent")
+    created_at: dt.datetime
+
+
+class TransferCreate(_Input):
+    from_account_id: ResourceId
+    to_account_id: ResourceId
+    amount: Amount
+    currency: CurrencyCode
+    description: Description = ""
+
+
+class DepositCreate(_Input):
+    account_id: ResourceId
+    amount: Amount
+    currency: CurrencyCode
+    description: Description = ""
+
+
+class TransferPublic(BaseModel):
+    id: int
+    kind: Literal["transfer", "deposit", "withdrawal"]
+    status: Literal["posted"] = "posted"
+    from_account_id: int
+    to_account_id: int
+    amount: int
+    currency: str
+    description: str
+    initiated_by: int
+    created_at: dt.datetime
+
+
+class EntryPublic(BaseModel):
+    id: int
+    transfer_id: int
+    kind: Literal["transfer", "deposit", "withdrawal"]
+    amount: int = Field(description="Negative for money out, positive for money in")
+    currency: str
+    balance_after: int
+    counterparty_account_id: int
+    description: str
+    created_at: dt.datetime

@@ -1,0 +1,470 @@
+"""Ledger operations: open and change accounts, move money, read statements.
+
+Every money movement is one double-entry transfer: a debit entry and a credit entry of the
+same amount, posted with the balances in the same transaction as its idempotency key and
+its policy decision, under row locks taken in account-id order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.context import RequestContext
+from core.errors import Conflict, InvalidRequest, NotFound
+from core.iam.models import Tenant
+from core.ledger import idempotency, repository
+from core.ledger.idempotency import StoredResponse
+from core.ledger.models import Account, Transfer
+from core.ledger.schemas import (
+    AccountCreate,
+    AccountPublic,
+    AccountUpdate,
+    DepositCreate,
+    EntryPublic,
+    TransferCreate,
+    TransferPublic,
+)
+from core.money import format_amount
+from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.policy.facts import Money, Resource, tenant_day, tenant_zone
+from core.policy.filters import readable_accounts
+from core.policy.service import authorize, require_readable
+
+
+def account_public(account: Account) -> AccountPublic:
+    assert account.id is not None
+    return AccountPublic(
+        id=account.id,
+        tenant_id=account.tenant_id,
+        name=account.name,
+        currency=account.currency,
+        kind=account.kind,
+        status=account.status,
+        overdraft_limit=account.overdraft_limit,
+        balance=account.balance,
+        available=account.balance + account.overdraft_limit if account.kind == "customer" else 0,
+        created_at=account.created_at,
+    )
+
+
+def transfer_public(transfer: Transfer) -> TransferPublic:
+    assert transfer.id is not None
+    return TransferPublic(
+        id=transfer.id,
+        kind=transfer.kind,
+        from_account_id=transfer.debit_account_id,
+        to_account_id=transfer.credit_account_id,
+        amount=transfer.amount,
+        currency=transfer.currency,
+        description=transfer.description,
+        initiated_by=transfer.initiated_by_id,
+        created_at=transfer.created_at,
+    )
+
+
+def _not_found(account_id: int) -> NotFound:
+    return NotFound(f"account {account_id} not found", code="not_found")
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def load_readable_account(
+    session: Session, ctx: RequestContext, account_id: int, action: str = "account.read"
+) -> Account:
+    """The account, if the policy lets the caller `action` it; 404 otherwise."""
+    account = repository.account_snapshot(session, account_id)
+    if account is None:
+        raise _not_found(account_id)
+    require_readable(
+        session,
+        ctx,
+        action,
+        Resource.of_account(account),
+        not_found=f"account {account_id} not found",
+    )
+    return account
+
+
+def get_account(session: Session, ctx: RequestContext, account_id: int) -> AccountPublic:
+    return account_public(load_readable_account(session, ctx, account_id))
+
+
+def list_accounts(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+    tenant_id: int | None = None,
+) -> Page[AccountPublic]:
+    """The accounts the caller may read, filtered in the query."""
+    size = page_size(limit)
+    where = readable_accounts(session, ctx)
+    if tenant_id is not None:
+        where = where & (col(Account.tenant_id) == tenant_id)
+    rows = repository.accounts_page(session, where, after_id=decode_cursor(cursor), limit=size + 1)
+    items = [account_public(a) for a in rows[:size]]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+def statement(
+    session: Session,
+    ctx: RequestContext,
+    account_id: int,
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[EntryPublic]:
+    """An account's entries, newest first, each with the balance after it."""
+    size = page_size(limit)
+    before = decode_cursor(cursor)
+    load_readable_account(session, ctx, account_id, "statement.read")
+    rows = repository.entries_page(session, account_id, before_id=before, limit=size + 1)
+    items = [
+        EntryPublic(
+            id=row.id,
+            transfer_id=row.transfer_id,
+            kind=row.kind,
+            amount=row.amount,
+            currency=row.currency,
+            balance_after=row.balance_after,
+            counterparty_account_id=(
+                row.credit_account_id
+                if row.debit_account_id == account_id
+                else row.debit_account_id
+            ),
+            description=row.description,
+            created_at=row.created_at,
+        )
+        for row in rows[:size]
+    ]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+def list_transfers(
+    session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
+) -> Page[TransferPublic]:
+    size = page_size(limit)
+    readable = readable_accounts(session, ctx)
+    rows = repository.transfers_page(
+        session, readable, before_id=decode_cursor(cursor), limit=size + 1
+    )
+    items = [transfer_public(t) for t in rows[:size]]
+    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    return Page(items=items, next_cursor=cursor_after)
+
+
+def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> TransferPublic:
+    transfer = session.get(Transfer, transfer_id)
+    missing = NotFound(f"transfer {transfer_id} not found")
+    if transfer is None:
+        raise missing
+    for account_id in (transfer.debit_account_id, transfer.credit_account_id):
+        account = session.get(Account, account_id)
+        if account is None:
+            continue
+        try:
+            require_readable(
+                session, ctx, "account.read", Resource.of_account(account), not_found=""
+            )
+            return transfer_public(transfer)
+        except NotFound:
+            continue
+    raise missing
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+def ensure_clearing_account(session: Session, bank_id: int, currency: str) -> Account:
+    """The bank's external clearing account for a currency: where deposits come from and
+    withdrawals go, so that the ledger balances per currency."""
+    clearing = session.scalar(
+        select(Account).where(
+            col(Account.bank_id) == bank_id,
+            col(Account.kind) == "clearing",
+            col(Account.currency) == currency,
+        )
+    )
+    if clearing is None:
+        clearing = Account(
+            bank_id=bank_id,
+            tenant_id=None,
+            name=f"External clearing {currency}",
+            currency=currency,
+            kind="clearing",
+        )
+        session.add(clearing)
+        session.flush()
+    return clearing
+
+
+def open_account(session: Session, ctx: RequestContext, body: AccountCreate) -> AccountPublic:
+    actor = ctx.require_actor()
+    ctx.audit.attempt("account.manage", target=f"new account for tenant {body.tenant_id}")
+    tenant = session.get(Tenant, body.tenant_id)
+    if tenant is None or tenant.bank_id != actor.bank_id:
+        raise NotFound(f"tenant {body.tenant_id} not found")
+    authorize(
+        session,
+        ctx,
+        "account.manage",
+        Resource.of_tenant(tenant.id, tenant.bank_id),  # type: ignore[arg-type]
+        not_found=f"tenant {body.tenant_id} not found",
+    )
+    ensure_clearing_account(session, tenant.bank_id, body.currency)
+    account = Account(
+        bank_id=tenant.bank_id,
+        tenant_id=tenant.id,
+        name=body.name,
+        currency=body.currency,
+        overdraft_limit=body.overdraft_limit,
+        created_at=ctx.now(),
+        updated_at=ctx.now(),
+    )
+    session.add(account)
+    session.flush()
+    if ctx.audit.activity:
+        ctx.audit.activity.account_id = account.id
+    return account_public(account)
+
+
+def update_account(
+    session: Session, ctx: RequestContext, account_id: int, body: AccountUpdate
+) -> AccountPublic:
+    """Rename, freeze, unfreeze, close, or change the overdraft limit."""
+    ctx.audit.attempt("account.manage", account_id=account_id)
+    account = repository.lock_account_for_change(session, account_id)
+    if account is None:
+        raise _not_found(account_id)
+    resource = Resource.of_account(account)
+    require_readable(
+        session, ctx, "account.read", resource, not_found=f"account {account_id} not found"
+    )
+    authorize(session, ctx, "account.manage", resource)
+    if account.kind != "customer":
+        raise Conflict("clearing accounts are managed by the bank's back office")
+    if body.status == "closed" and account.balance != 0:
+        raise Conflict(
+            f"the balance is {format_amount(account.balance, account.currency)}; "
+            "only an empty account can be closed",
+            code="account_not_empty",
+        )
+    if account.status == "closed" and body.status is not None and body.status != "closed":
+        raise Conflict("a closed account stays closed", code="account_closed")
+    if body.overdraft_limit is not None and account.balance < -body.overdraft_limit:
+        raise Conflict(
+            "the balance is already below that overdraft limit; it cannot be lowered that far"
+        )
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(account, name, value)
+    account.updated_at = ctx.now()
+    session.flush()
+    return account_public(account)
+
+
+# -- moving money ----------------------------------------------------------------------------
+
+
+def create_transfer(
+    session: Session, ctx: RequestContext, body: TransferCreate, idempotency_key: str | None
+) -> StoredResponse:
+    """Move money between two accounts of the caller's company. Exactly once per key."""
+    ctx.audit.attempt(
+        "transfer.create",
+        account_id=body.from_account_id,
+        counterparty_account_id=body.to_account_id,
+        amount=body.amount,
+        currency=body.currency,
+        idempotency_key=idempotency_key,
+    )
+    if body.from_account_id == body.to_account_id:
+        raise InvalidRequest("a transfer needs two different accounts", code="same_account")
+    return _idempotent(
+        session,
+        ctx,
+        idempotency_key,
+        "transfer",
+        body.model_dump(),
+        body.from_account_id,
+        lambda: _move_money(
+            session,
+            ctx,
+            kind="transfer",
+            action="transfer.create",
+            subject_id=body.from_account_id,
+            counterparty_id=body.to_account_id,
+            amount=body.amount,
+            currency=body.currency,
+            description=body.description,
+        ),
+    )
+
+
+def create_deposit(
+    session: Session, ctx: RequestContext, body: DepositCreate, idempotency_key: str | None
+) -> StoredResponse:
+    """Bank staff: credit a customer account from the bank's clearing account."""
+    return _clearing_movement(session, ctx, "deposit", body, idempotency_key)
+
+
+def create_withdrawal(
+    session: Session, ctx: RequestContext, body: DepositCreate, idempotency_key: str | None
+) -> StoredResponse:
+    """Bank staff: debit a customer account to the bank's clearing account."""
+    return _clearing_movement(session, ctx, "withdrawal", body, idempotency_key)
+
+
+def _clearing_movement(
+    session: Session, ctx: RequestContext, kind: str, body: DepositCreate, key: str | None
+) -> StoredResponse:
+    action = f"{kind}.create"
+    ctx.audit.attempt(
+        action,
+        account_id=body.account_id,
+        amount=body.amount,
+        currency=body.currency,
+        idempotency_key=key,
+    )
+
+    def move() -> TransferPublic:
+        account = session.get(Account, body.account_id)
+        if account is None or account.kind != "customer":
+            raise _not_found(body.account_id)
+        clearing = session.scalar(
+            select(col(Account.id)).where(
+                col(Account.bank_id) == account.bank_id,
+                col(Account.kind) == "clearing",
+                col(Account.currency) == body.currency,
+            )
+        )
+        if clearing is None:
+            raise InvalidRequest(
+                f"the bank has no {body.currency} clearing account; the account is in "
+                f"{account.currency}",
+                code="currency_mismatch",
+            )
+        return _move_money(
+            session,
+            ctx,
+            kind=kind,
+            action=action,
+            subject_id=body.account_id,
+            counterparty_id=clearing,
+            amount=body.amount,
+            currency=body.currency,
+            description=body.description,
+        )
+
+    return _idempotent(session, ctx, key, kind, body.model_dump(), body.account_id, move)
+
+
+def _idempotent(
+    session: Session,
+    ctx: RequestContext,
+    key: str | None,
+    operation: str,
+    payload: dict[str, Any],
+    subject_id: int,
+    work: Callable[[], TransferPublic],
+) -> StoredResponse:
+    """Run `work` once per key. The caller must be able to see the account first: even a
+    replay is only answered to someone who may still read it."""
+    actor = ctx.require_actor()
+    key = idempotency.validate_key(key)
+    load_readable_account(session, ctx, subject_id)
+    ticket, stored = idempotency.claim(session, actor, key, operation, payload)
+    if stored is not None:
+        if ctx.audit.activity:
+            ctx.audit.activity.replayed = True
+            ctx.audit.activity.transfer_id = stored.body.get("id")
+        return stored
+    transfer = work()
+    body = transfer.model_dump(mode="json")
+    idempotency.store(session, ticket, status=201, body=body, transfer_id=transfer.id, at=ctx.now())
+    session.flush()
+    if ctx.audit.activity:
+        ctx.audit.activity.transfer_id = transfer.id
+    return StoredResponse(201, body, False)
+
+
+def _move_money(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    kind: str,
+    action: str,
+    subject_id: int,
+    counterparty_id: int,
+    amount: int,
+    currency: str,
+    description: str,
+) -> TransferPublic:
+    """Lock both accounts, ask the policy (limits included, under the locks), check the
+    ledger's own rules, and post the transfer with its two entries."""
+    actor = ctx.require_actor()
+    accounts = repository.lock_accounts(session, [subject_id, counterparty_id])
+    subject = accounts.get(subject_id)
+    if subject is None:
+        raise _not_found(subject_id)
+    resource = Resource.of_account(subject)
+    counterparty = accounts.get(counterparty_id)
+    if counterparty is None:
+        raise _not_found(counterparty_id)
+
+    if subject.currency != currency or counterparty.currency != currency:
+        raise InvalidRequest(
+            f"account {subject.id} is in {subject.currency}, account {counterparty.id} in "
+            f"{counterparty.currency}, and the amount in {currency}",
+            code="currency_mismatch",
+        )
+    decision = authorize(
+        session,
+        ctx,
+        action,
+        resource,
+        not_found=f"account {counterparty_id} not found",
+        money=Money(amount=amount, currency=currency, counterparty=counterparty),
+        lock=True,
+    )
+
+    debit, credit = (counterparty, subject) if kind == "deposit" else (subject, counterparty)
+    for account in (debit, credit):
+        if account.status == "frozen":
+            raise Conflict(f"account {account.id} is frozen", code="account_frozen")
+        if account.status == "closed":
+            raise Conflict(f"account {account.id} is closed", code="account_closed")
+    if debit.kind == "customer" and debit.balance - amount < -debit.overdraft_limit:
+        raise InvalidRequest(
+            f"account {debit.id} can send at most "
+            f"{format_amount(max(debit.balance + debit.overdraft_limit, 0), currency)}",
+            code="insufficient_funds",
+        )
+
+    now = ctx.now()
+    row: dict[str, Any] = {
+        "bank_id": subject.bank_id,
+        "tenant_id": subject.tenant_id,
+        "kind": kind,
+        "debit_account_id": debit.id,
+        "credit_account_id": credit.id,
+        "amount": amount,
+        "currency": currency,
+        "description": description,
+        "initiated_by_id": actor.user_id,
+        "grant_id": decision.grant_id,
+        "created_at": now,
+    }
+    # What was sent under the grant today, in the tenant's zone: the next decision's totals.
+    spend_day = None
+    if decision.grant_id is not None and subject.tenant_id is not None:
+        spend_day, _ = tenant_day(now, tenant_zone(session, subject.tenant_id, ctx.policy_memo))
+    transfer_id = repository.post_transfer(session, row, debit, credit, spend_day=spend_day)
+    return transfer_public(Transfer(id=transfer_id, **row))

@@ -1,0 +1,1 @@
+"""The policy seam: Python gathers facts, the Polar files in policies/ decide."""

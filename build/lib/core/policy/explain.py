@@ -1,0 +1,319 @@
+"""Why may (or may not) a person do something? The decision, every grant considered, and
+each condition that passed or failed; and, for the console, everything a person can do now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from oso import Variable
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.context import Actor, RequestContext
+from core.errors import InvalidRequest, NotFound
+from core.iam.models import Role, Tenant, User
+from core.ledger.models import Account
+from core.money import format_amount
+from core.policy import engine as policy_engine
+from core.policy.engine import fill
+from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
+from core.policy.reasons import status_of
+from core.policy.service import authorize, require_readable
+
+
+class ConditionResult(BaseModel):
+    name: str
+    passed: bool
+    detail: dict[str, Any] = {}
+
+
+class EffectiveLimit(BaseModel):
+    kind: str
+    amount: int
+    set_by: str
+    remaining: int | None = None
+    text: str
+
+
+class GrantExplanation(BaseModel):
+    grant_id: int
+    role: str
+    conditions: list[ConditionResult]
+    effective_limits: list[EffectiveLimit] = []
+    allows: bool
+
+
+class Explanation(BaseModel):
+    decision: str
+    reason: str
+    message: str
+    status: int
+    policy_version: str
+    at: dt.datetime
+    checks: list[ConditionResult]
+    grants: list[GrantExplanation]
+
+
+def _target_actor(session: Session, ctx: RequestContext, user_id: int) -> tuple[User, Actor]:
+    from core.iam.service import actor_of
+
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    # Like every guard: a person one may not read is not there (404), whatever else one may do.
+    missing = f"user {user_id} not found"
+    require_readable(session, ctx, "user.read", Resource.of_user(user), not_found=missing)
+    authorize(session, ctx, "authz.explain", Resource.of_user(user), not_found=missing)
+    return user, actor_of(user)
+
+
+def explain(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    user_id: int,
+    action: str,
+    account_id: int | None = None,
+    amount: int | None = None,
+    at: dt.datetime | None = None,
+    to_account_id: int | None = None,
+) -> Explanation:
+    """What the policy answers for `user_id` doing `action` (on `account_id`, for `amount`, at
+    `at`), and why. Changes nothing."""
+    engine = policy_engine.current()
+    if not engine.holds("permission", action, Variable("level"), Variable("text")):
+        raise InvalidRequest(
+            f"{action!r} is not an action (see GET /v1/permissions)", code="unknown_action"
+        )
+    user, actor = _target_actor(session, ctx, user_id)
+    when = at or ctx.now()
+    resource, money = _subject(session, user, action, account_id, amount, to_account_id)
+    zone = _zone(session, resource)
+    facts = build_request(
+        session,
+        engine,
+        actor=actor,
+        action=action,
+        resource=resource,
+        now=when,
+        money=money,
+        tenant_zone=zone,
+        only_carrying=False,
+    )
+    decision = engine.decide(facts.request, facts.values)
+    filled = fill(facts.request, facts.values)
+    message = "Allowed." if decision.allowed else _message(decision, facts, action, money)
+    checks = [
+        ConditionResult(
+            name="visible", passed=engine.holds("visible", filled["actor"], filled["resource"])
+        )
+    ]
+    if engine.holds("moves_money", action):
+        checks.append(
+            ConditionResult(
+                name="counterparty", passed=engine.holds("counterparty_allowed", filled)
+            )
+        )
+    grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
+    return Explanation(
+        decision=decision.outcome,
+        reason=decision.reason,
+        message=message,
+        status=200 if decision.allowed else status_of(decision.reason),
+        policy_version=decision.policy_version,
+        at=when,
+        checks=checks,
+        grants=grants,
+    )
+
+
+def _subject(
+    session: Session,
+    user: User,
+    action: str,
+    account_id: int | None,
+    amount: int | None,
+    to_account_id: int | None,
+) -> tuple[Resource, Money | None]:
+    engine = policy_engine.current()
+    moves_money = engine.holds("moves_money", action)
+    if account_id is None:
+        if moves_money:
+            raise InvalidRequest("a money-moving action needs an account", code="invalid_request")
+        if user.tenant_id is None:
+            return Resource.of_bank(user.bank_id), None
+        return Resource.of_tenant(user.tenant_id, user.bank_id), None
+    account = session.get(Account, account_id)
+    if account is None or account.bank_id != user.bank_id:
+        raise NotFound(f"account {account_id} not found")
+    resource = Resource.of_account(account)
+    if not moves_money:
+        return resource, None
+    if amount is None:
+        raise InvalidRequest("a money-moving action needs an amount", code="invalid_amount")
+    if to_account_id is not None:
+        counterparty = session.get(Account, to_account_id)
+        if counterparty is None or counterparty.bank_id != user.bank_id:
+            raise NotFound(f"account {to_account_id} not found")
+    elif action == "transfer.create":
+        # Hypothetically, another account of the same company.
+        counterparty = Account(
+            bank_id=account.bank_id,
+            tenant_id=account.tenant_id,
+            name="",
+            currency=account.currency,
+            kind="customer",
+        )
+    else:
+        counterparty = session.scalar(
+            select(Account).where(
+                col(Account.bank_id) == account.bank_id,
+                col(Account.kind) == "clearing",
+                col(Account.currency) == account.currency,
+            )
+        ) or Account(bank_id=account.bank_id, name="", currency=account.currency, kind="clearing")
+    return resource, Money(amount=amount, currency=account.currency, counterparty=counterparty)
+
+
+def _zone(session: Session, resource: Resource) -> str | None:
+    if resource.tenant_id is None:
+        return None
+    tenant = session.get(Tenant, resource.tenant_id)
+    return tenant.timezone if tenant else None
+
+
+def _message(decision: Any, facts: Facts, action: str, money: Money | None) -> str:
+    from core.policy.service import explain_refusal
+
+    return explain_refusal(decision, facts, action, money)
+
+
+def _explain_grant(
+    engine: policy_engine.PolicyEngine,
+    grant: dict[str, Any],
+    filled: dict[str, Any],
+    facts: Facts,
+    action: str,
+) -> GrantExplanation:
+    results = [ConditionResult(name="permission", passed=engine.holds("carries", grant, action))]
+    names = engine.query("conditions", action, Variable("names"))
+    for name in names[0]["names"] if names else []:
+        passed = engine.holds("holds", name, grant, filled)
+        detail: dict[str, Any] = {}
+        if not passed:
+            answers = engine.query("fails", name, grant, filled, Variable("detail"))
+            detail = (
+                dict(answers[0]["detail"])
+                if answers and isinstance(answers[0]["detail"], dict)
+                else {}
+            )
+        results.append(ConditionResult(name=name, passed=passed, detail=detail))
+    limits = []
+    totals = facts.spend.get(grant["id"])
+    currency = filled.get("currency")
+    for kind in LIMIT_KINDS:
+        caps = grant["caps"].get(kind) or []
+        if not caps:
+            continue
+        answer = engine.query("effective_limit", caps, Variable("cap"))
+        if not answer:
+            continue
+        cap = answer[0]["cap"]
+        remaining = None
+        if totals is not None and kind != "per_transfer":
+            spent = totals.spent_today if kind == "daily" else totals.spent_month
+            remaining = max(cap["amount"] - spent, 0)
+        limits.append(
+            EffectiveLimit(
+                kind=kind,
+                amount=cap["amount"],
+                set_by=cap["level"],
+                remaining=remaining,
+                text=f"{kind.replace('_', '-')} {format_amount(cap['amount'], currency or 'EUR')}",
+            )
+        )
+    role = facts.roles.get(grant["id"])
+    return GrantExplanation(
+        grant_id=grant["id"],
+        role=role.name if isinstance(role, Role) else grant["role"]["key"],
+        conditions=results,
+        effective_limits=limits,
+        allows=all(r.passed for r in results),
+    )
+
+
+class AccountCapability(BaseModel):
+    account_id: int
+    account_name: str
+    currency: str
+    actions: dict[str, bool]
+    limits: list[EffectiveLimit]
+    refusals: dict[str, str]
+
+
+def capabilities(
+    session: Session, ctx: RequestContext, user_id: int, at: dt.datetime | None = None
+) -> list[AccountCapability]:
+    """For every account of the user's company: what the user may do with it now, the
+    effective limits after the cascade, and what remains of them today and this month."""
+    user, actor = _target_actor(session, ctx, user_id)
+    engine = policy_engine.current()
+    when = at or ctx.now()
+    if user.tenant_id is None:
+        return []
+    accounts = session.scalars(
+        select(Account).where(col(Account.tenant_id) == user.tenant_id).order_by(col(Account.id))
+    )
+    zone = _zone(session, Resource.of_tenant(user.tenant_id, user.bank_id))
+    result = []
+    for account in accounts:
+        resource = Resource.of_account(account)
+        actions: dict[str, bool] = {}
+        refusals: dict[str, str] = {}
+        limits: list[EffectiveLimit] = []
+        for action in ("account.read", "statement.read", "transfer.create"):
+            money = None
+            if action == "transfer.create":
+                counterparty = Account(
+                    bank_id=account.bank_id,
+                    tenant_id=account.tenant_id,
+                    name="",
+                    currency=account.currency,
+                    kind="customer",
+                )
+                money = Money(amount=1, currency=account.currency, counterparty=counterparty)
+            facts = build_request(
+                session,
+                engine,
+                actor=actor,
+                action=action,
+                resource=resource,
+                now=when,
+                money=money,
+                tenant_zone=zone,
+            )
+            decision = engine.decide(facts.request, facts.values)
+            actions[action] = decision.allowed
+            if not decision.allowed:
+                refusals[action] = decision.reason
+            if money is not None and facts.request["grants"]:
+                filled = fill(facts.request, facts.values)
+                chosen = next(
+                    (g for g in filled["grants"] if g["id"] == decision.grant_id),
+                    filled["grants"][0],
+                )
+                limits = _explain_grant(engine, chosen, filled, facts, action).effective_limits
+        result.append(
+            AccountCapability(
+                account_id=account.id,
+                account_name=account.name,
+                currency=account.currency,
+                actions=actions,
+                limits=limits,
+                refusals=refusals,
+            )
+        )
+    return result

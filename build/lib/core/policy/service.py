@@ -1,0 +1,168 @@
+"""The one seam every route goes through: authorize(actor, action, resource).
+
+It gathers facts, asks the policy, records the decision, and turns a refusal into the error
+the caller sees: 404 when the resource is out of reach, 403 with the policy's reason
+otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.audit.models import DecisionRecord
+from core.context import Actor, RequestContext
+from core.errors import Forbidden, NotFound
+from core.policy import engine as policy_engine
+from core.policy.engine import Decision
+from core.policy.facts import Facts, Money, Proposal, Resource, build_request, tenant_zone
+from core.policy.reasons import describe, status_of
+
+# Decisions on these actions are always logged; any refusal is logged too.
+LOGGED_ACTIONS = {
+    "transfer.create",
+    "deposit.create",
+    "withdrawal.create",
+    "user.manage",
+    "role.manage",
+    "grant.manage",
+    "cap.manage",
+    "account.manage",
+    "tenant.manage",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision with the facts it was made on, and its explanation for a person."""
+
+    decision: Decision
+    facts: Facts
+    message: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+
+def check(
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    resource: Resource,
+    *,
+    actor: Actor | None = None,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    lock: bool = False,
+    record: bool = True,
+) -> Verdict:
+    """Ask the policy; never raises for a refusal."""
+    engine = policy_engine.current()
+    who = actor or ctx.require_actor()
+    ctx.policy_queries += 1
+    now = ctx.now()
+    zone = None
+    if money is not None and resource.tenant_id is not None:
+        zone = tenant_zone(session, resource.tenant_id, ctx.policy_memo)
+    facts = build_request(
+        session,
+        engine,
+        actor=who,
+        action=action,
+        resource=resource,
+        now=now,
+        money=money,
+        proposal=proposal,
+        tenant_zone=zone,
+        lock=lock,
+        memo=ctx.policy_memo,
+    )
+    decision = engine.decide(facts.request, facts.values)
+    message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
+    if record and (action in LOGGED_ACTIONS or not decision.allowed):
+        ctx.audit.decisions.append(
+            DecisionRecord(
+                at=now,
+                actor_id=who.user_id,
+                bank_id=who.bank_id,
+                tenant_id=resource.tenant_id if resource.tenant_id else who.tenant_id,
+                action=action,
+                resource_type=resource.type,
+                resource_id=resource.id,
+                account_id=resource.id if resource.type == "account" else None,
+                amount=money.amount if money else None,
+                currency=money.currency if money else None,
+                decision=decision.outcome,
+                reason=decision.reason,
+                grant_id=decision.grant_id,
+                detail=message[:500],
+                policy_version=decision.policy_version,
+                eval_us=round(decision.elapsed_us),
+            )
+        )
+    return Verdict(decision, facts, message)
+
+
+def authorize(
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    resource: Resource,
+    *,
+    not_found: str | None = None,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    lock: bool = False,
+) -> Decision:
+    """Ask the policy and raise if it refuses: NotFound (with `not_found` as the message) when
+    the resource is out of reach, Forbidden carrying the policy's reason otherwise."""
+    verdict = check(session, ctx, action, resource, money=money, proposal=proposal, lock=lock)
+    if verdict.allowed:
+        return verdict.decision
+    reason = verdict.decision.reason
+    if status_of(reason) == 404:
+        raise NotFound(not_found or f"{resource.type} {resource.id} not found")
+    raise Forbidden(verdict.message, code=reason)
+
+
+def require_readable(
+    session: Session, ctx: RequestContext, action: str, resource: Resource, *, not_found: str
+) -> Decision:
+    """For reads: anything the policy refuses is simply not there."""
+    verdict = check(session, ctx, action, resource)
+    if not verdict.allowed:
+        raise NotFound(not_found)
+    return verdict.decision
+
+
+def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money | None) -> str:
+    spent_today = spent_month = None
+    local_time = None
+    limit_currency = None
+    if decision.grant_id is not None:
+        totals = facts.spend.get(decision.grant_id)
+        if totals is not None:
+            spent_today, spent_month = totals.spent_today, totals.spent_month
+        local_time = facts.local_times.get(decision.grant_id)
+        for grant in facts.grants:
+            if grant.id == decision.grant_id:
+                role = facts.roles.get(grant.id)
+                limit_currency = grant.limit_currency or (role.limit_currency if role else None)
+    return describe(
+        decision.reason,
+        dict(decision.detail),
+        action=action,
+        amount=money.amount if money else None,
+        currency=money.currency if money else _proposal_currency(facts),
+        spent_today=spent_today,
+        spent_month=spent_month,
+        local_time=local_time,
+        limit_currency=limit_currency,
+    )
+
+
+def _proposal_currency(facts: Facts) -> str | None:
+    proposal: Any = facts.request.get("proposal")
+    return proposal.get("currency") if isinstance(proposal, dict) else None

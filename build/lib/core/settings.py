@@ -1,0 +1,90 @@
+"""All configuration, read from the environment (prefix MANDATE_) or a .env file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core import bundled
+
+# The source checkout (tests, benchmarks and `make run` use it); an installed wheel has none.
+REPO_ROOT = bundled.CHECKOUT_ROOT
+
+
+def _default_data_dir() -> Path:
+    # Secrets live outside the repository: the XDG data directory of the user running Mandate.
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mandate"
+
+
+def _default_database_url() -> str:
+    # A checkout keeps its demo database in var/ (gitignored); an installed Mandate keeps it
+    # beside the signing key, never inside site-packages.
+    folder = REPO_ROOT / "var" if bundled.is_checkout() else _default_data_dir()
+    return f"sqlite:///{folder / 'mandate.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MANDATE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=_default_database_url)
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Ed25519 private key (PEM) that signs access tokens; created on first run in development.
+    token_key_path: Path = Field(
+        default_factory=lambda: _default_data_dir() / "token-signing-key.pem"
+    )
+    token_lifetime_seconds: int = Field(default=900, ge=30, le=86_400)
+    token_issuer: str = "mandate"
+    token_audience: str = "mandate-api"
+
+    # argon2id cost; the defaults follow RFC 9106's second recommended option.
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65_536, ge=64)
+
+    # Idempotency keys are kept at least this long (the API promises 24 hours).
+    idempotency_retention_hours: int = Field(default=48, ge=24)
+
+    policy_dir: Path = Field(default_factory=bundled.policy_dir)
+    # Compile decisions into residual checks (cached per policy version and static facts).
+    policy_compile: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_driver(cls, url: str) -> str:
+        # Accept the libpq form and use psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @model_validator(mode="after")
+    def _production_needs_provisioned_secrets(self) -> Settings:
+        if self.environment == "production":
+            if not self.token_key_path.exists():
+                raise ValueError(
+                    f"token signing key {self.token_key_path} does not exist; in production "
+                    "provision it (mandate keys create) instead of letting Mandate create one"
+                )
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production needs PostgreSQL (MANDATE_DATABASE_URL)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
