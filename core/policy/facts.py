@@ -270,16 +270,16 @@ def limits_of(obj: Grant | Role) -> dict[str, int]:
 _TENANT_ZONE = select(col(Tenant.timezone)).where(col(Tenant.id) == bindparam("tenant_id"))
 
 
-# A tenant's zone is fixed when it is onboarded (no API changes it), so the process keeps it.
-_ZONES: dict[int, str] = {}
-
-
 def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = None) -> str:
-    """The tenant's time zone: its days and months of cumulative limits count there."""
-    zone = _ZONES.get(tenant_id)
-    if zone is None:
-        zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
-        _ZONES[tenant_id] = zone
+    """The tenant's time zone: its days and months of cumulative limits count there. Read from
+    the database, at most once per request (`memo`): no process keeps a zone that may have
+    changed since, so every process counts the same day."""
+    key = ("tenant_zone", tenant_id)
+    if memo is not None and key in memo:
+        return str(memo[key])
+    zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
+    if memo is not None:
+        memo[key] = zone
     return zone
 
 
