@@ -78,7 +78,7 @@ RAW_TRANSFER = """
 def seed(url: str, payers: int) -> tuple[list[int], int]:
     """A tenant with 1,000 funded EUR accounts and `payers` payers, each with a grant over all
     accounts with a per-transfer and a daily limit (so every decision checks limits under
-    the grant's lock), under tenant and bank caps."""
+    the person's lock), under tenant and bank caps."""
     settings = Settings(database_url=url, password_time_cost=1, password_memory_kib=64)
     from core.policy import engine as policy_engine
 

@@ -5,7 +5,8 @@
 # A limit is set at up to four levels: the grant, its role, the tenant's cap and
 # the bank's cap. A missing level sets no limit. The limit that applies is the
 # smallest one set: a corporate admin can narrow what the bank allows, never
-# widen it.
+# widen it. Daily and monthly caps of the tenant and the bank bind each person
+# across all their grants (see "Cumulative limits" below).
 # ---------------------------------------------------------------------------
 
 # effective_limit(caps, cap): the smallest of the caps (a list of {kind, level, amount}).
@@ -36,6 +37,43 @@ proposal_within_caps(r) if
 proposal_exceeds(r, e) if [n] = r.proposal.per_transfer and exceeds(r.caps.per_transfer, n, e);
 proposal_exceeds(r, e) if [n] = r.proposal.daily and exceeds(r.caps.daily, n, e);
 proposal_exceeds(r, e) if [n] = r.proposal.monthly and exceeds(r.caps.monthly, n, e);
+
+# ---------------------------------------------------------------------------
+# Cumulative limits (daily, monthly): whose total each level counts. A grant's own limit and
+# its role's count what was sent under that one grant. The company's cap and the bank's cap
+# are per person: they count what the person sent under all their grants together, so that
+# holding two grants over the same accounts never doubles what the company allows one person.
+# Totals are per currency (a limit in EUR counts only EUR) and per day and month in the
+# company's time zone.
+# ---------------------------------------------------------------------------
+
+counts_per("grant", "grant");
+counts_per("role", "grant");
+counts_per("tenant", "person");
+counts_per("bank", "person");
+
+# limits_per(caps, per, kept): the caps among `caps` that count a total `per` grant or person.
+limits_per([], _per, []);
+limits_per([c, *rest], per, [c, *kept]) if
+    counts_per(c.level, per) and limits_per(rest, per, kept);
+limits_per([c, *rest], per, kept) if
+    not counts_per(c.level, per) and limits_per(rest, per, kept);
+
+# within_cumulative(caps, grant_total, person_total): each total is at most the effective
+# limit of the levels that count it.
+within_cumulative(caps, grant_total, person_total) if
+    limits_per(caps, "grant", own) and within(own, grant_total) and
+    limits_per(caps, "person", shared) and within(shared, person_total);
+
+# exceeds_cumulative(caps, grant_total, person_total, cap): the limit passed, the grant's
+# own levels reported first; a per-person cap says so ({..., per: "person"}).
+exceeds_cumulative(caps, grant_total, _person_total, cap) if
+    limits_per(caps, "grant", own) and exceeds(own, grant_total, cap);
+exceeds_cumulative(caps, grant_total, person_total,
+                   {kind: kind, level: level, amount: amount, per: "person"}) if
+    limits_per(caps, "grant", own) and within(own, grant_total) and
+    limits_per(caps, "person", shared) and
+    exceeds(shared, person_total, {kind: kind, level: level, amount: amount});
 
 # Limits set in one currency say nothing about another: a grant or role whose limits are in
 # EUR does not let money move from a USD account.

@@ -187,12 +187,27 @@ class LimitCap(SQLModel, table=True):
 
 
 class GrantSpend(SQLModel, table=True):
-    """What was sent under a grant on one day (in its tenant's zone): the running totals that
-    daily and monthly limits are checked against, under the grant's row lock."""
+    """What was sent under a grant on one day (in its tenant's zone), per currency: the running
+    totals that a grant's and its role's daily and monthly limits are checked against. Limits
+    are set in one currency, so a total in another currency never counts against them."""
 
     __tablename__ = "grant_spend"
 
     grant_id: int = Field(foreign_key="grants.id", primary_key=True)
+    currency: str = Field(primary_key=True, max_length=3)
+    day: dt.date = Field(sa_column=Column(Date, primary_key=True))
+    amount: int = Field(default=0, sa_type=BigInteger)
+
+
+class PersonSpend(SQLModel, table=True):
+    """What a person sent under all their grants on one day (in the tenant's zone), per
+    currency: the running totals the company's and the bank's caps are checked against, under
+    the person's row lock, so that holding several grants never multiplies a cap."""
+
+    __tablename__ = "person_spend"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    currency: str = Field(primary_key=True, max_length=3)
     day: dt.date = Field(sa_column=Column(Date, primary_key=True))
     amount: int = Field(default=0, sa_type=BigInteger)
 
@@ -203,6 +218,7 @@ __all__ = [
     "GrantAccount",
     "GrantSpend",
     "LimitCap",
+    "PersonSpend",
     "Role",
     "RolePermission",
     "Tenant",

@@ -34,6 +34,9 @@ class EffectiveLimit(BaseModel):
     kind: str
     amount: int
     set_by: str
+    # Whose total it counts: "transfer" (each transfer), "grant" (sent under this grant) or
+    # "person" (sent by the person under all their grants: the company's and bank's caps).
+    per: str = "transfer"
     remaining: int | None = None
     text: str
 
@@ -213,28 +216,40 @@ def _explain_grant(
         results.append(ConditionResult(name=name, passed=passed, detail=detail))
     limits = []
     totals = facts.spend.get(grant["id"])
-    currency = filled.get("currency")
+    currency = filled.get("currency") or "EUR"
     for kind in LIMIT_KINDS:
         caps = grant["caps"].get(kind) or []
         if not caps:
             continue
-        answer = engine.query("effective_limit", caps, Variable("cap"))
-        if not answer:
-            continue
-        cap = answer[0]["cap"]
-        remaining = None
-        if totals is not None and kind != "per_transfer":
-            spent = totals.spent_today if kind == "daily" else totals.spent_month
-            remaining = max(cap["amount"] - spent, 0)
-        limits.append(
-            EffectiveLimit(
-                kind=kind,
-                amount=cap["amount"],
-                set_by=cap["level"],
-                remaining=remaining,
-                text=f"{kind.replace('_', '-')} {format_amount(cap['amount'], currency or 'EUR')}",
+        # Which levels count which total is the policy's (limits_per/3 in limits.polar).
+        scopes: list[tuple[str, list[Any]]] = [("transfer", caps)]
+        if kind != "per_transfer":
+            scopes = []
+            for per in ("grant", "person"):
+                kept = engine.query("limits_per", caps, per, Variable("kept"))
+                if kept and kept[0]["kept"]:
+                    scopes.append((per, kept[0]["kept"]))
+        for per, levels in scopes:
+            answer = engine.query("effective_limit", levels, Variable("cap"))
+            if not answer:
+                continue
+            cap = answer[0]["cap"]
+            remaining = None
+            spent_totals = facts.person_spend if per == "person" else totals
+            if spent_totals is not None and per != "transfer":
+                spent = spent_totals.spent_today if kind == "daily" else spent_totals.spent_month
+                remaining = max(cap["amount"] - spent, 0)
+            each = " for each person" if per == "person" else ""
+            limits.append(
+                EffectiveLimit(
+                    kind=kind,
+                    amount=cap["amount"],
+                    set_by=cap["level"],
+                    per=per,
+                    remaining=remaining,
+                    text=f"{kind.replace('_', '-')} {format_amount(cap['amount'], currency)}{each}",
+                )
             )
-        )
     role = facts.roles.get(grant["id"])
     return GrantExplanation(
         grant_id=grant["id"],

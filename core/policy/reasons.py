@@ -33,6 +33,8 @@ LEVELS = {
     "tenant": "your company's cap",
     "bank": "the bank's cap",
 }
+# A cap that counts a person's total across all their grants (policies/limits.polar).
+PERSON_LEVELS = {"tenant": "the company", "bank": "the bank"}
 KIND_NAMES = {"per_transfer": "Per-transfer", "daily": "Daily", "monthly": "Monthly"}
 
 
@@ -67,10 +69,25 @@ def describe(
     currency: str | None = None,
     spent_today: int | None = None,
     spent_month: int | None = None,
+    person_spent_today: int | None = None,
+    person_spent_month: int | None = None,
     local_time: dt.datetime | None = None,
     limit_currency: str | None = None,
 ) -> str:
-    """A sentence for a refusal, with the figures that explain it."""
+    """A sentence for a refusal, with the figures that explain it. A per-person cap is told
+    with what the person sent under all their grants; a grant's limit, with that grant's."""
+    if reason in ("limit_daily", "limit_monthly") and currency and detail.get("per") == "person":
+        kind, period, sent_amount = (
+            ("Daily", "today", person_spent_today)
+            if reason == "limit_daily"
+            else ("Monthly", "this month", person_spent_month)
+        )
+        return (
+            f"{kind} limit {format_amount(detail['amount'], currency)} for each person "
+            f"(set by {PERSON_LEVELS.get(detail.get('level', ''), 'a cap')}): "
+            f"{format_amount(sent_amount or 0, currency)} already sent {period} by you, "
+            f"this transfer needs {format_amount(amount or 0, currency)}."
+        )
     if reason in ("limit_per_transfer", "limit_daily", "limit_monthly") and currency:
         limit = format_amount(detail["amount"], currency)
         by = LEVELS.get(detail.get("level", ""), "a limit")

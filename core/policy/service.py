@@ -158,6 +158,8 @@ def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money 
         currency=money.currency if money else _proposal_currency(facts),
         spent_today=spent_today,
         spent_month=spent_month,
+        person_spent_today=facts.person_spend.spent_today,
+        person_spent_month=facts.person_spend.spent_month,
         local_time=local_time,
         limit_currency=limit_currency,
     )

@@ -189,6 +189,47 @@ def drift_grant_spend(conn: Connection, world: World) -> None:
     )
 
 
+def drift_person_spend(conn: Connection, world: World) -> None:
+    conn.execute(
+        text("UPDATE person_spend SET amount = amount + 1 WHERE user_id = :u"),
+        {"u": world.user_id("acme-payer")},
+    )
+
+
+def exceed_tenant_cap_across_grants(conn: Connection, world: World) -> None:
+    # The payer's 75.00 on the 26th (Berlin) went through a second grant: neither grant
+    # passed the company's 300.00 daily cap, but the person, with 325.00, did.
+    grant = world.grants["acme-payer"]
+    second = one(
+        conn,
+        "INSERT INTO grants (user_id, role_id, bank_id, tenant_id, all_accounts, created_at, "
+        "updated_at) SELECT user_id, role_id, bank_id, tenant_id, all_accounts, created_at, "
+        "updated_at FROM grants WHERE id = :g RETURNING id",
+        g=grant.id,
+    )
+    moved = {"g": grant.id, "s": second, "d": dt.date(2026, 11, 26)}
+    conn.execute(
+        text("UPDATE transfers SET grant_id = :s WHERE grant_id = :g AND amount = 7500"), moved
+    )
+    conn.execute(
+        text("UPDATE grant_spend SET amount = amount - 7500 WHERE grant_id = :g AND day = :d"),
+        moved,
+    )
+    conn.execute(
+        text(
+            "INSERT INTO grant_spend (grant_id, currency, day, amount) VALUES (:s, 'EUR', :d, 7500)"
+        ),
+        moved,
+    )
+    conn.execute(
+        text(
+            "INSERT INTO limit_caps (bank_id, tenant_id, currency, daily_limit, updated_at) "
+            "VALUES (:b, :t, 'EUR', 30000, :at)"
+        ),
+        {"b": world.bank.id, "t": world.tenants["acme"].id, "at": dt.datetime(2026, 1, 1)},
+    )
+
+
 def exceed_daily_limit(conn: Connection, world: World) -> None:
     # The payer's grant had a daily limit of 300.00 EUR since before the day began; 325.00
     # were sent under it on the 26th (Berlin).
@@ -228,6 +269,8 @@ CORRUPTIONS: dict[str, tuple[Callable[[Connection, World], None], set[str]]] = {
     "missing entry": (drop_an_entry, {"conservation", "transfers"}),
     "misdirected entry": (misdirect_an_entry, {"transfers"}),
     "grant spend": (drift_grant_spend, {"spend"}),
+    "person spend": (drift_person_spend, {"spend"}),
+    "tenant cap across grants": (exceed_tenant_cap_across_grants, {"limits"}),
     "daily limit": (exceed_daily_limit, {"limits"}),
     "tenant cap": (exceed_tenant_cap, {"limits"}),
     "monthly limit": (exceed_monthly_limit, {"limits"}),

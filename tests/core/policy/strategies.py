@@ -89,6 +89,10 @@ def requests(draw: Any) -> dict[str, Any]:
     if money:
         request["currency"] = "EUR"
         request["amount"] = Dynamic("amount")
+        request["person"] = {
+            "day_total": Dynamic("person.day_total"),
+            "month_total": Dynamic("person.month_total"),
+        }
         request["counterparty"] = {
             "kind": "customer",
             "tenant": draw(st.sampled_from([1, 1, 2])),
@@ -136,4 +140,15 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
             values[f"g{i}.month_total"] = max(
                 values[f"g{i}.day_total"], draw(st.one_of(near, st.integers(0, 24_000)))
             )
+        # The person's totals hold every grant's (and more, sent under other grants).
+        day_totals = [values["amount"]] + [
+            values[f"g{i}.day_total"] for i in range(len(request["grants"]))
+        ]
+        values["person.day_total"] = max(*day_totals, draw(st.one_of(near, st.integers(0, 24_000))))
+        month_totals = [values["person.day_total"]] + [
+            values[f"g{i}.month_total"] for i in range(len(request["grants"]))
+        ]
+        values["person.month_total"] = max(
+            *month_totals, draw(st.one_of(near, st.integers(0, 48_000)))
+        )
     return values
