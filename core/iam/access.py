@@ -453,6 +453,15 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
     )
     if role is None or role.bank_id != grantee.bank_id:
         raise NotFound(f"role {body.role_id} not found")
+    # A role the caller cannot read is not there, before the policy is asked whether it may
+    # be given (which would tell that it exists).
+    require_readable(
+        session,
+        ctx,
+        "role.read",
+        _role_resource(session, ctx, role),
+        not_found=f"role {body.role_id} not found",
+    )
     authorize(
         session,
         ctx,
