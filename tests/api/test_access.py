@@ -241,3 +241,50 @@ def test_bad_grant_input_is_a_clear_422(client, app, world, clock):
         response = client.post("/v1/grants", json={**base, **change}, headers=admin)
         assert response.status_code == 422, (change, response.text)
         assert response.json()["error"] == code, (change, response.text)
+
+
+def test_a_deleted_role_is_gone_for_every_purpose_but_the_record(client, app, world, clock):
+    """Deleting a role still granted is refused (role_in_use: revoking people's access is a
+    decision of its own); once deleted it cannot be read, changed, granted, listed or deleted
+    again, its name is free, and the change log still names it."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    role = client.post(
+        "/v1/roles",
+        json={"name": "Payroll clerk", "permissions": ["account.read", "transfer.create"]},
+        headers=admin,
+    ).json()
+    grant = client.post(
+        "/v1/grants",
+        json={"user_id": world.user_id("acme-bookkeeper"), "role_id": role["id"]},
+        headers=admin,
+    )
+    assert grant.status_code == 201, grant.text
+    in_use = client.delete(f"/v1/roles/{role['id']}", headers=admin)
+    assert (in_use.status_code, in_use.json()["error"]) == (409, "role_in_use")
+    assert client.delete(f"/v1/grants/{grant.json()['id']}", headers=admin).status_code == 200
+
+    assert client.delete(f"/v1/roles/{role['id']}", headers=admin).status_code == 204
+    missing = {"error": "not_found", "detail": f"role {role['id']} not found"}
+    for method, body in (("GET", None), ("PATCH", {"description": "back"}), ("DELETE", None)):
+        answer = client.request(method, f"/v1/roles/{role['id']}", json=body, headers=admin)
+        assert (answer.status_code, answer.json()) == (404, missing), method
+    regrant = client.post(
+        "/v1/grants",
+        json={"user_id": world.user_id("acme-bookkeeper"), "role_id": role["id"]},
+        headers=admin,
+    )
+    assert (regrant.status_code, regrant.json()) == (404, missing)
+    listed = client.get("/v1/roles", headers=admin).json()
+    assert role["id"] not in [r["id"] for r in listed]
+
+    # The name is free again; the old grant and the change log still name the old role.
+    again = client.post(
+        "/v1/roles", json={"name": "Payroll clerk", "permissions": ["account.read"]}, headers=admin
+    )
+    assert again.status_code == 201, again.text
+    old_grant = client.get(f"/v1/grants/{grant.json()['id']}", headers=admin).json()
+    assert (old_grant["role_id"], old_grant["role_name"]) == (role["id"], "Payroll clerk")
+    manager = bearer(app, world.users["compliance"], clock)
+    changes = client.get("/v1/changes", params={"entity": "role"}, headers=manager).json()
+    deletions = [c for c in changes["items"] if c["change"] == "delete"]
+    assert [c["entity_id"] for c in deletions] == [role["id"]]
