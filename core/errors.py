@@ -85,8 +85,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_action": (422, "Not an action of the vocabulary."),
     "invalid_scope": (422, "A grant's accounts must be the user's company's, listed or all."),
     "invalid_validity": (422, "valid_from must be before valid_until."),
-    "invalid_window": (422, "A time window needs days and a start different from its end."),
-    "invalid_time": (422, "Times are HH:MM."),
+    "invalid_window": (
+        422,
+        "A time window needs days and a start different from its end (00:00-24:00: all day).",
+    ),
+    "invalid_time": (422, "Times are HH:MM; a window's end may be 24:00, the end of the day."),
     "unknown_time_zone": (422, "Not an IANA time zone."),
     "naive_datetime": (422, "A date-time needs its time zone offset."),
     "role_exists": (409, "The tenant already has a role of that name."),

@@ -409,3 +409,21 @@ def test_compliance_reads_the_policy_and_the_change_log(client, world):
     # Compliance moves nothing: the manager's pages are not theirs.
     assert client.get("/console/tenants").status_code == 200
     assert "Onboard a customer" not in client.get("/console/tenants").text
+
+
+def test_the_grant_form_takes_24_00_as_the_end_of_the_day(client, world):
+    granted = _give_limited_role(
+        client,
+        world,
+        "night-clerk",
+        daily="1,000.00",
+        days=["mon", "tue", "wed", "thu", "fri"],  # type: ignore[arg-type]
+        window_start="00:00",
+        window_end="24:00",
+        window_zone="Europe/Berlin",
+    )
+    assert granted.status_code == 303, granted.text  # type: ignore[attr-defined]
+    person = client.get(granted.headers["location"]).text  # type: ignore[attr-defined]
+    assert "00:00–24:00 Europe/Berlin" in person
+    form = client.get(f"/console/grants/new?user={world.user_id('acme-bookkeeper')}").text
+    assert "24:00 is the end of the day" in form
