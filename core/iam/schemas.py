@@ -71,7 +71,14 @@ WindowEnd = Annotated[
         "day (00:00-24:00 is the whole day). Before the start, the window runs past midnight.",
     ),
 ]
-AwareDatetime = Annotated[dt.datetime | None, AfterValidator(_aware)]
+AwareDatetime = Annotated[
+    dt.datetime | None,
+    AfterValidator(_aware),
+    Field(
+        description="ISO 8601 with an offset (Z or +01:00); a time without one is refused "
+        "(naive_datetime)"
+    ),
+]
 Limit = Annotated[
     int | None,
     Field(

@@ -427,3 +427,26 @@ def test_the_grant_form_takes_24_00_as_the_end_of_the_day(client, world):
     assert "00:00–24:00 Europe/Berlin" in person
     form = client.get(f"/console/grants/new?user={world.user_id('acme-bookkeeper')}").text
     assert "24:00 is the end of the day" in form
+
+
+def test_the_try_it_box_reads_its_time_in_the_companys_zone_and_says_so(client, app, world, clock):
+    """A datetime-local field has no offset: the console reads it in the company's zone (never
+    as UTC) and labels the field with that zone."""
+    from tests.factories import bearer
+
+    window = {"days": ["wed"], "start": "09:00", "end": "17:00", "time_zone": "Europe/Berlin"}
+    admin = bearer(app, world.users["acme-admin"], clock)
+    patched = client.patch(
+        f"/v1/grants/{world.grants['acme-payer'].id}", json={"window": window}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+    sign_in(client, "acme-admin")
+    asked = {"action": "transfer.create", "account": world.account_id("acme-operating")}
+    page = f"/console/users/{world.user_id('acme-payer')}"
+    # 08:30 in Berlin is before the window; 08:30 UTC would be 09:30 in Berlin, inside it.
+    early = client.get(page, params={**asked, "amount": "10.00", "at": "2026-11-25T08:30"})
+    assert "At (Europe/Berlin)" in early.text
+    answer = early.text.split("Ask the policy")[1]
+    assert "Wed 09:00–17:00 Europe/Berlin" in answer and "Allowed." not in answer, answer
+    inside = client.get(page, params={**asked, "amount": "10.00", "at": "2026-11-25T09:30"})
+    assert "Allowed." in inside.text.split("Ask the policy")[1]
