@@ -29,7 +29,7 @@ from core.iam.schemas import (
     TimeWindow,
 )
 from core.ledger.models import Account
-from core.money import is_currency
+from core.money import is_currency, unknown_currency
 from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Proposal, Resource, custom_permissions
@@ -700,9 +700,7 @@ def set_cap(
         target=f"caps {currency} of {'bank' if tenant_id is None else f'tenant {tenant_id}'}",
     )
     if not is_currency(currency):
-        raise InvalidRequest(
-            f"{currency} is not an active ISO 4217 currency", code="unknown_currency"
-        )
+        raise InvalidRequest(unknown_currency(currency), code="unknown_currency")
     resource = _caps_resource(session, ctx, tenant_id)
     require_readable(session, ctx, "cap.read", resource, not_found=_caps_missing(tenant_id))
     authorize(session, ctx, "cap.manage", resource)
