@@ -143,6 +143,9 @@ def install(app: FastAPI) -> None:
             # RFC 9110: a 405 lists what the path allows. FastAPI has a route per method, and
             # Starlette's Allow names only the first route's.
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        retry_after = exc.context.get("retry_after") if isinstance(exc, MandateError) else None
+        if retry_after is not None:
+            headers = {**(headers or {}), "Retry-After": str(retry_after)}
         if status == 503:
             headers = {"Retry-After": "1"}
             if code == "contention":

@@ -83,9 +83,11 @@ currency_fits(c, currency) if c != "" and c = currency;
 # ---------------------------------------------------------------------------
 # Time windows. A window is a set of weekdays (0 = Monday ... 6 = Sunday), a local start
 # and end (minutes after midnight, end excluded) and an IANA time zone; Mandate gives the
-# weekday and minute of "now" in that zone. A window whose end is before its start runs
-# past midnight, and its early-morning part belongs to the weekday it started on:
-# Fri 22:00-02:00 includes Saturday 01:00 but not Monday 01:00.
+# weekday and minute of "now" in that zone. An end of 24:00 (minute 1440) is the end of the
+# day: 00:00-24:00 is the whole day, up to 23:59:59, and Fri 22:00-24:00 stops at midnight.
+# A window whose end is before its start runs past midnight, and its early-morning part
+# belongs to the weekday it started on: Fri 22:00-02:00 includes Saturday 01:00 but not
+# Monday 01:00.
 # ---------------------------------------------------------------------------
 
 in_window(w, wd, m) if

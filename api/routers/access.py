@@ -20,11 +20,13 @@ from core.iam.schemas import (
     RolePublic,
     RoleUpdate,
 )
+from core.ledger.schemas import CurrencyCode
 from core.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
-Currency = Annotated[str, Path(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
+# Checked by the currency validator, so that "eur" gets the hint every currency field gives.
+Currency = Annotated[CurrencyCode, Path(description="ISO 4217 code in upper case, e.g. EUR")]
 
 
 @router.get(

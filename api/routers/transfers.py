@@ -24,13 +24,22 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="A key of yours (e.g. a UUID) that makes retries safe: the same "
-        "key and body get the stored response, never a second transfer. Kept at least 24 h.",
+        "key and body get the stored response, never a second transfer. Kept at least 24 h. "
+        "While a request with the key is still running, PostgreSQL deployments answer a second "
+        "one 409 idempotency_key_in_flight with Retry-After (seconds; the retry replays); on "
+        "SQLite, one writer at a time, the second waits for the first and replays its answer.",
         min_length=1,
         max_length=255,
         pattern=r"^[ -~]+$",
     ),
 ]
 MONEY_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
+MONEY_ERRORS[409]["headers"] = {
+    "Retry-After": {
+        "description": "With idempotency_key_in_flight: seconds to wait before retrying",
+        "schema": {"type": "integer"},
+    }
+}
 CREATED: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "Posted; a replay answers the stored response with the header "

@@ -64,12 +64,15 @@ class Role(SQLModel, table=True):
         CheckConstraint(
             "(level = 'bank') = (tenant_id IS NULL)", name="ck_roles_bank_roles_have_no_tenant"
         ),
+        # Only live roles hold their name; a deleted one is kept for history.
         Index(
             "ix_roles_unique_key",
             "bank_id",
             text("coalesce(tenant_id, 0)"),
             "key",
             unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
         ),
     )
 
@@ -88,6 +91,8 @@ class Role(SQLModel, table=True):
     monthly_limit: int | None = Field(default=None, sa_type=BigInteger)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set when the role is deleted: gone for every purpose, the row kept for the record.
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RolePermission(SQLModel, table=True):
@@ -114,7 +119,7 @@ class Grant(SQLModel, table=True):
         ),
         CheckConstraint(
             "window_start IS NULL OR (window_start >= 0 AND window_start < 1440 AND "
-            "window_end >= 0 AND window_end < 1440 AND window_start <> window_end)",
+            "window_end >= 0 AND window_end <= 1440 AND window_start <> window_end)",
             name="ck_grants_window_minutes",
         ),
         CheckConstraint(

@@ -419,10 +419,12 @@ def _move_money(
     if counterparty is None:
         raise _not_found(counterparty_id)
 
-    if subject.currency != currency or counterparty.currency != currency:
+    # The caller can read the subject (checked before the idempotency claim), so its
+    # currency may be named; whether the counterparty is within reach at all is the policy's
+    # answer, asked before anything is said about that account (not even its currency).
+    if subject.currency != currency:
         raise InvalidRequest(
-            f"account {subject.id} is in {subject.currency}, account {counterparty.id} in "
-            f"{counterparty.currency}, and the amount in {currency}",
+            f"account {subject.id} is in {subject.currency}, the amount in {currency}",
             code="currency_mismatch",
         )
     decision = authorize(
@@ -434,6 +436,12 @@ def _move_money(
         money=Money(amount=amount, currency=currency, counterparty=counterparty),
         lock=True,
     )
+    if counterparty.currency != currency:
+        raise InvalidRequest(
+            f"account {subject.id} is in {subject.currency}, account {counterparty.id} in "
+            f"{counterparty.currency}: a transfer moves one currency",
+            code="currency_mismatch",
+        )
 
     debit, credit = (counterparty, subject) if kind == "deposit" else (subject, counterparty)
     for account in (debit, credit):

@@ -93,7 +93,7 @@ def explain(
         )
     user, actor = _target_actor(session, ctx, user_id)
     when = at or ctx.now()
-    resource, money = _subject(session, user, action, account_id, amount, to_account_id)
+    resource, money = _subject(session, ctx, user, action, account_id, amount, to_account_id)
     zone = _zone(session, resource)
     facts = build_request(
         session,
@@ -133,8 +133,20 @@ def explain(
     )
 
 
+def _reachable_account(session: Session, ctx: RequestContext, account_id: int) -> Account:
+    """An account the caller may explain decisions about; any other answers exactly as an
+    account that does not exist (the policy decides what the caller reaches)."""
+    missing = f"account {account_id} not found"
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(missing)
+    require_readable(session, ctx, "authz.explain", Resource.of_account(account), not_found=missing)
+    return account
+
+
 def _subject(
     session: Session,
+    ctx: RequestContext,
     user: User,
     action: str,
     account_id: int | None,
@@ -149,8 +161,8 @@ def _subject(
         if user.tenant_id is None:
             return Resource.of_bank(user.bank_id), None
         return Resource.of_tenant(user.tenant_id, user.bank_id), None
-    account = session.get(Account, account_id)
-    if account is None or account.bank_id != user.bank_id:
+    account = _reachable_account(session, ctx, account_id)
+    if account.bank_id != user.bank_id:
         raise NotFound(f"account {account_id} not found")
     resource = Resource.of_account(account)
     if not moves_money:
@@ -158,8 +170,8 @@ def _subject(
     if amount is None:
         raise InvalidRequest("a money-moving action needs an amount", code="invalid_amount")
     if to_account_id is not None:
-        counterparty = session.get(Account, to_account_id)
-        if counterparty is None or counterparty.bank_id != user.bank_id:
+        counterparty = _reachable_account(session, ctx, to_account_id)
+        if counterparty.bank_id != user.bank_id:
             raise NotFound(f"account {to_account_id} not found")
     elif action == "transfer.create":
         # Hypothetically, another account of the same company.

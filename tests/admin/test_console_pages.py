@@ -11,6 +11,7 @@ from starlette.routing import Mount
 
 from tests.admin.console import form_token, sign_in
 from tests.api.routes import api_routes, fill, ids_of
+from tests.factories import bearer
 
 # Console routes anyone may call: the sign-in form.
 PUBLIC = {("GET", "/sign-in"), ("POST", "/sign-in")}
@@ -409,3 +410,72 @@ def test_compliance_reads_the_policy_and_the_change_log(client, world):
     # Compliance moves nothing: the manager's pages are not theirs.
     assert client.get("/console/tenants").status_code == 200
     assert "Onboard a customer" not in client.get("/console/tenants").text
+
+
+def test_the_grant_form_takes_24_00_as_the_end_of_the_day(client, world):
+    granted = _give_limited_role(
+        client,
+        world,
+        "night-clerk",
+        daily="1,000.00",
+        days=["mon", "tue", "wed", "thu", "fri"],  # type: ignore[arg-type]
+        window_start="00:00",
+        window_end="24:00",
+        window_zone="Europe/Berlin",
+    )
+    assert granted.status_code == 303, granted.text  # type: ignore[attr-defined]
+    person = client.get(granted.headers["location"]).text  # type: ignore[attr-defined]
+    assert "00:00–24:00 Europe/Berlin" in person
+    form = client.get(f"/console/grants/new?user={world.user_id('acme-bookkeeper')}").text
+    assert "24:00 is the end of the day" in form
+
+
+def test_the_try_it_box_reads_its_time_in_the_companys_zone_and_says_so(client, app, world, clock):
+    """A datetime-local field has no offset: the console reads it in the company's zone (never
+    as UTC) and labels the field with that zone."""
+    window = {"days": ["wed"], "start": "09:00", "end": "17:00", "time_zone": "Europe/Berlin"}
+    admin = bearer(app, world.users["acme-admin"], clock)
+    patched = client.patch(
+        f"/v1/grants/{world.grants['acme-payer'].id}", json={"window": window}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+    sign_in(client, "acme-admin")
+    asked = {"action": "transfer.create", "account": world.account_id("acme-operating")}
+    page = f"/console/users/{world.user_id('acme-payer')}"
+    # 08:30 in Berlin is before the window; 08:30 UTC would be 09:30 in Berlin, inside it.
+    early = client.get(page, params={**asked, "amount": "10.00", "at": "2026-11-25T08:30"})
+    assert "At (Europe/Berlin)" in early.text
+    answer = early.text.split("Ask the policy")[1]
+    assert "Wed 09:00–17:00 Europe/Berlin" in answer and "Allowed." not in answer, answer
+    inside = client.get(page, params={**asked, "amount": "10.00", "at": "2026-11-25T09:30"})
+    assert "Allowed." in inside.text.split("Ask the policy")[1]
+
+
+def test_a_role_deleted_in_the_console_is_gone_from_it(client, app, world, clock):
+    """Even a role that was once granted (its revoked grant keeps naming it)."""
+    token = sign_in(client, "acme-admin")
+    created = client.post(
+        "/console/roles",
+        data={"csrf_token": token, "name": "Temp clerk", "permissions": ["account.read"]},
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    role_path = created.headers["location"].split("?")[0]
+    assert client.get(role_path).status_code == 200
+    admin = bearer(app, world.users["acme-admin"], clock)
+    grant = client.post(
+        "/v1/grants",
+        json={
+            "user_id": world.user_id("acme-bookkeeper"),
+            "role_id": int(role_path.split("/")[-1]),
+        },
+        headers=admin,
+    )
+    assert grant.status_code == 201, grant.text
+    assert client.delete(f"/v1/grants/{grant.json()['id']}", headers=admin).status_code == 200
+    deleted = client.post(f"{role_path}/delete", data={"csrf_token": token}, follow_redirects=False)
+    assert deleted.status_code == 303, deleted.text
+    assert "Temp clerk" not in client.get("/console/roles").text
+    assert client.get(role_path).status_code == 404
+    again = client.post(f"{role_path}/delete", data={"csrf_token": token}, follow_redirects=False)
+    assert again.status_code == 404

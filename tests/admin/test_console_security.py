@@ -3,6 +3,8 @@ and headers."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from core.iam.sessions import ADDRESS_FAILURES, USER_FAILURES
@@ -241,3 +243,93 @@ def test_form_tokens_differ_between_sessions(app, client, world):
         second = sign_in(other, "acme-payer")
     assert first != second
     assert first == form_token(client)
+
+
+# -- another tenant's id answers in the console exactly as an id that does not exist --------
+
+UNUSED_ID = 999_999
+_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+CONSOLE_PROBES = [
+    # (caller, method, path, form; X stands for the probed id, what X is)
+    ("globex-admin", "GET", "/console/users/X", None, "user"),
+    ("globex-admin", "POST", "/console/users/X/status", {"active": "false"}, "user"),
+    (
+        "globex-admin",
+        "POST",
+        "/console/users/X/password",
+        {"password": "a long new password"},
+        "user",
+    ),
+    ("globex-admin", "GET", "/console/roles/X", None, "role"),
+    ("globex-admin", "POST", "/console/roles/X/delete", {}, "role"),
+    ("globex-admin", "POST", "/console/grants", {"user_id": "@payer", "role_id": "X"}, "role"),
+    ("globex-admin", "POST", "/console/grants", {"user_id": "X", "role_id": "@role"}, "user"),
+    ("globex-admin", "POST", "/console/grants/X/revoke", {}, "grant"),
+    ("globex-admin", "GET", "/console/users/@payer?action=account.read&account=X", None, "account"),
+    ("globex-admin", "GET", "/console/accounts/X", None, "account"),
+    ("globex-admin", "GET", "/console/tenants/X", None, "tenant"),
+    ("globex-admin", "GET", "/console/transfers/X", None, "transfer"),
+    (
+        "globex-payer",
+        "POST",
+        "/console/transfers",
+        {
+            "from_account_id": "@main",
+            "to_account_id": "X",
+            "amount": "1.00",
+            "idempotency_key": "console-probe",
+        },
+        "account",
+    ),
+]
+
+
+def _console_answer(client, world, caller, method, path, form, target):  # type: ignore[no-untyped-def]
+    fill = {
+        "X": str(target),
+        "@payer": str(world.user_id("globex-payer")),
+        "@role": str(world.grants["globex-payer"].role_id),
+        "@main": str(world.account_id("globex-main")),
+    }
+    for name, value in fill.items():
+        path = path.replace(name, value)
+    token = sign_in(client, caller)
+    data = None
+    if form is not None:
+        data = {k: fill.get(v, v) for k, v in form.items()} | {"csrf_token": token}
+        if "idempotency_key" in data:
+            data["idempotency_key"] += f"-{target}"
+    answer = client.request(method, path, data=data, follow_redirects=False)
+    text = _KEY.sub("<key>", answer.text).replace(token, "<token>")
+    return answer.status_code, text
+
+
+def _normalised(answer: tuple[int, str], *ids: int) -> tuple[int, str]:
+    """Both ids, wherever they stand alone, read as <id> (in both answers alike, so that a
+    digit elsewhere on the page, like a "1" in a style, cannot tell them apart)."""
+    status, text = answer
+    for number in ids:
+        text = re.sub(rf"(?<![\d]){number}(?![\d])", "<id>", text)
+    return status, text
+
+
+def test_another_tenants_id_answers_in_the_console_as_an_unused_id(client, world):
+    targets = {
+        "user": world.user_id("acme-payer"),
+        "role": world.grants["acme-payer"].role_id,
+        "grant": world.grants["acme-payer"].id,
+        "account": world.account_id("acme-usd"),
+        "tenant": world.tenants["acme"].id,
+        "transfer": world.transfer_ids["acme"],
+    }
+    for caller, method, path, form, kind in CONSOLE_PROBES:
+        ids = (targets[kind], UNUSED_ID)
+        theirs = _normalised(
+            _console_answer(client, world, caller, method, path, form, ids[0]), *ids
+        )
+        unused = _normalised(
+            _console_answer(client, world, caller, method, path, form, ids[1]), *ids
+        )
+        assert theirs == unused, (caller, method, path, form)
+        assert theirs[0] in (200, 404, 422), (path, theirs[0])

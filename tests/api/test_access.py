@@ -241,3 +241,94 @@ def test_bad_grant_input_is_a_clear_422(client, app, world, clock):
         response = client.post("/v1/grants", json={**base, **change}, headers=admin)
         assert response.status_code == 422, (change, response.text)
         assert response.json()["error"] == code, (change, response.text)
+
+
+def test_a_deleted_role_is_gone_for_every_purpose_but_the_record(client, app, world, clock):
+    """Deleting a role still granted is refused (role_in_use: revoking people's access is a
+    decision of its own); once deleted it cannot be read, changed, granted, listed or deleted
+    again, its name is free, and the change log still names it."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    role = client.post(
+        "/v1/roles",
+        json={"name": "Payroll clerk", "permissions": ["account.read", "transfer.create"]},
+        headers=admin,
+    ).json()
+    grant = client.post(
+        "/v1/grants",
+        json={"user_id": world.user_id("acme-bookkeeper"), "role_id": role["id"]},
+        headers=admin,
+    )
+    assert grant.status_code == 201, grant.text
+    in_use = client.delete(f"/v1/roles/{role['id']}", headers=admin)
+    assert (in_use.status_code, in_use.json()["error"]) == (409, "role_in_use")
+    assert client.delete(f"/v1/grants/{grant.json()['id']}", headers=admin).status_code == 200
+
+    assert client.delete(f"/v1/roles/{role['id']}", headers=admin).status_code == 204
+    missing = {"error": "not_found", "detail": f"role {role['id']} not found"}
+    for method, body in (("GET", None), ("PATCH", {"description": "back"}), ("DELETE", None)):
+        answer = client.request(method, f"/v1/roles/{role['id']}", json=body, headers=admin)
+        assert (answer.status_code, answer.json()) == (404, missing), method
+    regrant = client.post(
+        "/v1/grants",
+        json={"user_id": world.user_id("acme-bookkeeper"), "role_id": role["id"]},
+        headers=admin,
+    )
+    assert (regrant.status_code, regrant.json()) == (404, missing)
+    listed = client.get("/v1/roles", headers=admin).json()
+    assert role["id"] not in [r["id"] for r in listed]
+
+    # The name is free again; the old grant and the change log still name the old role.
+    again = client.post(
+        "/v1/roles", json={"name": "Payroll clerk", "permissions": ["account.read"]}, headers=admin
+    )
+    assert again.status_code == 201, again.text
+    old_grant = client.get(f"/v1/grants/{grant.json()['id']}", headers=admin).json()
+    assert (old_grant["role_id"], old_grant["role_name"]) == (role["id"], "Payroll clerk")
+    manager = bearer(app, world.users["compliance"], clock)
+    changes = client.get("/v1/changes", params={"entity": "role"}, headers=manager).json()
+    deletions = [c for c in changes["items"] if c["change"] == "delete"]
+    assert [c["entity_id"] for c in deletions] == [role["id"]]
+
+
+def test_a_window_may_end_at_24_00_the_end_of_the_day(client, app, world, clock):
+    """The end is excluded, so 00:00-23:59 would refuse 23:59:30: 24:00 says "to the end of
+    the day". 24:00 is no start, and 00:00-00:00 is refused with the way to say it."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    payer_grant = world.grants["acme-payer"].id
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    whole_day = {"days": every_day, "start": "00:00", "end": "24:00", "time_zone": "Europe/Berlin"}
+    changed = client.patch(f"/v1/grants/{payer_grant}", json={"window": whole_day}, headers=admin)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["window"]["end"] == "24:00"
+    assert client.get(f"/v1/grants/{payer_grant}", headers=admin).json()["window"] == whole_day
+
+    clock.at = dt.datetime(2026, 11, 25, 23, 59, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    payer = bearer(app, world.users["acme-payer"], clock)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    late = _post_transfer(client, payer, world, 100)
+    assert late.status_code == 201, late.text
+
+    evening = {**whole_day, "start": "22:00"}
+    assert (
+        client.patch(f"/v1/grants/{payer_grant}", json={"window": evening}, headers=admin)
+    ).status_code == 200
+    clock.at = dt.datetime(2026, 11, 26, 0, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    payer = bearer(app, world.users["acme-payer"], clock)
+    after_midnight = _post_transfer(client, payer, world, 100)
+    assert after_midnight.json()["error"] == "outside_time_window", after_midnight.text
+
+    for window, code, hint in (
+        ({**whole_day, "start": "24:00"}, "invalid_time", "00:00 to 23:59"),
+        ({**whole_day, "end": "24:01"}, "invalid_time", "24:00 for the end of the day"),
+        ({**whole_day, "end": "00:00"}, "invalid_window", "00:00-24:00"),
+    ):
+        refused = client.patch(f"/v1/grants/{payer_grant}", json={"window": window}, headers=admin)
+        assert (refused.status_code, refused.json()["error"]) == (422, code), window
+        assert hint in refused.json()["detail"], refused.text
+
+
+def test_the_openapi_document_says_a_windows_end_is_excluded(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    window = next(s for name, s in schemas.items() if name.startswith("TimeWindow"))
+    end = window["properties"]["end"]["description"]
+    assert "excluded" in end and "24:00" in end

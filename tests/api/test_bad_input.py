@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.ledger.models import Account
-from tests.factories import bearer
+from tests.factories import bearer, new_key
 from tests.ledger_checks import snapshot
 
 
@@ -150,3 +150,38 @@ def test_freezing_through_the_api_takes_effect_and_stops_money(client, app, worl
     assert opened.json()["status"] == "open"
     payer["Idempotency-Key"] = "after-unfreeze"
     assert client.post("/v1/transfers", json=_transfer(world), headers=payer).status_code == 201
+
+
+def test_a_lower_case_currency_is_refused_with_the_way_to_write_it(client, app, world, clock):
+    """Every currency field, body or path, answers alike: codes are upper case, as ISO 4217
+    writes them; nothing is guessed."""
+    payer = bearer(app, world.users["acme-payer"], clock)
+    manager = bearer(app, world.users["manager"], clock)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    tenant = world.tenants["acme"].id
+    calls = [
+        ("POST", "/v1/transfers", payer, _transfer(world, currency="eur")),
+        (
+            "POST",
+            "/v1/deposits",
+            manager,
+            {"account_id": world.account_id("acme-operating"), "amount": 1, "currency": "eur"},
+        ),
+        ("POST", "/v1/accounts", manager, {"tenant_id": tenant, "name": "N", "currency": "eur"}),
+        (
+            "POST",
+            "/v1/roles",
+            admin,
+            {"name": "R", "permissions": ["account.read"], "limits": {"currency": "eur"}},
+        ),
+        ("PUT", "/v1/bank/caps/eur", manager, {"daily": 100}),
+        ("PUT", f"/v1/tenants/{tenant}/caps/eur", manager, {"daily": 100}),
+    ]
+    for method, path, headers, body in calls:
+        answer = client.request(
+            method, path, json=body, headers={**headers, "Idempotency-Key": new_key()}
+        )
+        assert (answer.status_code, answer.json()["error"]) == (422, "unknown_currency"), path
+        assert "upper-case" in answer.json()["detail"] and "EUR" in answer.json()["detail"], path
+    unknown = client.put("/v1/bank/caps/XYZ", json={"daily": 100}, headers=manager).json()
+    assert "e.g. EUR" in unknown["detail"]

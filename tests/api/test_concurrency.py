@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.context import RequestContext
 from core.iam import service as iam
 from core.ledger import service as ledger
+from core.ledger.idempotency import _lock_id, scope_of
 from core.ledger.models import Entry, Transfer
 from core.ledger.schemas import AccountCreate, DepositCreate
 from tests.factories import bearer, new_key
@@ -135,3 +136,35 @@ def test_fifty_concurrent_requests_with_one_key_make_one_transfer(
         assert changed.json()["error"] == "idempotency_key_reused"
     with db.unit_of_work(write=False) as session:
         assert session.scalar(select(func.count(Transfer.id))) == transfers_before + 1
+
+
+def test_a_key_still_in_flight_answers_409_with_retry_after(backend, db, world, app, clock, client):
+    """While another transaction holds the key, PostgreSQL answers at once, and says when to
+    retry; once the first is done, the retry goes through."""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the second request waits and replays")
+    payer = world.users["acme-payer"]
+    key = "in-flight-4711"
+    headers = {**bearer(app, payer, clock), "Idempotency-Key": key}
+    body = {
+        "from_account_id": world.account_id("acme-operating"),
+        "to_account_id": world.account_id("acme-payroll"),
+        "amount": 1_00,
+        "currency": "EUR",
+    }
+    lock_id = _lock_id(scope_of(iam.actor_of(payer)), key)
+    with db.engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        busy = client.post("/v1/transfers", json=body, headers=headers)
+        holder.rollback()
+    assert (busy.status_code, busy.json()["error"]) == (409, "idempotency_key_in_flight")
+    assert int(busy.headers["Retry-After"]) >= 1
+    assert client.post("/v1/transfers", json=body, headers=headers).status_code == 201
+
+
+def test_the_openapi_document_tells_how_each_database_answers_a_key_in_flight(client):
+    operation = client.get("/openapi.json").json()["paths"]["/v1/transfers"]["post"]
+    assert "Retry-After" in operation["responses"]["409"]["headers"]
+    key = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+    assert "409 idempotency_key_in_flight" in key["description"]
+    assert "SQLite" in key["description"] and "waits" in key["description"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.factories import bearer, new_key
 
 
@@ -147,3 +149,55 @@ def test_capabilities_list_what_a_person_can_do_now(client, app, world, clock):
     usd = next(r for r in rows if r["account_id"] == world.account_id("acme-usd"))
     assert usd["actions"]["transfer.create"] is False
     assert usd["refusals"]["transfer.create"] == "limit_currency_mismatch"
+
+
+# Every time parameter of the API, and a valid value for what else the request needs.
+TIME_PARAMETERS = [
+    ("GET", "/v1/authz/explain", "at", {"action": "account.read"}),
+    ("GET", "/v1/decisions", "since", {}),
+    ("GET", "/v1/decisions", "until", {}),
+    ("POST", "/v1/grants", "valid_from", {}),
+    ("POST", "/v1/grants", "valid_until", {}),
+    ("PATCH", "/v1/grants/{grant}", "valid_from", {}),
+    ("PATCH", "/v1/grants/{grant}", "valid_until", {}),
+]
+
+
+@pytest.mark.parametrize("method,path,name,rest", TIME_PARAMETERS)
+def test_a_time_without_an_offset_is_refused_everywhere(
+    client, app, world, clock, method, path, name, rest
+):
+    """One rule: a time carries its offset. Reading 10:00 as UTC when the person meant Berlin
+    would answer a different question, silently."""
+    headers = bearer(app, world.users["compliance" if "decisions" in path else "acme-admin"], clock)
+    path = path.replace("{grant}", str(world.grants["acme-bookkeeper"].id))
+    fields = dict(rest)
+    if path == "/v1/authz/explain":
+        fields["user"] = world.user_id("acme-payer")
+    if path == "/v1/grants":
+        fields |= {
+            "user_id": world.user_id("acme-bookkeeper"),
+            "role_id": world.grants["acme-payer"].role_id,
+        }
+    answers = {}
+    for typed in ("2026-12-02T10:00:00", "2026-12-02T10:00:00+01:00"):
+        given = {**fields, name: typed}
+        if method == "GET":
+            answers[typed] = client.get(path, params=given, headers=headers)
+        else:
+            answers[typed] = client.request(method, path, json=given, headers=headers)
+    naive = answers["2026-12-02T10:00:00"]
+    assert (naive.status_code, naive.json()["error"]) == (422, "naive_datetime"), naive.text
+    assert "+01:00" in naive.json()["detail"]
+    aware = answers["2026-12-02T10:00:00+01:00"]
+    assert aware.status_code in (200, 201), aware.text
+
+
+def test_the_openapi_document_says_times_need_an_offset(client):
+    document = client.get("/openapi.json").json()
+    explain = document["paths"]["/v1/authz/explain"]["get"]["parameters"]
+    decisions = document["paths"]["/v1/decisions"]["get"]["parameters"]
+    for parameter in [*explain, *decisions]:
+        if parameter["name"] in ("at", "since", "until"):
+            assert "naive_datetime" in parameter["description"], parameter
+    assert "naive_datetime" in str(document["components"]["schemas"]["GrantCreate"])

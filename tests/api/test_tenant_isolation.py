@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from core.iam import service as iam
 from tests.api.routes import PUBLIC_ROUTES, bodies, calls, ids_of, queries
-from tests.factories import bearer
+from tests.factories import PASSWORD, bearer
 
 
 def test_every_tenant_a_url_is_not_found_for_tenant_b(client, app, world, clock):
@@ -63,3 +71,376 @@ def test_lists_hold_only_the_callers_tenant(client, app, world, clock):
         )
         tenants = {i.get("tenant_id") for i in items if "tenant_id" in i}
         assert tenants <= {world.tenants["globex"].id}
+
+
+# -- another tenant's id answers exactly as an id that does not exist ------------------------
+
+UNUSED_ID = 999_999
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request that carries an id; `X` in the path, query or body stands for it."""
+
+    caller: str
+    method: str
+    path: str
+    target: Callable[[Any], int]
+    body: dict[str, Any] | None = None
+    query: dict[str, Any] | None = None
+
+
+def _account(name: str) -> Callable[[Any], int]:
+    return lambda w: w.account_id(name)
+
+
+def _user(name: str) -> Callable[[Any], int]:
+    return lambda w: w.user_id(name)
+
+
+def _acme_tenant(w: Any) -> int:
+    return int(w.tenants["acme"].id)
+
+
+def _acme_payer_role(w: Any) -> int:
+    return int(w.grants["acme-payer"].role_id)
+
+
+def _acme_payer_grant(w: Any) -> int:
+    return int(w.grants["acme-payer"].id)
+
+
+def _acme_transfer(w: Any) -> int:
+    return int(w.transfer_ids["acme"])
+
+
+PAYER, ADMIN = "globex-payer", "globex-admin"
+STAFF, OFFICER = "other-manager", "other-compliance"
+PROBES = [
+    # A transfer: the source, the counterparty (in another currency), both of the other tenant.
+    Probe(
+        PAYER,
+        "POST",
+        "/v1/transfers",
+        _account("acme-usd"),
+        body={
+            "from_account_id": "@globex-main",
+            "to_account_id": "X",
+            "amount": 100,
+            "currency": "EUR",
+        },
+    ),
+    Probe(
+        PAYER,
+        "POST",
+        "/v1/transfers",
+        _account("acme-operating"),
+        body={
+            "from_account_id": "X",
+            "to_account_id": "@acme-usd",
+            "amount": 100,
+            "currency": "EUR",
+        },
+    ),
+    Probe(
+        PAYER,
+        "POST",
+        "/v1/transfers",
+        _account("acme-operating"),
+        body={
+            "from_account_id": "X",
+            "to_account_id": "@globex-main",
+            "amount": 100,
+            "currency": "USD",
+        },
+    ),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/deposits",
+        _account("acme-operating"),
+        body={"account_id": "X", "amount": 100, "currency": "USD"},
+    ),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/withdrawals",
+        _account("acme-usd"),
+        body={"account_id": "X", "amount": 100, "currency": "EUR"},
+    ),
+    # Explain and capabilities: the account, the counterparty, the user.
+    Probe(
+        ADMIN,
+        "GET",
+        "/v1/authz/explain",
+        _account("acme-operating"),
+        query={
+            "user": "@@globex-payer",
+            "action": "transfer.create",
+            "account": "X",
+            "amount": 100,
+        },
+    ),
+    Probe(
+        ADMIN,
+        "GET",
+        "/v1/authz/explain",
+        _account("acme-operating"),
+        query={"user": "@@globex-payer", "action": "account.read", "account": "X"},
+    ),
+    Probe(
+        ADMIN,
+        "GET",
+        "/v1/authz/explain",
+        _account("acme-usd"),
+        query={
+            "user": "@@globex-payer",
+            "action": "transfer.create",
+            "account": "@globex-main",
+            "to_account": "X",
+            "amount": 100,
+        },
+    ),
+    Probe(
+        ADMIN,
+        "GET",
+        "/v1/authz/explain",
+        _user("acme-payer"),
+        query={"user": "X", "action": "account.read"},
+    ),
+    Probe(ADMIN, "GET", "/v1/users/X/capabilities", _user("acme-payer")),
+    # Grants: the role, the user, the accounts of another tenant.
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/grants",
+        _acme_payer_role,
+        body={"user_id": "@@globex-payer", "role_id": "X"},
+    ),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/grants",
+        _user("acme-bookkeeper"),
+        body={"user_id": "X", "role_id": "@role"},
+    ),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/grants",
+        _account("acme-operating"),
+        body={
+            "user_id": "@@globex-payer",
+            "role_id": "@role",
+            "all_accounts": False,
+            "account_ids": ["X"],
+        },
+    ),
+    Probe(
+        ADMIN,
+        "PATCH",
+        "/v1/grants/@grant",
+        _account("acme-operating"),
+        body={"all_accounts": False, "account_ids": ["X"]},
+    ),
+    Probe(ADMIN, "GET", "/v1/grants/X", _acme_payer_grant),
+    Probe(ADMIN, "PATCH", "/v1/grants/X", _acme_payer_grant, body={"clear_window": True}),
+    Probe(ADMIN, "DELETE", "/v1/grants/X", _acme_payer_grant),
+    Probe(ADMIN, "GET", "/v1/grants", _user("acme-payer"), query={"user_id": "X"}),
+    Probe(ADMIN, "GET", "/v1/grants", _acme_tenant, query={"tenant_id": "X"}),
+    # Roles, users, tenants, caps.
+    Probe(ADMIN, "GET", "/v1/roles/X", _acme_payer_role),
+    Probe(ADMIN, "PATCH", "/v1/roles/X", _acme_payer_role, body={"description": "mine"}),
+    Probe(ADMIN, "DELETE", "/v1/roles/X", _acme_payer_role),
+    Probe(ADMIN, "GET", "/v1/roles", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/roles",
+        _acme_tenant,
+        body={"name": "Clerk", "permissions": ["account.read"], "tenant_id": "X"},
+    ),
+    Probe(ADMIN, "GET", "/v1/users/X", _user("acme-payer")),
+    Probe(ADMIN, "PATCH", "/v1/users/X", _user("acme-payer"), body={"is_active": False}),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/users/X/password",
+        _user("acme-payer"),
+        body={"password": "another long password"},
+    ),
+    Probe(ADMIN, "GET", "/v1/users", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/users",
+        _acme_tenant,
+        body={
+            "username": "intruder",
+            "display_name": "I",
+            "password": "a long password!",
+            "tenant_id": "X",
+        },
+    ),
+    Probe(ADMIN, "GET", "/v1/tenants/X", _acme_tenant),
+    Probe(ADMIN, "GET", "/v1/tenants/X/caps", _acme_tenant),
+    Probe(ADMIN, "PUT", "/v1/tenants/X/caps/EUR", _acme_tenant, body={"daily": 100}),
+    Probe(ADMIN, "PUT", "/v1/tenants/X/caps/eur", _acme_tenant, body={"daily": 100}),
+    # Accounts and transfers.
+    Probe(
+        ADMIN,
+        "POST",
+        "/v1/accounts",
+        _acme_tenant,
+        body={"tenant_id": "X", "name": "Mine", "currency": "EUR"},
+    ),
+    Probe(ADMIN, "GET", "/v1/accounts", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(ADMIN, "GET", "/v1/accounts/X", _account("acme-operating")),
+    Probe(ADMIN, "PATCH", "/v1/accounts/X", _account("acme-operating"), body={"status": "closed"}),
+    Probe(ADMIN, "GET", "/v1/accounts/X/entries", _account("acme-operating")),
+    Probe(ADMIN, "GET", "/v1/transfers/X", _acme_transfer),
+    Probe(ADMIN, "GET", "/v1/decisions", _account("acme-operating"), query={"account": "X"}),
+    Probe(ADMIN, "GET", "/v1/changes", _acme_tenant, query={"tenant_id": "X"}),
+    # Bank staff of another bank: every tenant, account, user and role of this one.
+    Probe(STAFF, "GET", "/v1/tenants/X", _acme_tenant),
+    Probe(STAFF, "PUT", "/v1/tenants/X/caps/EUR", _acme_tenant, body={"daily": 100}),
+    Probe(
+        STAFF,
+        "POST",
+        "/v1/accounts",
+        _acme_tenant,
+        body={"tenant_id": "X", "name": "Mine", "currency": "EUR"},
+    ),
+    Probe(
+        STAFF,
+        "POST",
+        "/v1/users",
+        _acme_tenant,
+        body={
+            "username": "intruder",
+            "display_name": "I",
+            "password": "a long password!",
+            "tenant_id": "X",
+        },
+    ),
+    Probe(
+        STAFF,
+        "POST",
+        "/v1/deposits",
+        _account("acme-operating"),
+        body={"account_id": "X", "amount": 100, "currency": "USD"},
+    ),
+    Probe(STAFF, "GET", "/v1/accounts/X", _account("acme-operating")),
+    Probe(STAFF, "PATCH", "/v1/accounts/X", _account("acme-operating"), body={"status": "frozen"}),
+    Probe(STAFF, "GET", "/v1/users/X/capabilities", _user("acme-payer")),
+    Probe(
+        STAFF,
+        "GET",
+        "/v1/authz/explain",
+        _user("manager"),
+        query={"user": "X", "action": "tenant.read"},
+    ),
+    Probe(
+        STAFF,
+        "POST",
+        "/v1/grants",
+        lambda w: int(w.grants["manager"].role_id),
+        body={"user_id": "@@other-compliance", "role_id": "X"},
+    ),
+    Probe(STAFF, "GET", "/v1/roles/X", lambda w: int(w.grants["manager"].role_id)),
+    Probe(OFFICER, "GET", "/v1/decisions", _account("acme-operating"), query={"account": "X"}),
+    Probe(OFFICER, "GET", "/v1/decisions", _user("acme-payer"), query={"actor": "X"}),
+    Probe(OFFICER, "GET", "/v1/decisions", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(OFFICER, "GET", "/v1/changes", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(OFFICER, "GET", "/v1/grants", _user("acme-payer"), query={"user_id": "X"}),
+    Probe(OFFICER, "GET", "/v1/users", _acme_tenant, query={"tenant_id": "X"}),
+]
+
+
+@pytest.fixture
+def other_bank(world, db, app, clock):  # type: ignore[no-untyped-def]
+    """A second bank with its own manager and compliance officer, next to the world's."""
+    with db.unit_of_work() as session:
+        bank = iam.create_bank(session, "Other Bank")
+        for username, key in (
+            ("other-manager", "bank_manager"),
+            ("other-compliance", "compliance_officer"),
+        ):
+            user = iam.create_user(
+                session,
+                app.state.services.passwords,
+                bank_id=bank.id,
+                tenant_id=None,  # type: ignore[arg-type]
+                username=username,
+                display_name=username,
+                password=PASSWORD,
+                now=clock.now(),
+            )
+            role = iam.builtin_role(session, key, bank_id=bank.id, tenant_id=None)  # type: ignore[arg-type]
+            iam.grant_role(session, user, role, now=clock.now())
+            session.flush()
+            session.refresh(user)
+            world.users[username] = user
+    return world
+
+
+def _fill(value: Any, world: Any, target: int, extra: dict[str, int]) -> Any:
+    """X -> the id probed; @name -> an account of that name; @@name -> a user; @role, @grant:
+    the caller's tenant's payer role and grant."""
+    if isinstance(value, dict):
+        return {k: _fill(v, world, target, extra) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, world, target, extra) for v in value]
+    if not isinstance(value, str):
+        return value
+    if value == "X":
+        return target
+    if value.startswith("@@"):
+        return world.user_id(value[2:])
+    if value.startswith("@") and value[1:] in extra:
+        return extra[value[1:]]
+    if value.startswith("@"):
+        return world.account_id(value[1:])
+    return value
+
+
+def _answer(client, app, world, clock, probe: Probe, target: int, n: int):  # type: ignore[no-untyped-def]
+    extra = {
+        "role": int(world.grants["globex-payer"].role_id),
+        "grant": int(world.grants["globex-payer"].id),
+    }
+    path = probe.path.replace("X", str(target))
+    for name, value in extra.items():
+        path = path.replace(f"@{name}", str(value))
+    headers = {**bearer(app, world.users[probe.caller], clock), "Idempotency-Key": f"probe-{n}"}
+    response = client.request(
+        probe.method,
+        path,
+        headers=headers,
+        json=_fill(probe.body, world, target, extra),
+        params=_fill(probe.query, world, target, extra),
+    )
+    return response.status_code, response.text
+
+
+def _normalised(answer: tuple[int, str], *ids: int) -> tuple[int, str]:
+    """Both ids, wherever they stand alone, read as <id>, in both answers alike (so that a
+    digit elsewhere, the 1 in ISO 4217, cannot tell them apart)."""
+    status, text = answer
+    for number in ids:
+        text = re.sub(rf"(?<!\d){number}(?!\d)", "<id>", text)
+    return status, text
+
+
+@pytest.mark.parametrize(
+    "probe", PROBES, ids=[f"{p.method} {p.path} {sorted(p.body or p.query or {})}" for p in PROBES]
+)
+def test_another_tenants_id_answers_as_an_unused_id(client, app, other_bank, clock, probe):
+    """Byte for byte (the id normalised): a different status, code or detail would tell the
+    caller that the other tenant's object exists."""
+    world = other_bank
+    ids = (probe.target(world), UNUSED_ID)
+    theirs = _normalised(_answer(client, app, world, clock, probe, ids[0], 1), *ids)
+    unused = _normalised(_answer(client, app, world, clock, probe, ids[1], 2), *ids)
+    assert theirs == unused, probe
+    assert theirs[0] in (200, 404, 422), theirs

@@ -24,7 +24,8 @@ def windows(draw: Any) -> list[dict[str, Any]]:
     if draw(st.booleans()):
         return []
     start = draw(st.integers(0, 1439))
-    end = draw(st.integers(0, 1439).filter(lambda e: e != start))
+    # An end may be 1440: 24:00, the end of the day.
+    end = draw(st.integers(0, 1440).filter(lambda e: e != start))
     days = sorted(draw(st.sets(st.integers(0, 6), min_size=1)))
     return [{"days": days, "start": start, "end": end, "zone": "Europe/Berlin"}]
 
