@@ -103,8 +103,9 @@ def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt
     user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
     if user is None or not user.is_active:
         raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
-    # A password reset or deactivation revokes every token issued before it.
-    if int(user.credentials_changed_at.timestamp()) > int(claims.issued_at.timestamp()):
+    # A password reset or deactivation revokes every token issued before it, to the
+    # microsecond: a token of the same second may be from before it.
+    if user.credentials_changed_at > claims.issued_at:
         raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
     return Actor(
         user_id=user.id,
