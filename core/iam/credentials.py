@@ -90,12 +90,13 @@ class TokenService:
 
     def issue(self, user_id: int, now: dt.datetime) -> tuple[str, dt.datetime]:
         expires = now + self.lifetime
+        issued_us = (now - _EPOCH) // _MICROSECOND
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": str(user_id),
-            "iat": int(now.timestamp()),
-            ISSUED_AT_US: (now - _EPOCH) // _MICROSECOND,
+            "iat": issued_us // 1_000_000,
+            ISSUED_AT_US: issued_us,
             "nbf": int(now.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": secrets.token_urlsafe(12),
