@@ -137,3 +137,66 @@ def test_sign_in_is_rate_limited_per_user_without_revealing_who_exists(client, w
         assert locked.json()["error"] == "too_many_requests"
     clock.advance(minutes=16)
     assert _login(client, "acme-payer", PASSWORD).status_code == 200
+
+
+def _same_second_as(clock) -> None:  # type: ignore[no-untyped-def]
+    clock.at = clock.now().replace(microsecond=100_000)
+
+
+def test_a_password_reset_revokes_a_token_issued_earlier_in_the_same_second(
+    client, app, world, clock
+):
+    _same_second_as(clock)
+    old = bearer(app, world.users["acme-payer"], clock)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    clock.advance(microseconds=200_000)
+    reset = client.post(
+        f"/v1/users/{world.user_id('acme-payer')}/password",
+        json={"password": "a brand new passphrase"},
+        headers=admin,
+    )
+    assert reset.status_code == 200, reset.text
+    clock.advance(microseconds=200_000)
+    login = _login(client, "acme-payer", "a brand new passphrase")
+    assert login.status_code == 200
+    new = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert client.get("/v1/accounts", headers=new).status_code == 200
+    refused = client.get("/v1/accounts", headers=old)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_token"
+
+
+def test_deactivation_revokes_a_token_issued_earlier_in_the_same_second(client, app, world, clock):
+    _same_second_as(clock)
+    old = bearer(app, world.users["acme-payer"], clock)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    path = f"/v1/users/{world.user_id('acme-payer')}"
+    for is_active in (False, True):
+        clock.advance(microseconds=100_000)
+        changed = client.patch(path, json={"is_active": is_active}, headers=admin)
+        assert changed.status_code == 200, changed.text
+    clock.advance(microseconds=100_000)
+    new = bearer(app, world.users["acme-payer"], clock)
+    assert client.get("/v1/accounts", headers=new).status_code == 200
+    assert client.get("/v1/accounts", headers=old).status_code == 401
+
+
+def test_a_token_without_its_precise_issue_time_is_refused_cleanly(client, app, world, clock):
+    """Tokens issued before the issue time was carried to the microsecond: 401, never 500."""
+    now = int(clock.now().timestamp())
+    claims = {
+        "iss": "mandate",
+        "aud": "mandate-api",
+        "sub": str(world.user_id("acme-payer")),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "old-format",
+    }
+    private_key = app.state.services.tokens._private_key
+    for issued_at_us in (None, "soon", 1.5, -1, 10**30):
+        payload = claims if issued_at_us is None else {**claims, "iat_us": issued_at_us}
+        token = _forge(payload, private_key)
+        response = client.get("/v1/accounts", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, issued_at_us
+        assert response.json()["error"] == "invalid_token", issued_at_us
