@@ -26,7 +26,14 @@ OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
     "/authz/explain",
     response_model=Explanation,
     summary="Why may (or may not) a user do this? The decision, the grants, each condition",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "unknown_action",
+        "invalid_amount",
+    ),
 )
 def explain_decision(
     session: ApiSession,
@@ -56,7 +63,12 @@ def explain_decision(
     "/users/{user_id}/capabilities",
     response_model=list[AccountCapability],
     summary="What can this person do? Per account: actions allowed now, limits, what remains",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+    ),
 )
 def user_capabilities(
     session: ApiSession, ctx: Context, user_id: UserId
@@ -68,7 +80,7 @@ def user_capabilities(
     "/decisions",
     response_model=Page[DecisionPublic],
     summary="Compliance: the decision log, newest first",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def decisions(
     session: ApiSession,
@@ -101,7 +113,7 @@ def decisions(
     "/changes",
     response_model=Page[ChangePublic],
     summary="Compliance: every change to users, roles, grants and caps",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def changes(
     session: ApiSession,
@@ -120,7 +132,7 @@ def changes(
     "/policy",
     response_model=PolicyPublic,
     summary="Compliance: the policy files as loaded, and their version hash",
-    responses=error_responses(401, 404),
+    responses=error_responses("not_found"),
 )
 def policy(session: ApiSession, ctx: Context) -> PolicyPublic:
     return audit.loaded_policy(session, ctx)
