@@ -8,8 +8,11 @@ subclass called with a literal `code=` (or its class code), a `PydanticCustomErr
 literal type (the body models' validators), an error body written by hand, or a policy question that raises a refusal (`authorize`) for a
 literal action, which can answer any refusal reason the policy gives for that action (read
 from policies/decide.polar by asking the loaded policy). References over-approximate calls,
-so this finds every code that can be raised and perhaps some more: it never calls a listed
-code unraisable wrongly, and it does call `insufficient_funds` unraisable for POST /v1/users.
+so this finds every code that can be raised and perhaps a few more: the check built on it
+rejects no code a route can raise, yet does reject `insufficient_funds` on POST /v1/users
+(tests/api/test_error_codes.py keeps both so). What it cannot follow: methods called on
+objects passed in (the services in `request.app.state`: hashing, signing); none of them
+builds a domain error.
 """
 
 from __future__ import annotations
