@@ -10,9 +10,9 @@ literal action, which can answer any refusal reason the policy gives for that ac
 from policies/decide.polar by asking the loaded policy). References over-approximate calls,
 so this finds every code that can be raised and perhaps a few more: the check built on it
 rejects no code a route can raise, yet does reject `insufficient_funds` on POST /v1/users
-(tests/api/test_error_codes.py keeps both so). What it cannot follow: methods called on
-objects passed in (the services in `request.app.state`: hashing, signing); none of them
-builds a domain error.
+(tests/api/test_error_codes.py keeps both so). A method called on an object passed in is
+reached through its class, which the code names where it annotates the parameter
+(`tokens: TokenService`); an unannotated one would not be followed.
 """
 
 from __future__ import annotations
