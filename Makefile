@@ -9,14 +9,17 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 12) else "Mandate needs Python 3.11 or 3.12 (oso has no wheels for %d.%d)" % v)'
+	@echo "Creating $(VENV) and installing Mandate with its development tools (about a minute, once)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+	@echo "Installed into $(VENV)."
 
 install: $(STAMP)
 
 run: $(STAMP)
+	@echo "Migrating the database and seeding the demo bank..."
 	$(BIN)/mandate db upgrade
 	$(BIN)/mandate seed-demo
 	$(BIN)/mandate serve

@@ -23,12 +23,25 @@ from core.clock import FixedClock
 from core.db import Database
 from core.policy import engine as policy_engine
 from core.settings import REPO_ROOT, Settings
+from tests.answers import install_recorder
 from tests.factories import World, build_world
 
 PG_URL = os.environ.get("MANDATE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # A Wednesday, 10:00 in Berlin: inside ordinary business hours.
 DEFAULT_NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked after_all_requests judge what the whole run answered: they go last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all_requests") is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_answers() -> Iterator[None]:
+    undo = install_recorder()
+    yield
+    undo()
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,14 @@ AwareTime = Annotated[
     "/authz/explain",
     response_model=Explanation,
     summary="Why may (or may not) a user do this? The decision, the grants, each condition",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "unknown_action",
+        "invalid_amount",
+    ),
 )
 def explain_decision(
     session: ApiSession,
@@ -63,7 +70,12 @@ def explain_decision(
     "/users/{user_id}/capabilities",
     response_model=list[AccountCapability],
     summary="What can this person do? Per account: actions allowed now, limits, what remains",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+    ),
 )
 def user_capabilities(
     session: ApiSession, ctx: Context, user_id: UserId
@@ -75,7 +87,7 @@ def user_capabilities(
     "/decisions",
     response_model=Page[DecisionPublic],
     summary="Compliance: the decision log, newest first",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def decisions(
     session: ApiSession,
@@ -108,7 +120,7 @@ def decisions(
     "/changes",
     response_model=Page[ChangePublic],
     summary="Compliance: every change to users, roles, grants and caps",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def changes(
     session: ApiSession,
@@ -127,7 +139,7 @@ def changes(
     "/policy",
     response_model=PolicyPublic,
     summary="Compliance: the policy files as loaded, and their version hash",
-    responses=error_responses(401, 404),
+    responses=error_responses("not_found"),
 )
 def policy(session: ApiSession, ctx: Context) -> PolicyPublic:
     return audit.loaded_policy(session, ctx)

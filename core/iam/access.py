@@ -28,6 +28,7 @@ from core.iam.schemas import (
     RoleUpdate,
     TimeWindow,
 )
+from core.iam.wording import cap_terms, grant_terms, role_terms
 from core.ledger.models import Account
 from core.money import is_currency, unknown_currency
 from core.pagination import Page, decode_cursor, next_cursor, page_size
@@ -227,6 +228,7 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
         tenant_id=tenant.id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"created the role {public.name} for {tenant.name}: {role_terms(public)}")
     return public
 
 
@@ -272,6 +274,7 @@ def update_role(
         before=before.model_dump(mode="json"),
         after=after.model_dump(mode="json"),
     )
+    ctx.audit.done(f"changed the role {after.name}: {role_terms(after)}")
     return after
 
 
@@ -301,6 +304,7 @@ def delete_role(session: Session, ctx: RequestContext, role_id: int) -> None:
         tenant_id=before.tenant_id,
         before=before.model_dump(mode="json"),
     )
+    ctx.audit.done(f"deleted the role {before.name}")
 
 
 def _slug(name: str) -> str:
@@ -504,6 +508,7 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
         tenant_id=grantee.tenant_id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"gave {grantee.username} the role {public.role_name} {grant_terms(public)}")
     return public
 
 
@@ -571,6 +576,7 @@ def update_grant(
         before=before.model_dump(mode="json"),
         after=after.model_dump(mode="json"),
     )
+    ctx.audit.done(f"changed grant {grant_id} of {grantee.username}: {grant_terms(after)}")
     return after
 
 
@@ -597,6 +603,7 @@ def revoke_grant(session: Session, ctx: RequestContext, grant_id: int) -> GrantP
             tenant_id=grant.tenant_id,
             before=before.model_dump(mode="json"),
         )
+    ctx.audit.done(f"revoked grant {grant_id}: {grantee.username} as {role.name}")
     return grant_public(session, grant, role)
 
 
@@ -733,4 +740,6 @@ def set_cap(
         before=before,
         after=public.model_dump(mode="json"),
     )
+    whose = "the bank's" if tenant_id is None else f"tenant {tenant_id}'s"
+    ctx.audit.done(f"set {whose} {currency} caps: {cap_terms(public)}")
     return public

@@ -342,6 +342,7 @@ def add_user(
         tenant_id=tenant_id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"created user {user.username} ({user.display_name})")
     return public
 
 
@@ -359,6 +360,7 @@ def update_user(
         user.is_active = body.is_active
         user.credentials_changed_at = ctx.now()
     session.flush()
+    ctx.audit.done(f"changed user {user.username}: {_user_change_words(before, user)}")
     after = user_public(user)
     record_change(
         ctx,
@@ -389,7 +391,17 @@ def reset_password(
         change="password_reset",
         tenant_id=user.tenant_id,
     )
+    ctx.audit.done(f"reset the password of {user.username}")
     return user_public(user)
+
+
+def _user_change_words(before: UserPublic, user: User) -> str:
+    parts = []
+    if before.display_name != user.display_name:
+        parts.append(f"display name {user.display_name}")
+    if before.is_active != user.is_active:
+        parts.append("reactivated" if user.is_active else "deactivated")
+    return ", ".join(parts) or "nothing"
 
 
 def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
@@ -439,4 +451,5 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
         tenant_id=public.id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"onboarded {tenant.name} (time zone {tenant.timezone})")
     return public

@@ -20,7 +20,7 @@ from core.money import format_amount
 from core.policy import engine as policy_engine
 from core.policy.engine import fill
 from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
-from core.policy.reasons import status_of
+from core.policy.reasons import LIMIT_CONDITIONS, describe_condition, status_of
 from core.policy.service import authorize, require_readable
 
 
@@ -28,6 +28,9 @@ class ConditionResult(BaseModel):
     name: str
     passed: bool
     detail: dict[str, Any] = {}
+    # The condition and how the request fares, in words ("Allowed Mon-Fri 09:00-17:00
+    # Europe/Berlin; it is Wed 10:00 there."), beside the raw data.
+    text: str = ""
 
 
 class EffectiveLimit(BaseModel):
@@ -109,17 +112,11 @@ def explain(
     decision = engine.decide(facts.request, facts.values)
     filled = fill(facts.request, facts.values)
     message = "Allowed." if decision.allowed else _message(decision, facts, action, money)
-    checks = [
-        ConditionResult(
-            name="visible", passed=engine.holds("visible", filled["actor"], filled["resource"])
-        )
-    ]
+    visible = engine.holds("visible", filled["actor"], filled["resource"])
+    checks = [_condition("visible", visible, {}, filled)]
     if engine.holds("moves_money", action):
-        checks.append(
-            ConditionResult(
-                name="counterparty", passed=engine.holds("counterparty_allowed", filled)
-            )
-        )
+        allowed = engine.holds("counterparty_allowed", filled)
+        checks.append(_condition("counterparty", allowed, {}, filled))
     grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
     return Explanation(
         decision=decision.outcome,
@@ -206,6 +203,32 @@ def _message(decision: Any, facts: Facts, action: str, money: Money | None) -> s
     return explain_refusal(decision, facts, action, money)
 
 
+def _condition(
+    name: str,
+    passed: bool,
+    detail: dict[str, Any],
+    filled: dict[str, Any],
+    grant: dict[str, Any] | None = None,
+    *,
+    meaning: str = "",
+    cap: dict[str, Any] | None = None,
+) -> ConditionResult:
+    text = describe_condition(
+        name, passed, detail, request=filled, grant=grant, meaning=meaning, cap=cap
+    )
+    return ConditionResult(name=name, passed=passed, detail=detail, text=text)
+
+
+def _effective_cap(
+    engine: policy_engine.PolicyEngine, grant: dict[str, Any], kind: str | None
+) -> dict[str, Any] | None:
+    caps = grant["caps"].get(kind) if kind else None
+    if not caps:
+        return None
+    answer = engine.query("effective_limit", caps, Variable("cap"))
+    return dict(answer[0]["cap"]) if answer else None
+
+
 def _explain_grant(
     engine: policy_engine.PolicyEngine,
     grant: dict[str, Any],
@@ -213,7 +236,10 @@ def _explain_grant(
     facts: Facts,
     action: str,
 ) -> GrantExplanation:
-    results = [ConditionResult(name="permission", passed=engine.holds("carries", grant, action))]
+    meanings = engine.query("permission", action, Variable("level"), Variable("text"))
+    meaning = str(meanings[0]["text"]) if meanings else ""
+    carries = engine.holds("carries", grant, action)
+    results = [_condition("permission", carries, {}, filled, grant, meaning=meaning)]
     names = engine.query("conditions", action, Variable("names"))
     for name in names[0]["names"] if names else []:
         passed = engine.holds("holds", name, grant, filled)
@@ -225,7 +251,8 @@ def _explain_grant(
                 if answers and isinstance(answers[0]["detail"], dict)
                 else {}
             )
-        results.append(ConditionResult(name=name, passed=passed, detail=detail))
+        cap = _effective_cap(engine, grant, LIMIT_CONDITIONS.get(name))
+        results.append(_condition(name, passed, detail, filled, grant, cap=cap))
     limits = []
     totals = facts.spend.get(grant["id"])
     currency = filled.get("currency") or "EUR"

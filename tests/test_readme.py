@@ -1,0 +1,90 @@
+"""The README's recipes run as written: the commands are read out of README.md and run with
+bash against a live server holding the demo bank, so the README cannot drift."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from core import demo
+from core.iam.models import User
+from core.settings import REPO_ROOT
+from tests.factories import bearer
+
+README = REPO_ROOT / "README.md"
+RECIPE = "### Give someone a limited payer grant"
+
+
+def fenced_blocks(heading: str) -> list[tuple[str, str]]:
+    """(language, text) of each fenced block in the section under `heading`."""
+    text = README.read_text()
+    start = text.index(heading + "\n")
+    following = re.search(r"^#{2,3} ", text[start + len(heading) :], flags=re.M)
+    end = start + len(heading) + following.start() if following else len(text)
+    return re.findall(r"^```(\w*)\n(.*?)^```$", text[start:end], flags=re.M | re.S)
+
+
+def test_the_payer_grant_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed), *_ = fenced_blocks(RECIPE)
+    assert language == "sh"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={**os.environ, "MANDATE": live_server.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("grant ") and " for Payer " in lines[0]
+    assert "'per_transfer': 100000" in lines[0] and "'time_zone': 'Europe/Berlin'" in lines[0]
+    # What the README says it prints is what it prints.
+    assert lines[1:3] == printed.splitlines()
+    # The test clock is a Wednesday, 10:00 in Berlin: inside the window.
+    operating = next(line for line in lines[3:] if line.startswith("Acme Operating: "))
+    assert "'transfer.create': True" in operating
+
+    # And the grant is there, as the API shows it.
+    with db.unit_of_work(write=False) as session:
+        admin = session.scalar(select(User).where(User.username == "acme-admin"))
+        dana = session.scalar(select(User).where(User.username == "dana"))
+    assert admin is not None and dana is not None
+    grants = httpx.get(
+        f"{live_server.url}/v1/grants",
+        params={"user_id": dana.id},
+        headers=bearer(app, admin, clock),
+    ).json()["items"]
+    [grant] = grants
+    assert grant["limits"] == {
+        "currency": "EUR",
+        "per_transfer": 100000,
+        "daily": 500000,
+        "monthly": None,
+    }
+    assert grant["window"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
+
+
+def test_the_readme_names_the_port_setting() -> None:
+    text = README.read_text()
+    assert "MANDATE_PORT" in text.split("## Console")[0]  # in "Run it", next to port 8000
+
+
+def test_make_run_says_what_it_is_doing_before_installing(tmp_path: Path) -> None:
+    planned = subprocess.run(
+        ["make", "-n", "run", f"VENV={tmp_path / 'venv'}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    creating = next(i for i, line in enumerate(planned) if " -m venv " in line)
+    said = [line for line in planned[:creating] if line.startswith("echo ")]
+    assert said and "about a minute" in said[-1] and "installing" in said[-1]
