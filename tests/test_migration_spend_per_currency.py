@@ -1,4 +1,4 @@
-"""Migration 0003_limits: running totals kept per currency and per person. An existing
+"""Migration 0003: running totals kept per currency and per person. An existing
 database's (grant, day) totals are split by the currency of the transfers they count."""
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ succeeded becomes nullable (NULL: reserved, not settled yet; a reservation never
 counts as a failure), and password_checked tells the attempts refused by a lockout, which
 do not count (so a lockout cannot be extended by the attempts made during it).
 
-Revision ID: 0003_auth
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_auth"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ A deleted role keeps its row (the change log, old grants and old decisions still
 with deleted_at set, and no longer holds its name: the unique key counts live roles only.
 A window's end may be 1440 minutes, 24:00, the end of the day.
 
-Revision ID: 0003_leaks
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from core.db import UTCDateTime
 
-revision = "0003_leaks"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

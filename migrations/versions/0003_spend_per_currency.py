@@ -10,7 +10,7 @@ its tenant's zone, as the posting transaction counts it); any part no transfer a
 goes to the grant's limit currency (or its role's, or the currency the grant moved most), so
 no amount is lost. The per-person totals are the sums of the grants' totals.
 
-Revision ID: 0003_limits
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 """
@@ -27,7 +27,7 @@ from alembic import op
 
 from core.db import UTCDateTime
 
-revision = "0003_limits"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
