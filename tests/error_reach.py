@@ -69,6 +69,11 @@ def _index() -> dict[str, ModuleIndex]:
             tree = ast.parse(path.read_text())
             for stmt in tree.body:
                 _index_statement(index, stmt)
+            # An import inside a function (one that dodges an import cycle) names the same
+            # thing for the whole module, as far as reach is concerned.
+            for sub in ast.walk(tree):
+                if isinstance(sub, ast.Import | ast.ImportFrom) and sub not in tree.body:
+                    _index_statement(index, sub)
             modules[name] = index
     return modules
 
