@@ -73,6 +73,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state",
         413: "Request too large",
         422: "Invalid request",
+        431: "Request headers too large",
         429: "Too many attempts",
         503: "Temporarily unavailable",
     }
@@ -174,15 +175,15 @@ def _document_common_errors(app: FastAPI) -> None:
     """Answers any operation can give whatever its route declares, said on every operation so
     that the OpenAPI document stays true for every new route: a request with a body can be
     refused before its route runs (400 by the JSON parser or for JSON nested too deep, 413
-    for a body too large: api.middleware.BodyLimits), and every /v1 operation reads the
-    database, which can be away or too busy (503)."""
+    for a body too large, 431 for too many or too large headers: api.middleware.BodyLimits),
+    and every /v1 operation reads the database, which can be away or too busy (503)."""
     build = app.openapi
     extra = {
         str(status): {
             "description": spec["description"],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         }
-        for status, spec in error_responses(400, 413, 503).items()
+        for status, spec in error_responses(400, 413, 431, 503).items()
     }
 
     def openapi() -> dict[str, Any]:
@@ -192,6 +193,7 @@ def _document_common_errors(app: FastAPI) -> None:
                 if not isinstance(operation, dict):
                     continue
                 statuses = ["400", "413"] if "requestBody" in operation else []
+                statuses.append("431")
                 statuses += ["503"] if path.startswith("/v1/") else []
                 for status in statuses:
                     operation.setdefault("responses", {}).setdefault(status, extra[status])

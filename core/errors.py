@@ -103,6 +103,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "contention": (503, "Too much contention on these accounts; retry shortly."),
     "database_unavailable": (503, "The database cannot be reached; retry shortly."),
     "payload_too_large": (413, "The request body is too large."),
+    "headers_too_large": (431, "The request has too many header fields, or too large ones."),
     "too_many_requests": (429, "Too many attempts; wait before trying again."),
     "conflict": (409, "The request conflicts with the current state."),
 }
