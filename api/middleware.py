@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -96,6 +97,24 @@ def headers_exceed(headers: list[tuple[bytes, bytes]]) -> bool:
 
 TOO_LARGE = f"request bodies are at most {MAX_BODY_BYTES} bytes"
 
+# A JSON \u0000 escape that is not itself escaped (an odd run of backslashes before the u).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def carries_nul(scope: Scope, body: bytes, content_type: bytes) -> bool:
+    """Whether a NUL character reaches any text the app reads: the path, the query string,
+    a form field or a JSON string (raw or escaped). PostgreSQL cannot store one in text, and
+    no person types one; refused once here rather than field by field."""
+    if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+        return True
+    if b"\x00" in body:
+        return True
+    if b"form-urlencoded" in content_type:
+        return b"%00" in body
+    if b"json" in content_type:
+        return _JSON_NUL.search(body) is not None
+    return False
+
 
 class BodyLimits:
     """Refuses headers past MAX_HEADER_COUNT / MAX_HEADER_BYTES (431), bodies over
@@ -133,7 +152,13 @@ class BodyLimits:
             return
         if body is None:
             return
-        if b"json" in headers.get(b"content-type", b"") and json_depth_exceeds(
+        content_type = headers.get(b"content-type", b"").lower()
+        if carries_nul(scope, body, content_type):
+            await _reject(
+                scope, receive, send, 422, "invalid_text", "text may not contain NUL characters"
+            )
+            return
+        if b"json" in content_type and json_depth_exceeds(
             body, MAX_JSON_DEPTH
         ):
             await _reject(

@@ -67,6 +67,7 @@ class TooManyRequests(MandateError):
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "The body is not valid JSON."),
     "invalid_request": (422, "A field is missing, of the wrong type, or out of range."),
+    "invalid_text": (422, "Text may not contain NUL characters."),
     "unknown_currency": (422, "Not an active ISO 4217 currency code."),
     "invalid_amount": (422, "Amounts are whole minor units greater than zero."),
     "amount_too_large": (422, "The amount is above the largest amount Mandate accepts."),
