@@ -225,8 +225,13 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
+    docs = (
+        f"  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        if settings.docs_enabled
+        else "  API docs:  off (MANDATE_DOCS_ENABLED)\n"
+    )
     typer.echo(
-        f"\nMandate on {base}\n  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        f"\nMandate on {base}\n{docs}"
         f"  console:   {base}/console\n"
         f"  health:    {base}/healthz  {base}/readyz\n"
     )

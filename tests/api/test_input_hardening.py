@@ -185,3 +185,35 @@ def test_creating_the_same_name_at_once_is_one_201_and_the_rest_409(
     with ThreadPoolExecutor(threads) as pool:
         outcomes = Counter(pool.map(create, range(threads)))
     assert outcomes == Counter({(201, None): 1, (409, code): threads - 1}), outcomes
+
+
+@pytest.mark.parametrize(
+    "amount,status,code",
+    [
+        ("9" * 5000, 400, "malformed_json"),  # past Python's int-from-text digit limit
+        ("9" * 40, 422, "amount_too_large"),
+        ("1e999", 422, "invalid_request"),
+        ("1e1000000", 422, "invalid_request"),
+        ("NaN", 422, "invalid_request"),
+        ("-0", 422, "invalid_amount"),
+    ],
+    ids=lambda v: str(v)[:12],
+)
+def test_api_amounts_are_bounded_integers(client, app, db, world, clock, amount, status, code):
+    headers = {
+        **bearer(app, world.users["acme-payer"], clock),
+        "Content-Type": "application/json",
+        "Idempotency-Key": f"amount-{amount[:12]}",
+    }
+    body = (
+        f'{{"from_account_id": {world.account_id("acme-operating")}, '
+        f'"to_account_id": {world.account_id("acme-payroll")}, "amount": {amount}, '
+        '"currency": "EUR"}'
+    )
+    with db.unit_of_work(write=False) as session:
+        before = snapshot(session)
+    response = client.post("/v1/transfers", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code
+    with db.unit_of_work(write=False) as session:
+        assert snapshot(session) == before
