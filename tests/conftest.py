@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from api.app import create_app
 from core import migrate
+from core.cli import UVICORN_OPTIONS
 from core.clock import FixedClock
 from core.db import Database
 from core.policy import engine as policy_engine
@@ -151,7 +152,9 @@ class LiveServer:
     def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -35,6 +35,7 @@ from tests.factories import World, bearer
 # validation, api.middleware.BodyLimits, and the database's failures (api.errors).
 SHAPE_ONLY = {"malformed_json", "payload_too_large", "invalid_request", "contention"}
 SHAPE_ONLY |= {"database_unavailable", "idempotency_key_required", "idempotency_key_invalid"}
+SHAPE_ONLY |= {"headers_too_large", "invalid_text"}
 
 
 def _app() -> FastAPI:

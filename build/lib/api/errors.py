@@ -57,33 +57,85 @@ IDEMPOTENCY_KEY_REQUIRED = (
 IDEMPOTENCY_KEY_INVALID = "an Idempotency-Key is 1 to 255 printable ASCII characters"
 
 
-def codes_for(status: int) -> list[str]:
-    codes = [c for c, (s, _) in ERROR_CODES.items() if s == status]
-    codes += [c for c, (s, _) in REASONS.items() if s == status and c not in codes]
-    return codes
+def status_of_code(code: str) -> int:
+    """The HTTP status an error code is answered with (core.errors and the policy's reasons)."""
+    if code in ERROR_CODES:
+        return ERROR_CODES[code][0]
+    if code in REASONS:
+        return REASONS[code][0]
+    raise KeyError(f"{code!r} is not in core.errors.ERROR_CODES nor a policy reason")
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for a route: the error shape and the codes each status can carry."""
-    titles = {
-        400: "Malformed request",
-        401: "Missing, expired or invalid token",
-        403: "Refused by the policy",
-        404: "Not found, or not visible to you",
-        409: "Conflicts with the current state",
-        413: "Request too large",
-        422: "Invalid request",
-        429: "Too many attempts",
-        503: "Temporarily unavailable",
-    }
+_TITLES = {
+    400: "Malformed request",
+    401: "Missing, expired or invalid token",
+    403: "Refused by the policy",
+    404: "Not found, or not visible to you",
+    409: "Conflicts with the current state",
+    413: "Request too large",
+    422: "Invalid request",
+    429: "Too many attempts",
+    503: "Temporarily unavailable",
+}
+# The OpenAPI extension on each error response that lists its codes, for machines (the
+# description says the same for people).
+CODES_KEY = "x-error-codes"
+
+
+def _describe(status: int, codes: list[str]) -> str:
+    listed = ", ".join(f"`{c}`" for c in codes)
+    return f"{_TITLES.get(status, 'Error')}. error is one of: {listed}"
+
+
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route: the error codes its own work can answer with, grouped
+    by status. The codes every operation of its shape can give (a token, a body, parameters,
+    a cursor, an Idempotency-Key, the database: see `common_codes`) are added to each
+    operation when the document is built, so a route lists only what is its own."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        if not isinstance(code, str):
+            raise TypeError(f"error_responses takes error codes, not {code!r}")
+        by_status.setdefault(status_of_code(code), []).append(code)
     return {
-        status: {
-            "model": ErrorBody,
-            "description": f"{titles.get(status, 'Error')}. error is one of: "
-            + ", ".join(f"`{c}`" for c in codes_for(status)),
-        }
-        for status in statuses
+        status: {"model": ErrorBody, "description": _describe(status, listed), CODES_KEY: listed}
+        for status, listed in sorted(by_status.items())
     }
+
+
+AUTHENTICATION_CODES = ("unauthenticated", "invalid_token", "token_expired")
+BODY_CODES = ("malformed_json", "payload_too_large", "invalid_request")
+PARAMETER_CODES = ("invalid_request",)
+CURSOR_CODES = ("invalid_cursor",)
+IDEMPOTENCY_CODES = (
+    "idempotency_key_required",
+    "idempotency_key_invalid",
+    "idempotency_key_reused",
+    "idempotency_key_in_flight",
+)
+DATABASE_CODES = ("contention", "database_unavailable")
+
+
+def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
+    """The codes an operation can answer with because of its shape, whatever its route does:
+    a bearer token (api.deps), a body (parsed, size- and depth-limited by api.middleware),
+    parameters (validated by FastAPI), a cursor (core.pagination), an Idempotency-Key
+    (core.ledger.idempotency), and, for /v1, the database (api.errors.describe_exception)."""
+    parameters = operation.get("parameters", [])
+    codes: list[str] = []
+    if operation.get("security"):
+        codes += AUTHENTICATION_CODES
+    if "requestBody" in operation:
+        codes += BODY_CODES
+    if parameters:
+        codes += PARAMETER_CODES
+    if any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters):
+        codes += CURSOR_CODES
+    if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in parameters):
+        codes += IDEMPOTENCY_CODES
+    if path.startswith("/v1/"):
+        codes += DATABASE_CODES
+    return list(dict.fromkeys(codes))
 
 
 def describe_exception(exc: BaseException) -> tuple[int, str, str]:
@@ -143,6 +195,9 @@ def install(app: FastAPI) -> None:
             # RFC 9110: a 405 lists what the path allows. FastAPI has a route per method, and
             # Starlette's Allow names only the first route's.
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        retry_after = exc.context.get("retry_after") if isinstance(exc, MandateError) else None
+        if retry_after is not None:
+            headers = {**(headers or {}), "Retry-After": str(retry_after)}
         if status == 503:
             headers = {"Retry-After": "1"}
             if code == "contention":
@@ -171,30 +226,54 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def _document_common_errors(app: FastAPI) -> None:
-    """Answers any operation can give whatever its route declares, said on every operation so
-    that the OpenAPI document stays true for every new route: a request with a body can be
-    refused before its route runs (400 by the JSON parser or for JSON nested too deep, 413
-    for a body too large: api.middleware.BodyLimits), and every /v1 operation reads the
-    database, which can be away or too busy (503)."""
+    """Add to every operation of the OpenAPI document the codes its shape can give
+    (`common_codes`) beside the ones its route declared, each status listing exactly its
+    codes: the document stays true for every new route."""
     build = app.openapi
-    extra = {
-        str(status): {
-            "description": spec["description"],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-        }
-        for status, spec in error_responses(400, 413, 503).items()
-    }
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
         document = build()
         for path, item in document.get("paths", {}).items():
             for operation in item.values():
-                if not isinstance(operation, dict):
+                if not isinstance(operation, dict) or "responses" not in operation:
                     continue
-                statuses = ["400", "413"] if "requestBody" in operation else []
-                statuses += ["503"] if path.startswith("/v1/") else []
-                for status in statuses:
-                    operation.setdefault("responses", {}).setdefault(status, extra[status])
+                _add_codes(operation["responses"], common_codes(path, operation))
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+# Answers that tell the client when to try again.
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (with "
+        "idempotency_key_in_flight the retry replays the first request's answer)",
+        "schema": {"type": "integer"},
+    }
+}
+CODE_HEADERS: dict[str, dict[str, Any]] = {
+    "idempotency_key_in_flight": RETRY_AFTER,
+    "contention": RETRY_AFTER,
+}
+
+
+def _add_codes(responses: dict[str, Any], codes: list[str]) -> None:
+    for code in codes:
+        listed = responses.setdefault(str(status_of_code(code)), {}).setdefault(CODES_KEY, [])
+        if code not in listed:
+            listed.append(code)
+    for status, response in responses.items():
+        if CODES_KEY in response:
+            response["description"] = _describe(int(status), response[CODES_KEY])
+            # Every error has the one shape (FastAPI's own 422 schema is not what is sent).
+            response["content"] = ERROR_CONTENT
+            for code in response[CODES_KEY]:
+                response.setdefault("headers", {}).update(CODE_HEADERS.get(code, {}))
+            if not response.get("headers"):
+                response.pop("headers", None)
+    ordered = sorted(responses.items(), key=lambda item: item[0])
+    responses.clear()
+    responses.update(ordered)

@@ -128,8 +128,8 @@ def ledger_check(
         None, "--progress/--no-progress", help="progress bar on stderr (default: on a terminal)"
     ),
 ) -> None:
-    """Verify a live ledger: conservation, balances, overdrafts, transfers, grant totals and
-    cumulative limits. Exits 0 when every check holds, 1 otherwise."""
+    """Verify a live ledger: conservation, balances, overdrafts, transfers, running totals (per
+    grant and per person) and cumulative limits. Exits 0 when every check holds, 1 otherwise."""
     from core import migrate
     from core.db import Database
     from core.ledger.check import CHECKS, check_database
@@ -284,7 +284,9 @@ def _fail(message: str) -> None:
 
 def main() -> None:
     """The `mandate` script (pyproject's entry point)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Warnings from libraries; Mandate's own progress at INFO (alembic's chatter stays quiet).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("core").setLevel(logging.INFO)
     app()
 
 

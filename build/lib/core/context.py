@@ -39,6 +39,8 @@ class PendingActivity:
     target: str | None = None
     transfer_id: int | None = None
     replayed: bool = False
+    # What was done, in words, once it succeeded ("sent 400.00 EUR from Operating to Payroll").
+    done: str | None = None
 
 
 @dataclass
@@ -53,6 +55,11 @@ class AuditTrail:
     def attempt(self, action: str, **details: Any) -> PendingActivity:
         self.activity = PendingActivity(action=action, **details)
         return self.activity
+
+    def done(self, text: str) -> None:
+        """Say, in words, what the attempted action did (shown when it succeeds)."""
+        if self.activity is not None:
+            self.activity.done = text
 
 
 @dataclass

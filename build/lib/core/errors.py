@@ -67,7 +67,10 @@ class TooManyRequests(MandateError):
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "The body is not valid JSON."),
     "invalid_request": (422, "A field is missing, of the wrong type, or out of range."),
-    "unknown_currency": (422, "Not an active ISO 4217 currency code."),
+    "unknown_currency": (
+        422,
+        "Not an active ISO 4217 currency code: three upper-case letters, e.g. EUR.",
+    ),
     "invalid_amount": (422, "Amounts are whole minor units greater than zero."),
     "amount_too_large": (422, "The amount is above the largest amount Mandate accepts."),
     "currency_mismatch": (422, "The accounts, or the amount, are in different currencies."),
@@ -85,8 +88,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_action": (422, "Not an action of the vocabulary."),
     "invalid_scope": (422, "A grant's accounts must be the user's company's, listed or all."),
     "invalid_validity": (422, "valid_from must be before valid_until."),
-    "invalid_window": (422, "A time window needs days and a start different from its end."),
-    "invalid_time": (422, "Times are HH:MM."),
+    "invalid_window": (
+        422,
+        "A time window needs days and a start different from its end (00:00-24:00: all day).",
+    ),
+    "invalid_time": (422, "Times are HH:MM; a window's end may be 24:00, the end of the day."),
     "unknown_time_zone": (422, "Not an IANA time zone."),
     "naive_datetime": (422, "A date-time needs its time zone offset."),
     "role_exists": (409, "The tenant already has a role of that name."),

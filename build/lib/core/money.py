@@ -32,6 +32,18 @@ def is_currency(code: str) -> bool:
     return code in MINOR_UNITS
 
 
+def unknown_currency(code: str) -> str:
+    """Why `code` is refused, with the way to write it. Codes are upper case, as ISO 4217
+    writes them; "eur" is refused (not guessed) like any other code that is not one."""
+    shown = code[:10]
+    if code.upper() in MINOR_UNITS:
+        return (
+            f"{shown} is not an ISO 4217 code: codes are three upper-case letters "
+            f"(did you mean {code.upper()}?)"
+        )
+    return f"{shown} is not an active ISO 4217 currency (three upper-case letters, e.g. EUR)"
+
+
 def format_amount(minor: int, currency: str) -> str:
     """5000000, "EUR" -> "50,000.00 EUR"."""
     exponent = MINOR_UNITS.get(currency, 2)

@@ -116,10 +116,12 @@ def sign_in(request: Request, session: DbSession, form: PostedForm) -> Response:
         )
     password = form.get("password")
     address = client_address(request)
+    svc = services(request)
     try:
         opened = sessions.sign_in(
             session,
-            services(request).passwords,
+            svc.db,
+            svc.passwords,
             username=username,
             password=password if isinstance(password, str) else "",
             address=address,
@@ -127,8 +129,8 @@ def sign_in(request: Request, session: DbSession, form: PostedForm) -> Response:
             now=ctx.now(),
         )
     except MandateError as exc:
-        # Answered, not raised: the unit of work then commits the failed attempt, which is
-        # what the rate limit counts. The words are the same whether or not the user exists.
+        # Answered, not raised: a page, not the API's JSON. The attempt is already recorded
+        # (in transactions of its own). The words are the same whether or not the user exists.
         return _sign_in_page(
             request,
             next_path=next_path,

@@ -20,18 +20,20 @@ from core.iam.schemas import (
     RolePublic,
     RoleUpdate,
 )
+from core.ledger.schemas import CurrencyCode
 from core.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
-Currency = Annotated[str, Path(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
+# Checked by the currency validator, so that "eur" gets the hint every currency field gives.
+Currency = Annotated[CurrencyCode, Path(description="ISO 4217 code in upper case, e.g. EUR")]
 
 
 @router.get(
     "/roles",
     response_model=list[RolePublic],
     summary="Roles: built-in ones (from the policy) and your company's custom ones",
-    responses=error_responses(401, 422),
+    responses=error_responses(),
 )
 def list_roles(
     session: ApiSession, ctx: Context, tenant_id: TenantFilter = None
@@ -44,7 +46,17 @@ def list_roles(
     response_model=RolePublic,
     status_code=201,
     summary="Create a custom role: a named set of permissions",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+        "exceeds_cap",
+        "role_exists",
+        "invalid_permission",
+        "unknown_currency",
+    ),
 )
 def create_role(session: ApiSession, ctx: Context, body: RoleCreate) -> RolePublic:
     return access.create_role(session, ctx, body)
@@ -54,7 +66,7 @@ def create_role(session: ApiSession, ctx: Context, body: RoleCreate) -> RolePubl
     "/roles/{role_id}",
     response_model=RolePublic,
     summary="One role",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def get_role(session: ApiSession, ctx: Context, role_id: RoleId) -> RolePublic:
     return access.get_role(session, ctx, role_id)
@@ -64,7 +76,17 @@ def get_role(session: ApiSession, ctx: Context, role_id: RoleId) -> RolePublic:
     "/roles/{role_id}",
     response_model=RolePublic,
     summary="Change a custom role",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+        "exceeds_cap",
+        "builtin_role",
+        "invalid_permission",
+        "unknown_currency",
+    ),
 )
 def update_role(session: ApiSession, ctx: Context, role_id: RoleId, body: RoleUpdate) -> RolePublic:
     return access.update_role(session, ctx, role_id, body)
@@ -74,7 +96,15 @@ def update_role(session: ApiSession, ctx: Context, role_id: RoleId, body: RoleUp
     "/roles/{role_id}",
     status_code=204,
     summary="Delete a custom role without grants",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+        "builtin_role",
+        "role_in_use",
+    ),
 )
 def delete_role(session: ApiSession, ctx: Context, role_id: RoleId) -> Response:
     access.delete_role(session, ctx, role_id)
@@ -85,7 +115,7 @@ def delete_role(session: ApiSession, ctx: Context, role_id: RoleId) -> Response:
     "/grants",
     response_model=Page[GrantPublic],
     summary="Grants you may see",
-    responses=error_responses(401, 422),
+    responses=error_responses(),
 )
 def list_grants(
     session: ApiSession,
@@ -112,7 +142,22 @@ def list_grants(
     response_model=GrantPublic,
     status_code=201,
     summary="Give a user a role, with scope, limits, a time window and validity",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+        "role_not_assignable",
+        "exceeds_cap",
+        "invalid_scope",
+        "invalid_validity",
+        "invalid_window",
+        "invalid_time",
+        "unknown_time_zone",
+        "naive_datetime",
+        "unknown_currency",
+    ),
 )
 def create_grant(session: ApiSession, ctx: Context, body: GrantCreate) -> GrantPublic:
     return access.create_grant(session, ctx, body)
@@ -122,7 +167,7 @@ def create_grant(session: ApiSession, ctx: Context, body: GrantCreate) -> GrantP
     "/grants/{grant_id}",
     response_model=GrantPublic,
     summary="One grant",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def get_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
     return access.get_grant(session, ctx, grant_id)
@@ -132,7 +177,23 @@ def get_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPubl
     "/grants/{grant_id}",
     response_model=GrantPublic,
     summary="Change a grant's conditions",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+        "role_not_assignable",
+        "exceeds_cap",
+        "grant_revoked",
+        "invalid_scope",
+        "invalid_validity",
+        "invalid_window",
+        "invalid_time",
+        "unknown_time_zone",
+        "naive_datetime",
+        "unknown_currency",
+    ),
 )
 def update_grant(
     session: ApiSession, ctx: Context, grant_id: GrantId, body: GrantUpdate
@@ -144,7 +205,13 @@ def update_grant(
     "/grants/{grant_id}",
     response_model=GrantPublic,
     summary="Revoke a grant",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+    ),
 )
 def revoke_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
     return access.revoke_grant(session, ctx, grant_id)
@@ -154,7 +221,7 @@ def revoke_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantP
     "/bank/caps",
     response_model=list[CapPublic],
     summary="The bank's caps: ceilings over every customer's limits",
-    responses=error_responses(401, 404),
+    responses=error_responses("not_found"),
 )
 def bank_caps(session: ApiSession, ctx: Context) -> list[CapPublic]:
     return access.list_caps(session, ctx, None)
@@ -164,7 +231,13 @@ def bank_caps(session: ApiSession, ctx: Context) -> list[CapPublic]:
     "/bank/caps/{currency}",
     response_model=CapPublic,
     summary="Bank manager: set a bank cap",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "unknown_currency",
+    ),
 )
 def set_bank_cap(session: ApiSession, ctx: Context, currency: Currency, body: CapSet) -> CapPublic:
     return access.set_cap(session, ctx, None, currency, body)
@@ -174,7 +247,7 @@ def set_bank_cap(session: ApiSession, ctx: Context, currency: Currency, body: Ca
     "/tenants/{tenant_id}/caps",
     response_model=list[CapPublic],
     summary="A tenant's caps",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def tenant_caps(session: ApiSession, ctx: Context, tenant_id: TenantId) -> list[CapPublic]:
     return access.list_caps(session, ctx, tenant_id)
@@ -184,7 +257,13 @@ def tenant_caps(session: ApiSession, ctx: Context, tenant_id: TenantId) -> list[
     "/tenants/{tenant_id}/caps/{currency}",
     response_model=CapPublic,
     summary="Bank manager: set a tenant's cap",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "unknown_currency",
+    ),
 )
 def set_tenant_cap(
     session: ApiSession, ctx: Context, tenant_id: TenantId, currency: Currency, body: CapSet

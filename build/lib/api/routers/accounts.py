@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
     "",
     response_model=Page[AccountPublic],
     summary="Accounts you may read",
-    responses=error_responses(401, 422),
+    responses=error_responses(),
 )
 def list_accounts(
     session: ApiSession,
@@ -35,7 +35,13 @@ def list_accounts(
     response_model=AccountPublic,
     status_code=201,
     summary="Open an account (bank staff)",
-    responses=error_responses(400, 401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "unknown_currency",
+    ),
 )
 def open_account(session: ApiSession, ctx: Context, body: AccountCreate) -> AccountPublic:
     return service.open_account(session, ctx, body)
@@ -45,7 +51,7 @@ def open_account(session: ApiSession, ctx: Context, body: AccountCreate) -> Acco
     "/{account_id}",
     response_model=AccountPublic,
     summary="One account, with its balance",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def get_account(session: ApiSession, ctx: Context, account_id: AccountId) -> AccountPublic:
     return service.get_account(session, ctx, account_id)
@@ -55,7 +61,15 @@ def get_account(session: ApiSession, ctx: Context, account_id: AccountId) -> Acc
     "/{account_id}",
     response_model=AccountPublic,
     summary="Rename, freeze, unfreeze, close, or change the overdraft limit (bank staff)",
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "account_closed",
+        "account_not_empty",
+        "conflict",
+    ),
 )
 def update_account(
     session: ApiSession, ctx: Context, account_id: AccountId, body: AccountUpdate
@@ -67,7 +81,7 @@ def update_account(
     "/{account_id}/entries",
     response_model=Page[EntryPublic],
     summary="Statement: entries newest first, with the balance after each",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def list_entries(
     session: ApiSession,

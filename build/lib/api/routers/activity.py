@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["activity"])
     "/activity",
     response_model=Page[ActivityPublic],
     summary="What you did recently, and how it ended (refusals included)",
-    responses=error_responses(401, 422),
+    responses=error_responses(),
 )
 def activity(
     session: ApiSession,

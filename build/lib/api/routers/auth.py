@@ -25,7 +25,7 @@ class TokenResponse(BaseModel):
     "/token",
     response_model=TokenResponse,
     summary="Sign in (OAuth2 password flow)",
-    responses=error_responses(401, 422, 429),
+    responses=error_responses("invalid_credentials", "too_many_requests"),
 )
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
     # No unit of work: signing in checks a password outside any transaction, and records

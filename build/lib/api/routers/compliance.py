@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from api.errors import error_responses
 from api.params import Cursor, Limit, TenantFilter, UserId
 from core.audit import service as audit
 from core.audit.service import ChangePublic, DecisionFilter, DecisionPublic, PolicyPublic
+from core.iam.schemas import AwareDatetime
 from core.ledger.schemas import MAX_ID
 from core.money import MAX_AMOUNT
 from core.pagination import Page
@@ -20,13 +20,29 @@ from core.policy.explain import AccountCapability, Explanation, capabilities, ex
 router = APIRouter(prefix="/v1", tags=["compliance"])
 
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# One rule for every time in the API: it carries its offset (Z or +01:00); a time without
+# one is refused (naive_datetime), never guessed.
+AwareTime = Annotated[
+    AwareDatetime,
+    Query(
+        description="ISO 8601 with an offset, e.g. 2026-12-02T10:00:00+01:00 or "
+        "2026-12-02T09:00:00Z; a time without an offset is refused (422 naive_datetime)"
+    ),
+]
 
 
 @router.get(
     "/authz/explain",
     response_model=Explanation,
     summary="Why may (or may not) a user do this? The decision, the grants, each condition",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "unknown_action",
+        "invalid_amount",
+    ),
 )
 def explain_decision(
     session: ApiSession,
@@ -35,11 +51,9 @@ def explain_decision(
     action: Annotated[str, Query(max_length=64, examples=["transfer.create"])],
     account: OptionalId = None,
     amount: Annotated[int | None, Query(ge=1, le=MAX_AMOUNT, description="minor units")] = None,
-    at: Annotated[dt.datetime | None, Query(description="when (default: now), with offset")] = None,
+    at: AwareTime = None,
     to_account: OptionalId = None,
 ) -> Explanation:
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
     return explain(
         session,
         ctx,
@@ -56,7 +70,12 @@ def explain_decision(
     "/users/{user_id}/capabilities",
     response_model=list[AccountCapability],
     summary="What can this person do? Per account: actions allowed now, limits, what remains",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+    ),
 )
 def user_capabilities(
     session: ApiSession, ctx: Context, user_id: UserId
@@ -68,7 +87,7 @@ def user_capabilities(
     "/decisions",
     response_model=Page[DecisionPublic],
     summary="Compliance: the decision log, newest first",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def decisions(
     session: ApiSession,
@@ -79,8 +98,8 @@ def decisions(
     decision: Literal["allow", "deny"] | None = None,
     reason: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: AwareTime = None,
+    until: AwareTime = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[DecisionPublic]:
@@ -91,8 +110,8 @@ def decisions(
         decision=decision,
         reason=reason,
         action=action,
-        since=_aware(since),
-        until=_aware(until),
+        since=since,
+        until=until,
     )
     return audit.decisions(session, ctx, filters, cursor=cursor, limit=limit)
 
@@ -101,7 +120,7 @@ def decisions(
     "/changes",
     response_model=Page[ChangePublic],
     summary="Compliance: every change to users, roles, grants and caps",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def changes(
     session: ApiSession,
@@ -120,13 +139,7 @@ def changes(
     "/policy",
     response_model=PolicyPublic,
     summary="Compliance: the policy files as loaded, and their version hash",
-    responses=error_responses(401, 404),
+    responses=error_responses("not_found"),
 )
 def policy(session: ApiSession, ctx: Context) -> PolicyPublic:
     return audit.loaded_policy(session, ctx)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value

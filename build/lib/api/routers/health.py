@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import services
-from api.errors import ErrorBody
+from api.errors import CODES_KEY, ErrorBody
 from core import migrate
 
 router = APIRouter(tags=["health"])
@@ -26,6 +26,7 @@ def healthz() -> dict[str, str]:
             "model": ErrorBody,
             "description": "Not ready: the database cannot be reached, or is not migrated. "
             "error is `database_unavailable`; status is `unavailable`.",
+            CODES_KEY: ["database_unavailable"],
         }
     },
 )

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["people"])
     "/me",
     response_model=MePublic,
     summary="Who you are, and your grants",
-    responses=error_responses(401),
+    responses=error_responses(),
 )
 def me(session: ApiSession, ctx: Context) -> MePublic:
     return service.me(session, ctx)
@@ -37,7 +37,7 @@ def me(session: ApiSession, ctx: Context) -> MePublic:
     "/permissions",
     response_model=list[PermissionPublic],
     summary="The permission vocabulary (from policies/vocabulary.polar)",
-    responses=error_responses(401),
+    responses=error_responses(),
 )
 def permissions(session: ApiSession, ctx: Context) -> list[PermissionPublic]:
     return service.permission_vocabulary(session, ctx)
@@ -47,7 +47,7 @@ def permissions(session: ApiSession, ctx: Context) -> list[PermissionPublic]:
     "/users",
     response_model=Page[UserPublic],
     summary="Users you may see",
-    responses=error_responses(401, 422),
+    responses=error_responses(),
 )
 def list_users(
     session: ApiSession,
@@ -64,7 +64,14 @@ def list_users(
     response_model=UserPublic,
     status_code=201,
     summary="Create a user",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+        "username_taken",
+    ),
 )
 def create_user(
     request: Request, session: ApiSession, ctx: Context, body: UserCreate
@@ -76,7 +83,7 @@ def create_user(
     "/users/{user_id}",
     response_model=UserPublic,
     summary="One user",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def get_user(session: ApiSession, ctx: Context, user_id: UserId) -> UserPublic:
     return service.get_user(session, ctx, user_id)
@@ -86,7 +93,13 @@ def get_user(session: ApiSession, ctx: Context, user_id: UserId) -> UserPublic:
     "/users/{user_id}",
     response_model=UserPublic,
     summary="Rename, deactivate or reactivate a user",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+    ),
 )
 def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUpdate) -> UserPublic:
     return service.update_user(session, ctx, user_id, body)
@@ -96,7 +109,13 @@ def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUp
     "/users/{user_id}/password",
     response_model=UserPublic,
     summary="Reset a user's password (ends their sessions)",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "self_change_forbidden",
+    ),
 )
 def reset_password(
     request: Request, session: ApiSession, ctx: Context, user_id: UserId, body: PasswordReset
@@ -108,7 +127,7 @@ def reset_password(
     "/tenants",
     response_model=list[TenantPublic],
     summary="Bank staff: the bank's customers",
-    responses=error_responses(401, 404),
+    responses=error_responses("not_found"),
 )
 def list_tenants(session: ApiSession, ctx: Context) -> list[TenantPublic]:
     return service.list_tenants(session, ctx)
@@ -119,7 +138,14 @@ def list_tenants(session: ApiSession, ctx: Context) -> list[TenantPublic]:
     response_model=TenantPublic,
     status_code=201,
     summary="Bank staff: onboard a corporate customer",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        "not_found",
+        "missing_permission",
+        "grant_not_yet_valid",
+        "grant_expired",
+        "tenant_exists",
+        "unknown_time_zone",
+    ),
 )
 def create_tenant(session: ApiSession, ctx: Context, body: TenantCreate) -> TenantPublic:
     return service.onboard_tenant(session, ctx, body)
@@ -129,7 +155,7 @@ def create_tenant(session: ApiSession, ctx: Context, body: TenantCreate) -> Tena
     "/tenants/{tenant_id}",
     response_model=TenantPublic,
     summary="Bank staff: one customer",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def get_tenant(session: ApiSession, ctx: Context, tenant_id: TenantId) -> TenantPublic:
     return service.get_tenant(session, ctx, tenant_id)

@@ -24,13 +24,36 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="A key of yours (e.g. a UUID) that makes retries safe: the same "
-        "key and body get the stored response, never a second transfer. Kept at least 24 h.",
+        "key and body get the stored response, never a second transfer. Kept at least 24 h. "
+        "While a request with the key is still running, PostgreSQL deployments answer a second "
+        "one 409 idempotency_key_in_flight with Retry-After (seconds; the retry replays); on "
+        "SQLite, one writer at a time, the second waits for the first and replays its answer.",
         min_length=1,
         max_length=255,
         pattern=r"^[ -~]+$",
     ),
 ]
-MONEY_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
+# What moving money can be refused for, beyond the shape of the request: the accounts, the
+# policy (limits and time windows) and the ledger.
+MONEY_ERRORS = (
+    "not_found",
+    "counterparty_not_found",
+    "missing_permission",
+    "grant_not_yet_valid",
+    "grant_expired",
+    "outside_time_window",
+    "limit_currency_mismatch",
+    "limit_per_transfer",
+    "limit_daily",
+    "limit_monthly",
+    "account_frozen",
+    "account_closed",
+    "insufficient_funds",
+    "currency_mismatch",
+    "unknown_currency",
+    "invalid_amount",
+    "amount_too_large",
+)
 CREATED: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "Posted; a replay answers the stored response with the header "
@@ -50,7 +73,7 @@ def _respond(result: StoredResponse) -> JSONResponse:
     response_model=TransferPublic,
     status_code=201,
     summary="Move money between two of your company's accounts",
-    responses={**CREATED, **MONEY_ERRORS},
+    responses={**CREATED, **error_responses(*MONEY_ERRORS, "same_account")},
 )
 def create_transfer(
     session: ApiSession, ctx: Context, body: TransferCreate, idempotency_key: IdempotencyKey
@@ -63,7 +86,7 @@ def create_transfer(
     response_model=TransferPublic,
     status_code=201,
     summary="Bank staff: credit an account from the clearing account",
-    responses={**CREATED, **MONEY_ERRORS},
+    responses={**CREATED, **error_responses(*MONEY_ERRORS)},
 )
 def create_deposit(
     session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
@@ -76,7 +99,7 @@ def create_deposit(
     response_model=TransferPublic,
     status_code=201,
     summary="Bank staff: debit an account to the clearing account",
-    responses={**CREATED, **MONEY_ERRORS},
+    responses={**CREATED, **error_responses(*MONEY_ERRORS)},
 )
 def create_withdrawal(
     session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
@@ -88,7 +111,7 @@ def create_withdrawal(
     "/transfers",
     response_model=Page[TransferPublic],
     summary="Transfers touching accounts you may read, newest first",
-    responses=error_responses(401, 422),
+    responses=error_responses(),
 )
 def list_transfers(
     session: ApiSession,
@@ -103,7 +126,7 @@ def list_transfers(
     "/transfers/{transfer_id}",
     response_model=TransferPublic,
     summary="One transfer",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses("not_found"),
 )
 def get_transfer(session: ApiSession, ctx: Context, transfer_id: TransferId) -> TransferPublic:
     return service.get_transfer(session, ctx, transfer_id)

@@ -6,14 +6,16 @@ import datetime as dt
 import json
 from typing import Any, Literal
 
+from oso import Variable
 from pydantic import BaseModel
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
 from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
-from core.context import RequestContext
+from core.context import PendingActivity, RequestContext
 from core.db import table_of
+from core.iam.models import User
 from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
@@ -90,7 +92,17 @@ def write_trail(
             record.detail = (
                 f"replayed: transfer {pending.transfer_id} was already made with this key"
             )
+        elif error_code is None and not detail:
+            record.detail = (pending.done or _done_by_default(pending))[:500]
     session.connection().execute(_INSERT_ACTIVITY, _row(record))
+
+
+def _done_by_default(pending: PendingActivity) -> str:
+    """Words for a success no service described: the permission used, and on what."""
+    engine = policy_engine.current()
+    answers = engine.query("permission", pending.action, Variable("level"), Variable("text"))
+    what = str(answers[0]["text"]).rstrip(".") if answers else pending.action
+    return f"{what}: {pending.target}" if pending.target else what
 
 
 def my_activity(
@@ -141,6 +153,7 @@ class DecisionPublic(BaseModel):
     id: int
     at: dt.datetime
     actor_id: int
+    actor_username: str
     tenant_id: int | None
     action: str
     resource_type: str
@@ -171,6 +184,7 @@ class ChangePublic(BaseModel):
     id: int
     at: dt.datetime
     actor_id: int
+    actor_username: str
     tenant_id: int | None
     entity: str
     entity_id: int
@@ -203,8 +217,10 @@ def decisions(
         session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
     size = page_size(limit)
+    # Usernames never change (UserUpdate has none), so the log names people by a join.
     stmt = (
-        select(DecisionRecord)
+        select(DecisionRecord, col(User.username))
+        .join(User, col(User.id) == col(DecisionRecord.actor_id))
         .where(col(DecisionRecord.bank_id) == actor.bank_id)
         .order_by(col(DecisionRecord.id).desc())
         .limit(size + 1)
@@ -227,9 +243,13 @@ def decisions(
     before = decode_cursor(cursor)
     if before is not None:
         stmt = stmt.where(col(DecisionRecord.id) < before)
-    rows = list(session.scalars(stmt))
-    items = [DecisionPublic.model_validate(r, from_attributes=True) for r in rows[:size]]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    rows = list(session.execute(stmt).all())
+    columns = [name for name in DecisionPublic.model_fields if name != "actor_username"]
+    items = [
+        DecisionPublic(**{name: getattr(r, name) for name in columns}, actor_username=username)
+        for r, username in rows[:size]
+    ]
+    cursor_after = next_cursor(rows, size, lambda row: row[0].id)
     return Page(items=items, next_cursor=cursor_after)
 
 
@@ -249,7 +269,8 @@ def changes(
     )
     size = page_size(limit)
     stmt = (
-        select(ChangeRecord)
+        select(ChangeRecord, col(User.username))
+        .join(User, col(User.id) == col(ChangeRecord.actor_id))
         .where(col(ChangeRecord.bank_id) == actor.bank_id)
         .order_by(col(ChangeRecord.id).desc())
         .limit(size + 1)
@@ -261,12 +282,13 @@ def changes(
     before = decode_cursor(cursor)
     if before is not None:
         stmt = stmt.where(col(ChangeRecord.id) < before)
-    rows = list(session.scalars(stmt))
+    rows = list(session.execute(stmt).all())
     items = [
         ChangePublic(
             id=r.id,
             at=r.at,
             actor_id=r.actor_id,
+            actor_username=username,
             tenant_id=r.tenant_id,
             entity=r.entity,
             entity_id=r.entity_id,
@@ -274,9 +296,9 @@ def changes(
             before=json.loads(r.before) if r.before else None,
             after=json.loads(r.after) if r.after else None,
         )
-        for r in rows[:size]
+        for r, username in rows[:size]
     ]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
+    cursor_after = next_cursor(rows, size, lambda row: row[0].id)
     return Page(items=items, next_cursor=cursor_after)
 
 

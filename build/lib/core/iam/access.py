@@ -28,8 +28,9 @@ from core.iam.schemas import (
     RoleUpdate,
     TimeWindow,
 )
+from core.iam.wording import cap_terms, grant_terms, role_terms
 from core.ledger.models import Account
-from core.money import is_currency
+from core.money import is_currency, unknown_currency
 from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Proposal, Resource, custom_permissions
@@ -110,7 +111,8 @@ def _role_resource(session: Session, ctx: RequestContext, role: Role) -> Resourc
 
 def _load_role(session: Session, ctx: RequestContext, role_id: int) -> Role:
     role = session.get(Role, role_id)
-    if role is None:
+    # A deleted role is kept for the record only: for everything else it is not there.
+    if role is None or role.deleted_at is not None:
         raise NotFound(f"role {role_id} not found")
     require_readable(
         session,
@@ -161,7 +163,11 @@ def list_roles(
     where = readable_in_tenant(
         session, ctx, "role.read", tenant_column=col(Role.tenant_id), bank_column=col(Role.bank_id)
     )
-    stmt = select(Role).where(where).order_by(col(Role.tenant_id).is_(None).desc(), col(Role.id))
+    stmt = (
+        select(Role)
+        .where(where, col(Role.deleted_at).is_(None))
+        .order_by(col(Role.tenant_id).is_(None).desc(), col(Role.id))
+    )
     actor = ctx.require_actor()
     if tenant_id is not None:
         stmt = stmt.where(col(Role.tenant_id) == tenant_id)
@@ -191,7 +197,9 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
     )
     key = _slug(body.name)
     if session.scalar(
-        select(col(Role.id)).where(col(Role.tenant_id) == tenant.id, col(Role.key) == key)
+        select(col(Role.id)).where(
+            col(Role.tenant_id) == tenant.id, col(Role.key) == key, col(Role.deleted_at).is_(None)
+        )
     ):
         raise Conflict(f"the tenant already has a role named {body.name!r}", code="role_exists")
     now = ctx.now()
@@ -220,6 +228,7 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
         tenant_id=tenant.id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"created the role {public.name} for {tenant.name}: {role_terms(public)}")
     return public
 
 
@@ -265,6 +274,7 @@ def update_role(
         before=before.model_dump(mode="json"),
         after=after.model_dump(mode="json"),
     )
+    ctx.audit.done(f"changed the role {after.name}: {role_terms(after)}")
     return after
 
 
@@ -281,13 +291,10 @@ def delete_role(session: Session, ctx: RequestContext, role_id: int) -> None:
     ):
         raise Conflict("revoke the grants of this role first", code="role_in_use")
     before = role_public(session, role)
-    session.execute(delete(RolePermission).where(col(RolePermission.role_id) == role.id))
-    # Revoked grants keep pointing at the role for the record: keep the row, renamed away.
-    if session.scalar(select(col(Grant.id)).where(col(Grant.role_id) == role.id)):
-        role.key = f"deleted-{role.id}-{role.key}"[:64]
-        role.name = f"{role.name} (deleted)"[:100]
-    else:
-        session.delete(role)
+    # Revoked grants, the change log and old decisions keep naming the role: the row stays,
+    # marked deleted, and is gone for reads, changes, grants, lists and the policy.
+    role.deleted_at = ctx.now()
+    role.updated_at = ctx.now()
     session.flush()
     record_change(
         ctx,
@@ -297,6 +304,7 @@ def delete_role(session: Session, ctx: RequestContext, role_id: int) -> None:
         tenant_id=before.tenant_id,
         before=before.model_dump(mode="json"),
     )
+    ctx.audit.done(f"deleted the role {before.name}")
 
 
 def _slug(name: str) -> str:
@@ -451,8 +459,17 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
         Resource.of_user(grantee),
         not_found=f"user {body.user_id} not found",
     )
-    if role is None or role.bank_id != grantee.bank_id:
+    if role is None or role.bank_id != grantee.bank_id or role.deleted_at is not None:
         raise NotFound(f"role {body.role_id} not found")
+    # A role the caller cannot read is not there, before the policy is asked whether it may
+    # be given (which would tell that it exists).
+    require_readable(
+        session,
+        ctx,
+        "role.read",
+        _role_resource(session, ctx, role),
+        not_found=f"role {body.role_id} not found",
+    )
     authorize(
         session,
         ctx,
@@ -491,6 +508,7 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
         tenant_id=grantee.tenant_id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"gave {grantee.username} the role {public.role_name} {grant_terms(public)}")
     return public
 
 
@@ -558,6 +576,7 @@ def update_grant(
         before=before.model_dump(mode="json"),
         after=after.model_dump(mode="json"),
     )
+    ctx.audit.done(f"changed grant {grant_id} of {grantee.username}: {grant_terms(after)}")
     return after
 
 
@@ -584,6 +603,7 @@ def revoke_grant(session: Session, ctx: RequestContext, grant_id: int) -> GrantP
             tenant_id=grant.tenant_id,
             before=before.model_dump(mode="json"),
         )
+    ctx.audit.done(f"revoked grant {grant_id}: {grantee.username} as {role.name}")
     return grant_public(session, grant, role)
 
 
@@ -687,9 +707,7 @@ def set_cap(
         target=f"caps {currency} of {'bank' if tenant_id is None else f'tenant {tenant_id}'}",
     )
     if not is_currency(currency):
-        raise InvalidRequest(
-            f"{currency} is not an active ISO 4217 currency", code="unknown_currency"
-        )
+        raise InvalidRequest(unknown_currency(currency), code="unknown_currency")
     resource = _caps_resource(session, ctx, tenant_id)
     require_readable(session, ctx, "cap.read", resource, not_found=_caps_missing(tenant_id))
     authorize(session, ctx, "cap.manage", resource)
@@ -722,4 +740,6 @@ def set_cap(
         before=before,
         after=public.model_dump(mode="json"),
     )
+    whose = "the bank's" if tenant_id is None else f"tenant {tenant_id}'s"
+    ctx.audit.done(f"set {whose} {currency} caps: {cap_terms(public)}")
     return public

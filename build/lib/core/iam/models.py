@@ -64,12 +64,15 @@ class Role(SQLModel, table=True):
         CheckConstraint(
             "(level = 'bank') = (tenant_id IS NULL)", name="ck_roles_bank_roles_have_no_tenant"
         ),
+        # Only live roles hold their name; a deleted one is kept for history.
         Index(
             "ix_roles_unique_key",
             "bank_id",
             text("coalesce(tenant_id, 0)"),
             "key",
             unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
         ),
     )
 
@@ -88,6 +91,8 @@ class Role(SQLModel, table=True):
     monthly_limit: int | None = Field(default=None, sa_type=BigInteger)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set when the role is deleted: gone for every purpose, the row kept for the record.
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RolePermission(SQLModel, table=True):
@@ -114,7 +119,7 @@ class Grant(SQLModel, table=True):
         ),
         CheckConstraint(
             "window_start IS NULL OR (window_start >= 0 AND window_start < 1440 AND "
-            "window_end >= 0 AND window_end < 1440 AND window_start <> window_end)",
+            "window_end >= 0 AND window_end <= 1440 AND window_start <> window_end)",
             name="ck_grants_window_minutes",
         ),
         CheckConstraint(
@@ -187,12 +192,27 @@ class LimitCap(SQLModel, table=True):
 
 
 class GrantSpend(SQLModel, table=True):
-    """What was sent under a grant on one day (in its tenant's zone): the running totals that
-    daily and monthly limits are checked against, under the grant's row lock."""
+    """What was sent under a grant on one day (in its tenant's zone), per currency: the running
+    totals that a grant's and its role's daily and monthly limits are checked against. Limits
+    are set in one currency, so a total in another currency never counts against them."""
 
     __tablename__ = "grant_spend"
 
     grant_id: int = Field(foreign_key="grants.id", primary_key=True)
+    currency: str = Field(primary_key=True, max_length=3)
+    day: dt.date = Field(sa_column=Column(Date, primary_key=True))
+    amount: int = Field(default=0, sa_type=BigInteger)
+
+
+class PersonSpend(SQLModel, table=True):
+    """What a person sent under all their grants on one day (in the tenant's zone), per
+    currency: the running totals the company's and the bank's caps are checked against, under
+    the person's row lock, so that holding several grants never multiplies a cap."""
+
+    __tablename__ = "person_spend"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    currency: str = Field(primary_key=True, max_length=3)
     day: dt.date = Field(sa_column=Column(Date, primary_key=True))
     amount: int = Field(default=0, sa_type=BigInteger)
 
@@ -203,6 +223,7 @@ __all__ = [
     "GrantAccount",
     "GrantSpend",
     "LimitCap",
+    "PersonSpend",
     "Role",
     "RolePermission",
     "Tenant",

@@ -42,6 +42,15 @@ def _clock_time(value: str) -> str:
     return value
 
 
+def _window_end(value: str) -> str:
+    # 24:00 is the end of the day (the end is excluded, so 23:59 would leave out 23:59:30).
+    if value != "24:00" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise PydanticCustomError(
+            "invalid_time", "an end time is HH:MM, 00:00 to 23:59, or 24:00 for the end of the day"
+        )
+    return value
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         raise PydanticCustomError(
@@ -52,7 +61,24 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 TimeZone = Annotated[str, AfterValidator(_zone), Field(examples=["Europe/Berlin"], max_length=64)]
 ClockTime = Annotated[str, AfterValidator(_clock_time), Field(examples=["09:00"], max_length=5)]
-AwareDatetime = Annotated[dt.datetime | None, AfterValidator(_aware)]
+WindowEnd = Annotated[
+    str,
+    AfterValidator(_window_end),
+    Field(
+        examples=["17:00", "24:00"],
+        max_length=5,
+        description="Local end time, excluded: 17:00 ends at 16:59:59; 24:00 is the end of the "
+        "day (00:00-24:00 is the whole day). Before the start, the window runs past midnight.",
+    ),
+]
+AwareDatetime = Annotated[
+    dt.datetime | None,
+    AfterValidator(_aware),
+    Field(
+        description="ISO 8601 with an offset (Z or +01:00); a time without one is refused "
+        "(naive_datetime)"
+    ),
+]
 Limit = Annotated[
     int | None,
     Field(
@@ -84,19 +110,23 @@ class LimitSet(_Input):
 
 
 class TimeWindow(_Input):
-    """When money may move: these weekdays, from start to end local time in time_zone. An end
-    before the start runs past midnight (Fri 22:00-02:00 covers Saturday 01:00)."""
+    """When money may move: these weekdays, from start (included) to end (excluded) local
+    time in time_zone. 24:00 as the end is the end of the day: 00:00-24:00 is the whole day,
+    22:00-24:00 the last two hours of it. An end before the start runs past midnight
+    (Fri 22:00-02:00 covers Saturday 01:00)."""
 
     days: list[Weekday] = Field(min_length=1, max_length=7)
-    start: ClockTime
-    end: ClockTime
+    start: ClockTime = Field(description="Local start time, included, 00:00 to 23:59")
+    end: WindowEnd
     time_zone: TimeZone
 
     @model_validator(mode="after")
     def _distinct(self) -> TimeWindow:
         if self.start == self.end:
             raise PydanticCustomError(
-                "invalid_window", "start and end must differ (no window means any time)"
+                "invalid_window",
+                "start and end must differ: for the whole day give 00:00-24:00 (no window at "
+                "all means any time)",
             )
         return self
 

@@ -11,7 +11,7 @@ from sqlmodel import col
 from core.audit.changes import record_change
 from core.context import Actor, RequestContext
 from core.db import Database
-from core.errors import Conflict, NotFound, TooManyRequests, Unauthenticated
+from core.errors import Conflict, NotFound, Unauthenticated
 from core.iam.credentials import Passwords, TokenService
 from core.iam.models import Bank, Grant, Role, Tenant, User
 from core.iam.schemas import (
@@ -44,16 +44,6 @@ def actor_of(user: User) -> Actor:
     )
 
 
-def authenticate(session: Session, passwords: Passwords, username: str, password: str) -> User:
-    """The active user with this username and password. The same error, after the same work,
-    whether the user is unknown, inactive or the password wrong."""
-    user = session.scalar(select(User).where(col(User.username) == username.strip().lower()))
-    valid = passwords.verify(user.password_hash if user else None, password)
-    if user is None or not valid or not user.is_active:
-        raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
-    return user
-
-
 def issue_token(
     db: Database,
     passwords: Passwords,
@@ -65,24 +55,18 @@ def issue_token(
     now: dt.datetime,
 ) -> tuple[str, dt.datetime]:
     """Sign in for an access token. Failures are counted per username and per address (the
-    console's limits); past them the answer is 429, whether or not the user exists.
+    console's limits, the same mechanism: core.iam.sessions.check_credentials); past them the
+    answer is 429, whether or not the user exists.
 
     The password is checked outside any transaction: argon2 takes tens of milliseconds by
     design, and on SQLite a write transaction would hold the database's only write lock
     that long."""
-    from core.iam.sessions import TOO_MANY, record_attempt, too_many_failures
+    from core.iam.sessions import check_credentials
 
-    name, address = username.strip().lower()[:64], address[:64]
-    with db.single_read() as session:
-        limited = too_many_failures(session, name, address, now)
-        user = None if limited else session.scalar(select(User).where(col(User.username) == name))
-    valid = not limited and passwords.verify(user.password_hash if user else None, password)
-    succeeded = valid and user is not None and user.is_active
-    db.run(lambda s: record_attempt(s, name, address, succeeded=bool(succeeded), now=now))
-    if limited:
-        raise TooManyRequests(TOO_MANY)
-    if not succeeded or user is None or user.id is None:
-        raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
+    user = check_credentials(
+        db, passwords, username=username, password=password, address=address, now=now
+    )
+    assert user.id is not None
     return tokens.issue(user.id, now)
 
 
@@ -103,8 +87,9 @@ def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt
     user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
     if user is None or not user.is_active:
         raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
-    # A password reset or deactivation revokes every token issued before it.
-    if int(user.credentials_changed_at.timestamp()) > int(claims.issued_at.timestamp()):
+    # A password reset or deactivation revokes every token issued before it, to the
+    # microsecond: a token of the same second may be from before it.
+    if user.credentials_changed_at > claims.issued_at:
         raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
     return Actor(
         user_id=user.id,
@@ -357,6 +342,7 @@ def add_user(
         tenant_id=tenant_id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"created user {user.username} ({user.display_name})")
     return public
 
 
@@ -374,6 +360,7 @@ def update_user(
         user.is_active = body.is_active
         user.credentials_changed_at = ctx.now()
     session.flush()
+    ctx.audit.done(f"changed user {user.username}: {_user_change_words(before, user)}")
     after = user_public(user)
     record_change(
         ctx,
@@ -404,7 +391,17 @@ def reset_password(
         change="password_reset",
         tenant_id=user.tenant_id,
     )
+    ctx.audit.done(f"reset the password of {user.username}")
     return user_public(user)
+
+
+def _user_change_words(before: UserPublic, user: User) -> str:
+    parts = []
+    if before.display_name != user.display_name:
+        parts.append(f"display name {user.display_name}")
+    if before.is_active != user.is_active:
+        parts.append("reactivated" if user.is_active else "deactivated")
+    return ", ".join(parts) or "nothing"
 
 
 def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
@@ -454,4 +451,5 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
         tenant_id=public.id,
         after=public.model_dump(mode="json"),
     )
+    ctx.audit.done(f"onboarded {tenant.name} (time zone {tenant.timezone})")
     return public

@@ -3,7 +3,10 @@
 Sessions live on the server, so signing out, deactivating a user or resetting their password
 ends them at once. The browser holds only a random token; the table keeps its SHA-256.
 Sign-in attempts are counted per username and per address: after too many failures in a short
-while sign-in is refused for a time, with the same answer whether the user exists or not."""
+while sign-in is refused for a time, with the same answer whether the user exists or not. The
+console and the API's token endpoint share one mechanism (check_credentials): an attempt is
+reserved before the password is checked, so a burst of parallel guesses can never check more
+passwords than the limit."""
 
 from __future__ import annotations
 
@@ -13,17 +16,17 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Index, func, select
-from sqlalchemy.orm import Mapped, Session
+from sqlalchemy import ColumnElement, Index, func, select, update
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col
 
 from core.clock import utcnow
 from core.context import Actor
-from core.db import BigIntKey, UTCDateTime
+from core.db import BigIntKey, Database, UTCDateTime
 from core.errors import TooManyRequests, Unauthenticated
 from core.iam.credentials import Passwords
 from core.iam.models import User
-from core.iam.service import INVALID_CREDENTIALS, actor_of, authenticate
+from core.iam.service import INVALID_CREDENTIALS, actor_of
 
 # A console session ends after this long without a request, and in any case after a
 # working day: a bank console left open overnight must ask for the password again.
@@ -33,11 +36,18 @@ ABSOLUTE_LIFETIME = dt.timedelta(hours=10)
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
 # Failed sign-ins counted over this window: a username is locked after USER_FAILURES, an
-# address after ADDRESS_FAILURES (an office behind one NAT address has many users).
+# address after ADDRESS_FAILURES (an office behind one NAT address has many users). Only
+# attempts whose password was checked count: an attempt refused during a lockout does not
+# extend it, so any 15 minutes hold at most USER_FAILURES password checks that failed, and a
+# lockout ends 15 minutes after the oldest failure it counts.
 ATTEMPT_WINDOW = dt.timedelta(minutes=15)
 USER_FAILURES = 5
 ADDRESS_FAILURES = 30
 TOO_MANY = "too many failed sign-ins; wait 15 minutes and try again"
+# PostgreSQL advisory lock classes (pg_advisory_xact_lock(class, key)) that serialize the
+# reservations of one username and of one address.
+_USERNAME_LOCK = 0x5349_4E01
+_ADDRESS_LOCK = 0x5349_4E02
 
 
 class ConsoleSession(SQLModel, table=True):
@@ -57,7 +67,10 @@ class ConsoleSession(SQLModel, table=True):
 
 
 class SignInAttempt(SQLModel, table=True):
-    """One sign-in attempt to the console, kept for rate limiting and for the record."""
+    """One sign-in attempt (console or API), kept for rate limiting and for the record.
+
+    A row is written before the password is checked (succeeded None: a reservation) and
+    settled afterwards; a reservation never settled (a crash) counts as a failure."""
 
     __tablename__ = "sign_in_attempts"
     __table_args__ = (
@@ -70,7 +83,19 @@ class SignInAttempt(SQLModel, table=True):
     # As typed (normalised), whether or not such a user exists.
     username: str = Field(max_length=64)
     address: str = Field(max_length=64)
-    succeeded: bool
+    succeeded: bool | None
+    # False when the attempt was refused by a lockout without checking the password.
+    password_checked: bool = True
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The outcome of reserving an attempt: its row, and whether its password may be checked
+    (with the user it names, None if there is no such user)."""
+
+    attempt_id: int
+    allowed: bool
+    user: User | None
 
 
 @dataclass(frozen=True)
@@ -99,39 +124,119 @@ def csrf_token_for(token: str) -> str:
     return hmac.new(token.encode(), b"mandate-console-csrf", hashlib.sha256).hexdigest()
 
 
-def _recent_failures(session: Session, column: Mapped[str], value: str, since: dt.datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(SignInAttempt)
-            .where(
-                column == value,
-                col(SignInAttempt.succeeded).is_(False),
-                col(SignInAttempt.at) >= since,
-            )
-        )
-        or 0
+def _failed(since: dt.datetime) -> ColumnElement[bool]:
+    """Attempts in the window whose password was checked and did not succeed (a reservation
+    not yet settled counts, so parallel attempts see each other)."""
+    return (
+        (col(SignInAttempt.at) >= since)
+        & col(SignInAttempt.password_checked).is_(True)
+        & col(SignInAttempt.succeeded).is_not(True)
     )
+
+
+def _count(session: Session, where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(SignInAttempt).where(where)) or 0)
 
 
 def too_many_failures(session: Session, username: str, address: str, now: dt.datetime) -> bool:
-    """Has this username, or this address, failed to sign in too often lately?"""
+    """Has this username, or this address, failed to sign in too often lately?
+
+    For a username only the failures after its latest success count: a person who mistyped
+    a few times and then got in starts afresh. An address's failures all count."""
     since = now - ATTEMPT_WINDOW
-    return (
-        _recent_failures(session, col(SignInAttempt.username), username, since) >= USER_FAILURES
-        or _recent_failures(session, col(SignInAttempt.address), address, since) >= ADDRESS_FAILURES
+    last_success = (
+        select(func.coalesce(func.max(col(SignInAttempt.id)), 0))
+        .where(
+            col(SignInAttempt.username) == username,
+            col(SignInAttempt.at) >= since,
+            col(SignInAttempt.succeeded).is_(True),
+        )
+        .scalar_subquery()
+    )
+    user_failures = _count(
+        session,
+        (col(SignInAttempt.username) == username)
+        & _failed(since)
+        & (col(SignInAttempt.id) > last_success),
+    )
+    if user_failures >= USER_FAILURES:
+        return True
+    return _count(session, (col(SignInAttempt.address) == address) & _failed(since)) >= (
+        ADDRESS_FAILURES
     )
 
 
-def record_attempt(
-    session: Session, username: str, address: str, *, succeeded: bool, now: dt.datetime
-) -> None:
-    session.add(SignInAttempt(at=now, username=username, address=address, succeeded=succeeded))
+def _serialize_attempts(session: Session, username: str, address: str) -> None:
+    """Make reservations for one username, or from one address, take turns. On SQLite the
+    write transaction (BEGIN IMMEDIATE) already does; on PostgreSQL a transaction-scoped
+    advisory lock per username and per address, always taken in that order (two classes, so
+    no cycle can form)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for lock_class, value in ((_USERNAME_LOCK, username), (_ADDRESS_LOCK, address)):
+        session.execute(select(func.pg_advisory_xact_lock(lock_class, func.hashtext(value))))
+
+
+def reserve_attempt(session: Session, username: str, address: str, now: dt.datetime) -> Reservation:
+    """In one short write transaction: count the recent failures and unsettled reservations
+    of this username and address and, under the limits, record a reservation the caller
+    settles once the password is checked; past them, record a refused attempt. Both are
+    committed before any password is checked."""
+    _serialize_attempts(session, username, address)
+    allowed = not too_many_failures(session, username, address, now)
+    attempt = SignInAttempt(
+        at=now,
+        username=username,
+        address=address,
+        succeeded=None if allowed else False,
+        password_checked=allowed,
+    )
+    session.add(attempt)
     session.flush()
+    assert attempt.id is not None
+    user = session.scalar(select(User).where(col(User.username) == username)) if allowed else None
+    return Reservation(attempt_id=attempt.id, allowed=allowed, user=user)
+
+
+def settle_attempt(session: Session, attempt_id: int, *, succeeded: bool) -> None:
+    """Record whether a reserved attempt's credentials were right."""
+    session.execute(
+        update(SignInAttempt).where(col(SignInAttempt.id) == attempt_id).values(succeeded=succeeded)
+    )
+
+
+def check_credentials(
+    db: Database,
+    passwords: Passwords,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: dt.datetime,
+) -> User:
+    """The active user with this username and password, rate limited per username and per
+    address: reserve the attempt, check the password outside any transaction (argon2 takes
+    tens of milliseconds by design, and on SQLite a write transaction would hold the
+    database's only write lock that long), then settle the attempt.
+
+    The same error, after the same work, whether the user is unknown, inactive or the
+    password wrong; a locked username answers 429 without checking the password."""
+    name, address = username.strip().lower()[:64], address[:64]
+    reservation = db.run(lambda s: reserve_attempt(s, name, address, now))
+    if not reservation.allowed:
+        raise TooManyRequests(TOO_MANY)
+    user = reservation.user
+    valid = passwords.verify(user.password_hash if user else None, password)
+    succeeded = user is not None and valid and user.is_active
+    db.run(lambda s: settle_attempt(s, reservation.attempt_id, succeeded=succeeded))
+    if user is None or not succeeded:
+        raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
+    return user
 
 
 def sign_in(
     session: Session,
+    db: Database,
     passwords: Passwords,
     *,
     username: str,
@@ -140,22 +245,15 @@ def sign_in(
     user_agent: str,
     now: dt.datetime,
 ) -> OpenedSession:
-    """Check the credentials (rate limited per username and per address) and open a session.
+    """Check the credentials (rate limited per username and per address) and open a session
+    in the request's unit of work `session`.
 
-    Every attempt is flushed before an error is raised: a caller that commits even on failure
-    (the console does) keeps the record the rate limit counts. A locked username answers the
-    same whether or not the user exists, and without checking the password."""
-    name = username.strip().lower()[:64]
-    address = address[:64]
-    if too_many_failures(session, name, address, now):
-        record_attempt(session, name, address, succeeded=False, now=now)
-        raise TooManyRequests(TOO_MANY)
-    try:
-        user = authenticate(session, passwords, name, password)
-    except Unauthenticated:
-        record_attempt(session, name, address, succeeded=False, now=now)
-        raise
-    record_attempt(session, name, address, succeeded=True, now=now)
+    The attempt is reserved and settled in transactions of its own (check_credentials), so
+    it is recorded whatever becomes of the request, and the password is checked while the
+    request holds no lock."""
+    user = check_credentials(
+        db, passwords, username=username, password=password, address=address, now=now
+    )
     token = secrets.token_urlsafe(32)
     assert user.id is not None
     record = ConsoleSession(
@@ -164,7 +262,7 @@ def sign_in(
         created_at=now,
         last_seen_at=now,
         expires_at=now + ABSOLUTE_LIFETIME,
-        address=address,
+        address=address[:64],
         user_agent=user_agent[:200],
     )
     session.add(record)
@@ -216,9 +314,12 @@ __all__ = [
     "INVALID_CREDENTIALS",
     "ConsoleSession",
     "OpenedSession",
+    "Reservation",
     "ResumedSession",
     "SignInAttempt",
+    "check_credentials",
     "csrf_token_for",
+    "reserve_attempt",
     "resume",
     "sign_in",
     "sign_out",

@@ -8,10 +8,11 @@ Six checks, each a question the ledger must always answer "yes" to:
 - transfers: every transfer has exactly its two entries, a debit of -amount on its debit
   account and a credit of +amount on its credit account, in the transfer's currency, and both
   accounts are in that currency;
-- spend: the running totals in grant_spend equal the transfers made under each grant on each
-  day of its tenant's zone (what cumulative limits are checked against);
-- limits: no grant spent more in a day or a month than the smallest of its own limit, its
-  role's and the tenant's and bank's caps.
+- spend: the running totals in grant_spend equal the transfers made under each grant, and
+  those in person_spend the transfers each person made under all their grants, per currency
+  and day of the tenant's zone (what cumulative limits are checked against);
+- limits: no grant spent more in a day or a month than the smaller of its own limit and its
+  role's, and no person more than the tenant's and the bank's caps (which are per person).
 
 Everything is read in one snapshot (PostgreSQL: REPEATABLE READ, READ ONLY; SQLite: one read
 transaction), so the checker can run while transfers are being posted. Work is aggregated in
@@ -32,7 +33,7 @@ from sqlalchemy import ColumnElement, Date, and_, case, cast, func, or_, select
 from sqlalchemy.engine import Connection
 
 from core.db import Database, table_of
-from core.iam.models import Grant, GrantSpend, LimitCap, Role, Tenant, User
+from core.iam.models import Grant, GrantSpend, LimitCap, PersonSpend, Role, Tenant, User
 from core.ledger.models import Account, Entry, Transfer
 from core.money import format_amount
 
@@ -44,6 +45,7 @@ ROLES = table_of(Role)
 USERS = table_of(User)
 TENANTS = table_of(Tenant)
 SPEND = table_of(GrantSpend)
+PERSON_SPEND = table_of(PersonSpend)
 CAPS = table_of(LimitCap)
 
 CHECKS = ("conservation", "balances", "overdraft", "transfers", "spend", "limits")
@@ -241,14 +243,33 @@ class _GrantInfo:
     def applicable(
         self, currency: str, kind: str, caps: dict[tuple[int | None, str], Any]
     ) -> list[_Limit]:
-        """The limits of `kind` ("daily", "monthly") binding this grant's spending in
-        `currency`, as the policy reads them: grant and role limits in that currency, then
-        the tenant's and the bank's caps (customers only)."""
+        """The limits of `kind` ("daily", "monthly") binding this grant's own total in
+        `currency`, as the policy reads them: the grant's and its role's limits in that
+        currency. The tenant's and the bank's caps bind the person (_PersonInfo)."""
         found = []
         for own in self.limits:
             amount = own.daily if kind == "daily" else own.monthly
             if own.currency == currency and amount is not None:
                 found.append(_Limit(own.level, amount, own.changed_at))
+        return found
+
+
+@dataclass
+class _PersonInfo:
+    id: int
+    bank_id: int
+    customer_tenant_id: int | None  # caps bind customers, not staff
+
+    @classmethod
+    def of(cls, row: Any) -> _PersonInfo:
+        return cls(id=row.id, bank_id=row.bank_id, customer_tenant_id=row.tenant_id)
+
+    def applicable(
+        self, currency: str, kind: str, caps: dict[tuple[int | None, str], Any]
+    ) -> list[_Limit]:
+        """The caps of `kind` binding what this person sent in `currency` under all their
+        grants (policies/limits.polar: the tenant's and the bank's caps are per person)."""
+        found = []
         if self.customer_tenant_id is not None:
             for level, key in (
                 ("tenant", (self.customer_tenant_id, currency)),
@@ -300,7 +321,7 @@ class _CapsCache:
         self.conn = conn
         self._cache: dict[tuple[int, int | None], dict[tuple[int | None, str], Any]] = {}
 
-    def of(self, info: _GrantInfo) -> dict[tuple[int | None, str], Any]:
+    def of(self, info: _GrantInfo | _PersonInfo) -> dict[tuple[int | None, str], Any]:
         key = (info.bank_id, info.customer_tenant_id)
         if key not in self._cache:
             if len(self._cache) > 10_000:
@@ -519,86 +540,125 @@ class _Checker:
     # -- grants: running totals and cumulative limits ----------------------------------------
 
     def grants(self) -> tuple[CheckResult, CheckResult]:
-        """One pass over the grants in id order, merged with two streams in the same order:
-        the running totals (grant_spend) and the transfers made under each grant, summed per
-        day in SQL. Memory holds one grant's days at a time."""
+        """Two passes, each over holders in id order merged with two streams in the same
+        order: the running totals and the transfers summed per day and currency in SQL. First
+        the grants (grant_spend; the grant's and its role's limits), then the people
+        (person_spend; the tenant's and the bank's caps, which count a person's total across
+        all their grants). Memory holds one holder's days at a time."""
         spend = CheckResult(
             "spend",
-            "grant_spend equals the transfers per grant and tenant-local day",
-            unit="grant-days",
+            "grant_spend and person_spend equal the transfers per grant, per person, currency "
+            "and tenant-local day",
+            unit="holder-days",
         )
         limits = CheckResult(
             "limits",
-            "no grant past its daily or monthly limit (grant, role, tenant and bank caps)",
-            unit="grant-days",
+            "no grant past its own or its role's daily or monthly limit, no person past the "
+            "tenant's or the bank's caps",
+            unit="holder-days",
         )
-        g, r, u, s = GRANTS.c, ROLES.c, USERS.c, SPEND.c
+        g, r, u = GRANTS.c, ROLES.c, USERS.c
+        grants = select(
+            g.id,
+            g.bank_id,
+            u.tenant_id,
+            g.limit_currency,
+            g.daily_limit,
+            g.monthly_limit,
+            g.updated_at,
+            r.limit_currency.label("role_currency"),
+            r.daily_limit.label("role_daily"),
+            r.monthly_limit.label("role_monthly"),
+            r.updated_at.label("role_updated_at"),
+        ).select_from(GRANTS.join(ROLES, r.id == g.role_id).join(USERS, u.id == g.user_id))
+        self._holders(
+            "grant",
+            grants.order_by(g.id),
+            _GrantInfo.of,
+            SPEND,
+            TRANSFERS.c.grant_id,
+            spend,
+            limits,
+        )
+        people = select(u.id, u.bank_id, u.tenant_id).order_by(u.id)
+        self._holders(
+            "person",
+            people,
+            _PersonInfo.of,
+            PERSON_SPEND,
+            TRANSFERS.c.initiated_by_id,
+            spend,
+            limits,
+        )
+        limits.examined = spend.examined
+        return spend, limits
+
+    def _holders(
+        self,
+        label: str,
+        holders: Any,
+        info_of: Any,
+        totals: Any,
+        transfer_key: Any,
+        spend: CheckResult,
+        limits: CheckResult,
+    ) -> None:
         streaming = self.conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
-        grants = streaming.execute(
-            select(
-                g.id,
-                g.bank_id,
-                u.tenant_id,
-                g.limit_currency,
-                g.daily_limit,
-                g.monthly_limit,
-                g.updated_at,
-                r.limit_currency.label("role_currency"),
-                r.daily_limit.label("role_daily"),
-                r.monthly_limit.label("role_monthly"),
-                r.updated_at.label("role_updated_at"),
-            )
-            .select_from(GRANTS.join(ROLES, r.id == g.role_id).join(USERS, u.id == g.user_id))
-            .order_by(g.id)
-        )
+        key = totals.c.grant_id if label == "grant" else totals.c.user_id
         recorded = _Stream(
-            streaming.execute(select(s.grant_id, s.day, s.amount).order_by(s.grant_id, s.day))
+            streaming.execute(
+                select(key, totals.c.day, totals.c.currency, totals.c.amount).order_by(
+                    key, totals.c.day
+                )
+            )
         )
-        sent = _Stream(self._sent_per_day(streaming))
+        sent = _Stream(self._sent_per_day(streaming, transfer_key))
         caps = _CapsCache(self.conn)
-        self.progress.begin(
-            "grant limits", self.conn.execute(select(func.count(g.id))).scalar_one()
-        )
+        count = self.conn.execute(select(func.count()).select_from(holders.subquery()))
+        self.progress.begin(f"{label} limits", count.scalar_one())
         try:
-            for row in grants:
-                info = _GrantInfo.of(row)
-                days = {day: int(amount) for _, day, amount in recorded.take(info.id)}
+            for row in streaming.execute(holders):
+                info = info_of(row)
+                days: dict[dt.date, dict[str, int]] = defaultdict(dict)
+                for _, day, currency, amount in recorded.take(info.id):
+                    days[day][currency] = int(amount)
                 by_day: dict[dt.date, dict[str, _Spent]] = defaultdict(lambda: defaultdict(_Spent))
                 for _, day, currency, amount, last in sent.take(info.id):
                     by_day[day][currency].add(int(amount), last)
                 if days or by_day:
-                    self._grant(info, days, by_day, caps.of(info), spend, limits)
+                    self._holder(label, info, days, by_day, caps.of(info), spend, limits)
                 self.progress.advance(1)
         finally:
             self.progress.end()
-        limits.examined = spend.examined
-        return spend, limits
 
-    def _sent_per_day(self, conn: Connection) -> Iterator[tuple[int, dt.date, str, int, Any]]:
-        """(grant, day, currency, amount, last transfer time), ordered by grant: the transfers
-        made under each grant, per day of the transfer's tenant's zone. This is how the
-        posting transaction counts a day (core.policy.facts.tenant_day)."""
+    def _sent_per_day(
+        self, conn: Connection, holder: Any
+    ) -> Iterator[tuple[int, dt.date, str, int, Any]]:
+        """(holder, day, currency, amount, last transfer time), ordered by holder (the grant,
+        or the person who initiated): the transfers made under a grant, per day of the
+        transfer's tenant's zone. This is how the posting transaction counts a day
+        (core.policy.facts.tenant_day)."""
         t, tn = TRANSFERS.c, TENANTS.c
         where = (t.grant_id.is_not(None), t.tenant_id.is_not(None))
         source = TRANSFERS.join(TENANTS, tn.id == t.tenant_id)
         if self.dialect == "postgresql":
             day = cast(func.timezone(tn.timezone, t.created_at), Date)
             rows = conn.execute(
-                select(t.grant_id, day, t.currency, func.sum(t.amount), func.max(t.created_at))
+                select(holder, day, t.currency, func.sum(t.amount), func.max(t.created_at))
                 .select_from(source)
                 .where(*where)
-                .group_by(t.grant_id, day, t.currency)
-                .order_by(t.grant_id)
+                .group_by(holder, day, t.currency)
+                .order_by(holder)
             )
-            for grant_id, local_day, currency, amount, last in rows:
-                yield grant_id, local_day, currency, int(amount), last
+            for holder_id, local_day, currency, amount, last in rows:
+                yield holder_id, local_day, currency, int(amount), last
             return
         # SQLite knows no time zones: sum per UTC minute in SQL (no zone is offset by less
         # than a minute), and place each minute in its tenant's day here.
         minute = func.substr(t.created_at, 1, 16)
         rows = conn.execute(
             select(
-                t.grant_id,
+                holder,
                 tn.timezone,
                 minute,
                 t.currency,
@@ -607,44 +667,53 @@ class _Checker:
             )
             .select_from(source)
             .where(*where)
-            .group_by(t.grant_id, tn.timezone, minute, t.currency)
-            .order_by(t.grant_id)
+            .group_by(holder, tn.timezone, minute, t.currency)
+            .order_by(holder)
         )
         zones: dict[str, ZoneInfo] = {}
-        for grant_id, zone, utc_minute, currency, amount, last in rows:
+        for holder_id, zone, utc_minute, currency, amount, last in rows:
             tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
             at = dt.datetime.fromisoformat(utc_minute).replace(tzinfo=dt.UTC)
-            yield grant_id, at.astimezone(tz).date(), currency, int(amount), last
+            yield holder_id, at.astimezone(tz).date(), currency, int(amount), last
 
-    def _grant(
+    def _holder(
         self,
-        info: _GrantInfo,
-        days: dict[dt.date, int],
+        label: str,
+        info: _GrantInfo | _PersonInfo,
+        days: dict[dt.date, dict[str, int]],
         by_day: dict[dt.date, dict[str, _Spent]],
         caps: dict[tuple[int | None, str], Any],
         spend: CheckResult,
         limits: CheckResult,
     ) -> None:
+        table = "grant_spend" if label == "grant" else "person_spend"
         months: dict[tuple[int, int], dict[str, _Spent]] = defaultdict(lambda: defaultdict(_Spent))
-        month_recorded: dict[tuple[int, int], int] = defaultdict(int)
+        month_recorded: dict[tuple[int, int], dict[str, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
         for day in sorted(set(days) | set(by_day)):
             spend.examined += 1
             per_currency = by_day.get(day, {})
-            transferred = sum(x.amount for x in per_currency.values())
-            total = days.get(day, 0)
-            if total != transferred:
-                spend.fail(
-                    f"grant {info.id} on {day}: grant_spend says {total:,}, its transfers "
-                    f"sum to {transferred:,} ({self._amounts(per_currency)})"
-                )
+            totals = days.get(day, {})
+            for currency in sorted(set(totals) | set(per_currency)):
+                total = totals.get(currency, 0)
+                transferred = per_currency[currency].amount if currency in per_currency else 0
+                if total != transferred:
+                    spend.fail(
+                        f"{label} {info.id} on {day}: {table} says "
+                        f"{_money(total, currency)}, its transfers sum to "
+                        f"{_money(transferred, currency)} ({self._amounts(per_currency)})"
+                    )
             month = (day.year, day.month)
-            month_recorded[month] += total
+            for currency, total in totals.items():
+                month_recorded[month][currency] += total
             for currency, spent in per_currency.items():
                 months[month][currency].add(spent.amount, spent.last)
-            self._within(limits, info, caps, "daily", str(day), per_currency, total)
+            self._within(limits, label, info, caps, "daily", str(day), per_currency, totals)
         for period, per_currency in sorted(months.items()):
             self._within(
                 limits,
+                label,
                 info,
                 caps,
                 "monthly",
@@ -660,25 +729,21 @@ class _Checker:
     @staticmethod
     def _within(
         result: CheckResult,
-        info: _GrantInfo,
+        label: str,
+        info: _GrantInfo | _PersonInfo,
         caps: dict[tuple[int | None, str], Any],
         kind: str,
         period: str,
         per_currency: dict[str, _Spent],
-        recorded: int,
+        recorded: dict[str, int],
     ) -> None:
-        """Compare what a grant spent in a period with the smallest limit binding it.
-
-        Limits are per currency. With a single currency the running total (grant_spend) is
-        held to the limit as well as the transfers; a grant whose transfers mixed currencies
-        is held per currency. A limit changed after the period's last transfer may have been
-        lowered below what was already spent: that is a warning, not a broken invariant."""
-        currencies = dict(per_currency)
-        own = info.limits[0].currency
-        if not currencies and own is not None and recorded:
-            currencies[own] = _Spent(0, None)
-        for currency, spent in sorted(currencies.items()):
-            amount = max(spent.amount, recorded) if len(currencies) == 1 else spent.amount
+        """Compare what a grant or a person spent in a period with the smallest limit binding
+        it, per currency: the running total and the transfers are both held to it. A limit
+        changed after the period's last transfer may have been lowered below what was
+        already spent: that is a warning, not a broken invariant."""
+        for currency in sorted(set(per_currency) | set(recorded)):
+            spent = per_currency.get(currency, _Spent(0, None))
+            amount = max(spent.amount, recorded.get(currency, 0))
             exceeded = [x for x in info.applicable(currency, kind, caps) if amount > x.amount]
             if not exceeded:
                 continue
@@ -688,9 +753,10 @@ class _Checker:
                 if spent.last is None or x.changed_at is None or x.changed_at <= spent.last
             ]
             limit = min(held or exceeded, key=lambda x: x.amount)
+            each = " for each person" if label == "person" else ""
             message = (
-                f"grant {info.id} {kind} {period}: spent {_money(amount, currency)}, "
-                f"{limit.level} {kind} limit is {_money(limit.amount, currency)}"
+                f"{label} {info.id} {kind} {period}: spent {_money(amount, currency)}, "
+                f"{limit.level} {kind} limit{each} is {_money(limit.amount, currency)}"
             )
             if held:
                 result.fail(message)

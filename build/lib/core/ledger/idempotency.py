@@ -6,8 +6,9 @@ transfer which does not exist, nor a transfer without its key.
 
 * Same key, same body, same user: the stored response, replayed (Idempotent-Replayed: true).
 * Same key, another body or another user: 422 idempotency_key_reused.
-* Same key while the first request still runs: 409 idempotency_key_in_flight (PostgreSQL;
-  SQLite runs one writer at a time, so the second request waits and replays instead).
+* Same key while the first request still runs: on PostgreSQL 409 idempotency_key_in_flight
+  with Retry-After (seconds), and a retry then replays; SQLite runs one writer at a time, so
+  there the second request waits for the first and replays its response.
 
 Keys are scoped per tenant (per bank for staff). Only successful responses are stored: a
 refused request changed nothing and may be sent again with the same key.
@@ -82,6 +83,11 @@ def _lock_id(scope: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# Seconds to wait before retrying a key still in flight: a transfer takes milliseconds, so
+# by then the first request has committed (the retry replays it) or rolled back (it runs).
+IN_FLIGHT_RETRY_AFTER = 1
+
+
 def claim(
     session: Session, actor: Actor, key: str, operation: str, payload: dict[str, Any]
 ) -> tuple[IdempotencyClaim, StoredResponse | None]:
@@ -92,8 +98,10 @@ def claim(
         got = session.connection().scalar(_TRY_LOCK, {"lock_id": _lock_id(ticket.scope, key)})
         if not got:
             raise Conflict(
-                "a request with this Idempotency-Key is still being processed; retry shortly",
+                "a request with this Idempotency-Key is still being processed; retry in "
+                f"{IN_FLIGHT_RETRY_AFTER} s",
                 code="idempotency_key_in_flight",
+                retry_after=IN_FLIGHT_RETRY_AFTER,
             )
     record = session.connection().execute(_RECORD, {"scope": ticket.scope, "key": key}).first()
     if record is None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.db import table_of
-from core.iam.models import GrantSpend
+from core.iam.models import GrantSpend, PersonSpend
 from core.ledger.models import Account, Entry, Transfer
 
 _ACCOUNTS = table_of(Account)
@@ -64,9 +64,10 @@ _SET_BALANCE = (
 )
 
 
-# On PostgreSQL the transfer, its entries, both balances and the grant's running total are
-# written by one statement (data-modifying CTEs): one round trip instead of five on the hottest
-# path. The accounts (and the grant, under a cumulative limit) are locked by the caller.
+# On PostgreSQL the transfer, its entries, both balances and the running totals of the grant
+# and the person are written by one statement (data-modifying CTEs): one round trip instead of
+# six on the hottest path. The accounts (and the person, under a cumulative limit) are locked by
+# the caller.
 _POST_TRANSFER_PG = """
 WITH t AS (
     INSERT INTO transfers (bank_id, tenant_id, kind, debit_account_id, credit_account_id, amount,
@@ -91,8 +92,15 @@ WITH t AS (
 SELECT id FROM t
 """
 _SPEND_PG = """, s AS (
-    INSERT INTO grant_spend (grant_id, day, amount) VALUES (:grant_id, :spend_day, :amount)
-    ON CONFLICT (grant_id, day) DO UPDATE SET amount = grant_spend.amount + excluded.amount
+    INSERT INTO grant_spend (grant_id, currency, day, amount)
+    VALUES (:grant_id, :currency, :spend_day, :amount)
+    ON CONFLICT (grant_id, currency, day)
+    DO UPDATE SET amount = grant_spend.amount + excluded.amount
+), p AS (
+    INSERT INTO person_spend (user_id, currency, day, amount)
+    VALUES (:initiated_by_id, :currency, :spend_day, :amount)
+    ON CONFLICT (user_id, currency, day)
+    DO UPDATE SET amount = person_spend.amount + excluded.amount
 )"""
 _POST_PG = text(_POST_TRANSFER_PG.format(spend=""))
 _POST_PG_WITH_SPEND = text(_POST_TRANSFER_PG.format(spend=_SPEND_PG))
@@ -106,8 +114,10 @@ def post_transfer(
     *,
     spend_day: object | None = None,
 ) -> int:
-    """Write a transfer, its two entries, both new balances and (with `spend_day`) the grant's
-    running total for that day. The accounts are locked by the caller. Returns the id."""
+    """Write a transfer, its two entries, both new balances and (with `spend_day`) the running
+    totals of its grant and of the person who made it, for that day in the transfer's currency.
+    The accounts (and the person, under a cumulative limit) are locked by the caller. Returns
+    the id."""
     amount = transfer["amount"]
     debit_after, credit_after = debit.balance - amount, credit.balance + amount
     if session.get_bind().dialect.name == "postgresql":
@@ -123,7 +133,14 @@ def post_transfer(
         return transfer_id
     transfer_id = _post_in_steps(session, transfer, debit, credit)
     if spend_day is not None:
-        add_spend(session, transfer["grant_id"], spend_day, amount)
+        add_spend(
+            session,
+            grant_id=transfer["grant_id"],
+            user_id=transfer["initiated_by_id"],
+            currency=transfer["currency"],
+            day=spend_day,
+            amount=amount,
+        )
     return transfer_id
 
 
@@ -152,27 +169,39 @@ def _post_in_steps(
     return transfer_id
 
 
-def _add_spend_statement(insert_for_dialect: Any) -> Any:
-    spend = table_of(GrantSpend)
+def _add_spend_statement(model: Any, owner: str, insert_for_dialect: Any) -> Any:
+    spend = table_of(model)
     stmt = insert_for_dialect(spend).values(
-        grant_id=bindparam("grant_id"), day=bindparam("day"), amount=bindparam("amount")
+        {
+            owner: bindparam(owner),
+            "currency": bindparam("currency"),
+            "day": bindparam("day"),
+            "amount": bindparam("amount"),
+        }
     )
     return stmt.on_conflict_do_update(
-        index_elements=["grant_id", "day"],
+        index_elements=[owner, "currency", "day"],
         set_={"amount": spend.c.amount + stmt.excluded.amount},
     )
 
 
 _ADD_SPEND = {
-    "postgresql": _add_spend_statement(pg_insert),
-    "sqlite": _add_spend_statement(sqlite_insert),
+    dialect: (
+        _add_spend_statement(GrantSpend, "grant_id", insert_for_dialect),
+        _add_spend_statement(PersonSpend, "user_id", insert_for_dialect),
+    )
+    for dialect, insert_for_dialect in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
-def add_spend(session: Session, grant_id: int, day: object, amount: int) -> None:
-    """Add to what was sent under a grant today."""
-    statement = _ADD_SPEND[session.get_bind().dialect.name]
-    session.connection().execute(statement, {"grant_id": grant_id, "day": day, "amount": amount})
+def add_spend(
+    session: Session, *, grant_id: int, user_id: int, currency: str, day: object, amount: int
+) -> None:
+    """Add to what was sent today, in one currency, under a grant and by its holder."""
+    grant_statement, person_statement = _ADD_SPEND[session.get_bind().dialect.name]
+    common = {"currency": currency, "day": day, "amount": amount}
+    session.connection().execute(grant_statement, {**common, "grant_id": grant_id})
+    session.connection().execute(person_statement, {**common, "user_id": user_id})
 
 
 def accounts_page(

@@ -8,14 +8,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from core.money import MAX_AMOUNT, is_currency
+from core.money import MAX_AMOUNT, is_currency, unknown_currency
 
 
 def _known_currency(code: str) -> str:
     if not is_currency(code):
-        raise PydanticCustomError(
-            "unknown_currency", "{code} is not an active ISO 4217 currency", {"code": code}
-        )
+        raise PydanticCustomError("unknown_currency", "{why}", {"why": unknown_currency(code)})
     return code
 
 
@@ -37,7 +35,7 @@ CurrencyCode = Annotated[
     str,
     AfterValidator(_known_currency),
     Field(
-        description="ISO 4217 code, e.g. EUR",
+        description="ISO 4217 code in upper case, e.g. EUR (eur is refused)",
         examples=["EUR"],
         json_schema_extra={"pattern": "^[A-Z]{3}$", "minLength": 3, "maxLength": 3},
     ),

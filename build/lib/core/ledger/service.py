@@ -233,6 +233,7 @@ def open_account(session: Session, ctx: RequestContext, body: AccountCreate) -> 
     session.flush()
     if ctx.audit.activity:
         ctx.audit.activity.account_id = account.id
+    ctx.audit.done(f"opened the {body.currency} account {body.name} for {tenant.name}")
     return account_public(account)
 
 
@@ -263,11 +264,21 @@ def update_account(
         raise Conflict(
             "the balance is already below that overdraft limit; it cannot be lowered that far"
         )
-    for name, value in body.model_dump(exclude_none=True).items():
+    changed = body.model_dump(exclude_none=True)
+    ctx.audit.done(f"changed account {account.name}: {_words(changed, account.currency)}")
+    for name, value in changed.items():
         setattr(account, name, value)
     account.updated_at = ctx.now()
     session.flush()
     return account_public(account)
+
+
+def _words(changed: dict[str, Any], currency: str) -> str:
+    parts = []
+    for name, value in changed.items():
+        shown = format_amount(value, currency) if name == "overdraft_limit" else value
+        parts.append(f"{name.replace('_', ' ')} {shown}")
+    return ", ".join(parts) or "nothing"
 
 
 # -- moving money ----------------------------------------------------------------------------
@@ -419,10 +430,12 @@ def _move_money(
     if counterparty is None:
         raise _not_found(counterparty_id)
 
-    if subject.currency != currency or counterparty.currency != currency:
+    # The caller can read the subject (checked before the idempotency claim), so its
+    # currency may be named; whether the counterparty is within reach at all is the policy's
+    # answer, asked before anything is said about that account (not even its currency).
+    if subject.currency != currency:
         raise InvalidRequest(
-            f"account {subject.id} is in {subject.currency}, account {counterparty.id} in "
-            f"{counterparty.currency}, and the amount in {currency}",
+            f"account {subject.id} is in {subject.currency}, the amount in {currency}",
             code="currency_mismatch",
         )
     decision = authorize(
@@ -434,6 +447,12 @@ def _move_money(
         money=Money(amount=amount, currency=currency, counterparty=counterparty),
         lock=True,
     )
+    if counterparty.currency != currency:
+        raise InvalidRequest(
+            f"account {subject.id} is in {subject.currency}, account {counterparty.id} in "
+            f"{counterparty.currency}: a transfer moves one currency",
+            code="currency_mismatch",
+        )
 
     debit, credit = (counterparty, subject) if kind == "deposit" else (subject, counterparty)
     for account in (debit, credit):
@@ -467,4 +486,13 @@ def _move_money(
     if decision.grant_id is not None and subject.tenant_id is not None:
         spend_day, _ = tenant_day(now, tenant_zone(session, subject.tenant_id, ctx.policy_memo))
     transfer_id = repository.post_transfer(session, row, debit, credit, spend_day=spend_day)
+    ctx.audit.done(_money_moved(kind, format_amount(amount, currency), subject, counterparty))
     return transfer_public(Transfer(id=transfer_id, **row))
+
+
+def _money_moved(kind: str, amount: str, subject: Account, counterparty: Account) -> str:
+    if kind == "deposit":
+        return f"deposited {amount} into {subject.name}"
+    if kind == "withdrawal":
+        return f"withdrew {amount} from {subject.name}"
+    return f"sent {amount} from {subject.name} to {counterparty.name}"

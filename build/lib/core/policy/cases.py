@@ -56,9 +56,19 @@ class CaseResult:
         return "allow" if self.compiled.allowed else f"deny: {self.compiled.reason}"
 
     @property
+    def expected_detail(self) -> dict[str, Any]:
+        """What the refusal's detail must hold, when the case says (e.g. which level)."""
+        expect = self.case.get("expect")
+        return dict(expect.get("detail") or {}) if isinstance(expect, dict) else {}
+
+    @property
     def passed(self) -> bool:
         direct = "allow" if self.direct.allowed else f"deny: {self.direct.reason}"
-        return self.actual == self.expected == direct
+        details = (dict(self.compiled.detail), dict(self.direct.detail))
+        detail_ok = all(
+            all(d.get(k) == v for k, v in self.expected_detail.items()) for d in details
+        )
+        return self.actual == self.expected == direct and detail_ok
 
 
 @dataclass
@@ -132,7 +142,9 @@ def _expected(value: Any) -> str:
         return f"deny: {reason}"
     if isinstance(value, dict) and "deny" in value:
         return f"deny: {value['deny']}"
-    raise ValueError(f"expect is 'allow' or 'deny: <reason>', not {value!r}")
+    raise ValueError(
+        f"expect is 'allow', 'deny: <reason>' or {{deny: <reason>, detail: {{...}}}}, not {value!r}"
+    )
 
 
 def _minor(value: Any, currency: str) -> int | None:
@@ -266,14 +278,20 @@ def run_case(
                 level: {k: _minor(v, currency) for k, v in limits.items()}  # type: ignore[misc]
                 for level, limits in (merged.get("caps") or {}).items()
             }
+        spent_today = _minor(merged.get("spent_today", 0), currency) or 0
+        spent_month = _minor(merged.get("spent_month", merged.get("spent_today", 0)), currency)
         for grant, _ in gathered.pairs:
             gathered.spend[grant.id] = GrantSpendTotals(  # type: ignore[index]
-                spent_today=_minor(merged.get("spent_today", 0), currency) or 0,
-                spent_month=_minor(
-                    merged.get("spent_month", merged.get("spent_today", 0)), currency
-                )
-                or 0,
+                spent_today=spent_today, spent_month=spent_month or 0
             )
+        # What the person sent under all their grants: as under the one grant, unless the
+        # case says more was sent through other grants.
+        person_today = _minor(merged.get("person_spent_today", spent_today), currency) or 0
+        person_month = _minor(
+            merged.get("person_spent_month", merged.get("person_spent_today", spent_month)),
+            currency,
+        )
+        gathered.person_spend = GrantSpendTotals(person_today, person_month or 0)
     proposal = None
     if "proposal" in merged:
         spec = merged["proposal"]
@@ -319,7 +337,8 @@ def format_report(report: Report, *, verbose: bool = False) -> str:
         for r in results:
             if verbose or not r.passed:
                 mark = "ok  " if r.passed else "FAIL"
-                lines.append(f"  {mark} {r.name}: expected {r.expected}, got {r.actual}")
+                expected = r.expected + (f" {r.expected_detail}" if r.expected_detail else "")
+                lines.append(f"  {mark} {r.name}: expected {expected}, got {r.actual}")
             if not r.passed:
                 direct = "allow" if r.direct.allowed else f"deny: {r.direct.reason}"
                 lines.append(

@@ -20,7 +20,7 @@ from core.money import format_amount
 from core.policy import engine as policy_engine
 from core.policy.engine import fill
 from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
-from core.policy.reasons import status_of
+from core.policy.reasons import LIMIT_CONDITIONS, describe_condition, status_of
 from core.policy.service import authorize, require_readable
 
 
@@ -28,12 +28,18 @@ class ConditionResult(BaseModel):
     name: str
     passed: bool
     detail: dict[str, Any] = {}
+    # The condition and how the request fares, in words ("Allowed Mon-Fri 09:00-17:00
+    # Europe/Berlin; it is Wed 10:00 there."), beside the raw data.
+    text: str = ""
 
 
 class EffectiveLimit(BaseModel):
     kind: str
     amount: int
     set_by: str
+    # Whose total it counts: "transfer" (each transfer), "grant" (sent under this grant) or
+    # "person" (sent by the person under all their grants: the company's and bank's caps).
+    per: str = "transfer"
     remaining: int | None = None
     text: str
 
@@ -90,7 +96,7 @@ def explain(
         )
     user, actor = _target_actor(session, ctx, user_id)
     when = at or ctx.now()
-    resource, money = _subject(session, user, action, account_id, amount, to_account_id)
+    resource, money = _subject(session, ctx, user, action, account_id, amount, to_account_id)
     zone = _zone(session, resource)
     facts = build_request(
         session,
@@ -106,17 +112,11 @@ def explain(
     decision = engine.decide(facts.request, facts.values)
     filled = fill(facts.request, facts.values)
     message = "Allowed." if decision.allowed else _message(decision, facts, action, money)
-    checks = [
-        ConditionResult(
-            name="visible", passed=engine.holds("visible", filled["actor"], filled["resource"])
-        )
-    ]
+    visible = engine.holds("visible", filled["actor"], filled["resource"])
+    checks = [_condition("visible", visible, {}, filled)]
     if engine.holds("moves_money", action):
-        checks.append(
-            ConditionResult(
-                name="counterparty", passed=engine.holds("counterparty_allowed", filled)
-            )
-        )
+        allowed = engine.holds("counterparty_allowed", filled)
+        checks.append(_condition("counterparty", allowed, {}, filled))
     grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
     return Explanation(
         decision=decision.outcome,
@@ -130,8 +130,20 @@ def explain(
     )
 
 
+def _reachable_account(session: Session, ctx: RequestContext, account_id: int) -> Account:
+    """An account the caller may explain decisions about; any other answers exactly as an
+    account that does not exist (the policy decides what the caller reaches)."""
+    missing = f"account {account_id} not found"
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(missing)
+    require_readable(session, ctx, "authz.explain", Resource.of_account(account), not_found=missing)
+    return account
+
+
 def _subject(
     session: Session,
+    ctx: RequestContext,
     user: User,
     action: str,
     account_id: int | None,
@@ -146,8 +158,8 @@ def _subject(
         if user.tenant_id is None:
             return Resource.of_bank(user.bank_id), None
         return Resource.of_tenant(user.tenant_id, user.bank_id), None
-    account = session.get(Account, account_id)
-    if account is None or account.bank_id != user.bank_id:
+    account = _reachable_account(session, ctx, account_id)
+    if account.bank_id != user.bank_id:
         raise NotFound(f"account {account_id} not found")
     resource = Resource.of_account(account)
     if not moves_money:
@@ -155,8 +167,8 @@ def _subject(
     if amount is None:
         raise InvalidRequest("a money-moving action needs an amount", code="invalid_amount")
     if to_account_id is not None:
-        counterparty = session.get(Account, to_account_id)
-        if counterparty is None or counterparty.bank_id != user.bank_id:
+        counterparty = _reachable_account(session, ctx, to_account_id)
+        if counterparty.bank_id != user.bank_id:
             raise NotFound(f"account {to_account_id} not found")
     elif action == "transfer.create":
         # Hypothetically, another account of the same company.
@@ -191,6 +203,32 @@ def _message(decision: Any, facts: Facts, action: str, money: Money | None) -> s
     return explain_refusal(decision, facts, action, money)
 
 
+def _condition(
+    name: str,
+    passed: bool,
+    detail: dict[str, Any],
+    filled: dict[str, Any],
+    grant: dict[str, Any] | None = None,
+    *,
+    meaning: str = "",
+    cap: dict[str, Any] | None = None,
+) -> ConditionResult:
+    text = describe_condition(
+        name, passed, detail, request=filled, grant=grant, meaning=meaning, cap=cap
+    )
+    return ConditionResult(name=name, passed=passed, detail=detail, text=text)
+
+
+def _effective_cap(
+    engine: policy_engine.PolicyEngine, grant: dict[str, Any], kind: str | None
+) -> dict[str, Any] | None:
+    caps = grant["caps"].get(kind) if kind else None
+    if not caps:
+        return None
+    answer = engine.query("effective_limit", caps, Variable("cap"))
+    return dict(answer[0]["cap"]) if answer else None
+
+
 def _explain_grant(
     engine: policy_engine.PolicyEngine,
     grant: dict[str, Any],
@@ -198,7 +236,10 @@ def _explain_grant(
     facts: Facts,
     action: str,
 ) -> GrantExplanation:
-    results = [ConditionResult(name="permission", passed=engine.holds("carries", grant, action))]
+    meanings = engine.query("permission", action, Variable("level"), Variable("text"))
+    meaning = str(meanings[0]["text"]) if meanings else ""
+    carries = engine.holds("carries", grant, action)
+    results = [_condition("permission", carries, {}, filled, grant, meaning=meaning)]
     names = engine.query("conditions", action, Variable("names"))
     for name in names[0]["names"] if names else []:
         passed = engine.holds("holds", name, grant, filled)
@@ -210,31 +251,44 @@ def _explain_grant(
                 if answers and isinstance(answers[0]["detail"], dict)
                 else {}
             )
-        results.append(ConditionResult(name=name, passed=passed, detail=detail))
+        cap = _effective_cap(engine, grant, LIMIT_CONDITIONS.get(name))
+        results.append(_condition(name, passed, detail, filled, grant, cap=cap))
     limits = []
     totals = facts.spend.get(grant["id"])
-    currency = filled.get("currency")
+    currency = filled.get("currency") or "EUR"
     for kind in LIMIT_KINDS:
         caps = grant["caps"].get(kind) or []
         if not caps:
             continue
-        answer = engine.query("effective_limit", caps, Variable("cap"))
-        if not answer:
-            continue
-        cap = answer[0]["cap"]
-        remaining = None
-        if totals is not None and kind != "per_transfer":
-            spent = totals.spent_today if kind == "daily" else totals.spent_month
-            remaining = max(cap["amount"] - spent, 0)
-        limits.append(
-            EffectiveLimit(
-                kind=kind,
-                amount=cap["amount"],
-                set_by=cap["level"],
-                remaining=remaining,
-                text=f"{kind.replace('_', '-')} {format_amount(cap['amount'], currency or 'EUR')}",
+        # Which levels count which total is the policy's (limits_per/3 in limits.polar).
+        scopes: list[tuple[str, list[Any]]] = [("transfer", caps)]
+        if kind != "per_transfer":
+            scopes = []
+            for per in ("grant", "person"):
+                kept = engine.query("limits_per", caps, per, Variable("kept"))
+                if kept and kept[0]["kept"]:
+                    scopes.append((per, kept[0]["kept"]))
+        for per, levels in scopes:
+            answer = engine.query("effective_limit", levels, Variable("cap"))
+            if not answer:
+                continue
+            cap = answer[0]["cap"]
+            remaining = None
+            spent_totals = facts.person_spend if per == "person" else totals
+            if spent_totals is not None and per != "transfer":
+                spent = spent_totals.spent_today if kind == "daily" else spent_totals.spent_month
+                remaining = max(cap["amount"] - spent, 0)
+            each = " for each person" if per == "person" else ""
+            limits.append(
+                EffectiveLimit(
+                    kind=kind,
+                    amount=cap["amount"],
+                    set_by=cap["level"],
+                    per=per,
+                    remaining=remaining,
+                    text=f"{kind.replace('_', '-')} {format_amount(cap['amount'], currency)}{each}",
+                )
             )
-        )
     role = facts.roles.get(grant["id"])
     return GrantExplanation(
         grant_id=grant["id"],

@@ -20,6 +20,7 @@ from core.iam.models import (
     GrantAccount,
     GrantSpend,
     LimitCap,
+    PersonSpend,
     Role,
     RolePermission,
     Tenant,
@@ -111,6 +112,9 @@ class Proposal:
 
 @dataclass
 class GrantSpendTotals:
+    """What was sent today and this month (tenant-local), in the request's currency: under
+    one grant, or by one person under all their grants."""
+
     spent_today: int = 0
     spent_month: int = 0
 
@@ -124,6 +128,7 @@ class Facts:
     grants: list[Grant] = field(default_factory=list)
     roles: dict[int, Role] = field(default_factory=dict)
     spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
+    person_spend: GrantSpendTotals = field(default_factory=GrantSpendTotals)
     local_times: dict[int, dt.datetime] = field(default_factory=dict)
 
 
@@ -270,16 +275,16 @@ def limits_of(obj: Grant | Role) -> dict[str, int]:
 _TENANT_ZONE = select(col(Tenant.timezone)).where(col(Tenant.id) == bindparam("tenant_id"))
 
 
-# A tenant's zone is fixed when it is onboarded (no API changes it), so the process keeps it.
-_ZONES: dict[int, str] = {}
-
-
 def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = None) -> str:
-    """The tenant's time zone: its days and months of cumulative limits count there."""
-    zone = _ZONES.get(tenant_id)
-    if zone is None:
-        zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
-        _ZONES[tenant_id] = zone
+    """The tenant's time zone: its days and months of cumulative limits count there. Read from
+    the database, at most once per request (`memo`): no process keeps a zone that may have
+    changed since, so every process counts the same day."""
+    key = ("tenant_zone", tenant_id)
+    if memo is not None and key in memo:
+        return str(memo[key])
+    zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
+    if memo is not None:
+        memo[key] = zone
     return zone
 
 
@@ -291,25 +296,40 @@ def tenant_day(now: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
 
 _SPEND = select(col(GrantSpend.grant_id), col(GrantSpend.day), col(GrantSpend.amount)).where(
     col(GrantSpend.grant_id).in_(bindparam("grant_ids", expanding=True)),
+    col(GrantSpend.currency) == bindparam("currency"),
     col(GrantSpend.day) >= bindparam("month_start"),
     col(GrantSpend.day) <= bindparam("today"),
 )
-_LOCK_GRANTS = (
-    select(col(Grant.id))
-    .where(col(Grant.id).in_(bindparam("grant_ids", expanding=True)))
-    .order_by(col(Grant.id))
-    .with_for_update(key_share=True)
+_PERSON_SPEND = select(col(PersonSpend.day), col(PersonSpend.amount)).where(
+    col(PersonSpend.user_id) == bindparam("user_id"),
+    col(PersonSpend.currency) == bindparam("currency"),
+    col(PersonSpend.day) >= bindparam("month_start"),
+    col(PersonSpend.day) <= bindparam("today"),
+)
+_LOCK_PERSON = (
+    select(col(User.id)).where(col(User.id) == bindparam("user_id")).with_for_update(key_share=True)
 )
 
 
 def spend_totals(
-    session: Session, grant_ids: Sequence[int], today: dt.date, month_start: dt.date
+    session: Session,
+    grant_ids: Sequence[int],
+    currency: str,
+    today: dt.date,
+    month_start: dt.date,
 ) -> dict[int, GrantSpendTotals]:
+    """What was sent under each grant today and this month, in `currency`."""
     totals = {gid: GrantSpendTotals() for gid in grant_ids}
     if not grant_ids:
         return totals
     rows = session.connection().execute(
-        _SPEND, {"grant_ids": list(grant_ids), "month_start": month_start, "today": today}
+        _SPEND,
+        {
+            "grant_ids": list(grant_ids),
+            "currency": currency,
+            "month_start": month_start,
+            "today": today,
+        },
     )
     for grant_id, day, amount in rows:
         totals[grant_id].spent_month += amount
@@ -318,11 +338,29 @@ def spend_totals(
     return totals
 
 
-def lock_grants(session: Session, grant_ids: Sequence[int]) -> None:
-    """Serialise money movements under the same grants, so that concurrent transfers can never
-    jointly pass a cumulative limit. Taken after the account locks, in id order."""
-    if grant_ids and session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_LOCK_GRANTS, {"grant_ids": sorted(grant_ids)}).all()
+def person_totals(
+    session: Session, user_id: int, currency: str, today: dt.date, month_start: dt.date
+) -> GrantSpendTotals:
+    """What the person sent under all their grants today and this month, in `currency`."""
+    totals = GrantSpendTotals()
+    rows = session.connection().execute(
+        _PERSON_SPEND,
+        {"user_id": user_id, "currency": currency, "month_start": month_start, "today": today},
+    )
+    for day, amount in rows:
+        totals.spent_month += amount
+        if day == today:
+            totals.spent_today += amount
+    return totals
+
+
+def lock_person(session: Session, user_id: int) -> None:
+    """Serialise the money movements of one person under cumulative limits, whichever grants
+    they go through, so that concurrent transfers can never jointly pass a grant's limit nor
+    the person's caps. Taken after the account locks (one row: no order to get wrong). Only
+    the holder of a grant moves money under it, so this also covers each grant's total."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(_LOCK_PERSON, {"user_id": user_id}).all()
 
 
 # -- the request ----------------------------------------------------------------------------
@@ -389,6 +427,7 @@ class Gathered:
     caps: dict[str, dict[str, int]] | None = None
     proposal_caps: dict[str, dict[str, int]] | None = None
     spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
+    person_spend: GrantSpendTotals = field(default_factory=GrantSpendTotals)
 
 
 def build_request(
@@ -427,16 +466,20 @@ def build_request(
         if not actor.is_staff:
             gathered.caps = caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
         # Totals matter only where a daily or monthly limit is set at some level; there the
-        # grant is locked first, so concurrent transfers cannot jointly pass the limit.
+        # person is locked first, so concurrent transfers cannot jointly pass the limit.
         cumulative = [
             g.id
             for g, r in gathered.pairs
             if g.id is not None and _has_cumulative_limit(g, r, gathered.caps, money.currency)
         ]
-        if lock:
-            lock_grants(session, cumulative)
-        today, month_start = tenant_day(now, tenant_zone or "UTC")
-        gathered.spend = spend_totals(session, cumulative, today, month_start)
+        if cumulative:
+            if lock:
+                lock_person(session, actor.user_id)
+            today, month_start = tenant_day(now, tenant_zone or "UTC")
+            gathered.spend = spend_totals(session, cumulative, money.currency, today, month_start)
+            gathered.person_spend = person_totals(
+                session, actor.user_id, money.currency, today, month_start
+            )
     if proposal is not None or action in PROPOSING_ACTIONS:
         currency = proposal.currency if proposal else ""
         gathered.proposal_caps = caps_for(session, resource.bank_id, resource.tenant_id, currency)
@@ -501,9 +544,17 @@ def shape_request(
         grants=[g for g, _ in pairs],
         roles={g.id: r for g, r in pairs if g.id is not None},
         spend=gathered.spend,
+        person_spend=gathered.person_spend,
     )
     if money is not None:
         request["currency"] = money.currency
+        # The person's totals across all their grants, in this currency, plus this amount.
+        request["person"] = {
+            "day_total": Dynamic("person.day_total"),
+            "month_total": Dynamic("person.month_total"),
+        }
+        values["person.day_total"] = gathered.person_spend.spent_today + money.amount
+        values["person.month_total"] = gathered.person_spend.spent_month + money.amount
         request["amount"] = Dynamic("amount")
         values["amount"] = money.amount
         request["counterparty"] = {

@@ -33,7 +33,15 @@ LEVELS = {
     "tenant": "your company's cap",
     "bank": "the bank's cap",
 }
+# A cap that counts a person's total across all their grants (policies/limits.polar).
+PERSON_LEVELS = {"tenant": "the company", "bank": "the bank"}
 KIND_NAMES = {"per_transfer": "Per-transfer", "daily": "Daily", "monthly": "Monthly"}
+LIMIT_PERIODS = {"per_transfer": "per transfer", "daily": "a day", "monthly": "a month"}
+
+
+def describe_limit(kind: str, amount: int, currency: str) -> str:
+    """("daily", 500000, "EUR") -> "up to 5,000.00 EUR a day"."""
+    return f"up to {format_amount(amount, currency)} {LIMIT_PERIODS.get(kind, kind)}"
 
 
 def status_of(reason: str) -> int:
@@ -67,10 +75,28 @@ def describe(
     currency: str | None = None,
     spent_today: int | None = None,
     spent_month: int | None = None,
+    person_spent_today: int | None = None,
+    person_spent_month: int | None = None,
     local_time: dt.datetime | None = None,
     limit_currency: str | None = None,
+    refusal_text: str | None = None,
 ) -> str:
-    """A sentence for a refusal, with the figures that explain it."""
+    """A sentence for a refusal, with the figures that explain it. A per-person cap is told
+    with what the person sent under all their grants; a grant's limit, with that grant's.
+    `refusal_text` is the policy's words for missing the permission (vocabulary.polar:
+    refusal_text/2)."""
+    if reason in ("limit_daily", "limit_monthly") and currency and detail.get("per") == "person":
+        kind, period, sent_amount = (
+            ("Daily", "today", person_spent_today)
+            if reason == "limit_daily"
+            else ("Monthly", "this month", person_spent_month)
+        )
+        return (
+            f"{kind} limit {format_amount(detail['amount'], currency)} for each person "
+            f"(set by {PERSON_LEVELS.get(detail.get('level', ''), 'a cap')}): "
+            f"{format_amount(sent_amount or 0, currency)} already sent {period} by you, "
+            f"this transfer needs {format_amount(amount or 0, currency)}."
+        )
     if reason in ("limit_per_transfer", "limit_daily", "limit_monthly") and currency:
         limit = format_amount(detail["amount"], currency)
         by = LEVELS.get(detail.get("level", ""), "a limit")
@@ -108,9 +134,125 @@ def describe(
         by = LEVELS.get(detail.get("level", ""), "the cap")
         return f"{kind} limit asked for is above {by} of {cap}."
     if reason == "missing_permission":
-        return f"None of your grants allows {action} here."
+        return refusal_text or f"None of your grants allows {action} here."
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
 
 
 def _when(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- each condition of an explanation, in words (the data stays beside it) ------------------
+
+# Who set a limit, as an explanation about someone else words it.
+SET_BY = {
+    "grant": "the grant",
+    "role": "the role",
+    "tenant": "the company's cap",
+    "bank": "the bank's cap",
+}
+LIMIT_CONDITIONS = {
+    "per_transfer_limit": "per_transfer",
+    "daily_limit": "daily",
+    "monthly_limit": "monthly",
+}
+
+
+def describe_condition(
+    name: str,
+    passed: bool,
+    detail: dict[str, Any],
+    *,
+    request: dict[str, Any],
+    grant: dict[str, Any] | None = None,
+    meaning: str = "",
+    cap: dict[str, Any] | None = None,
+) -> str:
+    """One condition of an explanation in words: what it asks and how the request fares.
+    `request` and `grant` are the facts as filled in; `cap` the effective limit (if any) of a
+    limit condition; `meaning` the permission's description from the vocabulary."""
+    grant = grant or {}
+    currency = str(request.get("currency") or "EUR")
+    if name == "visible":
+        kind = request.get("resource", {}).get("type", "resource")
+        if passed:
+            return f"The {kind} is within their reach."
+        return f"The {kind} is out of their reach: it answers as not found."
+    if name == "counterparty":
+        return "Money may go to the other account." if passed else "Money may not go there."
+    if name == "permission":
+        action = request.get("action", "")
+        said = f" ({meaning.rstrip('.')})" if meaning else ""
+        if passed:
+            return f"The role carries {action}{said}."
+        return f"The role does not carry {action}{said}."
+    if name in ("valid_from", "valid_until"):
+        return _validity_words(name, passed, grant)
+    if name == "time_window":
+        return _window_words(passed, detail, grant)
+    if name == "limit_currency":
+        if passed:
+            return f"The limits fit the account's currency ({currency})."
+        limit_currency = grant.get("limit_currency") or grant.get("role", {}).get(
+            "limit_currency", ""
+        )
+        return f"The limits are set in {limit_currency}; the account is in {currency}."
+    if name in LIMIT_CONDITIONS:
+        return _limit_words(LIMIT_CONDITIONS[name], detail or cap, request, grant, currency)
+    if name == "not_own_access":
+        return "It is not about their own access." if passed else "It would change their access."
+    if name == "role_assignable":
+        if passed:
+            return "The role may be given to that person."
+        return "That role cannot be given to that person."
+    if name == "within_caps":
+        if passed or "amount" not in detail:
+            return "The limits asked for are within the caps." if passed else "Above a cap."
+        kind = KIND_NAMES.get(detail.get("kind", ""), "A")
+        limit = format_amount(detail["amount"], currency)
+        by = SET_BY.get(detail.get("level", ""), "a cap")
+        return f"{kind} limit asked for is above {by} of {limit}."
+    return "Holds." if passed else "Does not hold."
+
+
+def _validity_words(name: str, passed: bool, grant: dict[str, Any]) -> str:
+    bound = grant.get(name) or []
+    if not bound:
+        return "No start date." if name == "valid_from" else "No end date."
+    when = _when(bound[0])
+    if name == "valid_from":
+        return f"Valid from {when}." if passed else f"Not valid before {when}."
+    return f"Valid until {when}." if passed else f"Ended at {when}."
+
+
+def _window_words(passed: bool, detail: dict[str, Any], grant: dict[str, Any]) -> str:
+    windows = grant.get("window") or ([detail] if "days" in detail else [])
+    if not windows:
+        return "Any day, any time."
+    text = f"Allowed {describe_window(windows[0])}"
+    weekday, minute = grant.get("weekday"), grant.get("minute")
+    if isinstance(weekday, int) and isinstance(minute, int):
+        text += f"; it is {DAYS[weekday]} {clock_time(minute)} there"
+    return text + "." if passed else text + ": outside it."
+
+
+def _limit_words(
+    kind: str,
+    cap: dict[str, Any] | None,
+    request: dict[str, Any],
+    grant: dict[str, Any],
+    currency: str,
+) -> str:
+    period = LIMIT_PERIODS[kind]
+    if not cap or "amount" not in cap:
+        return f"No limit {period}."
+    text = describe_limit(kind, cap["amount"], currency)
+    text = f"{text[0].upper()}{text[1:]} (set by {SET_BY.get(cap.get('level', ''), 'a limit')})"
+    figure = {
+        "per_transfer": ("this transfer is", request.get("amount")),
+        "daily": ("today with this transfer:", grant.get("day_total")),
+        "monthly": ("this month with this transfer:", grant.get("month_total")),
+    }[kind]
+    if isinstance(figure[1], int):
+        text += f"; {figure[0]} {format_amount(figure[1], currency)}"
+    return text + "."

@@ -6,9 +6,11 @@ otherwise."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+from oso import Variable
 from sqlalchemy.orm import Session
 
 from core.audit.models import DecisionRecord
@@ -158,9 +160,23 @@ def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money 
         currency=money.currency if money else _proposal_currency(facts),
         spent_today=spent_today,
         spent_month=spent_month,
+        person_spent_today=facts.person_spend.spent_today,
+        person_spent_month=facts.person_spend.spent_month,
         local_time=local_time,
         limit_currency=limit_currency,
+        refusal_text=(
+            _refusal_text(policy_engine.current().version, action)
+            if decision.reason == "missing_permission"
+            else None
+        ),
     )
+
+
+@functools.cache
+def _refusal_text(policy_version: str, action: str) -> str | None:
+    """The policy's words for lacking `action` (asked once per policy version and action)."""
+    answers = policy_engine.current().query("refusal_text", action, Variable("text"))
+    return str(answers[0]["text"]) if answers else None
 
 
 def _proposal_currency(facts: Facts) -> str | None:

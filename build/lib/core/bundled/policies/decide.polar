@@ -22,7 +22,10 @@
 #       [{days, start, end, zone}]), caps {per_transfer, daily, monthly: [{kind, level,
 #       amount}]} and, for money actions, weekday and minute (now, in the window's zone),
 #       day_total and month_total (already sent under this grant today / this month
-#       in the tenant's zone, plus this amount).
+#       in the tenant's zone, in this currency, plus this amount).
+#   request.person        money actions: {day_total, month_total}, what the actor sent under
+#       all their grants today / this month in the tenant's zone, in this currency, plus
+#       this amount.
 # ---------------------------------------------------------------------------
 
 # Everyone may see their own profile and their own activity.
@@ -111,11 +114,14 @@ fails("limit_currency", g, r, {}) if not holds("limit_currency", g, r);
 holds("per_transfer_limit", g, r) if within(g.caps.per_transfer, r.amount);
 fails("per_transfer_limit", g, r, cap) if exceeds(g.caps.per_transfer, r.amount, cap);
 
-holds("daily_limit", g, _r) if within(g.caps.daily, g.day_total);
-fails("daily_limit", g, _r, cap) if exceeds(g.caps.daily, g.day_total, cap);
+holds("daily_limit", g, r) if within_cumulative(g.caps.daily, g.day_total, r.person.day_total);
+fails("daily_limit", g, r, cap) if
+    exceeds_cumulative(g.caps.daily, g.day_total, r.person.day_total, cap);
 
-holds("monthly_limit", g, _r) if within(g.caps.monthly, g.month_total);
-fails("monthly_limit", g, _r, cap) if exceeds(g.caps.monthly, g.month_total, cap);
+holds("monthly_limit", g, r) if
+    within_cumulative(g.caps.monthly, g.month_total, r.person.month_total);
+fails("monthly_limit", g, r, cap) if
+    exceeds_cumulative(g.caps.monthly, g.month_total, r.person.month_total, cap);
 
 holds("not_own_access", _g, r) if not own_access(r);
 fails("not_own_access", _g, r, {}) if own_access(r);

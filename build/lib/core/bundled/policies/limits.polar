@@ -5,7 +5,8 @@
 # A limit is set at up to four levels: the grant, its role, the tenant's cap and
 # the bank's cap. A missing level sets no limit. The limit that applies is the
 # smallest one set: a corporate admin can narrow what the bank allows, never
-# widen it.
+# widen it. Daily and monthly caps of the tenant and the bank bind each person
+# across all their grants (see "Cumulative limits" below).
 # ---------------------------------------------------------------------------
 
 # effective_limit(caps, cap): the smallest of the caps (a list of {kind, level, amount}).
@@ -37,6 +38,43 @@ proposal_exceeds(r, e) if [n] = r.proposal.per_transfer and exceeds(r.caps.per_t
 proposal_exceeds(r, e) if [n] = r.proposal.daily and exceeds(r.caps.daily, n, e);
 proposal_exceeds(r, e) if [n] = r.proposal.monthly and exceeds(r.caps.monthly, n, e);
 
+# ---------------------------------------------------------------------------
+# Cumulative limits (daily, monthly): whose total each level counts. A grant's own limit and
+# its role's count what was sent under that one grant. The company's cap and the bank's cap
+# are per person: they count what the person sent under all their grants together, so that
+# holding two grants over the same accounts never doubles what the company allows one person.
+# Totals are per currency (a limit in EUR counts only EUR) and per day and month in the
+# company's time zone.
+# ---------------------------------------------------------------------------
+
+counts_per("grant", "grant");
+counts_per("role", "grant");
+counts_per("tenant", "person");
+counts_per("bank", "person");
+
+# limits_per(caps, per, kept): the caps among `caps` that count a total `per` grant or person.
+limits_per([], _per, []);
+limits_per([c, *rest], per, [c, *kept]) if
+    counts_per(c.level, per) and limits_per(rest, per, kept);
+limits_per([c, *rest], per, kept) if
+    not counts_per(c.level, per) and limits_per(rest, per, kept);
+
+# within_cumulative(caps, grant_total, person_total): each total is at most the effective
+# limit of the levels that count it.
+within_cumulative(caps, grant_total, person_total) if
+    limits_per(caps, "grant", own) and within(own, grant_total) and
+    limits_per(caps, "person", shared) and within(shared, person_total);
+
+# exceeds_cumulative(caps, grant_total, person_total, cap): the limit passed, the grant's
+# own levels reported first; a per-person cap says so ({..., per: "person"}).
+exceeds_cumulative(caps, grant_total, _person_total, cap) if
+    limits_per(caps, "grant", own) and exceeds(own, grant_total, cap);
+exceeds_cumulative(caps, grant_total, person_total,
+                   {kind: kind, level: level, amount: amount, per: "person"}) if
+    limits_per(caps, "grant", own) and within(own, grant_total) and
+    limits_per(caps, "person", shared) and
+    exceeds(shared, person_total, {kind: kind, level: level, amount: amount});
+
 # Limits set in one currency say nothing about another: a grant or role whose limits are in
 # EUR does not let money move from a USD account.
 currency_fits("", _currency);
@@ -45,9 +83,11 @@ currency_fits(c, currency) if c != "" and c = currency;
 # ---------------------------------------------------------------------------
 # Time windows. A window is a set of weekdays (0 = Monday ... 6 = Sunday), a local start
 # and end (minutes after midnight, end excluded) and an IANA time zone; Mandate gives the
-# weekday and minute of "now" in that zone. A window whose end is before its start runs
-# past midnight, and its early-morning part belongs to the weekday it started on:
-# Fri 22:00-02:00 includes Saturday 01:00 but not Monday 01:00.
+# weekday and minute of "now" in that zone. An end of 24:00 (minute 1440) is the end of the
+# day: 00:00-24:00 is the whole day, up to 23:59:59, and Fri 22:00-24:00 stops at midnight.
+# A window whose end is before its start runs past midnight, and its early-morning part
+# belongs to the weekday it started on: Fri 22:00-02:00 includes Saturday 01:00 but not
+# Monday 01:00.
 # ---------------------------------------------------------------------------
 
 in_window(w, wd, m) if

@@ -29,6 +29,29 @@ permission("decision.read",     "bank",   "Read the decision log: every money-mo
 permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
 permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
 
+# refusal_text(permission, sentence): what a person is told when none of their grants carries
+# the permission (the refusal missing_permission).
+refusal_text("account.read",      "Your roles do not let you see this account.");
+refusal_text("statement.read",    "Your roles do not let you read this account's statement.");
+refusal_text("transfer.create",   "Your roles do not let you send money from this account.");
+refusal_text("user.read",         "Your roles do not let you see the company's users.");
+refusal_text("user.manage",       "Your roles do not let you create, deactivate or reset the password of users.");
+refusal_text("role.read",         "Your roles do not let you see roles.");
+refusal_text("role.manage",       "Your roles do not let you create, change or delete roles.");
+refusal_text("grant.read",        "Your roles do not let you see who holds which role.");
+refusal_text("grant.manage",      "Your roles do not let you give, change or revoke grants.");
+refusal_text("cap.read",          "Your roles do not let you see the caps the bank set.");
+refusal_text("authz.explain",     "Your roles do not let you ask why a person may or may not do something.");
+refusal_text("tenant.read",       "Your roles do not let you see the bank's corporate customers.");
+refusal_text("tenant.manage",     "Your roles do not let you onboard corporate customers.");
+refusal_text("account.manage",    "Your roles do not let you open, freeze, unfreeze or close accounts.");
+refusal_text("deposit.create",    "Your roles do not let you credit this account from the clearing account.");
+refusal_text("withdrawal.create", "Your roles do not let you debit this account to the clearing account.");
+refusal_text("cap.manage",        "Your roles do not let you set caps on limits.");
+refusal_text("decision.read",     "Your roles do not let you read the decision log.");
+refusal_text("policy.read",       "Your roles do not let you read the policy.");
+refusal_text("change.read",       "Your roles do not let you read the change log.");
+
 # Actions that move money: limits and time windows apply to these.
 moves_money("transfer.create");
 moves_money("deposit.create");
