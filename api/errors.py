@@ -122,9 +122,10 @@ DATABASE_CODES = ("contention", "database_unavailable")
 
 def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
     """The codes an operation can answer with because of its shape, whatever its route does:
-    the request itself (REQUEST_CODES), a bearer token (api.deps), a body (parsed, size- and depth-limited by api.middleware),
-    parameters (validated by FastAPI), a cursor (core.pagination), an Idempotency-Key
-    (core.ledger.idempotency), and, for /v1, the database (api.errors.describe_exception)."""
+    the request itself (REQUEST_CODES), a bearer token (api.deps), a body (parsed and
+    depth-limited by api.middleware), parameters (validated by FastAPI), a cursor
+    (core.pagination), an Idempotency-Key (core.ledger.idempotency), and, for /v1, the
+    database (api.errors.describe_exception)."""
     parameters = operation.get("parameters", [])
     codes: list[str] = list(REQUEST_CODES)
     if operation.get("security"):
