@@ -73,10 +73,12 @@ def test_an_operation_lists_its_own_codes_only() -> None:
     assert "username_taken" in create_user[409]
     assert "self_change_forbidden" in create_user[403]
     assert set(create_user[401]) == {"unauthenticated", "invalid_token", "token_expired"}
-    # A read has nothing to refuse but its absence; a body-less GET has no 400 or 413.
+    # A read has nothing to refuse but its absence; a body-less GET has no 400, and its 413
+    # is only a body sent where none belongs, past the limit every method has.
     get_account = listed("GET", "/v1/accounts/{account_id}")
     assert get_account[404] == ["not_found"]
-    assert 403 not in get_account and 400 not in get_account and 413 not in get_account
+    assert 403 not in get_account and 400 not in get_account
+    assert get_account[413] == ["payload_too_large"]
     transfer = listed("POST", "/v1/transfers")
     assert {"limit_daily", "outside_time_window"} <= set(transfer[403])
     assert "idempotency_key_required" in transfer[400]
