@@ -42,6 +42,7 @@ AwareTime = Annotated[
         "grant_expired",
         "unknown_action",
         "invalid_amount",
+        "naive_datetime",
     ),
 )
 def explain_decision(
@@ -87,7 +88,7 @@ def user_capabilities(
     "/decisions",
     response_model=Page[DecisionPublic],
     summary="Compliance: the decision log, newest first",
-    responses=error_responses("not_found"),
+    responses=error_responses("not_found", "naive_datetime"),
 )
 def decisions(
     session: ApiSession,

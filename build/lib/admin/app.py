@@ -6,7 +6,8 @@ clock) and its unit of work, so the two cannot drift apart."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from admin import errors
@@ -16,7 +17,8 @@ from api.deps import Services
 
 
 def create_console(services: Services) -> FastAPI:
-    console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # No trailing-slash redirects: Starlette builds them from the Host header (see api.app).
+    console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     console.state.services = services
     errors.install(console)
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -34,5 +36,12 @@ def create_console(services: Services) -> FastAPI:
 
 
 def mount(app: FastAPI) -> None:
-    """Serve the console at /console, over the app's own services."""
+    """Serve the console at /console, over the app's own services; /console itself redirects
+    to the console's home with a relative Location (never one built from the Host header)."""
+
+    async def console_home(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/", status_code=307)
+
+    # A plain route, not an API operation: the console's pages do their own sign-in.
+    app.add_route(PREFIX, console_home, methods=["GET"], include_in_schema=False)
     app.mount(PREFIX, create_console(app.state.services), name="console")

@@ -21,7 +21,7 @@ from admin.errors import FormRefused
 from core.errors import InvalidRequest, MandateError
 from core.iam.schemas import DAY_NAMES, LimitSet, TimeWindow
 from core.ledger.schemas import MAX_ID
-from core.money import MINOR_UNITS, is_currency, parse_amount
+from core.money import MAX_AMOUNT, MINOR_UNITS, format_amount, is_currency, parse_amount
 from core.policy.reasons import KIND_NAMES
 
 LIMIT_FIELDS = ("per_transfer", "daily", "monthly")
@@ -138,6 +138,9 @@ def amount(
         return None
     if value <= 0:
         entry.error(name, "Enter an amount greater than zero.")
+        return None
+    if value > MAX_AMOUNT:
+        entry.error(name, f"Enter an amount of at most {format_amount(MAX_AMOUNT, currency)}.")
         return None
     return value
 

@@ -67,7 +67,11 @@ def create_app(
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         swagger_ui_oauth2_redirect_url=None,
+        # Starlette's trailing-slash redirect builds an absolute URL from the Host header,
+        # which a client chooses: no such redirects (see mount_console for /console).
+        redirect_slashes=False,
     )
     app.state.services = Services(
         settings=settings,
@@ -88,12 +92,13 @@ def create_app(
         compliance.router,
     ):
         app.include_router(router)
-    _mount_docs(app)
+    if settings.docs_enabled:
+        _mount_docs(app)
     mount_console(app)
     # Outermost first: headers on everything, then size limits, then contention retries.
     app.add_middleware(RetryOnContention)
     app.add_middleware(BodyLimits)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
     return app
 
 

@@ -73,6 +73,7 @@ _TITLES = {
     404: "Not found, or not visible to you",
     409: "Conflicts with the current state",
     413: "Request too large",
+    431: "Request headers too large",
     422: "Invalid request",
     429: "Too many attempts",
     503: "Temporarily unavailable",
@@ -103,6 +104,9 @@ def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
+# Any request can be refused by api.middleware.BodyLimits before routing: a body past the
+# limit (on every method), too many or too large headers, a NUL character anywhere.
+REQUEST_CODES = ("payload_too_large", "headers_too_large", "invalid_text")
 AUTHENTICATION_CODES = ("unauthenticated", "invalid_token", "token_expired")
 BODY_CODES = ("malformed_json", "payload_too_large", "invalid_request")
 PARAMETER_CODES = ("invalid_request",)
@@ -118,11 +122,12 @@ DATABASE_CODES = ("contention", "database_unavailable")
 
 def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
     """The codes an operation can answer with because of its shape, whatever its route does:
-    a bearer token (api.deps), a body (parsed, size- and depth-limited by api.middleware),
-    parameters (validated by FastAPI), a cursor (core.pagination), an Idempotency-Key
-    (core.ledger.idempotency), and, for /v1, the database (api.errors.describe_exception)."""
+    the request itself (REQUEST_CODES), a bearer token (api.deps), a body (parsed and
+    depth-limited by api.middleware), parameters (validated by FastAPI), a cursor
+    (core.pagination), an Idempotency-Key (core.ledger.idempotency), and, for /v1, the
+    database (api.errors.describe_exception)."""
     parameters = operation.get("parameters", [])
-    codes: list[str] = []
+    codes: list[str] = list(REQUEST_CODES)
     if operation.get("security"):
         codes += AUTHENTICATION_CODES
     if "requestBody" in operation:

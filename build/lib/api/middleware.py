@@ -1,9 +1,10 @@
-"""ASGI middleware: request size and nesting limits, and security headers."""
+"""ASGI middleware: request size and nesting limits, security headers, contention retries."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -17,6 +18,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
+# What a request's header fields may amount to (431 beyond). uvicorn's own limit on the
+# request head (h11_max_incomplete_event_size in `mandate serve`) sits just above, so that
+# the app, not the server, answers with the error shape.
+MAX_HEADER_COUNT = 100
+MAX_HEADER_BYTES = 32 * 1024
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
@@ -43,52 +49,116 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
+class BodyTooLarge(Exception):
+    """The body went past MAX_BODY_BYTES while it was being read."""
+
+
+async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The whole request body, counted as it streams in (a chunked body declares no
+    length): raises BodyTooLarge as soon as it passes `limit`, so nothing past the limit is
+    ever read or held. None if the client went away."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then the client's own messages
+    (a disconnect)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def headers_exceed(headers: list[tuple[bytes, bytes]]) -> bool:
+    """More header fields than MAX_HEADER_COUNT, or more than MAX_HEADER_BYTES of them."""
+    if len(headers) > MAX_HEADER_COUNT:
+        return True
+    return sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES
+
+
+TOO_LARGE = f"request bodies are at most {MAX_BODY_BYTES} bytes"
+
+# A JSON \u0000 escape that is not itself escaped (an odd run of backslashes before the u).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def carries_nul(scope: Scope, body: bytes, content_type: bytes) -> bool:
+    """Whether a NUL character reaches any text the app reads: the path, the query string,
+    a form field or a JSON string (raw or escaped). PostgreSQL cannot store one in text, and
+    no person types one; refused once here rather than field by field."""
+    if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+        return True
+    if b"\x00" in body:
+        return True
+    if b"form-urlencoded" in content_type:
+        return b"%00" in body
+    if b"json" in content_type:
+        return _JSON_NUL.search(body) is not None
+    return False
+
+
 class BodyLimits:
-    """Refuses bodies over MAX_BODY_BYTES (413) and JSON nested deeper than MAX_JSON_DEPTH
-    (400), quickly and without buffering more than the limit."""
+    """Refuses headers past MAX_HEADER_COUNT / MAX_HEADER_BYTES (431), bodies over
+    MAX_BODY_BYTES (413) and JSON nested deeper than MAX_JSON_DEPTH (400), quickly and without
+    buffering more than the limit. Every method gets the same limit: a GET's body is as able
+    to exhaust memory as a POST's."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raw_headers = list(scope.get("headers") or [])
+        if headers_exceed(raw_headers):
             await _reject(
                 scope,
                 receive,
                 send,
-                413,
-                "payload_too_large",
-                f"request bodies are at most {MAX_BODY_BYTES} bytes",
+                431,
+                "headers_too_large",
+                f"requests carry at most {MAX_HEADER_COUNT} header fields and "
+                f"{MAX_HEADER_BYTES} bytes of headers",
             )
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _reject(
-                    scope,
-                    receive,
-                    send,
-                    413,
-                    "payload_too_large",
-                    f"request bodies are at most {MAX_BODY_BYTES} bytes",
-                )
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if b"json" in headers.get(b"content-type", b"") and json_depth_exceeds(
+        headers = dict(raw_headers)
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            body = await read_body(receive)
+        except BodyTooLarge:
+            await _reject(scope, receive, send, 413, "payload_too_large", TOO_LARGE)
+            return
+        if body is None:
+            return
+        content_type = headers.get(b"content-type", b"").lower()
+        if carries_nul(scope, body, content_type):
+            await _reject(
+                scope, receive, send, 422, "invalid_text", "text may not contain NUL characters"
+            )
+            return
+        if b"json" in content_type and json_depth_exceeds(
             body, MAX_JSON_DEPTH
         ):
             await _reject(
@@ -100,16 +170,7 @@ class BodyLimits:
                 f"JSON may nest at most {MAX_JSON_DEPTH} levels",
             )
             return
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 async def _reject(
@@ -122,12 +183,19 @@ async def _reject(
 DOCS_PATHS = ("/docs", "/redoc")
 
 
+# Two years, subdomains included: the values browsers' preload lists ask for.
+HSTS = b"max-age=63072000; includeSubDomains"
+
+
 class SecurityHeaders:
     """Headers every response carries. The console and API load nothing from elsewhere; the
-    API docs page needs its inline start-up script."""
+    API docs page needs its inline start-up script. Strict-Transport-Security on https, and
+    always in production, which is always behind TLS even where a proxy in front terminates
+    it (the app trusts no forwarded headers, so the scheme it sees may be http)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, always_https: bool = False) -> None:
         self.app = app
+        self.always_https = always_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,6 +215,8 @@ class SecurityHeaders:
         ]
         if path.startswith("/v1"):
             extra.append((b"cache-control", b"no-store"))
+        if self.always_https or scope.get("scheme") == "https":
+            extra.append((b"strict-transport-security", HSTS))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -174,15 +244,15 @@ class RetryOnContention:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chunks = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        # BodyLimits, outside, has already refused anything larger; bounded here all the same,
+        # so that this layer never holds more than the limit whatever wraps it.
+        try:
+            body = await read_body(receive)
+        except BodyTooLarge:
+            await _reject(scope, receive, send, 413, "payload_too_large", TOO_LARGE)
+            return
+        if body is None:
+            return
 
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             final = attempt == RETRY_ATTEMPTS
@@ -196,14 +266,6 @@ class RetryOnContention:
         """Run the app once; True if it failed with contention and should run again."""
         scope[FINAL_ATTEMPT] = final
         retry = False
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
         async def guarded_send(message: Message) -> None:
             nonlocal retry
@@ -216,5 +278,5 @@ class RetryOnContention:
             if not retry:
                 await send(message)
 
-        await self.app(scope, replay, guarded_send)
+        await self.app(scope, replaying(body, receive), guarded_send)
         return retry

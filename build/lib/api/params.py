@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from core.ledger.schemas import MAX_ID
 from core.pagination import MAX_PAGE
@@ -22,3 +24,16 @@ Limit = Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="page size (d
 TenantFilter = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="Bank staff: one tenant only")
 ]
+
+
+def _true_or_false(value: object) -> object:
+    # FastAPI reads "no", "off", "f", "0", "yes", "on", "1" as booleans too; a bank's API
+    # takes the two words its documents use, and nothing that could be a typo of either.
+    if isinstance(value, str):
+        if value in ("true", "false"):
+            return value == "true"
+        raise PydanticCustomError("bool_type", "Input should be true or false")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_true_or_false)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 
@@ -234,6 +235,19 @@ def seed_demo() -> None:
         typer.echo(f"  {login.username:<17} {login.who}")
 
 
+# How uvicorn serves Mandate (`mandate serve` and the tests' live server): no `server`
+# banner; h11, whose bound on the request head (request line and headers) is what holds a
+# client's headers before the app runs (httptools has no such bound), set just above the
+# app's own 431 limit (api.middleware.MAX_HEADER_BYTES, 32 KiB) so that the app answers in
+# the error shape.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "http": "h11",
+    "h11_max_incomplete_event_size": 48 * 1024,
+    "server_header": False,
+    "proxy_headers": False,
+}
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="default: MANDATE_HOST or 127.0.0.1"),
@@ -254,8 +268,13 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
+    docs = (
+        f"  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        if settings.docs_enabled
+        else "  API docs:  off (MANDATE_DOCS_ENABLED)\n"
+    )
     typer.echo(
-        f"\nMandate on {base}\n  API docs:  {base}/docs\n  OpenAPI:   {base}/openapi.json\n"
+        f"\nMandate on {base}\n{docs}"
         f"  console:   {base}/console\n"
         f"  health:    {base}/healthz  {base}/readyz\n"
     )
@@ -265,7 +284,7 @@ def serve(
         port=port,
         workers=workers or settings.workers,
         log_level="info",
-        proxy_headers=False,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, Table, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -76,6 +76,29 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     message = str(getattr(exc, "orig", exc)).lower()
     return any(m in message for m in _SQLITE_BUSY_MESSAGES)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """An insert refused by a unique constraint or index."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    if sqlstate(exc) == "23505":
+        return True
+    return "unique constraint failed" in str(getattr(exc, "orig", exc)).lower()
+
+
+@contextmanager
+def unique_or(session: Session, conflict: Exception) -> Iterator[None]:
+    """Run the inserts of the block in a savepoint; if a unique constraint refuses them (a
+    concurrent request created the same name between our check and our insert), raise
+    `conflict` instead, with the rest of the transaction intact for the audit trail."""
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise conflict from exc
+        raise
 
 
 def is_unavailable(exc: BaseException) -> bool:

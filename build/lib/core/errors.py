@@ -67,6 +67,7 @@ class TooManyRequests(MandateError):
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "The body is not valid JSON."),
     "invalid_request": (422, "A field is missing, of the wrong type, or out of range."),
+    "invalid_text": (422, "Text may not contain NUL characters."),
     "unknown_currency": (
         422,
         "Not an active ISO 4217 currency code: three upper-case letters, e.g. EUR.",
@@ -109,6 +110,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "contention": (503, "Too much contention on these accounts; retry shortly."),
     "database_unavailable": (503, "The database cannot be reached; retry shortly."),
     "payload_too_large": (413, "The request body is too large."),
+    "headers_too_large": (431, "The request has too many header fields, or too large ones."),
     "too_many_requests": (429, "Too many attempts; wait before trying again."),
     "conflict": (409, "The request conflicts with the current state."),
 }

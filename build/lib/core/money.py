@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Context, Decimal, DecimalException, localcontext
 
 # Active ISO 4217 currencies and their minor units (fund codes and precious metals left out:
 # accounts hold spendable money).
@@ -55,17 +56,32 @@ def format_amount(minor: int, currency: str) -> str:
     return f"{sign}{text} {currency}"
 
 
+# What an amount may look like as text, checked before any arithmetic: Decimal takes
+# "9e999997" happily and turning it into an int costs half a minute of CPU; "1e1000000"
+# overflows. ASCII digits with an optional point and sign, at most MAX_AMOUNT_TEXT
+# characters, and an exponent of at most two digits (str() of a float writes "1e+16").
+MAX_AMOUNT_TEXT = 64
+_EXACT = Context(prec=MAX_AMOUNT_TEXT + 110, Emax=999, Emin=-999)
+_AMOUNT_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,2})?", re.ASCII)
+
+
 def parse_amount(text: str, currency: str) -> int:
-    """ "1,234.50" in EUR -> 123450 minor units. Raises ValueError for anything else."""
+    """ "1,234.50" in EUR -> 123450 minor units. Raises ValueError for anything else,
+    quickly, whatever the text: its length and exponent are bounded before it is read as a
+    number."""
     exponent = MINOR_UNITS[currency]
+    if len(text) > MAX_AMOUNT_TEXT:
+        raise ValueError(f"an amount has at most {MAX_AMOUNT_TEXT} characters")
     cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise ValueError(f"{text!r} is not an amount") from exc
-    if not value.is_finite():
+    if not _AMOUNT_TEXT.fullmatch(cleaned):
         raise ValueError(f"{text!r} is not an amount")
-    scaled = value.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
+    try:
+        # Exact for every text the pattern lets through (the default 28 digits would round).
+        with localcontext(_EXACT):
+            scaled = Decimal(cleaned).scaleb(exponent)
+            whole = scaled == scaled.to_integral_value()
+    except (DecimalException, ValueError) as exc:
+        raise ValueError(f"{text!r} is not an amount") from exc
+    if not whole:
         raise ValueError(f"{currency} has {exponent} decimal places")
     return int(scaled)

@@ -14,6 +14,11 @@ T = TypeVar("T")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
+# The largest id a cursor may carry: that of an INTEGER key (PostgreSQL refuses a larger
+# parameter against it), or of a BIGINT one (SQLite's integers end there too).
+MAX_KEY = 2**31 - 1
+MAX_BIG_KEY = 2**63 - 1
+_NOT_OURS = "the cursor is not one this API issued"
 
 
 class Page(BaseModel, Generic[T]):
@@ -25,20 +30,21 @@ def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id the previous page ended at; a cursor we did not issue is a 422."""
+def decode_cursor(cursor: str | None, *, max_key: int = MAX_KEY) -> int | None:
+    """The id the previous page ended at; a cursor we did not issue (not ours, or past the
+    key range of the list: `max_key`, MAX_BIG_KEY for BIGINT keys) is a 422."""
     if not cursor:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if not value.isascii() or not value.isdigit() or len(value) > 19:
+            raise ValueError(value)
         last_id = int(value)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(
-            "the cursor is not one this API issued", code="invalid_cursor"
-        ) from exc
-    if version != "v1" or last_id < 0:
-        raise InvalidRequest("the cursor is not one this API issued", code="invalid_cursor")
+        raise InvalidRequest(_NOT_OURS, code="invalid_cursor") from exc
+    if version != "v1" or not 0 <= last_id <= max_key:
+        raise InvalidRequest(_NOT_OURS, code="invalid_cursor")
     return last_id
 
 

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Compile decisions into residual checks (cached per policy version and static facts).
     policy_compile: bool = True
 
+    # /docs, /redoc and /openapi.json; unset: on, except in production.
+    docs_enabled: bool | None = None
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1)
@@ -67,6 +70,12 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @model_validator(mode="after")
+    def _docs_off_in_production(self) -> Settings:
+        if self.docs_enabled is None:
+            self.docs_enabled = self.environment != "production"
+        return self
 
     @model_validator(mode="after")
     def _production_needs_provisioned_secrets(self) -> Settings:

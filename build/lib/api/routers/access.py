@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ApiSession, Context
 from api.errors import error_responses
-from api.params import Cursor, GrantId, Limit, RoleId, TenantFilter, TenantId
+from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
 from core.iam import access
 from core.iam.schemas import (
     CapPublic,
@@ -122,7 +122,7 @@ def list_grants(
     ctx: Context,
     user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     tenant_id: TenantFilter = None,
-    include_revoked: bool = False,
+    include_revoked: Flag = False,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[GrantPublic]:

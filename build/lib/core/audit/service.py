@@ -16,7 +16,7 @@ from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
 from core.context import PendingActivity, RequestContext
 from core.db import table_of
 from core.iam.models import User
-from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.service import authorize, require_readable
@@ -87,7 +87,7 @@ def write_trail(
         record.currency = pending.currency
         record.transfer_id = pending.transfer_id
         record.idempotency_key = pending.idempotency_key
-        record.target = pending.target
+        record.target = _fit(pending.target, TARGET_LENGTH)
         if pending.replayed and not detail:
             record.detail = (
                 f"replayed: transfer {pending.transfer_id} was already made with this key"
@@ -105,6 +105,18 @@ def _done_by_default(pending: PendingActivity) -> str:
     return f"{what}: {pending.target}" if pending.target else what
 
 
+# ActivityRecord.target's column: a target names what was acted on ("new tenant <name>");
+# the change log keeps the full names.
+TARGET_LENGTH = 100
+
+
+def _fit(text: str | None, length: int) -> str | None:
+    """`text`, cut to `length` characters with an ellipsis if it is longer."""
+    if text is None or len(text) <= length:
+        return text
+    return text[: length - 1] + "…"
+
+
 def my_activity(
     session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
 ) -> Page[ActivityPublic]:
@@ -120,7 +132,7 @@ def my_activity(
         .order_by(col(ActivityRecord.id).desc())
         .limit(size + 1)
     )
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
     if before is not None:
         stmt = stmt.where(col(ActivityRecord.id) < before)
     rows = list(session.scalars(stmt))
@@ -240,7 +252,7 @@ def decisions(
         stmt = stmt.where(col(DecisionRecord.at) >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(col(DecisionRecord.at) < filters.until)
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
     if before is not None:
         stmt = stmt.where(col(DecisionRecord.id) < before)
     rows = list(session.execute(stmt).all())
@@ -279,7 +291,7 @@ def changes(
         stmt = stmt.where(col(ChangeRecord.tenant_id) == tenant_id)
     if entity is not None:
         stmt = stmt.where(col(ChangeRecord.entity) == entity)
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
     if before is not None:
         stmt = stmt.where(col(ChangeRecord.id) < before)
     rows = list(session.execute(stmt).all())

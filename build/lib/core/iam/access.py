@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from core.audit.changes import record_change
 from core.context import RequestContext
+from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.iam.models import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant, User
 from core.iam.schemas import (
@@ -196,12 +197,13 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
         proposal=_proposal(body.limits),
     )
     key = _slug(body.name)
+    exists = Conflict(f"the tenant already has a role named {body.name!r}", code="role_exists")
     if session.scalar(
         select(col(Role.id)).where(
             col(Role.tenant_id) == tenant.id, col(Role.key) == key, col(Role.deleted_at).is_(None)
         )
     ):
-        raise Conflict(f"the tenant already has a role named {body.name!r}", code="role_exists")
+        raise exists
     now = ctx.now()
     role = Role(
         bank_id=tenant.bank_id,
@@ -215,8 +217,9 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
         updated_at=now,
     )
     _set_limits(role, body.limits)
-    session.add(role)
-    session.flush()
+    with unique_or(session, exists):
+        session.add(role)
+        session.flush()
     session.add_all([RolePermission(role_id=role.id, permission=p) for p in permissions])  # type: ignore[arg-type]
     session.flush()
     public = role_public(session, role)

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -160,7 +161,7 @@ class UserCreate(_Input):
 
 class UserUpdate(_Input):
     display_name: DisplayName | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class PasswordReset(_Input):
@@ -197,7 +198,7 @@ class RoleUpdate(_Input):
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
     permissions: list[Permission] | None = Field(default=None, min_length=1, max_length=30)
     limits: LimitSet | None = None
-    clear_limits: bool = False
+    clear_limits: StrictBool = False
 
 
 class RolePublic(BaseModel):
@@ -218,7 +219,7 @@ class RolePublic(BaseModel):
 class GrantCreate(_Input):
     user_id: ResourceId
     role_id: ResourceId
-    all_accounts: bool = True
+    all_accounts: StrictBool = True
     account_ids: list[ResourceId] = Field(default_factory=list, max_length=500)
     limits: LimitSet | None = None
     window: TimeWindow | None = None
@@ -235,15 +236,15 @@ class GrantCreate(_Input):
 class GrantUpdate(_Input):
     """Replace the grant's conditions; fields left out stay as they are."""
 
-    all_accounts: bool | None = None
+    all_accounts: StrictBool | None = None
     account_ids: list[ResourceId] | None = Field(default=None, max_length=500)
     limits: LimitSet | None = None
-    clear_limits: bool = False
+    clear_limits: StrictBool = False
     window: TimeWindow | None = None
-    clear_window: bool = False
+    clear_window: StrictBool = False
     valid_from: AwareDatetime = None
     valid_until: AwareDatetime = None
-    clear_validity: bool = False
+    clear_validity: StrictBool = False
 
 
 class GrantPublic(BaseModel):

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from core.audit.changes import record_change
 from core.context import Actor, RequestContext
-from core.db import Database
+from core.db import Database, unique_or
 from core.errors import Conflict, NotFound, Unauthenticated
 from core.iam.credentials import Passwords, TokenService
 from core.iam.models import Bank, Grant, Role, Tenant, User
@@ -321,18 +321,20 @@ def add_user(
         Resource("user", None, tenant_id, actor.bank_id),
         not_found=f"tenant {tenant_id} not found",
     )
+    taken = Conflict(f"the username {body.username!r} is taken", code="username_taken")
     if session.scalar(select(col(User.id)).where(col(User.username) == body.username)) is not None:
-        raise Conflict(f"the username {body.username!r} is taken", code="username_taken")
-    user = create_user(
-        session,
-        passwords,
-        bank_id=actor.bank_id,
-        tenant_id=tenant_id,
-        username=body.username,
-        display_name=body.display_name,
-        password=body.password,
-        now=ctx.now(),
-    )
+        raise taken
+    with unique_or(session, taken):
+        user = create_user(
+            session,
+            passwords,
+            bank_id=actor.bank_id,
+            tenant_id=tenant_id,
+            username=body.username,
+            display_name=body.display_name,
+            password=body.password,
+            now=ctx.now(),
+        )
     public = user_public(user)
     record_change(
         ctx,
@@ -434,13 +436,15 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
     actor = ctx.require_actor()
     ctx.audit.attempt("tenant.manage", target=f"new tenant {body.name}")
     authorize(session, ctx, "tenant.manage", Resource.of_bank(actor.bank_id), not_found="not found")
+    exists = Conflict(f"a tenant named {body.name!r} exists", code="tenant_exists")
     if session.scalar(
         select(col(Tenant.id)).where(
             col(Tenant.bank_id) == actor.bank_id, col(Tenant.name) == body.name
         )
     ):
-        raise Conflict(f"a tenant named {body.name!r} exists", code="tenant_exists")
-    tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
+        raise exists
+    with unique_or(session, exists):
+        tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
     tenant.created_at = ctx.now()
     public = tenant_public(tenant)
     record_change(

@@ -29,7 +29,7 @@ from core.ledger.schemas import (
     TransferPublic,
 )
 from core.money import format_amount
-from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
 from core.policy.facts import Money, Resource, tenant_day, tenant_zone
 from core.policy.filters import readable_accounts
 from core.policy.service import authorize, require_readable
@@ -123,7 +123,7 @@ def statement(
 ) -> Page[EntryPublic]:
     """An account's entries, newest first, each with the balance after it."""
     size = page_size(limit)
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
     load_readable_account(session, ctx, account_id, "statement.read")
     rows = repository.entries_page(session, account_id, before_id=before, limit=size + 1)
     items = [
