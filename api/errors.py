@@ -262,6 +262,7 @@ RETRY_AFTER = {
 CODE_HEADERS: dict[str, dict[str, Any]] = {
     "idempotency_key_in_flight": RETRY_AFTER,
     "contention": RETRY_AFTER,
+    "too_many_requests": RETRY_AFTER,
 }
 
 

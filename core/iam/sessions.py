@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -96,6 +97,8 @@ class Reservation:
     attempt_id: int
     allowed: bool
     user: User | None
+    # When a refused attempt may be tried again (the lock's end).
+    locked_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -138,11 +141,16 @@ def _count(session: Session, where: ColumnElement[bool]) -> int:
     return int(session.scalar(select(func.count()).select_from(SignInAttempt).where(where)) or 0)
 
 
-def too_many_failures(session: Session, username: str, address: str, now: dt.datetime) -> bool:
-    """Has this username, or this address, failed to sign in too often lately?
+def locked_until(
+    session: Session, username: str, address: str, now: dt.datetime
+) -> dt.datetime | None:
+    """When sign-in for this username, or from this address, opens again; None if it is open.
 
     For a username only the failures after its latest success count: a person who mistyped
-    a few times and then got in starts afresh. An address's failures all count."""
+    a few times and then got in starts afresh. An address's failures all count. The window
+    rolls one failure at a time: the lock ends when the oldest failure that keeps the count at
+    the limit leaves the window (attempts refused while locked are not counted, so they never
+    move that moment)."""
     since = now - ATTEMPT_WINDOW
     last_success = (
         select(func.coalesce(func.max(col(SignInAttempt.id)), 0))
@@ -153,17 +161,40 @@ def too_many_failures(session: Session, username: str, address: str, now: dt.dat
         )
         .scalar_subquery()
     )
-    user_failures = _count(
-        session,
+    user_failures = (
         (col(SignInAttempt.username) == username)
         & _failed(since)
-        & (col(SignInAttempt.id) > last_success),
+        & (col(SignInAttempt.id) > last_success)
     )
-    if user_failures >= USER_FAILURES:
-        return True
-    return _count(session, (col(SignInAttempt.address) == address) & _failed(since)) >= (
-        ADDRESS_FAILURES
+    ends = [
+        _lock_end(session, user_failures, USER_FAILURES),
+        _lock_end(
+            session, (col(SignInAttempt.address) == address) & _failed(since), ADDRESS_FAILURES
+        ),
+    ]
+    # A failure counts while `at >= now - ATTEMPT_WINDOW`: the lock holds through its end.
+    locked = [end for end in ends if end is not None and end >= now]
+    return max(locked) if locked else None
+
+
+def _lock_end(session: Session, failures: ColumnElement[bool], limit: int) -> dt.datetime | None:
+    count = _count(session, failures)
+    if count < limit:
+        return None
+    # The failure whose leaving the window brings the count below the limit.
+    oldest_keeping = session.scalar(
+        select(col(SignInAttempt.at))
+        .where(failures)
+        .order_by(col(SignInAttempt.at), col(SignInAttempt.id))
+        .offset(count - limit)
+        .limit(1)
     )
+    return None if oldest_keeping is None else oldest_keeping + ATTEMPT_WINDOW
+
+
+def too_many_failures(session: Session, username: str, address: str, now: dt.datetime) -> bool:
+    """Has this username, or this address, failed to sign in too often lately?"""
+    return locked_until(session, username, address, now) is not None
 
 
 def _serialize_attempts(session: Session, username: str, address: str) -> None:
@@ -183,7 +214,8 @@ def reserve_attempt(session: Session, username: str, address: str, now: dt.datet
     settles once the password is checked; past them, record a refused attempt. Both are
     committed before any password is checked."""
     _serialize_attempts(session, username, address)
-    allowed = not too_many_failures(session, username, address, now)
+    lock_ends = locked_until(session, username, address, now)
+    allowed = lock_ends is None
     attempt = SignInAttempt(
         at=now,
         username=username,
@@ -195,7 +227,7 @@ def reserve_attempt(session: Session, username: str, address: str, now: dt.datet
     session.flush()
     assert attempt.id is not None
     user = session.scalar(select(User).where(col(User.username) == username)) if allowed else None
-    return Reservation(attempt_id=attempt.id, allowed=allowed, user=user)
+    return Reservation(attempt_id=attempt.id, allowed=allowed, user=user, locked_until=lock_ends)
 
 
 def settle_attempt(session: Session, attempt_id: int, *, succeeded: bool) -> None:
@@ -224,7 +256,9 @@ def check_credentials(
     name, address = username.strip().lower()[:64], address[:64]
     reservation = db.run(lambda s: reserve_attempt(s, name, address, now))
     if not reservation.allowed:
-        raise TooManyRequests(TOO_MANY)
+        ends = reservation.locked_until
+        wait = math.ceil((ends - now).total_seconds()) if ends is not None else 1
+        raise TooManyRequests(TOO_MANY, retry_after=max(wait, 1))
     user = reservation.user
     valid = passwords.verify(user.password_hash if user else None, password)
     succeeded = user is not None and valid and user.is_active

@@ -152,3 +152,21 @@ def test_a_reservation_never_settled_counts_as_a_failure(door, client, db, world
     assert _attempt(door, client, PASSWORD) == 429
     clock.advance(minutes=15, seconds=1)
     assert _attempt(door, client, PASSWORD) == SIGNED_IN[door]
+
+
+def test_a_locked_token_request_says_when_to_try_again(client, world, clock):
+    """The 429 carries Retry-After: the seconds until the oldest failure that keeps the count
+    at the limit leaves the window, and attempts while locked do not move it."""
+    form = {"username": "acme-payer", "password": WRONG}
+    for _ in range(USER_FAILURES):
+        assert client.post("/v1/auth/token", data=form).status_code == 401
+        clock.advance(minutes=1)
+    # The first failure was 5 minutes ago: it leaves the 15-minute window in 10 minutes.
+    locked = client.post("/v1/auth/token", data={**form, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == str(10 * 60)
+    clock.advance(minutes=4)
+    again = client.post("/v1/auth/token", data=form)
+    assert again.status_code == 429 and again.headers["retry-after"] == str(6 * 60)
+    clock.advance(minutes=6, seconds=1)
+    assert client.post("/v1/auth/token", data={**form, "password": PASSWORD}).status_code == 200
