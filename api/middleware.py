@@ -158,9 +158,7 @@ class BodyLimits:
                 scope, receive, send, 422, "invalid_text", "text may not contain NUL characters"
             )
             return
-        if b"json" in content_type and json_depth_exceeds(
-            body, MAX_JSON_DEPTH
-        ):
+        if b"json" in content_type and json_depth_exceeds(body, MAX_JSON_DEPTH):
             await _reject(
                 scope,
                 receive,
