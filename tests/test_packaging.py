@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -15,6 +16,8 @@ import pytest
 from core.settings import REPO_ROOT
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+NOT_SOURCES = (".git", ".venv", "var", "build", "dist", "*.egg-info", "test-output", ".*_cache")
+NOT_SOURCES += (".hypothesis", "__pycache__")
 
 
 def test_every_package_of_the_checkout_is_listed_for_the_wheel() -> None:
@@ -39,10 +42,14 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> str:
 def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MANDATE_", "PYTHON"))}
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    # Built from a copy of the sources, so the checkout gets no build/ folder (whose stale
+    # files a later build would ship).
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     wheels = tmp_path / "wheels"
     _run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
-        cwd=REPO_ROOT,
+        cwd=source,
         env=env,
     )
     (wheel,) = wheels.glob("mandate-*.whl")

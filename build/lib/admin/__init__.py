@@ -1,1 +1,0 @@
-"""The web console: server-rendered pages over the same core services as the API."""

@@ -1,1 +1,0 @@
-"""The HTTP API: thin routers over core's services."""

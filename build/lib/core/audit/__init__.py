@@ -1,1 +1,0 @@
-"""What happened: each user's activity, the policy's decisions, and changes to roles and grants."""

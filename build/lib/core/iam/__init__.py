@@ -1,1 +1,0 @@
-"""Identity and access: banks, tenants, users, roles, grants, credentials, tokens."""

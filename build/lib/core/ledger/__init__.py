@@ -1,1 +1,0 @@
-"""The double-entry ledger: accounts, transfers, entries, balances, idempotency."""

@@ -1,1 +1,0 @@
-"""The policy seam: Python gathers facts, the Polar files in policies/ decide."""
