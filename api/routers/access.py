@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ApiSession, Context
-from api.errors import error_responses
+from api.errors import MANAGE_REFUSALS, error_responses
 from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
 from core.iam import access
 from core.iam.schemas import (
@@ -22,6 +22,17 @@ from core.iam.schemas import (
 )
 from core.ledger.schemas import CurrencyCode
 from core.pagination import Page
+
+# A grant's conditions, as its body's validators check them (core.iam.schemas).
+GRANT_CONDITION_CODES = (
+    "invalid_scope",
+    "invalid_validity",
+    "invalid_window",
+    "invalid_time",
+    "unknown_time_zone",
+    "naive_datetime",
+    "unknown_currency",
+)
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
@@ -47,11 +58,7 @@ def list_roles(
     status_code=201,
     summary="Create a custom role: a named set of permissions",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
         "exceeds_cap",
         "role_exists",
         "invalid_permission",
@@ -77,11 +84,7 @@ def get_role(session: ApiSession, ctx: Context, role_id: RoleId) -> RolePublic:
     response_model=RolePublic,
     summary="Change a custom role",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
         "exceeds_cap",
         "builtin_role",
         "invalid_permission",
@@ -97,11 +100,7 @@ def update_role(session: ApiSession, ctx: Context, role_id: RoleId, body: RoleUp
     status_code=204,
     summary="Delete a custom role without grants",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
         "builtin_role",
         "role_in_use",
     ),
@@ -143,20 +142,10 @@ def list_grants(
     status_code=201,
     summary="Give a user a role, with scope, limits, a time window and validity",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
         "role_not_assignable",
         "exceeds_cap",
-        "invalid_scope",
-        "invalid_validity",
-        "invalid_window",
-        "invalid_time",
-        "unknown_time_zone",
-        "naive_datetime",
-        "unknown_currency",
+        *GRANT_CONDITION_CODES,
     ),
 )
 def create_grant(session: ApiSession, ctx: Context, body: GrantCreate) -> GrantPublic:
@@ -178,21 +167,11 @@ def get_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPubl
     response_model=GrantPublic,
     summary="Change a grant's conditions",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
         "role_not_assignable",
         "exceeds_cap",
         "grant_revoked",
-        "invalid_scope",
-        "invalid_validity",
-        "invalid_window",
-        "invalid_time",
-        "unknown_time_zone",
-        "naive_datetime",
-        "unknown_currency",
+        *GRANT_CONDITION_CODES,
     ),
 )
 def update_grant(
@@ -206,11 +185,7 @@ def update_grant(
     response_model=GrantPublic,
     summary="Revoke a grant",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
     ),
 )
 def revoke_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.deps import ApiSession, Context, services
-from api.errors import error_responses
+from api.errors import MANAGE_REFUSALS, error_responses
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
 from core.iam import service
 from core.iam.schemas import (
@@ -65,11 +65,7 @@ def list_users(
     status_code=201,
     summary="Create a user",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
         "username_taken",
     ),
 )
@@ -94,11 +90,7 @@ def get_user(session: ApiSession, ctx: Context, user_id: UserId) -> UserPublic:
     response_model=UserPublic,
     summary="Rename, deactivate or reactivate a user",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
     ),
 )
 def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUpdate) -> UserPublic:
@@ -110,11 +102,7 @@ def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUp
     response_model=UserPublic,
     summary="Reset a user's password (ends their sessions)",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
-        "self_change_forbidden",
+        *MANAGE_REFUSALS,
     ),
 )
 def reset_password(
