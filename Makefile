@@ -26,6 +26,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache  # the layers' import contracts (.importlinter): the code's map
 	$(BIN)/mypy  # typing: kept clean (see pyproject [tool.mypy])
 
 test: lint

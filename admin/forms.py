@@ -18,9 +18,10 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from admin.errors import FormRefused
+from core.clock import DAY_NAMES
 from core.errors import InvalidRequest, MandateError
-from core.iam.schemas import DAY_NAMES, LimitSet, TimeWindow
-from core.ledger.schemas import MAX_ID
+from core.fields import MAX_ID
+from core.iam.schemas import LimitSet, TimeWindow
 from core.money import MAX_AMOUNT, MINOR_UNITS, format_amount, is_currency, parse_amount
 from core.policy.reasons import KIND_NAMES
 

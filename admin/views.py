@@ -16,9 +16,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
+from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
-from core.iam.workspace import Workspace, workspace
 from core.money import MINOR_UNITS, format_amount
 from core.policy.reasons import REASONS
 

@@ -8,7 +8,7 @@ from fastapi import Path, Query
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from core.ledger.schemas import MAX_ID
+from core.fields import MAX_ID
 from core.pagination import MAX_PAGE
 
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -24,8 +24,8 @@ from core.context import RequestContext
 from core.db import Database
 from core.iam import service as iam
 from core.iam.credentials import Passwords
-from core.iam.models import Grant, GrantAccount
-from core.ledger.models import Account
+from core.models.iam import Grant, GrantAccount, actor_of
+from core.models.ledger import Account
 from core.policy import engine as policy_engine
 from core.policy.facts import Money, Resource, build_request
 from core.policy.service import check
@@ -108,9 +108,9 @@ def measure(
         setups = {}
         for grants, (user_id, account_ids) in worlds.items():
             session = sessions[grants]
-            from core.iam.models import User
+            from core.models.iam import User
 
-            actor = iam.actor_of(session.get(User, user_id))  # type: ignore[arg-type]
+            actor = actor_of(session.get(User, user_id))  # type: ignore[arg-type]
             subject = session.get(Account, account_ids[0])
             counterparty = session.get(Account, account_ids[-1])
             assert subject is not None and counterparty is not None

@@ -39,8 +39,8 @@ from core.context import RequestContext
 from core.db import Database
 from core.iam import service as iam
 from core.iam.credentials import Passwords
-from core.iam.models import LimitCap
-from core.ledger.models import Account
+from core.models.iam import LimitCap, actor_of
+from core.models.ledger import Account
 from core.settings import REPO_ROOT, Settings
 
 # The PostgreSQL server the benchmarks create their own databases on (mandate_bench...).
@@ -147,7 +147,7 @@ def seed(url: str, payers: int) -> tuple[list[int], int]:
         from core.ledger import service as ledger
         from core.ledger.schemas import AccountCreate
 
-        ctx = RequestContext(actor=iam.actor_of(manager))
+        ctx = RequestContext(actor=actor_of(manager))
         ledger.open_account(
             session, ctx, AccountCreate(tenant_id=tenant.id, name="first", currency="EUR")
         )  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from core.iam import service as iam
 from core.iam.credentials import Passwords
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate
+from core.models.iam import actor_of
 from core.pagination import encode_cursor
 from core.policy import engine as policy_engine
 from core.settings import REPO_ROOT, Settings
@@ -104,7 +105,7 @@ def seed(url: str, entries: int) -> tuple[int, int]:
         )
         account = ledger.open_account(
             session,
-            RequestContext(actor=iam.actor_of(manager)),
+            RequestContext(actor=actor_of(manager)),
             AccountCreate(tenant_id=tenant.id, name="Busy", currency="EUR"),
         )  # type: ignore[arg-type]
         account_id, manager_id = account.id, manager.id
@@ -164,11 +165,9 @@ def main() -> None:
     with db.unit_of_work(write=False) as session:
         from sqlalchemy import select
 
-        from core.iam.models import User
+        from core.models.iam import User
 
-        actor = iam.actor_of(
-            session.scalar(select(User).where(User.username == "paging-bookkeeper"))
-        )  # type: ignore[arg-type]
+        actor = actor_of(session.scalar(select(User).where(User.username == "paging-bookkeeper")))  # type: ignore[arg-type]
     samples = []
     for cursor in cursors:
         started = time.perf_counter()

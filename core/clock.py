@@ -32,3 +32,13 @@ class FixedClock:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# A time window's days as the API names them (index 0 is Monday, as in datetime.weekday()).
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def minutes_of_day(clock_time: str) -> int:
+    """'09:30' -> 570; '24:00' (a window's end: the end of the day) -> 1440."""
+    hours, minutes = clock_time.split(":")
+    return int(hours) * 60 + int(minutes)

@@ -13,9 +13,9 @@ from core.clock import Clock, SystemClock
 from core.context import RequestContext
 from core.iam import service as iam
 from core.iam.credentials import Passwords
-from core.iam.models import Bank, LimitCap
 from core.ledger import service as ledger
-from core.ledger.schemas import DepositCreate
+from core.ledger.schemas import AccountCreate, DepositCreate
+from core.models.iam import Bank, LimitCap, actor_of
 
 BANK_NAME = "Mandate Demo Bank"
 DEMO_PASSWORD = "demo-password"
@@ -122,15 +122,13 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
         session, globex_admin, role("corporate_admin", globex.id), created_by=manager.id, now=now
     )
 
-    ctx = RequestContext(actor=iam.actor_of(manager), clock=clock)
+    ctx = RequestContext(actor=actor_of(manager), clock=clock)
     accounts = []
     for tenant_id, name in (
         (acme.id, "Acme Operating"),
         (acme.id, "Acme Payroll"),
         (globex.id, "Globex Main"),
     ):
-        from core.ledger.schemas import AccountCreate
-
         accounts.append(
             ledger.open_account(
                 session, ctx, AccountCreate(tenant_id=tenant_id, name=name, currency="EUR")

@@ -10,8 +10,8 @@ from sqlalchemy import CursorResult, Delete, delete, or_
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from core.iam.sessions import ConsoleSession, SignInAttempt
-from core.ledger.models import IdempotencyRecord
+from core.models.ledger import IdempotencyRecord
+from core.models.sessions import ConsoleSession, SignInAttempt
 
 # Sign-in attempts are kept a week: the rate limit looks back 15 minutes, people a while longer.
 SIGN_IN_ATTEMPTS_KEPT = dt.timedelta(days=7)

@@ -14,10 +14,10 @@ from core.context import RequestContext
 from core.db import Database
 from core.iam import service as iam
 from core.iam.credentials import Passwords
-from core.iam.models import Bank, Grant, Role, Tenant, User
 from core.ledger import service as ledger
-from core.ledger.models import Account
 from core.ledger.schemas import AccountCreate, DepositCreate
+from core.models.iam import Bank, Grant, Role, Tenant, User, actor_of
+from core.models.ledger import Account
 
 PASSWORD = "correct horse battery staple"
 _keys = itertools.count(1)
@@ -45,7 +45,7 @@ def staff_context(db: Database, username: str, clock: Clock) -> RequestContext:
     with db.unit_of_work(write=False) as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        return RequestContext(actor=iam.actor_of(user), clock=clock)
+        return RequestContext(actor=actor_of(user), clock=clock)
 
 
 def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
@@ -87,7 +87,7 @@ def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
         person("globex-admin", globex, "corporate_admin")
         person("globex-payer", globex, "payer")
 
-        ctx = RequestContext(actor=iam.actor_of(users["manager"]), clock=clock)
+        ctx = RequestContext(actor=actor_of(users["manager"]), clock=clock)
         accounts: dict[str, Account] = {}
         for name, tenant, currency in (
             ("acme-operating", acme, "EUR"),

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.ledger.check import run_checks
-from core.ledger.models import Account, Entry, Transfer
+from core.models.ledger import Account, Entry, Transfer
 
 
 def snapshot(session: Session) -> tuple[dict[int, tuple[int, str]], int, int]:

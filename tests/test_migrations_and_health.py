@@ -10,10 +10,10 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-import core.audit.models
-import core.iam.models
 import core.iam.sessions
-import core.ledger.models  # noqa: F401  (registers the tables)
+import core.models.audit
+import core.models.iam
+import core.models.ledger  # noqa: F401  (registers the tables)
 from api.app import NotMigrated, create_app
 from core.settings import Settings
 
@@ -63,8 +63,8 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
 
     from core.cli import app as cli
     from core.db import Database
-    from core.iam.models import User
-    from core.ledger.models import Transfer
+    from core.models.iam import User
+    from core.models.ledger import Transfer
     from core.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from core import demo
-from core.iam.models import User
+from core.models.iam import User
 from core.settings import REPO_ROOT
 from tests.factories import bearer
 

@@ -16,14 +16,16 @@ from admin.deps import CheckedForm, ConsoleContext
 from admin.forms import LIMIT_FIELDS, Entry, currencies, time_zones
 from admin.routes.iam import tenants_page, user_page
 from admin.views import decimal_text, redirect, render
+from admin.workspace import workspace
 from api.deps import DbSession
 from api.params import GrantId, RoleId, TenantId
+from core.clock import DAY_NAMES
 from core.context import RequestContext
 from core.errors import MandateError
+from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
 from core.iam.schemas import (
-    DAY_NAMES,
     CapSet,
     GrantCreate,
     LimitSet,
@@ -31,9 +33,7 @@ from core.iam.schemas import (
     RolePublic,
     RoleUpdate,
 )
-from core.iam.workspace import workspace
 from core.ledger import service as ledger
-from core.ledger.schemas import MAX_ID
 from core.money import MINOR_UNITS
 from core.pagination import MAX_PAGE
 

@@ -15,12 +15,12 @@ from admin import forms
 from admin.deps import CheckedForm, ConsoleContext
 from admin.forms import Entry
 from admin.views import redirect, render
+from admin.workspace import Workspace, holds_over_account, workspace
 from api.deps import DbSession
 from api.params import AccountId, Cursor, TenantId
 from core.context import RequestContext
 from core.errors import MandateError
 from core.iam import service as iam
-from core.iam.workspace import Workspace, holds_over_account, workspace
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate, AccountPublic, AccountUpdate, DepositCreate
 from core.pagination import MAX_PAGE

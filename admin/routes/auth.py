@@ -20,11 +20,11 @@ from admin.deps import (
 )
 from admin.forms import text
 from admin.views import PREFIX, redirect, render_public, url
+from admin.workspace import Workspace, workspace
 from api.deps import DbSession, services
 from core.context import RequestContext
 from core.errors import MandateError
 from core.iam import sessions
-from core.iam.workspace import Workspace, workspace
 
 router = APIRouter()
 

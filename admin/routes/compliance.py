@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 
 from admin.deps import ConsoleContext
 from admin.views import decimal_text, render
+from admin.workspace import workspace
 from api.deps import DbSession
 from api.params import Cursor
 from core.audit import service as audit
 from core.audit.service import DecisionFilter, DecisionPublic
 from core.context import RequestContext
+from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
-from core.iam.workspace import workspace
-from core.ledger.schemas import MAX_ID
 from core.pagination import MAX_PAGE
 from core.policy.reasons import REASONS
 

@@ -15,14 +15,15 @@ from admin.deps import CheckedForm, ConsoleContext
 from admin.forms import Entry
 from admin.routes.accounts import account_names, tenant_names
 from admin.views import redirect, render
+from admin.workspace import workspace
 from api.deps import DbSession, services
 from api.params import Cursor, TenantId, UserId
 from core.context import RequestContext
 from core.errors import MandateError
 from core.iam import access
 from core.iam import service as iam
+from core.iam.access import list_caps
 from core.iam.schemas import PasswordReset, TenantCreate, UserCreate, UserUpdate
-from core.iam.workspace import workspace
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountPublic
 from core.pagination import MAX_PAGE
@@ -266,8 +267,6 @@ def tenants_page(
     new_tenant: Entry | None = None,
     bank_cap: Entry | None = None,
 ) -> HTMLResponse:
-    from core.iam.access import list_caps
-
     ws = workspace(session, ctx)
     return render(
         request,
@@ -322,8 +321,6 @@ def tenant_page(
     new_account: Entry | None = None,
     cap: Entry | None = None,
 ) -> HTMLResponse:
-    from core.iam.access import list_caps
-
     tenant = iam.get_tenant(session, ctx, tenant_id)
     ws = workspace(session, ctx)
     values: dict[str, Any] = {

@@ -18,13 +18,14 @@ from admin.deps import CheckedForm, ConsoleContext
 from admin.forms import Entry
 from admin.routes.accounts import account_names
 from admin.views import redirect, render
+from admin.workspace import accounts_for
 from api.deps import DbSession
 from api.params import TransferId
 from core.context import RequestContext
 from core.errors import MandateError
-from core.iam.workspace import accounts_for
+from core.fields import MAX_ID
 from core.ledger import service as ledger
-from core.ledger.schemas import MAX_ID, TransferCreate
+from core.ledger.schemas import TransferCreate
 from core.pagination import MAX_PAGE
 
 router = APIRouter()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from api.deps import ApiSession, Context
 from api.errors import MANAGE_REFUSALS, error_responses
 from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
+from core.fields import CurrencyCode
 from core.iam import access
 from core.iam.schemas import (
     CapPublic,
@@ -20,7 +21,6 @@ from core.iam.schemas import (
     RolePublic,
     RoleUpdate,
 )
-from core.ledger.schemas import CurrencyCode
 from core.pagination import Page
 
 # A grant's conditions, as its body's validators check them (core.iam.schemas).

@@ -11,8 +11,8 @@ from api.errors import error_responses
 from api.params import Cursor, Limit, TenantFilter, UserId
 from core.audit import service as audit
 from core.audit.service import ChangePublic, DecisionFilter, DecisionPublic, PolicyPublic
+from core.fields import MAX_ID
 from core.iam.schemas import AwareDatetime
-from core.ledger.schemas import MAX_ID
 from core.money import MAX_AMOUNT
 from core.pagination import Page
 from core.policy.explain import AccountCapability, Explanation, capabilities, explain

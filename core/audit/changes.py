@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.audit.models import ChangeRecord
 from core.context import RequestContext
+from core.models.audit import ChangeRecord
 
 
 def record_change(

@@ -12,10 +12,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
-from core.audit.models import ActivityRecord, ChangeRecord, DecisionRecord
 from core.context import PendingActivity, RequestContext
 from core.db import table_of
-from core.iam.models import User
+from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
+from core.models.iam import User
 from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource

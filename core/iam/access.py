@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.audit.changes import record_change
+from core.clock import DAY_NAMES
 from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.iam.models import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant, User
 from core.iam.schemas import (
-    DAY_NAMES,
     CapPublic,
     CapSet,
     GrantCreate,
@@ -30,7 +29,8 @@ from core.iam.schemas import (
     TimeWindow,
 )
 from core.iam.wording import cap_terms, grant_terms, role_terms
-from core.ledger.models import Account
+from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant, User
+from core.models.ledger import Account
 from core.money import is_currency, unknown_currency
 from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine

@@ -18,10 +18,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from core.ledger.schemas import CurrencyCode, ResourceId
+from core.clock import minutes_of_day
+from core.fields import CurrencyCode, ResourceId
 from core.money import MAX_AMOUNT
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ZONES: frozenset[str] | None = None
 
 
@@ -133,8 +133,7 @@ class TimeWindow(_Input):
 
     @staticmethod
     def minutes(value: str) -> int:
-        hours, minutes = value.split(":")
-        return int(hours) * 60 + int(minutes)
+        return minutes_of_day(value)
 
 
 # -- tenants and users ----------------------------------------------------------------------

@@ -12,8 +12,8 @@ from core.audit.changes import record_change
 from core.context import Actor, RequestContext
 from core.db import Database, unique_or
 from core.errors import Conflict, NotFound, Unauthenticated
+from core.iam.access import grant_public, vocabulary
 from core.iam.credentials import Passwords, TokenService
-from core.iam.models import Bank, Grant, Role, Tenant, User
 from core.iam.schemas import (
     MePublic,
     PasswordReset,
@@ -24,24 +24,13 @@ from core.iam.schemas import (
     UserPublic,
     UserUpdate,
 )
+from core.iam.sessions import check_credentials
+from core.models.iam import Bank, Grant, Role, Tenant, User
 from core.pagination import Page, decode_cursor, next_cursor, page_size
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
 from core.policy.service import authorize, require_readable
-
-INVALID_CREDENTIALS = "unknown user or wrong password"
-
-
-def actor_of(user: User) -> Actor:
-    assert user.id is not None
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bank_id=user.bank_id,
-        tenant_id=user.tenant_id,
-    )
 
 
 def issue_token(
@@ -61,8 +50,6 @@ def issue_token(
     The password is checked outside any transaction: argon2 takes tens of milliseconds by
     design, and on SQLite a write transaction would hold the database's only write lock
     that long."""
-    from core.iam.sessions import check_credentials
-
     user = check_credentials(
         db, passwords, username=username, password=password, address=address, now=now
     )
@@ -231,8 +218,6 @@ def tenant_public(tenant: Tenant) -> TenantPublic:
 
 def me(session: Session, ctx: RequestContext) -> MePublic:
     """Who the caller is, and the grants they hold."""
-    from core.iam.access import grant_public
-
     actor = ctx.require_actor()
     authorize(
         session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
@@ -253,8 +238,6 @@ def me(session: Session, ctx: RequestContext) -> MePublic:
 
 def permission_vocabulary(session: Session, ctx: RequestContext) -> list[PermissionPublic]:
     """The vocabulary, for any signed-in user (the policy's self.read)."""
-    from core.iam.access import vocabulary
-
     actor = ctx.require_actor()
     authorize(
         session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)

@@ -17,17 +17,16 @@ import math
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Index, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import col
 
-from core.clock import utcnow
 from core.context import Actor
-from core.db import BigIntKey, Database, UTCDateTime
+from core.db import Database
 from core.errors import TooManyRequests, Unauthenticated
 from core.iam.credentials import Passwords
-from core.iam.models import User
-from core.iam.service import INVALID_CREDENTIALS, actor_of
+from core.models.iam import User, actor_of
+from core.models.sessions import ConsoleSession, SignInAttempt
 
 # A console session ends after this long without a request, and in any case after a
 # working day: a bank console left open overnight must ask for the password again.
@@ -44,49 +43,12 @@ TOUCH_EVERY = dt.timedelta(minutes=1)
 ATTEMPT_WINDOW = dt.timedelta(minutes=15)
 USER_FAILURES = 5
 ADDRESS_FAILURES = 30
+INVALID_CREDENTIALS = "unknown user or wrong password"
 TOO_MANY = "too many failed sign-ins; wait 15 minutes and try again"
 # PostgreSQL advisory lock classes (pg_advisory_xact_lock(class, key)) that serialize the
 # reservations of one username and of one address.
 _USERNAME_LOCK = 0x5349_4E01
 _ADDRESS_LOCK = 0x5349_4E02
-
-
-class ConsoleSession(SQLModel, table=True):
-    """A signed-in browser. Only the token's SHA-256 is stored."""
-
-    __tablename__ = "console_sessions"
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
-    token_hash: str = Field(max_length=64, unique=True)
-    user_id: int = Field(foreign_key="users.id", index=True)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    last_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
-    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    address: str = Field(default="", max_length=64)
-    user_agent: str = Field(default="", max_length=200)
-
-
-class SignInAttempt(SQLModel, table=True):
-    """One sign-in attempt (console or API), kept for rate limiting and for the record.
-
-    A row is written before the password is checked (succeeded None: a reservation) and
-    settled afterwards; a reservation never settled (a crash) counts as a failure."""
-
-    __tablename__ = "sign_in_attempts"
-    __table_args__ = (
-        Index("ix_sign_in_attempts_username_at", "username", "at"),
-        Index("ix_sign_in_attempts_address_at", "address", "at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
-    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    # As typed (normalised), whether or not such a user exists.
-    username: str = Field(max_length=64)
-    address: str = Field(max_length=64)
-    succeeded: bool | None
-    # False when the attempt was refused by a lockout without checking the password.
-    password_checked: bool = True
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from sqlalchemy import ColumnElement, Date, and_, case, cast, func, or_, select
 from sqlalchemy.engine import Connection
 
 from core.db import Database, table_of
-from core.iam.models import Grant, GrantSpend, LimitCap, PersonSpend, Role, Tenant, User
-from core.ledger.models import Account, Entry, Transfer
+from core.models.iam import Grant, GrantSpend, LimitCap, PersonSpend, Role, Tenant, User
+from core.models.ledger import Account, Entry, Transfer
 from core.money import format_amount
 
 ACCOUNTS = table_of(Account)

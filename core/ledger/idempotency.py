@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.context import Actor
 from core.db import table_of
 from core.errors import Conflict, InvalidRequest, MalformedRequest
-from core.ledger.models import IdempotencyRecord
+from core.models.ledger import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.db import table_of
-from core.iam.models import GrantSpend, PersonSpend
-from core.ledger.models import Account, Entry, Transfer
+from core.models.iam import GrantSpend, PersonSpend
+from core.models.ledger import Account, Entry, Transfer
 
 _ACCOUNTS = table_of(Account)
 _LOCK_ACCOUNTS = (

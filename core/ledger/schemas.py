@@ -8,13 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from core.money import MAX_AMOUNT, is_currency, unknown_currency
-
-
-def _known_currency(code: str) -> str:
-    if not is_currency(code):
-        raise PydanticCustomError("unknown_currency", "{why}", {"why": unknown_currency(code)})
-    return code
+from core.fields import CurrencyCode, ResourceId
+from core.money import MAX_AMOUNT
 
 
 def _positive_amount(value: int) -> int:
@@ -29,17 +24,8 @@ def _positive_amount(value: int) -> int:
     return value
 
 
-# The range and pattern are checked by the validators (so each failure has its own error
-# code) and declared in the schema (so the OpenAPI document tells clients).
-CurrencyCode = Annotated[
-    str,
-    AfterValidator(_known_currency),
-    Field(
-        description="ISO 4217 code in upper case, e.g. EUR (eur is refused)",
-        examples=["EUR"],
-        json_schema_extra={"pattern": "^[A-Z]{3}$", "minLength": 3, "maxLength": 3},
-    ),
-]
+# The range is checked by the validator (so each failure has its own error code) and
+# declared in the schema (so the OpenAPI document tells clients).
 Amount = Annotated[
     int,
     AfterValidator(_positive_amount),
@@ -50,9 +36,6 @@ Amount = Annotated[
         json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
     ),
 ]
-# Ids are 32-bit in the database; anything beyond cannot exist, so it is refused up front.
-MAX_ID = 2**31 - 1
-ResourceId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=140)]
 AccountStatus = Literal["open", "frozen", "closed"]

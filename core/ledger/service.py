@@ -15,10 +15,8 @@ from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.iam.models import Tenant
 from core.ledger import idempotency, repository
 from core.ledger.idempotency import StoredResponse
-from core.ledger.models import Account, Transfer
 from core.ledger.schemas import (
     AccountCreate,
     AccountPublic,
@@ -28,6 +26,8 @@ from core.ledger.schemas import (
     TransferCreate,
     TransferPublic,
 )
+from core.models.iam import Tenant
+from core.models.ledger import Account, Transfer
 from core.money import format_amount
 from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
 from core.policy.facts import Money, Resource, tenant_day, tenant_zone

@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 from oso import Variable
 
+from core.clock import DAY_NAMES, minutes_of_day
 from core.context import Actor
-from core.iam.models import Grant, Role
-from core.iam.schemas import DAY_NAMES, TimeWindow
-from core.ledger.models import Account
+from core.models.iam import Grant, Role
+from core.models.ledger import Account
 from core.money import parse_amount
 from core.policy.engine import Decision, PolicyEngine
 from core.policy.facts import (
@@ -202,8 +202,8 @@ def _build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant,
     window = spec.get("window")
     if window:
         grant.window_days = "".join(str(DAY_NAMES.index(d)) for d in window["days"])
-        grant.window_start = TimeWindow.minutes(str(window["start"]))
-        grant.window_end = TimeWindow.minutes(str(window["end"]))
+        grant.window_start = minutes_of_day(str(window["start"]))
+        grant.window_end = minutes_of_day(str(window["end"]))
         grant.window_zone = window["time_zone"]
     return grant, role, list(spec.get("permissions", []))
 

@@ -14,14 +14,14 @@ from sqlmodel import col
 
 from core.context import Actor, RequestContext
 from core.errors import InvalidRequest, NotFound
-from core.iam.models import Role, Tenant, User
-from core.ledger.models import Account
+from core.models.iam import Role, Tenant, User, actor_of
+from core.models.ledger import Account
 from core.money import format_amount
 from core.policy import engine as policy_engine
 from core.policy.engine import fill
 from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
 from core.policy.reasons import LIMIT_CONDITIONS, describe_condition, status_of
-from core.policy.service import authorize, require_readable
+from core.policy.service import authorize, explain_refusal, require_readable
 
 
 class ConditionResult(BaseModel):
@@ -64,8 +64,6 @@ class Explanation(BaseModel):
 
 
 def _target_actor(session: Session, ctx: RequestContext, user_id: int) -> tuple[User, Actor]:
-    from core.iam.service import actor_of
-
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -198,8 +196,6 @@ def _zone(session: Session, resource: Resource) -> str | None:
 
 
 def _message(decision: Any, facts: Facts, action: str, money: Money | None) -> str:
-    from core.policy.service import explain_refusal
-
     return explain_refusal(decision, facts, action, money)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import Actor
-from core.iam.models import (
+from core.models.iam import (
     Grant,
     GrantAccount,
     GrantSpend,
@@ -26,7 +26,7 @@ from core.iam.models import (
     Tenant,
     User,
 )
-from core.ledger.models import Account
+from core.models.ledger import Account
 from core.policy.engine import Dynamic, PolicyEngine
 
 LIMIT_KINDS = ("per_transfer", "daily", "monthly")

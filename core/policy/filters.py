@@ -15,8 +15,8 @@ from sqlalchemy.orm import Mapped, Session
 from sqlmodel import col
 
 from core.context import Actor, RequestContext
-from core.iam.models import Grant, GrantAccount, Role
-from core.ledger.models import Account
+from core.models.iam import Grant, GrantAccount, Role
+from core.models.ledger import Account
 from core.policy import engine as policy_engine
 from core.policy.facts import custom_permissions, role_facts
 

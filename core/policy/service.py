@@ -13,9 +13,9 @@ from typing import Any
 from oso import Variable
 from sqlalchemy.orm import Session
 
-from core.audit.models import DecisionRecord
 from core.context import Actor, RequestContext
 from core.errors import Forbidden, NotFound
+from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
 from core.policy.engine import Decision
 from core.policy.facts import Facts, Money, Proposal, Resource, build_request, tenant_zone

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core.iam.models import User
+from core.models.iam import User
 from tests.factories import PASSWORD, bearer
 
 

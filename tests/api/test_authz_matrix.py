@@ -24,9 +24,8 @@ from sqlalchemy.engine import make_url
 
 from core.context import RequestContext
 from core.iam import access
-from core.iam.models import User
 from core.iam.schemas import RoleCreate
-from core.iam.service import actor_of
+from core.models.iam import User, actor_of
 from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries, served_routes
 from tests.factories import World, bearer, build_world
 

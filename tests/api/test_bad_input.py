@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.ledger.models import Account
+from core.models.ledger import Account
 from tests.factories import bearer, new_key
 from tests.ledger_checks import snapshot
 

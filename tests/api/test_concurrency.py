@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.context import RequestContext
-from core.iam import service as iam
 from core.ledger import service as ledger
 from core.ledger.idempotency import _lock_id, scope_of
-from core.ledger.models import Entry, Transfer
 from core.ledger.schemas import AccountCreate, DepositCreate
+from core.models.iam import actor_of
+from core.models.ledger import Entry, Transfer
 from tests.factories import bearer, new_key
 from tests.ledger_checks import assert_ledger_consistent
 
@@ -25,7 +25,7 @@ PER_THREAD = 200
 
 def _open_accounts(db, world, clock, count: int) -> list[int]:
     with db.unit_of_work() as session:
-        ctx = RequestContext(actor=iam.actor_of(world.users["manager"]), clock=clock)
+        ctx = RequestContext(actor=actor_of(world.users["manager"]), clock=clock)
         ids = []
         for i in range(count):
             account = ledger.open_account(
@@ -152,7 +152,7 @@ def test_a_key_still_in_flight_answers_409_with_retry_after(backend, db, world, 
         "amount": 1_00,
         "currency": "EUR",
     }
-    lock_id = _lock_id(scope_of(iam.actor_of(payer)), key)
+    lock_id = _lock_id(scope_of(actor_of(payer)), key)
     with db.engine.connect() as holder:
         holder.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
         busy = client.post("/v1/transfers", json=body, headers=headers)

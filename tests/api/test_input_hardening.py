@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from core.audit.models import ActivityRecord
 from core.audit.service import TARGET_LENGTH
+from core.models.audit import ActivityRecord
 from tests.api.routes import fill, ids_of, queries
 from tests.factories import bearer
 from tests.ledger_checks import snapshot

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from core.ledger.models import Transfer
+from core.models.ledger import Transfer
 from tests.factories import bearer, new_key
 from tests.ledger_checks import assert_ledger_consistent
 

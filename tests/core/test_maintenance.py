@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core import maintenance
-from core.iam.sessions import SignInAttempt
-from core.ledger.models import Entry, IdempotencyRecord, Transfer
+from core.models.ledger import Entry, IdempotencyRecord, Transfer
+from core.models.sessions import SignInAttempt
 
 
 def test_purge_keeps_idempotency_keys_for_their_retention(db, world, clock):

@@ -14,8 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from core.context import RequestContext
 from core.errors import MandateError
 from core.ledger import service as ledger
-from core.ledger.models import Account
 from core.ledger.schemas import AccountUpdate, DepositCreate, TransferCreate
+from core.models.ledger import Account
 from tests.factories import new_key, staff_context
 from tests.ledger_checks import assert_ledger_consistent, snapshot
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from core.context import RequestContext
 from core.errors import Forbidden
 from core.iam import service as iam
-from core.iam.models import Grant, GrantAccount, LimitCap, User
 from core.ledger import service as ledger
-from core.ledger.models import Account, Transfer
 from core.ledger.schemas import AccountCreate, DepositCreate, TransferCreate
+from core.models.iam import Grant, GrantAccount, LimitCap, User
+from core.models.ledger import Account, Transfer
 from tests.factories import World, new_key, staff_context
 from tests.ledger_checks import assert_ledger_consistent
 

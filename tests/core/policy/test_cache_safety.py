@@ -10,7 +10,7 @@ import shutil
 from core.context import RequestContext
 from core.iam import access
 from core.iam.schemas import GrantUpdate, LimitSet, TimeWindow
-from core.ledger.models import Account
+from core.models.ledger import Account
 from core.policy import engine as policy_engine
 from core.policy.facts import Money, Resource
 from core.policy.service import check

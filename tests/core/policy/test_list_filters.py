@@ -10,9 +10,9 @@ from sqlalchemy import select
 from core.context import RequestContext
 from core.iam import access as access_service
 from core.iam import service as iam
-from core.iam.models import Grant, Role, User
 from core.ledger import service as ledger
-from core.ledger.models import Account, Transfer
+from core.models.iam import Grant, Role, User, actor_of
+from core.models.ledger import Account, Transfer
 from core.policy.facts import Resource
 from core.policy.service import check
 from tests.factories import staff_context
@@ -35,7 +35,7 @@ def _extra_people(db, world, clock):  # type: ignore[no-untyped-def]
     has expired."""
     with db.unit_of_work() as session:
         acme = world.tenants["acme"]
-        admin_ctx = RequestContext(actor=iam.actor_of(world.users["acme-admin"]), clock=clock)
+        admin_ctx = RequestContext(actor=actor_of(world.users["acme-admin"]), clock=clock)
         clerk = iam.create_user(
             session,
             _passwords(),

@@ -8,9 +8,9 @@ import datetime as dt
 from sqlalchemy import select, text
 
 from core.context import RequestContext
-from core.iam.models import GrantSpend
 from core.ledger import service as ledger
 from core.ledger.schemas import TransferCreate
+from core.models.iam import GrantSpend
 from tests.factories import new_key, staff_context
 
 

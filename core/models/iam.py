@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, In
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
+from core.context import Actor
 from core.db import UTCDateTime
 
 
@@ -229,3 +230,14 @@ __all__ = [
     "Tenant",
     "User",
 ]
+
+
+def actor_of(user: User) -> Actor:
+    assert user.id is not None
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bank_id=user.bank_id,
+        tenant_id=user.tenant_id,
+    )

@@ -14,11 +14,11 @@ from sqlmodel import col
 
 from core.context import Actor, RequestContext
 from core.iam.access import vocabulary
-from core.iam.models import Bank, Grant, Role, Tenant
 from core.ledger import repository
-from core.ledger.models import Account
 from core.ledger.schemas import AccountPublic
 from core.ledger.service import account_public
+from core.models.iam import Bank, Grant, Role, Tenant
+from core.models.ledger import Account
 from core.pagination import MAX_PAGE
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource, custom_permissions, role_facts
