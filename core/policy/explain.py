@@ -283,7 +283,7 @@ def _explain_grant(
         caps = grant["caps"].get(kind) or []
         if not caps:
             continue
-        # Which levels count which total is the policy's (limits_per/3 in limits.polar).
+        # Which levels count which total is the policy's (counts_per/2 in limits.polar).
         scopes: list[tuple[str, list[Any]]] = [("transfer", caps)]
         if kind != "per_transfer":
             scopes = []
