@@ -25,6 +25,8 @@ from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
 from core.pagination import MAX_PAGE
+from core.policy import engine as policy_engine
+from core.policy.matrix import condition_matrix
 from core.policy.reasons import REASONS
 
 router = APIRouter()
@@ -39,7 +41,11 @@ CSV_MAX_ROWS = 50_000
 @router.get("/policy", name="console.policy")
 def policy(request: Request, session: DbSession, ctx: ConsoleContext) -> HTMLResponse:
     loaded = audit.loaded_policy(session, ctx)
-    return render(request, session, ctx, "policy.html", title="Policy", policy=loaded)
+    # Beside the files, what they mean per action: generated from the loaded policy.
+    matrix = condition_matrix(policy_engine.current())
+    return render(
+        request, session, ctx, "policy.html", title="Policy", policy=loaded, matrix=matrix
+    )
 
 
 def user_names(session: Session, ctx: RequestContext) -> dict[int, str]:
