@@ -18,7 +18,7 @@ from core.errors import Forbidden, NotFound
 from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
 from core.policy.engine import Decision
-from core.policy.facts import Facts, Money, Proposal, Resource, build_request, tenant_zone
+from core.policy.facts import Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import describe, status_of
 
 # Decisions on these actions are always logged; any refusal is logged too.
@@ -65,9 +65,6 @@ def check(
     who = actor or ctx.require_actor()
     ctx.policy_queries += 1
     now = ctx.now()
-    zone = None
-    if money is not None and resource.tenant_id is not None:
-        zone = tenant_zone(session, resource.tenant_id, ctx.policy_memo)
     facts = build_request(
         session,
         engine,
@@ -77,7 +74,6 @@ def check(
         now=now,
         money=money,
         proposal=proposal,
-        tenant_zone=zone,
         lock=lock,
         memo=ctx.policy_memo,
     )
