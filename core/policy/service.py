@@ -116,9 +116,35 @@ def authorize(
 ) -> Decision:
     """Ask the policy and raise if it refuses: NotFound (with `not_found` as the message) when
     the resource is out of reach, Forbidden carrying the policy's reason otherwise."""
+    verdict = permit(
+        session,
+        ctx,
+        action,
+        resource,
+        not_found=not_found,
+        money=money,
+        proposal=proposal,
+        lock=lock,
+    )
+    return verdict.decision
+
+
+def permit(
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    resource: Resource,
+    *,
+    not_found: str | None = None,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    lock: bool = False,
+) -> Verdict:
+    """As authorize, and answer the verdict: the decision with the facts it was made on (for
+    money, the grant it went through and the tenant-local day it counts on)."""
     verdict = check(session, ctx, action, resource, money=money, proposal=proposal, lock=lock)
     if verdict.allowed:
-        return verdict.decision
+        return verdict
     reason = verdict.decision.reason
     if status_of(reason) == 404:
         raise NotFound(not_found or f"{resource.type} {resource.id} not found")
