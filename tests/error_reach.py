@@ -35,7 +35,10 @@ from core.settings import REPO_ROOT
 
 PACKAGES = ("core", "api")
 # The policy's seam, and the position of its action argument.
-POLICY_SEAM = {("core.policy.service", "authorize"): (2, "action")}
+POLICY_SEAM = {
+    ("core.policy.service", "authorize"): (2, "action"),
+    ("core.policy.service", "permit"): (2, "action"),
+}
 
 Key = tuple[str, str]  # (module, top-level name or Class.method)
 

@@ -115,7 +115,7 @@ def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
                 DepositCreate(account_id=account.id, amount=amount, currency=account.currency),  # type: ignore[arg-type]
                 f"world-{next(_keys)}",
             )
-            transfer_ids.setdefault(name.split("-")[0], deposit.body["id"])
+            transfer_ids.setdefault(name.split("-")[0], deposit.transfer.id)
         clearing = {
             a.currency: a
             for a in session.scalars(select(Account).where(Account.kind == "clearing"))

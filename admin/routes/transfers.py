@@ -116,8 +116,8 @@ def send_transfer(
         raise forms.refuse(entry, again) from exc
     with forms.refusals(entry, FIELDS, again):
         result = ledger.create_transfer(session, ctx, body, key)
-    transfer_id = result.body["id"]
-    return redirect(f"/transfers/{transfer_id}", done="replayed" if result.replayed else "posted")
+    done = "replayed" if result.replayed else "posted"
+    return redirect(f"/transfers/{result.transfer.id}", done=done)
 
 
 @router.get("/transfers/{transfer_id}", name="console.transfer")

@@ -11,8 +11,7 @@ from api.deps import ApiSession, Context
 from api.errors import error_responses
 from api.params import Cursor, Limit, TransferId
 from core.ledger import service
-from core.ledger.idempotency import StoredResponse
-from core.ledger.schemas import DepositCreate, TransferCreate, TransferPublic
+from core.ledger.schemas import DepositCreate, TransferCreate, TransferPublic, TransferResult
 from core.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["transfers"])
@@ -63,9 +62,10 @@ CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _respond(result: StoredResponse) -> JSONResponse:
+def _respond(result: TransferResult) -> JSONResponse:
+    """201 Created; a replay answers the same, marked Idempotent-Replayed (Stripe's way)."""
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return JSONResponse(result.body, status_code=result.status, headers=headers)
+    return JSONResponse(result.transfer.model_dump(mode="json"), status_code=201, headers=headers)
 
 
 @router.post(

@@ -30,13 +30,10 @@ from core.errors import Conflict, InvalidRequest, MalformedRequest
 from core.models.ledger import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status: int
-    body: dict[str, Any]
-    replayed: bool
+# The records keep the answer in the API's wire format (status and JSON body), as Stripe
+# does. Only posted transfers are stored, so the status kept is always 201 Created: a replay
+# answers it again, marked Idempotent-Replayed.
+STORED_STATUS = 201
 
 
 @dataclass(frozen=True)
@@ -88,13 +85,15 @@ def _lock_id(scope: str, key: str) -> int:
 IN_FLIGHT_RETRY_AFTER = 1
 
 
-def claim(
+def hold(
     session: Session, actor: Actor, key: str, operation: str, payload: dict[str, Any]
-) -> tuple[IdempotencyClaim, StoredResponse | None]:
-    """Claim the key for this transaction, or return the response stored under it."""
+) -> IdempotencyClaim:
+    """Hold the key for this transaction: on PostgreSQL a concurrent request with the key
+    does not wait, it is answered 409 idempotency_key_in_flight (SQLite runs one writer at a
+    time: the second request waits for the first, then replays)."""
     ticket = IdempotencyClaim(scope_of(actor), key, fingerprint(operation, payload), actor.user_id)
     if session.get_bind().dialect.name == "postgresql":
-        # Held until this transaction ends; a concurrent request with the key does not wait.
+        # Held until this transaction ends.
         got = session.connection().scalar(_TRY_LOCK, {"lock_id": _lock_id(ticket.scope, key)})
         if not got:
             raise Conflict(
@@ -103,26 +102,48 @@ def claim(
                 code="idempotency_key_in_flight",
                 retry_after=IN_FLIGHT_RETRY_AFTER,
             )
-    record = session.connection().execute(_RECORD, {"scope": ticket.scope, "key": key}).first()
+    return ticket
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What an earlier request left under the key: whose it was, which request, its answer."""
+
+    fingerprint: str
+    user_id: int
+    body: dict[str, Any]
+
+
+def stored(session: Session, ticket: IdempotencyClaim) -> Stored | None:
+    """What is stored under the held key, if it was used before."""
+    record = (
+        session.connection().execute(_RECORD, {"scope": ticket.scope, "key": ticket.key}).first()
+    )
     if record is None:
-        return ticket, None
-    if record.fingerprint != ticket.fingerprint or record.user_id != actor.user_id:
+        return None
+    return Stored(record.fingerprint, record.user_id, json.loads(record.response_body))
+
+
+def replay(earlier: Stored, ticket: IdempotencyClaim) -> dict[str, Any]:
+    """The answer to replay for this request; a key used for another request (body or user)
+    is refused: 422 idempotency_key_reused."""
+    if earlier.fingerprint != ticket.fingerprint or earlier.user_id != ticket.user_id:
         raise InvalidRequest(
             "this Idempotency-Key was already used for a different request; use a new key",
             code="idempotency_key_reused",
         )
-    return ticket, StoredResponse(record.response_status, json.loads(record.response_body), True)
+    return earlier.body
 
 
 def store(
     session: Session,
     ticket: IdempotencyClaim,
     *,
-    status: int,
     body: dict[str, Any],
     transfer_id: int | None,
     at: Any,
 ) -> None:
+    """Keep the answer under the key, in the transaction that posted it."""
     session.connection().execute(
         _INSERT_RECORD,
         {
@@ -130,7 +151,7 @@ def store(
             "key": ticket.key,
             "fingerprint": ticket.fingerprint,
             "user_id": ticket.user_id,
-            "response_status": status,
+            "response_status": STORED_STATUS,
             "response_body": json.dumps(body, default=str),
             "transfer_id": transfer_id,
             "created_at": at,

@@ -6,13 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, bindparam, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.db import table_of
-from core.models.iam import GrantSpend, PersonSpend
+from core.ledger.posting import Posting
 from core.models.ledger import Account, Entry, Transfer
 
 _ACCOUNTS = table_of(Account)
@@ -64,11 +62,11 @@ _SET_BALANCE = (
 )
 
 
-# On PostgreSQL the transfer, its entries, both balances and the running totals of the grant
-# and the person are written by one statement (data-modifying CTEs): one round trip instead of
-# six on the hottest path. The accounts (and the person, under a cumulative limit) are locked by
-# the caller.
-_POST_TRANSFER_PG = """
+# On PostgreSQL the transfer, its entries and both balances are written by one statement
+# (data-modifying CTEs): one round trip instead of four on the hottest path. The accounts are
+# locked by the caller.
+_POST_PG = text(
+    """
 WITH t AS (
     INSERT INTO transfers (bank_id, tenant_id, kind, debit_account_id, credit_account_id, amount,
                            currency, description, initiated_by_id, grant_id, created_at)
@@ -88,120 +86,69 @@ WITH t AS (
                  (CAST(:credit_account_id AS integer), CAST(:credit_after AS bigint)))
          AS v (id, balance)
     WHERE accounts.id = v.id
-){spend}
+)
 SELECT id FROM t
 """
-_SPEND_PG = """, s AS (
-    INSERT INTO grant_spend (grant_id, currency, day, amount)
-    VALUES (:grant_id, :currency, :spend_day, :amount)
-    ON CONFLICT (grant_id, currency, day)
-    DO UPDATE SET amount = grant_spend.amount + excluded.amount
-), p AS (
-    INSERT INTO person_spend (user_id, currency, day, amount)
-    VALUES (:initiated_by_id, :currency, :spend_day, :amount)
-    ON CONFLICT (user_id, currency, day)
-    DO UPDATE SET amount = person_spend.amount + excluded.amount
-)"""
-_POST_PG = text(_POST_TRANSFER_PG.format(spend=""))
-_POST_PG_WITH_SPEND = text(_POST_TRANSFER_PG.format(spend=_SPEND_PG))
+)
 
 
-def post_transfer(
-    session: Session,
-    transfer: dict[str, Any],
-    debit: Account,
-    credit: Account,
-    *,
-    spend_day: object | None = None,
-) -> int:
-    """Write a transfer, its two entries, both new balances and (with `spend_day`) the running
-    totals of its grant and of the person who made it, for that day in the transfer's currency.
-    The accounts (and the person, under a cumulative limit) are locked by the caller. Returns
-    the id."""
-    amount = transfer["amount"]
-    debit_after, credit_after = debit.balance - amount, credit.balance + amount
+def post_transfer(session: Session, posting: Posting) -> int:
+    """Write a planned posting: the transfer, its two entries and both new balances. The
+    accounts are locked by the caller. Returns the transfer's id."""
+    transfer = posting.transfer_row()
     if session.get_bind().dialect.name == "postgresql":
-        statement = _POST_PG if spend_day is None else _POST_PG_WITH_SPEND
         params = {
             **transfer,
-            "debit_after": debit_after,
-            "credit_after": credit_after,
-            "spend_day": spend_day,
+            "debit_after": posting.debit_after,
+            "credit_after": posting.credit_after,
         }
-        transfer_id: int = session.connection().execute(statement, params).scalar_one()
-        debit.balance, credit.balance = debit_after, credit_after
+        transfer_id: int = session.connection().execute(_POST_PG, params).scalar_one()
         return transfer_id
-    transfer_id = _post_in_steps(session, transfer, debit, credit)
-    if spend_day is not None:
-        add_spend(
-            session,
-            grant_id=transfer["grant_id"],
-            user_id=transfer["initiated_by_id"],
-            currency=transfer["currency"],
-            day=spend_day,
-            amount=amount,
-        )
-    return transfer_id
-
-
-def _post_in_steps(
-    session: Session, transfer: dict[str, Any], debit: Account, credit: Account
-) -> int:
-    amount, now = transfer["amount"], transfer["created_at"]
-    transfer_id: int = session.connection().execute(_INSERT_TRANSFER, transfer).scalar_one()
-    debit_after, credit_after = debit.balance - amount, credit.balance + amount
-    common = {"transfer_id": transfer_id, "currency": transfer["currency"], "created_at": now}
+    transfer_id = session.connection().execute(_INSERT_TRANSFER, transfer).scalar_one()
+    common = {
+        "transfer_id": transfer_id,
+        "currency": posting.currency,
+        "created_at": posting.created_at,
+    }
     session.connection().execute(
         _INSERT_ENTRIES,
         [
-            {**common, "account_id": debit.id, "amount": -amount, "balance_after": debit_after},
-            {**common, "account_id": credit.id, "amount": amount, "balance_after": credit_after},
+            {
+                **common,
+                "account_id": posting.debit_id,
+                "amount": -posting.amount,
+                "balance_after": posting.debit_after,
+            },
+            {
+                **common,
+                "account_id": posting.credit_id,
+                "amount": posting.amount,
+                "balance_after": posting.credit_after,
+            },
         ],
     )
+    now = posting.created_at
     session.connection().execute(
         _SET_BALANCE,
         [
-            {"account_id": debit.id, "new_balance": debit_after, "now": now},
-            {"account_id": credit.id, "new_balance": credit_after, "now": now},
+            {"account_id": posting.debit_id, "new_balance": posting.debit_after, "now": now},
+            {"account_id": posting.credit_id, "new_balance": posting.credit_after, "now": now},
         ],
     )
-    debit.balance, credit.balance = debit_after, credit_after
     return transfer_id
 
 
-def _add_spend_statement(model: Any, owner: str, insert_for_dialect: Any) -> Any:
-    spend = table_of(model)
-    stmt = insert_for_dialect(spend).values(
-        {
-            owner: bindparam(owner),
-            "currency": bindparam("currency"),
-            "day": bindparam("day"),
-            "amount": bindparam("amount"),
-        }
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[owner, "currency", "day"],
-        set_={"amount": spend.c.amount + stmt.excluded.amount},
-    )
+_CLEARING = select(_ACCOUNTS.c.id).where(
+    _ACCOUNTS.c.bank_id == bindparam("bank_id"),
+    _ACCOUNTS.c.kind == "clearing",
+    _ACCOUNTS.c.currency == bindparam("currency"),
+)
 
 
-_ADD_SPEND = {
-    dialect: (
-        _add_spend_statement(GrantSpend, "grant_id", insert_for_dialect),
-        _add_spend_statement(PersonSpend, "user_id", insert_for_dialect),
-    )
-    for dialect, insert_for_dialect in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
-
-
-def add_spend(
-    session: Session, *, grant_id: int, user_id: int, currency: str, day: object, amount: int
-) -> None:
-    """Add to what was sent today, in one currency, under a grant and by its holder."""
-    grant_statement, person_statement = _ADD_SPEND[session.get_bind().dialect.name]
-    common = {"currency": currency, "day": day, "amount": amount}
-    session.connection().execute(grant_statement, {**common, "grant_id": grant_id})
-    session.connection().execute(person_statement, {**common, "user_id": user_id})
+def clearing_account_id(session: Session, bank_id: int, currency: str) -> int | None:
+    """The id of the bank's clearing account in `currency`, if it has one."""
+    found = session.connection().scalar(_CLEARING, {"bank_id": bank_id, "currency": currency})
+    return None if found is None else int(found)
 
 
 def accounts_page(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -97,6 +98,15 @@ class TransferPublic(BaseModel):
     description: str
     initiated_by: int
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """What a money movement answers: the transfer, and whether it was posted by an earlier
+    request with the same Idempotency-Key (a replay) rather than by this one."""
+
+    transfer: TransferPublic
+    replayed: bool = False
 
 
 class EntryPublic(BaseModel):

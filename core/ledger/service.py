@@ -6,7 +6,6 @@ its policy decision, under row locks taken in account-id order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -15,8 +14,8 @@ from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.ledger import idempotency, posting, repository
-from core.ledger.idempotency import StoredResponse
+from core.ledger import idempotency, repository
+from core.ledger.posting import Movement, Posting, available, overdraft_floor, plan_transfer
 from core.ledger.schemas import (
     AccountCreate,
     AccountPublic,
@@ -25,14 +24,16 @@ from core.ledger.schemas import (
     EntryPublic,
     TransferCreate,
     TransferPublic,
+    TransferResult,
 )
 from core.models.iam import Tenant
 from core.models.ledger import Account, Transfer
 from core.money import format_amount
 from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
-from core.policy.facts import Money, Resource, tenant_day, tenant_zone
+from core.policy import spend
+from core.policy.facts import Money, Resource
 from core.policy.filters import readable_accounts
-from core.policy.service import authorize, require_readable
+from core.policy.service import authorize, permit, require_readable
 
 
 def account_public(account: Account) -> AccountPublic:
@@ -46,7 +47,7 @@ def account_public(account: Account) -> AccountPublic:
         status=account.status,
         overdraft_limit=account.overdraft_limit,
         balance=account.balance,
-        available=posting.available(account),
+        available=available(account),
         created_at=account.created_at,
     )
 
@@ -261,7 +262,7 @@ def update_account(
     if account.status == "closed" and body.status is not None and body.status != "closed":
         raise Conflict("a closed account stays closed", code="account_closed")
     limit = body.overdraft_limit
-    if limit is not None and account.balance < posting.overdraft_floor(limit):
+    if limit is not None and account.balance < overdraft_floor(limit):
         raise Conflict(
             "the balance is already below that overdraft limit; it cannot be lowered that far"
         )
@@ -283,11 +284,17 @@ def _words(changed: dict[str, Any], currency: str) -> str:
 
 
 # -- moving money ----------------------------------------------------------------------------
+#
+# One pass per movement: hold the key; replay what is stored under it (once the policy lets
+# the caller still read the subject), or lock the accounts (the one read of each), gate the
+# subject, decide once on facts gathered once (the tenant's day and today's totals with them),
+# plan the posting (core.ledger.posting, pure), write it and what it adds to the limits'
+# totals (core.policy.spend), and keep the answer under the key.
 
 
 def create_transfer(
     session: Session, ctx: RequestContext, body: TransferCreate, idempotency_key: str | None
-) -> StoredResponse:
+) -> TransferResult:
     """Move money between two accounts of the caller's company. Exactly once per key."""
     ctx.audit.attempt(
         "transfer.create",
@@ -299,44 +306,35 @@ def create_transfer(
     )
     if body.from_account_id == body.to_account_id:
         raise InvalidRequest("a transfer needs two different accounts", code="same_account")
-    return _idempotent(
-        session,
-        ctx,
-        idempotency_key,
-        "transfer",
-        body.model_dump(),
-        body.from_account_id,
-        lambda: _move_money(
-            session,
-            ctx,
-            kind="transfer",
-            action="transfer.create",
-            subject_id=body.from_account_id,
-            counterparty_id=body.to_account_id,
-            amount=body.amount,
-            currency=body.currency,
-            description=body.description,
-        ),
+    movement = Movement(
+        kind="transfer",
+        subject_id=body.from_account_id,
+        counterparty_id=body.to_account_id,
+        amount=body.amount,
+        currency=body.currency,
+        description=body.description,
     )
+    payload = body.model_dump()
+    return _move_money(session, ctx, "transfer.create", movement, idempotency_key, payload)
 
 
 def create_deposit(
     session: Session, ctx: RequestContext, body: DepositCreate, idempotency_key: str | None
-) -> StoredResponse:
+) -> TransferResult:
     """Bank staff: credit a customer account from the bank's clearing account."""
     return _clearing_movement(session, ctx, "deposit", body, idempotency_key)
 
 
 def create_withdrawal(
     session: Session, ctx: RequestContext, body: DepositCreate, idempotency_key: str | None
-) -> StoredResponse:
+) -> TransferResult:
     """Bank staff: debit a customer account to the bank's clearing account."""
     return _clearing_movement(session, ctx, "withdrawal", body, idempotency_key)
 
 
 def _clearing_movement(
     session: Session, ctx: RequestContext, kind: str, body: DepositCreate, key: str | None
-) -> StoredResponse:
+) -> TransferResult:
     action = f"{kind}.create"
     ctx.audit.attempt(
         action,
@@ -345,107 +343,129 @@ def _clearing_movement(
         currency=body.currency,
         idempotency_key=key,
     )
-
-    def move() -> TransferPublic:
-        account = session.get(Account, body.account_id)
-        if account is None or account.kind != "customer":
-            raise _not_found(body.account_id)
-        clearing = session.scalar(
-            select(col(Account.id)).where(
-                col(Account.bank_id) == account.bank_id,
-                col(Account.kind) == "clearing",
-                col(Account.currency) == body.currency,
-            )
-        )
-        if clearing is None:
-            raise InvalidRequest(
-                f"the bank has no {body.currency} clearing account; the account is in "
-                f"{account.currency}",
-                code="currency_mismatch",
-            )
-        return _move_money(
-            session,
-            ctx,
-            kind=kind,
-            action=action,
-            subject_id=body.account_id,
-            counterparty_id=clearing,
-            amount=body.amount,
-            currency=body.currency,
-            description=body.description,
-        )
-
-    return _idempotent(session, ctx, key, kind, body.model_dump(), body.account_id, move)
-
-
-def _idempotent(
-    session: Session,
-    ctx: RequestContext,
-    key: str | None,
-    operation: str,
-    payload: dict[str, Any],
-    subject_id: int,
-    work: Callable[[], TransferPublic],
-) -> StoredResponse:
-    """Run `work` once per key. The caller must be able to see the account first: even a
-    replay is only answered to someone who may still read it."""
-    actor = ctx.require_actor()
-    key = idempotency.validate_key(key)
-    load_readable_account(session, ctx, subject_id)
-    ticket, stored = idempotency.claim(session, actor, key, operation, payload)
-    if stored is not None:
-        if ctx.audit.activity:
-            ctx.audit.activity.replayed = True
-            ctx.audit.activity.transfer_id = stored.body.get("id")
-        return stored
-    transfer = work()
-    body = transfer.model_dump(mode="json")
-    idempotency.store(session, ticket, status=201, body=body, transfer_id=transfer.id, at=ctx.now())
-    session.flush()
-    if ctx.audit.activity:
-        ctx.audit.activity.transfer_id = transfer.id
-    return StoredResponse(201, body, False)
+    # The bank's clearing account in the money's currency, found by id only, so that both
+    # accounts are read once, locked together. The caller's bank is the account's whenever
+    # the caller may see the account at all (the gate answers 404 otherwise).
+    clearing_id = repository.clearing_account_id(
+        session, ctx.require_actor().bank_id, body.currency
+    )
+    movement = Movement(
+        kind=kind,
+        subject_id=body.account_id,
+        counterparty_id=clearing_id,
+        amount=body.amount,
+        currency=body.currency,
+        description=body.description,
+    )
+    return _move_money(session, ctx, action, movement, key, body.model_dump())
 
 
 def _move_money(
     session: Session,
     ctx: RequestContext,
-    *,
-    kind: str,
     action: str,
-    subject_id: int,
-    counterparty_id: int,
-    amount: int,
-    currency: str,
-    description: str,
-) -> TransferPublic:
-    """Lock both accounts, ask the policy (limits included, under the locks), check the
-    ledger's own rules, and post the transfer with its two entries."""
+    movement: Movement,
+    key: str | None,
+    payload: dict[str, Any],
+) -> TransferResult:
+    """Run the movement once per key. The caller must be able to see the subject first: even
+    a replay is only answered to someone who may still read it."""
     actor = ctx.require_actor()
-    accounts = repository.lock_accounts(session, [subject_id, counterparty_id])
-    subject = accounts.get(subject_id)
-    if subject is None:
-        raise _not_found(subject_id)
-    resource = Resource.of_account(subject)
-    counterparty = accounts.get(counterparty_id)
-    if counterparty is None:
-        raise _not_found(counterparty_id)
+    key = idempotency.validate_key(key)
+    ticket = idempotency.hold(session, actor, key, movement.kind, payload)
+    earlier = idempotency.stored(session, ticket)
+    if earlier is not None:
+        # Nothing moves: the subject is read (unlocked) for the gate, then the answer replays.
+        subject_now = repository.account_snapshot(session, movement.subject_id)
+        _gate(session, ctx, subject_now, movement.subject_id)
+        return _replayed(ctx, idempotency.replay(earlier, ticket))
+    accounts = repository.lock_accounts(session, movement.account_ids)
+    subject = _gate(session, ctx, accounts.get(movement.subject_id), movement.subject_id)
+    counterparty = _counterparty(movement, subject, accounts)
+    posting = _decide_and_plan(session, ctx, action, movement, subject, counterparty)
+    transfer_id = repository.post_transfer(session, posting)
+    if posting.spend is not None:
+        spend.record(session, posting.spend)
+    transfer = _posted(posting, transfer_id)
+    body = transfer.model_dump(mode="json")
+    idempotency.store(session, ticket, body=body, transfer_id=transfer.id, at=ctx.now())
+    session.flush()
+    if ctx.audit.activity:
+        ctx.audit.activity.transfer_id = transfer.id
+    amount = format_amount(movement.amount, movement.currency)
+    ctx.audit.done(_money_moved(movement.kind, amount, subject, counterparty))
+    return TransferResult(transfer)
 
-    # The caller can read the subject (checked before the idempotency claim), so its
-    # currency may be named; whether the counterparty is within reach at all is the policy's
-    # answer, asked before anything is said about that account (not even its currency).
+
+def _gate(
+    session: Session, ctx: RequestContext, account: Account | None, account_id: int
+) -> Account:
+    """The subject, if the caller may read it; 404 otherwise (no leak of its existence)."""
+    if account is None:
+        raise _not_found(account_id)
+    require_readable(
+        session,
+        ctx,
+        "account.read",
+        Resource.of_account(account),
+        not_found=f"account {account_id} not found",
+    )
+    return account
+
+
+def _replayed(ctx: RequestContext, body: dict[str, Any]) -> TransferResult:
+    transfer = TransferPublic.model_validate(body)
+    if ctx.audit.activity:
+        ctx.audit.activity.replayed = True
+        ctx.audit.activity.transfer_id = transfer.id
+    return TransferResult(transfer, replayed=True)
+
+
+def _counterparty(movement: Movement, subject: Account, accounts: dict[int, Account]) -> Account:
+    counterparty = (
+        None if movement.counterparty_id is None else accounts.get(movement.counterparty_id)
+    )
+    if movement.kind == "transfer":
+        if counterparty is None:
+            raise _not_found(movement.counterparty_id or 0)
+        return counterparty
+    if subject.kind != "customer":
+        raise _not_found(subject.id or 0)
+    if counterparty is None:
+        raise InvalidRequest(
+            f"the bank has no {movement.currency} clearing account; the account is in "
+            f"{subject.currency}",
+            code="currency_mismatch",
+        )
+    return counterparty
+
+
+def _decide_and_plan(
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    movement: Movement,
+    subject: Account,
+    counterparty: Account,
+) -> Posting:
+    """Ask the policy once (limits included, under the locks), then the ledger's own rules.
+
+    The caller can read the subject (the gate), so its currency may be named; whether the
+    counterparty is within reach at all is the policy's answer, asked before anything is
+    said about that account (not even its currency)."""
+    currency = movement.currency
     if subject.currency != currency:
         raise InvalidRequest(
             f"account {subject.id} is in {subject.currency}, the amount in {currency}",
             code="currency_mismatch",
         )
-    decision = authorize(
+    verdict = permit(
         session,
         ctx,
         action,
-        resource,
-        not_found=f"account {counterparty_id} not found",
-        money=Money(amount=amount, currency=currency, counterparty=counterparty),
+        Resource.of_account(subject),
+        not_found=f"account {counterparty.id} not found",
+        money=Money(amount=movement.amount, currency=currency, counterparty=counterparty),
         lock=True,
     )
     if counterparty.currency != currency:
@@ -454,41 +474,19 @@ def _move_money(
             f"{counterparty.currency}: a transfer moves one currency",
             code="currency_mismatch",
         )
+    return plan_transfer(
+        movement,
+        subject,
+        counterparty,
+        initiated_by=ctx.require_actor().user_id,
+        grant_id=verdict.decision.grant_id,
+        day=verdict.facts.day,
+        now=ctx.now(),
+    )
 
-    debit, credit = (counterparty, subject) if kind == "deposit" else (subject, counterparty)
-    for account in (debit, credit):
-        if account.status == "frozen":
-            raise Conflict(f"account {account.id} is frozen", code="account_frozen")
-        if account.status == "closed":
-            raise Conflict(f"account {account.id} is closed", code="account_closed")
-    if not posting.may_debit(debit, amount):
-        raise InvalidRequest(
-            f"account {debit.id} can send at most "
-            f"{format_amount(max(posting.available(debit), 0), currency)}",
-            code="insufficient_funds",
-        )
 
-    now = ctx.now()
-    row: dict[str, Any] = {
-        "bank_id": subject.bank_id,
-        "tenant_id": subject.tenant_id,
-        "kind": kind,
-        "debit_account_id": debit.id,
-        "credit_account_id": credit.id,
-        "amount": amount,
-        "currency": currency,
-        "description": description,
-        "initiated_by_id": actor.user_id,
-        "grant_id": decision.grant_id,
-        "created_at": now,
-    }
-    # What was sent under the grant today, in the tenant's zone: the next decision's totals.
-    spend_day = None
-    if decision.grant_id is not None and subject.tenant_id is not None:
-        spend_day, _ = tenant_day(now, tenant_zone(session, subject.tenant_id, ctx.policy_memo))
-    transfer_id = repository.post_transfer(session, row, debit, credit, spend_day=spend_day)
-    ctx.audit.done(_money_moved(kind, format_amount(amount, currency), subject, counterparty))
-    return transfer_public(Transfer(id=transfer_id, **row))
+def _posted(posting: Posting, transfer_id: int) -> TransferPublic:
+    return transfer_public(Transfer(id=transfer_id, **posting.transfer_row()))
 
 
 def _money_moved(kind: str, amount: str, subject: Account, counterparty: Account) -> str:

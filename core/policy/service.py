@@ -18,7 +18,7 @@ from core.errors import Forbidden, NotFound
 from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
 from core.policy.engine import Decision
-from core.policy.facts import Facts, Money, Proposal, Resource, build_request, tenant_zone
+from core.policy.facts import Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import Reason, describe, status_of
 
 # Decisions on these actions are always logged; any refusal is logged too.
@@ -65,9 +65,6 @@ def check(
     who = actor or ctx.require_actor()
     ctx.policy_queries += 1
     now = ctx.now()
-    zone = None
-    if money is not None and resource.tenant_id is not None:
-        zone = tenant_zone(session, resource.tenant_id, ctx.policy_memo)
     facts = build_request(
         session,
         engine,
@@ -77,7 +74,6 @@ def check(
         now=now,
         money=money,
         proposal=proposal,
-        tenant_zone=zone,
         lock=lock,
         memo=ctx.policy_memo,
     )
@@ -120,9 +116,35 @@ def authorize(
 ) -> Decision:
     """Ask the policy and raise if it refuses: NotFound (with `not_found` as the message) when
     the resource is out of reach, Forbidden carrying the policy's reason otherwise."""
+    verdict = permit(
+        session,
+        ctx,
+        action,
+        resource,
+        not_found=not_found,
+        money=money,
+        proposal=proposal,
+        lock=lock,
+    )
+    return verdict.decision
+
+
+def permit(
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    resource: Resource,
+    *,
+    not_found: str | None = None,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    lock: bool = False,
+) -> Verdict:
+    """As authorize, and answer the verdict: the decision with the facts it was made on (for
+    money, the grant it went through and the tenant-local day it counts on)."""
     verdict = check(session, ctx, action, resource, money=money, proposal=proposal, lock=lock)
     if verdict.allowed:
-        return verdict.decision
+        return verdict
     reason = verdict.decision.reason
     if status_of(reason) == 404:
         raise NotFound(not_found or f"{resource.type} {resource.id} not found")

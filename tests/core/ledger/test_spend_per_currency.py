@@ -131,7 +131,7 @@ def test_each_currency_is_held_to_the_persons_cap_in_that_currency(db, world, cl
             )
             with db.unit_of_work(write=False) as session:
                 # Each pair of accounts is reached by one grant only: both grants are used.
-                assert session.get(Transfer, posted.body["id"]).grant_id == grant_id  # type: ignore[union-attr]
+                assert session.get(Transfer, posted.transfer.id).grant_id == grant_id  # type: ignore[union-attr]
             allowed = True
         except Forbidden as refusal:
             assert refusal.code == "limit_daily", refusal

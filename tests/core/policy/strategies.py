@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from core.policy.engine import Dynamic
-from core.policy.facts import LIMIT_KINDS, optional
+from core.policy.shaping import LIMIT_KINDS, optional
 
 TENANT_PERMISSIONS = [
     "account.read",

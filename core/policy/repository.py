@@ -1,0 +1,112 @@
+"""The policy's queries: which grants reach a resource, what their custom roles carry, the
+caps in a currency, and the tenant's time zone. Indexed lookups, built once; the rows they
+return are shaped into facts by core.policy.shaping. Totals spent are core.policy.spend's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import BindParameter, bindparam, or_, select, union
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant
+from core.policy.shaping import caps_by_level
+
+
+def _grants_over_account_statement() -> Any:
+    user: BindParameter[int] = bindparam("user_id")
+    account: BindParameter[int] = bindparam("account_id")
+    every = select(col(Grant.id)).where(
+        col(Grant.user_id) == user,
+        col(Grant.all_accounts).is_(True),
+        col(Grant.revoked_at).is_(None),
+    )
+    listed = (
+        select(col(Grant.id))
+        .join(GrantAccount, col(GrantAccount.grant_id) == col(Grant.id))
+        .where(
+            col(GrantAccount.account_id) == account,
+            col(GrantAccount.user_id) == user,
+            col(Grant.revoked_at).is_(None),
+        )
+    )
+    ids = union(every, listed).subquery()
+    return (
+        select(Grant, Role)
+        .join(Role, col(Role.id) == col(Grant.role_id))
+        .where(col(Grant.id).in_(select(ids)))
+        .order_by(col(Grant.id))
+    )
+
+
+# Built once: these run on every request, and building a statement costs more than running it.
+_GRANTS_OVER_ACCOUNT = _grants_over_account_statement()
+_GRANTS_OF_USER = (
+    select(Grant, Role)
+    .join(Role, col(Role.id) == col(Grant.role_id))
+    .where(col(Grant.user_id) == bindparam("user_id"), col(Grant.revoked_at).is_(None))
+    .order_by(col(Grant.id))
+)
+
+
+def grants_over_account(
+    session: Session, user_id: int, account_id: int
+) -> list[tuple[Grant, Role]]:
+    """The user's live grants whose scope holds the account: the grants over all accounts,
+    and the grants listing it. Two index lookups, whatever the number of grants."""
+    rows = session.execute(_GRANTS_OVER_ACCOUNT, {"user_id": user_id, "account_id": account_id})
+    return [(g, r) for g, r in rows]
+
+
+def grants_of_user(session: Session, user_id: int) -> list[tuple[Grant, Role]]:
+    return [(g, r) for g, r in session.execute(_GRANTS_OF_USER, {"user_id": user_id})]
+
+
+def custom_permissions(session: Session, roles: Iterable[Role]) -> dict[int, list[str]]:
+    """What each custom role among `roles` carries (built-in roles' are the policy's)."""
+    ids = sorted({r.id for r in roles if not r.builtin and r.id is not None})
+    result: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        rows = session.execute(
+            select(col(RolePermission.role_id), col(RolePermission.permission))
+            .where(col(RolePermission.role_id).in_(ids))
+            .order_by(col(RolePermission.role_id), col(RolePermission.permission))
+        )
+        for role_id, permission in rows:
+            result[role_id].append(permission)
+    return result
+
+
+_CAPS = select(LimitCap).where(
+    col(LimitCap.bank_id) == bindparam("bank_id"),
+    col(LimitCap.currency) == bindparam("currency"),
+    or_(col(LimitCap.tenant_id).is_(None), col(LimitCap.tenant_id) == bindparam("tenant_id")),
+)
+
+
+def caps_for(
+    session: Session, bank_id: int, tenant_id: int | None, currency: str
+) -> dict[str, dict[str, int]]:
+    """The bank's and the tenant's caps in one currency: {"tenant": {"daily": 500000}, ...}."""
+    rows = session.scalars(
+        _CAPS, {"bank_id": bank_id, "currency": currency, "tenant_id": tenant_id or 0}
+    )
+    return caps_by_level(rows)
+
+
+_TENANT_ZONE = select(col(Tenant.timezone)).where(col(Tenant.id) == bindparam("tenant_id"))
+
+
+def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = None) -> str:
+    """The tenant's time zone: its days and months of cumulative limits count there. Read from
+    the database, at most once per request (`memo`): no process keeps a zone that may have
+    changed since, so every process counts the same day."""
+    key = ("tenant_zone", tenant_id)
+    if memo is not None and key in memo:
+        return str(memo[key])
+    zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
+    if memo is not None:
+        memo[key] = zone
+    return zone

@@ -1,0 +1,394 @@
+"""The facts the policy reads, shaped from plain rows. No database here: the rows come from
+core.policy.repository and core.policy.spend (see core.policy.facts.build_request), or from a
+policy test case (core.policy.cases), and become policies/decide.polar documents, with no
+placeholder values: what may be absent is {"set": False} or {"set": True, ...}, and
+bank-level things say level "bank"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.context import Actor
+from core.models.iam import Grant, LimitCap, Role, User
+from core.models.ledger import Account
+from core.policy.engine import Dynamic, PolicyEngine
+
+LIMIT_KINDS = ("per_transfer", "daily", "monthly")
+PROPOSING_ACTIONS = ("grant.manage", "role.manage")
+
+
+def actor_facts(actor: Actor) -> dict[str, Any]:
+    facts: dict[str, Any] = {"id": actor.user_id, "kind": actor.kind, "bank": actor.bank_id}
+    # Staff act for their bank: they have no tenant, and the facts say so by leaving it out.
+    if actor.tenant_id is not None:
+        facts["tenant"] = actor.tenant_id
+    return facts
+
+
+def tenancy_facts(tenant_id: int | None, bank_id: int) -> dict[str, Any]:
+    """Where something belongs: one tenant's ("level": "tenant"), or the bank's own."""
+    if tenant_id is None:
+        return {"level": "bank", "bank": bank_id}
+    return {"level": "tenant", "tenant": tenant_id, "bank": bank_id}
+
+
+def optional(value: Any, key: str) -> dict[str, Any]:
+    """A fact that may be absent, in a shape Polar reads without placeholders:
+    {"set": False}, or {"set": True, key: value}."""
+    return {"set": False} if value is None else {"set": True, key: value}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a decision is about. `facts` holds only what the policy reads."""
+
+    type: str
+    id: int | None
+    tenant_id: int | None
+    bank_id: int
+    extra: tuple[tuple[str, Any], ...] = ()
+    account: Account | None = None
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"type": self.type, **tenancy_facts(self.tenant_id, self.bank_id)}
+        # An account's own id is not a fact the policy uses: leaving it out lets every account
+        # reached by the same grants share one compiled decision.
+        if self.type != "account" and self.id is not None:
+            facts["id"] = self.id
+        facts.update(self.extra)
+        return facts
+
+    @classmethod
+    def of_account(cls, account: Account) -> Resource:
+        return cls("account", account.id, account.tenant_id, account.bank_id, account=account)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: int, bank_id: int) -> Resource:
+        return cls("tenant", tenant_id, tenant_id, bank_id)
+
+    @classmethod
+    def of_bank(cls, bank_id: int) -> Resource:
+        return cls("bank", bank_id, None, bank_id)
+
+    @classmethod
+    def of_user(cls, user: User) -> Resource:
+        return cls("user", user.id, user.tenant_id, user.bank_id)
+
+
+@dataclass(frozen=True)
+class Money:
+    """The money side of a money-moving request."""
+
+    amount: int
+    currency: str
+    counterparty: Account
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Limits someone asks to set on a grant or role, checked against the caps."""
+
+    currency: str
+    per_transfer: int | None = None
+    daily: int | None = None
+    monthly: int | None = None
+
+    def as_facts(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "per_transfer": optional(self.per_transfer, "amount"),
+            "daily": optional(self.daily, "amount"),
+            "monthly": optional(self.monthly, "amount"),
+        }
+
+
+@dataclass
+class GrantSpendTotals:
+    """What was sent today and this month (tenant-local), in the request's currency: under
+    one grant, or by one person under all their grants."""
+
+    spent_today: int = 0
+    spent_month: int = 0
+
+
+@dataclass
+class Facts:
+    """Facts for one decision, and what is needed to explain and record it."""
+
+    request: dict[str, Any]
+    values: dict[str, Any]
+    grants: list[Grant] = field(default_factory=list)
+    roles: dict[int, Role] = field(default_factory=dict)
+    spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
+    person_spend: GrantSpendTotals = field(default_factory=GrantSpendTotals)
+    local_times: dict[int, dt.datetime] = field(default_factory=dict)
+    # Money actions on a tenant's account: the tenant-local day the movement counts on.
+    day: dt.date | None = None
+
+
+def _moment(value: dt.datetime | None) -> dict[str, Any]:
+    return optional(None if value is None else int(value.timestamp()), "at")
+
+
+def role_facts(role: Role, permissions: Sequence[str]) -> dict[str, Any]:
+    return {
+        "key": role.key if role.builtin else f"custom:{role.id}",
+        "builtin": role.builtin,
+        "level": role.level,
+        "permissions": list(permissions),
+        "limit_currency": optional(role.limit_currency or None, "currency"),
+    }
+
+
+# -- caps, limits and totals ----------------------------------------------------------------
+
+
+def caps_by_level(rows: Iterable[LimitCap]) -> dict[str, dict[str, int]]:
+    """The bank's and the tenant's caps in one currency: {"tenant": {"daily": 500000}, ...}."""
+    caps: dict[str, dict[str, int]] = {}
+    for cap in rows:
+        level = "bank" if cap.tenant_id is None else "tenant"
+        caps[level] = {
+            kind: value
+            for kind, value in (
+                ("per_transfer", cap.per_transfer_limit),
+                ("daily", cap.daily_limit),
+                ("monthly", cap.monthly_limit),
+            )
+            if value is not None
+        }
+    return caps
+
+
+def cap_entries(levels: Sequence[tuple[str, dict[str, int]]]) -> dict[str, list[dict[str, Any]]]:
+    """Per limit kind, the limits set at each level, most specific level first."""
+    return {
+        kind: [
+            {"kind": kind, "level": level, "amount": limits[kind]}
+            for level, limits in levels
+            if kind in limits
+        ]
+        for kind in LIMIT_KINDS
+    }
+
+
+def limits_of(obj: Grant | Role) -> dict[str, int]:
+    return {
+        kind: value
+        for kind, value in (
+            ("per_transfer", obj.per_transfer_limit),
+            ("daily", obj.daily_limit),
+            ("monthly", obj.monthly_limit),
+        )
+        if value is not None
+    }
+
+
+def tenant_day(now: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
+    """Today and the first day of this month, in the tenant's zone."""
+    local = now.astimezone(ZoneInfo(zone))
+    return local.date(), local.date().replace(day=1)
+
+
+def fold_spend(
+    rows: Iterable[tuple[str, int, dt.date, int]],
+    grant_ids: Sequence[int],
+    today: dt.date,
+) -> tuple[dict[int, GrantSpendTotals], GrantSpendTotals]:
+    """Today's and this month's totals from spend rows (side, owner, day, amount), side
+    "grant" (owner: a grant id) or "person" (owner: the user): per grant, and the person's."""
+    grants = {gid: GrantSpendTotals() for gid in grant_ids}
+    person = GrantSpendTotals()
+    for side, owner, day, amount in rows:
+        totals = person if side == "person" else grants.setdefault(owner, GrantSpendTotals())
+        totals.spent_month += amount
+        if day == today:
+            totals.spent_today += amount
+    return grants, person
+
+
+def has_cumulative_limit(
+    grant: Grant, role: Role, caps: dict[str, dict[str, int]] | None, currency: str
+) -> bool:
+    """Whether a daily or monthly limit is set at some level for this grant, in `currency`:
+    only then do today's totals matter (and the person is locked to read them)."""
+    if any(kind in limits for limits in (caps or {}).values() for kind in ("daily", "monthly")):
+        return True
+    return any(
+        obj.limit_currency == currency and (obj.daily_limit or obj.monthly_limit)
+        for obj in (grant, role)
+    )
+
+
+# -- the request ----------------------------------------------------------------------------
+
+
+def window_facts(grant: Grant) -> dict[str, Any]:
+    if grant.window_days is None:
+        return {"set": False}
+    return {
+        "set": True,
+        "days": sorted(int(d) for d in grant.window_days),
+        "start": grant.window_start,
+        "end": grant.window_end,
+        "zone": grant.window_zone,
+    }
+
+
+def grant_facts(
+    index: int,
+    grant: Grant,
+    role: Role,
+    permissions: Sequence[str],
+    *,
+    caps: dict[str, dict[str, int]] | None,
+    currency: str | None,
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "id": grant.id,
+        **tenancy_facts(grant.tenant_id, grant.bank_id),
+        "role": role_facts(role, permissions),
+        "limit_currency": optional(grant.limit_currency or None, "currency"),
+        "valid_from": _moment(grant.valid_from),
+        "valid_until": _moment(grant.valid_until),
+        "window": window_facts(grant),
+    }
+    if currency is not None:
+        levels: list[tuple[str, dict[str, int]]] = []
+        if grant.limit_currency == currency:
+            levels.append(("grant", limits_of(grant)))
+        if role.limit_currency == currency:
+            levels.append(("role", limits_of(role)))
+        for level in ("tenant", "bank"):
+            if caps and level in caps:
+                levels.append((level, caps[level]))
+        facts["caps"] = cap_entries(levels)
+        facts["weekday"] = Dynamic(f"g{index}.weekday")
+        facts["minute"] = Dynamic(f"g{index}.minute")
+        facts["day_total"] = Dynamic(f"g{index}.day_total")
+        facts["month_total"] = Dynamic(f"g{index}.month_total")
+    else:
+        facts["caps"] = cap_entries([])
+    return facts
+
+
+@dataclass
+class Gathered:
+    """What the database says about a request: the grants that reach the resource (with their
+    roles and custom permissions), the caps in the money's currency, and the totals spent."""
+
+    pairs: list[tuple[Grant, Role]]
+    permissions: dict[int, list[str]]
+    caps: dict[str, dict[str, int]] | None = None
+    proposal_caps: dict[str, dict[str, int]] | None = None
+    spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
+    person_spend: GrantSpendTotals = field(default_factory=GrantSpendTotals)
+
+
+def carrying(engine: PolicyEngine, gathered: Gathered, action: str) -> list[tuple[Grant, Role]]:
+    return [
+        (g, r)
+        for g, r in gathered.pairs
+        if engine.role_carries(role_facts(r, gathered.permissions.get(r.id or 0, [])), action)
+    ]
+
+
+def shape_request(
+    gathered: Gathered,
+    *,
+    actor: Actor,
+    action: str,
+    resource: Resource,
+    now: dt.datetime,
+    money: Money | None = None,
+    proposal: Proposal | None = None,
+    tenant_zone: str | None = None,
+) -> Facts:
+    """The request decide/5 reads, from gathered data; no database. policies/tests/ cases go
+    through here too, so they test the facts exactly as the API builds them."""
+    pairs = gathered.pairs
+    values: dict[str, Any] = {"now": int(now.timestamp())}
+    request: dict[str, Any] = {
+        "action": action,
+        "actor": actor_facts(actor),
+        "resource": resource.facts,
+        "now": Dynamic("now"),
+    }
+    facts = Facts(
+        request=request,
+        values=values,
+        grants=[g for g, _ in pairs],
+        roles={g.id: r for g, r in pairs if g.id is not None},
+        spend=gathered.spend,
+        person_spend=gathered.person_spend,
+    )
+    if money is not None:
+        request.update(money_facts(money, gathered.person_spend, values))
+        if tenant_zone is not None:
+            facts.day, _ = tenant_day(now, tenant_zone)
+    if proposal is None and action in PROPOSING_ACTIONS:
+        proposal = Proposal(currency="")
+    if proposal is not None:
+        caps = gathered.proposal_caps or {}
+        request["proposal"] = proposal.as_facts()
+        request["caps"] = cap_entries(
+            [(level, caps[level]) for level in ("tenant", "bank") if level in caps]
+        )
+    currency = money.currency if money else None
+    request["grants"] = [
+        grant_facts(
+            index,
+            grant,
+            role,
+            gathered.permissions.get(role.id or 0, []),
+            caps=gathered.caps,
+            currency=currency,
+        )
+        for index, (grant, role) in enumerate(pairs)
+    ]
+    if money is not None:
+        for index, (grant, _) in enumerate(pairs):
+            assert grant.id is not None
+            local = now.astimezone(ZoneInfo(grant.window_zone or tenant_zone or "UTC"))
+            facts.local_times[grant.id] = local
+            totals = gathered.spend.setdefault(grant.id, GrantSpendTotals())
+            values.update(grant_values(index, local, totals, money.amount))
+    return facts
+
+
+def money_facts(money: Money, person: GrantSpendTotals, values: dict[str, Any]) -> dict[str, Any]:
+    """The money side of a request: currency, amount, counterparty, and the person's totals
+    across all their grants in this currency plus this amount (their values go to `values`)."""
+    values["person.day_total"] = person.spent_today + money.amount
+    values["person.month_total"] = person.spent_month + money.amount
+    values["amount"] = money.amount
+    return {
+        "currency": money.currency,
+        "person": {
+            "day_total": Dynamic("person.day_total"),
+            "month_total": Dynamic("person.month_total"),
+        },
+        "amount": Dynamic("amount"),
+        "counterparty": {
+            "kind": money.counterparty.kind,
+            **tenancy_facts(money.counterparty.tenant_id, money.counterparty.bank_id),
+        },
+    }
+
+
+def grant_values(
+    index: int, local: dt.datetime, totals: GrantSpendTotals, amount: int
+) -> dict[str, int]:
+    """The dynamic values of grant number `index`: the local weekday and minute (in its
+    window's zone), and its totals plus this amount."""
+    return {
+        f"g{index}.weekday": local.weekday(),
+        f"g{index}.minute": local.hour * 60 + local.minute,
+        f"g{index}.day_total": totals.spent_today + amount,
+        f"g{index}.month_total": totals.spent_month + amount,
+    }
