@@ -62,6 +62,18 @@ class TooManyRequests(MandateError):
     code = "too_many_requests"
 
 
+# The code of an HTTP error the web framework raises itself (no route, wrong method ...).
+HTTP_CODES = {
+    # FastAPI's "There was an error parsing the body" (e.g. JSON that is not UTF-8).
+    400: "malformed_json",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
 # Every error code the API can answer with, and its status: the OpenAPI document and
 # the docs are generated from this table, so a new code must be added here.
 ERROR_CODES: dict[str, tuple[int, str]] = {
