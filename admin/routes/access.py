@@ -33,6 +33,7 @@ from core.iam.schemas import (
 from core.ledger import service as ledger
 from core.money import MINOR_UNITS
 from core.pagination import MAX_PAGE
+from core.uow import UnitOfWork
 
 router = APIRouter()
 
@@ -377,7 +378,7 @@ def _read_cap(form: FormData, entry: Entry) -> tuple[str, CapSet | None]:
 
 
 def _cap_form(
-    uow: ConsoleUnit,
+    uow: UnitOfWork,
     form: FormData,
     tenant_id: int | None,
     done: str,
