@@ -20,40 +20,23 @@ from starlette.responses import Response
 from admin.errors import FormRefused
 from core.clock import DAY_NAMES
 from core.context import RequestContext
-from core.errors import InvalidRequest, MandateError
+from core.errors import ErrorCode, InvalidRequest, MandateError
 from core.fields import MAX_ID
 from core.iam.schemas import LimitSet, TimeWindow
 from core.money import MAX_AMOUNT, MINOR_UNITS, format_amount, is_currency, parse_amount
-from core.policy.reasons import KIND_NAMES
+from core.policy.reasons import Reason
 from core.uow import UnitOfWork
 
 LIMIT_FIELDS = ("per_transfer", "daily", "monthly")
 
-# Which field of a form a service's error code is about; codes not listed are shown at the
-# top of the form.
-FIELD_OF_CODE = {
-    "limit_per_transfer": "amount",
-    "limit_daily": "amount",
-    "limit_monthly": "amount",
-    "insufficient_funds": "amount",
-    "invalid_amount": "amount",
-    "amount_too_large": "amount",
-    "limit_currency_mismatch": "amount",
-    "currency_mismatch": "to_account_id",
-    "same_account": "to_account_id",
-    "counterparty_not_found": "to_account_id",
-    "username_taken": "username",
-    "role_exists": "name",
-    "tenant_exists": "name",
-    "invalid_permission": "permissions",
-    "invalid_scope": "account_ids",
-    "invalid_validity": "valid_until",
-    "invalid_window": "window",
-    "invalid_time": "window",
-    "unknown_time_zone": "window",
-    "role_not_assignable": "role_id",
-    "unknown_currency": "currency",
-}
+
+def field_of(code: str) -> str:
+    """Which field of a form an error or refusal code is about (the codes carry it:
+    ErrorCode.field, Reason.field); "" for the top of the form."""
+    for codes in (Reason, ErrorCode):
+        if code in codes.__members__:
+            return codes[code].field
+    return ""
 
 
 # Refusals whose API wording speaks of headers and keys: what they mean for a person at a form.
@@ -82,9 +65,11 @@ class Entry:
 
     def place(self, exc: MandateError, fields: tuple[str, ...]) -> None:
         """Put a service's refusal next to the field it is about."""
-        name = FIELD_OF_CODE.get(exc.code, "")
-        if exc.code == "exceeds_cap":
-            name = next((k for k in LIMIT_FIELDS if exc.detail.startswith(KIND_NAMES[k])), "limits")
+        name = field_of(exc.code)
+        if name == "limits":
+            # Which limit: the refusal's detail names its kind (per_transfer, daily, monthly).
+            kind = (exc.context.get("refusal") or {}).get("kind")
+            name = kind if kind in LIMIT_FIELDS else name
         self.error(
             name if name in fields else "", CONSOLE_WORDS.get(exc.code, _sentence(exc.detail))
         )
@@ -95,7 +80,7 @@ class Entry:
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
             # A check across fields (scope, validity) names no field: its code says which.
-            name = loc[0] if loc else FIELD_OF_CODE.get(str(err.get("type")), "")
+            name = loc[0] if loc else field_of(str(err.get("type")))
             self.error(name, _sentence(str(err.get("msg", "invalid"))))
 
 
@@ -267,7 +252,7 @@ def submit_form(
     except FormRefused:
         raise
     except MandateError as exc:
-        if exc.code == "idempotency_key_reused" and "idempotency_key" in entry.values:
+        if exc.code == ErrorCode.idempotency_key_reused and "idempotency_key" in entry.values:
             # The page was used for another request already: this one needs a fresh key.
             entry.values["idempotency_key"] = new_key()
         entry.place(exc, fields)

@@ -4,6 +4,7 @@ in and the sections they may open)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
 from core.money import MINOR_UNITS, format_amount
+from core.policy import engine as policy_engine
+from core.policy.matrix import condition_texts
 from core.policy.reasons import REASONS
 
 # Where the console is mounted on the app (api.app.create_app).
@@ -72,21 +75,17 @@ ACTION_LABELS = {
     "console.sign_out": "Signed out of the console",
 }
 
-CONDITION_LABELS = {
-    "visible": "Within reach (same company or bank)",
-    "counterparty": "Other account allowed",
-    "permission": "Role carries the permission",
-    "valid_from": "Grant already valid",
-    "valid_until": "Grant not yet expired",
-    "time_window": "Inside the time window",
-    "limit_currency": "Limits in the account's currency",
-    "per_transfer_limit": "Within the per-transfer limit",
-    "daily_limit": "Within the daily limit",
-    "monthly_limit": "Within the monthly limit",
-    "not_own_access": "Not the person's own access",
-    "role_assignable": "Role may be given to this user",
-    "within_caps": "Within the caps",
-}
+
+def condition_labels() -> dict[str, str]:
+    """Each check of an explanation in words, by its reason: the policy's words
+    (vocabulary.polar: condition_text), read once per loaded policy."""
+    return _condition_labels(policy_engine.current())
+
+
+@functools.lru_cache(maxsize=4)  # a reload builds a new engine: keep only the latest few
+def _condition_labels(engine: policy_engine.PolicyEngine) -> dict[str, str]:
+    return condition_texts(engine)
+
 
 LIMIT_LABELS = {"per_transfer": "Per transfer", "daily": "Daily", "monthly": "Monthly"}
 LEVEL_LABELS = {"grant": "grant", "role": "role", "tenant": "company cap", "bank": "bank cap"}
@@ -165,7 +164,7 @@ _env.filters.update(
 )
 _env.globals.update(
     console=PREFIX,
-    condition_labels=CONDITION_LABELS,
+    condition_labels=condition_labels,
     limit_labels=LIMIT_LABELS,
     level_labels=LEVEL_LABELS,
 )

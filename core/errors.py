@@ -7,6 +7,7 @@ person. The API and the console render them the same way:
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
 
 
@@ -74,55 +75,156 @@ HTTP_CODES = {
 }
 
 
-# Every error code the API can answer with, and its status: the OpenAPI document and
-# the docs are generated from this table, so a new code must be added here.
-ERROR_CODES: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "The body is not valid JSON."),
-    "invalid_request": (422, "A field is missing, of the wrong type, or out of range."),
-    "invalid_text": (422, "Text may not contain NUL characters."),
-    "unknown_currency": (
+class ErrorCode(StrEnum):
+    """Every error code the API can answer with (refusal reasons aside: those are the
+    policy's, core.policy.reasons.Reason), its status and what it means. The OpenAPI
+    document and the docs are generated from it, so a new code must be added here. A member
+    equals its code as a string.
+
+    `field` is the form field an error is shown beside in the console ("" for the form as a
+    whole)."""
+
+    status: int
+    meaning: str
+    field: str
+
+    def __new__(cls, code: str, status: int, meaning: str, field: str = "") -> ErrorCode:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status = status
+        member.meaning = meaning
+        member.field = field
+        return member
+
+    malformed_json = "malformed_json", 400, "The body is not valid JSON."
+    invalid_request = (
+        "invalid_request",
+        422,
+        "A field is missing, of the wrong type, or out of range.",
+    )
+    invalid_text = "invalid_text", 422, "Text may not contain NUL characters."
+    unknown_currency = (
+        "unknown_currency",
         422,
         "Not an active ISO 4217 currency code: three upper-case letters, e.g. EUR.",
-    ),
-    "invalid_amount": (422, "Amounts are whole minor units greater than zero."),
-    "amount_too_large": (422, "The amount is above the largest amount Mandate accepts."),
-    "currency_mismatch": (422, "The accounts, or the amount, are in different currencies."),
-    "same_account": (422, "A transfer needs two different accounts."),
-    "insufficient_funds": (422, "The debit would take the balance below its overdraft limit."),
-    "account_frozen": (409, "The account is frozen: no money moves in or out."),
-    "account_closed": (409, "The account is closed."),
-    "account_not_empty": (409, "Only an account with a zero balance can be closed."),
-    "idempotency_key_required": (400, "Money-moving requests need an Idempotency-Key header."),
-    "idempotency_key_invalid": (400, "Idempotency keys are 1 to 255 printable ASCII characters."),
-    "idempotency_key_reused": (422, "This Idempotency-Key was used for a different request."),
-    "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still running."),
-    "invalid_cursor": (422, "The cursor is not one this API issued."),
-    "invalid_permission": (422, "Not a permission a custom role can carry."),
-    "unknown_action": (422, "Not an action of the vocabulary."),
-    "invalid_scope": (422, "A grant's accounts must be the user's company's, listed or all."),
-    "invalid_validity": (422, "valid_from must be before valid_until."),
-    "invalid_window": (
+        "currency",
+    )
+    invalid_amount = (
+        "invalid_amount",
+        422,
+        "Amounts are whole minor units greater than zero.",
+        "amount",
+    )
+    amount_too_large = (
+        "amount_too_large",
+        422,
+        "The amount is above the largest amount Mandate accepts.",
+        "amount",
+    )
+    currency_mismatch = (
+        "currency_mismatch",
+        422,
+        "The accounts, or the amount, are in different currencies.",
+        "to_account_id",
+    )
+    same_account = "same_account", 422, "A transfer needs two different accounts.", "to_account_id"
+    insufficient_funds = (
+        "insufficient_funds",
+        422,
+        "The debit would take the balance below its overdraft limit.",
+        "amount",
+    )
+    account_frozen = "account_frozen", 409, "The account is frozen: no money moves in or out."
+    account_closed = "account_closed", 409, "The account is closed."
+    account_not_empty = (
+        "account_not_empty",
+        409,
+        "Only an account with a zero balance can be closed.",
+    )
+    idempotency_key_required = (
+        "idempotency_key_required",
+        400,
+        "Money-moving requests need an Idempotency-Key header.",
+    )
+    idempotency_key_invalid = (
+        "idempotency_key_invalid",
+        400,
+        "Idempotency keys are 1 to 255 printable ASCII characters.",
+    )
+    idempotency_key_reused = (
+        "idempotency_key_reused",
+        422,
+        "This Idempotency-Key was used for a different request.",
+    )
+    idempotency_key_in_flight = (
+        "idempotency_key_in_flight",
+        409,
+        "A request with this Idempotency-Key is still running.",
+    )
+    invalid_cursor = "invalid_cursor", 422, "The cursor is not one this API issued."
+    invalid_permission = (
+        "invalid_permission",
+        422,
+        "Not a permission a custom role can carry.",
+        "permissions",
+    )
+    unknown_action = "unknown_action", 422, "Not an action of the vocabulary."
+    invalid_scope = (
+        "invalid_scope",
+        422,
+        "A grant's accounts must be the user's company's, listed or all.",
+        "account_ids",
+    )
+    invalid_validity = (
+        "invalid_validity",
+        422,
+        "valid_from must be before valid_until.",
+        "valid_until",
+    )
+    invalid_window = (
+        "invalid_window",
         422,
         "A time window needs days and a start different from its end (00:00-24:00: all day).",
-    ),
-    "invalid_time": (422, "Times are HH:MM; a window's end may be 24:00, the end of the day."),
-    "unknown_time_zone": (422, "Not an IANA time zone."),
-    "naive_datetime": (422, "A date-time needs its time zone offset."),
-    "role_exists": (409, "The tenant already has a role of that name."),
-    "builtin_role": (409, "Built-in roles are defined by the policy and cannot be changed."),
-    "role_in_use": (409, "The role still has grants; revoke them first."),
-    "grant_revoked": (409, "The grant is revoked."),
-    "username_taken": (409, "That username is taken."),
-    "tenant_exists": (409, "A tenant of that name exists."),
-    "not_found": (404, "No such resource, or not visible to you."),
-    "unauthenticated": (401, "A valid bearer token is needed."),
-    "invalid_credentials": (401, "Unknown user or wrong password."),
-    "token_expired": (401, "The token has expired; sign in again."),
-    "invalid_token": (401, "The token is malformed, tampered with, or not ours."),
-    "contention": (503, "Too much contention on these accounts; retry shortly."),
-    "database_unavailable": (503, "The database cannot be reached; retry shortly."),
-    "payload_too_large": (413, "The request body is too large."),
-    "headers_too_large": (431, "The request has too many header fields, or too large ones."),
-    "too_many_requests": (429, "Too many attempts; wait before trying again."),
-    "conflict": (409, "The request conflicts with the current state."),
-}
+        "window",
+    )
+    invalid_time = (
+        "invalid_time",
+        422,
+        "Times are HH:MM; a window's end may be 24:00, the end of the day.",
+        "window",
+    )
+    unknown_time_zone = "unknown_time_zone", 422, "Not an IANA time zone.", "window"
+    naive_datetime = "naive_datetime", 422, "A date-time needs its time zone offset."
+    role_exists = "role_exists", 409, "The tenant already has a role of that name.", "name"
+    builtin_role = (
+        "builtin_role",
+        409,
+        "Built-in roles are defined by the policy and cannot be changed.",
+    )
+    role_in_use = "role_in_use", 409, "The role still has grants; revoke them first."
+    grant_revoked = "grant_revoked", 409, "The grant is revoked."
+    username_taken = "username_taken", 409, "That username is taken.", "username"
+    tenant_exists = "tenant_exists", 409, "A tenant of that name exists.", "name"
+    not_found = "not_found", 404, "No such resource, or not visible to you."
+    unauthenticated = "unauthenticated", 401, "A valid bearer token is needed."
+    invalid_credentials = "invalid_credentials", 401, "Unknown user or wrong password."
+    token_expired = "token_expired", 401, "The token has expired; sign in again."
+    invalid_token = "invalid_token", 401, "The token is malformed, tampered with, or not ours."
+    contention = "contention", 503, "Too much contention on these accounts; retry shortly."
+    database_unavailable = (
+        "database_unavailable",
+        503,
+        "The database cannot be reached; retry shortly.",
+    )
+    payload_too_large = "payload_too_large", 413, "The request body is too large."
+    headers_too_large = (
+        "headers_too_large",
+        431,
+        "The request has too many header fields, or too large ones.",
+    )
+    too_many_requests = "too_many_requests", 429, "Too many attempts; wait before trying again."
+    conflict = "conflict", 409, "The request conflicts with the current state."
+
+
+# code -> (HTTP status, what it means), as the OpenAPI document lists them.
+ERROR_CODES: dict[str, tuple[int, str]] = {c.value: (c.status, c.meaning) for c in ErrorCode}

@@ -1,133 +1,103 @@
-# ---------------------------------------------------------------------------
-# The decision. Mandate asks, for every request:
+# ===========================================================================
+# RULES: the decision. Read and signed by compliance.
 #
-#     decide(request, decision, reason, grant_id, detail)
+# Who may do what: a person may act when the resource is within their reach, the
+# money may go where it is sent, and one of their grants carries the action and
+# meets every condition the action checks (conditions/2 below, in order). Each
+# condition is named by the refusal it gives, and what it means is in
+# conditions.polar; the words a person reads are in vocabulary.polar.
+# How a list of conditions is checked is machinery (machinery.polar): nobody
+# needs to read it to know what is allowed.
+#
+# Mandate asks, for every request:
+#
+#     decide(request, decision, reason, grant, detail)
 #
 # and takes the FIRST answer. Allowing answers come first, so a request is allowed
 # when any one grant allows it; otherwise the first refusal explains why not.
 #
 # The request (facts gathered by core/policy/facts.py):
-#   request.action        a permission name from vocabulary.polar
-#   request.actor         {id, kind: "customer" | "staff", tenant (0 for staff), bank}
-#   request.resource      {type, id, tenant (0 for bank-level), bank, ...}
-#   request.counterparty  money actions: the other account {kind, tenant, bank}
+#   request.action        an action of vocabulary.polar
+#   request.actor         {id, kind: "customer" | "staff", bank, and tenant (customers only)}
+#   request.resource      {type, level: "tenant" | "bank", bank, tenant (tenant level only),
+#                          id (not for accounts), ...}
+#   request.counterparty  money actions: the other account {kind, bank, tenant (customer
+#                         accounts only)}
 #   request.currency      money actions: the account's currency
 #   request.amount        money actions: the amount, in minor units
 #   request.now           seconds since 1970-01-01 UTC
-#   request.proposal      grant.manage / role.manage: the limits asked for
+#   request.proposal      grant.manage / role.manage: the limits asked for, each
+#                         {set: false} or {set: true, amount}
 #   request.caps          the bank's and tenant's caps in the proposal's currency
 #   request.grants        the actor's grants that reach this resource; each with
-#       id, tenant, bank, role {key, builtin, level, permissions, limit_currency},
-#       limit_currency, valid_from and valid_until ([] or [seconds]), window ([] or
-#       [{days, start, end, zone}]), caps {per_transfer, daily, monthly: [{kind, level,
-#       amount}]} and, for money actions, weekday and minute (now, in the window's zone),
-#       day_total and month_total (already sent under this grant today / this month
-#       in the tenant's zone, in this currency, plus this amount).
+#       id, bank, tenant (tenant-level grants only),
+#       role {key, builtin, level, permissions, limit_currency},
+#       limit_currency ({set: false} or {set: true, currency}),
+#       valid_from and valid_until ({set: false} or {set: true, at: seconds}),
+#       window ({set: false} or {set: true, days, start, end, zone}),
+#       caps {per_transfer, daily, monthly: [{kind, level, amount}]} and, for money
+#       actions, weekday and minute (now, in the window's zone), day_total and
+#       month_total (already sent under this grant today / this month in the tenant's
+#       zone, in this currency, plus this amount).
 #   request.person        money actions: {day_total, month_total}, what the actor sent under
 #       all their grants today / this month in the tenant's zone, in this currency, plus
 #       this amount.
-# ---------------------------------------------------------------------------
+# The answer's grant is the grant that allowed or refused, nil when none did.
+# ===========================================================================
 
-# Everyone may see their own profile and their own activity.
-decide(r, "allow", "ok", 0, {}) if
-    r.action = "self.read" and r.resource.type = "user" and r.resource.id = r.actor.id;
+# Everyone may see their own profile and their own activity (vocabulary.polar: own_action).
+decide(request, "allow", "ok", nil, {}) if
+    request.action = "self.read" and
+    request.resource.type = "user" and
+    request.resource.id = request.actor.id;
 
-decide(r, "allow", "ok", g.id, {}) if
-    visible(r.actor, r.resource) and
-    counterparty_fits(r) and
-    g in r.grants and
-    grant_applies(g, r) and
-    carries(g, r.action) and
-    conditions(r.action, cs) and
-    meets_all(cs, g, r);
+# Allowed: within reach, the money may go there, and a grant that speaks for the person
+# here carries the action and meets every condition the action checks.
+decide(request, "allow", "ok", grant.id, {}) if
+    visible(request.actor, request.resource) and
+    counterparty_fits(request) and
+    grant in request.grants and
+    grant_applies(grant, request) and
+    carries(grant, request.action) and
+    conditions(request.action, names) and
+    meets_all(names, grant, request);
 
-decide(r, "deny", "not_found", 0, {}) if
-    not visible(r.actor, r.resource);
+# Refused, in this order: out of reach (answers "not found", so nothing leaks) ...
+decide(request, "deny", "not_found", nil, {}) if
+    not visible(request.actor, request.resource);
 
-decide(r, "deny", "counterparty_not_found", 0, {}) if
-    not counterparty_fits(r);
+# ... the money may not go to the other account ...
+decide(request, "deny", "counterparty_not_found", nil, {}) if
+    not counterparty_fits(request);
 
-decide(r, "deny", reason, g.id, detail) if
-    g in r.grants and
-    grant_applies(g, r) and
-    carries(g, r.action) and
-    conditions(r.action, cs) and
-    first_failure(cs, g, r, failed, detail) and
-    reason(failed, reason);
+# ... a grant carries the action but fails a condition: the first it fails, by its name ...
+decide(request, "deny", condition, grant.id, detail) if
+    grant in request.grants and
+    grant_applies(grant, request) and
+    carries(grant, request.action) and
+    conditions(request.action, names) and
+    first_refusal(names, grant, request, condition, detail);
 
-decide(_r, "deny", "missing_permission", 0, {});
+# ... and otherwise no grant carries the action.
+decide(_request, "deny", "missing_permission", nil, {});
 
-counterparty_fits(r) if not moves_money(r.action);
-counterparty_fits(r) if moves_money(r.action) and counterparty_allowed(r);
+# Money may go to the other account (tenancy.polar: counterparty_allowed).
+counterparty_fits(request) if not moves_money(request.action);
+counterparty_fits(request) if moves_money(request.action) and counterparty_allowed(request);
 
-# conditions(action, names): what a grant that carries the permission must also meet, in the
-# order a refusal reports them.
-conditions(action, ["valid_from", "valid_until", "time_window", "limit_currency",
-                    "per_transfer_limit", "daily_limit", "monthly_limit"]) if
+# conditions(action, names): what a grant that carries the action must also meet, in the
+# order a refusal reports them. Each name is the refusal the condition gives (the API's
+# "error"); the console shows this as its action x condition table.
+conditions(action, ["grant_not_yet_valid", "grant_expired", "outside_time_window",
+                    "limit_currency_mismatch", "limit_per_transfer", "limit_daily",
+                    "limit_monthly"]) if
     moves_money(action);
-conditions("grant.manage", ["valid_from", "valid_until", "not_own_access", "role_assignable",
-                            "within_caps"]);
-conditions("role.manage", ["valid_from", "valid_until", "not_own_access", "within_caps"]);
-conditions("user.manage", ["valid_from", "valid_until", "not_own_access"]);
-conditions(action, ["valid_from", "valid_until"]) if
+conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
+                            "role_not_assignable", "exceeds_cap"]);
+conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
+                           "exceeds_cap"]);
+conditions("user.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden"]);
+conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
+    permission(action, _level, _meaning) and
     not moves_money(action) and
     not action in ["grant.manage", "role.manage", "user.manage"];
-
-meets_all([], _g, _r);
-meets_all([c, *rest], g, r) if holds(c, g, r) and meets_all(rest, g, r);
-
-first_failure([c, *_rest], g, r, c, detail) if fails(c, g, r, detail);
-first_failure([c, *rest], g, r, failed, detail) if
-    holds(c, g, r) and first_failure(rest, g, r, failed, detail);
-
-# reason(condition, reason code): the code a refusal answers with (the API's "error").
-reason("valid_from",         "grant_not_yet_valid");
-reason("valid_until",        "grant_expired");
-reason("time_window",        "outside_time_window");
-reason("limit_currency",     "limit_currency_mismatch");
-reason("per_transfer_limit", "limit_per_transfer");
-reason("daily_limit",        "limit_daily");
-reason("monthly_limit",      "limit_monthly");
-reason("not_own_access",     "self_change_forbidden");
-reason("role_assignable",    "role_not_assignable");
-reason("within_caps",        "exceeds_cap");
-
-# Each condition, stated both ways (holds / fails) so no refusal needs "not" over the
-# request's amount or time; a test checks that exactly one of the two is true.
-
-holds("valid_from", g, _r) if g.valid_from = [];
-holds("valid_from", g, r) if [t] = g.valid_from and t <= r.now;
-fails("valid_from", g, r, {at: t}) if [t] = g.valid_from and r.now < t;
-
-holds("valid_until", g, _r) if g.valid_until = [];
-holds("valid_until", g, r) if [t] = g.valid_until and r.now < t;
-fails("valid_until", g, r, {at: t}) if [t] = g.valid_until and r.now >= t;
-
-holds("time_window", g, _r) if g.window = [];
-holds("time_window", g, _r) if [w] = g.window and in_window(w, g.weekday, g.minute);
-fails("time_window", g, _r, w) if [w] = g.window and outside_window(w, g.weekday, g.minute);
-
-holds("limit_currency", g, r) if
-    currency_fits(g.limit_currency, r.currency) and currency_fits(g.role.limit_currency, r.currency);
-fails("limit_currency", g, r, {}) if not holds("limit_currency", g, r);
-
-holds("per_transfer_limit", g, r) if within(g.caps.per_transfer, r.amount);
-fails("per_transfer_limit", g, r, cap) if exceeds(g.caps.per_transfer, r.amount, cap);
-
-holds("daily_limit", g, r) if within_cumulative(g.caps.daily, g.day_total, r.person.day_total);
-fails("daily_limit", g, r, cap) if
-    exceeds_cumulative(g.caps.daily, g.day_total, r.person.day_total, cap);
-
-holds("monthly_limit", g, r) if
-    within_cumulative(g.caps.monthly, g.month_total, r.person.month_total);
-fails("monthly_limit", g, r, cap) if
-    exceeds_cumulative(g.caps.monthly, g.month_total, r.person.month_total, cap);
-
-holds("not_own_access", _g, r) if not own_access(r);
-fails("not_own_access", _g, r, {}) if own_access(r);
-
-holds("role_assignable", _g, r) if assignable(r);
-fails("role_assignable", _g, r, {}) if not assignable(r);
-
-holds("within_caps", _g, r) if proposal_within_caps(r);
-fails("within_caps", _g, r, cap) if proposal_exceeds(r, cap);

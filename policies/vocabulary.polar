@@ -1,11 +1,13 @@
-# ---------------------------------------------------------------------------
-# Vocabulary: every permission, every built-in role, and what each role carries.
+# ===========================================================================
+# VOCABULARY: every action, every built-in role and what each role carries, every
+# condition and refusal in words. Read and signed by compliance.
 #
 # A permission at level "tenant" is about one corporate customer's accounts and
-# people; a permission at level "bank" is held by bank staff only.
-# Mandate reads this file to list permissions in the API and the console: it is
-# the one place the vocabulary is defined.
-# ---------------------------------------------------------------------------
+# people; a permission at level "bank" is held by bank staff only. An own action
+# is one every signed-in person may take about themselves, with no role at all.
+# Mandate reads this file to list actions and permissions in the API and the
+# console: it is the one place the vocabulary is defined.
+# ===========================================================================
 
 # permission(name, level, what it lets a person do)
 permission("account.read",      "tenant", "See accounts and their balances.");
@@ -28,6 +30,30 @@ permission("cap.manage",        "bank",   "Set the bank's caps and each customer
 permission("decision.read",     "bank",   "Read the decision log: every money-moving, admin and refused decision.");
 permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
 permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
+
+# own_action(name, what it lets a person do): no role carries it; everyone has it, about
+# themselves only (decide.polar).
+own_action("self.read", "See one's own profile and one's own activity.");
+
+# action(name): everything Mandate asks the policy about.
+action(name) if permission(name, _level, _meaning);
+action(name) if own_action(name, _meaning);
+
+# condition_text(reason, words): each check of a decision, named by the refusal it gives,
+# as the console shows it (the conditions themselves: conditions.polar and tenancy.polar).
+condition_text("not_found",               "Within reach (same company or bank)");
+condition_text("counterparty_not_found",  "Other account allowed");
+condition_text("missing_permission",      "Role carries the permission");
+condition_text("grant_not_yet_valid",     "Grant already valid");
+condition_text("grant_expired",           "Grant not yet expired");
+condition_text("outside_time_window",     "Inside the time window");
+condition_text("limit_currency_mismatch", "Limits in the account's currency");
+condition_text("limit_per_transfer",      "Within the per-transfer limit");
+condition_text("limit_daily",             "Within the daily limit");
+condition_text("limit_monthly",           "Within the monthly limit");
+condition_text("self_change_forbidden",   "Not the person's own access");
+condition_text("role_not_assignable",     "Role may be given to this user");
+condition_text("exceeds_cap",             "Within the caps");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).
@@ -59,9 +85,9 @@ moves_money("withdrawal.create");
 
 # A custom role may carry any tenant permission that does not manage access itself:
 # only corporate admins (and bank managers) shape who may do what.
-composable(p) if
-    permission(p, "tenant", _) and
-    not p in ["user.manage", "role.manage", "grant.manage", "authz.explain"];
+composable(name) if
+    permission(name, "tenant", _meaning) and
+    not name in ["user.manage", "role.manage", "grant.manage", "authz.explain"];
 
 # builtin_role(key, level, name, description): seeded as data for every tenant (level
 # "tenant") or every bank (level "bank").
@@ -71,19 +97,22 @@ builtin_role("corporate_admin",    "tenant", "Corporate admin",    "Manages the 
 builtin_role("bank_manager",       "bank",   "Bank manager",       "Bank staff: onboards customers, opens and freezes accounts, deposits and withdraws, sets caps.");
 builtin_role("compliance_officer", "bank",   "Compliance officer", "Bank staff: reads everything, the policy, every decision and every change; moves nothing.");
 
-builtin_carries("bookkeeper", p) if p in ["account.read", "statement.read"];
-builtin_carries("payer", p) if p in ["account.read", "statement.read", "transfer.create"];
-builtin_carries("corporate_admin", p) if p in [
+builtin_carries("bookkeeper", permission) if permission in ["account.read", "statement.read"];
+builtin_carries("payer", permission) if permission in ["account.read", "statement.read", "transfer.create"];
+builtin_carries("corporate_admin", permission) if permission in [
     "account.read", "statement.read", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "authz.explain"];
-builtin_carries("bank_manager", p) if p in [
+builtin_carries("bank_manager", permission) if permission in [
     "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
     "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain"];
-builtin_carries("compliance_officer", p) if p in [
+builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read"];
 
 # carries(grant, permission): the role of the grant carries the permission.
-carries(g, p) if g.role.builtin = true and builtin_carries(g.role.key, p);
-carries(g, p) if g.role.builtin = false and p in g.role.permissions and composable(p);
+carries(grant, permission) if
+    grant.role.builtin = true and builtin_carries(grant.role.key, permission);
+carries(grant, permission) if
+    grant.role.builtin = false and permission in grant.role.permissions and
+    composable(permission);

@@ -25,6 +25,8 @@ from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
 from core.pagination import MAX_PAGE
+from core.policy import engine as policy_engine
+from core.policy.matrix import condition_matrix
 from core.policy.reasons import REASONS
 
 router = APIRouter()
@@ -38,7 +40,11 @@ CSV_MAX_ROWS = 50_000
 
 def policy_page(request: Request, session: Session, ctx: RequestContext) -> HTMLResponse:
     loaded = audit.loaded_policy(session, ctx)
-    return render(request, session, ctx, "policy.html", title="Policy", policy=loaded)
+    # Beside the files, what they mean per action: generated from the loaded policy.
+    matrix = condition_matrix(policy_engine.current())
+    return render(
+        request, session, ctx, "policy.html", title="Policy", policy=loaded, matrix=matrix
+    )
 
 
 @router.get("/policy", name="console.policy")

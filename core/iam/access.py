@@ -370,7 +370,8 @@ def _grant_resource(grant_id: int | None, grantee: User, role: Role) -> Resource
         extra=(
             ("grantee", grantee.id),
             ("role_level", role.level),
-            ("role_tenant", role.tenant_id or 0),
+            # A bank role belongs to no tenant: then the fact is left out.
+            *((("role_tenant", role.tenant_id),) if role.tenant_id is not None else ()),
         ),
     )
 

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.ledger import idempotency, repository
+from core.ledger import idempotency, posting, repository
 from core.ledger.idempotency import StoredResponse
 from core.ledger.schemas import (
     AccountCreate,
@@ -46,7 +46,7 @@ def account_public(account: Account) -> AccountPublic:
         status=account.status,
         overdraft_limit=account.overdraft_limit,
         balance=account.balance,
-        available=account.balance + account.overdraft_limit if account.kind == "customer" else 0,
+        available=posting.available(account),
         created_at=account.created_at,
     )
 
@@ -260,7 +260,8 @@ def update_account(
         )
     if account.status == "closed" and body.status is not None and body.status != "closed":
         raise Conflict("a closed account stays closed", code="account_closed")
-    if body.overdraft_limit is not None and account.balance < -body.overdraft_limit:
+    limit = body.overdraft_limit
+    if limit is not None and account.balance < posting.overdraft_floor(limit):
         raise Conflict(
             "the balance is already below that overdraft limit; it cannot be lowered that far"
         )
@@ -460,10 +461,10 @@ def _move_money(
             raise Conflict(f"account {account.id} is frozen", code="account_frozen")
         if account.status == "closed":
             raise Conflict(f"account {account.id} is closed", code="account_closed")
-    if debit.kind == "customer" and debit.balance - amount < -debit.overdraft_limit:
+    if not posting.may_debit(debit, amount):
         raise InvalidRequest(
             f"account {debit.id} can send at most "
-            f"{format_amount(max(debit.balance + debit.overdraft_limit, 0), currency)}",
+            f"{format_amount(max(posting.available(debit), 0), currency)}",
             code="insufficient_funds",
         )
 

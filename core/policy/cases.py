@@ -113,7 +113,11 @@ def run_cases(engine: PolicyEngine, directory: Path) -> Report:
     builtin = [
         a["key"]
         for a in engine.query(
-            "builtin_role", Variable("key"), Variable("l"), Variable("n"), Variable("d")
+            "builtin_role",
+            Variable("key"),
+            Variable("level"),
+            Variable("name"),
+            Variable("description"),
         )
     ]
     report.missing_roles = sorted(set(builtin) - roles_seen)

@@ -20,12 +20,33 @@ from core.money import format_amount
 from core.policy import engine as policy_engine
 from core.policy.engine import fill
 from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
-from core.policy.reasons import LIMIT_CONDITIONS, describe_condition, status_of
+from core.policy.reasons import LIMIT_CONDITIONS, Reason, describe_condition, status_of
 from core.policy.service import authorize, explain_refusal, require_readable
+
+# The explain API's name for each check, kept as clients know it; the policy, the decision
+# log and the console name each check by its reason.
+API_NAMES: dict[Reason, str] = {
+    Reason.not_found: "visible",
+    Reason.counterparty_not_found: "counterparty",
+    Reason.missing_permission: "permission",
+    Reason.grant_not_yet_valid: "valid_from",
+    Reason.grant_expired: "valid_until",
+    Reason.outside_time_window: "time_window",
+    Reason.limit_currency_mismatch: "limit_currency",
+    Reason.limit_per_transfer: "per_transfer_limit",
+    Reason.limit_daily: "daily_limit",
+    Reason.limit_monthly: "monthly_limit",
+    Reason.self_change_forbidden: "not_own_access",
+    Reason.role_not_assignable: "role_assignable",
+    Reason.exceeds_cap: "within_caps",
+}
 
 
 class ConditionResult(BaseModel):
+    # The name API clients have always keyed on ("daily_limit"); `reason` is the policy's
+    # name for the same check, the refusal it gives ("limit_daily").
     name: str
+    reason: str = ""
     passed: bool
     detail: dict[str, Any] = {}
     # The condition and how the request fares, in words ("Allowed Mon-Fri 09:00-17:00
@@ -111,10 +132,10 @@ def explain(
     filled = fill(facts.request, facts.values)
     message = "Allowed." if decision.allowed else _message(decision, facts, action, money)
     visible = engine.holds("visible", filled["actor"], filled["resource"])
-    checks = [_condition("visible", visible, {}, filled)]
+    checks = [_condition(Reason.not_found, visible, {}, filled)]
     if engine.holds("moves_money", action):
         allowed = engine.holds("counterparty_allowed", filled)
-        checks.append(_condition("counterparty", allowed, {}, filled))
+        checks.append(_condition(Reason.counterparty_not_found, allowed, {}, filled))
     grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
     return Explanation(
         decision=decision.outcome,
@@ -200,7 +221,7 @@ def _message(decision: Any, facts: Facts, action: str, money: Money | None) -> s
 
 
 def _condition(
-    name: str,
+    name: Reason,
     passed: bool,
     detail: dict[str, Any],
     filled: dict[str, Any],
@@ -212,7 +233,9 @@ def _condition(
     text = describe_condition(
         name, passed, detail, request=filled, grant=grant, meaning=meaning, cap=cap
     )
-    return ConditionResult(name=name, passed=passed, detail=detail, text=text)
+    return ConditionResult(
+        name=API_NAMES[name], reason=name, passed=passed, detail=detail, text=text
+    )
 
 
 def _effective_cap(
@@ -235,13 +258,13 @@ def _explain_grant(
     meanings = engine.query("permission", action, Variable("level"), Variable("text"))
     meaning = str(meanings[0]["text"]) if meanings else ""
     carries = engine.holds("carries", grant, action)
-    results = [_condition("permission", carries, {}, filled, grant, meaning=meaning)]
+    results = [_condition(Reason.missing_permission, carries, {}, filled, grant, meaning=meaning)]
     names = engine.query("conditions", action, Variable("names"))
-    for name in names[0]["names"] if names else []:
-        passed = engine.holds("holds", name, grant, filled)
+    for name in [Reason[n] for n in (names[0]["names"] if names else [])]:
+        passed = engine.holds("passes", name.value, grant, filled)
         detail: dict[str, Any] = {}
         if not passed:
-            answers = engine.query("fails", name, grant, filled, Variable("detail"))
+            answers = engine.query("refuses", name.value, grant, filled, Variable("detail"))
             detail = (
                 dict(answers[0]["detail"])
                 if answers and isinstance(answers[0]["detail"], dict)
@@ -256,7 +279,7 @@ def _explain_grant(
         caps = grant["caps"].get(kind) or []
         if not caps:
             continue
-        # Which levels count which total is the policy's (limits_per/3 in limits.polar).
+        # Which levels count which total is the policy's (counts_per/2 in limits.polar).
         scopes: list[tuple[str, list[Any]]] = [("transfer", caps)]
         if kind != "per_transfer":
             scopes = []

@@ -1,6 +1,7 @@
 """Gathering facts for the policy. Nothing here decides: it finds the grants that reach a
 resource (indexed queries), the caps, today's totals and the local time, and shapes them
-as policies/decide.polar documents."""
+as policies/decide.polar documents them, with no placeholder values: what may be
+absent is {"set": False} or {"set": True, ...}, and bank-level things say level "bank"."""
 
 from __future__ import annotations
 
@@ -33,12 +34,24 @@ LIMIT_KINDS = ("per_transfer", "daily", "monthly")
 
 
 def actor_facts(actor: Actor) -> dict[str, Any]:
-    return {
-        "id": actor.user_id,
-        "kind": actor.kind,
-        "tenant": actor.tenant_id or 0,
-        "bank": actor.bank_id,
-    }
+    facts: dict[str, Any] = {"id": actor.user_id, "kind": actor.kind, "bank": actor.bank_id}
+    # Staff act for their bank: they have no tenant, and the facts say so by leaving it out.
+    if actor.tenant_id is not None:
+        facts["tenant"] = actor.tenant_id
+    return facts
+
+
+def tenancy_facts(tenant_id: int | None, bank_id: int) -> dict[str, Any]:
+    """Where something belongs: one tenant's ("level": "tenant"), or the bank's own."""
+    if tenant_id is None:
+        return {"level": "bank", "bank": bank_id}
+    return {"level": "tenant", "tenant": tenant_id, "bank": bank_id}
+
+
+def optional(value: Any, key: str) -> dict[str, Any]:
+    """A fact that may be absent, in a shape Polar reads without placeholders:
+    {"set": False}, or {"set": True, key: value}."""
+    return {"set": False} if value is None else {"set": True, key: value}
 
 
 @dataclass(frozen=True)
@@ -54,15 +67,11 @@ class Resource:
 
     @property
     def facts(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {
-            "type": self.type,
-            "tenant": self.tenant_id or 0,
-            "bank": self.bank_id,
-        }
+        facts: dict[str, Any] = {"type": self.type, **tenancy_facts(self.tenant_id, self.bank_id)}
         # An account's own id is not a fact the policy uses: leaving it out lets every account
         # reached by the same grants share one compiled decision.
-        if self.type != "account":
-            facts["id"] = self.id or 0
+        if self.type != "account" and self.id is not None:
+            facts["id"] = self.id
         facts.update(self.extra)
         return facts
 
@@ -104,9 +113,9 @@ class Proposal:
     def as_facts(self) -> dict[str, Any]:
         return {
             "currency": self.currency,
-            "per_transfer": _opt(self.per_transfer),
-            "daily": _opt(self.daily),
-            "monthly": _opt(self.monthly),
+            "per_transfer": optional(self.per_transfer, "amount"),
+            "daily": optional(self.daily, "amount"),
+            "monthly": optional(self.monthly, "amount"),
         }
 
 
@@ -132,12 +141,8 @@ class Facts:
     local_times: dict[int, dt.datetime] = field(default_factory=dict)
 
 
-def _opt(value: int | None) -> list[int]:
-    return [] if value is None else [value]
-
-
-def _timestamp(value: dt.datetime | None) -> list[int]:
-    return [] if value is None else [int(value.timestamp())]
+def _moment(value: dt.datetime | None) -> dict[str, Any]:
+    return optional(None if value is None else int(value.timestamp()), "at")
 
 
 # -- which grants reach a resource ----------------------------------------------------------
@@ -212,7 +217,7 @@ def role_facts(role: Role, permissions: Sequence[str]) -> dict[str, Any]:
         "builtin": role.builtin,
         "level": role.level,
         "permissions": list(permissions),
-        "limit_currency": role.limit_currency or "",
+        "limit_currency": optional(role.limit_currency or None, "currency"),
     }
 
 
@@ -366,17 +371,16 @@ def lock_person(session: Session, user_id: int) -> None:
 # -- the request ----------------------------------------------------------------------------
 
 
-def window_facts(grant: Grant) -> list[dict[str, Any]]:
+def window_facts(grant: Grant) -> dict[str, Any]:
     if grant.window_days is None:
-        return []
-    return [
-        {
-            "days": sorted(int(d) for d in grant.window_days),
-            "start": grant.window_start,
-            "end": grant.window_end,
-            "zone": grant.window_zone,
-        }
-    ]
+        return {"set": False}
+    return {
+        "set": True,
+        "days": sorted(int(d) for d in grant.window_days),
+        "start": grant.window_start,
+        "end": grant.window_end,
+        "zone": grant.window_zone,
+    }
 
 
 def grant_facts(
@@ -390,12 +394,11 @@ def grant_facts(
 ) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "id": grant.id,
-        "tenant": grant.tenant_id or 0,
-        "bank": grant.bank_id,
+        **tenancy_facts(grant.tenant_id, grant.bank_id),
         "role": role_facts(role, permissions),
-        "limit_currency": grant.limit_currency or "",
-        "valid_from": _timestamp(grant.valid_from),
-        "valid_until": _timestamp(grant.valid_until),
+        "limit_currency": optional(grant.limit_currency or None, "currency"),
+        "valid_from": _moment(grant.valid_from),
+        "valid_until": _moment(grant.valid_until),
         "window": window_facts(grant),
     }
     if currency is not None:
@@ -559,8 +562,7 @@ def shape_request(
         values["amount"] = money.amount
         request["counterparty"] = {
             "kind": money.counterparty.kind,
-            "tenant": money.counterparty.tenant_id or 0,
-            "bank": money.counterparty.bank_id,
+            **tenancy_facts(money.counterparty.tenant_id, money.counterparty.bank_id),
         }
     if proposal is None and action in PROPOSING_ACTIONS:
         proposal = Proposal(currency="")

@@ -1,30 +1,78 @@
-"""Refusal reasons: their HTTP status and a sentence a person understands.
+"""Refusal reasons: their HTTP status, the form field they are about, and a sentence a
+person understands.
 
-The codes come from policies/decide.polar; this module only words them."""
+The reasons are the policy's: policies/decide.polar answers them, and each condition of
+policies/conditions.polar is named by its reason. This module only words them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from core.money import format_amount
 
+
+class Reason(StrEnum):
+    """A refusal reason: the API's "error" for a refusal, and the name of the policy's
+    condition that gives it. A member equals its code as a string, so JSON is unchanged.
+
+    `field` is the form field a refusal is shown beside in the console ("" for the form as a
+    whole; "limits" for whichever limit the refusal's detail names)."""
+
+    status: int
+    meaning: str
+    field: str
+
+    def __new__(cls, code: str, status: int, meaning: str, field: str = "") -> Reason:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status = status
+        member.meaning = meaning
+        member.field = field
+        return member
+
+    not_found = "not_found", 404, "No such resource, or not visible to you."
+    counterparty_not_found = (
+        "counterparty_not_found",
+        404,
+        "The other account does not exist or is out of reach.",
+        "to_account_id",
+    )
+    missing_permission = (
+        "missing_permission",
+        403,
+        "None of your grants carries the permission this needs.",
+    )
+    grant_not_yet_valid = "grant_not_yet_valid", 403, "Your grant is not valid yet."
+    grant_expired = "grant_expired", 403, "Your grant has expired."
+    outside_time_window = "outside_time_window", 403, "Outside the time window of your grant."
+    limit_currency_mismatch = (
+        "limit_currency_mismatch",
+        403,
+        "Your limits are set in another currency than the account's.",
+        "amount",
+    )
+    limit_per_transfer = "limit_per_transfer", 403, "Above the per-transfer limit.", "amount"
+    limit_daily = "limit_daily", 403, "Above the daily limit.", "amount"
+    limit_monthly = "limit_monthly", 403, "Above the monthly limit.", "amount"
+    self_change_forbidden = "self_change_forbidden", 403, "Nobody can change their own access."
+    role_not_assignable = (
+        "role_not_assignable",
+        403,
+        "That role cannot be given to that user.",
+        "role_id",
+    )
+    exceeds_cap = (
+        "exceeds_cap",
+        403,
+        "A limit asked for is above the cap the bank set.",
+        "limits",
+    )
+
+
 # reason code -> (HTTP status, what it means in general)
-REASONS: dict[str, tuple[int, str]] = {
-    "not_found": (404, "No such resource, or not visible to you."),
-    "counterparty_not_found": (404, "The other account does not exist or is out of reach."),
-    "missing_permission": (403, "None of your grants carries the permission this needs."),
-    "grant_not_yet_valid": (403, "Your grant is not valid yet."),
-    "grant_expired": (403, "Your grant has expired."),
-    "outside_time_window": (403, "Outside the time window of your grant."),
-    "limit_currency_mismatch": (403, "Your limits are set in another currency than the account's."),
-    "limit_per_transfer": (403, "Above the per-transfer limit."),
-    "limit_daily": (403, "Above the daily limit."),
-    "limit_monthly": (403, "Above the monthly limit."),
-    "self_change_forbidden": (403, "Nobody can change their own access."),
-    "role_not_assignable": (403, "That role cannot be given to that user."),
-    "exceeds_cap": (403, "A limit asked for is above the cap the bank set."),
-}
+REASONS: dict[str, tuple[int, str]] = {r.value: (r.status, r.meaning) for r in Reason}
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 LEVELS = {
@@ -45,7 +93,7 @@ def describe_limit(kind: str, amount: int, currency: str) -> str:
 
 
 def status_of(reason: str) -> int:
-    return REASONS.get(reason, (403, ""))[0]
+    return Reason[reason].status if reason in REASONS else 403
 
 
 def describe_days(days: list[int]) -> str:
@@ -151,15 +199,16 @@ SET_BY = {
     "tenant": "the company's cap",
     "bank": "the bank's cap",
 }
+# The limit conditions, and the kind of limit each checks.
 LIMIT_CONDITIONS = {
-    "per_transfer_limit": "per_transfer",
-    "daily_limit": "daily",
-    "monthly_limit": "monthly",
+    Reason.limit_per_transfer: "per_transfer",
+    Reason.limit_daily: "daily",
+    Reason.limit_monthly: "monthly",
 }
 
 
 def describe_condition(
-    name: str,
+    name: Reason,
     passed: bool,
     detail: dict[str, Any],
     *,
@@ -169,43 +218,44 @@ def describe_condition(
     cap: dict[str, Any] | None = None,
 ) -> str:
     """One condition of an explanation in words: what it asks and how the request fares.
-    `request` and `grant` are the facts as filled in; `cap` the effective limit (if any) of a
-    limit condition; `meaning` the permission's description from the vocabulary."""
+    `name` is the condition's name in the policy, the reason it refuses with. `request` and
+    `grant` are the facts as filled in; `cap` the effective limit (if any) of a limit
+    condition; `meaning` the permission's description from the vocabulary."""
     grant = grant or {}
     currency = str(request.get("currency") or "EUR")
-    if name == "visible":
+    if name == Reason.not_found:
         kind = request.get("resource", {}).get("type", "resource")
         if passed:
             return f"The {kind} is within their reach."
         return f"The {kind} is out of their reach: it answers as not found."
-    if name == "counterparty":
+    if name == Reason.counterparty_not_found:
         return "Money may go to the other account." if passed else "Money may not go there."
-    if name == "permission":
+    if name == Reason.missing_permission:
         action = request.get("action", "")
         said = f" ({meaning.rstrip('.')})" if meaning else ""
         if passed:
             return f"The role carries {action}{said}."
         return f"The role does not carry {action}{said}."
-    if name in ("valid_from", "valid_until"):
-        return _validity_words(name, passed, grant)
-    if name == "time_window":
+    if name == Reason.grant_not_yet_valid:
+        return _validity_words("valid_from", passed, grant)
+    if name == Reason.grant_expired:
+        return _validity_words("valid_until", passed, grant)
+    if name == Reason.outside_time_window:
         return _window_words(passed, detail, grant)
-    if name == "limit_currency":
+    if name == Reason.limit_currency_mismatch:
         if passed:
             return f"The limits fit the account's currency ({currency})."
-        limit_currency = grant.get("limit_currency") or grant.get("role", {}).get(
-            "limit_currency", ""
-        )
+        limit_currency = _currency_of(grant) or _currency_of(grant.get("role", {}))
         return f"The limits are set in {limit_currency}; the account is in {currency}."
     if name in LIMIT_CONDITIONS:
         return _limit_words(LIMIT_CONDITIONS[name], detail or cap, request, grant, currency)
-    if name == "not_own_access":
+    if name == Reason.self_change_forbidden:
         return "It is not about their own access." if passed else "It would change their access."
-    if name == "role_assignable":
+    if name == Reason.role_not_assignable:
         if passed:
             return "The role may be given to that person."
         return "That role cannot be given to that person."
-    if name == "within_caps":
+    if name == Reason.exceeds_cap:
         if passed or "amount" not in detail:
             return "The limits asked for are within the caps." if passed else "Above a cap."
         kind = KIND_NAMES.get(detail.get("kind", ""), "A")
@@ -215,21 +265,29 @@ def describe_condition(
     return "Holds." if passed else "Does not hold."
 
 
+def _currency_of(facts: dict[str, Any]) -> str:
+    """The currency limits are set in, from a grant's or role's facts ("" if none)."""
+    limit_currency = facts.get("limit_currency") or {}
+    return str(limit_currency.get("currency", "")) if limit_currency.get("set") else ""
+
+
 def _validity_words(name: str, passed: bool, grant: dict[str, Any]) -> str:
-    bound = grant.get(name) or []
-    if not bound:
+    bound = grant.get(name) or {}
+    if not bound.get("set"):
         return "No start date." if name == "valid_from" else "No end date."
-    when = _when(bound[0])
+    when = _when(bound["at"])
     if name == "valid_from":
         return f"Valid from {when}." if passed else f"Not valid before {when}."
     return f"Valid until {when}." if passed else f"Ended at {when}."
 
 
 def _window_words(passed: bool, detail: dict[str, Any], grant: dict[str, Any]) -> str:
-    windows = grant.get("window") or ([detail] if "days" in detail else [])
-    if not windows:
+    window = grant.get("window") or {}
+    if not window.get("set"):
+        window = detail if "days" in detail else {}
+    if not window:
         return "Any day, any time."
-    text = f"Allowed {describe_window(windows[0])}"
+    text = f"Allowed {describe_window(window)}"
     weekday, minute = grant.get("weekday"), grant.get("minute")
     if isinstance(weekday, int) and isinstance(minute, int):
         text += f"; it is {DAYS[weekday]} {clock_time(minute)} there"

@@ -19,7 +19,7 @@ from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
 from core.policy.engine import Decision
 from core.policy.facts import Facts, Money, Proposal, Resource, build_request, tenant_zone
-from core.policy.reasons import describe, status_of
+from core.policy.reasons import Reason, describe, status_of
 
 # Decisions on these actions are always logged; any refusal is logged too.
 LOGGED_ACTIONS = {
@@ -126,7 +126,9 @@ def authorize(
     reason = verdict.decision.reason
     if status_of(reason) == 404:
         raise NotFound(not_found or f"{resource.type} {resource.id} not found")
-    raise Forbidden(verdict.message, code=reason)
+    # The refusal's detail goes along as data (which limit, which cap), so nobody needs to
+    # read it back out of the message.
+    raise Forbidden(verdict.message, code=reason, refusal=dict(verdict.decision.detail))
 
 
 def require_readable(
@@ -166,7 +168,7 @@ def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money 
         limit_currency=limit_currency,
         refusal_text=(
             _refusal_text(policy_engine.current().version, action)
-            if decision.reason == "missing_permission"
+            if decision.reason == Reason.missing_permission
             else None
         ),
     )

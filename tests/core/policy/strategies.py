@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from core.policy.engine import Dynamic
-from core.policy.facts import LIMIT_KINDS
+from core.policy.facts import LIMIT_KINDS, optional
 
 TENANT_PERMISSIONS = [
     "account.read",
@@ -20,14 +20,14 @@ LIMITS = st.integers(min_value=1, max_value=10_000)
 
 
 @st.composite
-def windows(draw: Any) -> list[dict[str, Any]]:
+def windows(draw: Any) -> dict[str, Any]:
     if draw(st.booleans()):
-        return []
+        return {"set": False}
     start = draw(st.integers(0, 1439))
     # An end may be 1440: 24:00, the end of the day.
     end = draw(st.integers(0, 1440).filter(lambda e: e != start))
     days = sorted(draw(st.sets(st.integers(0, 6), min_size=1)))
-    return [{"days": days, "start": start, "end": end, "zone": "Europe/Berlin"}]
+    return {"set": True, "days": days, "start": start, "end": end, "zone": "Europe/Berlin"}
 
 
 @st.composite
@@ -51,16 +51,19 @@ def grants(draw: Any, index: int, tenant: int, money: bool) -> dict[str, Any]:
         "permissions": []
         if builtin
         else draw(st.lists(st.sampled_from(TENANT_PERMISSIONS), unique=True)),
-        "limit_currency": draw(st.sampled_from(["", "", "EUR", "USD"])),
+        "limit_currency": optional(draw(st.sampled_from([None, None, "EUR", "USD"])), "currency"),
     }
     grant: dict[str, Any] = {
         "id": index + 1,
+        "level": "tenant",
         "tenant": draw(st.sampled_from([tenant] * 8 + [tenant + 1])),
         "bank": 1,
         "role": role,
-        "limit_currency": draw(st.sampled_from(["", "EUR", "EUR", "EUR", "USD"])),
-        "valid_from": draw(st.sampled_from([[], [], [], [500], [1500]])),
-        "valid_until": draw(st.sampled_from([[], [], [], [1000], [2500]])),
+        "limit_currency": optional(
+            draw(st.sampled_from([None, "EUR", "EUR", "EUR", "USD"])), "currency"
+        ),
+        "valid_from": optional(draw(st.sampled_from([None, None, None, 500, 1500])), "at"),
+        "valid_until": optional(draw(st.sampled_from([None, None, None, 1000, 2500])), "at"),
         "window": draw(windows()),
         "caps": draw(caps()) if money else {k: [] for k in LIMIT_KINDS},
     }
@@ -77,7 +80,12 @@ def requests(draw: Any) -> dict[str, Any]:
     )
     money = action == "transfer.create"
     actor = {"id": 7, "kind": "customer", "tenant": 1, "bank": 1}
-    resource = {"type": "account", "tenant": draw(st.sampled_from([1] * 8 + [2])), "bank": 1}
+    resource = {
+        "type": "account",
+        "level": "tenant",
+        "tenant": draw(st.sampled_from([1] * 8 + [2])),
+        "bank": 1,
+    }
     request: dict[str, Any] = {
         "action": action,
         "actor": actor,
@@ -96,6 +104,7 @@ def requests(draw: Any) -> dict[str, Any]:
         }
         request["counterparty"] = {
             "kind": "customer",
+            "level": "tenant",
             "tenant": draw(st.sampled_from([1, 1, 2])),
             "bank": 1,
         }
@@ -122,7 +131,7 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
         near = st.sampled_from(edges) if edges else st.integers(1, 12_000)
         values["amount"] = draw(st.one_of(near, st.integers(1, 12_000)))
         for i, grant in enumerate(request["grants"]):
-            window = grant["window"][0] if grant["window"] else None
+            window = grant["window"] if grant["window"]["set"] else None
             minutes = (
                 st.sampled_from(
                     sorted(

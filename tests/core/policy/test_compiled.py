@@ -12,13 +12,13 @@ from core.policy.engine import fill
 from tests.core.policy.strategies import requests, values_for
 
 CONDITIONS = [
-    "valid_from",
-    "valid_until",
-    "time_window",
-    "limit_currency",
-    "per_transfer_limit",
-    "daily_limit",
-    "monthly_limit",
+    "grant_not_yet_valid",
+    "grant_expired",
+    "outside_time_window",
+    "limit_currency_mismatch",
+    "limit_per_transfer",
+    "limit_daily",
+    "limit_monthly",
 ]
 
 
@@ -55,8 +55,8 @@ def test_each_condition_either_holds_or_fails_never_both(data):
 
     for grant in filled["grants"]:
         for condition in CONDITIONS:
-            holds = engine.holds("holds", condition, grant, filled)
-            fails = engine.holds("fails", condition, grant, filled, Variable("detail"))
+            holds = engine.holds("passes", condition, grant, filled)
+            fails = engine.holds("refuses", condition, grant, filled, Variable("detail"))
             assert holds != fails, (condition, grant, values)
 
 
@@ -65,7 +65,7 @@ def test_decisions_are_cached_per_static_facts_only(world):
     request = {
         "action": "account.read",
         "actor": {"id": 1, "kind": "customer", "tenant": 1, "bank": 1},
-        "resource": {"type": "account", "tenant": 1, "bank": 1},
+        "resource": {"type": "account", "level": "tenant", "tenant": 1, "bank": 1},
         "now": policy_engine.Dynamic("now"),
         "grants": [],
     }

@@ -1,0 +1,96 @@
+"""What each finding of the ledger checker says: the wording of every failure and warning,
+in money as a person reads it. Pure: no database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.money import format_amount
+
+
+def money(amount: int | None, currency: str) -> str:
+    return format_amount(int(amount or 0), currency)
+
+
+def currency_not_conserved(currency: str, total: int) -> str:
+    return f"{currency}: entries sum to {money(total, currency)}, not zero"
+
+
+def balance_not_its_entries(account_id: int, currency: str, balance: int, summed: int) -> str:
+    return (
+        f"account {account_id}: balance {money(balance, currency)}, its "
+        f"entries sum to {money(summed, currency)}"
+    )
+
+
+def entries_in_another_currency(account_id: int, currency: str, count: int) -> str:
+    return f"account {account_id} ({currency}) has {count} entries in another currency"
+
+
+def past_overdraft_limit(account_id: int, currency: str, balance: int, limit: int) -> str:
+    return (
+        f"account {account_id}: balance {money(balance, currency)} is past its "
+        f"overdraft limit of {money(limit, currency)}"
+    )
+
+
+def transfer_not_balanced(row: Any) -> str:
+    """A transfer whose entries are not its two: `row` counts its entries, its matching debits
+    and credits, and carries both accounts' currencies (core.ledger.check.queries)."""
+    what = (
+        f"transfer {row.id} ({money(row.amount, row.currency)} from account "
+        f"{row.debit_account_id} to {row.credit_account_id})"
+    )
+    problems = []
+    if row.entries != 2:
+        problems.append(f"has {row.entries} entries, not 2")
+    if row.debits != 1:
+        problems.append(
+            f"needs one debit of {money(-row.amount, row.currency)} on account "
+            f"{row.debit_account_id}, has {row.debits}"
+        )
+    if row.credits != 1:
+        problems.append(
+            f"needs one credit of {money(row.amount, row.currency)} on account "
+            f"{row.credit_account_id}, has {row.credits}"
+        )
+    for side, currency in (("debit", row.debit_currency), ("credit", row.credit_currency)):
+        if currency != row.currency:
+            problems.append(f"its {side} account is in {currency}")
+    return f"{what}: {'; '.join(problems)}"
+
+
+def running_total_off(
+    holder: str, table: str, day: str, currency: str, total: int, sent: int, sent_by_currency: str
+) -> str:
+    """`holder` is "grant 3" or "person 7"; `table` the running totals it was read from."""
+    return (
+        f"{holder} on {day}: {table} says {money(total, currency)}, its transfers sum to "
+        f"{money(sent, currency)} ({sent_by_currency})"
+    )
+
+
+def amounts(sent: dict[str, int]) -> str:
+    """What was sent, per currency in order: "325.00 EUR, 5.00 USD", or "none"."""
+    return ", ".join(money(amount, currency) for currency, amount in sorted(sent.items())) or "none"
+
+
+def limit_passed(
+    label: str,
+    holder_id: int,
+    kind: str,
+    period: str,
+    spent: int,
+    currency: str,
+    level: str,
+    limit: int,
+) -> str:
+    each = " for each person" if label == "person" else ""
+    return (
+        f"{label} {holder_id} {kind} {period}: spent {money(spent, currency)}, "
+        f"{level} {kind} limit{each} is {money(limit, currency)}"
+    )
+
+
+def changed_after(message: str) -> str:
+    return f"{message} (the limit was changed after the last transfer)"

@@ -1,0 +1,81 @@
+# ===========================================================================
+# RULES: the conditions a grant must meet. Read and signed by compliance.
+#
+# Each condition is named by the refusal it gives (the API's "error", e.g.
+# limit_daily) and stated both ways:
+#
+#     passes(condition, grant, request)            the grant meets it
+#     refuses(condition, grant, request, detail)   it does not; detail says why
+#
+# so that no refusal needs "not" over the request's amount or time (a test checks
+# that exactly one of the two is true). Beside each, in quotes, the words a person
+# reads for it (vocabulary.polar: condition_text). Which actions check which
+# conditions, and in which order: decide.polar (conditions/2).
+# ===========================================================================
+
+# grant_not_yet_valid: "Grant already valid". A grant with a start speaks from then on.
+passes("grant_not_yet_valid", grant, _request) if grant.valid_from.set = false;
+passes("grant_not_yet_valid", grant, request) if
+    grant.valid_from = {set: true, at: start} and start <= request.now;
+refuses("grant_not_yet_valid", grant, request, {at: start}) if
+    grant.valid_from = {set: true, at: start} and request.now < start;
+
+# grant_expired: "Grant not yet expired". A grant with an end speaks until then, not after.
+passes("grant_expired", grant, _request) if grant.valid_until.set = false;
+passes("grant_expired", grant, request) if
+    grant.valid_until = {set: true, at: end} and request.now < end;
+refuses("grant_expired", grant, request, {at: end}) if
+    grant.valid_until = {set: true, at: end} and request.now >= end;
+
+# outside_time_window: "Inside the time window". A grant with a time window moves money
+# only inside it (limits.polar says what a window means, across midnight too).
+passes("outside_time_window", grant, _request) if grant.window.set = false;
+passes("outside_time_window", grant, _request) if
+    grant.window.set = true and in_window(grant.window, grant.weekday, grant.minute);
+refuses("outside_time_window", grant, _request,
+        {days: days, start: start, end: end, zone: zone}) if
+    grant.window = {set: true, days: days, start: start, end: end, zone: zone} and
+    outside_window(grant.window, grant.weekday, grant.minute);
+
+# limit_currency_mismatch: "Limits in the account's currency". Limits of the grant and of
+# its role, where set, are in the account's currency.
+passes("limit_currency_mismatch", grant, request) if
+    limits_apply_to(grant.limit_currency, request.currency) and
+    limits_apply_to(grant.role.limit_currency, request.currency);
+refuses("limit_currency_mismatch", grant, request, {}) if
+    not passes("limit_currency_mismatch", grant, request);
+
+# limit_per_transfer: "Within the per-transfer limit". The amount is at most the smallest
+# per-transfer limit set at any level (limits.polar: the cascade).
+passes("limit_per_transfer", grant, request) if
+    within(grant.caps.per_transfer, request.amount);
+refuses("limit_per_transfer", grant, request, limit) if
+    exceeds(grant.caps.per_transfer, request.amount, limit);
+
+# limit_daily: "Within the daily limit". What was sent today, with this transfer, is at most
+# the daily limit: under this grant for the grant's and role's limits, by the person under
+# all their grants for the company's and the bank's caps (limits.polar).
+passes("limit_daily", grant, request) if
+    within_cumulative(grant.caps.daily, grant.day_total, request.person.day_total);
+refuses("limit_daily", grant, request, limit) if
+    exceeds_cumulative(grant.caps.daily, grant.day_total, request.person.day_total, limit);
+
+# limit_monthly: "Within the monthly limit". As the daily limit, over the calendar month.
+passes("limit_monthly", grant, request) if
+    within_cumulative(grant.caps.monthly, grant.month_total, request.person.month_total);
+refuses("limit_monthly", grant, request, limit) if
+    exceeds_cumulative(grant.caps.monthly, grant.month_total, request.person.month_total, limit);
+
+# self_change_forbidden: "Not the person's own access". Nobody changes their own access
+# (tenancy.polar: own_access).
+passes("self_change_forbidden", _grant, request) if not own_access(request);
+refuses("self_change_forbidden", _grant, request, {}) if own_access(request);
+
+# role_not_assignable: "Role may be given to this user" (tenancy.polar: assignable).
+passes("role_not_assignable", _grant, request) if assignable(request);
+refuses("role_not_assignable", _grant, request, {}) if not assignable(request);
+
+# exceeds_cap: "Within the caps". Limits asked for a grant or a role are within the caps the
+# bank set for the company and for itself (limits.polar).
+passes("exceeds_cap", _grant, request) if proposal_within_caps(request);
+refuses("exceeds_cap", _grant, request, cap) if proposal_exceeds(request, cap);

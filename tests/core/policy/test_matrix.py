@@ -1,0 +1,107 @@
+"""The Policy page's action x condition matrix is the policy's: read from the loaded Polar
+files, it names each check as the policy does, and it changes when the rules change."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from oso import Variable
+
+from core.errors import ERROR_CODES
+from core.policy import engine as policy_engine
+from core.policy.engine import PolicyEngine
+from core.policy.matrix import condition_matrix
+from core.policy.reasons import REASONS, Reason
+from core.settings import REPO_ROOT
+
+VALIDITY = ("grant_not_yet_valid", "grant_expired")
+MONEY = (
+    "not_found",
+    "counterparty_not_found",
+    "missing_permission",
+    *VALIDITY,
+    "outside_time_window",
+    "limit_currency_mismatch",
+    "limit_per_transfer",
+    "limit_daily",
+    "limit_monthly",
+)
+
+# action -> the checks its decision makes, in order.
+EXPECTED = [
+    ("transfer.create", MONEY),
+    ("deposit.create", MONEY),
+    ("withdrawal.create", MONEY),
+    (
+        "grant.manage",
+        (
+            "not_found",
+            "missing_permission",
+            *VALIDITY,
+            "self_change_forbidden",
+            "role_not_assignable",
+            "exceeds_cap",
+        ),
+    ),
+    (
+        "role.manage",
+        ("not_found", "missing_permission", *VALIDITY, "self_change_forbidden", "exceeds_cap"),
+    ),
+    ("user.manage", ("not_found", "missing_permission", *VALIDITY, "self_change_forbidden")),
+    ("account.read", ("not_found", "missing_permission", *VALIDITY)),
+    ("policy.read", ("not_found", "missing_permission", *VALIDITY)),
+    ("self.read", ()),
+]
+
+
+@pytest.mark.parametrize("action,checks", EXPECTED, ids=[a for a, _ in EXPECTED])
+def test_the_matrix_lists_what_each_action_checks(action, checks):
+    row = condition_matrix(policy_engine.current()).row(action)
+    assert row.checks == checks
+    assert [row.position(c) for c in checks] == list(range(1, len(checks) + 1))
+    assert row.own == (action == "self.read")
+
+
+def test_every_action_of_the_vocabulary_has_a_row_and_every_check_a_column():
+    engine = policy_engine.current()
+    matrix = condition_matrix(engine)
+    actions = {str(a["name"]) for a in engine.query("action", Variable("name"))}
+    assert [a.action for a in matrix.actions] == list(
+        dict.fromkeys(a.action for a in matrix.actions)
+    )
+    assert {a.action for a in matrix.actions} == actions
+    # One name per check: each column is a refusal reason, and every reason has a column.
+    assert [c.reason for c in matrix.checks] == [r.value for r in Reason]
+    assert set(REASONS) == {c.reason for c in matrix.checks}
+    assert set(REASONS) & (set(ERROR_CODES) - {"not_found"}) == set()
+    for row in matrix.actions:
+        assert set(row.checks) <= set(REASONS), row
+
+
+def test_the_matrix_follows_the_rules_it_is_read_from(tmp_path):
+    """A condition added to an action's rule shows in that action's row, in its place."""
+    altered = tmp_path / "policies"
+    shutil.copytree(REPO_ROOT / "policies", altered)
+    decide = altered / "decide.polar"
+    text = decide.read_text()
+    rule = 'conditions("user.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden"]);'
+    assert rule in text
+    decide.write_text(
+        text.replace(
+            rule,
+            'conditions("user.manage", ["grant_not_yet_valid", "grant_expired", '
+            '"outside_time_window", "self_change_forbidden"]);',
+        )
+    )
+    before = condition_matrix(policy_engine.current()).row("user.manage")
+    after = condition_matrix(PolicyEngine(altered)).row("user.manage")
+    assert "outside_time_window" not in before.checks
+    assert after.checks == (
+        "not_found",
+        "missing_permission",
+        *VALIDITY,
+        "outside_time_window",
+        "self_change_forbidden",
+    )
+    assert after.position("self_change_forbidden") == before.position("self_change_forbidden") + 1
