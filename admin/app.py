@@ -1,8 +1,8 @@
 """The console as an application of its own, mounted at /console on the API's app.
 
 A mounted app keeps the console's HTML error pages apart from the API's JSON errors, and its
-routes out of the OpenAPI document; it shares the API's services (database, passwords,
-clock) and its unit of work, so the two cannot drift apart."""
+routes out of the OpenAPI document; it shares the API's services (core.runtime: database,
+passwords, clock) and the one unit of work (core.uow), so the two cannot drift apart."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from admin import errors
 from admin.routes import access, accounts, activity, auth, compliance, iam, transfers
 from admin.views import HERE, PREFIX
-from api.deps import Services
+from core.runtime import Services
 
 
 def create_console(services: Services) -> FastAPI:

@@ -1,33 +1,69 @@
-"""Console dependencies: the signed-in person from the session cookie, and forms checked for
-this session's anti-forgery token. The unit of work is the API's own (api.deps)."""
+"""Console dependencies: each request's unit of work (core.uow, as for the API), the
+signed-in person from the session cookie, and forms checked for this session's anti-forgery
+token."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from admin.errors import FormExpired, SignInRequired
-from api.deps import DbSession, services
+from admin.errors import FormExpired, SignInRequired, describe_exception
 from core.context import RequestContext
 from core.errors import Unauthenticated
 from core.iam import sessions
+from core.runtime import Services
+from core.uow import UnitOfWork
 
 SESSION_COOKIE = "mandate_console"
 # Before sign-in there is no session to bind a form to: the sign-in form carries a random
 # value that must match this cookie (a page on another site can read neither).
 SIGN_IN_COOKIE = "mandate_sign_in"
 CSRF_FIELD = "csrf_token"
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def console_context(request: Request, _uow: DbSession) -> RequestContext:
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def request_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
+    """The request's unit of work: a write transaction for a form, a read one for a page. A
+    failure outside the work (a malformed URL, an expired form) is recorded here; the work's
+    own, by it."""
+    svc = services(request)
+    route = request.scope.get("route")
+    write = request.method in WRITE_METHODS
+    uow = UnitOfWork(
+        svc.db,
+        RequestContext(actor=None, clock=svc.clock),
+        write=write,
+        action=getattr(route, "name", None) if write else None,
+    )
+    request.state.ctx = uow.ctx
+    try:
+        yield uow
+    except BaseException as exc:
+        uow.fail(*describe_exception(exc))
+        raise
+    finally:
+        for observe in svc.observers:
+            observe(request, uow.ctx)
+
+
+# The unit of work of a page anyone may open (signing in).
+RequestUnit = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
+
+
+def console_context(request: Request, uow: RequestUnit) -> RequestContext:
     """The caller, from the console session cookie; the sign-in page when there is none.
 
-    Like api.deps.current_context, the session is read in a short transaction of its own so
-    that the request's transaction starts in the thread that runs the route."""
-    ctx: RequestContext = request.state.ctx
+    Like the API's caller, the session is read in a short transaction of its own so that the
+    request's transaction starts in the thread that runs the route."""
+    ctx = uow.ctx
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInRequired("sign in to use the console")
@@ -46,6 +82,15 @@ def console_context(request: Request, _uow: DbSession) -> RequestContext:
 
 
 ConsoleContext = Annotated[RequestContext, Depends(console_context)]
+
+
+def signed_in_unit_of_work(uow: RequestUnit, _caller: ConsoleContext) -> UnitOfWork:
+    """The request's unit of work, once the signed-in person is known."""
+    return uow
+
+
+# The unit of work of a console page: `return uow.run(page, ...)`.
+ConsoleUnit = Annotated[UnitOfWork, Depends(signed_in_unit_of_work)]
 
 
 async def checked_form(request: Request, ctx: ConsoleContext) -> FormData:

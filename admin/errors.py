@@ -15,8 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin.views import PREFIX, error_page
-from api.errors import describe_exception
-from core.errors import Forbidden, MandateError, Unauthenticated
+from core.db import describe_error
+from core.errors import HTTP_CODES, Forbidden, MandateError, Unauthenticated
 
 log = logging.getLogger("mandate.console")
 
@@ -49,6 +49,16 @@ class FormRefused(MandateError):
         self.response = response
 
 
+def describe_exception(exc: BaseException) -> tuple[int, str, str]:
+    """(status, code, detail) for any exception a console request can end with: a malformed
+    id or query in a console URL is as good as a page that is not there."""
+    if isinstance(exc, RequestValidationError):
+        return 404, "not_found", "no such page"
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)
+    return describe_error(exc)
+
+
 def sign_in_url(request: Request) -> str:
     """The sign-in page, coming back afterwards to the page asked for (a form that was being
     sent cannot be sent again from there: it comes back to the console's first page)."""
@@ -70,9 +80,6 @@ def install(console: FastAPI) -> None:
 
     async def error(request: Request, exc: Exception) -> Response:
         status, code, detail = describe_exception(exc)
-        if isinstance(exc, RequestValidationError):
-            # A malformed id or query in a console URL: as good as a page that is not there.
-            status, code, detail = 404, "not_found", "no such page"
         if status >= 500 and code == "internal_error":
             log.exception("console error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_page(request, status, code, detail)

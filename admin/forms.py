@@ -6,24 +6,26 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from admin.errors import FormRefused
 from core.clock import DAY_NAMES
+from core.context import RequestContext
 from core.errors import ErrorCode, InvalidRequest, MandateError
 from core.fields import MAX_ID
 from core.iam.schemas import LimitSet, TimeWindow
 from core.money import MAX_AMOUNT, MINOR_UNITS, format_amount, is_currency, parse_amount
 from core.policy.reasons import Reason
+from core.uow import UnitOfWork
 
 LIMIT_FIELDS = ("per_transfer", "daily", "monthly")
 
@@ -188,24 +190,73 @@ def local_datetime(entry: Entry, name: str, typed: str, zone: str) -> dt.datetim
 Again = Callable[[MandateError | None], Response]
 
 
-@contextmanager
-def refusals(entry: Entry, fields: tuple[str, ...], again: Again) -> Iterator[None]:
-    """Run a service call; if it refuses, answer with the form again, the message next to
-    its field. The refusal still rolls the request back and is recorded."""
-    try:
-        yield
-    except FormRefused:
-        raise
-    except MandateError as exc:
-        entry.place(exc, fields)
-        raise FormRefused(exc, again(exc)) from exc
-
-
 def refuse(entry: Entry, again: Again) -> FormRefused:
     """The form has mistakes of its own (nothing was asked of a service)."""
     return FormRefused(
         InvalidRequest("; ".join(entry.errors.values()) or "the form has mistakes"), again(None)
     )
+
+
+Body = TypeVar("Body")
+Schema = TypeVar("Schema", bound=BaseModel)
+# Reads a posted form into what its service takes (None, or mistakes in the Entry: the form
+# is shown again). It may load what the form is about: a refusal there is the page's error.
+Read = Callable[[Session, RequestContext, Entry], Body | None]
+# The one service call the form asks for, and the answer (a redirect to what it did).
+Act = Callable[[Session, RequestContext, Body], Response]
+# The form again, with what was typed and what is wrong, answered with `status`.
+Show = Callable[[Session, RequestContext, Entry, int], Response]
+
+
+def build(entry: Entry, schema: type[Schema], **values: Any) -> Schema | None:
+    """A service's input schema from a form's values; None, with the schema's complaints next
+    to their fields, if it refuses them."""
+    try:
+        return schema(**values)
+    except ValidationError as exc:
+        entry.take_validation(exc)
+        return None
+
+
+def handle_form(
+    uow: UnitOfWork,
+    read: Read[Body],
+    act: Act[Body],
+    again: Show,
+    *,
+    fields: tuple[str, ...] = (),
+) -> Response:
+    """Answer a posted form in the request's unit of work (run again, from the start, on
+    contention): read it; if it has mistakes, show it again (422); else ask the service, and
+    if the service refuses, show the form again with the refusal next to its field (among
+    `fields`) and the refusal's status. Either way the unit of work rolls back and records
+    the refusal, exactly as for the API."""
+    return uow.run(submit_form, read, act, again, fields)
+
+
+def submit_form(
+    session: Session,
+    ctx: RequestContext,
+    read: Read[Body],
+    act: Act[Body],
+    again: Show,
+    fields: tuple[str, ...] = (),
+) -> Response:
+    """handle_form's work, for a handler that loads what `again` needs in its own work."""
+    entry = Entry()
+    body = read(session, ctx, entry)
+    if body is None or entry.errors:
+        raise refuse(entry, lambda _: again(session, ctx, entry, 422))
+    try:
+        return act(session, ctx, body)
+    except FormRefused:
+        raise
+    except MandateError as exc:
+        if exc.code == ErrorCode.idempotency_key_reused and "idempotency_key" in entry.values:
+            # The page was used for another request already: this one needs a fresh key.
+            entry.values["idempotency_key"] = new_key()
+        entry.place(exc, fields)
+        raise FormRefused(exc, again(session, ctx, entry, exc.status)) from exc
 
 
 COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "PLN", "SEK", "DKK", "NOK", "CZK", "JPY")

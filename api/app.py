@@ -13,14 +13,14 @@ from fastapi.staticfiles import StaticFiles
 
 from admin.app import mount as mount_console
 from api import errors
-from api.deps import Services
-from api.middleware import BodyLimits, RetryOnContention, SecurityHeaders
+from api.middleware import BodyLimits, SecurityHeaders
 from api.routers import access, accounts, activity, auth, compliance, health, iam, transfers
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
 from core.policy import engine as policy_engine
+from core.runtime import Services
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("mandate")
@@ -95,8 +95,7 @@ def create_app(
     if settings.docs_enabled:
         _mount_docs(app)
     mount_console(app)
-    # Outermost first: headers on everything, then size limits, then contention retries.
-    app.add_middleware(RetryOnContention)
+    # Outermost first: headers on everything, then size limits.
     app.add_middleware(BodyLimits)
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
     return app

@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from core.db import is_retryable, is_unavailable
-from core.errors import ERROR_CODES, MandateError
+from core.db import describe_error
+from core.errors import ERROR_CODES, HTTP_CODES, MandateError
 from core.policy.reasons import REASONS
 
 log = logging.getLogger("mandate.api")
@@ -38,15 +38,6 @@ _VALIDATION_CODES = {
     "invalid_time",
     "unknown_time_zone",
     "naive_datetime",
-}
-_HTTP_CODES = {
-    # FastAPI's "There was an error parsing the body" (e.g. JSON that is not UTF-8).
-    400: "malformed_json",
-    401: "unauthenticated",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
 }
 
 
@@ -134,7 +125,7 @@ def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
     the request itself (REQUEST_CODES), a bearer token (api.deps), a body (parsed and
     depth-limited by api.middleware), parameters (validated by FastAPI), a cursor
     (core.pagination), an Idempotency-Key (core.ledger.idempotency), and, for /v1, the
-    database (api.errors.describe_exception)."""
+    database (core.db.describe_error)."""
     parameters = operation.get("parameters", [])
     codes: list[str] = list(REQUEST_CODES)
     if operation.get("security"):
@@ -153,20 +144,14 @@ def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
 
 
 def describe_exception(exc: BaseException) -> tuple[int, str, str]:
-    """(status, code, detail) for any exception a request can end with."""
-    if isinstance(exc, MandateError):
-        return exc.status, exc.code, exc.detail
+    """(status, code, detail) for any exception a request can end with: the domain's and the
+    database's (core.db.describe_error), and FastAPI's own."""
     if isinstance(exc, RequestValidationError):
         return _validation(exc)
     if isinstance(exc, StarletteHTTPException):
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        code = HTTP_CODES.get(exc.status_code, "http_error")
         return exc.status_code, code, str(exc.detail)
-    if isinstance(exc, DBAPIError):
-        if is_retryable(exc):
-            return 503, "contention", "too much contention right now; retry shortly"
-        if is_unavailable(exc):
-            return 503, "database_unavailable", "the database cannot be reached; retry shortly"
-    return 500, "internal_error", "an unexpected error; it has been logged"
+    return describe_error(exc)
 
 
 def _validation(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -214,9 +199,6 @@ def install(app: FastAPI) -> None:
             headers = {**(headers or {}), "Retry-After": str(retry_after)}
         if status == 503:
             headers = {"Retry-After": "1"}
-            if code == "contention":
-                # RetryOnContention runs the request again unless this was the last attempt.
-                headers["x-mandate-retryable"] = "1"
         return error_response(status, code, detail, headers)
 
     for exc_type in (

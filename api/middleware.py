@@ -1,9 +1,8 @@
-"""ASGI middleware: request size and nesting limits, security headers, contention retries."""
+"""ASGI middleware: request size and nesting limits, security headers. (A request that meets
+contention is run again by its unit of work, core.uow, not replayed here.)"""
 
 from __future__ import annotations
 
-import asyncio
-import random
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -222,59 +221,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-RETRY_HEADER = b"x-mandate-retryable"
-RETRY_ATTEMPTS = 4
-FINAL_ATTEMPT = "mandate.final_attempt"
-
-
-class RetryOnContention:
-    """Runs a request's whole unit of work again when it failed only because of contention
-    (a deadlock, a serialization failure, SQLite busy): the failed attempt rolled back
-    completely, so running it again is safe. Bounded: after RETRY_ATTEMPTS the caller gets
-    the 503 contention answer, with Retry-After."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # BodyLimits, outside, has already refused anything larger; bounded here all the same,
-        # so that this layer never holds more than the limit whatever wraps it.
-        try:
-            body = await read_body(receive)
-        except BodyTooLarge:
-            await _reject(scope, receive, send, 413, "payload_too_large", TOO_LARGE)
-            return
-        if body is None:
-            return
-
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
-            final = attempt == RETRY_ATTEMPTS
-            if not await self._attempt(scope, body, receive, send, final=final):
-                return
-            await asyncio.sleep(random.uniform(0.002, 0.01) * 2**attempt)
-
-    async def _attempt(
-        self, scope: Scope, body: bytes, receive: Receive, send: Send, *, final: bool
-    ) -> bool:
-        """Run the app once; True if it failed with contention and should run again."""
-        scope[FINAL_ATTEMPT] = final
-        retry = False
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal retry
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if any(name == RETRY_HEADER for name, _ in headers) and not final:
-                    retry = True
-                    return
-                message["headers"] = [(n, v) for n, v in headers if n != RETRY_HEADER]
-            if not retry:
-                await send(message)
-
-        await self.app(scope, replaying(body, receive), guarded_send)
-        return retry

@@ -200,14 +200,16 @@ def purge() -> None:
     import datetime as dt
 
     from core import maintenance
-    from core.clock import SystemClock
+    from core.context import RequestContext
     from core.db import Database
+    from core.uow import UnitOfWork
 
     settings = get_settings()
-    db = Database(settings.database_url)
+    uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
     retention = dt.timedelta(hours=settings.idempotency_retention_hours)
-    with db.unit_of_work() as session:
-        purged = maintenance.purge(session, SystemClock().now(), idempotency_retention=retention)
+    purged = uow.run(
+        lambda session, ctx: maintenance.purge(session, ctx.now(), idempotency_retention=retention)
+    )
     typer.echo(
         f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
         f"sessions, {purged.sign_in_attempts} sign-in attempts"
@@ -218,17 +220,19 @@ def purge() -> None:
 def seed_demo() -> None:
     """Seed the demo bank (once: running it again changes nothing)."""
     from core import demo, migrate
+    from core.context import RequestContext
     from core.db import Database
     from core.iam.credentials import Passwords
     from core.policy import engine as policy_engine
+    from core.uow import UnitOfWork
 
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
     policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
-    db = Database(settings.database_url)
-    with db.unit_of_work() as session:
-        created = demo.seed(session, Passwords(settings))
+    uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
+    passwords = Passwords(settings)
+    created = uow.run(lambda session, _ctx: demo.seed(session, passwords))
     typer.echo("demo bank seeded" if created else "demo bank already present: nothing changed")
     typer.echo(f"\ndemo logins (password for all: {demo.DEMO_PASSWORD}):")
     for login in demo.LOGINS:

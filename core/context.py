@@ -76,6 +76,13 @@ class RequestContext:
     # sees the same time.
     _now: dt.datetime | None = None
 
+    def new_attempt(self) -> None:
+        """Start the work again (after contention): nothing of the failed attempt was kept,
+        so neither are its trail, its facts, or its instant."""
+        self.audit = AuditTrail()
+        self.policy_memo.clear()
+        self._now = None
+
     def now(self) -> dt.datetime:
         if self._now is None:
             self._now = self.clock.now()

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+from core.errors import MandateError
+
 T = TypeVar("T")
 
 # SQLSTATEs worth retrying on PostgreSQL: serialization failure, deadlock, lock timeout.
@@ -112,6 +114,19 @@ def is_unavailable(exc: BaseException) -> bool:
         return state.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
     # psycopg raises OperationalError without a SQLSTATE when it cannot connect at all.
     return isinstance(exc, OperationalError) and not is_retryable(exc)
+
+
+def describe_error(exc: BaseException) -> tuple[int, str, str]:
+    """(status, code, detail) for an error the domain or the database raised; anything else
+    is an unexpected error (the faces add what their framework raises)."""
+    if isinstance(exc, MandateError):
+        return exc.status, exc.code, exc.detail
+    if isinstance(exc, DBAPIError):
+        if is_retryable(exc):
+            return 503, "contention", "too much contention right now; retry shortly"
+        if is_unavailable(exc):
+            return 503, "database_unavailable", "the database cannot be reached; retry shortly"
+    return 500, "internal_error", "an unexpected error; it has been logged"
 
 
 class Database:

@@ -63,6 +63,18 @@ class TooManyRequests(MandateError):
     code = "too_many_requests"
 
 
+# The code of an HTTP error the web framework raises itself (no route, wrong method ...).
+HTTP_CODES = {
+    # FastAPI's "There was an error parsing the body" (e.g. JSON that is not UTF-8).
+    400: "malformed_json",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
 class ErrorCode(StrEnum):
     """Every error code the API can answer with (refusal reasons aside: those are the
     policy's, core.policy.reasons.Reason), its status and what it means. The OpenAPI

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.context import RequestContext
@@ -18,6 +19,7 @@ from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate, DepositCreate
 from core.models.iam import Bank, Grant, Role, Tenant, User, actor_of
 from core.models.ledger import Account
+from core.uow import UnitOfWork
 
 PASSWORD = "correct horse battery staple"
 _keys = itertools.count(1)
@@ -41,16 +43,24 @@ class World:
         return self.accounts[name].id  # type: ignore[return-value]
 
 
+def unit_of_work(db: Database, clock: Clock, *, write: bool = True) -> UnitOfWork:
+    """A unit of work for building test data: no one is asking, so nothing is audited."""
+    return UnitOfWork(db, RequestContext(actor=None, clock=clock), write=write)
+
+
 def staff_context(db: Database, username: str, clock: Clock) -> RequestContext:
-    with db.unit_of_work(write=False) as session:
+    def load(session: Session, _ctx: RequestContext) -> RequestContext:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
         return RequestContext(actor=actor_of(user), clock=clock)
 
+    return unit_of_work(db, clock, write=False).run(load)
+
 
 def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
     now = clock.now()
-    with db.unit_of_work() as session:
+
+    def build(session: Session, _ctx: RequestContext) -> World:
         bank = iam.create_bank(session, "Test Bank")
         assert bank.id is not None
         users: dict[str, User] = {}
@@ -133,10 +143,14 @@ def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
             transfer_ids=transfer_ids,
         )
 
+    return unit_of_work(db, clock).run(build)
+
 
 def role(db: Database, key: str, tenant: Tenant) -> Role:
-    with db.unit_of_work(write=False) as session:
+    def load(session: Session, _ctx: RequestContext) -> Role:
         return iam.builtin_role(session, key, bank_id=tenant.bank_id, tenant_id=tenant.id)
+
+    return UnitOfWork(db, RequestContext(actor=None), write=False).run(load)
 
 
 def bearer(app: Any, user: User, clock: Clock) -> dict[str, str]:

@@ -7,21 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from admin import forms
-from admin.deps import CheckedForm, ConsoleContext
+from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import LIMIT_FIELDS, Entry, currencies, time_zones
-from admin.routes.iam import tenants_page, user_page
+from admin.pages import tenant_page, tenants_page, user_page
+from admin.params import GrantId, RoleId, TenantId
 from admin.views import decimal_text, redirect, render
 from admin.workspace import workspace
-from api.deps import DbSession
-from api.params import GrantId, RoleId, TenantId
 from core.clock import DAY_NAMES
 from core.context import RequestContext
-from core.errors import MandateError
 from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
@@ -36,6 +33,7 @@ from core.iam.schemas import (
 from core.ledger import service as ledger
 from core.money import MINOR_UNITS
 from core.pagination import MAX_PAGE
+from core.uow import UnitOfWork
 
 router = APIRouter()
 
@@ -65,9 +63,8 @@ def _limit_values(limits: LimitSet | None) -> dict[str, str]:
 # -- roles ----------------------------------------------------------------------------------
 
 
-@router.get("/roles", name="console.roles")
-def roles(
-    request: Request, session: DbSession, ctx: ConsoleContext, tenant: OptionalId = None
+def roles_page(
+    request: Request, session: Session, ctx: RequestContext, tenant: int | None
 ) -> HTMLResponse:
     listed = access.list_roles(session, ctx, tenant_id=tenant)
     return render(
@@ -80,6 +77,11 @@ def roles(
         tenant=tenant,
         vocabulary={p.name: p for p in access.vocabulary()},
     )
+
+
+@router.get("/roles", name="console.roles")
+def roles(request: Request, uow: ConsoleUnit, tenant: OptionalId = None) -> HTMLResponse:
+    return uow.run(lambda session, ctx: roles_page(request, session, ctx, tenant))
 
 
 def role_form(
@@ -110,11 +112,9 @@ def role_form(
 
 
 @router.get("/roles/new", name="console.new_role")
-def new_role(
-    request: Request, session: DbSession, ctx: ConsoleContext, tenant: OptionalId = None
-) -> HTMLResponse:
+def new_role(request: Request, uow: ConsoleUnit, tenant: OptionalId = None) -> HTMLResponse:
     entry = Entry(values={"permissions": [], "limit_currency": "EUR"})
-    return role_form(request, session, ctx, entry, tenant=tenant)
+    return uow.run(lambda session, ctx: role_form(request, session, ctx, entry, tenant=tenant))
 
 
 def _read_role(form: FormData, entry: Entry) -> tuple[str, str, list[str], LimitSet | None]:
@@ -129,44 +129,35 @@ def _read_role(form: FormData, entry: Entry) -> tuple[str, str, list[str], Limit
 
 @router.post("/roles", name="console.create_role")
 def create_role(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    form: CheckedForm,
-    tenant: OptionalId = None,
+    request: Request, uow: ConsoleUnit, form: CheckedForm, tenant: OptionalId = None
 ) -> Response:
-    entry = Entry()
-
-    def again(exc: MandateError | None) -> Response:
-        return role_form(
-            request, session, ctx, entry, tenant=tenant, status=exc.status if exc else 422
-        )
-
-    name, description, permissions, limits = _read_role(form, entry)
-    if entry.errors:
-        raise forms.refuse(entry, again)
-    try:
-        body = RoleCreate(
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> RoleCreate | None:
+        name, description, permissions, limits = _read_role(form, entry)
+        if entry.errors:
+            return None
+        return forms.build(
+            entry,
+            RoleCreate,
             name=name,
             description=description,
             permissions=permissions,
             limits=limits,
             tenant_id=tenant,
         )
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, ROLE_FIELDS, again):
+
+    def act(session: Session, ctx: RequestContext, body: RoleCreate) -> Response:
         created = access.create_role(session, ctx, body)
-    return redirect(f"/roles/{created.id}", done="role-created")
+        return redirect(f"/roles/{created.id}", done="role-created")
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return role_form(request, session, ctx, entry, tenant=tenant, status=code)
+
+    return forms.handle_form(uow, read, act, again, fields=ROLE_FIELDS)
 
 
-@router.get("/roles/{role_id}", name="console.role")
-def role(
-    request: Request, session: DbSession, ctx: ConsoleContext, role_id: RoleId
-) -> HTMLResponse:
-    found = access.get_role(session, ctx, role_id)
-    entry = Entry(
+def _role_entry(found: RolePublic) -> Entry:
+    """A role's form, filled in with the role as it is."""
+    return Entry(
         values={
             "name": found.name,
             "description": found.description,
@@ -175,63 +166,68 @@ def role(
             **_limit_values(found.limits),
         }
     )
-    return role_form(request, session, ctx, entry, role=found, tenant=found.tenant_id)
+
+
+def role_page(request: Request, session: Session, ctx: RequestContext, role_id: int) -> Response:
+    found = access.get_role(session, ctx, role_id)
+    return role_form(request, session, ctx, _role_entry(found), role=found, tenant=found.tenant_id)
+
+
+@router.get("/roles/{role_id}", name="console.role")
+def role(request: Request, uow: ConsoleUnit, role_id: RoleId) -> Response:
+    return uow.run(lambda session, ctx: role_page(request, session, ctx, role_id))
 
 
 @router.post("/roles/{role_id}", name="console.update_role")
-def update_role(
-    request: Request, session: DbSession, ctx: ConsoleContext, role_id: RoleId, form: CheckedForm
-) -> Response:
-    found = access.get_role(session, ctx, role_id)
-    entry = Entry()
-
-    def again(exc: MandateError | None) -> Response:
-        return role_form(
-            request, session, ctx, entry, role=found, status=exc.status if exc else 422
-        )
-
-    name, description, permissions, limits = _read_role(form, entry)
-    if entry.errors:
-        raise forms.refuse(entry, again)
-    try:
-        body = RoleUpdate(
+def update_role(request: Request, uow: ConsoleUnit, role_id: RoleId, form: CheckedForm) -> Response:
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> RoleUpdate | None:
+        name, description, permissions, limits = _read_role(form, entry)
+        if entry.errors:
+            return None
+        return forms.build(
+            entry,
+            RoleUpdate,
             name=name,
             description=description,
             permissions=permissions,
             limits=limits,
             clear_limits=limits is None,
         )
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, ROLE_FIELDS, again):
+
+    def act(session: Session, ctx: RequestContext, body: RoleUpdate) -> Response:
         access.update_role(session, ctx, role_id, body)
-    return redirect(f"/roles/{role_id}", done="role-updated")
+        return redirect(f"/roles/{role_id}", done="role-updated")
+
+    def work(session: Session, ctx: RequestContext) -> Response:
+        found = access.get_role(session, ctx, role_id)
+
+        def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+            return role_form(request, session, ctx, entry, role=found, status=code)
+
+        return forms.submit_form(session, ctx, read, act, again, ROLE_FIELDS)
+
+    return uow.run(work)
 
 
 @router.post("/roles/{role_id}/delete", name="console.delete_role")
-def delete_role(
-    request: Request, session: DbSession, ctx: ConsoleContext, role_id: RoleId, form: CheckedForm
-) -> Response:
-    found = access.get_role(session, ctx, role_id)
-    entry = Entry(
-        values={
-            "name": found.name,
-            "description": found.description,
-            "permissions": found.permissions,
-            "limit_currency": "EUR",
-            **_limit_values(found.limits),
-        }
-    )
+def delete_role(request: Request, uow: ConsoleUnit, role_id: RoleId, form: CheckedForm) -> Response:
+    def work(session: Session, ctx: RequestContext) -> Response:
+        found = access.get_role(session, ctx, role_id)
 
-    def again(exc: MandateError | None) -> Response:
-        return role_form(
-            request, session, ctx, entry, role=found, status=exc.status if exc else 422
-        )
+        def read(session: Session, ctx: RequestContext, entry: Entry) -> RolePublic:
+            entry.values.update(_role_entry(found).values)
+            return found
 
-    with forms.refusals(entry, (), again):
-        access.delete_role(session, ctx, role_id)
-    return redirect("/roles", done="role-deleted", tenant=found.tenant_id)
+        def act(session: Session, ctx: RequestContext, body: RolePublic) -> Response:
+            access.delete_role(session, ctx, role_id)
+            return redirect("/roles", done="role-deleted", tenant=found.tenant_id)
+
+        def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+            return role_form(request, session, ctx, entry, role=found, status=code)
+
+        return forms.submit_form(session, ctx, read, act, again)
+
+    return uow.run(work)
 
 
 # -- grants ---------------------------------------------------------------------------------
@@ -289,83 +285,82 @@ def grant_form(
 @router.get("/grants/new", name="console.new_grant")
 def new_grant(
     request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
+    uow: ConsoleUnit,
     user_id: Annotated[int, Query(alias="user", ge=1, le=MAX_ID)],
 ) -> HTMLResponse:
-    return grant_form(request, session, ctx, user_id)
+    return uow.run(lambda session, ctx: grant_form(request, session, ctx, user_id))
 
 
 @router.post("/grants", name="console.create_grant")
-def create_grant(
-    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
-) -> Response:
+def create_grant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Response:
     user_id = forms.ident(form, "user_id")
     role_id = forms.ident(form, "role_id")
     scope = "listed" if forms.text(form, "scope", 10) == "listed" else "all"
     account_ids = [
         int(a) for a in form.getlist("account_ids") if isinstance(a, str) and a.isdigit()
     ]
-    entry = Entry(values={"role_id": role_id, "scope": scope, "account_ids": account_ids})
-    if user_id is None:
-        entry.error("", "Choose whom to give the role.")
-        user_id = 0
 
-    def again(exc: MandateError | None) -> Response:
-        return grant_form(request, session, ctx, user_id, entry, status=exc.status if exc else 422)
-
-    if role_id is None:
-        entry.error("role_id", "Choose a role.")
-    if scope == "listed" and not account_ids:
-        entry.error("account_ids", "Tick the accounts, or choose all accounts.")
-    limits = forms.limits(entry, form)
-    window = forms.window(entry, form)
-    zone = entry.values.get("window_zone") or "UTC"
-    valid_from = forms.local_datetime(entry, "valid_from", forms.text(form, "valid_from", 20), zone)
-    valid_until = forms.local_datetime(
-        entry, "valid_until", forms.text(form, "valid_until", 20), zone
-    )
-    if entry.errors:
-        raise forms.refuse(entry, again)
-    try:
-        body = GrantCreate(
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> GrantCreate | None:
+        entry.values.update(role_id=role_id, scope=scope, account_ids=account_ids)
+        if user_id is None:
+            entry.error("", "Choose whom to give the role.")
+        if role_id is None:
+            entry.error("role_id", "Choose a role.")
+        if scope == "listed" and not account_ids:
+            entry.error("account_ids", "Tick the accounts, or choose all accounts.")
+        limits = forms.limits(entry, form)
+        window = forms.window(entry, form)
+        zone = entry.values.get("window_zone") or "UTC"
+        valid_from = forms.text(form, "valid_from", 20)
+        valid_until = forms.text(form, "valid_until", 20)
+        starts = forms.local_datetime(entry, "valid_from", valid_from, zone)
+        ends = forms.local_datetime(entry, "valid_until", valid_until, zone)
+        if entry.errors:
+            return None
+        return forms.build(
+            entry,
+            GrantCreate,
             user_id=user_id,
             role_id=role_id,
             all_accounts=scope == "all",
             account_ids=account_ids if scope == "listed" else [],
             limits=limits,
             window=window,
-            valid_from=valid_from,
-            valid_until=valid_until,
+            valid_from=starts,
+            valid_until=ends,
         )
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, GRANT_FIELDS, again):
+
+    def act(session: Session, ctx: RequestContext, body: GrantCreate) -> Response:
         access.create_grant(session, ctx, body)
-    return redirect(f"/users/{user_id}", done="grant-created")
+        return redirect(f"/users/{user_id}", done="grant-created")
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return grant_form(request, session, ctx, user_id or 0, entry, status=code)
+
+    return forms.handle_form(uow, read, act, again, fields=GRANT_FIELDS)
 
 
 @router.post("/grants/{grant_id}/revoke", name="console.revoke_grant")
 def revoke_grant(
-    request: Request, session: DbSession, ctx: ConsoleContext, grant_id: GrantId, form: CheckedForm
+    request: Request, uow: ConsoleUnit, grant_id: GrantId, form: CheckedForm
 ) -> Response:
-    found = access.get_grant(session, ctx, grant_id)
-    entry = Entry()
+    def work(session: Session, ctx: RequestContext) -> Response:
+        found = access.get_grant(session, ctx, grant_id)
 
-    def again(exc: MandateError | None) -> Response:
-        return user_page(
-            request,
-            session,
-            ctx,
-            found.user_id,
-            status=exc.status if exc else 422,
-            problem=entry.errors.get("", ""),
-        )
+        def read(session: Session, ctx: RequestContext, entry: Entry) -> int:
+            return grant_id
 
-    with forms.refusals(entry, (), again):
-        access.revoke_grant(session, ctx, grant_id)
-    return redirect(f"/users/{found.user_id}", done="grant-revoked")
+        def act(session: Session, ctx: RequestContext, body: int) -> Response:
+            access.revoke_grant(session, ctx, grant_id)
+            return redirect(f"/users/{found.user_id}", done="grant-revoked")
+
+        def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+            problem = entry.errors.get("", "")
+            return user_page(request, session, ctx, found.user_id, status=code, problem=problem)
+
+        return forms.submit_form(session, ctx, read, act, again)
+
+    return uow.run(work)
 
 
 # -- caps -----------------------------------------------------------------------------------
@@ -379,52 +374,42 @@ def _read_cap(form: FormData, entry: Entry) -> tuple[str, CapSet | None]:
         entry.error("currency", "Choose a currency.")
         return currency, None
     parsed = {k: forms.amount(entry, k, v, currency, required=False) for k, v in typed.items()}
-    try:
-        return currency, CapSet(**parsed)
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        return currency, None
+    return currency, forms.build(entry, CapSet, **parsed)
+
+
+def _cap_form(
+    uow: UnitOfWork,
+    form: FormData,
+    tenant_id: int | None,
+    done: str,
+    again: forms.Show,
+) -> Response:
+    """Set a cap of the bank (tenant_id None) or of one customer."""
+
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> tuple[str, CapSet] | None:
+        currency, body = _read_cap(form, entry)
+        return (currency, body) if body is not None else None
+
+    def act(session: Session, ctx: RequestContext, cap: tuple[str, CapSet]) -> Response:
+        access.set_cap(session, ctx, tenant_id, *cap)
+        return redirect(done, done="cap-set")
+
+    return forms.handle_form(uow, read, act, again, fields=("currency", *LIMIT_FIELDS))
 
 
 @router.post("/caps", name="console.set_bank_cap")
-def set_bank_cap(
-    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
-) -> Response:
-    entry = Entry()
+def set_bank_cap(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Response:
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return tenants_page(request, session, ctx, status=code, bank_cap=entry)
 
-    def again(exc: MandateError | None) -> Response:
-        return tenants_page(
-            request, session, ctx, status=exc.status if exc else 422, bank_cap=entry
-        )
-
-    currency, body = _read_cap(form, entry)
-    if entry.errors or body is None:
-        raise forms.refuse(entry, again)
-    with forms.refusals(entry, ("currency", *LIMIT_FIELDS), again):
-        access.set_cap(session, ctx, None, currency, body)
-    return redirect("/tenants", done="cap-set")
+    return _cap_form(uow, form, None, "/tenants", again)
 
 
 @router.post("/tenants/{tenant_id}/caps", name="console.set_tenant_cap")
 def set_tenant_cap(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    tenant_id: TenantId,
-    form: CheckedForm,
+    request: Request, uow: ConsoleUnit, tenant_id: TenantId, form: CheckedForm
 ) -> Response:
-    from admin.routes.iam import tenant_page
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return tenant_page(request, session, ctx, tenant_id, status=code, cap=entry)
 
-    entry = Entry()
-
-    def again(exc: MandateError | None) -> Response:
-        return tenant_page(
-            request, session, ctx, tenant_id, status=exc.status if exc else 422, cap=entry
-        )
-
-    currency, body = _read_cap(form, entry)
-    if entry.errors or body is None:
-        raise forms.refuse(entry, again)
-    with forms.refusals(entry, ("currency", *LIMIT_FIELDS), again):
-        access.set_cap(session, ctx, tenant_id, currency, body)
-    return redirect(f"/tenants/{tenant_id}", done="cap-set")
+    return _cap_form(uow, form, tenant_id, f"/tenants/{tenant_id}", again)

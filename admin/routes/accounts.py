@@ -7,44 +7,28 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from admin import forms
-from admin.deps import CheckedForm, ConsoleContext
+from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import Entry
+from admin.pages import account_names, tenant_names, tenant_page
+from admin.params import AccountId, Cursor, TenantId
 from admin.views import redirect, render
-from admin.workspace import Workspace, holds_over_account, workspace
-from api.deps import DbSession
-from api.params import AccountId, Cursor, TenantId
+from admin.workspace import holds_over_account, workspace
 from core.context import RequestContext
-from core.errors import MandateError
-from core.iam import service as iam
 from core.ledger import service as ledger
-from core.ledger.schemas import AccountCreate, AccountPublic, AccountUpdate, DepositCreate
-from core.pagination import MAX_PAGE
+from core.ledger.schemas import AccountCreate, AccountUpdate, DepositCreate
+from core.uow import UnitOfWork
 
 router = APIRouter()
 
 MOVEMENT_FIELDS = ("amount", "description")
 
 
-def tenant_names(session: Session, ctx: RequestContext, ws: Workspace) -> dict[int, str]:
-    if not ws.holds("tenant.read"):
-        return {}
-    return {t.id: t.name for t in iam.list_tenants(session, ctx)}
-
-
-def account_names(session: Session, ctx: RequestContext) -> dict[int, str]:
-    """Names of the accounts the caller may read, for showing counterparties."""
-    page = ledger.list_accounts(session, ctx, limit=MAX_PAGE)
-    return {a.id: a.name for a in page.items}
-
-
-@router.get("/accounts", name="console.accounts")
-def accounts(
-    request: Request, session: DbSession, ctx: ConsoleContext, cursor: Cursor = None
+def accounts_page(
+    request: Request, session: Session, ctx: RequestContext, cursor: str | None
 ) -> HTMLResponse:
     page = ledger.list_accounts(session, ctx, cursor=cursor)
     ws = workspace(session, ctx)
@@ -59,6 +43,11 @@ def accounts(
         cursor=cursor,
         tenants=tenant_names(session, ctx, ws),
     )
+
+
+@router.get("/accounts", name="console.accounts")
+def accounts(request: Request, uow: ConsoleUnit, cursor: Cursor = None) -> HTMLResponse:
+    return uow.run(lambda session, ctx: accounts_page(request, session, ctx, cursor))
 
 
 def account_page(
@@ -109,141 +98,116 @@ def account_page(
 
 @router.get("/accounts/{account_id}", name="console.account")
 def account(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    account_id: AccountId,
-    cursor: Cursor = None,
+    request: Request, uow: ConsoleUnit, account_id: AccountId, cursor: Cursor = None
 ) -> HTMLResponse:
-    return account_page(request, session, ctx, account_id, cursor=cursor)
+    return uow.run(
+        lambda session, ctx: account_page(request, session, ctx, account_id, cursor=cursor)
+    )
 
 
 @router.post("/accounts/{account_id}/status", name="console.account_status")
 def change_status(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    account_id: AccountId,
-    form: CheckedForm,
+    request: Request, uow: ConsoleUnit, account_id: AccountId, form: CheckedForm
 ) -> Response:
     wanted = forms.text(form, "status", 10)
     status: Literal["open", "frozen"] = "frozen" if wanted == "frozen" else "open"
-    entry = Entry()
 
-    def again(exc: MandateError | None) -> Response:
-        return account_page(
-            request,
-            session,
-            ctx,
-            account_id,
-            status=exc.status if exc else 422,
-            problem=entry.errors.get("", ""),
-        )
+    def act(session: Session, ctx: RequestContext, body: AccountUpdate) -> Response:
+        ledger.update_account(session, ctx, account_id, body)
+        return redirect(f"/accounts/{account_id}", done="account-updated")
 
-    with forms.refusals(entry, (), again):
-        ledger.update_account(session, ctx, account_id, AccountUpdate(status=status))
-    return redirect(f"/accounts/{account_id}", done="account-updated")
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        problem = entry.errors.get("", "")
+        return account_page(request, session, ctx, account_id, status=code, problem=problem)
+
+    return forms.handle_form(uow, lambda *_: AccountUpdate(status=status), act, again)
 
 
 def _movement(
     request: Request,
-    session: Session,
-    ctx: RequestContext,
+    uow: UnitOfWork,
     account_id: int,
     form: FormData,
     kind: Literal["deposit", "withdrawal"],
 ) -> Response:
-    account: AccountPublic = ledger.get_account(session, ctx, account_id)
     typed = forms.text(form, "amount", 40)
     description = forms.text(form, "description", 140)
     key = forms.text(form, "idempotency_key", 255)
-    entry = Entry(values={"amount": typed, "description": description, "idempotency_key": key})
 
-    def again(exc: MandateError | None) -> Response:
-        if exc is not None and exc.code == "idempotency_key_reused":
-            entry.values["idempotency_key"] = forms.new_key()
-        return account_page(
-            request,
-            session,
-            ctx,
-            account_id,
-            status=exc.status if exc else 422,
-            deposit=entry if kind == "deposit" else None,
-            withdrawal=entry if kind == "withdrawal" else None,
-        )
-
-    value = forms.amount(entry, "amount", typed, account.currency, required=True)
-    if entry.errors:
-        raise forms.refuse(entry, again)
-    try:
-        body = DepositCreate(
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> DepositCreate | None:
+        account = ledger.get_account(session, ctx, account_id)
+        entry.values.update(amount=typed, description=description, idempotency_key=key)
+        value = forms.amount(entry, "amount", typed, account.currency, required=True)
+        if entry.errors:
+            return None
+        return forms.build(
+            entry,
+            DepositCreate,
             account_id=account_id,
             amount=value,
             currency=account.currency,
             description=description,
         )
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    move = ledger.create_deposit if kind == "deposit" else ledger.create_withdrawal
-    with forms.refusals(entry, MOVEMENT_FIELDS, again):
+
+    def act(session: Session, ctx: RequestContext, body: DepositCreate) -> Response:
+        move = ledger.create_deposit if kind == "deposit" else ledger.create_withdrawal
         result = move(session, ctx, body, key)
-    done = "replayed" if result.replayed else f"{kind}-posted"
-    return redirect(f"/accounts/{account_id}", done=done)
+        done = "replayed" if result.replayed else f"{kind}-posted"
+        return redirect(f"/accounts/{account_id}", done=done)
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return account_page(
+            request,
+            session,
+            ctx,
+            account_id,
+            status=code,
+            deposit=entry if kind == "deposit" else None,
+            withdrawal=entry if kind == "withdrawal" else None,
+        )
+
+    return forms.handle_form(uow, read, act, again, fields=MOVEMENT_FIELDS)
 
 
 @router.post("/accounts/{account_id}/deposits", name="console.deposit")
 def deposit(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    account_id: AccountId,
-    form: CheckedForm,
+    request: Request, uow: ConsoleUnit, account_id: AccountId, form: CheckedForm
 ) -> Response:
-    return _movement(request, session, ctx, account_id, form, "deposit")
+    return _movement(request, uow, account_id, form, "deposit")
 
 
 @router.post("/accounts/{account_id}/withdrawals", name="console.withdrawal")
 def withdrawal(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    account_id: AccountId,
-    form: CheckedForm,
+    request: Request, uow: ConsoleUnit, account_id: AccountId, form: CheckedForm
 ) -> Response:
-    return _movement(request, session, ctx, account_id, form, "withdrawal")
+    return _movement(request, uow, account_id, form, "withdrawal")
 
 
 @router.post("/tenants/{tenant_id}/accounts", name="console.open_account")
 def open_account(
-    request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
-    tenant_id: TenantId,
-    form: CheckedForm,
+    request: Request, uow: ConsoleUnit, tenant_id: TenantId, form: CheckedForm
 ) -> Response:
-    from admin.routes.iam import tenant_page
-
     name = forms.text(form, "name", 100)
     currency = forms.text(form, "currency", 3).upper()
     typed_overdraft = forms.text(form, "overdraft", 40)
-    entry = Entry(values={"name": name, "currency": currency, "overdraft": typed_overdraft})
 
-    def again(exc: MandateError | None) -> Response:
-        return tenant_page(
-            request, session, ctx, tenant_id, status=exc.status if exc else 422, new_account=entry
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> AccountCreate | None:
+        entry.values.update(name=name, currency=currency, overdraft=typed_overdraft)
+        overdraft = forms.amount(entry, "overdraft", typed_overdraft, currency, required=False)
+        return forms.build(
+            entry,
+            AccountCreate,
+            tenant_id=tenant_id,
+            name=name,
+            currency=currency,
+            overdraft_limit=overdraft or 0,
         )
 
-    overdraft = forms.amount(entry, "overdraft", typed_overdraft, currency, required=False)
-    try:
-        body = AccountCreate(
-            tenant_id=tenant_id, name=name, currency=currency, overdraft_limit=overdraft or 0
-        )
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    if entry.errors:
-        raise forms.refuse(entry, again)
-    with forms.refusals(entry, ("name", "currency", "overdraft"), again):
+    def act(session: Session, ctx: RequestContext, body: AccountCreate) -> Response:
         opened = ledger.open_account(session, ctx, body)
-    return redirect(f"/accounts/{opened.id}", done="account-opened")
+        return redirect(f"/accounts/{opened.id}", done="account-opened")
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return tenant_page(request, session, ctx, tenant_id, status=code, new_account=entry)
+
+    return forms.handle_form(uow, read, act, again, fields=("name", "currency", "overdraft"))

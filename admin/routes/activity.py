@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
-from admin.deps import ConsoleContext
-from admin.routes.accounts import account_names
+from admin.deps import ConsoleUnit
+from admin.pages import account_names
+from admin.params import Cursor
 from admin.views import render
-from api.deps import DbSession
-from api.params import Cursor
 from core.audit.service import my_activity
+from core.context import RequestContext
 
 router = APIRouter()
 
 
-@router.get("/activity", name="console.activity")
-def activity(
-    request: Request, session: DbSession, ctx: ConsoleContext, cursor: Cursor = None
+def activity_page(
+    request: Request, session: Session, ctx: RequestContext, cursor: str | None
 ) -> HTMLResponse:
     page = my_activity(session, ctx, cursor=cursor, limit=25)
     return render(
@@ -30,3 +30,8 @@ def activity(
         cursor=cursor,
         names=account_names(session, ctx),
     )
+
+
+@router.get("/activity", name="console.activity")
+def activity(request: Request, uow: ConsoleUnit, cursor: Cursor = None) -> HTMLResponse:
+    return uow.run(lambda session, ctx: activity_page(request, session, ctx, cursor))

@@ -8,22 +8,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from admin.deps import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     CheckedForm,
-    ConsoleContext,
+    ConsoleUnit,
+    RequestUnit,
     client_address,
     is_https,
+    services,
 )
-from admin.forms import text
+from admin.forms import Entry, handle_form, text
 from admin.views import PREFIX, redirect, render_public, url
 from admin.workspace import Workspace, workspace
-from api.deps import DbSession, services
 from core.context import RequestContext
-from core.errors import MandateError
 from core.iam import sessions
 
 router = APIRouter()
@@ -62,8 +63,8 @@ def safe_next(path: str) -> str:
 
 
 @router.get("/", name="console.home")
-def home(session: DbSession, ctx: ConsoleContext) -> RedirectResponse:
-    return redirect(landing(workspace(session, ctx)))
+def home(uow: ConsoleUnit) -> RedirectResponse:
+    return uow.run(lambda session, ctx: redirect(landing(workspace(session, ctx))))
 
 
 def _sign_in_page(
@@ -100,8 +101,7 @@ def sign_in_page(
 
 
 @router.post("/sign-in", name="console.sign_in")
-def sign_in(request: Request, session: DbSession, form: PostedForm) -> Response:
-    ctx: RequestContext = request.state.ctx
+def sign_in(request: Request, uow: RequestUnit, form: PostedForm) -> Response:
     next_path = safe_next(text(form, "next", 500))
     username = text(form, "username", 64)
     nonce = request.cookies.get(SIGN_IN_COOKIE, "")
@@ -117,49 +117,59 @@ def sign_in(request: Request, session: DbSession, form: PostedForm) -> Response:
     password = form.get("password")
     address = client_address(request)
     svc = services(request)
-    try:
+
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> str:
+        return password if isinstance(password, str) else ""
+
+    def act(session: Session, ctx: RequestContext, typed: str) -> Response:
         opened = sessions.sign_in(
             session,
             svc.db,
             svc.passwords,
             username=username,
-            password=password if isinstance(password, str) else "",
+            password=typed,
             address=address,
             user_agent=request.headers.get("user-agent", ""),
             now=ctx.now(),
         )
-    except MandateError as exc:
-        # Answered, not raised: a page, not the API's JSON. The attempt is already recorded
-        # (in transactions of its own). The words are the same whether or not the user exists.
-        return _sign_in_page(
-            request,
-            next_path=next_path,
-            username=username,
-            error=exc.detail[:1].upper() + exc.detail[1:] + ".",
-            status=exc.status,
+        ctx.actor = opened.actor
+        ctx.audit.attempt("console.sign_in", target=f"from {address}"[:100])
+        response = RedirectResponse(next_path or url("/"), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            opened.token,
+            max_age=int(sessions.ABSOLUTE_LIFETIME.total_seconds()),
+            path=PREFIX,
+            secure=is_https(request),
+            httponly=True,
+            samesite="lax",
         )
-    ctx.actor = opened.actor
-    ctx.audit.attempt("console.sign_in", target=f"from {address}"[:100])
-    response = RedirectResponse(next_path or url("/"), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        opened.token,
-        max_age=int(sessions.ABSOLUTE_LIFETIME.total_seconds()),
-        path=PREFIX,
-        secure=is_https(request),
-        httponly=True,
-        samesite="lax",
-    )
-    response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
-    return response
+        response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
+        return response
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        # The attempt is already recorded (in transactions of its own). The words are the
+        # same whether or not the user exists.
+        error = entry.errors.get("", "")
+        return _sign_in_page(
+            request, next_path=next_path, username=username, error=error, status=code
+        )
+
+    return handle_form(uow, read, act, again)
 
 
 @router.post("/sign-out", name="console.sign_out")
-def sign_out(
-    request: Request, session: DbSession, ctx: ConsoleContext, _form: CheckedForm
-) -> Response:
-    sessions.sign_out(session, request.cookies.get(SESSION_COOKIE, ""), ctx.now())
-    ctx.audit.attempt("console.sign_out")
-    response = redirect("/sign-in", done="signed-out")
-    response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=is_https(request), httponly=True)
-    return response
+def sign_out(request: Request, uow: ConsoleUnit, _form: CheckedForm) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+
+    def act(session: Session, ctx: RequestContext, ended: str) -> Response:
+        sessions.sign_out(session, ended, ctx.now())
+        ctx.audit.attempt("console.sign_out")
+        response = redirect("/sign-in", done="signed-out")
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=is_https(request), httponly=True)
+        return response
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return redirect("/sign-in", done="signed-out")
+
+    return handle_form(uow, lambda *_: token, act, again)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -13,11 +14,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from admin.deps import ConsoleContext
+from admin.deps import ConsoleUnit
+from admin.params import Cursor
 from admin.views import decimal_text, render
 from admin.workspace import workspace
-from api.deps import DbSession
-from api.params import Cursor
 from core.audit import service as audit
 from core.audit.service import DecisionFilter, DecisionPublic
 from core.context import RequestContext
@@ -38,14 +38,18 @@ Day = Annotated[str, Query(max_length=10)]
 CSV_MAX_ROWS = 50_000
 
 
-@router.get("/policy", name="console.policy")
-def policy(request: Request, session: DbSession, ctx: ConsoleContext) -> HTMLResponse:
+def policy_page(request: Request, session: Session, ctx: RequestContext) -> HTMLResponse:
     loaded = audit.loaded_policy(session, ctx)
     # Beside the files, what they mean per action: generated from the loaded policy.
     matrix = condition_matrix(policy_engine.current())
     return render(
         request, session, ctx, "policy.html", title="Policy", policy=loaded, matrix=matrix
     )
+
+
+@router.get("/policy", name="console.policy")
+def policy(request: Request, uow: ConsoleUnit) -> HTMLResponse:
+    return uow.run(lambda session, ctx: policy_page(request, session, ctx))
 
 
 def user_names(session: Session, ctx: RequestContext) -> dict[int, str]:
@@ -67,38 +71,41 @@ def _day(text: str) -> dt.date | None:
         return None
 
 
-def _filters(
-    zone: str,
-    actor: int | None,
-    tenant: int | None,
-    decision: str | None,
-    action: str,
-    reason: str,
-    since: dt.date | None,
-    until: dt.date | None,
-) -> DecisionFilter:
-    """Days are the reader's days: from the start of `since` to the end of `until`."""
-    tz = ZoneInfo(zone)
-    return DecisionFilter(
-        actor_id=actor,
-        tenant_id=tenant,
-        decision=decision or None,
-        action=action or None,
-        reason=reason or None,
-        since=dt.datetime.combine(since, dt.time(), tz) if since else None,
-        until=dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tz) if until else None,
-    )
-
-
 Decision = Annotated[Literal["allow", "deny", ""], Query()]
 Text = Annotated[str, Query(max_length=64)]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The decision log's filters as the reader chose them; days are the reader's days."""
+
+    actor: int | None
+    tenant: int | None
+    decision: str
+    action: str
+    reason: str
+    since: dt.date | None
+    until: dt.date | None
+
+    def filters(self, zone: str) -> DecisionFilter:
+        """From the start of `since` to the end of `until`, in the reader's time zone."""
+        tz = ZoneInfo(zone)
+        until = self.until + dt.timedelta(days=1) if self.until else None
+        return DecisionFilter(
+            actor_id=self.actor,
+            tenant_id=self.tenant,
+            decision=self.decision or None,
+            action=self.action or None,
+            reason=self.reason or None,
+            since=dt.datetime.combine(self.since, dt.time(), tz) if self.since else None,
+            until=dt.datetime.combine(until, dt.time(), tz) if until else None,
+        )
 
 
 @router.get("/decisions", name="console.decisions")
 def decisions(
     request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
+    uow: ConsoleUnit,
     actor: OptionalId = "",
     tenant: OptionalId = "",
     decision: Decision = "",
@@ -108,16 +115,23 @@ def decisions(
     until: Day = "",
     cursor: Cursor = None,
 ) -> HTMLResponse:
+    asked = Asked(_id(actor), _id(tenant), decision, action, reason, _day(since), _day(until))
+    return uow.run(lambda session, ctx: decisions_page(request, session, ctx, asked, cursor))
+
+
+def decisions_page(
+    request: Request, session: Session, ctx: RequestContext, asked: Asked, cursor: str | None
+) -> HTMLResponse:
     ws = workspace(session, ctx)
-    first, last = _day(since), _day(until)
-    filters = _filters(ws.time_zone, _id(actor), _id(tenant), decision, action, reason, first, last)
+    filters = asked.filters(ws.time_zone)
+    first, last = asked.since, asked.until
     page = audit.decisions(session, ctx, filters, cursor=cursor, limit=50)
     chosen = {
-        "actor": _id(actor),
-        "tenant": _id(tenant),
-        "decision": decision,
-        "action": action,
-        "reason": reason,
+        "actor": asked.actor,
+        "tenant": asked.tenant,
+        "decision": asked.decision,
+        "action": asked.action,
+        "reason": asked.reason,
         "since": first.isoformat() if first else "",
         "until": last.isoformat() if last else "",
     }
@@ -194,8 +208,7 @@ CSV_HEADER = [
 
 @router.get("/decisions.csv", name="console.decisions_csv")
 def decisions_csv(
-    session: DbSession,
-    ctx: ConsoleContext,
+    uow: ConsoleUnit,
     actor: OptionalId = "",
     tenant: OptionalId = "",
     decision: Decision = "",
@@ -204,10 +217,13 @@ def decisions_csv(
     since: Day = "",
     until: Day = "",
 ) -> Response:
+    asked = Asked(_id(actor), _id(tenant), decision, action, reason, _day(since), _day(until))
+    return uow.run(decisions_export, asked)
+
+
+def decisions_export(session: Session, ctx: RequestContext, asked: Asked) -> Response:
     ws = workspace(session, ctx)
-    filters = _filters(
-        ws.time_zone, _id(actor), _id(tenant), decision, action, reason, _day(since), _day(until)
-    )
+    filters = asked.filters(ws.time_zone)
     people = user_names(session, ctx)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -239,14 +255,25 @@ Entity = Annotated[Literal["user", "role", "grant", "cap", "tenant", ""], Query(
 @router.get("/changes", name="console.changes")
 def changes(
     request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
+    uow: ConsoleUnit,
     tenant: OptionalId = "",
     entity: Entity = "",
     cursor: Cursor = None,
 ) -> HTMLResponse:
+    chosen = _id(tenant)
+    return uow.run(lambda session, ctx: changes_page(request, session, ctx, chosen, entity, cursor))
+
+
+def changes_page(
+    request: Request,
+    session: Session,
+    ctx: RequestContext,
+    tenant: int | None,
+    entity: str,
+    cursor: str | None,
+) -> HTMLResponse:
     page = audit.changes(
-        session, ctx, tenant_id=_id(tenant), entity=entity or None, cursor=cursor, limit=50
+        session, ctx, tenant_id=tenant, entity=entity or None, cursor=cursor, limit=50
     )
     return render(
         request,
@@ -256,7 +283,7 @@ def changes(
         title="Change log",
         page=page,
         cursor=cursor,
-        chosen={"tenant": _id(tenant), "entity": entity},
+        chosen={"tenant": tenant, "entity": entity},
         people=user_names(session, ctx),
         tenants={t.id: t.name for t in iam.list_tenants(session, ctx)},
     )

@@ -3,31 +3,22 @@ person can do and why ("try it"), and for bank staff the corporate customers."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from admin import forms
-from admin.deps import CheckedForm, ConsoleContext
+from admin.deps import CheckedForm, ConsoleUnit, services
 from admin.forms import Entry
-from admin.routes.accounts import account_names, tenant_names
+from admin.pages import tenant_names, tenant_page, tenants_page, user_page
+from admin.params import Cursor, TenantId, UserId
 from admin.views import redirect, render
 from admin.workspace import workspace
-from api.deps import DbSession, services
-from api.params import Cursor, TenantId, UserId
 from core.context import RequestContext
-from core.errors import MandateError
-from core.iam import access
 from core.iam import service as iam
-from core.iam.access import list_caps
 from core.iam.schemas import PasswordReset, TenantCreate, UserCreate, UserUpdate
-from core.ledger import service as ledger
-from core.ledger.schemas import AccountPublic
-from core.pagination import MAX_PAGE
-from core.policy.explain import Explanation, capabilities, explain
 
 router = APIRouter()
 
@@ -62,145 +53,39 @@ def users_page(
 
 
 @router.get("/users", name="console.users")
-def users(
-    request: Request, session: DbSession, ctx: ConsoleContext, cursor: Cursor = None
-) -> HTMLResponse:
-    return users_page(request, session, ctx, cursor=cursor)
+def users(request: Request, uow: ConsoleUnit, cursor: Cursor = None) -> HTMLResponse:
+    return uow.run(lambda session, ctx: users_page(request, session, ctx, cursor=cursor))
 
 
 @router.post("/users", name="console.create_user")
-def create_user(
-    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
-) -> Response:
+def create_user(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Response:
     values = {
         "username": forms.text(form, "username", 64),
         "display_name": forms.text(form, "display_name", 100),
         "tenant_id": forms.ident(form, "tenant_id"),
     }
     password = form.get("password")
-    entry = Entry(values=dict(values))
+    passwords = services(request).passwords
 
-    def again(exc: MandateError | None) -> Response:
-        return users_page(request, session, ctx, status=exc.status if exc else 422, new_user=entry)
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> UserCreate | None:
+        entry.values.update(values)
+        typed = password if isinstance(password, str) else ""
+        return forms.build(entry, UserCreate, **values, password=typed)
 
-    try:
-        body = UserCreate(**values, password=password if isinstance(password, str) else "")
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, USER_FIELDS, again):
-        created = iam.add_user(session, ctx, services(request).passwords, body)
-    return redirect(f"/users/{created.id}", done="user-created")
+    def act(session: Session, ctx: RequestContext, body: UserCreate) -> Response:
+        created = iam.add_user(session, ctx, passwords, body)
+        return redirect(f"/users/{created.id}", done="user-created")
 
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return users_page(request, session, ctx, status=code, new_user=entry)
 
-def _try_it(
-    session: Session,
-    ctx: RequestContext,
-    user_id: int,
-    accounts: list[AccountPublic],
-    zone: str,
-    query: dict[str, str],
-) -> tuple[Entry, Explanation | None]:
-    """The "try it" box: what the policy would answer, and why. Saves nothing."""
-    entry = Entry(values=dict(query))
-    if not query.get("action"):
-        return entry, None
-    account_id = int(query["account"]) if query.get("account", "").isdigit() else None
-    account = next((a for a in accounts if a.id == account_id), None)
-    if query.get("amount") and account is None:
-        entry.error("account", "Choose the account the amount is in.")
-    amount = forms.amount(
-        entry,
-        "amount",
-        query.get("amount", ""),
-        account.currency if account else None,
-        required=False,
-    )
-    at = forms.local_datetime(entry, "at", query.get("at", ""), zone)
-    if entry.errors:
-        return entry, None
-    try:
-        return entry, explain(
-            session,
-            ctx,
-            user_id=user_id,
-            action=query["action"],
-            account_id=account_id,
-            amount=amount,
-            at=at,
-        )
-    except MandateError as exc:
-        # A question the policy cannot answer as asked (no amount for a transfer, say):
-        # shown in the box; nothing was attempted.
-        entry.place(exc, ("amount", "account", "action"))
-        return entry, None
-
-
-def user_page(
-    request: Request,
-    session: Session,
-    ctx: RequestContext,
-    user_id: int,
-    *,
-    status: int = 200,
-    problem: str = "",
-    password: Entry | None = None,
-    query: dict[str, str] | None = None,
-) -> HTMLResponse:
-    person = iam.get_user(session, ctx, user_id)
-    ws = workspace(session, ctx)
-    grants = (
-        access.list_grants(session, ctx, user_id=user_id, limit=MAX_PAGE).items
-        if ws.holds("grant.read")
-        else []
-    )
-    accounts = (
-        ledger.list_accounts(session, ctx, tenant_id=person.tenant_id, limit=MAX_PAGE).items
-        if person.tenant_id is not None
-        else []
-    )
-    may_explain = ws.holds("authz.explain")
-    abilities = capabilities(session, ctx, user_id) if may_explain and person.tenant_id else []
-    zone = ws.time_zone
-    trial, explanation = (
-        _try_it(session, ctx, user_id, accounts, zone, query or {})
-        if may_explain
-        else (Entry(), None)
-    )
-    return render(
-        request,
-        session,
-        ctx,
-        "user.html",
-        ws=ws,
-        status=status,
-        title=person.display_name,
-        person=person,
-        grants=grants,
-        accounts=accounts,
-        names={**account_names(session, ctx), **{a.id: a.name for a in accounts}},
-        tenants=tenant_names(session, ctx, ws),
-        abilities=abilities,
-        may_explain=may_explain,
-        trial=trial,
-        explanation=explanation,
-        actions=[p.name for p in access.vocabulary()],
-        problem=problem,
-        password=password or Entry(),
-        zone=zone,
-        now=ctx.now(),
-        try_currency=next(
-            (a.currency for a in accounts if str(a.id) == trial.values.get("account")), "EUR"
-        ),
-        is_self=person.id == ctx.require_actor().user_id,
-    )
+    return forms.handle_form(uow, read, act, again, fields=USER_FIELDS)
 
 
 @router.get("/users/{user_id}", name="console.user")
 def user(
     request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
+    uow: ConsoleUnit,
     user_id: UserId,
     action: TryText = "",
     account: TryText = "",
@@ -208,140 +93,76 @@ def user(
     at: TryText = "",
 ) -> HTMLResponse:
     query = {"action": action, "account": account, "amount": amount, "at": at}
-    return user_page(request, session, ctx, user_id, query=query)
+    return uow.run(lambda session, ctx: user_page(request, session, ctx, user_id, query=query))
 
 
 @router.post("/users/{user_id}/status", name="console.user_status")
 def change_user_status(
-    request: Request, session: DbSession, ctx: ConsoleContext, user_id: UserId, form: CheckedForm
+    request: Request, uow: ConsoleUnit, user_id: UserId, form: CheckedForm
 ) -> Response:
     active = forms.text(form, "active", 5) == "true"
-    entry = Entry()
 
-    def again(exc: MandateError | None) -> Response:
-        return user_page(
-            request,
-            session,
-            ctx,
-            user_id,
-            status=exc.status if exc else 422,
-            problem=entry.errors.get("", ""),
-        )
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> UserUpdate:
+        return UserUpdate(is_active=active)
 
-    with forms.refusals(entry, (), again):
-        iam.update_user(session, ctx, user_id, UserUpdate(is_active=active))
-    return redirect(f"/users/{user_id}", done="user-updated")
+    def act(session: Session, ctx: RequestContext, body: UserUpdate) -> Response:
+        iam.update_user(session, ctx, user_id, body)
+        return redirect(f"/users/{user_id}", done="user-updated")
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        problem = entry.errors.get("", "")
+        return user_page(request, session, ctx, user_id, status=code, problem=problem)
+
+    return forms.handle_form(uow, read, act, again)
 
 
 @router.post("/users/{user_id}/password", name="console.reset_password")
 def reset_password(
-    request: Request, session: DbSession, ctx: ConsoleContext, user_id: UserId, form: CheckedForm
+    request: Request, uow: ConsoleUnit, user_id: UserId, form: CheckedForm
 ) -> Response:
     password = form.get("password")
-    entry = Entry()
+    passwords = services(request).passwords
 
-    def again(exc: MandateError | None) -> Response:
-        return user_page(
-            request, session, ctx, user_id, status=exc.status if exc else 422, password=entry
-        )
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> PasswordReset | None:
+        typed = password if isinstance(password, str) else ""
+        return forms.build(entry, PasswordReset, password=typed)
 
-    try:
-        body = PasswordReset(password=password if isinstance(password, str) else "")
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, ("password",), again):
-        iam.reset_password(session, ctx, services(request).passwords, user_id, body)
-    return redirect(f"/users/{user_id}", done="password-reset")
+    def act(session: Session, ctx: RequestContext, body: PasswordReset) -> Response:
+        iam.reset_password(session, ctx, passwords, user_id, body)
+        return redirect(f"/users/{user_id}", done="password-reset")
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return user_page(request, session, ctx, user_id, status=code, password=entry)
+
+    return forms.handle_form(uow, read, act, again, fields=("password",))
 
 
 # -- corporate customers (bank staff) --------------------------------------------------------
 
 
-def tenants_page(
-    request: Request,
-    session: Session,
-    ctx: RequestContext,
-    *,
-    status: int = 200,
-    new_tenant: Entry | None = None,
-    bank_cap: Entry | None = None,
-) -> HTMLResponse:
-    ws = workspace(session, ctx)
-    return render(
-        request,
-        session,
-        ctx,
-        "tenants.html",
-        ws=ws,
-        status=status,
-        title="Customers",
-        tenants=iam.list_tenants(session, ctx),
-        caps=list_caps(session, ctx, None) if ws.holds("cap.read") else [],
-        zones=forms.time_zones(),
-        new_tenant=new_tenant or Entry(values={"timezone": "Europe/Berlin"}),
-        bank_cap=bank_cap or Entry(values={"currency": "EUR"}),
-    )
-
-
 @router.get("/tenants", name="console.tenants")
-def tenants(request: Request, session: DbSession, ctx: ConsoleContext) -> HTMLResponse:
-    return tenants_page(request, session, ctx)
+def tenants(request: Request, uow: ConsoleUnit) -> HTMLResponse:
+    return uow.run(lambda session, ctx: tenants_page(request, session, ctx))
 
 
 @router.post("/tenants", name="console.onboard_tenant")
-def onboard_tenant(
-    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
-) -> Response:
+def onboard_tenant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Response:
     values = {"name": forms.text(form, "name", 100), "timezone": forms.text(form, "timezone", 64)}
-    entry = Entry(values=dict(values))
 
-    def again(exc: MandateError | None) -> Response:
-        return tenants_page(
-            request, session, ctx, status=exc.status if exc else 422, new_tenant=entry
-        )
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> TenantCreate | None:
+        entry.values.update(values)
+        return forms.build(entry, TenantCreate, **values)
 
-    try:
-        body = TenantCreate(**values)
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, ("name", "timezone"), again):
+    def act(session: Session, ctx: RequestContext, body: TenantCreate) -> Response:
         created = iam.onboard_tenant(session, ctx, body)
-    return redirect(f"/tenants/{created.id}", done="tenant-created")
+        return redirect(f"/tenants/{created.id}", done="tenant-created")
 
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return tenants_page(request, session, ctx, status=code, new_tenant=entry)
 
-def tenant_page(
-    request: Request,
-    session: Session,
-    ctx: RequestContext,
-    tenant_id: int,
-    *,
-    status: int = 200,
-    new_account: Entry | None = None,
-    cap: Entry | None = None,
-) -> HTMLResponse:
-    tenant = iam.get_tenant(session, ctx, tenant_id)
-    ws = workspace(session, ctx)
-    values: dict[str, Any] = {
-        "tenant": tenant,
-        "caps": list_caps(session, ctx, tenant_id) if ws.holds("cap.read") else [],
-        "accounts": ledger.list_accounts(session, ctx, tenant_id=tenant_id, limit=MAX_PAGE).items,
-        "people": (
-            iam.list_users(session, ctx, tenant_id=tenant_id, limit=MAX_PAGE).items
-            if ws.holds("user.read")
-            else []
-        ),
-        "new_account": new_account or Entry(values={"currency": "EUR"}),
-        "cap": cap or Entry(values={"currency": "EUR"}),
-    }
-    return render(
-        request, session, ctx, "tenant.html", ws=ws, status=status, title=tenant.name, **values
-    )
+    return forms.handle_form(uow, read, act, again, fields=("name", "timezone"))
 
 
 @router.get("/tenants/{tenant_id}", name="console.tenant")
-def tenant(
-    request: Request, session: DbSession, ctx: ConsoleContext, tenant_id: TenantId
-) -> HTMLResponse:
-    return tenant_page(request, session, ctx, tenant_id)
+def tenant(request: Request, uow: ConsoleUnit, tenant_id: TenantId) -> HTMLResponse:
+    return uow.run(lambda session, ctx: tenant_page(request, session, ctx, tenant_id))

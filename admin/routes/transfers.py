@@ -10,19 +10,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from admin import forms
-from admin.deps import CheckedForm, ConsoleContext
+from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import Entry
-from admin.routes.accounts import account_names
+from admin.pages import account_names
+from admin.params import TransferId
 from admin.views import redirect, render
 from admin.workspace import accounts_for
-from api.deps import DbSession
-from api.params import TransferId
 from core.context import RequestContext
-from core.errors import MandateError
 from core.fields import MAX_ID
 from core.ledger import service as ledger
 from core.ledger.schemas import TransferCreate
@@ -58,71 +55,65 @@ def transfer_form(
 @router.get("/transfers/new", name="console.new_transfer")
 def new_transfer(
     request: Request,
-    session: DbSession,
-    ctx: ConsoleContext,
+    uow: ConsoleUnit,
     source: Annotated[int | None, Query(alias="from", ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     entry = Entry(values={"from_account_id": source, "idempotency_key": forms.new_key()})
-    return transfer_form(request, session, ctx, entry)
+    return uow.run(lambda session, ctx: transfer_form(request, session, ctx, entry))
 
 
 @router.post("/transfers", name="console.send_transfer")
-def send_transfer(
-    request: Request, session: DbSession, ctx: ConsoleContext, form: CheckedForm
-) -> Response:
+def send_transfer(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Response:
     from_id = forms.ident(form, "from_account_id")
     to_id = forms.ident(form, "to_account_id")
     typed = forms.text(form, "amount", 40)
     description = forms.text(form, "description", 140)
     key = forms.text(form, "idempotency_key", 255)
-    entry = Entry(
-        values={
-            "from_account_id": from_id,
-            "to_account_id": to_id,
-            "amount": typed,
-            "description": description,
-            "idempotency_key": key,
-        }
-    )
 
-    def again(exc: MandateError | None) -> Response:
-        if exc is not None and exc.code == "idempotency_key_reused":
-            # The page was used for another transfer already: this one needs a fresh key.
-            entry.values["idempotency_key"] = forms.new_key()
-        return transfer_form(request, session, ctx, entry, status=exc.status if exc else 422)
-
-    source = next(
-        (a for a in accounts_for(session, ctx, "transfer.create") if a.id == from_id), None
-    )
-    if source is None:
-        entry.error("from_account_id", "Choose an account to send from.")
-    if to_id is None:
-        entry.error("to_account_id", "Choose the account that receives the money.")
-    value = forms.amount(entry, "amount", typed, source.currency if source else None, required=True)
-    if not key:
-        entry.error("", "This form is incomplete; reload the page and fill it in again.")
-    if entry.errors or source is None:
-        raise forms.refuse(entry, again)
-    try:
-        body = TransferCreate(
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> TransferCreate | None:
+        entry.values.update(
+            from_account_id=from_id,
+            to_account_id=to_id,
+            amount=typed,
+            description=description,
+            idempotency_key=key,
+        )
+        source = next(
+            (a for a in accounts_for(session, ctx, "transfer.create") if a.id == from_id), None
+        )
+        if source is None:
+            entry.error("from_account_id", "Choose an account to send from.")
+        if to_id is None:
+            entry.error("to_account_id", "Choose the account that receives the money.")
+        currency = source.currency if source else None
+        value = forms.amount(entry, "amount", typed, currency, required=True)
+        if not key:
+            entry.error("", "This form is incomplete; reload the page and fill it in again.")
+        if entry.errors or source is None:
+            return None
+        return forms.build(
+            entry,
+            TransferCreate,
             from_account_id=source.id,
             to_account_id=to_id,
             amount=value,
             currency=source.currency,
             description=description,
         )
-    except ValidationError as exc:
-        entry.take_validation(exc)
-        raise forms.refuse(entry, again) from exc
-    with forms.refusals(entry, FIELDS, again):
+
+    def act(session: Session, ctx: RequestContext, body: TransferCreate) -> Response:
         result = ledger.create_transfer(session, ctx, body, key)
-    done = "replayed" if result.replayed else "posted"
-    return redirect(f"/transfers/{result.transfer.id}", done=done)
+        done = "replayed" if result.replayed else "posted"
+        return redirect(f"/transfers/{result.transfer.id}", done=done)
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return transfer_form(request, session, ctx, entry, status=code)
+
+    return forms.handle_form(uow, read, act, again, fields=FIELDS)
 
 
-@router.get("/transfers/{transfer_id}", name="console.transfer")
-def transfer(
-    request: Request, session: DbSession, ctx: ConsoleContext, transfer_id: TransferId
+def transfer_page(
+    request: Request, session: Session, ctx: RequestContext, transfer_id: int
 ) -> HTMLResponse:
     moved = ledger.get_transfer(session, ctx, transfer_id)
     return render(
@@ -134,3 +125,8 @@ def transfer(
         transfer=moved,
         names=account_names(session, ctx),
     )
+
+
+@router.get("/transfers/{transfer_id}", name="console.transfer")
+def transfer(request: Request, uow: ConsoleUnit, transfer_id: TransferId) -> HTMLResponse:
+    return uow.run(lambda session, ctx: transfer_page(request, session, ctx, transfer_id))

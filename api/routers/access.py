@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import ApiSession, Context
+from api.deps import ApiUnit
 from api.errors import MANAGE_REFUSALS, error_responses
 from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
 from core.fields import CurrencyCode
@@ -46,10 +46,8 @@ Currency = Annotated[CurrencyCode, Path(description="ISO 4217 code in upper case
     summary="Roles: built-in ones (from the policy) and your company's custom ones",
     responses=error_responses(),
 )
-def list_roles(
-    session: ApiSession, ctx: Context, tenant_id: TenantFilter = None
-) -> list[RolePublic]:
-    return access.list_roles(session, ctx, tenant_id=tenant_id)
+def list_roles(uow: ApiUnit, tenant_id: TenantFilter = None) -> list[RolePublic]:
+    return uow.run(access.list_roles, tenant_id=tenant_id)
 
 
 @router.post(
@@ -65,8 +63,8 @@ def list_roles(
         "unknown_currency",
     ),
 )
-def create_role(session: ApiSession, ctx: Context, body: RoleCreate) -> RolePublic:
-    return access.create_role(session, ctx, body)
+def create_role(uow: ApiUnit, body: RoleCreate) -> RolePublic:
+    return uow.run(access.create_role, body)
 
 
 @router.get(
@@ -75,8 +73,8 @@ def create_role(session: ApiSession, ctx: Context, body: RoleCreate) -> RolePubl
     summary="One role",
     responses=error_responses("not_found"),
 )
-def get_role(session: ApiSession, ctx: Context, role_id: RoleId) -> RolePublic:
-    return access.get_role(session, ctx, role_id)
+def get_role(uow: ApiUnit, role_id: RoleId) -> RolePublic:
+    return uow.run(access.get_role, role_id)
 
 
 @router.patch(
@@ -91,8 +89,8 @@ def get_role(session: ApiSession, ctx: Context, role_id: RoleId) -> RolePublic:
         "unknown_currency",
     ),
 )
-def update_role(session: ApiSession, ctx: Context, role_id: RoleId, body: RoleUpdate) -> RolePublic:
-    return access.update_role(session, ctx, role_id, body)
+def update_role(uow: ApiUnit, role_id: RoleId, body: RoleUpdate) -> RolePublic:
+    return uow.run(access.update_role, role_id, body)
 
 
 @router.delete(
@@ -105,8 +103,8 @@ def update_role(session: ApiSession, ctx: Context, role_id: RoleId, body: RoleUp
         "role_in_use",
     ),
 )
-def delete_role(session: ApiSession, ctx: Context, role_id: RoleId) -> Response:
-    access.delete_role(session, ctx, role_id)
+def delete_role(uow: ApiUnit, role_id: RoleId) -> Response:
+    uow.run(access.delete_role, role_id)
     return Response(status_code=204)
 
 
@@ -117,17 +115,15 @@ def delete_role(session: ApiSession, ctx: Context, role_id: RoleId) -> Response:
     responses=error_responses(),
 )
 def list_grants(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     tenant_id: TenantFilter = None,
     include_revoked: Flag = False,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[GrantPublic]:
-    return access.list_grants(
-        session,
-        ctx,
+    return uow.run(
+        access.list_grants,
         user_id=user_id,
         tenant_id=tenant_id,
         include_revoked=include_revoked,
@@ -148,8 +144,8 @@ def list_grants(
         *GRANT_CONDITION_CODES,
     ),
 )
-def create_grant(session: ApiSession, ctx: Context, body: GrantCreate) -> GrantPublic:
-    return access.create_grant(session, ctx, body)
+def create_grant(uow: ApiUnit, body: GrantCreate) -> GrantPublic:
+    return uow.run(access.create_grant, body)
 
 
 @router.get(
@@ -158,8 +154,8 @@ def create_grant(session: ApiSession, ctx: Context, body: GrantCreate) -> GrantP
     summary="One grant",
     responses=error_responses("not_found"),
 )
-def get_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
-    return access.get_grant(session, ctx, grant_id)
+def get_grant(uow: ApiUnit, grant_id: GrantId) -> GrantPublic:
+    return uow.run(access.get_grant, grant_id)
 
 
 @router.patch(
@@ -174,10 +170,8 @@ def get_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPubl
         *GRANT_CONDITION_CODES,
     ),
 )
-def update_grant(
-    session: ApiSession, ctx: Context, grant_id: GrantId, body: GrantUpdate
-) -> GrantPublic:
-    return access.update_grant(session, ctx, grant_id, body)
+def update_grant(uow: ApiUnit, grant_id: GrantId, body: GrantUpdate) -> GrantPublic:
+    return uow.run(access.update_grant, grant_id, body)
 
 
 @router.delete(
@@ -188,8 +182,8 @@ def update_grant(
         *MANAGE_REFUSALS,
     ),
 )
-def revoke_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantPublic:
-    return access.revoke_grant(session, ctx, grant_id)
+def revoke_grant(uow: ApiUnit, grant_id: GrantId) -> GrantPublic:
+    return uow.run(access.revoke_grant, grant_id)
 
 
 @router.get(
@@ -198,8 +192,8 @@ def revoke_grant(session: ApiSession, ctx: Context, grant_id: GrantId) -> GrantP
     summary="The bank's caps: ceilings over every customer's limits",
     responses=error_responses("not_found"),
 )
-def bank_caps(session: ApiSession, ctx: Context) -> list[CapPublic]:
-    return access.list_caps(session, ctx, None)
+def bank_caps(uow: ApiUnit) -> list[CapPublic]:
+    return uow.run(access.list_caps, None)
 
 
 @router.put(
@@ -214,8 +208,8 @@ def bank_caps(session: ApiSession, ctx: Context) -> list[CapPublic]:
         "unknown_currency",
     ),
 )
-def set_bank_cap(session: ApiSession, ctx: Context, currency: Currency, body: CapSet) -> CapPublic:
-    return access.set_cap(session, ctx, None, currency, body)
+def set_bank_cap(uow: ApiUnit, currency: Currency, body: CapSet) -> CapPublic:
+    return uow.run(access.set_cap, None, currency, body)
 
 
 @router.get(
@@ -224,8 +218,8 @@ def set_bank_cap(session: ApiSession, ctx: Context, currency: Currency, body: Ca
     summary="A tenant's caps",
     responses=error_responses("not_found"),
 )
-def tenant_caps(session: ApiSession, ctx: Context, tenant_id: TenantId) -> list[CapPublic]:
-    return access.list_caps(session, ctx, tenant_id)
+def tenant_caps(uow: ApiUnit, tenant_id: TenantId) -> list[CapPublic]:
+    return uow.run(access.list_caps, tenant_id)
 
 
 @router.put(
@@ -241,6 +235,6 @@ def tenant_caps(session: ApiSession, ctx: Context, tenant_id: TenantId) -> list[
     ),
 )
 def set_tenant_cap(
-    session: ApiSession, ctx: Context, tenant_id: TenantId, currency: Currency, body: CapSet
+    uow: ApiUnit, tenant_id: TenantId, currency: Currency, body: CapSet
 ) -> CapPublic:
-    return access.set_cap(session, ctx, tenant_id, currency, body)
+    return uow.run(access.set_cap, tenant_id, currency, body)

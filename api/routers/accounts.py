@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ApiSession, Context
+from api.deps import ApiUnit
 from api.errors import error_responses
 from api.params import AccountId, Cursor, Limit, TenantFilter
 from core.ledger import service
@@ -21,13 +21,12 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
     responses=error_responses(),
 )
 def list_accounts(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     cursor: Cursor = None,
     limit: Limit = None,
     tenant_id: TenantFilter = None,
 ) -> Page[AccountPublic]:
-    return service.list_accounts(session, ctx, cursor=cursor, limit=limit, tenant_id=tenant_id)
+    return uow.run(service.list_accounts, cursor=cursor, limit=limit, tenant_id=tenant_id)
 
 
 @router.post(
@@ -43,8 +42,8 @@ def list_accounts(
         "unknown_currency",
     ),
 )
-def open_account(session: ApiSession, ctx: Context, body: AccountCreate) -> AccountPublic:
-    return service.open_account(session, ctx, body)
+def open_account(uow: ApiUnit, body: AccountCreate) -> AccountPublic:
+    return uow.run(service.open_account, body)
 
 
 @router.get(
@@ -53,8 +52,8 @@ def open_account(session: ApiSession, ctx: Context, body: AccountCreate) -> Acco
     summary="One account, with its balance",
     responses=error_responses("not_found"),
 )
-def get_account(session: ApiSession, ctx: Context, account_id: AccountId) -> AccountPublic:
-    return service.get_account(session, ctx, account_id)
+def get_account(uow: ApiUnit, account_id: AccountId) -> AccountPublic:
+    return uow.run(service.get_account, account_id)
 
 
 @router.patch(
@@ -71,10 +70,8 @@ def get_account(session: ApiSession, ctx: Context, account_id: AccountId) -> Acc
         "conflict",
     ),
 )
-def update_account(
-    session: ApiSession, ctx: Context, account_id: AccountId, body: AccountUpdate
-) -> AccountPublic:
-    return service.update_account(session, ctx, account_id, body)
+def update_account(uow: ApiUnit, account_id: AccountId, body: AccountUpdate) -> AccountPublic:
+    return uow.run(service.update_account, account_id, body)
 
 
 @router.get(
@@ -84,10 +81,9 @@ def update_account(
     responses=error_responses("not_found"),
 )
 def list_entries(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     account_id: AccountId,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[EntryPublic]:
-    return service.statement(session, ctx, account_id, cursor=cursor, limit=limit)
+    return uow.run(service.statement, account_id, cursor=cursor, limit=limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ApiSession, Context
+from api.deps import ApiUnit
 from api.errors import error_responses
 from api.params import Cursor, Limit
 from core.audit.service import ActivityPublic, my_activity
@@ -20,9 +20,8 @@ router = APIRouter(prefix="/v1", tags=["activity"])
     responses=error_responses(),
 )
 def activity(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[ActivityPublic]:
-    return my_activity(session, ctx, cursor=cursor, limit=limit)
+    return uow.run(my_activity, cursor=cursor, limit=limit)

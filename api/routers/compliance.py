@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import ApiSession, Context
+from api.deps import ApiUnit
 from api.errors import error_responses
 from api.params import Cursor, Limit, TenantFilter, UserId
 from core.audit import service as audit
@@ -46,8 +46,7 @@ AwareTime = Annotated[
     ),
 )
 def explain_decision(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     user: Annotated[int, Query(ge=1, le=MAX_ID, description="the user asked about")],
     action: Annotated[str, Query(max_length=64, examples=["transfer.create"])],
     account: OptionalId = None,
@@ -55,9 +54,8 @@ def explain_decision(
     at: AwareTime = None,
     to_account: OptionalId = None,
 ) -> Explanation:
-    return explain(
-        session,
-        ctx,
+    return uow.run(
+        explain,
         user_id=user,
         action=action,
         account_id=account,
@@ -78,10 +76,8 @@ def explain_decision(
         "grant_expired",
     ),
 )
-def user_capabilities(
-    session: ApiSession, ctx: Context, user_id: UserId
-) -> list[AccountCapability]:
-    return capabilities(session, ctx, user_id)
+def user_capabilities(uow: ApiUnit, user_id: UserId) -> list[AccountCapability]:
+    return uow.run(capabilities, user_id)
 
 
 @router.get(
@@ -91,8 +87,7 @@ def user_capabilities(
     responses=error_responses("not_found", "naive_datetime"),
 )
 def decisions(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     actor: OptionalId = None,
     account: OptionalId = None,
     tenant_id: TenantFilter = None,
@@ -114,7 +109,7 @@ def decisions(
         since=since,
         until=until,
     )
-    return audit.decisions(session, ctx, filters, cursor=cursor, limit=limit)
+    return uow.run(audit.decisions, filters, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -124,16 +119,13 @@ def decisions(
     responses=error_responses("not_found"),
 )
 def changes(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     tenant_id: TenantFilter = None,
     entity: Literal["user", "role", "grant", "cap", "tenant"] | None = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[ChangePublic]:
-    return audit.changes(
-        session, ctx, tenant_id=tenant_id, entity=entity, cursor=cursor, limit=limit
-    )
+    return uow.run(audit.changes, tenant_id=tenant_id, entity=entity, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -142,5 +134,5 @@ def changes(
     summary="Compliance: the policy files as loaded, and their version hash",
     responses=error_responses("not_found"),
 )
-def policy(session: ApiSession, ctx: Context) -> PolicyPublic:
-    return audit.loaded_policy(session, ctx)
+def policy(uow: ApiUnit) -> PolicyPublic:
+    return uow.run(audit.loaded_policy)

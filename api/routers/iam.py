@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import ApiSession, Context, services
+from api.deps import ApiUnit, services
 from api.errors import MANAGE_REFUSALS, error_responses
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
 from core.iam import service
@@ -29,8 +29,8 @@ router = APIRouter(prefix="/v1", tags=["people"])
     summary="Who you are, and your grants",
     responses=error_responses(),
 )
-def me(session: ApiSession, ctx: Context) -> MePublic:
-    return service.me(session, ctx)
+def me(uow: ApiUnit) -> MePublic:
+    return uow.run(service.me)
 
 
 @router.get(
@@ -39,8 +39,8 @@ def me(session: ApiSession, ctx: Context) -> MePublic:
     summary="The permission vocabulary (from policies/vocabulary.polar)",
     responses=error_responses(),
 )
-def permissions(session: ApiSession, ctx: Context) -> list[PermissionPublic]:
-    return service.permission_vocabulary(session, ctx)
+def permissions(uow: ApiUnit) -> list[PermissionPublic]:
+    return uow.run(service.permission_vocabulary)
 
 
 @router.get(
@@ -50,13 +50,12 @@ def permissions(session: ApiSession, ctx: Context) -> list[PermissionPublic]:
     responses=error_responses(),
 )
 def list_users(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     tenant_id: TenantFilter = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[UserPublic]:
-    return service.list_users(session, ctx, tenant_id=tenant_id, cursor=cursor, limit=limit)
+    return uow.run(service.list_users, tenant_id=tenant_id, cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -69,10 +68,8 @@ def list_users(
         "username_taken",
     ),
 )
-def create_user(
-    request: Request, session: ApiSession, ctx: Context, body: UserCreate
-) -> UserPublic:
-    return service.add_user(session, ctx, services(request).passwords, body)
+def create_user(request: Request, uow: ApiUnit, body: UserCreate) -> UserPublic:
+    return uow.run(service.add_user, services(request).passwords, body)
 
 
 @router.get(
@@ -81,8 +78,8 @@ def create_user(
     summary="One user",
     responses=error_responses("not_found"),
 )
-def get_user(session: ApiSession, ctx: Context, user_id: UserId) -> UserPublic:
-    return service.get_user(session, ctx, user_id)
+def get_user(uow: ApiUnit, user_id: UserId) -> UserPublic:
+    return uow.run(service.get_user, user_id)
 
 
 @router.patch(
@@ -93,8 +90,8 @@ def get_user(session: ApiSession, ctx: Context, user_id: UserId) -> UserPublic:
         *MANAGE_REFUSALS,
     ),
 )
-def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUpdate) -> UserPublic:
-    return service.update_user(session, ctx, user_id, body)
+def update_user(uow: ApiUnit, user_id: UserId, body: UserUpdate) -> UserPublic:
+    return uow.run(service.update_user, user_id, body)
 
 
 @router.post(
@@ -106,9 +103,9 @@ def update_user(session: ApiSession, ctx: Context, user_id: UserId, body: UserUp
     ),
 )
 def reset_password(
-    request: Request, session: ApiSession, ctx: Context, user_id: UserId, body: PasswordReset
+    request: Request, uow: ApiUnit, user_id: UserId, body: PasswordReset
 ) -> UserPublic:
-    return service.reset_password(session, ctx, services(request).passwords, user_id, body)
+    return uow.run(service.reset_password, services(request).passwords, user_id, body)
 
 
 @router.get(
@@ -117,8 +114,8 @@ def reset_password(
     summary="Bank staff: the bank's customers",
     responses=error_responses("not_found"),
 )
-def list_tenants(session: ApiSession, ctx: Context) -> list[TenantPublic]:
-    return service.list_tenants(session, ctx)
+def list_tenants(uow: ApiUnit) -> list[TenantPublic]:
+    return uow.run(service.list_tenants)
 
 
 @router.post(
@@ -135,8 +132,8 @@ def list_tenants(session: ApiSession, ctx: Context) -> list[TenantPublic]:
         "unknown_time_zone",
     ),
 )
-def create_tenant(session: ApiSession, ctx: Context, body: TenantCreate) -> TenantPublic:
-    return service.onboard_tenant(session, ctx, body)
+def create_tenant(uow: ApiUnit, body: TenantCreate) -> TenantPublic:
+    return uow.run(service.onboard_tenant, body)
 
 
 @router.get(
@@ -145,5 +142,5 @@ def create_tenant(session: ApiSession, ctx: Context, body: TenantCreate) -> Tena
     summary="Bank staff: one customer",
     responses=error_responses("not_found"),
 )
-def get_tenant(session: ApiSession, ctx: Context, tenant_id: TenantId) -> TenantPublic:
-    return service.get_tenant(session, ctx, tenant_id)
+def get_tenant(uow: ApiUnit, tenant_id: TenantId) -> TenantPublic:
+    return uow.run(service.get_tenant, tenant_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from api.deps import ApiSession, Context
+from api.deps import ApiUnit
 from api.errors import error_responses
 from api.params import Cursor, Limit, TransferId
 from core.ledger import service
@@ -76,9 +76,9 @@ def _respond(result: TransferResult) -> JSONResponse:
     responses={**CREATED, **error_responses(*MONEY_ERRORS, "same_account")},
 )
 def create_transfer(
-    session: ApiSession, ctx: Context, body: TransferCreate, idempotency_key: IdempotencyKey
+    uow: ApiUnit, body: TransferCreate, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
-    return _respond(service.create_transfer(session, ctx, body, idempotency_key))
+    return _respond(uow.run(service.create_transfer, body, idempotency_key))
 
 
 @router.post(
@@ -89,9 +89,9 @@ def create_transfer(
     responses={**CREATED, **error_responses(*MONEY_ERRORS)},
 )
 def create_deposit(
-    session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
+    uow: ApiUnit, body: DepositCreate, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
-    return _respond(service.create_deposit(session, ctx, body, idempotency_key))
+    return _respond(uow.run(service.create_deposit, body, idempotency_key))
 
 
 @router.post(
@@ -102,9 +102,9 @@ def create_deposit(
     responses={**CREATED, **error_responses(*MONEY_ERRORS)},
 )
 def create_withdrawal(
-    session: ApiSession, ctx: Context, body: DepositCreate, idempotency_key: IdempotencyKey
+    uow: ApiUnit, body: DepositCreate, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
-    return _respond(service.create_withdrawal(session, ctx, body, idempotency_key))
+    return _respond(uow.run(service.create_withdrawal, body, idempotency_key))
 
 
 @router.get(
@@ -114,12 +114,11 @@ def create_withdrawal(
     responses=error_responses(),
 )
 def list_transfers(
-    session: ApiSession,
-    ctx: Context,
+    uow: ApiUnit,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[TransferPublic]:
-    return service.list_transfers(session, ctx, cursor=cursor, limit=limit)
+    return uow.run(service.list_transfers, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -128,5 +127,5 @@ def list_transfers(
     summary="One transfer",
     responses=error_responses("not_found"),
 )
-def get_transfer(session: ApiSession, ctx: Context, transfer_id: TransferId) -> TransferPublic:
-    return service.get_transfer(session, ctx, transfer_id)
+def get_transfer(uow: ApiUnit, transfer_id: TransferId) -> TransferPublic:
+    return uow.run(service.get_transfer, transfer_id)

@@ -7,8 +7,11 @@ import csv
 import io
 import re
 
+import psycopg
+import sqlalchemy.exc
 from starlette.routing import Mount
 
+from core.ledger import service as ledger
 from tests.admin.console import form_token, sign_in
 from tests.api.routes import api_routes, fill, ids_of
 from tests.factories import bearer
@@ -479,3 +482,33 @@ def test_a_role_deleted_in_the_console_is_gone_from_it(client, app, world, clock
     assert client.get(role_path).status_code == 404
     again = client.post(f"{role_path}/delete", data={"csrf_token": token}, follow_redirects=False)
     assert again.status_code == 404
+
+
+def test_a_deadlocked_console_transfer_is_run_again_and_posted_once(client, world, monkeypatch):  # type: ignore[no-untyped-def]
+    real = ledger._move_money
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            orig = psycopg.errors.DeadlockDetected("deadlock detected")
+            raise sqlalchemy.exc.OperationalError("UPDATE accounts ...", {}, orig)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_move_money", flaky)
+    sign_in(client, "acme-payer")
+    token, key = _transfer_form(client)
+    data = {
+        "csrf_token": token,
+        "idempotency_key": key,
+        "from_account_id": world.account_id("acme-operating"),
+        "to_account_id": world.account_id("acme-payroll"),
+        "amount": "12.00",
+        "description": "Deadlocked once",
+    }
+    answer = client.post("/console/transfers", data=data, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].endswith("done=posted")
+    assert calls["n"] == 2
+    statement = client.get(f"/console/accounts/{world.account_id('acme-payroll')}").text
+    assert statement.count("Deadlocked once") == 1

@@ -1,0 +1,137 @@
+"""The unit of work: one transaction, its audit trail, and its retries on contention.
+
+A caller (an API route, a console page, a CLI command, a test) hands it the work, a service
+function taking (session, ctx, ...). It runs the work in a fresh transaction, writes the
+audit trail with the commit, and commits. If the work fails, it rolls back and records the
+failure in a short transaction of its own. If it failed only because of contention (a
+deadlock, a serialization failure, SQLite busy), nothing of it was kept, so it runs it again
+from the start with a fresh trail, a bounded number of times; only the last attempt, if it
+fails too, is the caller's to see in their activity."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session
+
+from core.audit.service import write_trail
+from core.context import RequestContext
+from core.db import Database, describe_error, is_retryable
+
+log = logging.getLogger("mandate.uow")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Attempts in all before the caller gets 503 contention; the wait before attempt n+1 is
+# jittered around (2..10 ms) * 2**n, so colliding requests do not collide again in step.
+RETRY_ATTEMPTS = 4
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (1-based) before the next."""
+    return random.uniform(0.002, 0.01) * 2**attempt
+
+
+class UnitOfWork:
+    """One request's or command's work against the database, for the caller `ctx`.
+
+    `write` chooses a write transaction (on SQLite, BEGIN IMMEDIATE: the write lock from the
+    first statement) or a read. `status_code` and `action` are what the trail records for a
+    success: the face that runs the work chooses them (a route's status, its name)."""
+
+    def __init__(
+        self,
+        db: Database,
+        ctx: RequestContext,
+        *,
+        write: bool = True,
+        status_code: int = 200,
+        action: str | None = None,
+        attempts: int = RETRY_ATTEMPTS,
+    ) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.write = write
+        self.status_code = status_code
+        self.action = action
+        self.attempts = attempts
+        # Whether a run has ended, committed or recorded as failed: a failure the face sees
+        # afterwards (the same one, re-raised) is not recorded twice.
+        self.settled = False
+        self._opened: Session | None = None
+
+    def opened(self) -> Session:
+        """The first attempt's session, opened ahead of the work: to read who is asking in
+        the same transaction (one connection, one BEGIN). `close` closes it if no work ran."""
+        if self._opened is None:
+            self._opened = self.db.session(write=self.write)
+        return self._opened
+
+    def close(self) -> None:
+        """Close a session opened ahead that no work used (a request refused before its
+        route ran): its transaction, if any, rolls back."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    def run(
+        self,
+        work: Callable[Concatenate[Session, RequestContext, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """work(session, ctx, *args, **kwargs) in a transaction of its own, committed with
+        its audit trail; run again on contention, up to `attempts` times in all."""
+        self.settled = False
+        for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                self.ctx.new_attempt()
+            session = self._opened or self.db.session(write=self.write)
+            self._opened = None
+            try:
+                result = work(session, self.ctx, *args, **kwargs)
+                write_trail(
+                    session, self.ctx, status_code=self.status_code, fallback_action=self.action
+                )
+                session.commit()
+            except BaseException as exc:
+                session.rollback()
+                if attempt < self.attempts and is_retryable(exc):
+                    time.sleep(backoff(attempt))
+                    continue
+                self.fail(*describe_error(exc))
+                raise
+            finally:
+                session.close()
+            self.settled = True
+            return result
+        raise AssertionError("unreachable")
+
+    def fail(self, status: int, code: str, detail: str) -> None:
+        """Record that the work failed with (status, code, detail), in a transaction of its
+        own: refusals (4xx) and the last attempt lost to contention. Nothing is recorded
+        twice, nor for a work that already ended."""
+        if self.settled:
+            return
+        self.settled = True
+        if not (status < 500 or code == "contention"):
+            return
+        if self.ctx.actor is None and not self.ctx.audit.decisions:
+            return
+        try:
+            with self.db.unit_of_work(write=True) as session:
+                write_trail(
+                    session,
+                    self.ctx,
+                    status_code=status,
+                    error_code=code,
+                    detail=detail,
+                    fallback_action=self.action,
+                )
+        except Exception:  # the original error is what the caller must see
+            log.exception("could not record a failed unit of work's audit trail")

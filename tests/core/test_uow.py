@@ -1,0 +1,86 @@
+"""The unit of work runs its work again when it failed only because of contention, each
+attempt from the start with a fresh audit trail; refusals are not run again; only the last
+failed attempt is recorded."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.context import RequestContext
+from core.errors import Conflict
+from core.models.audit import ActivityRecord
+from core.uow import RETRY_ATTEMPTS, UnitOfWork
+from tests.factories import staff_context
+
+
+def _deadlock() -> sqlalchemy.exc.OperationalError:
+    orig = psycopg.errors.DeadlockDetected("deadlock detected")
+    return sqlalchemy.exc.OperationalError("UPDATE accounts ...", {}, orig)
+
+
+def _activity(db, user_id: int) -> list[ActivityRecord]:  # type: ignore[no-untyped-def]
+    with db.unit_of_work(write=False) as session:
+        rows = session.scalars(select(ActivityRecord).where(ActivityRecord.user_id == user_id))
+        return list(rows)
+
+
+def _unit(db, clock) -> UnitOfWork:  # type: ignore[no-untyped-def]
+    return UnitOfWork(db, staff_context(db, "manager", clock), status_code=201)
+
+
+def test_contention_runs_the_work_again_and_records_one_success(db, world, clock):
+    uow = _unit(db, clock)
+    trails: list[int] = []
+
+    def work(session: Session, ctx: RequestContext, answer: str) -> str:
+        trails.append(id(ctx.audit))
+        ctx.audit.attempt("test.work", target="again")
+        if len(trails) <= 2:
+            raise _deadlock()
+        return answer
+
+    assert uow.run(work, "done") == "done"
+    assert len(trails) == 3 and len(set(trails)) == 3  # a fresh trail for every attempt
+    [record] = _activity(db, world.user_id("manager"))
+    assert (record.action, record.outcome, record.status_code) == ("test.work", "succeeded", 201)
+
+
+def test_endless_contention_is_recorded_once_then_raised(db, world, clock):
+    uow = _unit(db, clock)
+    calls = []
+
+    def work(session: Session, ctx: RequestContext) -> None:
+        calls.append(1)
+        ctx.audit.attempt("test.work")
+        raise _deadlock()
+
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        uow.run(work)
+    assert len(calls) == RETRY_ATTEMPTS
+    uow.fail(503, "contention", "again")  # the face's own handler: already recorded
+    [record] = _activity(db, world.user_id("manager"))
+    assert (record.outcome, record.status_code, record.error_code) == (
+        "failed",
+        503,
+        "contention",
+    )
+
+
+def test_a_refusal_is_rolled_back_recorded_and_not_run_again(db, world, clock):
+    uow = _unit(db, clock)
+    calls = []
+
+    def work(session: Session, ctx: RequestContext) -> None:
+        calls.append(1)
+        ctx.audit.attempt("test.work")
+        raise Conflict("no")
+
+    with pytest.raises(Conflict):
+        uow.run(work)
+    assert len(calls) == 1
+    [record] = _activity(db, world.user_id("manager"))
+    assert (record.outcome, record.status_code, record.error_code) == ("failed", 409, "conflict")
