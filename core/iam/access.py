@@ -32,7 +32,7 @@ from core.iam.wording import cap_terms, grant_terms, role_terms
 from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant, User
 from core.models.ledger import Account
 from core.money import is_currency, unknown_currency
-from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.pagination import Page, PageRequest, paginate
 from core.policy import engine as policy_engine
 from core.policy.facts import Proposal, Resource, custom_permissions
 from core.policy.filters import readable_in_tenant
@@ -626,7 +626,7 @@ def list_grants(
     cursor: str | None = None,
     limit: int | None = None,
 ) -> Page[GrantPublic]:
-    size = page_size(limit)
+    page = PageRequest.of(cursor, limit)
     where = readable_in_tenant(
         session,
         ctx,
@@ -634,26 +634,20 @@ def list_grants(
         tenant_column=col(Grant.tenant_id),
         bank_column=col(Grant.bank_id),
     )
-    stmt = (
-        select(Grant, Role)
-        .join(Role, col(Role.id) == col(Grant.role_id))
-        .where(where)
-        .order_by(col(Grant.id))
-        .limit(size + 1)
-    )
+    stmt = select(Grant, Role).join(Role, col(Role.id) == col(Grant.role_id)).where(where)
     if user_id is not None:
         stmt = stmt.where(col(Grant.user_id) == user_id)
     if tenant_id is not None:
         stmt = stmt.where(col(Grant.tenant_id) == tenant_id)
     if not include_revoked:
         stmt = stmt.where(col(Grant.revoked_at).is_(None))
-    after = decode_cursor(cursor)
-    if after is not None:
-        stmt = stmt.where(col(Grant.id) > after)
-    rows = list(session.execute(stmt))
-    items = [grant_public(session, g, r) for g, r in rows[:size]]
-    cursor_after = next_cursor(rows, size, lambda r: r[0].id)
-    return Page(items=items, next_cursor=cursor_after)
+    return paginate(
+        session,
+        stmt,
+        col(Grant.id),
+        page,
+        shape=lambda row: grant_public(session, row.Grant, row.Role),
+    )
 
 
 # -- caps -----------------------------------------------------------------------------------

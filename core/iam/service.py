@@ -26,7 +26,7 @@ from core.iam.schemas import (
 )
 from core.iam.sessions import check_credentials
 from core.models.iam import Bank, Grant, Role, Tenant, User
-from core.pagination import Page, decode_cursor, next_cursor, page_size
+from core.pagination import Page, PageRequest, paginate
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
@@ -268,20 +268,14 @@ def list_users(
     limit: int | None = None,
 ) -> Page[UserPublic]:
     """The users the caller may see: their company's, or for staff their bank's."""
-    size = page_size(limit)
+    page = PageRequest.of(cursor, limit)
     where = readable_in_tenant(
         session, ctx, "user.read", tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
     )
-    stmt = select(User).where(where).order_by(col(User.id)).limit(size + 1)
+    stmt = select(User).where(where)
     if tenant_id is not None:
         stmt = stmt.where(col(User.tenant_id) == tenant_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        stmt = stmt.where(col(User.id) > after)
-    rows = list(session.scalars(stmt))
-    items = [user_public(u) for u in rows[:size]]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
-    return Page(items=items, next_cursor=cursor_after)
+    return paginate(session, stmt, col(User.id), page, shape=user_public)
 
 
 def add_user(
