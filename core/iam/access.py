@@ -223,14 +223,7 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
     session.add_all([RolePermission(role_id=role.id, permission=p) for p in permissions])  # type: ignore[arg-type]
     session.flush()
     public = role_public(session, role)
-    record_change(
-        ctx,
-        entity="role",
-        entity_id=public.id,
-        change="create",
-        tenant_id=tenant.id,
-        after=public.model_dump(mode="json"),
-    )
+    record_change(ctx, "role", public.id, "create", tenant.id, after=public)
     ctx.audit.done(f"created the role {public.name} for {tenant.name}: {role_terms(public)}")
     return public
 
@@ -268,15 +261,7 @@ def update_role(
     role.updated_at = ctx.now()
     session.flush()
     after = role_public(session, role)
-    record_change(
-        ctx,
-        entity="role",
-        entity_id=role_id,
-        change="update",
-        tenant_id=role.tenant_id,
-        before=before.model_dump(mode="json"),
-        after=after.model_dump(mode="json"),
-    )
+    record_change(ctx, "role", role_id, "update", role.tenant_id, before=before, after=after)
     ctx.audit.done(f"changed the role {after.name}: {role_terms(after)}")
     return after
 
@@ -299,14 +284,7 @@ def delete_role(session: Session, ctx: RequestContext, role_id: int) -> None:
     role.deleted_at = ctx.now()
     role.updated_at = ctx.now()
     session.flush()
-    record_change(
-        ctx,
-        entity="role",
-        entity_id=role_id,
-        change="delete",
-        tenant_id=before.tenant_id,
-        before=before.model_dump(mode="json"),
-    )
+    record_change(ctx, "role", role_id, "delete", before.tenant_id, before=before)
     ctx.audit.done(f"deleted the role {before.name}")
 
 
@@ -504,14 +482,7 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
     _set_scope(session, grant, grantee, body.all_accounts, body.account_ids)
     session.flush()
     public = grant_public(session, grant, role)
-    record_change(
-        ctx,
-        entity="grant",
-        entity_id=public.id,
-        change="create",
-        tenant_id=grantee.tenant_id,
-        after=public.model_dump(mode="json"),
-    )
+    record_change(ctx, "grant", public.id, "create", grantee.tenant_id, after=public)
     ctx.audit.done(f"gave {grantee.username} the role {public.role_name} {grant_terms(public)}")
     return public
 
@@ -571,15 +542,7 @@ def update_grant(
     grant.updated_at = ctx.now()
     session.flush()
     after = grant_public(session, grant, role)
-    record_change(
-        ctx,
-        entity="grant",
-        entity_id=grant_id,
-        change="update",
-        tenant_id=grant.tenant_id,
-        before=before.model_dump(mode="json"),
-        after=after.model_dump(mode="json"),
-    )
+    record_change(ctx, "grant", grant_id, "update", grant.tenant_id, before=before, after=after)
     ctx.audit.done(f"changed grant {grant_id} of {grantee.username}: {grant_terms(after)}")
     return after
 
@@ -599,14 +562,7 @@ def revoke_grant(session: Session, ctx: RequestContext, grant_id: int) -> GrantP
         grant.revoked_at = ctx.now()
         grant.revoked_by_id = ctx.require_actor().user_id
         session.flush()
-        record_change(
-            ctx,
-            entity="grant",
-            entity_id=grant_id,
-            change="revoke",
-            tenant_id=grant.tenant_id,
-            before=before.model_dump(mode="json"),
-        )
+        record_change(ctx, "grant", grant_id, "revoke", grant.tenant_id, before=before)
     ctx.audit.done(f"revoked grant {grant_id}: {grantee.username} as {role.name}")
     return grant_public(session, grant, role)
 
@@ -718,7 +674,7 @@ def set_cap(
         else col(LimitCap.tenant_id) == tenant_id
     )
     cap = session.scalar(stmt)
-    before = _cap_public(cap).model_dump(mode="json") if cap else None
+    before = _cap_public(cap) if cap else None
     if cap is None:
         cap = LimitCap(bank_id=resource.bank_id, tenant_id=tenant_id, currency=currency)
         session.add(cap)
@@ -729,15 +685,9 @@ def set_cap(
     cap.updated_at = ctx.now()
     session.flush()
     public = _cap_public(cap)
-    record_change(
-        ctx,
-        entity="cap",
-        entity_id=cap.id,  # type: ignore[arg-type]
-        change="update" if before else "create",
-        tenant_id=tenant_id,
-        before=before,
-        after=public.model_dump(mode="json"),
-    )
+    assert cap.id is not None
+    change = "create" if before is None else "update"
+    record_change(ctx, "cap", cap.id, change, tenant_id, before=before, after=public)
     whose = "the bank's" if tenant_id is None else f"tenant {tenant_id}'s"
     ctx.audit.done(f"set {whose} {currency} caps: {cap_terms(public)}")
     return public

@@ -313,14 +313,7 @@ def add_user(
             now=ctx.now(),
         )
     public = user_public(user)
-    record_change(
-        ctx,
-        entity="user",
-        entity_id=public.id,
-        change="create",
-        tenant_id=tenant_id,
-        after=public.model_dump(mode="json"),
-    )
+    record_change(ctx, "user", public.id, "create", tenant_id, after=public)
     ctx.audit.done(f"created user {user.username} ({user.display_name})")
     return public
 
@@ -341,15 +334,7 @@ def update_user(
     session.flush()
     ctx.audit.done(f"changed user {user.username}: {_user_change_words(before, user)}")
     after = user_public(user)
-    record_change(
-        ctx,
-        entity="user",
-        entity_id=user_id,
-        change="update",
-        tenant_id=user.tenant_id,
-        before=before.model_dump(mode="json"),
-        after=after.model_dump(mode="json"),
-    )
+    record_change(ctx, "user", user_id, "update", user.tenant_id, before=before, after=after)
     return after
 
 
@@ -363,13 +348,7 @@ def reset_password(
     user.password_hash = passwords.hash(body.password)
     user.credentials_changed_at = ctx.now()
     session.flush()
-    record_change(
-        ctx,
-        entity="user",
-        entity_id=user_id,
-        change="password_reset",
-        tenant_id=user.tenant_id,
-    )
+    record_change(ctx, "user", user_id, "password_reset", user.tenant_id)
     ctx.audit.done(f"reset the password of {user.username}")
     return user_public(user)
 
@@ -424,13 +403,6 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
         tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
     tenant.created_at = ctx.now()
     public = tenant_public(tenant)
-    record_change(
-        ctx,
-        entity="tenant",
-        entity_id=public.id,
-        change="create",
-        tenant_id=public.id,
-        after=public.model_dump(mode="json"),
-    )
+    record_change(ctx, "tenant", public.id, "create", public.id, after=public)
     ctx.audit.done(f"onboarded {tenant.name} (time zone {tenant.timezone})")
     return public
