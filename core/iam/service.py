@@ -12,8 +12,8 @@ from core.audit.changes import record_change
 from core.context import Actor, RequestContext
 from core.db import Database, unique_or
 from core.errors import Conflict, NotFound, Unauthenticated
-from core.iam.access import grant_public, vocabulary
 from core.iam.credentials import Passwords, TokenService
+from core.iam.grants import grant_public
 from core.iam.schemas import (
     MePublic,
     PasswordReset,
@@ -25,6 +25,7 @@ from core.iam.schemas import (
     UserUpdate,
 )
 from core.iam.sessions import check_credentials
+from core.iam.vocabulary import vocabulary
 from core.models.iam import Bank, Grant, Role, Tenant, User
 from core.pagination import Page, PageRequest, paginate
 from core.policy import engine as policy_engine
