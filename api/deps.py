@@ -19,7 +19,7 @@ from core.context import Actor, RequestContext
 from core.db import Database
 from core.errors import Unauthenticated
 from core.iam.credentials import Passwords, TokenService
-from core.iam.service import actor_from_token
+from core.iam.sessions import actor_from_token
 from core.settings import Settings
 
 log = logging.getLogger("mandate.api")

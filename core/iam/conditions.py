@@ -88,7 +88,7 @@ def patched_scope(current: GrantPublic, body: GrantUpdate) -> GrantScope | None:
     return scope
 
 
-# -- on the row ------------------------------------------------------------------------------
+# -- on the row -----------------------------------------------------------------------------
 
 
 def set_limits(row: Role | Grant, limits: LimitSet | None) -> None:

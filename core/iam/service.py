@@ -1,18 +1,21 @@
-"""Sign-in, tokens, and the tenants, users and built-in roles that everything hangs on."""
+"""The tenants, users and built-in roles that everything hangs on: creating them (for
+onboarding, the seed and tests), and the API's and the console's operations on them.
+Signing in is core.iam.sessions; roles, grants and caps are core.iam.access."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.audit.changes import record_change
-from core.context import Actor, RequestContext
-from core.db import Database, unique_or
-from core.errors import Conflict, NotFound, Unauthenticated
-from core.iam.credentials import Passwords, TokenService
+from core.context import RequestContext
+from core.db import unique_or
+from core.errors import Conflict, NotFound
+from core.iam.credentials import Passwords
 from core.iam.grants import grant_public
 from core.iam.schemas import (
     MePublic,
@@ -24,69 +27,12 @@ from core.iam.schemas import (
     UserPublic,
     UserUpdate,
 )
-from core.iam.sessions import check_credentials
-from core.iam.vocabulary import vocabulary
+from core.iam.vocabulary import builtin_roles, vocabulary
 from core.models.iam import Bank, Grant, Role, Tenant, User
 from core.pagination import Page, PageRequest, paginate
-from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
 from core.policy.service import authorize, require_readable
-
-
-def issue_token(
-    db: Database,
-    passwords: Passwords,
-    tokens: TokenService,
-    *,
-    username: str,
-    password: str,
-    address: str,
-    now: dt.datetime,
-) -> tuple[str, dt.datetime]:
-    """Sign in for an access token. Failures are counted per username and per address (the
-    console's limits, the same mechanism: core.iam.sessions.check_credentials); past them the
-    answer is 429, whether or not the user exists.
-
-    The password is checked outside any transaction: argon2 takes tens of milliseconds by
-    design, and on SQLite a write transaction would hold the database's only write lock
-    that long."""
-    user = check_credentials(
-        db, passwords, username=username, password=password, address=address, now=now
-    )
-    assert user.id is not None
-    return tokens.issue(user.id, now)
-
-
-_USER_FOR_TOKEN = select(
-    col(User.id),
-    col(User.username),
-    col(User.display_name),
-    col(User.bank_id),
-    col(User.tenant_id),
-    col(User.is_active),
-    col(User.credentials_changed_at),
-).where(col(User.id) == bindparam("user_id"))
-
-
-def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
-    """The caller a bearer token speaks for, if the token is valid and its user still is."""
-    claims = tokens.verify(token, now)
-    user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
-    if user is None or not user.is_active:
-        raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
-    # A password reset or deactivation revokes every token issued before it, to the
-    # microsecond: a token of the same second may be from before it.
-    if user.credentials_changed_at > claims.issued_at:
-        raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bank_id=user.bank_id,
-        tenant_id=user.tenant_id,
-    )
-
 
 # -- creating the structure (used by onboarding, the seed and tests) -----------------------
 
@@ -110,25 +56,20 @@ def create_tenant(session: Session, bank_id: int, name: str, timezone: str) -> T
 def seed_builtin_roles(session: Session, *, bank_id: int, tenant_id: int | None) -> list[Role]:
     """The built-in roles of a tenant (or, with tenant_id None, of a bank), as the policy
     lists them in builtin_role/4."""
-    level = "bank" if tenant_id is None else "tenant"
-    engine = policy_engine.current()
-    from oso import Variable
-
-    roles = []
-    for answer in engine.query(
-        "builtin_role", Variable("key"), level, Variable("name"), Variable("description")
-    ):
-        role = Role(
+    level: Literal["bank", "tenant"] = "bank" if tenant_id is None else "tenant"
+    roles = [
+        Role(
             bank_id=bank_id,
             tenant_id=tenant_id,
-            key=answer["key"],
-            name=answer["name"],
-            description=answer["description"],
+            key=builtin.key,
+            name=builtin.name,
+            description=builtin.description,
             builtin=True,
             level=level,
         )
-        session.add(role)
-        roles.append(role)
+        for builtin in builtin_roles(level)
+    ]
+    session.add_all(roles)
     session.flush()
     return roles
 
