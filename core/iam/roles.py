@@ -4,6 +4,8 @@ and record every change."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -91,6 +93,22 @@ def _replace_permissions(session: Session, role: Role, permissions: list[str]) -
     session.add_all([RolePermission(role_id=role.id, permission=p) for p in permissions])  # type: ignore[arg-type]
 
 
+def _custom_role(tenant: Tenant, key: str, body: RoleCreate, now: dt.datetime) -> Role:
+    role = Role(
+        bank_id=tenant.bank_id,
+        tenant_id=tenant.id,
+        key=key,
+        name=body.name,
+        description=body.description,
+        builtin=False,
+        level="tenant",
+        created_at=now,
+        updated_at=now,
+    )
+    set_limits(role, body.limits)
+    return role
+
+
 def list_roles(
     session: Session, ctx: RequestContext, *, tenant_id: int | None = None
 ) -> list[RolePublic]:
@@ -139,19 +157,7 @@ def create_role(session: Session, ctx: RequestContext, body: RoleCreate) -> Role
         )
     ):
         raise exists
-    now = ctx.now()
-    role = Role(
-        bank_id=tenant.bank_id,
-        tenant_id=tenant.id,
-        key=key,
-        name=body.name,
-        description=body.description,
-        builtin=False,
-        level="tenant",
-        created_at=now,
-        updated_at=now,
-    )
-    set_limits(role, body.limits)
+    role = _custom_role(tenant, key, body, ctx.now())
     with unique_or(session, exists):
         session.add(role)
         session.flush()
