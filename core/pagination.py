@@ -101,7 +101,6 @@ def paginate(
     ordered = statement.order_by(key.desc() if newest_first else key)
     rows = session.execute(ordered.add_columns(key.label(_KEY)).limit(page.size + 1)).all()
     items = [shape(row[0] if one_entity else row) for row in rows[: page.size]]
-    more = len(rows) > page.size
-    return Page(
-        items=items, next_cursor=encode_cursor(rows[page.size - 1].page_key) if more else None
-    )
+    if len(rows) <= page.size:
+        return Page(items=items)
+    return Page(items=items, next_cursor=encode_cursor(rows[page.size - 1]._mapping[_KEY]))
