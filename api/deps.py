@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from api.errors import describe_exception
 from core.context import RequestContext
 from core.errors import Unauthenticated
-from core.iam.service import actor_from_token
+from core.iam.sessions import actor_from_token
 from core.runtime import Services
 from core.uow import UnitOfWork
 

@@ -1,12 +1,19 @@
-"""Keyset (cursor) pagination: pages stay fast however deep, and stable under inserts."""
+"""Keyset (cursor) pagination: pages stay fast however deep, and stable under inserts.
+
+A list is a statement and the key it pages on (an id, ascending or newest first). paginate()
+orders by the key, starts after the cursor's key, reads one row more than a page to know
+whether another follows, and shapes each row for the reader."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select
+from sqlalchemy.orm import Mapped, Session
 
 from core.errors import InvalidRequest
 
@@ -56,10 +63,44 @@ def page_size(limit: int | None) -> int:
     return size
 
 
-def next_cursor(rows: Sequence[T], size: int, key: Callable[[T], int | None]) -> str | None:
-    """Given up to size + 1 rows (one more than a page), the cursor of the next page, if any."""
-    if len(rows) <= size:
-        return None
-    last = key(rows[size - 1])
-    assert last is not None
-    return encode_cursor(last)
+@dataclass(frozen=True)
+class PageRequest:
+    """The page a reader asked for: how many rows, after which key (None: the first page)."""
+
+    size: int
+    after: int | None = None
+
+    @classmethod
+    def of(cls, cursor: str | None, limit: int | None, *, max_key: int = MAX_KEY) -> PageRequest:
+        """The request's `limit` and `cursor`, checked (the limit first); either one out of
+        range is a 422 (`invalid_cursor` for the cursor)."""
+        size = page_size(limit)
+        return cls(size=size, after=decode_cursor(cursor, max_key=max_key))
+
+
+# The key is read back under this label, whatever the statement selects (an entity, several,
+# or columns): the cursor is the key of the page's last row.
+_KEY = "page_key"
+
+
+def paginate(
+    session: Session,
+    statement: Select[*tuple[Any, ...]],
+    key: Mapped[Any] | ColumnElement[Any],
+    page: PageRequest,
+    *,
+    shape: Callable[[Any], T],
+    newest_first: bool = False,
+) -> Page[T]:
+    """One page of `statement`, ordered by `key` (descending with `newest_first`), after the
+    key `page` ends at. `shape` makes each row public: given the entity when the statement
+    selects one, otherwise the row (its selected entities and columns by name)."""
+    one_entity = len(statement.column_descriptions) == 1
+    if page.after is not None:
+        statement = statement.where(key < page.after if newest_first else key > page.after)
+    ordered = statement.order_by(key.desc() if newest_first else key)
+    rows = session.execute(ordered.add_columns(key.label(_KEY)).limit(page.size + 1)).all()
+    items = [shape(row[0] if one_entity else row) for row in rows[: page.size]]
+    if len(rows) <= page.size:
+        return Page(items=items)
+    return Page(items=items, next_cursor=encode_cursor(rows[page.size - 1]._mapping[_KEY]))

@@ -164,6 +164,11 @@ def _node_facts(key: Key) -> tuple[set[Key], set[str]]:
     """(the nodes `key` refers to, the codes it builds)."""
     index = _index().get(key[0])
     node = index.nodes.get(key[1]) if index else None
+    imported = index.imports.get(key[1]) if index else None
+    if node is None and isinstance(imported, tuple):
+        # A name a module imports and passes on (a facade's, e.g. core.iam.access) reaches
+        # what it names.
+        return {imported}, set()
     if index is None or node is None:
         return set(), set()
     cls = _owner_class(key) or (key[1] if isinstance(node, ast.ClassDef) else None)

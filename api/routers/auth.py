@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import services
 from api.errors import error_responses
-from core.iam.service import issue_token
+from core.iam.sessions import issue_token
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from pydantic import BaseModel
 
 from core.context import RequestContext
 from core.models.audit import ChangeRecord
@@ -11,15 +12,16 @@ from core.models.audit import ChangeRecord
 
 def record_change(
     ctx: RequestContext,
-    *,
     entity: str,
     entity_id: int,
     change: str,
     tenant_id: int | None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    before: BaseModel | None = None,
+    after: BaseModel | None = None,
 ) -> None:
-    """Queue a change record; it is written with the request's commit (never for a failure)."""
+    """Queue a change record: `entity` `entity_id` had `change` in `tenant_id` (None: the
+    bank's), from `before` to `after` (public shapes, as the API shows them). It is written
+    with the request's commit (never for a failure)."""
     actor = ctx.require_actor()
     ctx.audit.changes.append(
         ChangeRecord(
@@ -30,7 +32,13 @@ def record_change(
             entity=entity,
             entity_id=entity_id,
             change=change,
-            before=None if before is None else json.dumps(before, sort_keys=True, default=str),
-            after=None if after is None else json.dumps(after, sort_keys=True, default=str),
+            before=_as_json(before),
+            after=_as_json(after),
         )
     )
+
+
+def _as_json(shape: BaseModel | None) -> str | None:
+    if shape is None:
+        return None
+    return json.dumps(shape.model_dump(mode="json"), sort_keys=True, default=str)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from oso import Variable
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
@@ -16,7 +16,7 @@ from core.context import PendingActivity, RequestContext
 from core.db import table_of
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
 from core.models.iam import User
-from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
+from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.service import authorize, require_readable
@@ -125,19 +125,11 @@ def my_activity(
     authorize(
         session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
     )
-    size = page_size(limit)
-    stmt = (
-        select(ActivityRecord)
-        .where(col(ActivityRecord.user_id) == actor.user_id)
-        .order_by(col(ActivityRecord.id).desc())
-        .limit(size + 1)
-    )
-    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
-    if before is not None:
-        stmt = stmt.where(col(ActivityRecord.id) < before)
-    rows = list(session.scalars(stmt))
-    items = [
-        ActivityPublic(
+    page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
+    stmt = select(ActivityRecord).where(col(ActivityRecord.user_id) == actor.user_id)
+
+    def activity_public(r: ActivityRecord) -> ActivityPublic:
+        return ActivityPublic(
             id=r.id,
             at=r.at,
             action=r.action,
@@ -152,10 +144,9 @@ def my_activity(
             transfer_id=r.transfer_id,
             idempotency_key=r.idempotency_key,
         )
-        for r in rows[:size]
-    ]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
-    return Page(items=items, next_cursor=cursor_after)
+
+    key = col(ActivityRecord.id)
+    return paginate(session, stmt, key, page, shape=activity_public, newest_first=True)
 
 
 # -- for compliance: the decision log, the change log, the policy as loaded -----------------
@@ -228,14 +219,12 @@ def decisions(
     require_readable(
         session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
-    size = page_size(limit)
+    page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
     # Usernames never change (UserUpdate has none), so the log names people by a join.
     stmt = (
         select(DecisionRecord, col(User.username))
         .join(User, col(User.id) == col(DecisionRecord.actor_id))
         .where(col(DecisionRecord.bank_id) == actor.bank_id)
-        .order_by(col(DecisionRecord.id).desc())
-        .limit(size + 1)
     )
     conditions = {
         col(DecisionRecord.actor_id): filters.actor_id,
@@ -252,17 +241,16 @@ def decisions(
         stmt = stmt.where(col(DecisionRecord.at) >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(col(DecisionRecord.at) < filters.until)
-    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
-    if before is not None:
-        stmt = stmt.where(col(DecisionRecord.id) < before)
-    rows = list(session.execute(stmt).all())
     columns = [name for name in DecisionPublic.model_fields if name != "actor_username"]
-    items = [
-        DecisionPublic(**{name: getattr(r, name) for name in columns}, actor_username=username)
-        for r, username in rows[:size]
-    ]
-    cursor_after = next_cursor(rows, size, lambda row: row[0].id)
-    return Page(items=items, next_cursor=cursor_after)
+
+    def decision_public(row: Row[Any]) -> DecisionPublic:
+        record = row.DecisionRecord
+        return DecisionPublic(
+            **{name: getattr(record, name) for name in columns}, actor_username=row.username
+        )
+
+    key = col(DecisionRecord.id)
+    return paginate(session, stmt, key, page, shape=decision_public, newest_first=True)
 
 
 def changes(
@@ -279,28 +267,24 @@ def changes(
     require_readable(
         session, ctx, "change.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
-    size = page_size(limit)
+    page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
     stmt = (
         select(ChangeRecord, col(User.username))
         .join(User, col(User.id) == col(ChangeRecord.actor_id))
         .where(col(ChangeRecord.bank_id) == actor.bank_id)
-        .order_by(col(ChangeRecord.id).desc())
-        .limit(size + 1)
     )
     if tenant_id is not None:
         stmt = stmt.where(col(ChangeRecord.tenant_id) == tenant_id)
     if entity is not None:
         stmt = stmt.where(col(ChangeRecord.entity) == entity)
-    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
-    if before is not None:
-        stmt = stmt.where(col(ChangeRecord.id) < before)
-    rows = list(session.execute(stmt).all())
-    items = [
-        ChangePublic(
+
+    def change_public(row: Row[Any]) -> ChangePublic:
+        r = row.ChangeRecord
+        return ChangePublic(
             id=r.id,
             at=r.at,
             actor_id=r.actor_id,
-            actor_username=username,
+            actor_username=row.username,
             tenant_id=r.tenant_id,
             entity=r.entity,
             entity_id=r.entity_id,
@@ -308,10 +292,9 @@ def changes(
             before=json.loads(r.before) if r.before else None,
             after=json.loads(r.after) if r.after else None,
         )
-        for r, username in rows[:size]
-    ]
-    cursor_after = next_cursor(rows, size, lambda row: row[0].id)
-    return Page(items=items, next_cursor=cursor_after)
+
+    key = col(ChangeRecord.id)
+    return paginate(session, stmt, key, page, shape=change_public, newest_first=True)
 
 
 def loaded_policy(session: Session, ctx: RequestContext) -> PolicyPublic:

@@ -1,19 +1,22 @@
-"""Sign-in, tokens, and the tenants, users and built-in roles that everything hangs on."""
+"""The tenants, users and built-in roles that everything hangs on: creating them (for
+onboarding, the seed and tests), and the API's and the console's operations on them.
+Signing in is core.iam.sessions; roles, grants and caps are core.iam.access."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.audit.changes import record_change
-from core.context import Actor, RequestContext
-from core.db import Database, unique_or
-from core.errors import Conflict, NotFound, Unauthenticated
-from core.iam.access import grant_public, vocabulary
-from core.iam.credentials import Passwords, TokenService
+from core.context import RequestContext
+from core.db import unique_or
+from core.errors import Conflict, NotFound
+from core.iam.credentials import Passwords
+from core.iam.grants import grant_public
 from core.iam.schemas import (
     MePublic,
     PasswordReset,
@@ -24,68 +27,12 @@ from core.iam.schemas import (
     UserPublic,
     UserUpdate,
 )
-from core.iam.sessions import check_credentials
+from core.iam.vocabulary import builtin_roles, vocabulary
 from core.models.iam import Bank, Grant, Role, Tenant, User
-from core.pagination import Page, decode_cursor, next_cursor, page_size
-from core.policy import engine as policy_engine
+from core.pagination import Page, PageRequest, paginate
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
 from core.policy.service import authorize, require_readable
-
-
-def issue_token(
-    db: Database,
-    passwords: Passwords,
-    tokens: TokenService,
-    *,
-    username: str,
-    password: str,
-    address: str,
-    now: dt.datetime,
-) -> tuple[str, dt.datetime]:
-    """Sign in for an access token. Failures are counted per username and per address (the
-    console's limits, the same mechanism: core.iam.sessions.check_credentials); past them the
-    answer is 429, whether or not the user exists.
-
-    The password is checked outside any transaction: argon2 takes tens of milliseconds by
-    design, and on SQLite a write transaction would hold the database's only write lock
-    that long."""
-    user = check_credentials(
-        db, passwords, username=username, password=password, address=address, now=now
-    )
-    assert user.id is not None
-    return tokens.issue(user.id, now)
-
-
-_USER_FOR_TOKEN = select(
-    col(User.id),
-    col(User.username),
-    col(User.display_name),
-    col(User.bank_id),
-    col(User.tenant_id),
-    col(User.is_active),
-    col(User.credentials_changed_at),
-).where(col(User.id) == bindparam("user_id"))
-
-
-def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
-    """The caller a bearer token speaks for, if the token is valid and its user still is."""
-    claims = tokens.verify(token, now)
-    user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
-    if user is None or not user.is_active:
-        raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
-    # A password reset or deactivation revokes every token issued before it, to the
-    # microsecond: a token of the same second may be from before it.
-    if user.credentials_changed_at > claims.issued_at:
-        raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bank_id=user.bank_id,
-        tenant_id=user.tenant_id,
-    )
-
 
 # -- creating the structure (used by onboarding, the seed and tests) -----------------------
 
@@ -109,25 +56,20 @@ def create_tenant(session: Session, bank_id: int, name: str, timezone: str) -> T
 def seed_builtin_roles(session: Session, *, bank_id: int, tenant_id: int | None) -> list[Role]:
     """The built-in roles of a tenant (or, with tenant_id None, of a bank), as the policy
     lists them in builtin_role/4."""
-    level = "bank" if tenant_id is None else "tenant"
-    engine = policy_engine.current()
-    from oso import Variable
-
-    roles = []
-    for answer in engine.query(
-        "builtin_role", Variable("key"), level, Variable("name"), Variable("description")
-    ):
-        role = Role(
+    level: Literal["bank", "tenant"] = "bank" if tenant_id is None else "tenant"
+    roles = [
+        Role(
             bank_id=bank_id,
             tenant_id=tenant_id,
-            key=answer["key"],
-            name=answer["name"],
-            description=answer["description"],
+            key=builtin.key,
+            name=builtin.name,
+            description=builtin.description,
             builtin=True,
             level=level,
         )
-        session.add(role)
-        roles.append(role)
+        for builtin in builtin_roles(level)
+    ]
+    session.add_all(roles)
     session.flush()
     return roles
 
@@ -268,20 +210,14 @@ def list_users(
     limit: int | None = None,
 ) -> Page[UserPublic]:
     """The users the caller may see: their company's, or for staff their bank's."""
-    size = page_size(limit)
+    page = PageRequest.of(cursor, limit)
     where = readable_in_tenant(
         session, ctx, "user.read", tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
     )
-    stmt = select(User).where(where).order_by(col(User.id)).limit(size + 1)
+    stmt = select(User).where(where)
     if tenant_id is not None:
         stmt = stmt.where(col(User.tenant_id) == tenant_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        stmt = stmt.where(col(User.id) > after)
-    rows = list(session.scalars(stmt))
-    items = [user_public(u) for u in rows[:size]]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
-    return Page(items=items, next_cursor=cursor_after)
+    return paginate(session, stmt, col(User.id), page, shape=user_public)
 
 
 def add_user(
@@ -319,14 +255,7 @@ def add_user(
             now=ctx.now(),
         )
     public = user_public(user)
-    record_change(
-        ctx,
-        entity="user",
-        entity_id=public.id,
-        change="create",
-        tenant_id=tenant_id,
-        after=public.model_dump(mode="json"),
-    )
+    record_change(ctx, "user", public.id, "create", tenant_id, after=public)
     ctx.audit.done(f"created user {user.username} ({user.display_name})")
     return public
 
@@ -347,15 +276,7 @@ def update_user(
     session.flush()
     ctx.audit.done(f"changed user {user.username}: {_user_change_words(before, user)}")
     after = user_public(user)
-    record_change(
-        ctx,
-        entity="user",
-        entity_id=user_id,
-        change="update",
-        tenant_id=user.tenant_id,
-        before=before.model_dump(mode="json"),
-        after=after.model_dump(mode="json"),
-    )
+    record_change(ctx, "user", user_id, "update", user.tenant_id, before=before, after=after)
     return after
 
 
@@ -369,13 +290,7 @@ def reset_password(
     user.password_hash = passwords.hash(body.password)
     user.credentials_changed_at = ctx.now()
     session.flush()
-    record_change(
-        ctx,
-        entity="user",
-        entity_id=user_id,
-        change="password_reset",
-        tenant_id=user.tenant_id,
-    )
+    record_change(ctx, "user", user_id, "password_reset", user.tenant_id)
     ctx.audit.done(f"reset the password of {user.username}")
     return user_public(user)
 
@@ -430,13 +345,6 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
         tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
     tenant.created_at = ctx.now()
     public = tenant_public(tenant)
-    record_change(
-        ctx,
-        entity="tenant",
-        entity_id=public.id,
-        change="create",
-        tenant_id=public.id,
-        after=public.model_dump(mode="json"),
-    )
+    record_change(ctx, "tenant", public.id, "create", public.id, after=public)
     ctx.audit.done(f"onboarded {tenant.name} (time zone {tenant.timezone})")
     return public

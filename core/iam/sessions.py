@@ -1,4 +1,5 @@
-"""Console sessions: signing in to the web console with the same credentials as the API.
+"""Signing in: to the web console for a session, to the API for an access token, with the
+same credentials and the same limits on failures.
 
 Sessions live on the server, so signing out, deactivating a user or resetting their password
 ends them at once. The browser holds only a random token; the table keeps its SHA-256.
@@ -17,14 +18,14 @@ import math
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import Actor
 from core.db import Database
 from core.errors import TooManyRequests, Unauthenticated
-from core.iam.credentials import Passwords
+from core.iam.credentials import Passwords, TokenService
 from core.models.iam import User, actor_of
 from core.models.sessions import ConsoleSession, SignInAttempt
 
@@ -230,6 +231,66 @@ def check_credentials(
     return user
 
 
+# -- the API's access tokens ----------------------------------------------------------------
+
+
+def issue_token(
+    db: Database,
+    passwords: Passwords,
+    tokens: TokenService,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime]:
+    """Sign in for an access token. Failures are counted per username and per address (the
+    console's limits, the same mechanism: check_credentials); past them the answer is 429,
+    whether or not the user exists.
+
+    The password is checked outside any transaction: argon2 takes tens of milliseconds by
+    design, and on SQLite a write transaction would hold the database's only write lock
+    that long."""
+    user = check_credentials(
+        db, passwords, username=username, password=password, address=address, now=now
+    )
+    assert user.id is not None
+    return tokens.issue(user.id, now)
+
+
+_USER_FOR_TOKEN = select(
+    col(User.id),
+    col(User.username),
+    col(User.display_name),
+    col(User.bank_id),
+    col(User.tenant_id),
+    col(User.is_active),
+    col(User.credentials_changed_at),
+).where(col(User.id) == bindparam("user_id"))
+
+
+def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
+    """The caller a bearer token speaks for, if the token is valid and its user still is."""
+    claims = tokens.verify(token, now)
+    user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
+    if user is None or not user.is_active:
+        raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
+    # A password reset or deactivation revokes every token issued before it, to the
+    # microsecond: a token of the same second may be from before it.
+    if user.credentials_changed_at > claims.issued_at:
+        raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bank_id=user.bank_id,
+        tenant_id=user.tenant_id,
+    )
+
+
+# -- the console's sessions -----------------------------------------------------------------
+
+
 def sign_in(
     session: Session,
     db: Database,
@@ -308,13 +369,13 @@ def sign_out(session: Session, token: str, now: dt.datetime) -> None:
 
 __all__ = [
     "INVALID_CREDENTIALS",
-    "ConsoleSession",
     "OpenedSession",
     "Reservation",
     "ResumedSession",
-    "SignInAttempt",
+    "actor_from_token",
     "check_credentials",
     "csrf_token_for",
+    "issue_token",
     "reserve_attempt",
     "resume",
     "sign_in",

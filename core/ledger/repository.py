@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -154,58 +154,44 @@ def clearing_account_id(session: Session, bank_id: int, currency: str) -> int | 
 def accounts_page(
     session: Session, where: ColumnElement[bool], *, after_id: int | None, limit: int
 ) -> list[Account]:
-    stmt = select(Account).where(where).order_by(col(Account.id)).limit(limit)
+    stmt = accounts(where).order_by(col(Account.id)).limit(limit)
     if after_id is not None:
         stmt = stmt.where(col(Account.id) > after_id)
     return list(session.scalars(stmt))
 
 
+def accounts(where: ColumnElement[bool]) -> Select[Account]:
+    """The accounts `where` admits, in no order (core.pagination orders its pages)."""
+    return select(Account).where(where)
+
+
 # Columns, not ORM objects: a statement page is read-only, and hydrating a hundred objects
 # would cost more than the query.
-_ENTRIES_PAGE = (
-    select(
-        _ENTRIES.c.id,
-        _ENTRIES.c.transfer_id,
-        _ENTRIES.c.amount,
-        _ENTRIES.c.currency,
-        _ENTRIES.c.balance_after,
-        _ENTRIES.c.created_at,
-        _TRANSFERS.c.kind,
-        _TRANSFERS.c.debit_account_id,
-        _TRANSFERS.c.credit_account_id,
-        _TRANSFERS.c.description,
-    )
-    .join(_TRANSFERS, _TRANSFERS.c.id == _ENTRIES.c.transfer_id)
-    .where(_ENTRIES.c.account_id == bindparam("account_id"))
-    .order_by(_ENTRIES.c.id.desc())
-    .limit(bindparam("limit"))
-)
-_ENTRIES_PAGE_BEFORE = _ENTRIES_PAGE.where(_ENTRIES.c.id < bindparam("before_id"))
+_ENTRIES_WITH_TRANSFERS = select(
+    _ENTRIES.c.id,
+    _ENTRIES.c.transfer_id,
+    _ENTRIES.c.amount,
+    _ENTRIES.c.currency,
+    _ENTRIES.c.balance_after,
+    _ENTRIES.c.created_at,
+    _TRANSFERS.c.kind,
+    _TRANSFERS.c.debit_account_id,
+    _TRANSFERS.c.credit_account_id,
+    _TRANSFERS.c.description,
+).join(_TRANSFERS, _TRANSFERS.c.id == _ENTRIES.c.transfer_id)
+ENTRY_KEY = _ENTRIES.c.id
 
 
-def entries_page(
-    session: Session, account_id: int, *, before_id: int | None, limit: int
-) -> list[Row[Any]]:
-    """Newest first; `before_id` is the last entry id of the previous page."""
-    params = {"account_id": account_id, "limit": limit, "before_id": before_id}
-    stmt = _ENTRIES_PAGE if before_id is None else _ENTRIES_PAGE_BEFORE
-    return list(session.connection().execute(stmt, params))
+def entries(account_id: int) -> Select[*tuple[Any, ...]]:
+    """An account's entries with their transfers, in no order (pages go newest first, by
+    ENTRY_KEY)."""
+    return _ENTRIES_WITH_TRANSFERS.where(_ENTRIES.c.account_id == account_id)
 
 
-def transfers_page(
-    session: Session, readable: ColumnElement[bool], *, before_id: int | None, limit: int
-) -> list[Transfer]:
-    """Transfers touching an account the reader may read, newest first."""
+def transfers(readable: ColumnElement[bool]) -> Select[Transfer]:
+    """Transfers touching an account the reader may read, in no order."""
     readable_ids = select(col(Account.id)).where(readable)
-    stmt = (
-        select(Transfer)
-        .where(
-            col(Transfer.debit_account_id).in_(readable_ids)
-            | col(Transfer.credit_account_id).in_(readable_ids)
-        )
-        .order_by(col(Transfer.id).desc())
-        .limit(limit)
+    return select(Transfer).where(
+        col(Transfer.debit_account_id).in_(readable_ids)
+        | col(Transfer.credit_account_id).in_(readable_ids)
     )
-    if before_id is not None:
-        stmt = stmt.where(col(Transfer.id) < before_id)
-    return list(session.scalars(stmt))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -29,7 +29,7 @@ from core.ledger.schemas import (
 from core.models.iam import Tenant
 from core.models.ledger import Account, Transfer
 from core.money import format_amount
-from core.pagination import MAX_BIG_KEY, Page, decode_cursor, next_cursor, page_size
+from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
 from core.policy import spend
 from core.policy.facts import Money, Resource
 from core.policy.filters import readable_accounts
@@ -104,14 +104,13 @@ def list_accounts(
     tenant_id: int | None = None,
 ) -> Page[AccountPublic]:
     """The accounts the caller may read, filtered in the query."""
-    size = page_size(limit)
+    page = PageRequest.of(cursor, limit)
     where = readable_accounts(session, ctx)
     if tenant_id is not None:
         where = where & (col(Account.tenant_id) == tenant_id)
-    rows = repository.accounts_page(session, where, after_id=decode_cursor(cursor), limit=size + 1)
-    items = [account_public(a) for a in rows[:size]]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
-    return Page(items=items, next_cursor=cursor_after)
+    return paginate(
+        session, repository.accounts(where), col(Account.id), page, shape=account_public
+    )
 
 
 def statement(
@@ -123,12 +122,11 @@ def statement(
     limit: int | None = None,
 ) -> Page[EntryPublic]:
     """An account's entries, newest first, each with the balance after it."""
-    size = page_size(limit)
-    before = decode_cursor(cursor, max_key=MAX_BIG_KEY)
+    page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
     load_readable_account(session, ctx, account_id, "statement.read")
-    rows = repository.entries_page(session, account_id, before_id=before, limit=size + 1)
-    items = [
-        EntryPublic(
+
+    def entry_public(row: Row[Any]) -> EntryPublic:
+        return EntryPublic(
             id=row.id,
             transfer_id=row.transfer_id,
             kind=row.kind,
@@ -143,23 +141,21 @@ def statement(
             description=row.description,
             created_at=row.created_at,
         )
-        for row in rows[:size]
-    ]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
-    return Page(items=items, next_cursor=cursor_after)
+
+    entries = repository.entries(account_id)
+    return paginate(
+        session, entries, repository.ENTRY_KEY, page, shape=entry_public, newest_first=True
+    )
 
 
 def list_transfers(
     session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
 ) -> Page[TransferPublic]:
-    size = page_size(limit)
-    readable = readable_accounts(session, ctx)
-    rows = repository.transfers_page(
-        session, readable, before_id=decode_cursor(cursor), limit=size + 1
+    page = PageRequest.of(cursor, limit)
+    transfers = repository.transfers(readable_accounts(session, ctx))
+    return paginate(
+        session, transfers, col(Transfer.id), page, shape=transfer_public, newest_first=True
     )
-    items = [transfer_public(t) for t in rows[:size]]
-    cursor_after = next_cursor(rows, size, lambda r: r.id)
-    return Page(items=items, next_cursor=cursor_after)
 
 
 def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> TransferPublic:

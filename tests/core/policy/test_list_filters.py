@@ -146,7 +146,7 @@ def test_lists_equal_per_item_decisions(db, world, clock):
                     session,
                     fresh(),
                     "grant.read",
-                    access_service._grant_resource(g.id, grantee, role),
+                    access_service.grant_resource(g.id, grantee, role),
                 ).allowed:
                     readable_grants.add(g.id)
             assert (
@@ -161,7 +161,7 @@ def test_lists_equal_per_item_decisions(db, world, clock):
                     session,
                     fresh(),
                     "role.read",
-                    access_service._role_resource(session, fresh(), r),
+                    access_service.role_resource(session, fresh(), r),
                 ).allowed
                 and (r.tenant_id is not None if ctx.actor.tenant_id else r.tenant_id is None)
             }
