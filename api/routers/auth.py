@@ -29,7 +29,7 @@ class TokenResponse(BaseModel):
 )
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
     # No unit of work: signing in checks a password outside any transaction, and records
-    # the attempt in a short one of its own (core.iam.service.issue_token).
+    # the attempt in a short one of its own (core.iam.sessions.issue_token).
     svc = services(request)
     now = svc.clock.now()
     address = request.client.host if request.client else "unknown"
