@@ -8,7 +8,7 @@ person. The API and the console render them the same way:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class MandateError(Exception):
@@ -75,7 +75,25 @@ HTTP_CODES = {
 }
 
 
-class ErrorCode(StrEnum):
+class Code(StrEnum):
+    """A code a person or a program reads: its string (what JSON carries), the HTTP status it
+    answers with, what it means in general, and the console form field it is shown beside
+    ("" for the form as a whole). The base of ErrorCode and of the policy's Reason."""
+
+    status: int
+    meaning: str
+    field: str
+
+    def __new__(cls, code: str, status: int, meaning: str, field: str = "") -> Self:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status = status
+        member.meaning = meaning
+        member.field = field
+        return member
+
+
+class ErrorCode(Code):
     """Every error code the API can answer with (refusal reasons aside: those are the
     policy's, core.policy.reasons.Reason), its status and what it means. The OpenAPI
     document and the docs are generated from it, so a new code must be added here. A member
@@ -83,18 +101,6 @@ class ErrorCode(StrEnum):
 
     `field` is the form field an error is shown beside in the console ("" for the form as a
     whole)."""
-
-    status: int
-    meaning: str
-    field: str
-
-    def __new__(cls, code: str, status: int, meaning: str, field: str = "") -> ErrorCode:
-        member = str.__new__(cls, code)
-        member._value_ = code
-        member.status = status
-        member.meaning = meaning
-        member.field = field
-        return member
 
     malformed_json = "malformed_json", 400, "The body is not valid JSON."
     invalid_request = (

@@ -7,30 +7,18 @@ policies/conditions.polar is named by its reason. This module only words them.""
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
+from core.errors import Code
 from core.money import format_amount
 
 
-class Reason(StrEnum):
+class Reason(Code):
     """A refusal reason: the API's "error" for a refusal, and the name of the policy's
     condition that gives it. A member equals its code as a string, so JSON is unchanged.
 
     `field` is the form field a refusal is shown beside in the console ("" for the form as a
     whole; "limits" for whichever limit the refusal's detail names)."""
-
-    status: int
-    meaning: str
-    field: str
-
-    def __new__(cls, code: str, status: int, meaning: str, field: str = "") -> Reason:
-        member = str.__new__(cls, code)
-        member._value_ = code
-        member.status = status
-        member.meaning = meaning
-        member.field = field
-        return member
 
     not_found = "not_found", 404, "No such resource, or not visible to you."
     counterparty_not_found = (
