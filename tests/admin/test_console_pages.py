@@ -11,7 +11,7 @@ import psycopg
 import sqlalchemy.exc
 from starlette.routing import Mount
 
-from core.ledger import service as ledger
+from core.ledger import movements
 from tests.admin.console import form_token, sign_in
 from tests.api.routes import api_routes, fill, ids_of
 from tests.factories import bearer
@@ -485,7 +485,7 @@ def test_a_role_deleted_in_the_console_is_gone_from_it(client, app, world, clock
 
 
 def test_a_deadlocked_console_transfer_is_run_again_and_posted_once(client, world, monkeypatch):  # type: ignore[no-untyped-def]
-    real = ledger._move_money
+    real = movements._move_money
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -495,7 +495,7 @@ def test_a_deadlocked_console_transfer_is_run_again_and_posted_once(client, worl
             raise sqlalchemy.exc.OperationalError("UPDATE accounts ...", {}, orig)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_move_money", flaky)
+    monkeypatch.setattr(movements, "_move_money", flaky)
     sign_in(client, "acme-payer")
     token, key = _transfer_form(client)
     data = {

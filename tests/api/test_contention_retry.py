@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import sqlalchemy.exc
 
-from core.ledger import service as ledger
+from core.ledger import movements
 from tests.factories import bearer, new_key
 
 
@@ -25,7 +25,7 @@ def _body(world):  # type: ignore[no-untyped-def]
 
 
 def test_a_deadlocked_transfer_is_retried_and_posted_once(client, app, world, clock, monkeypatch):
-    real = ledger._move_money
+    real = movements._move_money
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -34,7 +34,7 @@ def test_a_deadlocked_transfer_is_retried_and_posted_once(client, app, world, cl
             raise _deadlock()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_move_money", flaky)
+    monkeypatch.setattr(movements, "_move_money", flaky)
     headers = {**bearer(app, world.users["acme-payer"], clock), "Idempotency-Key": new_key()}
     response = client.post("/v1/transfers", json=_body(world), headers=headers)
     assert response.status_code == 201, response.text
@@ -51,7 +51,7 @@ def test_endless_contention_ends_in_a_clear_503(client, app, world, clock, monke
         calls["n"] += 1
         raise _deadlock()
 
-    monkeypatch.setattr(ledger, "_move_money", always)
+    monkeypatch.setattr(movements, "_move_money", always)
     headers = {**bearer(app, world.users["acme-payer"], clock), "Idempotency-Key": new_key()}
     response = client.post("/v1/transfers", json=_body(world), headers=headers)
     assert response.status_code == 503

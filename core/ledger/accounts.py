@@ -1,0 +1,273 @@
+"""Accounts: open, change and read them; their statements; the transfers one may read.
+
+The public shapes of accounts and transfers are here too (movements answer with them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.context import RequestContext
+from core.errors import Conflict, NotFound
+from core.ledger import repository
+from core.ledger.posting import available, overdraft_floor
+from core.ledger.schemas import (
+    AccountCreate,
+    AccountPublic,
+    AccountUpdate,
+    EntryPublic,
+    TransferPublic,
+)
+from core.models.iam import Tenant
+from core.models.ledger import Account, Transfer
+from core.money import format_amount
+from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
+from core.policy.facts import Resource
+from core.policy.filters import readable_accounts
+from core.policy.service import authorize, require_readable
+
+
+def account_public(account: Account) -> AccountPublic:
+    assert account.id is not None
+    return AccountPublic(
+        id=account.id,
+        tenant_id=account.tenant_id,
+        name=account.name,
+        currency=account.currency,
+        kind=account.kind,
+        status=account.status,
+        overdraft_limit=account.overdraft_limit,
+        balance=account.balance,
+        available=available(account),
+        created_at=account.created_at,
+    )
+
+
+def transfer_public(transfer: Transfer) -> TransferPublic:
+    assert transfer.id is not None
+    return TransferPublic(
+        id=transfer.id,
+        kind=transfer.kind,
+        from_account_id=transfer.debit_account_id,
+        to_account_id=transfer.credit_account_id,
+        amount=transfer.amount,
+        currency=transfer.currency,
+        description=transfer.description,
+        initiated_by=transfer.initiated_by_id,
+        created_at=transfer.created_at,
+    )
+
+
+def account_not_found(account_id: int) -> NotFound:
+    return NotFound(f"account {account_id} not found", code="not_found")
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def load_readable_account(
+    session: Session, ctx: RequestContext, account_id: int, action: str = "account.read"
+) -> Account:
+    """The account, if the policy lets the caller `action` it; 404 otherwise."""
+    account = repository.account_snapshot(session, account_id)
+    if account is None:
+        raise account_not_found(account_id)
+    require_readable(
+        session,
+        ctx,
+        action,
+        Resource.of_account(account),
+        not_found=f"account {account_id} not found",
+    )
+    return account
+
+
+def get_account(session: Session, ctx: RequestContext, account_id: int) -> AccountPublic:
+    return account_public(load_readable_account(session, ctx, account_id))
+
+
+def list_accounts(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+    tenant_id: int | None = None,
+) -> Page[AccountPublic]:
+    """The accounts the caller may read, filtered in the query."""
+    page = PageRequest.of(cursor, limit)
+    where = readable_accounts(session, ctx)
+    if tenant_id is not None:
+        where = where & (col(Account.tenant_id) == tenant_id)
+    return paginate(
+        session, repository.accounts(where), col(Account.id), page, shape=account_public
+    )
+
+
+def statement(
+    session: Session,
+    ctx: RequestContext,
+    account_id: int,
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[EntryPublic]:
+    """An account's entries, newest first, each with the balance after it."""
+    page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
+    load_readable_account(session, ctx, account_id, "statement.read")
+
+    def entry_public(row: Row[Any]) -> EntryPublic:
+        return EntryPublic(
+            id=row.id,
+            transfer_id=row.transfer_id,
+            kind=row.kind,
+            amount=row.amount,
+            currency=row.currency,
+            balance_after=row.balance_after,
+            counterparty_account_id=(
+                row.credit_account_id
+                if row.debit_account_id == account_id
+                else row.debit_account_id
+            ),
+            description=row.description,
+            created_at=row.created_at,
+        )
+
+    entries = repository.entries(account_id)
+    return paginate(
+        session, entries, repository.ENTRY_KEY, page, shape=entry_public, newest_first=True
+    )
+
+
+def list_transfers(
+    session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
+) -> Page[TransferPublic]:
+    page = PageRequest.of(cursor, limit)
+    transfers = repository.transfers(readable_accounts(session, ctx))
+    return paginate(
+        session, transfers, col(Transfer.id), page, shape=transfer_public, newest_first=True
+    )
+
+
+def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> TransferPublic:
+    transfer = session.get(Transfer, transfer_id)
+    missing = NotFound(f"transfer {transfer_id} not found")
+    if transfer is None:
+        raise missing
+    for account_id in (transfer.debit_account_id, transfer.credit_account_id):
+        account = session.get(Account, account_id)
+        if account is None:
+            continue
+        try:
+            require_readable(
+                session, ctx, "account.read", Resource.of_account(account), not_found=""
+            )
+            return transfer_public(transfer)
+        except NotFound:
+            continue
+    raise missing
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+def ensure_clearing_account(session: Session, bank_id: int, currency: str) -> Account:
+    """The bank's external clearing account for a currency: where deposits come from and
+    withdrawals go, so that the ledger balances per currency."""
+    clearing = session.scalar(
+        select(Account).where(
+            col(Account.bank_id) == bank_id,
+            col(Account.kind) == "clearing",
+            col(Account.currency) == currency,
+        )
+    )
+    if clearing is None:
+        clearing = Account(
+            bank_id=bank_id,
+            tenant_id=None,
+            name=f"External clearing {currency}",
+            currency=currency,
+            kind="clearing",
+        )
+        session.add(clearing)
+        session.flush()
+    return clearing
+
+
+def open_account(session: Session, ctx: RequestContext, body: AccountCreate) -> AccountPublic:
+    actor = ctx.require_actor()
+    ctx.audit.attempt("account.manage", target=f"new account for tenant {body.tenant_id}")
+    tenant = session.get(Tenant, body.tenant_id)
+    if tenant is None or tenant.bank_id != actor.bank_id:
+        raise NotFound(f"tenant {body.tenant_id} not found")
+    authorize(
+        session,
+        ctx,
+        "account.manage",
+        Resource.of_tenant(tenant.id, tenant.bank_id),  # type: ignore[arg-type]
+        not_found=f"tenant {body.tenant_id} not found",
+    )
+    ensure_clearing_account(session, tenant.bank_id, body.currency)
+    account = Account(
+        bank_id=tenant.bank_id,
+        tenant_id=tenant.id,
+        name=body.name,
+        currency=body.currency,
+        overdraft_limit=body.overdraft_limit,
+        created_at=ctx.now(),
+        updated_at=ctx.now(),
+    )
+    session.add(account)
+    session.flush()
+    if ctx.audit.activity:
+        ctx.audit.activity.account_id = account.id
+    ctx.audit.done(f"opened the {body.currency} account {body.name} for {tenant.name}")
+    return account_public(account)
+
+
+def update_account(
+    session: Session, ctx: RequestContext, account_id: int, body: AccountUpdate
+) -> AccountPublic:
+    """Rename, freeze, unfreeze, close, or change the overdraft limit."""
+    ctx.audit.attempt("account.manage", account_id=account_id)
+    account = repository.lock_account_for_change(session, account_id)
+    if account is None:
+        raise account_not_found(account_id)
+    resource = Resource.of_account(account)
+    require_readable(
+        session, ctx, "account.read", resource, not_found=f"account {account_id} not found"
+    )
+    authorize(session, ctx, "account.manage", resource)
+    if account.kind != "customer":
+        raise Conflict("clearing accounts are managed by the bank's back office")
+    if body.status == "closed" and account.balance != 0:
+        raise Conflict(
+            f"the balance is {format_amount(account.balance, account.currency)}; "
+            "only an empty account can be closed",
+            code="account_not_empty",
+        )
+    if account.status == "closed" and body.status is not None and body.status != "closed":
+        raise Conflict("a closed account stays closed", code="account_closed")
+    limit = body.overdraft_limit
+    if limit is not None and account.balance < overdraft_floor(limit):
+        raise Conflict(
+            "the balance is already below that overdraft limit; it cannot be lowered that far"
+        )
+    changed = body.model_dump(exclude_none=True)
+    ctx.audit.done(f"changed account {account.name}: {_words(changed, account.currency)}")
+    for name, value in changed.items():
+        setattr(account, name, value)
+    account.updated_at = ctx.now()
+    session.flush()
+    return account_public(account)
+
+
+def _words(changed: dict[str, Any], currency: str) -> str:
+    parts = []
+    for name, value in changed.items():
+        shown = format_amount(value, currency) if name == "overdraft_limit" else value
+        parts.append(f"{name.replace('_', ' ')} {shown}")
+    return ", ".join(parts) or "nothing"
