@@ -50,6 +50,7 @@ def request_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
         uow.fail(*describe_exception(exc))
         raise
     finally:
+        uow.close()
         for observe in svc.observers:
             observe(request, uow.ctx)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock, SystemClock
+from core.errors import Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,11 @@ class RequestContext:
     # sees the same time.
     _now: dt.datetime | None = None
 
-    def new_attempt(self) -> None:
+    def new_attempt(self, actor: Actor | None) -> None:
         """Start the work again (after contention): nothing of the failed attempt was kept,
-        so neither are its trail, its facts, or its instant."""
+        so neither are its trail, its facts, its instant, nor who it found was asking (a
+        sign-in that had not committed): the caller is again `actor`, as the work began."""
+        self.actor = actor
         self.audit = AuditTrail()
         self.policy_memo.clear()
         self._now = None
@@ -90,7 +93,5 @@ class RequestContext:
 
     def require_actor(self) -> Actor:
         if self.actor is None:
-            from core.errors import Unauthenticated
-
             raise Unauthenticated("a valid bearer token is needed")
         return self.actor

@@ -88,9 +88,10 @@ class UnitOfWork:
         """work(session, ctx, *args, **kwargs) in a transaction of its own, committed with
         its audit trail; run again on contention, up to `attempts` times in all."""
         self.settled = False
+        caller = self.ctx.actor
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
-                self.ctx.new_attempt()
+                self.ctx.new_attempt(caller)
             session = self._opened or self.db.session(write=self.write)
             self._opened = None
             try:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import RequestContext
-from core.errors import Conflict
+from core.errors import Conflict, TooManyRequests
 from core.models.audit import ActivityRecord
 from core.uow import RETRY_ATTEMPTS, UnitOfWork
 from tests.factories import staff_context
@@ -84,3 +84,24 @@ def test_a_refusal_is_rolled_back_recorded_and_not_run_again(db, world, clock):
     assert len(calls) == 1
     [record] = _activity(db, world.user_id("manager"))
     assert (record.outcome, record.status_code, record.error_code) == ("failed", 409, "conflict")
+
+
+def test_a_retry_starts_from_the_caller_the_work_began_with(db, world, clock):
+    """A work that found who was asking (a console sign-in) and then lost to contention
+    kept nothing: the next attempt starts with no caller, so a refusal then is recorded
+    against nobody, not against a sign-in that never committed."""
+    uow = UnitOfWork(db, RequestContext(actor=None, clock=clock))
+    signed_in = staff_context(db, "manager", clock).actor
+    callers = []
+
+    def work(session: Session, ctx: RequestContext) -> None:
+        callers.append(ctx.actor)
+        if len(callers) == 1:
+            ctx.actor = signed_in
+            raise _deadlock()
+        raise TooManyRequests("too many failed sign-ins")
+
+    with pytest.raises(TooManyRequests):
+        uow.run(work)
+    assert callers == [None, None]
+    assert _activity(db, world.user_id("manager")) == []
