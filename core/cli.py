@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from core.settings import get_settings
+from core import demo, maintenance, migrate
+from core.context import RequestContext
+from core.db import Database
+from core.iam.credentials import Passwords, load_or_create_signing_key
+from core.ledger.check import CHECKS, check_database
+from core.policy import engine as policy_engine
+from core.policy.cases import CaseError, format_report, run_cases
+from core.policy.engine import PolicyEngine
+from core.settings import Settings, get_settings
+from core.uow import UnitOfWork
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Mandate: policy-decided banking."
@@ -16,8 +31,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
         typer.echo(f"mandate {version('mandate')}")
         raise typer.Exit()
 
@@ -42,7 +55,6 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations (to the newest by default)."""
-    from core import migrate
 
     url = get_settings().database_url
     migrate.upgrade(url, revision)
@@ -52,7 +64,6 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the newest one the code knows."""
-    from core import migrate
 
     url = get_settings().database_url
     typer.echo(f"database: {migrate.current_revision(url)}  code: {migrate.head_revision(url)}")
@@ -68,10 +79,6 @@ def policy_test(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every case"),
 ) -> None:
     """Run the table-driven policy cases (policies/tests/*.yaml)."""
-    from pathlib import Path
-
-    from core.policy import engine as policy_engine
-    from core.policy.cases import CaseError, format_report, run_cases
 
     settings = get_settings()
     engine = policy_engine.load(settings.policy_dir, compile=True)
@@ -89,7 +96,6 @@ def policy_test(
 @policy_app.command("version")
 def policy_version() -> None:
     """Print the version hash of the policy files."""
-    from core.policy.engine import PolicyEngine
 
     typer.echo(PolicyEngine.version_of(get_settings().policy_dir))
 
@@ -102,8 +108,6 @@ app.add_typer(keys_app, name="keys")
 def keys_create() -> None:
     """Create the Ed25519 token-signing key at MANDATE_TOKEN_KEY_PATH (mode 0600). Refuses to
     replace an existing key: replacing it would sign every user out."""
-    from core.iam.credentials import load_or_create_signing_key
-    from core.settings import Settings
 
     # Production settings refuse to load while the key is missing, which is the one time this
     # command is needed: read only the path, as development would.
@@ -131,10 +135,6 @@ def ledger_check(
 ) -> None:
     """Verify a live ledger: conservation, balances, overdrafts, transfers, running totals (per
     grant and per person) and cumulative limits. Exits 0 when every check holds, 1 otherwise."""
-    from core import migrate
-    from core.db import Database
-    from core.ledger.check import CHECKS, check_database
-    from core.settings import Settings
 
     url = Settings(database_url=database_url).database_url if database_url else None
     url = url or get_settings().database_url
@@ -159,8 +159,6 @@ class _ProgressBar:
     """core.ledger.check.Progress drawn with rich on stderr (stdout keeps the report)."""
 
     def __init__(self, *, enabled: bool | None) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         console = Console(stderr=True)
         self.progress = Progress(
@@ -197,12 +195,6 @@ class _ProgressBar:
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
     at least 24), ended console sessions, old sign-in attempts. Run it daily."""
-    import datetime as dt
-
-    from core import maintenance
-    from core.context import RequestContext
-    from core.db import Database
-    from core.uow import UnitOfWork
 
     settings = get_settings()
     uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
@@ -219,12 +211,6 @@ def purge() -> None:
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Seed the demo bank (once: running it again changes nothing)."""
-    from core import demo, migrate
-    from core.context import RequestContext
-    from core.db import Database
-    from core.iam.credentials import Passwords
-    from core.policy import engine as policy_engine
-    from core.uow import UnitOfWork
 
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
@@ -259,9 +245,6 @@ def serve(
     workers: int = typer.Option(None, help="worker processes (default: MANDATE_WORKERS or 1)"),
 ) -> None:
     """Serve the API (and console) with uvicorn."""
-    import uvicorn
-
-    from core import migrate
 
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
