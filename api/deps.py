@@ -40,12 +40,9 @@ def request_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
     )
     request.state.ctx = uow.ctx
     try:
-        yield uow
-    except BaseException as exc:
-        uow.fail(*describe_exception(exc))
-        raise
+        with uow.guarded(describe_exception):
+            yield uow
     finally:
-        uow.close()
         for observe in svc.observers:
             observe(request, uow.ctx)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
@@ -112,6 +113,19 @@ class UnitOfWork:
             self.settled = True
             return result
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def guarded(self, describe: Callable[[BaseException], tuple[int, str, str]]) -> Iterator[None]:
+        """Around a face's use of this unit of work (a request): a failure outside its runs (a
+        parameter, the caller's token, an expired form), described by the face as (status,
+        code, detail), is recorded; a session opened ahead and never used is closed."""
+        try:
+            yield
+        except BaseException as exc:
+            self.fail(*describe(exc))
+            raise
+        finally:
+            self.close()
 
     def fail(self, status: int, code: str, detail: str) -> None:
         """Record that the work failed with (status, code, detail), in a transaction of its
