@@ -282,17 +282,20 @@ def run_case(
                 level: {k: _minor(v, currency) for k, v in limits.items()}  # type: ignore[misc]
                 for level, limits in (merged.get("caps") or {}).items()
             }
-        spent_today = _minor(merged.get("spent_today", 0), currency) or 0
-        spent_month = _minor(merged.get("spent_month", merged.get("spent_today", 0)), currency)
+        # The case gives amounts in major units; each is converted once.
+        today = merged.get("spent_today", 0)
+        month = merged.get("spent_month", today)
+        spent_today = _minor(today, currency) or 0
+        spent_month = _minor(month, currency)
         for grant, _ in gathered.pairs:
             gathered.spend[grant.id] = GrantSpendTotals(  # type: ignore[index]
                 spent_today=spent_today, spent_month=spent_month or 0
             )
         # What the person sent under all their grants: as under the one grant, unless the
         # case says more was sent through other grants.
-        person_today = _minor(merged.get("person_spent_today", spent_today), currency) or 0
+        person_today = _minor(merged.get("person_spent_today", today), currency) or 0
         person_month = _minor(
-            merged.get("person_spent_month", merged.get("person_spent_today", spent_month)),
+            merged.get("person_spent_month", merged.get("person_spent_today", month)),
             currency,
         )
         gathered.person_spend = GrantSpendTotals(person_today, person_month or 0)
