@@ -95,15 +95,12 @@ def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-# What the policy can answer a request to manage access (users, roles, grants, caps,
-# tenants): nothing there to see, refused, or a change to one's own access.
-MANAGE_REFUSALS = (
-    "not_found",
-    "missing_permission",
-    "grant_not_yet_valid",
-    "grant_expired",
-    "self_change_forbidden",
-)
+# What the policy can answer any request that needs a grant: nothing there to see, no grant
+# carrying the action, or a grant not valid (yet, or any more).
+POLICY_REFUSALS = ("not_found", "missing_permission", "grant_not_yet_valid", "grant_expired")
+# ... and a request to manage access (users, roles, grants, caps, tenants): also a change to
+# one's own access.
+MANAGE_REFUSALS = (*POLICY_REFUSALS, "self_change_forbidden")
 # Any request can be refused by api.middleware.BodyLimits before routing: a body past the
 # limit (on every method), too many or too large headers, a NUL character anywhere.
 REQUEST_CODES = ("payload_too_large", "headers_too_large", "invalid_text")

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ApiUnit
-from api.errors import MANAGE_REFUSALS, error_responses
+from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
 from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
-from core.fields import CurrencyCode
+from core.fields import MAX_ID, CurrencyCode
 from core.iam import access
 from core.iam.schemas import (
     CapPublic,
@@ -116,7 +116,7 @@ def delete_role(uow: ApiUnit, role_id: RoleId) -> Response:
 )
 def list_grants(
     uow: ApiUnit,
-    user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     tenant_id: TenantFilter = None,
     include_revoked: Flag = False,
     cursor: Cursor = None,
@@ -201,10 +201,7 @@ def bank_caps(uow: ApiUnit) -> list[CapPublic]:
     response_model=CapPublic,
     summary="Bank manager: set a bank cap",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
         "unknown_currency",
     ),
 )
@@ -227,10 +224,7 @@ def tenant_caps(uow: ApiUnit, tenant_id: TenantId) -> list[CapPublic]:
     response_model=CapPublic,
     summary="Bank manager: set a tenant's cap",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
         "unknown_currency",
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ApiUnit
-from api.errors import error_responses
+from api.errors import POLICY_REFUSALS, error_responses
 from api.params import AccountId, Cursor, Limit, TenantFilter
 from core.ledger import service
 from core.ledger.schemas import AccountCreate, AccountPublic, AccountUpdate, EntryPublic
@@ -35,10 +35,7 @@ def list_accounts(
     status_code=201,
     summary="Open an account (bank staff)",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
         "unknown_currency",
     ),
 )
@@ -61,10 +58,7 @@ def get_account(uow: ApiUnit, account_id: AccountId) -> AccountPublic:
     response_model=AccountPublic,
     summary="Rename, freeze, unfreeze, close, or change the overdraft limit (bank staff)",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
         "account_closed",
         "account_not_empty",
         "conflict",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import ApiUnit
-from api.errors import error_responses
+from api.errors import POLICY_REFUSALS, error_responses
 from api.params import Cursor, Limit, TenantFilter, UserId
 from core.audit import service as audit
 from core.audit.service import ChangePublic, DecisionFilter, DecisionPublic, PolicyPublic
@@ -36,10 +36,7 @@ AwareTime = Annotated[
     response_model=Explanation,
     summary="Why may (or may not) a user do this? The decision, the grants, each condition",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
         "unknown_action",
         "invalid_amount",
         "naive_datetime",
@@ -70,10 +67,7 @@ def explain_decision(
     response_model=list[AccountCapability],
     summary="What can this person do? Per account: actions allowed now, limits, what remains",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
     ),
 )
 def user_capabilities(uow: ApiUnit, user_id: UserId) -> list[AccountCapability]:

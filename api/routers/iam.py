@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.deps import ApiUnit, services
-from api.errors import MANAGE_REFUSALS, error_responses
+from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
 from core.iam import service
 from core.iam.schemas import (
@@ -124,10 +124,7 @@ def list_tenants(uow: ApiUnit) -> list[TenantPublic]:
     status_code=201,
     summary="Bank staff: onboard a corporate customer",
     responses=error_responses(
-        "not_found",
-        "missing_permission",
-        "grant_not_yet_valid",
-        "grant_expired",
+        *POLICY_REFUSALS,
         "tenant_exists",
         "unknown_time_zone",
     ),
