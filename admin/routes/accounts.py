@@ -64,16 +64,22 @@ def account_page(
 ) -> HTMLResponse:
     account = ledger.get_account(session, ctx, account_id)
     ws = workspace(session, ctx)
+
+    def offered(permission: str) -> bool:
+        # A permission no grant of the person's carries at all cannot reach this account:
+        # asked over the account only when the workspace says the person holds it somewhere.
+        return ws.holds(permission) and holds_over_account(session, ctx, permission, account_id)
+
     statement = (
         ledger.statement(session, ctx, account_id, cursor=cursor, limit=25)
-        if holds_over_account(session, ctx, "statement.read", account_id)
+        if offered("statement.read")
         else None
     )
     staff_forms = account.kind == "customer" and ws.actor.is_staff
     movements = {
         kind: (entry or Entry(values={"idempotency_key": forms.new_key()}))
         for kind, entry in (("deposit", deposit), ("withdrawal", withdrawal))
-        if staff_forms and holds_over_account(session, ctx, f"{kind}.create", account_id)
+        if staff_forms and offered(f"{kind}.create")
     }
     return render(
         request,
@@ -88,8 +94,7 @@ def account_page(
         cursor=cursor,
         names=account_names(session, ctx),
         tenants=tenant_names(session, ctx, ws),
-        may_send=ws.may_transfer
-        and holds_over_account(session, ctx, "transfer.create", account_id),
+        may_send=ws.may_transfer and offered("transfer.create"),
         may_manage=staff_forms and ws.holds("account.manage"),
         movements=movements,
         problem=problem,
