@@ -49,9 +49,7 @@ class Workspace:
 def workspace(session: Session, ctx: RequestContext) -> Workspace:
     """The signed-in person's bank, company, time zone and standing permissions."""
     actor = ctx.require_actor()
-    authorize(
-        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
-    )
+    authorize(session, ctx, "self.read", Resource.of_actor(actor))
     bank = session.get(Bank, actor.bank_id)
     tenant = session.get(Tenant, actor.tenant_id) if actor.tenant_id is not None else None
     return Workspace(
@@ -96,7 +94,7 @@ def accounts_for(session: Session, ctx: RequestContext, permission: str) -> list
     every list): for "transfer.create", the accounts a transfer may be sent from. Limits and
     time windows are checked when the money moves."""
     where = readable_accounts(session, ctx, permission) & (col(Account.kind) == "customer")
-    rows = repository.accounts_page(session, where, after_id=None, limit=MAX_PAGE)
+    rows = repository.first_accounts(session, where, limit=MAX_PAGE)
     return [account_public(a) for a in rows]
 
 
@@ -106,4 +104,4 @@ def holds_over_account(
     """Whether the caller holds `permission` over this account now (before amount and time
     are known): whether to offer the form at all."""
     where = readable_accounts(session, ctx, permission) & (col(Account.id) == account_id)
-    return bool(repository.accounts_page(session, where, after_id=None, limit=1))
+    return bool(repository.first_accounts(session, where, limit=1))

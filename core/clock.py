@@ -42,3 +42,8 @@ def minutes_of_day(clock_time: str) -> int:
     """'09:30' -> 570; '24:00' (a window's end: the end of the day) -> 1440."""
     hours, minutes = clock_time.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def clock_time(minutes: int) -> str:
+    """570 -> '09:30': minutes after midnight as HH:MM (minutes_of_day the other way)."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

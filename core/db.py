@@ -9,6 +9,7 @@ its first statement and can never fail half-way on a lock upgrade.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -116,6 +117,12 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and not is_retryable(exc)
 
 
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (1-based) before the next: jittered
+    around (2..10 ms) * 2**attempt, so colliding transactions do not collide again in step."""
+    return random.uniform(0.002, 0.01) * 2**attempt
+
+
 def describe_error(exc: BaseException) -> tuple[int, str, str]:
     """(status, code, detail) for an error the domain or the database raised; anything else
     is an unexpected error (the faces add what their framework raises)."""
@@ -211,7 +218,7 @@ class Database:
             except DBAPIError as exc:
                 if attempt == attempts or not is_retryable(exc):
                     raise
-                time.sleep(0.005 * 2**attempt)
+                time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 
     def dispose(self) -> None:

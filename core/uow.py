@@ -11,7 +11,6 @@ fails too, is the caller's to see in their activity."""
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,21 +20,16 @@ from sqlalchemy.orm import Session
 
 from core.audit.service import write_trail
 from core.context import RequestContext
-from core.db import Database, describe_error, is_retryable
+from core.db import Database, backoff, describe_error, is_retryable
 
 log = logging.getLogger("mandate.uow")
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Attempts in all before the caller gets 503 contention; the wait before attempt n+1 is
-# jittered around (2..10 ms) * 2**n, so colliding requests do not collide again in step.
+# Attempts in all before the caller gets 503 contention (core.db.backoff says how long
+# each wait is).
 RETRY_ATTEMPTS = 4
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt `attempt` (1-based) before the next."""
-    return random.uniform(0.002, 0.01) * 2**attempt
 
 
 class UnitOfWork:

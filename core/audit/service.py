@@ -122,9 +122,7 @@ def my_activity(
 ) -> Page[ActivityPublic]:
     """The caller's own recent actions, newest first, refused attempts included."""
     actor = ctx.require_actor()
-    authorize(
-        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
-    )
+    authorize(session, ctx, "self.read", Resource.of_actor(actor))
     page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
     stmt = select(ActivityRecord).where(col(ActivityRecord.user_id) == actor.user_id)
 

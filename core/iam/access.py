@@ -10,7 +10,6 @@ from core.iam.caps import list_caps, set_cap
 from core.iam.grants import (
     create_grant,
     get_grant,
-    grant_public,
     grant_resource,
     list_grants,
     revoke_grant,
@@ -21,26 +20,22 @@ from core.iam.roles import (
     delete_role,
     get_role,
     list_roles,
-    role_public,
     role_resource,
     update_role,
 )
-from core.iam.vocabulary import builtin_permissions, vocabulary
+from core.iam.vocabulary import vocabulary
 
 __all__ = [
-    "builtin_permissions",
     "create_grant",
     "create_role",
     "delete_role",
     "get_grant",
     "get_role",
-    "grant_public",
     "grant_resource",
     "list_caps",
     "list_grants",
     "list_roles",
     "revoke_grant",
-    "role_public",
     "role_resource",
     "set_cap",
     "update_grant",

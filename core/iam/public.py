@@ -3,10 +3,9 @@ what the caller looked up beside them: a role's permissions, a grant's accounts)
 
 from __future__ import annotations
 
-from core.clock import DAY_NAMES
+from core.clock import DAY_NAMES, clock_time
 from core.iam.schemas import CapPublic, GrantPublic, LimitSet, RolePublic, TimeWindow
 from core.models.iam import Grant, LimitCap, Role
-from core.policy.reasons import clock_time
 
 
 def limits(row: Role | Grant) -> LimitSet | None:

@@ -161,9 +161,7 @@ def tenant_public(tenant: Tenant) -> TenantPublic:
 def me(session: Session, ctx: RequestContext) -> MePublic:
     """Who the caller is, and the grants they hold."""
     actor = ctx.require_actor()
-    authorize(
-        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
-    )
+    authorize(session, ctx, "self.read", Resource.of_actor(actor))
     user = session.get(User, actor.user_id)
     assert user is not None
     grants = session.scalars(
@@ -181,9 +179,7 @@ def me(session: Session, ctx: RequestContext) -> MePublic:
 def permission_vocabulary(session: Session, ctx: RequestContext) -> list[PermissionPublic]:
     """The vocabulary, for any signed-in user (the policy's self.read)."""
     actor = ctx.require_actor()
-    authorize(
-        session, ctx, "self.read", Resource("user", actor.user_id, actor.tenant_id, actor.bank_id)
-    )
+    authorize(session, ctx, "self.read", Resource.of_actor(actor))
     return vocabulary()
 
 

@@ -155,11 +155,6 @@ def _lock_end(session: Session, failures: ColumnElement[bool], limit: int) -> dt
     return None if oldest_keeping is None else oldest_keeping + ATTEMPT_WINDOW
 
 
-def too_many_failures(session: Session, username: str, address: str, now: dt.datetime) -> bool:
-    """Has this username, or this address, failed to sign in too often lately?"""
-    return locked_until(session, username, address, now) is not None
-
-
 def _serialize_attempts(session: Session, username: str, address: str) -> None:
     """Make reservations for one username, or from one address, take turns. On SQLite the
     write transaction (BEGIN IMMEDIATE) already does; on PostgreSQL a transaction-scoped
@@ -279,13 +274,7 @@ def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt
     # microsecond: a token of the same second may be from before it.
     if user.credentials_changed_at > claims.issued_at:
         raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bank_id=user.bank_id,
-        tenant_id=user.tenant_id,
-    )
+    return actor_of(user)
 
 
 # -- the console's sessions -----------------------------------------------------------------

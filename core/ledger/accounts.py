@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -174,17 +174,10 @@ def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> Tra
 # -- accounts --------------------------------------------------------------------------------
 
 
-def ensure_clearing_account(session: Session, bank_id: int, currency: str) -> Account:
-    """The bank's external clearing account for a currency: where deposits come from and
-    withdrawals go, so that the ledger balances per currency."""
-    clearing = session.scalar(
-        select(Account).where(
-            col(Account.bank_id) == bank_id,
-            col(Account.kind) == "clearing",
-            col(Account.currency) == currency,
-        )
-    )
-    if clearing is None:
+def ensure_clearing_account(session: Session, bank_id: int, currency: str) -> None:
+    """Open the bank's external clearing account for a currency if it has none: where
+    deposits come from and withdrawals go, so that the ledger balances per currency."""
+    if repository.clearing_account_id(session, bank_id, currency) is None:
         clearing = Account(
             bank_id=bank_id,
             tenant_id=None,
@@ -194,7 +187,6 @@ def ensure_clearing_account(session: Session, bank_id: int, currency: str) -> Ac
         )
         session.add(clearing)
         session.flush()
-    return clearing
 
 
 def open_account(session: Session, ctx: RequestContext, body: AccountCreate) -> AccountPublic:

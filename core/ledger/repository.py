@@ -151,13 +151,9 @@ def clearing_account_id(session: Session, bank_id: int, currency: str) -> int | 
     return None if found is None else int(found)
 
 
-def accounts_page(
-    session: Session, where: ColumnElement[bool], *, after_id: int | None, limit: int
-) -> list[Account]:
-    stmt = accounts(where).order_by(col(Account.id)).limit(limit)
-    if after_id is not None:
-        stmt = stmt.where(col(Account.id) > after_id)
-    return list(session.scalars(stmt))
+def first_accounts(session: Session, where: ColumnElement[bool], *, limit: int) -> list[Account]:
+    """The first `limit` accounts matching `where`, in id order."""
+    return list(session.scalars(accounts(where).order_by(col(Account.id)).limit(limit)))
 
 
 def accounts(where: ColumnElement[bool]) -> Select[Account]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
@@ -232,7 +233,23 @@ __all__ = [
 ]
 
 
-def actor_of(user: User) -> Actor:
+class Person(Protocol):
+    """A users row as the ORM loads it, or a plain SQL row of the same columns."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def bank_id(self) -> int: ...
+    @property
+    def tenant_id(self) -> int | None: ...
+
+
+def actor_of(user: Person) -> Actor:
+    """The Actor a user acts as."""
     assert user.id is not None
     return Actor(
         user_id=user.id,

@@ -21,7 +21,8 @@ from core.models.iam import Grant, Role
 from core.models.ledger import Account
 from core.money import parse_amount
 from core.policy.engine import Decision, PolicyEngine
-from core.policy.facts import (
+from core.policy.reasons import REASONS
+from core.policy.shaping import (
     Gathered,
     GrantSpendTotals,
     Money,
@@ -30,7 +31,6 @@ from core.policy.facts import (
     carrying,
     shape_request,
 )
-from core.policy.reasons import REASONS
 
 ACTOR_ID = 100
 TENANT = 1

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from core.context import Actor, RequestContext
 from core.errors import InvalidRequest, NotFound
-from core.models.iam import Role, Tenant, User, actor_of
+from core.models.iam import Role, User, actor_of
 from core.models.ledger import Account
 from core.money import format_amount
 from core.policy import engine as policy_engine
@@ -116,7 +116,6 @@ def explain(
     user, actor = _target_actor(session, ctx, user_id)
     when = at or ctx.now()
     resource, money = _subject(session, ctx, user, action, account_id, amount, to_account_id)
-    zone = _zone(session, resource)
     facts = build_request(
         session,
         engine,
@@ -125,12 +124,11 @@ def explain(
         resource=resource,
         now=when,
         money=money,
-        tenant_zone=zone,
         only_carrying=False,
     )
     decision = engine.decide(facts.request, facts.values)
     filled = fill(facts.request, facts.values)
-    message = "Allowed." if decision.allowed else _message(decision, facts, action, money)
+    message = "Allowed." if decision.allowed else explain_refusal(decision, facts, action, money)
     visible = engine.holds("visible", filled["actor"], filled["resource"])
     checks = [_condition(Reason.not_found, visible, {}, filled)]
     if engine.holds("moves_money", action):
@@ -207,17 +205,6 @@ def _subject(
             )
         ) or Account(bank_id=account.bank_id, name="", currency=account.currency, kind="clearing")
     return resource, Money(amount=amount, currency=account.currency, counterparty=counterparty)
-
-
-def _zone(session: Session, resource: Resource) -> str | None:
-    if resource.tenant_id is None:
-        return None
-    tenant = session.get(Tenant, resource.tenant_id)
-    return tenant.timezone if tenant else None
-
-
-def _message(decision: Any, facts: Facts, action: str, money: Money | None) -> str:
-    return explain_refusal(decision, facts, action, money)
 
 
 def _condition(
@@ -340,7 +327,9 @@ def capabilities(
     accounts = session.scalars(
         select(Account).where(col(Account.tenant_id) == user.tenant_id).order_by(col(Account.id))
     )
-    zone = _zone(session, Resource.of_tenant(user.tenant_id, user.bank_id))
+    # One gathering memo for the whole answer: every account and action shares the user's
+    # grants query and the tenant's zone.
+    memo: dict[Any, Any] = {}
     result = []
     for account in accounts:
         resource = Resource.of_account(account)
@@ -366,7 +355,7 @@ def capabilities(
                 resource=resource,
                 now=when,
                 money=money,
-                tenant_zone=zone,
+                memo=memo,
             )
             decision = engine.decide(facts.request, facts.values)
             actions[action] = decision.allowed

@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 from core.context import Actor
 from core.policy import repository, spend
 from core.policy.engine import PolicyEngine
-from core.policy.repository import custom_permissions, tenant_zone
+from core.policy.repository import custom_permissions
 from core.policy.shaping import (
     LIMIT_KINDS,
     PROPOSING_ACTIONS,
     Facts,
     Gathered,
-    GrantSpendTotals,
     Money,
     Proposal,
     Resource,
@@ -33,19 +32,12 @@ from core.policy.shaping import (
 __all__ = [
     "LIMIT_KINDS",
     "Facts",
-    "Gathered",
-    "GrantSpendTotals",
     "Money",
     "Proposal",
     "Resource",
     "build_request",
-    "carrying",
     "custom_permissions",
-    "gather",
     "role_facts",
-    "shape_request",
-    "tenant_day",
-    "tenant_zone",
 ]
 
 

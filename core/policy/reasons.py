@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from core.clock import clock_time
 from core.errors import Code
 from core.money import format_amount
 
@@ -90,11 +91,6 @@ def describe_days(days: list[int]) -> str:
     if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
         return f"{DAYS[days[0]]}–{DAYS[days[-1]]}"
     return ", ".join(DAYS[d] for d in days)
-
-
-def clock_time(value: int) -> str:
-    """Minutes after midnight as HH:MM."""
-    return f"{value // 60:02d}:{value % 60:02d}"
 
 
 def describe_window(window: dict[str, Any]) -> str:

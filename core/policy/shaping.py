@@ -79,6 +79,11 @@ class Resource:
     def of_user(cls, user: User) -> Resource:
         return cls("user", user.id, user.tenant_id, user.bank_id)
 
+    @classmethod
+    def of_actor(cls, actor: Actor) -> Resource:
+        """The person asking, as a resource: what their own actions (self.read) are about."""
+        return cls("user", actor.user_id, actor.tenant_id, actor.bank_id)
+
 
 @dataclass(frozen=True)
 class Money:
@@ -153,15 +158,7 @@ def caps_by_level(rows: Iterable[LimitCap]) -> dict[str, dict[str, int]]:
     caps: dict[str, dict[str, int]] = {}
     for cap in rows:
         level = "bank" if cap.tenant_id is None else "tenant"
-        caps[level] = {
-            kind: value
-            for kind, value in (
-                ("per_transfer", cap.per_transfer_limit),
-                ("daily", cap.daily_limit),
-                ("monthly", cap.monthly_limit),
-            )
-            if value is not None
-        }
+        caps[level] = limits_of(cap)
     return caps
 
 
@@ -177,7 +174,8 @@ def cap_entries(levels: Sequence[tuple[str, dict[str, int]]]) -> dict[str, list[
     }
 
 
-def limits_of(obj: Grant | Role) -> dict[str, int]:
+def limits_of(obj: Grant | Role | LimitCap) -> dict[str, int]:
+    """The limits set on a grant, a role or a cap, by kind (a kind not set is left out)."""
     return {
         kind: value
         for kind, value in (

@@ -159,7 +159,7 @@ def sent_per_day(conn: Connection, holder: Any) -> Iterator[tuple[int, dt.date, 
     """(holder, day, currency, amount, last transfer time), ordered by holder (the grant,
     or the person who initiated): the transfers made under a grant, per day of the
     transfer's tenant's zone. This is how the posting transaction counts a day
-    (core.policy.facts.tenant_day)."""
+    (core.policy.shaping.tenant_day)."""
     if conn.dialect.name == "postgresql":
         return _sent_per_zoned_day(conn, holder)
     return _sent_per_utc_minute(conn, holder)
