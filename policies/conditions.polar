@@ -79,3 +79,41 @@ refuses("role_not_assignable", _grant, request, {}) if not assignable(request);
 # bank set for the company and for itself (limits.polar).
 passes("exceeds_cap", _grant, request) if proposal_within_caps(request);
 refuses("exceeds_cap", _grant, request, cap) if proposal_exceeds(request, cap);
+
+# payment_not_pending: "Payment awaits approval". Only a payment still waiting, and not past
+# its expiry, can be approved or rejected.
+passes("payment_not_pending", _grant, request) if
+    request.payment.status = "pending_approval" and request.now < request.payment.expires_at;
+refuses("payment_not_pending", _grant, request, {status: status}) if
+    request.payment.status = status and status != "pending_approval";
+refuses("payment_not_pending", _grant, request, {status: "expired"}) if
+    request.payment.status = "pending_approval" and request.now >= request.payment.expires_at;
+
+# self_approval_forbidden: "Not prepared by the person". Who prepared a payment never
+# approves it: four eyes.
+passes("self_approval_forbidden", _grant, request) if
+    request.payment.initiator != request.actor.id;
+refuses("self_approval_forbidden", _grant, request, {}) if
+    request.payment.initiator = request.actor.id;
+
+# already_approved: "Not approved by the person already". Nobody counts twice.
+passes("already_approved", _grant, request) if
+    not request.actor.id in request.payment.approvers;
+refuses("already_approved", _grant, request, {}) if
+    request.actor.id in request.payment.approvers;
+
+# approval_group_not_needed: "Fills a place the panel still has" (approvals.polar).
+passes("approval_group_not_needed", grant, request) if
+    fills_a_place(grant.approval.group, request.payment);
+refuses("approval_group_not_needed", grant, request, {group_a: needed}) if
+    not fills_a_place(grant.approval.group, request.payment) and
+    needed = request.payment.still_needed_a;
+
+# approval_limit_exceeded: "Within the approval limit". An approver's grant may cap the
+# amount one approval of theirs covers (in the grant's limit currency).
+passes("approval_limit_exceeded", grant, _request) if grant.approval.limit.set = false;
+passes("approval_limit_exceeded", grant, request) if
+    grant.approval.limit = {set: true, amount: limit} and request.amount <= limit;
+refuses("approval_limit_exceeded", grant, request,
+        {kind: "approval", level: "grant", amount: limit}) if
+    grant.approval.limit = {set: true, amount: limit} and request.amount > limit;

@@ -42,6 +42,11 @@
 #   request.person        money actions: {day_total, month_total}, what the actor sent under
 #       all their grants today / this month in the tenant's zone, in this currency, plus
 #       this amount.
+#   request.payment       payment.approve: the payment {initiator, status, approvers (who
+#       approved it so far), still_needed, still_needed_a (approvals the panel still needs,
+#       of them from group A), expires_at (seconds)}; request.amount and request.currency
+#       are its amount and currency. Each grant then also has approval {group, limit}
+#       ({set: false} or {set: true, group} / {set: true, amount}).
 # The answer's grant is the grant that allowed or refused, nil when none did.
 # ===========================================================================
 
@@ -50,6 +55,13 @@ decide(request, "allow", "ok", nil, {}) if
     request.action = "self.read" and
     request.resource.type = "user" and
     request.resource.id = request.actor.id;
+
+# Who prepared a payment may cancel it while it waits (vocabulary.polar: own_action).
+decide(request, "allow", "ok", nil, {}) if
+    request.action = "payment.cancel" and
+    visible(request.actor, request.resource) and
+    request.payment.initiator = request.actor.id and
+    passes("payment_not_pending", nil, request);
 
 # Allowed: within reach, the money may go there, and a grant that speaks for the person
 # here carries the action and meets every condition the action checks.
@@ -69,6 +81,12 @@ decide(request, "deny", "not_found", nil, {}) if
 # ... the money may not go to the other account ...
 decide(request, "deny", "counterparty_not_found", nil, {}) if
     not counterparty_fits(request);
+
+# ... one's own payment no longer waits ...
+decide(request, "deny", "payment_not_pending", nil, detail) if
+    request.action = "payment.cancel" and
+    request.payment.initiator = request.actor.id and
+    refuses("payment_not_pending", nil, request, detail);
 
 # ... a grant carries the action but fails a condition: the first it fails, by its name ...
 decide(request, "deny", condition, grant.id, detail) if
@@ -92,6 +110,20 @@ conditions(action, ["grant_not_yet_valid", "grant_expired", "outside_time_window
                     "limit_currency_mismatch", "limit_per_transfer", "limit_daily",
                     "limit_monthly"]) if
     moves_money(action);
+# Approving a payment: the person's grant over the paying account carries payment.approve,
+# the payment still waits, the person neither prepared it nor approved it already, their
+# group fills a place the panel still has, and the amount is within their approval limit
+# (approvals.polar). A step-up (a recent strong authentication) will be one more condition
+# here, when the identity issue brings it.
+conditions("payment.approve", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
+                               "self_approval_forbidden", "already_approved",
+                               "approval_group_not_needed", "limit_currency_mismatch",
+                               "approval_limit_exceeded"]);
+# Rejecting: anyone who may approve payments may reject one they did not prepare, whatever
+# its amount, their group, or an approval they gave it before.
+conditions("payment.reject", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
+                              "self_approval_forbidden"]);
+conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_not_pending"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
@@ -100,4 +132,5 @@ conditions("user.manage", ["grant_not_yet_valid", "grant_expired", "self_change_
 conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     permission(action, _level, _meaning) and
     not moves_money(action) and
-    not action in ["grant.manage", "role.manage", "user.manage"];
+    not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
+                   "payment.cancel"];

@@ -22,12 +22,22 @@ grant_applies(grant, request) if
     request.actor.kind = "staff" and grant.role.level = "bank" and
     grant.bank = request.actor.bank and grant.bank = request.resource.bank;
 
-# Where money may go: customers move it between their own tenant's accounts; bank staff
-# move it between a customer account and the bank's clearing account of that currency.
+# Where money may go: customers move it between their own tenant's accounts, and pay
+# beneficiaries at any account of the same bank (a book transfer) or elsewhere (through the
+# bank's clearing account of that currency); bank staff move it between a customer account
+# and the bank's clearing account of that currency.
 counterparty_allowed(request) if
     request.action = "transfer.create" and
     request.counterparty.kind = "customer" and
     request.counterparty.tenant = request.resource.tenant;
+counterparty_allowed(request) if
+    request.action = "payment.create" and
+    request.counterparty.kind = "customer" and
+    request.counterparty.bank = request.resource.bank;
+counterparty_allowed(request) if
+    request.action = "payment.create" and
+    request.counterparty.kind = "clearing" and
+    request.counterparty.bank = request.resource.bank;
 counterparty_allowed(request) if
     request.action in ["deposit.create", "withdrawal.create"] and
     request.counterparty.kind = "clearing" and

@@ -13,6 +13,13 @@
 permission("account.read",      "tenant", "See accounts and their balances.");
 permission("statement.read",    "tenant", "Read account statements: every entry, with the balance after it.");
 permission("transfer.create",   "tenant", "Move money between the company's own accounts, within limits and time windows.");
+permission("beneficiary.read",  "tenant", "See the company's beneficiaries (the payees it pays).");
+permission("beneficiary.manage", "tenant", "Add, change and delete beneficiaries, and approve one another person added.");
+permission("payment.create",    "tenant", "Pay beneficiaries from the company's accounts, within limits and time windows.");
+permission("payment.approve",   "tenant", "Approve or reject payments other people prepared, within one's approval limit.");
+permission("payment.cancel",    "tenant", "Cancel payments awaiting approval that other people prepared.");
+permission("approval_rule.read", "tenant", "See the rules that say which payments need whose approval.");
+permission("approval_rule.manage", "tenant", "Set the company's approval rules, on top of the bank's minimums.");
 permission("user.read",         "tenant", "See the company's users.");
 permission("user.manage",       "tenant", "Create users, deactivate them and reset their passwords.");
 permission("role.read",         "tenant", "See roles and the permissions they carry.");
@@ -27,6 +34,7 @@ permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and c
 permission("deposit.create",    "bank",   "Credit a customer's account from the clearing account.");
 permission("withdrawal.create", "bank",   "Debit a customer's account to the clearing account.");
 permission("cap.manage",        "bank",   "Set the bank's caps and each customer's caps on limits.");
+permission("approval_minimum.manage", "bank", "Set the approval minimums every customer of the bank inherits.");
 permission("decision.read",     "bank",   "Read the decision log: every money-moving, admin and refused decision.");
 permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
 permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
@@ -34,10 +42,15 @@ permission("change.read",       "bank",   "Read the history of changes to roles,
 # own_action(name, what it lets a person do): no role carries it; everyone has it, about
 # themselves only (decide.polar).
 own_action("self.read", "See one's own profile and one's own activity.");
+own_action("payment.cancel", "Cancel a payment one prepared, while it awaits approval.");
+
+# goes_with(action, permission): an action every holder of the permission may take too.
+goes_with("payment.reject", "payment.approve");
 
 # action(name): everything Mandate asks the policy about.
 action(name) if permission(name, _level, _meaning);
-action(name) if own_action(name, _meaning);
+action(name) if own_action(name, _meaning) and not permission(name, _level, _other);
+action(name) if goes_with(name, _permission);
 
 # condition_text(reason, words): each check of a decision, named by the refusal it gives,
 # as the console shows it (the conditions themselves: conditions.polar and tenancy.polar).
@@ -54,12 +67,25 @@ condition_text("limit_monthly",           "Within the monthly limit");
 condition_text("self_change_forbidden",   "Not the person's own access");
 condition_text("role_not_assignable",     "Role may be given to this user");
 condition_text("exceeds_cap",             "Within the caps");
+condition_text("payment_not_pending",     "Payment awaits approval");
+condition_text("self_approval_forbidden", "Not prepared by the person");
+condition_text("already_approved",        "Not approved by the person already");
+condition_text("approval_group_not_needed", "Fills a place the panel still has");
+condition_text("approval_limit_exceeded", "Within the approval limit");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).
 refusal_text("account.read",      "Your roles do not let you see this account.");
 refusal_text("statement.read",    "Your roles do not let you read this account's statement.");
 refusal_text("transfer.create",   "Your roles do not let you send money from this account.");
+refusal_text("beneficiary.read",  "Your roles do not let you see the company's beneficiaries.");
+refusal_text("beneficiary.manage", "Your roles do not let you add, change or approve beneficiaries.");
+refusal_text("payment.create",    "Your roles do not let you pay beneficiaries from this account.");
+refusal_text("payment.approve",   "Your roles do not let you approve payments from this account.");
+refusal_text("payment.reject",    "Your roles do not let you reject payments from this account.");
+refusal_text("payment.cancel",    "Only who prepared a payment, or a holder of payment.cancel, may cancel it.");
+refusal_text("approval_rule.read", "Your roles do not let you see the approval rules.");
+refusal_text("approval_rule.manage", "Your roles do not let you change the approval rules.");
 refusal_text("user.read",         "Your roles do not let you see the company's users.");
 refusal_text("user.manage",       "Your roles do not let you create, deactivate or reset the password of users.");
 refusal_text("role.read",         "Your roles do not let you see roles.");
@@ -74,6 +100,7 @@ refusal_text("account.manage",    "Your roles do not let you open, freeze, unfre
 refusal_text("deposit.create",    "Your roles do not let you credit this account from the clearing account.");
 refusal_text("withdrawal.create", "Your roles do not let you debit this account to the clearing account.");
 refusal_text("cap.manage",        "Your roles do not let you set caps on limits.");
+refusal_text("approval_minimum.manage", "Your roles do not let you set the bank's approval minimums.");
 refusal_text("decision.read",     "Your roles do not let you read the decision log.");
 refusal_text("policy.read",       "Your roles do not let you read the policy.");
 refusal_text("change.read",       "Your roles do not let you read the change log.");
@@ -82,35 +109,49 @@ refusal_text("change.read",       "Your roles do not let you read the change log
 moves_money("transfer.create");
 moves_money("deposit.create");
 moves_money("withdrawal.create");
+moves_money("payment.create");
 
 # A custom role may carry any tenant permission that does not manage access itself:
 # only corporate admins (and bank managers) shape who may do what.
 composable(name) if
     permission(name, "tenant", _meaning) and
-    not name in ["user.manage", "role.manage", "grant.manage", "authz.explain"];
+    not name in ["user.manage", "role.manage", "grant.manage", "authz.explain",
+                 "approval_rule.manage"];
 
 # builtin_role(key, level, name, description): seeded as data for every tenant (level
 # "tenant") or every bank (level "bank").
 builtin_role("bookkeeper",         "tenant", "Bookkeeper",         "Reads accounts and statements; moves no money.");
 builtin_role("payer",              "tenant", "Payer",              "Sends transfers between the company's accounts, within the limits and time window of the grant.");
+builtin_role("approver",           "tenant", "Approver",           "Approves or rejects payments other people prepared, within the approval limit and group of the grant; sends nothing.");
 builtin_role("corporate_admin",    "tenant", "Corporate admin",    "Manages the company's users, custom roles and grants, within the caps the bank set.");
 builtin_role("bank_manager",       "bank",   "Bank manager",       "Bank staff: onboards customers, opens and freezes accounts, deposits and withdraws, sets caps.");
 builtin_role("compliance_officer", "bank",   "Compliance officer", "Bank staff: reads everything, the policy, every decision and every change; moves nothing.");
 
-builtin_carries("bookkeeper", permission) if permission in ["account.read", "statement.read"];
-builtin_carries("payer", permission) if permission in ["account.read", "statement.read", "transfer.create"];
+builtin_carries("bookkeeper", permission) if permission in [
+    "account.read", "statement.read", "beneficiary.read"];
+builtin_carries("payer", permission) if permission in [
+    "account.read", "statement.read", "transfer.create", "beneficiary.read", "payment.create",
+    "approval_rule.read"];
+builtin_carries("approver", permission) if permission in [
+    "account.read", "statement.read", "beneficiary.read", "payment.approve",
+    "approval_rule.read"];
 builtin_carries("corporate_admin", permission) if permission in [
     "account.read", "statement.read", "user.read", "user.manage", "role.read", "role.manage",
-    "grant.read", "grant.manage", "cap.read", "authz.explain"];
+    "grant.read", "grant.manage", "cap.read", "authz.explain", "beneficiary.read",
+    "beneficiary.manage", "payment.cancel", "approval_rule.read", "approval_rule.manage"];
 builtin_carries("bank_manager", permission) if permission in [
     "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
     "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
-    "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain"];
+    "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
+    "approval_rule.read", "approval_minimum.manage"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
-    "cap.read", "authz.explain", "decision.read", "policy.read", "change.read"];
+    "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",
+    "beneficiary.read", "approval_rule.read"];
 
-# carries(grant, permission): the role of the grant carries the permission.
+# carries(grant, permission): the role of the grant carries the permission (or the
+# permission an action goes with).
+carries(grant, action) if goes_with(action, permission) and carries(grant, permission);
 carries(grant, permission) if
     grant.role.builtin = true and builtin_carries(grant.role.key, permission);
 carries(grant, permission) if

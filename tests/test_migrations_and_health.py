@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import core.iam.sessions
 import core.models.audit
 import core.models.iam
-import core.models.ledger  # noqa: F401  (registers the tables)
+import core.models.ledger
+import core.models.payments  # noqa: F401  (registers the tables)
 from api.app import NotMigrated, create_app
 from core.settings import Settings
 

@@ -21,7 +21,8 @@ from core.ledger.schemas import (
     EntryPublic,
     TransferPublic,
 )
-from core.models.iam import Tenant
+from core.ledger.identifiers import account_iban
+from core.models.iam import Bank, Tenant
 from core.models.ledger import Account, Transfer
 from core.money import format_amount
 from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
@@ -41,7 +42,9 @@ def account_public(account: Account) -> AccountPublic:
         status=account.status,
         overdraft_limit=account.overdraft_limit,
         balance=account.balance,
+        held=account.held,
         available=available(account),
+        iban=account.iban,
         created_at=account.created_at,
     )
 
@@ -214,6 +217,10 @@ def open_account(session: Session, ctx: RequestContext, body: AccountCreate) -> 
     )
     session.add(account)
     session.flush()
+    bank = session.get(Bank, tenant.bank_id)
+    assert bank is not None and account.id is not None
+    account.iban = account_iban(bank.country, bank.bank_code, account.id)
+    session.flush()
     if ctx.audit.activity:
         ctx.audit.activity.account_id = account.id
     ctx.audit.done(f"opened the {body.currency} account {body.name} for {tenant.name}")
@@ -244,9 +251,10 @@ def update_account(
     if account.status == "closed" and body.status is not None and body.status != "closed":
         raise Conflict("a closed account stays closed", code="account_closed")
     limit = body.overdraft_limit
-    if limit is not None and account.balance < overdraft_floor(limit):
+    if limit is not None and account.balance - account.held < overdraft_floor(limit):
         raise Conflict(
-            "the balance is already below that overdraft limit; it cannot be lowered that far"
+            "the balance, less what pending payments hold, is already below that overdraft "
+            "limit; it cannot be lowered that far"
         )
     changed = body.model_dump(exclude_none=True)
     ctx.audit.done(f"changed account {account.name}: {_words(changed, account.currency)}")

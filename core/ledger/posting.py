@@ -39,6 +39,9 @@ class Floored(Protocol):
     @property
     def overdraft_limit(self) -> int: ...
 
+    @property
+    def held(self) -> int: ...
+
 
 @overload
 def overdraft_floor(overdraft_limit: int) -> int: ...
@@ -62,16 +65,18 @@ def balance_floor(account: Floored) -> int | None:
 
 
 def may_debit(account: Floored, amount: int) -> bool:
-    """Whether `amount` may leave `account` without taking it below its floor."""
+    """Whether `amount` may leave `account` without taking it, holds counted, below its
+    floor."""
     floor = balance_floor(account)
-    return floor is None or account.balance - amount >= floor
+    return floor is None or account.balance - account.held - amount >= floor
 
 
 def available(account: Floored) -> int:
-    """What can still be sent: the distance from the balance down to the floor (0 for a
-    clearing account, which shows no such figure)."""
+    """What can still be sent: the distance from the balance, less what payments awaiting
+    approval hold, down to the floor (0 for a clearing account, which shows no such figure).
+    available = balance + overdraft limit - holds."""
     floor = balance_floor(account)
-    return 0 if floor is None else account.balance - floor
+    return 0 if floor is None else account.balance - account.held - floor
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,13 @@ class AccountPublic(BaseModel):
     status: AccountStatus
     overdraft_limit: int
     balance: int
-    available: int = Field(description="Balance plus the overdraft limit: what can still be sent")
+    held: int = Field(
+        0, description="What payments awaiting approval hold (released or posted when they end)"
+    )
+    available: int = Field(
+        description="Balance plus the overdraft limit, less holds: what can still be sent"
+    )
+    iban: str | None = Field(None, description="Customer accounts' IBAN (no spaces)")
     created_at: dt.datetime
 
 

@@ -18,6 +18,11 @@ class Bank(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
+    # What its customers' IBANs are made of: the country and the national bank code (as
+    # schwifty's IBAN.generate takes them), and the bank's BIC.
+    country: str = Field(default="DE", max_length=2)
+    bank_code: str = Field(default="10020030", max_length=12)
+    bic: str = Field(default="MANDDEB1XXX", max_length=11)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -32,6 +37,12 @@ class Tenant(SQLModel, table=True):
     name: str = Field(max_length=100)
     # Days and months of cumulative limits are counted in this zone.
     timezone: str = Field(default="Europe/Berlin", max_length=64)
+    # Dual control over payees: a new beneficiary waits for a second person's approval, and
+    # any payment to a beneficiary younger than this many hours needs an approval.
+    beneficiary_approval_required: bool = Field(default=False)
+    new_beneficiary_hours: int = Field(default=24, ge=0, le=720)
+    # A payment waiting for approval expires after this many days.
+    payment_expiry_days: int = Field(default=7, ge=1, le=30)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -128,6 +139,10 @@ class Grant(SQLModel, table=True):
             "valid_from IS NULL OR valid_until IS NULL OR valid_from < valid_until",
             name="ck_grants_validity_order",
         ),
+        CheckConstraint(
+            "approval_group IS NULL OR approval_group IN ('A', 'B')",
+            name="ck_grants_approval_group",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -147,6 +162,10 @@ class Grant(SQLModel, table=True):
     window_zone: str | None = Field(default=None, max_length=64)
     valid_from: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     valid_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # An approver's signature group ("A" or "B") and the most one approval of theirs may
+    # cover (in limit_currency): read by policies/approvals.polar.
+    approval_group: str | None = Field(default=None, max_length=1)
+    approval_limit: int | None = Field(default=None, sa_type=BigInteger)
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -20,10 +20,13 @@ class Account(SQLModel, table=True):
         CheckConstraint("overdraft_limit >= 0", name="ck_accounts_overdraft_nonnegative"),
         # Customer accounts belong to a tenant; clearing accounts to the bank alone.
         CheckConstraint("(kind = 'customer') = (tenant_id IS NOT NULL)", name="ck_accounts_owner"),
-        # The last line of defence: no customer balance below its overdraft limit.
+        # The last line of defence: no customer balance below its overdraft limit, holds
+        # counted (what payments awaiting approval reserve).
         CheckConstraint(
-            "kind = 'clearing' OR balance >= -overdraft_limit", name="ck_accounts_within_overdraft"
+            "kind = 'clearing' OR balance - held >= -overdraft_limit",
+            name="ck_accounts_within_overdraft",
         ),
+        CheckConstraint("held >= 0", name="ck_accounts_held_nonnegative"),
         Index(
             "ix_accounts_one_clearing_per_currency",
             "bank_id",
@@ -43,6 +46,10 @@ class Account(SQLModel, table=True):
     status: str = Field(default="open", max_length=10)
     overdraft_limit: int = Field(default=0, sa_type=BigInteger)
     balance: int = Field(default=0, sa_type=BigInteger)
+    # The sum of the holds on the account: the amounts of its payments awaiting approval.
+    held: int = Field(default=0, sa_type=BigInteger)
+    # Customer accounts' IBAN (electronic form, no spaces); clearing accounts have none.
+    iban: str | None = Field(default=None, max_length=34, unique=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -54,7 +61,9 @@ class Transfer(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount > 0", name="ck_transfers_amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="ck_transfers_two_accounts"),
-        CheckConstraint("kind IN ('transfer', 'deposit', 'withdrawal')", name="ck_transfers_kind"),
+        CheckConstraint(
+            "kind IN ('transfer', 'deposit', 'withdrawal', 'payment')", name="ck_transfers_kind"
+        ),
         Index("ix_transfers_debit", "debit_account_id", "id"),
         Index("ix_transfers_credit", "credit_account_id", "id"),
     )

@@ -16,6 +16,7 @@ from core.policy.engine import PolicyEngine
 from core.policy.repository import custom_permissions
 from core.policy.shaping import (
     LIMIT_KINDS,
+    Approval,
     PROPOSING_ACTIONS,
     Facts,
     Gathered,
@@ -31,6 +32,7 @@ from core.policy.shaping import (
 
 __all__ = [
     "LIMIT_KINDS",
+    "Approval",
     "Facts",
     "Money",
     "Proposal",
@@ -55,6 +57,7 @@ def build_request(
     lock: bool = False,
     only_carrying: bool = True,
     memo: dict[Any, Any] | None = None,
+    approval: Approval | None = None,
 ) -> Facts:
     """Gather everything decide/5 reads about this request, and shape it. Grants whose role
     does not carry the action cannot speak for it and are left out, unless `only_carrying` is
@@ -87,6 +90,7 @@ def build_request(
         money=money,
         proposal=proposal,
         tenant_zone=tenant_zone,
+        approval=approval,
     )
 
 

@@ -58,6 +58,27 @@ class Reason(Code):
         "A limit asked for is above the cap the bank set.",
         "limits",
     )
+    payment_not_pending = (
+        "payment_not_pending",
+        403,
+        "The payment no longer awaits approval (posted, sent, rejected, cancelled or expired).",
+    )
+    self_approval_forbidden = (
+        "self_approval_forbidden",
+        403,
+        "Who prepared a payment cannot approve it: a second person must.",
+    )
+    already_approved = "already_approved", 403, "You have already approved this payment."
+    approval_group_not_needed = (
+        "approval_group_not_needed",
+        403,
+        "The approvals still needed must come from signature group A.",
+    )
+    approval_limit_exceeded = (
+        "approval_limit_exceeded",
+        403,
+        "The payment is above your approval limit.",
+    )
 
 
 # reason code -> (HTTP status, what it means in general)
@@ -165,6 +186,19 @@ def describe(
         cap = format_amount(detail["amount"], currency or "EUR")
         by = LEVELS.get(detail.get("level", ""), "the cap")
         return f"{kind} limit asked for is above {by} of {cap}."
+    if reason == "approval_limit_exceeded" and "amount" in detail and currency:
+        return (
+            f"Your approval limit is {format_amount(detail['amount'], currency)}; this payment "
+            f"is {format_amount(amount or 0, currency)}."
+        )
+    if reason == "approval_group_not_needed" and "group_a" in detail:
+        needed = detail["group_a"]
+        return (
+            f"The {needed} approval{'s' if needed != 1 else ''} still needed must come from "
+            "signature group A."
+        )
+    if reason == "payment_not_pending" and "status" in detail:
+        return f"The payment is {str(detail['status']).replace('_', ' ')}: it awaits no approval."
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
     return REASONS.get(reason, (403, "Refused by the policy."))[1]

@@ -18,7 +18,7 @@ from core.errors import Forbidden, NotFound
 from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
 from core.policy.engine import Decision
-from core.policy.facts import Facts, Money, Proposal, Resource, build_request
+from core.policy.facts import Approval, Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import Reason, describe, status_of
 
 # Decisions on these actions are always logged; any refusal is logged too.
@@ -32,6 +32,11 @@ LOGGED_ACTIONS = {
     "cap.manage",
     "account.manage",
     "tenant.manage",
+    "payment.create",
+    "payment.approve",
+    "beneficiary.manage",
+    "approval_rule.manage",
+    "approval_minimum.manage",
 }
 
 
@@ -57,6 +62,7 @@ def check(
     actor: Actor | None = None,
     money: Money | None = None,
     proposal: Proposal | None = None,
+    approval: Approval | None = None,
     lock: bool = False,
     record: bool = True,
 ) -> Verdict:
@@ -76,6 +82,7 @@ def check(
         proposal=proposal,
         lock=lock,
         memo=ctx.policy_memo,
+        approval=approval,
     )
     decision = engine.decide(facts.request, facts.values)
     message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
@@ -90,8 +97,8 @@ def check(
                 resource_type=resource.type,
                 resource_id=resource.id,
                 account_id=resource.id if resource.type == "account" else None,
-                amount=money.amount if money else None,
-                currency=money.currency if money else None,
+                amount=money.amount if money else (approval.amount if approval else None),
+                currency=money.currency if money else (approval.currency if approval else None),
                 decision=decision.outcome,
                 reason=decision.reason,
                 grant_id=decision.grant_id,
@@ -138,11 +145,21 @@ def permit(
     not_found: str | None = None,
     money: Money | None = None,
     proposal: Proposal | None = None,
+    approval: Approval | None = None,
     lock: bool = False,
 ) -> Verdict:
     """As authorize, and answer the verdict: the decision with the facts it was made on (for
     money, the grant it went through and the tenant-local day it counts on)."""
-    verdict = check(session, ctx, action, resource, money=money, proposal=proposal, lock=lock)
+    verdict = check(
+        session,
+        ctx,
+        action,
+        resource,
+        money=money,
+        proposal=proposal,
+        approval=approval,
+        lock=lock,
+    )
     if verdict.allowed:
         return verdict
     reason = verdict.decision.reason

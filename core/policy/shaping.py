@@ -95,6 +95,31 @@ class Money:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """The payment an approval decision is about (payment.approve): who prepared it, where it
+    stands, who approved it so far, and what its panel still needs."""
+
+    initiator_id: int
+    status: str
+    approver_ids: tuple[int, ...]
+    still_needed: int
+    still_needed_a: int
+    expires_at: dt.datetime
+    amount: int
+    currency: str
+
+    def as_facts(self) -> dict[str, Any]:
+        return {
+            "initiator": self.initiator_id,
+            "status": self.status,
+            "approvers": list(self.approver_ids),
+            "still_needed": self.still_needed,
+            "still_needed_a": self.still_needed_a,
+            "expires_at": int(self.expires_at.timestamp()),
+        }
+
+
+@dataclass(frozen=True)
 class Proposal:
     """Limits someone asks to set on a grant or role, checked against the caps."""
 
@@ -255,6 +280,10 @@ def grant_facts(
         "valid_from": _moment(grant.valid_from),
         "valid_until": _moment(grant.valid_until),
         "window": window_facts(grant),
+        "approval": {
+            "group": optional(grant.approval_group, "group"),
+            "limit": optional(grant.approval_limit, "amount"),
+        },
     }
     if currency is not None:
         levels: list[tuple[str, dict[str, int]]] = []
@@ -306,6 +335,7 @@ def shape_request(
     money: Money | None = None,
     proposal: Proposal | None = None,
     tenant_zone: str | None = None,
+    approval: Approval | None = None,
 ) -> Facts:
     """The request decide/5 reads, from gathered data; no database. policies/tests/ cases go
     through here too, so they test the facts exactly as the API builds them."""
@@ -329,6 +359,12 @@ def shape_request(
         request.update(money_facts(money, gathered.person_spend, values))
         if tenant_zone is not None:
             facts.day, _ = tenant_day(now, tenant_zone)
+    if approval is not None:
+        # The payment's own amount and currency: the approver's limits are held to them.
+        request["payment"] = approval.as_facts()
+        request["currency"] = approval.currency
+        request["amount"] = Dynamic("amount")
+        values["amount"] = approval.amount
     if proposal is None and action in PROPOSING_ACTIONS:
         proposal = Proposal(currency="")
     if proposal is not None:

@@ -1,0 +1,39 @@
+"""Account identifiers: the IBANs the bank gives its customers' accounts, and the IBANs and
+BICs customers type in, checked by schwifty (never by hand)."""
+
+from __future__ import annotations
+
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+
+from core.errors import InvalidRequest
+
+# The national account number is the account's id, zero-padded by schwifty to the length the
+# country's BBAN asks for: unique per bank because ids are.
+
+
+def account_iban(country: str, bank_code: str, account_id: int) -> str:
+    """The IBAN of the bank's account `account_id` (electronic form: no spaces)."""
+    return str(IBAN.generate(country, bank_code=bank_code, account_code=str(account_id)))
+
+
+def parse_iban(text: str) -> str:
+    """An IBAN as typed (spaces allowed, any case), checked: its electronic form, or 422
+    invalid_iban saying what is wrong (length, country, check digits)."""
+    try:
+        return str(IBAN(text.strip()).compact)
+    except SchwiftyException as exc:
+        raise InvalidRequest(f"not a valid IBAN: {exc}", code="invalid_iban") from exc
+
+
+def parse_bic(text: str) -> str:
+    """A BIC (8 or 11 characters), checked; 422 invalid_bic otherwise."""
+    try:
+        return str(BIC(text.strip().upper()))
+    except SchwiftyException as exc:
+        raise InvalidRequest(f"not a valid BIC: {exc}", code="invalid_bic") from exc
+
+
+def formatted(iban: str) -> str:
+    """An IBAN in groups of four, as people read it."""
+    return str(IBAN(iban, validate_bban=False).formatted)

@@ -1,0 +1,1 @@
+"""Payments to third parties under dual control: beneficiaries, payments, holds, approvals."""
