@@ -14,7 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from admin.app import mount as mount_console
 from api import errors
 from api.middleware import BodyLimits, SecurityHeaders
-from api.routers import access, accounts, activity, auth, compliance, health, iam, transfers
+from api.routers import (
+    access,
+    accounts,
+    activity,
+    auth,
+    compliance,
+    health,
+    iam,
+    payments,
+    transfers,
+)
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import Database
@@ -87,6 +97,7 @@ def create_app(
         iam.router,
         accounts.router,
         transfers.router,
+        payments.router,
         activity.router,
         access.router,
         compliance.router,

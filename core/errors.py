@@ -147,6 +147,30 @@ class ErrorCode(Code):
         409,
         "Only an account with a zero balance can be closed.",
     )
+    invalid_execution_date = (
+        "invalid_execution_date",
+        422,
+        "A payment executes today (the company's day): later days are not scheduled.",
+        "execution_date",
+    )
+    beneficiary_not_approved = (
+        "beneficiary_not_approved",
+        403,
+        "The beneficiary awaits a second person's approval before it can be paid.",
+        "beneficiary_id",
+    )
+    reason_required = (
+        "reason_required",
+        422,
+        "Rejecting a payment needs a reason.",
+        "reason",
+    )
+    below_bank_minimum = (
+        "below_bank_minimum",
+        422,
+        "A company's approval rule asks fewer approvals than the bank's minimums already do.",
+        "rules",
+    )
     idempotency_key_required = (
         "idempotency_key_required",
         400,

@@ -13,6 +13,7 @@ from sqlmodel import col
 from core.context import RequestContext
 from core.errors import Conflict, NotFound
 from core.ledger import repository
+from core.ledger.identifiers import account_iban
 from core.ledger.posting import available, overdraft_floor
 from core.ledger.schemas import (
     AccountCreate,
@@ -21,7 +22,6 @@ from core.ledger.schemas import (
     EntryPublic,
     TransferPublic,
 )
-from core.ledger.identifiers import account_iban
 from core.models.iam import Bank, Tenant
 from core.models.ledger import Account, Transfer
 from core.money import format_amount

@@ -115,9 +115,7 @@ class PaymentApproval(SQLModel, table=True):
     """One approval of a payment: by whom, under which grant and group. One per person."""
 
     __tablename__ = "payment_approvals"
-    __table_args__ = (
-        Index("ix_payment_approvals_once", "payment_id", "approver_id", unique=True),
-    )
+    __table_args__ = (Index("ix_payment_approvals_once", "payment_id", "approver_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payments.id")
@@ -136,9 +134,7 @@ class ApprovalRule(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("min_amount >= 0", name="ck_approval_rules_min_amount"),
         CheckConstraint("approvals >= 1 AND approvals <= 5", name="ck_approval_rules_approvals"),
-        CheckConstraint(
-            "group_a >= 0 AND group_a <= approvals", name="ck_approval_rules_group_a"
-        ),
+        CheckConstraint("group_a >= 0 AND group_a <= approvals", name="ck_approval_rules_group_a"),
         CheckConstraint(
             "kind IN ('any', 'own', 'internal', 'external')", name="ck_approval_rules_kind"
         ),

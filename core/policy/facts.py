@@ -16,8 +16,8 @@ from core.policy.engine import PolicyEngine
 from core.policy.repository import custom_permissions
 from core.policy.shaping import (
     LIMIT_KINDS,
-    Approval,
     PROPOSING_ACTIONS,
+    Approval,
     Facts,
     Gathered,
     Money,

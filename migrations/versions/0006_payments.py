@@ -70,6 +70,7 @@ def upgrade() -> None:
         batch.create_check_constraint(
             "ck_transfers_kind", "kind IN ('transfer', 'deposit', 'withdrawal', 'payment')"
         )
+    _keep_transfers_append_only()
     _give_accounts_ibans()
 
     op.create_table(
@@ -190,6 +191,19 @@ def upgrade() -> None:
     op.create_index("ix_approval_rules_owner", "approval_rules", ["bank_id", "tenant_id"])
 
 
+def _keep_transfers_append_only() -> None:
+    """SQLite's batch mode rebuilt the transfers table, and a rebuilt table has lost its
+    triggers: refuse UPDATE and DELETE again, as 0001 set up (PostgreSQL altered the table in
+    place and kept its trigger)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for event in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER IF NOT EXISTS transfers_no_{event.lower()} BEFORE {event} ON "
+            "transfers BEGIN SELECT RAISE(ABORT, 'transfers is append-only'); END"
+        )
+
+
 def _give_accounts_ibans() -> None:
     """Every existing customer account gets the IBAN its bank would give it now."""
     conn = op.get_bind()
@@ -216,6 +230,7 @@ def downgrade() -> None:
         batch.create_check_constraint(
             "ck_transfers_kind", "kind IN ('transfer', 'deposit', 'withdrawal')"
         )
+    _keep_transfers_append_only()
     with op.batch_alter_table("accounts") as batch:
         batch.drop_constraint("uq_accounts_iban", type_="unique")
         batch.drop_constraint("ck_accounts_held_nonnegative", type_="check")

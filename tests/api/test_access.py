@@ -133,8 +133,12 @@ def test_builtin_roles_are_read_only_and_listed_from_the_policy(client, app, wor
     admin = bearer(app, world.users["acme-admin"], clock)
     roles = client.get("/v1/roles", headers=admin).json()
     by_key = {r["key"]: r for r in roles}
-    assert set(by_key) >= {"bookkeeper", "payer", "corporate_admin"}
-    assert by_key["bookkeeper"]["permissions"] == ["account.read", "statement.read"]
+    assert set(by_key) >= {"bookkeeper", "payer", "approver", "corporate_admin"}
+    assert by_key["bookkeeper"]["permissions"] == [
+        "account.read",
+        "beneficiary.read",
+        "statement.read",
+    ]
     assert all(r["tenant_id"] == world.tenants["acme"].id for r in roles)
     change = client.patch(
         f"/v1/roles/{by_key['payer']['id']}", json={"description": "mine now"}, headers=admin

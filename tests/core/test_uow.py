@@ -34,17 +34,18 @@ def _unit(db, clock) -> UnitOfWork:  # type: ignore[no-untyped-def]
 
 def test_contention_runs_the_work_again_and_records_one_success(db, world, clock):
     uow = _unit(db, clock)
-    trails: list[int] = []
+    # The trails themselves, kept alive: the id of a collected object may be reused.
+    trails: list[object] = []
 
     def work(session: Session, ctx: RequestContext, answer: str) -> str:
-        trails.append(id(ctx.audit))
+        trails.append(ctx.audit)
         ctx.audit.attempt("test.work", target="again")
         if len(trails) <= 2:
             raise _deadlock()
         return answer
 
     assert uow.run(work, "done") == "done"
-    assert len(trails) == 3 and len(set(trails)) == 3  # a fresh trail for every attempt
+    assert len(trails) == 3 and len({id(t) for t in trails}) == 3  # a fresh trail each attempt
     [record] = _activity(db, world.user_id("manager"))
     assert (record.action, record.outcome, record.status_code) == ("test.work", "succeeded", 201)
 

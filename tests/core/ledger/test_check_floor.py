@@ -18,6 +18,7 @@ class AccountRow:
     kind: str
     balance: int
     overdraft_limit: int
+    held: int = 0
 
 
 amounts = st.integers(min_value=0, max_value=MAX_AMOUNT)

@@ -85,8 +85,8 @@ def test_a_policy_reload_is_a_new_engine_with_new_answers(db, world, clock, tmp_
     vocabulary = altered / "vocabulary.polar"
     vocabulary.write_text(
         vocabulary.read_text().replace(
-            'builtin_carries("payer", permission) if permission in ["account.read", "statement.read", "transfer.create"];',
-            'builtin_carries("payer", permission) if permission in ["account.read", "statement.read"];',
+            '"account.read", "statement.read", "transfer.create", "beneficiary.read",',
+            '"account.read", "statement.read", "beneficiary.read",',
         )
     )
     original = policy_engine.current()

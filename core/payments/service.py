@@ -1,0 +1,36 @@
+"""The payments' services, in one import for the faces (api/, admin/), the CLI and the tests:
+payments and approvals (core.payments.payments) and approval rules (core.payments.rules).
+Each name is defined in one of them; this module only gathers them."""
+
+from __future__ import annotations
+
+from core.payments.payments import (
+    approve_payment,
+    cancel_payment,
+    create_payment,
+    expire_payments,
+    get_payment,
+    inbox,
+    list_payments,
+    payment_public,
+    preview_payment,
+    reject_payment,
+)
+from core.payments.rules import get_bank_rules, get_rules, put_bank_rules, put_rules
+
+__all__ = [
+    "approve_payment",
+    "cancel_payment",
+    "create_payment",
+    "expire_payments",
+    "get_bank_rules",
+    "get_payment",
+    "get_rules",
+    "inbox",
+    "list_payments",
+    "payment_public",
+    "preview_payment",
+    "put_bank_rules",
+    "put_rules",
+    "reject_payment",
+]

@@ -1,0 +1,104 @@
+"""Approval panels: what a payment needs before its money moves, asked of
+policies/approvals.polar. Python gathers the tiers (the bank's minimums and the tenant's rules,
+core.models.payments.ApprovalRule rows) and counts the approvals given; the policy says which
+tiers apply, what the panel asks, and when it is satisfied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from oso import Variable
+
+from core.models.payments import ApprovalRule
+from core.policy import engine as policy_engine
+from core.policy.shaping import optional
+
+
+@dataclass(frozen=True)
+class Panel:
+    """How many approvals a payment needs, and how many of them from signature group A."""
+
+    approvals: int
+    group_a: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a waiting payment still needs, given the approvals counted so far."""
+
+    still_needed: int
+    still_needed_a: int
+
+    @property
+    def satisfied(self) -> bool:
+        return _satisfied(self)
+
+    def facts(self) -> dict[str, int]:
+        return {"still_needed": self.still_needed, "still_needed_a": self.still_needed_a}
+
+
+def tier_facts(rule: ApprovalRule) -> dict[str, Any]:
+    return {
+        "currency": rule.currency,
+        "min_amount": rule.min_amount,
+        "kind": rule.kind,
+        "account": optional(rule.account_id, "id"),
+        "approvals": rule.approvals,
+        "group_a": rule.group_a,
+    }
+
+
+def panel_for(
+    rules: Iterable[ApprovalRule],
+    *,
+    currency: str,
+    amount: int,
+    kind: str,
+    account_id: int,
+    new_beneficiary: bool,
+) -> Panel:
+    """The panel a new payment gets (approvals.polar: panel/4)."""
+    payment = {
+        "currency": currency,
+        "amount": amount,
+        "kind": kind,
+        "account": account_id,
+        "new_beneficiary": new_beneficiary,
+    }
+    tiers = [tier_facts(rule) for rule in rules]
+    answers = policy_engine.current().query(
+        "panel", payment, tiers, Variable("approvals"), Variable("group_a")
+    )
+    if not answers:
+        raise policy_engine.PolicyError("panel/4 gave no answer")
+    return Panel(int(answers[0]["approvals"]), int(answers[0]["group_a"]))
+
+
+def progress(panel: Panel, groups: Sequence[str | None]) -> Progress:
+    """What is still needed after the approvals given, each by its approver's group. Every
+    approval counted fills a place (the policy refuses one that does not:
+    approval_group_not_needed), so the counts only go down."""
+    from_a = sum(1 for group in groups if group == "A")
+    return Progress(
+        still_needed=max(panel.approvals - len(groups), 0),
+        still_needed_a=max(panel.group_a - from_a, 0),
+    )
+
+
+def _satisfied(progress: Progress) -> bool:
+    return policy_engine.current().holds("satisfied", progress.facts())
+
+
+def describe_needed(progress: Progress) -> str:
+    """ "1 more approval from group A", "2 more approvals, 1 of them from group A"."""
+    more, more_a = progress.still_needed, progress.still_needed_a
+    if more == 0:
+        return "no more approvals"
+    noun = "approval" if more == 1 else "approvals"
+    if more_a == 0:
+        return f"{more} more {noun}"
+    if more_a == more:
+        return f"{more} more {noun} from group A"
+    return f"{more} more {noun}, {more_a} of them from group A"

@@ -1,0 +1,123 @@
+"""A world for payments under dual control, on top of tests.factories' world: two approvers of
+Acme (groups A and B, each with an approval limit), beneficiaries (external, internal at
+Globex, and Acme's own payroll account; all added long enough ago not to be new), and an
+approval panel (Acme: >= 10,000.00 EUR one approval, >= 100,000.00 EUR two with one from
+group A)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.context import RequestContext
+from core.db import Database
+from core.iam import service as iam
+from core.iam.credentials import Passwords
+from core.models.iam import User
+from core.models.payments import ApprovalRule, Beneficiary
+from tests.factories import PASSWORD, World, unit_of_work
+
+EXTERNAL_IBAN = "DE89370400440532013000"
+
+
+@dataclass
+class PaymentsWorld:
+    world: World
+    beneficiaries: dict[str, int]
+    approvers: dict[str, User]
+
+    def beneficiary_id(self, name: str) -> int:
+        return self.beneficiaries[name]
+
+
+def add_approver(
+    session: Session,
+    passwords: Passwords,
+    world: World,
+    username: str,
+    *,
+    group: str | None,
+    limit: int | None,
+    now: dt.datetime,
+) -> User:
+    acme = world.tenants["acme"]
+    user = iam.create_user(
+        session,
+        passwords,
+        bank_id=world.bank.id,  # type: ignore[arg-type]
+        tenant_id=acme.id,
+        username=username,
+        display_name=username.replace("-", " ").title(),
+        password=PASSWORD,
+        now=now,
+    )
+    role = iam.builtin_role(session, "approver", bank_id=world.bank.id, tenant_id=acme.id)  # type: ignore[arg-type]
+    world.grants[username] = iam.grant_role(
+        session,
+        user,
+        role,
+        now=now,
+        approval_group=group,
+        approval_limit=limit,
+        limit_currency="EUR" if limit is not None else None,
+    )
+    world.users[username] = user
+    return user
+
+
+def build_payments_world(
+    db: Database, passwords: Passwords, world: World, clock: Clock, *, rules: bool = True
+) -> PaymentsWorld:
+    now = clock.now()
+    acme = world.tenants["acme"]
+
+    def build(session: Session, _ctx: RequestContext) -> PaymentsWorld:
+        approvers = {
+            "acme-approver-a": add_approver(
+                session, passwords, world, "acme-approver-a", group="A", limit=500_000_00, now=now
+            ),
+            "acme-approver-b": add_approver(
+                session, passwords, world, "acme-approver-b", group="B", limit=500_000_00, now=now
+            ),
+        }
+        added = now - dt.timedelta(days=30)
+        payees = {
+            "supplier": (EXTERNAL_IBAN, None),
+            "globex": (world.accounts["globex-main"].iban, world.account_id("globex-main")),
+            "payroll": (world.accounts["acme-payroll"].iban, world.account_id("acme-payroll")),
+        }
+        ids: dict[str, int] = {}
+        for name, (iban, internal) in payees.items():
+            row = Beneficiary(
+                bank_id=world.bank.id,  # type: ignore[arg-type]
+                tenant_id=acme.id,  # type: ignore[arg-type]
+                name=name.title(),
+                iban=iban or "",
+                internal_account_id=internal,
+                created_by_id=world.user_id("acme-admin"),
+                created_at=added,
+                updated_at=added,
+            )
+            session.add(row)
+            session.flush()
+            ids[name] = row.id  # type: ignore[assignment]
+        if rules:
+            for minimum, approvals, group_a in ((10_000_00, 1, 0), (100_000_00, 2, 1)):
+                session.add(
+                    ApprovalRule(
+                        bank_id=world.bank.id,  # type: ignore[arg-type]
+                        tenant_id=acme.id,
+                        currency="EUR",
+                        min_amount=minimum,
+                        approvals=approvals,
+                        group_a=group_a,
+                        updated_at=now,
+                    )
+                )
+        session.flush()
+        return PaymentsWorld(world=world, beneficiaries=ids, approvers=approvers)
+
+    return unit_of_work(db, clock).run(build)
