@@ -61,7 +61,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("iban", sa.String(34), nullable=True))
         batch.drop_constraint("ck_accounts_within_overdraft", type_="check")
         batch.create_check_constraint(
-            "ck_accounts_within_overdraft", "kind = 'clearing' OR balance - held >= -overdraft_limit"
+            "ck_accounts_within_overdraft",
+            "kind = 'clearing' OR balance - held >= -overdraft_limit",
         )
         batch.create_check_constraint("ck_accounts_held_nonnegative", "held >= 0")
         batch.create_unique_constraint("uq_accounts_iban", ["iban"])
@@ -82,9 +83,7 @@ def upgrade() -> None:
         sa.Column("iban", sa.String(34), nullable=False),
         sa.Column("bic", sa.String(11), nullable=True),
         sa.Column("reference_template", sa.String(140), nullable=False),
-        sa.Column(
-            "internal_account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=True
-        ),
+        sa.Column("internal_account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=True),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("created_by_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
         sa.Column("approved_by_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
@@ -114,9 +113,7 @@ def upgrade() -> None:
         sa.Column(
             "beneficiary_id", sa.Integer(), sa.ForeignKey("beneficiaries.id"), nullable=False
         ),
-        sa.Column(
-            "credit_account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=False
-        ),
+        sa.Column("credit_account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=False),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
@@ -183,7 +180,9 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.CheckConstraint("min_amount >= 0", name="ck_approval_rules_min_amount"),
         sa.CheckConstraint("approvals >= 1 AND approvals <= 5", name="ck_approval_rules_approvals"),
-        sa.CheckConstraint("group_a >= 0 AND group_a <= approvals", name="ck_approval_rules_group_a"),
+        sa.CheckConstraint(
+            "group_a >= 0 AND group_a <= approvals", name="ck_approval_rules_group_a"
+        ),
         sa.CheckConstraint(
             "kind IN ('any', 'own', 'internal', 'external')", name="ck_approval_rules_kind"
         ),
