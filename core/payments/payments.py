@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -49,7 +49,7 @@ from core.payments.schemas import (
 )
 from core.policy import spend
 from core.policy.facts import Approval, Money, Resource
-from core.policy.filters import readable_accounts
+from core.policy.filters import readable_accounts, readable_in_tenant
 from core.policy.panels import Panel, Progress, describe_needed, panel_for, progress
 from core.policy.service import check, permit, require_readable
 
@@ -669,6 +669,33 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
             )
         )
     return items
+
+
+def payable_beneficiaries(session: Session, ctx: RequestContext) -> list[Beneficiary]:
+    """The beneficiaries the caller's company can pay now (active, not deleted), by name:
+    what a payment form offers. Empty unless the caller may read beneficiaries."""
+    actor = ctx.require_actor()
+    if actor.tenant_id is None:
+        return []
+    readable = readable_in_tenant(
+        session,
+        ctx,
+        "beneficiary.read",
+        tenant_column=col(Beneficiary.tenant_id),
+        bank_column=col(Beneficiary.bank_id),
+    )
+    return list(
+        session.scalars(
+            select(Beneficiary)
+            .where(
+                readable,
+                col(Beneficiary.status) == "active",
+                col(Beneficiary.deleted_at).is_(None),
+            )
+            .order_by(col(Beneficiary.name), col(Beneficiary.id))
+            .limit(500)
+        )
+    )
 
 
 def _publics(session: Session, rows: Sequence[Payment], now: dt.datetime) -> list[PaymentPublic]:
