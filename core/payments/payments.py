@@ -493,8 +493,11 @@ def _post(
         day=None,
         now=ctx.now(),
     )
-    payment.transfer_id = ledger.post_transfer(session, posting)
+    # Released before the posting is written, never after: between the two statements the
+    # amount would count twice (in the balance and in the hold) and the floor's constraint
+    # (ck_accounts_within_overdraft) would refuse a payment that takes the account near it.
     repository.change_held(session, subject.id, -payment.amount, ctx.now())
+    payment.transfer_id = ledger.post_transfer(session, posting)
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.ended_at = ctx.now()
 

@@ -211,3 +211,29 @@ def test_a_preview_says_who_must_approve_and_changes_nothing(client, app, pw, cl
     assert small.json()["outcome"] == "posted" and small.json()["approvers"] == []
     assert _account(client, payer, account_id) == before
     assert client.get("/v1/payments", headers=payer).json()["items"] == []
+
+
+def test_the_last_approval_posts_a_payment_holding_most_of_the_balance(client, app, pw, clock):
+    """The hold becomes the posting: a payment may take the account down to its floor (here
+    60,000.00 EUR of 100,000.00 held, 40,000.00 left available). Regression: the posting was
+    written before the hold was released, so for a moment the balance and the hold both
+    counted the amount, the account's floor constraint failed and the approval answered 500."""
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    a = bearer(app, pw.world.users["acme-approver-a"], clock)
+    payroll = pw.world.account_id("acme-payroll")
+    body = {
+        "account_id": payroll,
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 60_000_00,
+        "currency": "EUR",
+    }
+    made = client.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
+    assert made.status_code == 202, made.text
+    assert _account(client, payer, payroll)["available"] == 40_000_00
+    approved = client.post(
+        f"/v1/payments/{made.json()['id']}/approve", headers={**a, "Idempotency-Key": new_key()}
+    )
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["status"] == "sent"
+    after = _account(client, payer, payroll)
+    assert (after["balance"], after["held"], after["available"]) == (40_000_00, 0, 40_000_00)
