@@ -121,6 +121,12 @@ def assert_payments_consistent(session: Session) -> PaymentsState:
     by_kind = {t.id for t in state.transfers.values() if t.kind == "payment"}
     assert by_kind == set(payment_transfers), (by_kind, set(payment_transfers))
 
+    # Conservation: every balance, clearing accounts included, sums to zero per currency.
+    per_currency: Counter[str] = Counter()
+    for account in state.accounts.values():
+        per_currency[account.currency] += account.balance
+    assert all(total == 0 for total in per_currency.values()), per_currency
+
     held = state.pending_held()
     for account in state.accounts.values():
         assert account.held == held.get(account.id or 0, 0), (account.id, account.held, held)
