@@ -260,3 +260,43 @@ def test_the_inbox_is_exactly_what_one_could_approve(db, pw, clock):
     assert len(inboxes["payroll-approver"]) == 1, inboxes
     for nobody in ("acme-payer", "acme-admin", "globex-admin", "manager", "expired-approver"):
         assert inboxes[nobody] == [], nobody
+
+
+def test_at_a_fraction_of_a_second_from_expiry_the_list_and_the_decision_agree(db, pw, clock):
+    """The policy reads times in whole seconds. Regression: a payment made at 0.7 s past a
+    second expired at 0.7 s past it too, so 0.4 s past that second the list and a GET showed
+    it waiting while the policy (now and expiry both cut to the second) found it expired:
+    listed as pending, left out of the inbox, refused payment_not_pending. A payment's expiry
+    is a whole second now, which the policy's seconds compare exactly."""
+    payer = _as(db, clock, "acme-payer", pw)
+    clock.at = clock.at + dt.timedelta(days=1, microseconds=700_000)
+    made = payer(
+        payments.create_payment,
+        PaymentCreate(
+            account_id=pw.world.account_id("acme-operating"),
+            beneficiary_id=pw.beneficiary_id("supplier"),
+            amount=20_000_00,
+            currency="EUR",
+        ),
+        new_key(),
+    ).payment
+    assert made.expires_at is not None
+    clock.at = made.expires_at.replace(microsecond=0) + dt.timedelta(microseconds=400_000)
+    ctx = RequestContext(actor=actor_of(pw.world.users["acme-approver-a"]), clock=clock)
+    with db.unit_of_work(write=False) as session:
+        shown = payments.get_payment(session, ctx, made.id).status
+        pending = payments.list_payments(session, ctx, status="pending_approval", limit=200)
+        listed = made.id in {p.id for p in pending.items}
+        in_inbox = made.id in {i.payment.id for i in payments.inbox(session, ctx)}
+    try:
+        _as(db, clock, "acme-approver-a", pw)(payments.approve_payment, made.id, new_key())
+        approved = True
+    except MandateError as error:
+        assert error.code == "payment_not_pending"
+        approved = False
+    assert (shown == "pending_approval") == listed == in_inbox == approved, (
+        shown,
+        listed,
+        in_inbox,
+        approved,
+    )
