@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import RequestContext
-from core.errors import InvalidRequest, NotFound
+from core.errors import Conflict, InvalidRequest, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
 from core.ledger.posting import Movement, plan_transfer
@@ -85,11 +85,7 @@ def create_payment(
         return _replayed(ctx, idempotency.replay(earlier, ticket))
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    if credit_id == body.account_id:
-        raise InvalidRequest(
-            "the beneficiary is this same account: a payment needs two different accounts",
-            code="same_account",
-        )
+    _check_two_accounts(body.account_id, credit_id)
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject = _gate(session, ctx, accounts.get(body.account_id), body.account_id)
     # Lapsed payments of this account give their holds back first (its accounts are locked
@@ -98,11 +94,7 @@ def create_payment(
         accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
         subject = accounts[body.account_id]
     credit = accounts[credit_id]
-    if subject.currency != body.currency:
-        raise InvalidRequest(
-            f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
-            code="currency_mismatch",
-        )
+    _check_paying_currency(subject, body.currency)
     verdict = permit(
         session,
         ctx,
@@ -112,11 +104,7 @@ def create_payment(
         money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
         lock=True,
     )
-    if credit.currency != body.currency:
-        raise InvalidRequest(
-            f"the beneficiary's account is not in {body.currency}: a payment moves one currency",
-            code="currency_mismatch",
-        )
+    _check_credit_currency(credit, body.currency)
     _check_execution_date(body, verdict.facts.day)
     kind = _kind(beneficiary, subject, credit)
     tenant = session.get(Tenant, subject.tenant_id)
@@ -227,6 +215,30 @@ def _credit_account_id(
     return clearing
 
 
+def _check_two_accounts(account_id: int, credit_id: int) -> None:
+    if credit_id == account_id:
+        raise InvalidRequest(
+            "the beneficiary is this same account: a payment needs two different accounts",
+            code="same_account",
+        )
+
+
+def _check_paying_currency(subject: Account, currency: str) -> None:
+    if subject.currency != currency:
+        raise InvalidRequest(
+            f"account {subject.id} is in {subject.currency}, the amount in {currency}",
+            code="currency_mismatch",
+        )
+
+
+def _check_credit_currency(credit: Account, currency: str) -> None:
+    if credit.currency != currency:
+        raise InvalidRequest(
+            f"the beneficiary's account is not in {currency}: a payment moves one currency",
+            code="currency_mismatch",
+        )
+
+
 def _kind(beneficiary: Beneficiary, subject: Account, credit: Account) -> str:
     if beneficiary.internal_account_id is None:
         return "external"
@@ -246,17 +258,30 @@ def _check_execution_date(body: PaymentCreate, today: dt.date | None) -> None:
 def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     """What `body` would do if sent now: refused (and why), posted or sent at once, or held
     for approval, with the panel and the people who could approve it. The same decisions as
-    the payment itself, unlocked and unrecorded; nothing is written."""
+    the payment itself, unrecorded; nothing is written. As the payment would, it first lets
+    the account's lapsed payments go (their holds and the limits they count), inside a
+    savepoint that is always rolled back."""
+    trial = session.begin_nested()
+    try:
+        return _preview(session, ctx, body)
+    finally:
+        trial.rollback()
+
+
+def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     actor = ctx.require_actor()
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    subject = _gate(
-        session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id
-    )
+    _check_two_accounts(body.account_id, credit_id)
+    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
+    _expire_lapsed(session, ctx, account_id=body.account_id)
+    subject = ledger.account_snapshot(session, body.account_id)
     credit = ledger.account_snapshot(session, credit_id)
-    assert credit is not None and subject.id is not None and subject.tenant_id is not None
+    assert subject is not None and credit is not None
+    assert subject.id is not None and subject.tenant_id is not None
     tenant = session.get(Tenant, subject.tenant_id)
     assert tenant is not None
+    _check_paying_currency(subject, body.currency)
     verdict = check(
         session,
         ctx,
@@ -265,6 +290,8 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
         money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
         record=False,
     )
+    if verdict.allowed:  # as the payment: the other account's currency once it may go there
+        _check_credit_currency(credit, body.currency)
     kind = _kind(beneficiary, subject, credit)
     panel = panel_for(
         repository.tiers(session, subject.bank_id, subject.tenant_id, body.currency),
@@ -290,6 +317,32 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
             error=verdict.decision.reason,
             detail=verdict.message,
         )
+    _check_execution_date(body, verdict.facts.day)
+    try:  # the ledger's own rules, as the payment meets them: frozen, closed, the floor
+        plan_transfer(
+            Movement(
+                kind="payment",
+                subject_id=subject.id,
+                counterparty_id=credit_id,
+                amount=body.amount,
+                currency=body.currency,
+                description=body.reference,
+            ),
+            subject,
+            credit,
+            initiated_by=actor.user_id,
+            grant_id=verdict.decision.grant_id,
+            day=None,
+            now=ctx.now(),
+        )
+    except (Conflict, InvalidRequest) as refusal:
+        return PaymentPreview(
+            outcome="refused",
+            required=required,
+            approvers=[],
+            error=refusal.code,
+            detail=refusal.detail,
+        )
     if panel.approvals == 0:
         return PaymentPreview(
             outcome="sent" if kind == "external" else "posted", required=required, approvers=[]
@@ -304,15 +357,27 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
         amount=body.amount,
         currency=body.currency,
     )
+    return PaymentPreview(
+        outcome="pending_approval",
+        required=required,
+        approvers=_possible_approvers(session, ctx, subject, hypothetical),
+    )
+
+
+def _possible_approvers(
+    session: Session, ctx: RequestContext, subject: Account, payment: Approval
+) -> list[PossibleApprover]:
+    """The caller's colleagues whom the policy would let approve `payment`."""
+    assert subject.tenant_id is not None
     approvers = []
-    for person in repository.colleagues(session, subject.tenant_id, exclude=actor.user_id):
+    for person in repository.colleagues(session, subject.tenant_id, exclude=payment.initiator_id):
         answer = check(
             session,
             ctx,
             "payment.approve",
             Resource.of_account(subject),
             actor=actor_of(person),
-            approval=hypothetical,
+            approval=payment,
             record=False,
         )
         if answer.allowed:
@@ -324,7 +389,7 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
                     approval_group=grant.approval_group,
                 )
             )
-    return PaymentPreview(outcome="pending_approval", required=required, approvers=approvers)
+    return approvers
 
 
 # -- approving, rejecting, cancelling --------------------------------------------------------

@@ -237,3 +237,21 @@ def test_the_last_approval_posts_a_payment_holding_most_of_the_balance(client, a
     assert approved.json()["status"] == "sent"
     after = _account(client, payer, payroll)
     assert (after["balance"], after["held"], after["available"]) == (40_000_00, 0, 40_000_00)
+
+
+def test_a_preview_refuses_what_the_ledger_would_refuse(client, app, pw, clock):
+    """A preview meets the ledger's rules as the payment does. Regression: a payment of more
+    than the account has available was previewed as waiting for approval (the payment itself
+    is refused 422 insufficient_funds)."""
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    body = {
+        "account_id": pw.world.account_id("acme-payroll"),
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 100_000_01,
+        "currency": "EUR",
+    }
+    preview = client.post("/v1/payments/preview", json=body, headers=payer)
+    assert preview.status_code == 200, preview.text
+    assert (preview.json()["outcome"], preview.json()["error"]) == ("refused", "insufficient_funds")
+    made = client.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
+    assert made.status_code == 422 and made.json()["error"] == "insufficient_funds", made.text

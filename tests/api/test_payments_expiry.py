@@ -137,3 +137,27 @@ def test_a_new_payment_from_the_account_releases_its_lapsed_holds_first(client, 
     # ... and it is ended for good: the command finds nothing left to do.
     assert unit_of_work(db, clock).run(payments.expire_payments) == 0
 
+
+def test_a_preview_says_what_the_payment_would_do_with_lapsed_holds_around(
+    client, app, pw, db, clock
+):
+    """A preview is the payment's own decisions: the lapsed payment it would release first
+    does not count. Regression: the preview counted it and said limit_monthly, refused,
+    where the payment itself was accepted; nothing of the release is kept."""
+    _lapse(client, app, pw, clock)
+    body = {
+        "account_id": pw.world.account_id("acme-operating"),
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 45_000_00,
+        "currency": "EUR",
+    }
+    preview = client.post(
+        "/v1/payments/preview", json=body, headers=bearer(app, pw.world.users["acme-payer"], clock)
+    )
+    assert preview.status_code == 200, preview.text
+    assert (_held(client, app, pw, clock), _month_spent(db, pw)) == (40_000_00, 40_000_00)
+    made = _pay(client, app, pw, clock, 45_000_00)
+    assert (preview.json()["outcome"], made.status_code) == ("pending_approval", 202), (
+        preview.json(),
+        made.text,
+    )

@@ -248,6 +248,7 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
                 expected = "account_frozen"
             elif amount > available(state, account_id, released=True):
                 expected = "insufficient_funds"
+            self.preview(payer, body, expected)
             key = new_key()
             result = self.attempt(expected, payer, payments.create_payment, body, key)
             if result is None:
@@ -259,6 +260,23 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             assert made.status == (moved if approvals == 0 else "pending_approval"), made
             outcomes[f"created {made.status}"] += 1
             self.created.append(Replayable(payer, key, body, made))
+
+        def preview(self, payer: str, body: PaymentCreate, expected: str | None) -> None:
+            """The preview says what the payment would do (refused, and why, or its outcome)
+            and changes nothing."""
+            before = fingerprint(read())
+            if expected == "same_account":  # a request that is wrong either way
+                self.attempt(expected, payer, payments.preview_payment, body)
+                return
+            answer = run(payer, payments.preview_payment, body)
+            assert fingerprint(read()) == before, "a preview changed data"
+            if expected is not None:
+                assert (answer.outcome, answer.error) == ("refused", expected), answer
+                return
+            approvals, _group_a = expected_panel(body.amount)
+            moved = "sent" if body.beneficiary_id == pw.beneficiary_id("supplier") else "posted"
+            assert answer.outcome == (moved if approvals == 0 else "pending_approval"), answer
+            outcomes["previewed"] += 1
 
         @rule(pick=PICK, changed=st.booleans())
         def replay_create(self, pick: int, changed: bool) -> None:
@@ -479,7 +497,7 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
     run_state_machine_as_test(
         PaymentMachine,
         settings=settings(
-            max_examples=15,
+            max_examples=12,
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=list(HealthCheck),
