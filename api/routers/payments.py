@@ -96,7 +96,12 @@ def create_payment(
     description="Nothing is held or sent, and no Idempotency-Key is needed: the same decisions "
     "as the payment itself, asked without acting on them.",
     responses=error_responses(
-        "not_found", "beneficiary_not_approved", "currency_mismatch", "unknown_currency"
+        "not_found",
+        "beneficiary_not_approved",
+        "currency_mismatch",
+        "unknown_currency",
+        "same_account",
+        "invalid_execution_date",
     ),
 )
 def preview_payment(uow: ApiUnit, body: PaymentCreate) -> PaymentPreview:
