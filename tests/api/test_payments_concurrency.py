@@ -13,9 +13,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from core import uow
+from core.db import is_retryable, sqlstate
 from core.models.ledger import Account, Transfer
 from core.models.payments import Payment, PaymentApproval
-from tests.factories import bearer, new_key
+from core.payments import service as payments
+from tests.factories import bearer, new_key, unit_of_work
 from tests.ledger_checks import assert_ledger_consistent
 from tests.payments_checks import assert_payments_consistent
 from tests.payments_world import PaymentsWorld, build_payments_world
@@ -63,6 +66,16 @@ def pay(client, headers, pw: PaymentsWorld, amount: int) -> dict:  # type: ignor
 def approve(payment_id: int, headers: dict[str, str]) -> Request:
     return lambda http: http.post(
         f"/v1/payments/{payment_id}/approve", headers={**headers, "Idempotency-Key": new_key()}
+    )
+
+
+def cancel(payment_id: int, headers: dict[str, str]) -> Request:
+    return lambda http: http.post(f"/v1/payments/{payment_id}/cancel", json={}, headers=headers)
+
+
+def create(body: dict[str, object], headers: dict[str, str]) -> Request:
+    return lambda http: http.post(
+        "/v1/payments", json=body, headers={**headers, "Idempotency-Key": new_key()}
     )
 
 
@@ -172,10 +185,7 @@ def test_twenty_payments_at_once_against_a_daily_limit_count_while_they_wait(
         "currency": "EUR",
     }
 
-    def one(http: httpx.Client) -> httpx.Response:
-        return http.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
-
-    answers = at_once(live_server, [one] * 20)
+    answers = at_once(live_server, [create(body, payer)] * 20)
     statuses = Counter(r.status_code for r in answers)
     assert statuses == {202: 100_000_00 // 15_000_00, 403: 20 - 6}, [r.text for r in answers]
     assert {r.json()["error"] for r in answers if r.status_code == 403} == {"limit_daily"}
@@ -199,10 +209,9 @@ def test_an_approval_racing_a_cancellation_has_one_outcome(client, app, db, pw, 
         postings_before = postings(db)
         payment = pay(client, payer, pw, 20_000_00)
 
-        def cancel(http: httpx.Client, payment_id: int = payment["id"]) -> httpx.Response:
-            return http.post(f"/v1/payments/{payment_id}/cancel", json={}, headers=payer)
-
-        approved, cancelled = at_once(live_server, [approve(payment["id"], a), cancel])
+        approved, cancelled = at_once(
+            live_server, [approve(payment["id"], a), cancel(payment["id"], payer)]
+        )
         ended, _approvals = payment_row(db, payment["id"])
         transfers = postings(db) - postings_before
         after = operating(db, pw)
@@ -221,3 +230,51 @@ def test_an_approval_racing_a_cancellation_has_one_outcome(client, app, db, pw, 
         seen[ended.status] += 1
         consistent(db)
     assert sum(seen.values()) == ROUNDS * 2, seen
+
+
+def test_a_lapsed_payment_decided_while_a_new_payment_releases_it(
+    client, app, db, pw, clock, live_server, monkeypatch
+):
+    """A new payment releases its account's lapsed payments while someone approves or cancels
+    one of them: each decision is refused payment_not_pending, the payment is made, the lapsed
+    one expired once, and no deadlock happens at all. Regression: the new payment locked its
+    accounts and then the lapsed payments, the decisions a payment and then its accounts; the
+    database broke the deadlocks (after its deadlock_timeout, a second) and the unit of work
+    ran the loser again, so nobody saw an error, only the wait."""
+    deadlocks: list[BaseException] = []
+
+    def counting(exc: BaseException) -> bool:
+        if sqlstate(exc) == "40P01":
+            deadlocks.append(exc)
+        return is_retryable(exc)
+
+    monkeypatch.setattr(uow, "is_retryable", counting)  # the live server runs in this process
+    for _ in range(ROUNDS):
+        payer = bearer(app, pw.world.users["acme-payer"], clock)
+        lapsed = pay(client, payer, pw, 20_000_00)
+        clock.advance(days=7, hours=1)
+        payer = bearer(app, pw.world.users["acme-payer"], clock)
+        a = bearer(app, pw.world.users["acme-approver-a"], clock)
+        body = {
+            "account_id": pw.world.account_id("acme-operating"),
+            "beneficiary_id": pw.beneficiary_id("supplier"),
+            "amount": 30_000_00,
+            "currency": "EUR",
+        }
+
+        made, approved, cancelled = at_once(
+            live_server,
+            [create(body, payer), approve(lapsed["id"], a), cancel(lapsed["id"], payer)],
+        )
+        assert made.status_code == 202, made.text
+        for refused in (approved, cancelled):
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"] == "payment_not_pending", refused.text
+        ended, _approvals = payment_row(db, lapsed["id"])
+        assert ended.status == "expired"
+        assert operating(db, pw).held == 30_000_00
+        consistent(db)
+        # The new one lapses in its turn, released by the command.
+        clock.advance(days=7, hours=1)
+        assert unit_of_work(db, clock).run(payments.expire_payments) == 1
+    assert deadlocks == []
