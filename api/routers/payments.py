@@ -90,7 +90,7 @@ def create_payment(
 
 
 @router.post(
-    "/payments/preview",
+    "/payment-previews",
     response_model=PaymentPreview,
     summary="What a payment would do if sent now: refused, sent, or held for whose approval",
     description="Nothing is held or sent, and no Idempotency-Key is needed: the same decisions "

@@ -198,7 +198,7 @@ def test_a_preview_says_who_must_approve_and_changes_nothing(client, app, pw, cl
         "amount": 150_000_00,
         "currency": "EUR",
     }
-    preview = client.post("/v1/payments/preview", json=body, headers=payer)
+    preview = client.post("/v1/payment-previews", json=body, headers=payer)
     assert preview.status_code == 200, preview.text
     answer = preview.json()
     assert answer["outcome"] == "pending_approval"
@@ -207,7 +207,7 @@ def test_a_preview_says_who_must_approve_and_changes_nothing(client, app, pw, cl
         ("Acme Approver A", "A"),
         ("Acme Approver B", "B"),
     ]
-    small = client.post("/v1/payments/preview", json={**body, "amount": 100_00}, headers=payer)
+    small = client.post("/v1/payment-previews", json={**body, "amount": 100_00}, headers=payer)
     assert small.json()["outcome"] == "posted" and small.json()["approvers"] == []
     assert _account(client, payer, account_id) == before
     assert client.get("/v1/payments", headers=payer).json()["items"] == []
