@@ -78,6 +78,7 @@ def _respond(result: PaymentResult) -> JSONResponse:
         **error_responses(
             *MONEY_ERRORS,
             "same_account",
+            "insufficient_available",
             "beneficiary_not_approved",
             "invalid_execution_date",
         ),
@@ -145,7 +146,7 @@ def get_payment(uow: ApiUnit, payment_id: PaymentId) -> PaymentPublic:
     responses={
         **ANSWERS,
         **error_responses(
-            *APPROVAL_REFUSALS, "account_frozen", "account_closed", "insufficient_funds"
+            *APPROVAL_REFUSALS, "account_frozen", "account_closed", "insufficient_available"
         ),
     },
 )

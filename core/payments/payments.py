@@ -28,7 +28,7 @@ from core.context import RequestContext
 from core.errors import InvalidRequest, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
-from core.ledger.posting import Movement, plan_transfer
+from core.ledger.posting import Movement, available, may_debit, plan_transfer
 from core.models.iam import Tenant, actor_of
 from core.models.ledger import Account
 from core.models.payments import Beneficiary, Payment, PaymentApproval
@@ -140,6 +140,7 @@ def create_payment(
     )
     # The ledger's rules (frozen, closed, the floor with holds counted) hold for a payment
     # that waits as for one posted now: nothing pending can take available below the floor.
+    _require_available(subject, body.amount, body.currency)
     posting = plan_transfer(
         movement,
         subject,
@@ -477,6 +478,7 @@ def _post(
     assert subject.id is not None and credit.id is not None
     # The hold is this payment's own: the floor is checked without it, then it is consumed.
     released = Account(**{**subject.model_dump(), "held": subject.held - payment.amount})
+    _require_available(released, payment.amount, payment.currency)
     posting = plan_transfer(
         Movement(
             kind="payment",
@@ -497,6 +499,20 @@ def _post(
     repository.change_held(session, subject.id, -payment.amount, ctx.now())
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.ended_at = ctx.now()
+
+
+def _require_available(account: Account, amount: int, currency: str) -> None:
+    """422 insufficient_available unless `amount` fits in what the account has available:
+    balance + overdraft limit - holds (core.ledger.posting.available)."""
+    if may_debit(account, amount):
+        return
+    raise InvalidRequest(
+        f"account {account.id} has {format_amount(max(available(account), 0), currency)} "
+        f"available (balance {format_amount(account.balance, currency)}, held for payments "
+        f"awaiting approval {format_amount(account.held, currency)}); this payment needs "
+        f"{format_amount(amount, currency)}",
+        code="insufficient_available",
+    )
 
 
 def _release(

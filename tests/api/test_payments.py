@@ -211,3 +211,20 @@ def test_a_preview_says_who_must_approve_and_changes_nothing(client, app, pw, cl
     assert small.json()["outcome"] == "posted" and small.json()["approvers"] == []
     assert _account(client, payer, account_id) == before
     assert client.get("/v1/payments", headers=payer).json()["items"] == []
+
+
+def test_holds_count_against_what_a_payment_may_take(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    account_id = pw.world.account_id("acme-payroll")  # 100,000.00 EUR
+    body = {
+        "account_id": account_id,
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 60_000_00,
+        "currency": "EUR",
+    }
+    first = client.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
+    assert first.status_code == 202, first.text
+    second = client.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
+    assert second.status_code == 422
+    assert second.json()["error"] == "insufficient_available"
+    assert "40,000.00 EUR available" in second.json()["detail"]
