@@ -147,6 +147,12 @@ class ErrorCode(Code):
         "less what payments awaiting approval hold.",
         "amount",
     )
+    beneficiary_account_unavailable = (
+        "beneficiary_account_unavailable",
+        409,
+        "The beneficiary's account cannot receive payments now.",
+        "beneficiary_id",
+    )
     account_frozen = "account_frozen", 409, "The account is frozen: no money moves in or out."
     account_closed = "account_closed", 409, "The account is closed."
     account_not_empty = (

@@ -79,6 +79,7 @@ def _respond(result: PaymentResult) -> JSONResponse:
             *MONEY_ERRORS,
             "same_account",
             "insufficient_available",
+            "beneficiary_account_unavailable",
             "beneficiary_not_approved",
             "invalid_execution_date",
         ),
@@ -146,7 +147,11 @@ def get_payment(uow: ApiUnit, payment_id: PaymentId) -> PaymentPublic:
     responses={
         **ANSWERS,
         **error_responses(
-            *APPROVAL_REFUSALS, "account_frozen", "account_closed", "insufficient_available"
+            *APPROVAL_REFUSALS,
+            "account_frozen",
+            "account_closed",
+            "insufficient_available",
+            "beneficiary_account_unavailable",
         ),
     },
 )

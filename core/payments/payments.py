@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import RequestContext
-from core.errors import InvalidRequest, NotFound
+from core.errors import Conflict, InvalidRequest, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
 from core.ledger.posting import Movement, available, may_debit, plan_transfer
@@ -141,6 +141,7 @@ def create_payment(
     # The ledger's rules (frozen, closed, the floor with holds counted) hold for a payment
     # that waits as for one posted now: nothing pending can take available below the floor.
     _require_available(subject, body.amount, body.currency)
+    _require_receiving(credit)
     posting = plan_transfer(
         movement,
         subject,
@@ -479,6 +480,7 @@ def _post(
     # The hold is this payment's own: the floor is checked without it, then it is consumed.
     released = Account(**{**subject.model_dump(), "held": subject.held - payment.amount})
     _require_available(released, payment.amount, payment.currency)
+    _require_receiving(credit)
     posting = plan_transfer(
         Movement(
             kind="payment",
@@ -513,6 +515,16 @@ def _require_available(account: Account, amount: int, currency: str) -> None:
         f"{format_amount(amount, currency)}",
         code="insufficient_available",
     )
+
+
+def _require_receiving(credit: Account) -> None:
+    """409 unless the beneficiary's account takes money. Said the same way whatever the
+    reason (frozen, closed), and without its id: it may be another company's account."""
+    if credit.status != "open":
+        raise Conflict(
+            "the beneficiary's account cannot receive payments now",
+            code="beneficiary_account_unavailable",
+        )
 
 
 def _release(

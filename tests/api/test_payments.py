@@ -228,3 +228,16 @@ def test_holds_count_against_what_a_payment_may_take(client, app, pw, clock):
     assert second.status_code == 422
     assert second.json()["error"] == "insufficient_available"
     assert "40,000.00 EUR available" in second.json()["detail"]
+
+
+def test_a_frozen_account_at_another_company_is_not_named(client, app, pw, clock):
+    manager = bearer(app, pw.world.users["manager"], clock)
+    globex_main = pw.world.account_id("globex-main")
+    frozen = client.patch(f"/v1/accounts/{globex_main}", json={"status": "frozen"}, headers=manager)
+    assert frozen.status_code == 200, frozen.text
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    refused = _pay(client, payer, pw, 100_00, payee="globex")
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "beneficiary_account_unavailable"
+    assert str(globex_main) not in refused.json()["detail"]
+    assert "frozen" not in refused.json()["detail"]
