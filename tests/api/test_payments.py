@@ -241,3 +241,54 @@ def test_a_frozen_account_at_another_company_is_not_named(client, app, pw, clock
     assert refused.json()["error"] == "beneficiary_account_unavailable"
     assert str(globex_main) not in refused.json()["detail"]
     assert "frozen" not in refused.json()["detail"]
+
+
+def test_a_preview_tells_what_the_ledger_would_refuse(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    body = {
+        "account_id": pw.world.account_id("acme-payroll"),
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 100_000_01,
+        "currency": "EUR",
+    }
+    preview = client.post("/v1/payment-previews", json=body, headers=payer).json()
+    assert preview["outcome"] == "refused"
+    assert preview["error"] == "insufficient_available"
+
+
+def test_an_account_holding_money_for_payments_cannot_be_closed(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    made = _pay(client, payer, pw, 20_000_00)
+    assert made.status_code == 202
+    manager = bearer(app, pw.world.users["manager"], clock)
+    closing = client.patch(
+        f"/v1/accounts/{pw.world.account_id('acme-operating')}",
+        json={"status": "closed"},
+        headers=manager,
+    )
+    assert closing.status_code == 409
+    assert "held for payments" in closing.json()["detail"]
+
+
+def test_ibans_are_not_counted_from_account_ids(pw):
+    ibans = [a.iban for a in pw.world.accounts.values()]
+    numbers = sorted(int(iban[-10:]) for iban in ibans if iban)
+    assert len(set(ibans)) == len(ibans) == 4
+    assert numbers[-1] > 1_000_000  # random ten-digit national numbers, not 1, 2, 3, 4
+
+
+def test_another_companys_account_currency_is_not_told(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    refused = client.post(
+        "/v1/payments",
+        json={
+            "account_id": pw.world.account_id("acme-usd"),
+            "beneficiary_id": pw.beneficiary_id("globex"),
+            "amount": 100_00,
+            "currency": "USD",
+        },
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "beneficiary_account_unavailable"
+    assert "EUR" not in refused.json()["detail"]
