@@ -42,6 +42,7 @@
 #   request.person        money actions: {day_total, month_total}, what the actor sent under
 #       all their grants today / this month in the tenant's zone, in this currency, plus
 #       this amount.
+#   request.resource.added_by  beneficiary.approve: who added the beneficiary.
 #   request.payment       payment.approve: the payment {initiator, status, approvers (who
 #       approved it so far), still_needed, still_needed_a (approvals the panel still needs,
 #       of them from group A), expires_at (seconds)}; request.amount and request.currency
@@ -124,6 +125,11 @@ conditions("payment.approve", ["grant_not_yet_valid", "grant_expired", "payment_
 conditions("payment.reject", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
                               "self_approval_forbidden"]);
 conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_not_pending"]);
+# Approving a beneficiary (a holder of beneficiary.manage may): never one the person added
+# themselves. A rule of its own action rather than a fact on beneficiary.manage, so that adding,
+# changing and deleting check nothing of it, and the decision log names the approval.
+conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
+                                   "self_approval_forbidden"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
