@@ -147,6 +147,30 @@ class ErrorCode(Code):
         409,
         "Only an account with a zero balance can be closed.",
     )
+    invalid_iban = (
+        "invalid_iban",
+        422,
+        "Not a valid IBAN: its country, length or check digits are wrong.",
+        "iban",
+    )
+    invalid_bic = "invalid_bic", 422, "Not a valid BIC: 8 or 11 letters and digits.", "bic"
+    beneficiary_exists = (
+        "beneficiary_exists",
+        409,
+        "The company already has a beneficiary with this IBAN.",
+        "iban",
+    )
+    beneficiary_not_approved = (
+        "beneficiary_not_approved",
+        403,
+        "The beneficiary awaits a second person's approval before it can be paid.",
+        "beneficiary_id",
+    )
+    beneficiary_not_pending = (
+        "beneficiary_not_pending",
+        409,
+        "The beneficiary does not await approval: it is active already.",
+    )
     idempotency_key_required = (
         "idempotency_key_required",
         400,
