@@ -127,6 +127,10 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         ("PATCH", "/v1/users/{user_id}"): {"display_name": "Renamed"},
         ("POST", "/v1/users/{user_id}/password"): {"password": "another long password"},
         ("POST", "/v1/tenants"): {"name": f"New Customer {tenant}", "timezone": "Europe/Paris"},
+        ("PATCH", "/v1/tenants/{tenant_id}"): {
+            "beneficiary_approval_required": True,
+            "new_beneficiary_hours": 48,
+        },
         ("POST", "/v1/roles"): {
             "name": "Payroll clerk",
             "permissions": ["account.read", "transfer.create"],
