@@ -14,7 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from admin.app import mount as mount_console
 from api import errors
 from api.middleware import BodyLimits, SecurityHeaders
-from api.routers import access, accounts, activity, auth, compliance, health, iam, transfers
+from api.routers import (
+    access,
+    accounts,
+    activity,
+    auth,
+    beneficiaries,
+    compliance,
+    health,
+    iam,
+    transfers,
+)
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import Database
@@ -89,6 +99,7 @@ def create_app(
         transfers.router,
         activity.router,
         access.router,
+        beneficiaries.router,
         compliance.router,
     ):
         app.include_router(router)

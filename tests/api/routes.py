@@ -90,6 +90,10 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         "grant_id": world.grants[f"{prefix}-payer"].id,
         "role_id": world.grants[f"{prefix}-payer"].role_id,
         "transfer_id": world.transfer_ids[tenant],
+        # acme's awaits approval (added by the payer): acme-admin may approve it.
+        "beneficiary_id": world.beneficiary_id(
+            "acme-new-supplier" if tenant == "acme" else "globex-supplier"
+        ),
         "currency": "EUR",
     }
 
@@ -131,6 +135,14 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
             "beneficiary_approval_required": True,
             "new_beneficiary_hours": 48,
         },
+        # An IBAN none of the world's payees has.
+        ("POST", "/v1/beneficiaries"): {
+            "name": "Fournisseur SA",
+            "iban": "FR14 2004 1010 0505 0001 3M02 606",
+            "bic": "BNPAFRPP",
+            "reference_template": "Invoice ",
+        },
+        ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"reference_template": "Order "},
         ("POST", "/v1/roles"): {
             "name": "Payroll clerk",
             "permissions": ["account.read", "transfer.create"],
