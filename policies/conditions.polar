@@ -95,13 +95,11 @@ passes("self_approval_forbidden", _grant, request) if
     request.payment.initiator != request.actor.id;
 refuses("self_approval_forbidden", _grant, request, {}) if
     request.payment.initiator = request.actor.id;
-# Nor does who added a beneficiary approve it (request.resource.added_by: beneficiary.approve).
+# Nor does who added a beneficiary approve it (beneficiary.approve).
 passes("self_approval_forbidden", _grant, request) if
-    request.action = "beneficiary.approve" and
-    request.resource.added_by != request.actor.id;
+    request.action = "beneficiary.approve" and request.resource.added_by_actor = false;
 refuses("self_approval_forbidden", _grant, request, {}) if
-    request.action = "beneficiary.approve" and
-    request.resource.added_by = request.actor.id;
+    request.action = "beneficiary.approve" and request.resource.added_by_actor = true;
 
 # already_approved: "Not approved by the person already". Nobody counts twice.
 passes("already_approved", _grant, request) if

@@ -42,7 +42,8 @@
 #   request.person        money actions: {day_total, month_total}, what the actor sent under
 #       all their grants today / this month in the tenant's zone, in this currency, plus
 #       this amount.
-#   request.resource.added_by  beneficiary.approve: who added the beneficiary.
+#   request.resource      beneficiary.approve: also added_by_actor (true or false: the
+#       person asking added the beneficiary).
 #   request.payment       payment.approve: the payment {initiator, status, approvers (who
 #       approved it so far), still_needed, still_needed_a (approvals the panel still needs,
 #       of them from group A), expires_at (seconds)}; request.amount and request.currency

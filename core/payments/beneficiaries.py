@@ -75,15 +75,16 @@ def beneficiary_public(session: Session, beneficiary: Beneficiary) -> Beneficiar
     )
 
 
-def beneficiary_resource(beneficiary: Beneficiary) -> Resource:
-    """The beneficiary, for the policy: whose it is, and who added it (nobody approves a
-    beneficiary they added)."""
+def beneficiary_resource(ctx: RequestContext, beneficiary: Beneficiary) -> Resource:
+    """The beneficiary, for the policy: whose it is, and whether the person asking added it
+    (nobody approves a beneficiary they added)."""
+    actor = ctx.require_actor()
     return Resource(
         "beneficiary",
         beneficiary.id,
         beneficiary.tenant_id,
         beneficiary.bank_id,
-        extra=(("added_by", beneficiary.created_by_id),),
+        extra=(("added_by_actor", beneficiary.created_by_id == actor.user_id),),
     )
 
 
@@ -112,7 +113,7 @@ def load_beneficiary(session: Session, ctx: RequestContext, beneficiary_id: int)
         session,
         ctx,
         "beneficiary.read",
-        beneficiary_resource(beneficiary),
+        beneficiary_resource(ctx, beneficiary),
         not_found=f"beneficiary {beneficiary_id} not found",
     )
     # Asked first, so that a deleted one is refused as every other id is: after asking.
@@ -261,7 +262,7 @@ def update_beneficiary(
     keeps its status: what the approval vouched for, the IBAN, stays the same."""
     ctx.audit.attempt("beneficiary.manage", target=f"beneficiary {beneficiary_id}")
     beneficiary = load_beneficiary(session, ctx, beneficiary_id)
-    authorize(session, ctx, "beneficiary.manage", beneficiary_resource(beneficiary))
+    authorize(session, ctx, "beneficiary.manage", beneficiary_resource(ctx, beneficiary))
     before = beneficiary_public(session, beneficiary)
     if body.name is not None:
         beneficiary.name = body.name
@@ -284,7 +285,7 @@ def delete_beneficiary(session: Session, ctx: RequestContext, beneficiary_id: in
     for the payments made to it; its IBAN may be added again."""
     ctx.audit.attempt("beneficiary.manage", target=f"beneficiary {beneficiary_id}")
     beneficiary = load_beneficiary(session, ctx, beneficiary_id)
-    authorize(session, ctx, "beneficiary.manage", beneficiary_resource(beneficiary))
+    authorize(session, ctx, "beneficiary.manage", beneficiary_resource(ctx, beneficiary))
     before = beneficiary_public(session, beneficiary)
     beneficiary.deleted_at = ctx.now()
     beneficiary.updated_at = ctx.now()
@@ -301,7 +302,7 @@ def approve_beneficiary(
     actor = ctx.require_actor()
     ctx.audit.attempt("beneficiary.approve", target=f"beneficiary {beneficiary_id}")
     beneficiary = load_beneficiary(session, ctx, beneficiary_id)
-    authorize(session, ctx, "beneficiary.approve", beneficiary_resource(beneficiary))
+    authorize(session, ctx, "beneficiary.approve", beneficiary_resource(ctx, beneficiary))
     if beneficiary.status != "pending_approval":
         raise Conflict(
             f"the beneficiary {beneficiary.name} is active already: it awaits no approval",

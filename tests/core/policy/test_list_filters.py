@@ -173,7 +173,9 @@ def test_lists_equal_per_item_decisions(db, world, clock):
             readable_payees = {
                 b.id
                 for b in payees
-                if check(session, fresh(), "beneficiary.read", beneficiary_resource(b)).allowed
+                if check(
+                    session, fresh(), "beneficiary.read", beneficiary_resource(fresh(), b)
+                ).allowed
             }
             assert _ids(list_beneficiaries(session, fresh(), limit=200)) == readable_payees, (
                 username
