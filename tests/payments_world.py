@@ -21,6 +21,7 @@ from core.models.iam import User
 from core.models.payments import ApprovalRule, Beneficiary
 from tests.factories import PASSWORD, World, unit_of_work
 
+
 @dataclass
 class PaymentsWorld:
     world: World
