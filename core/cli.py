@@ -133,8 +133,10 @@ def ledger_check(
         None, "--progress/--no-progress", help="progress bar on stderr (default: on a terminal)"
     ),
 ) -> None:
-    """Verify a live ledger: conservation, balances, overdrafts, transfers, running totals (per
-    grant and per person) and cumulative limits. Exits 0 when every check holds, 1 otherwise."""
+    """Verify a live ledger: conservation, balances, holds, overdrafts (holds counted),
+    transfers, payments and their transfers, IBANs, running totals (per grant and per person,
+    payments counted on the day they were made) and cumulative limits. Exits 0 when every check
+    holds, 1 otherwise."""
 
     url = Settings(database_url=database_url).database_url if database_url else None
     url = url or get_settings().database_url
