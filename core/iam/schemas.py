@@ -272,9 +272,14 @@ class GrantUpdate(_Input):
     # Cleared by a flag, as the other parts are: a null left in a body keeps, never widens
     # (clearing an approval limit lets the approver approve any amount).
     approval_group: ApprovalGroup = None
-    clear_approval_group: StrictBool = False
+    clear_approval_group: StrictBool = Field(
+        default=False, description="Remove the signature group (approval_group)"
+    )
     approval_limit: ApprovalLimit = None
-    clear_approval_limit: StrictBool = False
+    clear_approval_limit: StrictBool = Field(
+        default=False,
+        description="Remove the approval limit: the approver may then approve any amount",
+    )
 
 
 class GrantPublic(BaseModel):
