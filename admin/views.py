@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
+from core.ledger.identifiers import formatted
 from core.money import MINOR_UNITS, format_amount
 from core.policy import engine as policy_engine
 from core.policy.matrix import condition_texts
@@ -59,6 +60,13 @@ NOTICES = {
     "account-updated": "Account updated.",
     "deposit-posted": "Deposit posted.",
     "withdrawal-posted": "Withdrawal posted.",
+    "beneficiary-added": "Beneficiary added.",
+    "beneficiary-pending": (
+        "Beneficiary added. Nothing can be paid to it until another person approves it."
+    ),
+    "beneficiary-approved": "Beneficiary approved: it can be paid now.",
+    "beneficiary-deleted": "Beneficiary deleted.",
+    "tenant-updated": "Payment rules saved.",
 }
 
 ACTION_LABELS = {
@@ -70,7 +78,9 @@ ACTION_LABELS = {
     "role.manage": "Role change",
     "grant.manage": "Grant change",
     "cap.manage": "Cap change",
-    "tenant.manage": "Customer onboarding",
+    "tenant.manage": "Customer change",
+    "beneficiary.manage": "Beneficiary change",
+    "beneficiary.approve": "Beneficiary approval",
     "console.sign_in": "Signed in to the console",
     "console.sign_out": "Signed out of the console",
 }
@@ -144,6 +154,10 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
         return ", ".join(parts) or "none"
     if key in LIMIT_LABELS and isinstance(value, int) and isinstance(record.get("currency"), str):
         return format_amount(value, record["currency"])
+    # An approver's limit is in the grant's limit currency.
+    limits = record.get("limits")
+    if key == "approval_limit" and isinstance(value, int) and isinstance(limits, dict):
+        return format_amount(value, str(limits.get("currency") or "EUR"))
     if key == "window" and isinstance(value, dict):
         days = ", ".join(str(d).capitalize() for d in value.get("days", []))
         return f"{days} {value.get('start')}–{value.get('end')} {value.get('time_zone')}"
@@ -154,7 +168,13 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     return str(value)
 
 
+def iban_text(iban: str | None) -> str:
+    """An IBAN in groups of four, as people read it."""
+    return formatted(iban) if iban else ""
+
+
 _env.filters.update(
+    iban=iban_text,
     money=money,
     decimal=decimal_text,
     local=local_time,

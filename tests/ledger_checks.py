@@ -19,10 +19,7 @@ def snapshot(session: Session) -> tuple[dict[int, tuple[int, str]], int, int]:
     return accounts, entries, transfers  # type: ignore[return-value]
 
 
-def assert_ledger_consistent(session: Session, *, running_totals: bool = True) -> None:
-    """Conservation, balances, floors and transfers; with `running_totals`, also the
-    checker's spend and limits checks (which count transfers only: pending payments' holds
-    and limits are tests/payments_checks.py's)."""
+def assert_ledger_consistent(session: Session) -> None:
     per_currency: dict[str, int] = defaultdict(int)
     for currency, total in session.execute(
         select(Entry.currency, func.sum(Entry.amount)).group_by(Entry.currency)
@@ -53,9 +50,8 @@ def assert_ledger_consistent(session: Session, *, running_totals: bool = True) -
     transfers = session.scalar(select(func.count(Transfer.id)))
     entries = session.scalar(select(func.count(Entry.id)))
     assert entries == 2 * transfers
-    # What only `mandate ledger check` checks: the grants' running totals equal their
-    # transfers, and no cumulative limit was passed.
-    if not running_totals:
-        return
-    report = run_checks(session.connection(), checks=("spend", "limits"))
+    # What only `mandate ledger check` checks: holds equal the payments awaiting approval,
+    # every payment that moved money has its transfer, the running totals equal what was sent,
+    # and no cumulative limit was passed.
+    report = run_checks(session.connection(), checks=("holds", "payments", "spend", "limits"))
     assert report.ok, report.render()

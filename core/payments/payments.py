@@ -11,8 +11,7 @@ amount; the last approval needed posts it in the same transaction, exactly once.
 that ends without moving money (rejected, cancelled, expired) releases its hold and gives its
 amount back to the limits it counted against.
 
-Locks: payment rows first (the one decided: two approvals of one payment run one after the
-other; or the lapsed ones a new payment or the expiry releases, in id order), then the
+Locks: a payment row first (two approvals of one payment run one after the other), then its
 accounts in id order, then (for the payer's cumulative limits) the person."""
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import RequestContext
-from core.errors import Conflict, InvalidRequest, NotFound
+from core.errors import Conflict, InvalidRequest, MandateError, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
-from core.ledger.posting import Movement, plan_transfer
+from core.ledger.posting import Movement, available, may_debit, plan_transfer
 from core.models.iam import Tenant, actor_of
 from core.models.ledger import Account
 from core.models.payments import Beneficiary, Payment, PaymentApproval
@@ -85,18 +84,26 @@ def create_payment(
         _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
         return _replayed(ctx, idempotency.replay(earlier, ticket))
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
-    credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    _check_two_accounts(body.account_id, credit_id)
+    # The paying account must be readable before anything is locked or compared with it.
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
-    # Lapsed payments of this account give their holds back first. The order of locks is
-    # every payment operation's: the payments, then the accounts in id order.
-    lapsed = _lock_lapsed(session, ctx.now(), account_id=body.account_id)
+    credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
+    if credit_id == body.account_id:
+        raise InvalidRequest(
+            "the beneficiary is this same account: a payment needs two different accounts",
+            code="same_account",
+        )
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
-    if lapsed:
-        _expire(session, lapsed, ctx.now())
+    # Lapsed payments of this account give their holds back first. The accounts are locked
+    # already, so a lapsed payment another transaction holds (an approval, a cancellation
+    # on its way to being refused) is skipped rather than waited for: no lock cycle.
+    if _expire_lapsed(session, ctx, account_id=body.account_id, skip_locked=True):
         accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject, credit = accounts[body.account_id], accounts[credit_id]
-    _check_paying_currency(subject, body.currency)
+    if subject.currency != body.currency:
+        raise InvalidRequest(
+            f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
+            code="currency_mismatch",
+        )
     verdict = permit(
         session,
         ctx,
@@ -106,7 +113,7 @@ def create_payment(
         money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
         lock=True,
     )
-    _check_credit_currency(credit, body.currency)
+    _require_receiving(credit, subject, body.currency)
     _check_execution_date(body, verdict.facts.day)
     kind = _kind(beneficiary, subject, credit)
     tenant = session.get(Tenant, subject.tenant_id)
@@ -130,6 +137,7 @@ def create_payment(
     )
     # The ledger's rules (frozen, closed, the floor with holds counted) hold for a payment
     # that waits as for one posted now: nothing pending can take available below the floor.
+    _require_available(subject, body.amount, body.currency)
     posting = plan_transfer(
         movement,
         subject,
@@ -156,7 +164,7 @@ def create_payment(
         initiated_by_id=actor.user_id,
         grant_id=verdict.decision.grant_id,
         spend_day=verdict.facts.day,
-        expires_at=_expiry(now, tenant.payment_expiry_days),
+        expires_at=now + dt.timedelta(days=tenant.payment_expiry_days),
         created_at=now,
     )
     # Limits count at initiation: what the payment adds to its grant's and its person's
@@ -194,14 +202,6 @@ def create_payment(
     return PaymentResult(public)
 
 
-def _expiry(now: dt.datetime, days: int) -> dt.datetime:
-    """When a payment made at `now` expires: `days` later, on a whole second. The policy reads
-    times in whole seconds (conditions.polar: payment_not_pending compares now with the
-    expiry), and against a whole second that is exact: the lists and a GET, which compare in
-    full, then say what the decision says at every instant."""
-    return (now + dt.timedelta(days=days)).replace(microsecond=0)
-
-
 def _credit_account_id(
     session: Session, beneficiary: Beneficiary, bank_id: int, currency: str
 ) -> int:
@@ -215,30 +215,6 @@ def _credit_account_id(
             f"the bank sends no {currency} payments to other banks", code="currency_mismatch"
         )
     return clearing
-
-
-def _check_two_accounts(account_id: int, credit_id: int) -> None:
-    if credit_id == account_id:
-        raise InvalidRequest(
-            "the beneficiary is this same account: a payment needs two different accounts",
-            code="same_account",
-        )
-
-
-def _check_paying_currency(subject: Account, currency: str) -> None:
-    if subject.currency != currency:
-        raise InvalidRequest(
-            f"account {subject.id} is in {subject.currency}, the amount in {currency}",
-            code="currency_mismatch",
-        )
-
-
-def _check_credit_currency(credit: Account, currency: str) -> None:
-    if credit.currency != currency:
-        raise InvalidRequest(
-            f"the beneficiary's account is not in {currency}: a payment moves one currency",
-            code="currency_mismatch",
-        )
 
 
 def _kind(beneficiary: Beneficiary, subject: Account, credit: Account) -> str:
@@ -260,30 +236,17 @@ def _check_execution_date(body: PaymentCreate, today: dt.date | None) -> None:
 def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     """What `body` would do if sent now: refused (and why), posted or sent at once, or held
     for approval, with the panel and the people who could approve it. The same decisions as
-    the payment itself, unrecorded; nothing is written. As the payment would, it first lets
-    the account's lapsed payments go (their holds and the limits they count), inside a
-    savepoint that is always rolled back."""
-    trial = session.begin_nested()
-    try:
-        return _preview(session, ctx, body)
-    finally:
-        trial.rollback()
-
-
-def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
+    the payment itself, unlocked and unrecorded; nothing is written."""
     actor = ctx.require_actor()
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    _check_two_accounts(body.account_id, credit_id)
-    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
-    _expire_lapsed(session, ctx, account_id=body.account_id)
-    subject = ledger.account_snapshot(session, body.account_id)
+    subject = _gate(
+        session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id
+    )
     credit = ledger.account_snapshot(session, credit_id)
-    assert subject is not None and credit is not None
-    assert subject.id is not None and subject.tenant_id is not None
+    assert credit is not None and subject.id is not None and subject.tenant_id is not None
     tenant = session.get(Tenant, subject.tenant_id)
     assert tenant is not None
-    _check_paying_currency(subject, body.currency)
     verdict = check(
         session,
         ctx,
@@ -292,8 +255,6 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
         money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
         record=False,
     )
-    if verdict.allowed:  # as the payment: the other account's currency once it may go there
-        _check_credit_currency(credit, body.currency)
     kind = _kind(beneficiary, subject, credit)
     panel = panel_for(
         repository.tiers(session, subject.bank_id, subject.tenant_id, body.currency),
@@ -319,25 +280,8 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
             error=verdict.decision.reason,
             detail=verdict.message,
         )
-    _check_execution_date(body, verdict.facts.day)
-    try:  # the ledger's own rules, as the payment meets them: frozen, closed, the floor
-        plan_transfer(
-            Movement(
-                kind="payment",
-                subject_id=subject.id,
-                counterparty_id=credit_id,
-                amount=body.amount,
-                currency=body.currency,
-                description=body.reference,
-            ),
-            subject,
-            credit,
-            initiated_by=actor.user_id,
-            grant_id=verdict.decision.grant_id,
-            day=None,
-            now=ctx.now(),
-        )
-    except (Conflict, InvalidRequest) as refusal:
+    refusal = _ledger_refusal(body, subject, credit, verdict.facts.day)
+    if refusal is not None:
         return PaymentPreview(
             outcome="refused",
             required=required,
@@ -355,31 +299,19 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
         approver_ids=(),
         still_needed=left.still_needed,
         still_needed_a=left.still_needed_a,
-        expires_at=_expiry(ctx.now(), tenant.payment_expiry_days),
+        expires_at=ctx.now() + dt.timedelta(days=tenant.payment_expiry_days),
         amount=body.amount,
         currency=body.currency,
     )
-    return PaymentPreview(
-        outcome="pending_approval",
-        required=required,
-        approvers=_possible_approvers(session, ctx, subject, hypothetical),
-    )
-
-
-def _possible_approvers(
-    session: Session, ctx: RequestContext, subject: Account, payment: Approval
-) -> list[PossibleApprover]:
-    """The caller's colleagues whom the policy would let approve `payment`."""
-    assert subject.tenant_id is not None
     approvers = []
-    for person in repository.colleagues(session, subject.tenant_id, exclude=payment.initiator_id):
+    for person in repository.colleagues(session, subject.tenant_id, exclude=actor.user_id):
         answer = check(
             session,
             ctx,
             "payment.approve",
             Resource.of_account(subject),
             actor=actor_of(person),
-            approval=payment,
+            approval=hypothetical,
             record=False,
         )
         if answer.allowed:
@@ -391,7 +323,30 @@ def _possible_approvers(
                     approval_group=grant.approval_group,
                 )
             )
-    return approvers
+    return PaymentPreview(outcome="pending_approval", required=required, approvers=approvers)
+
+
+def _ledger_refusal(
+    body: PaymentCreate, subject: Account, credit: Account, today: dt.date | None
+) -> MandateError | None:
+    """What the payment itself would be refused for after the policy allowed it (the same
+    checks, in the same order), or None."""
+    try:
+        if subject.currency != body.currency:
+            raise InvalidRequest(
+                f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
+                code="currency_mismatch",
+            )
+        _require_receiving(credit, subject, body.currency)
+        _check_execution_date(body, today)
+        _require_available(subject, body.amount, body.currency)
+        if subject.status != "open":
+            raise Conflict(
+                f"account {subject.id} is {subject.status}", code=f"account_{subject.status}"
+            )
+    except MandateError as refusal:
+        return refusal
+    return None
 
 
 # -- approving, rejecting, cancelling --------------------------------------------------------
@@ -552,6 +507,8 @@ def _post(
     assert subject.id is not None and credit.id is not None
     # The hold is this payment's own: the floor is checked without it, then it is consumed.
     released = Account(**{**subject.model_dump(), "held": subject.held - payment.amount})
+    _require_available(released, payment.amount, payment.currency)
+    _require_receiving(credit, subject, payment.currency)
     posting = plan_transfer(
         Movement(
             kind="payment",
@@ -568,13 +525,46 @@ def _post(
         day=None,
         now=ctx.now(),
     )
-    # Released before the posting is written, never after: between the two statements the
-    # amount would count twice (in the balance and in the hold) and the floor's constraint
-    # (ck_accounts_within_overdraft) would refuse a payment that takes the account near it.
+    # Released before the money moves: the database's floor (balance - held) would otherwise
+    # count the amount twice, held and posted, and refuse a payment of over half the balance.
     repository.change_held(session, subject.id, -payment.amount, ctx.now())
     payment.transfer_id = ledger.post_transfer(session, posting)
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.ended_at = ctx.now()
+
+
+def _require_available(account: Account, amount: int, currency: str) -> None:
+    """422 insufficient_available unless `amount` fits in what the account has available:
+    balance + overdraft limit - holds (core.ledger.posting.available)."""
+    if may_debit(account, amount):
+        return
+    raise InvalidRequest(
+        f"account {account.id} has {format_amount(max(available(account), 0), currency)} "
+        f"available (balance {format_amount(account.balance, currency)}, held for payments "
+        f"awaiting approval {format_amount(account.held, currency)}); this payment needs "
+        f"{format_amount(amount, currency)}",
+        code="insufficient_available",
+    )
+
+
+def _require_receiving(credit: Account, subject: Account, currency: str) -> None:
+    """Whether the beneficiary's account takes this payment: open, and in its currency.
+    Another company's account is never described: whatever the reason (frozen, closed,
+    another currency) the answer is the same 409 beneficiary_account_unavailable, without its
+    id. The company's own account, or the clearing account, may be named."""
+    if credit.tenant_id is not None and credit.tenant_id != subject.tenant_id:
+        if credit.status != "open" or credit.currency != currency:
+            raise Conflict(
+                "the beneficiary's account cannot receive this payment",
+                code="beneficiary_account_unavailable",
+            )
+        return
+    if credit.currency != currency:
+        raise InvalidRequest(
+            f"account {credit.id} is in {credit.currency}, the payment in {currency}: a "
+            "payment moves one currency",
+            code="currency_mismatch",
+        )
 
 
 def _release(
@@ -611,37 +601,24 @@ def _expire_lapsed(
     *,
     account_id: int | None = None,
     limit: int | None = LAZY_EXPIRY_BATCH,
+    skip_locked: bool = False,
 ) -> int:
-    """Expire lapsed payments (of one account, or all). A payment still waiting past its
-    expiry is already refused every approval (conditions.polar: payment_not_pending); this
-    releases its hold and its limits."""
-    lapsed = _lock_lapsed(session, ctx.now(), account_id=account_id, limit=limit)
-    ledger.lock_accounts(session, {p.account_id for p in lapsed})
-    _expire(session, lapsed, ctx.now())
-    return len(lapsed)
-
-
-def _lock_lapsed(
-    session: Session,
-    now: dt.datetime,
-    *,
-    account_id: int | None = None,
-    limit: int | None = LAZY_EXPIRY_BATCH,
-) -> list[Payment]:
-    """The payments still waiting past their expiry (of one account, or all), each locked, in
-    id order: before any account, as every payment operation locks (a payment locked after
-    an account, while an approval holds the payment and waits for the account, deadlocks)."""
+    """Expire lapsed payments (of one account, or all): each payment locked, then its
+    account. A payment still waiting past its expiry is already refused every approval
+    (conditions.polar: payment_not_pending); this releases its hold and its limits."""
+    now = ctx.now()
     ids = repository.lapsed_ids(session, now, account_id=account_id)
-    locked = (repository.lock_payment(session, i) for i in (ids if limit is None else ids[:limit]))
-    return [p for p in locked if p is not None and p.status == "pending_approval"]
-
-
-def _expire(session: Session, lapsed: Sequence[Payment], now: dt.datetime) -> None:
-    """End locked lapsed payments; their accounts are locked too."""
-    for payment in lapsed:
+    count = 0
+    for payment_id in ids if limit is None else ids[:limit]:
+        payment = repository.lock_payment(session, payment_id, skip_locked=skip_locked)
+        if payment is None or payment.status != "pending_approval":
+            continue
+        ledger.lock_accounts(session, [payment.account_id])
         _release(session, payment, "expired", ended_by=None, now=now)
         payment.end_reason = "no approval in time"
+        count += 1
     session.flush()
+    return count
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -713,18 +690,12 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
     """What the caller may approve now, oldest first: the payments waiting on accounts where
     a grant of theirs carries payment.approve, each kept only if the policy would let them
     approve it (the same decision as the approval itself), with what approving would do."""
-    reachable_ids = ledger.accounts(
-        readable_accounts(session, ctx, "payment.approve")
-    ).with_only_columns(col(Account.id))
-    waiting = list(
-        session.scalars(
-            repository.payments(
-                col(Payment.account_id).in_(reachable_ids)
-                & _status_is("pending_approval", ctx.now())
-            )
-            .order_by(col(Payment.id))
-            .limit(limit)
-        )
+    waiting = repository.awaiting(
+        session,
+        readable_accounts(session, ctx, "payment.approve"),
+        ctx.require_actor().user_id,
+        ctx.now(),
+        limit=limit,
     )
     approvals = repository.approvals_of(session, [p.id or 0 for p in waiting])
     names = repository.beneficiary_names(session, [p.beneficiary_id for p in waiting])
