@@ -164,7 +164,7 @@ def create_payment(
         initiated_by_id=actor.user_id,
         grant_id=verdict.decision.grant_id,
         spend_day=verdict.facts.day,
-        expires_at=now + dt.timedelta(days=tenant.payment_expiry_days),
+        expires_at=_expiry(now, tenant.payment_expiry_days),
         created_at=now,
     )
     # Limits count at initiation: what the payment adds to its grant's and its person's
@@ -200,6 +200,14 @@ def create_payment(
         ctx.audit.activity.target = f"payment {payment.id}"
     ctx.audit.done(said)
     return PaymentResult(public)
+
+
+def _expiry(now: dt.datetime, days: int) -> dt.datetime:
+    """When a payment made at `now` expires: `days` later, on a whole second. The policy reads
+    times in whole seconds (conditions.polar: payment_not_pending compares now with the
+    expiry), and against a whole second that is exact: the lists and a GET, which compare in
+    full, then say what the decision says at every instant."""
+    return (now + dt.timedelta(days=days)).replace(microsecond=0)
 
 
 def _credit_account_id(
@@ -299,7 +307,7 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
         approver_ids=(),
         still_needed=left.still_needed,
         still_needed_a=left.still_needed_a,
-        expires_at=ctx.now() + dt.timedelta(days=tenant.payment_expiry_days),
+        expires_at=_expiry(ctx.now(), tenant.payment_expiry_days),
         amount=body.amount,
         currency=body.currency,
     )
