@@ -87,11 +87,7 @@ def create_payment(
     # The paying account must be readable before anything is locked or compared with it.
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    if credit_id == body.account_id:
-        raise InvalidRequest(
-            "the beneficiary is this same account: a payment needs two different accounts",
-            code="same_account",
-        )
+    _check_two_accounts(body.account_id, credit_id)
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     # Lapsed payments of this account give their holds back first. The accounts are locked
     # already, so a lapsed payment another transaction holds (an approval, a cancellation
@@ -225,6 +221,14 @@ def _credit_account_id(
     return clearing
 
 
+def _check_two_accounts(account_id: int, credit_id: int) -> None:
+    if credit_id == account_id:
+        raise InvalidRequest(
+            "the beneficiary is this same account: a payment needs two different accounts",
+            code="same_account",
+        )
+
+
 def _kind(beneficiary: Beneficiary, subject: Account, credit: Account) -> str:
     if beneficiary.internal_account_id is None:
         return "external"
@@ -244,14 +248,26 @@ def _check_execution_date(body: PaymentCreate, today: dt.date | None) -> None:
 def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     """What `body` would do if sent now: refused (and why), posted or sent at once, or held
     for approval, with the panel and the people who could approve it. The same decisions as
-    the payment itself, unlocked and unrecorded; nothing is written."""
+    the payment itself, unrecorded; nothing is written. As the payment would, it first lets
+    the account's lapsed payments go (their holds, and the limits they count), inside a
+    savepoint that is always rolled back."""
+    trial = session.begin_nested()
+    try:
+        return _preview(session, ctx, body)
+    finally:
+        trial.rollback()
+
+
+def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     actor = ctx.require_actor()
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
+    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    subject = _gate(
-        session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id
-    )
+    _check_two_accounts(body.account_id, credit_id)
+    _expire_lapsed(session, ctx, account_id=body.account_id, skip_locked=True)
+    subject = ledger.account_snapshot(session, body.account_id)
     credit = ledger.account_snapshot(session, credit_id)
+    assert subject is not None
     assert credit is not None and subject.id is not None and subject.tenant_id is not None
     tenant = session.get(Tenant, subject.tenant_id)
     assert tenant is not None
