@@ -11,7 +11,8 @@ amount; the last approval needed posts it in the same transaction, exactly once.
 that ends without moving money (rejected, cancelled, expired) releases its hold and gives its
 amount back to the limits it counted against.
 
-Locks: a payment row first (two approvals of one payment run one after the other), then its
+Locks: payment rows first (the one decided: two approvals of one payment run one after the
+other; or the lapsed ones a new payment or the expiry releases, in id order), then the
 accounts in id order, then (for the payer's cumulative limits) the person."""
 
 from __future__ import annotations
@@ -88,11 +89,14 @@ def create_payment(
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
     _check_two_accounts(body.account_id, credit_id)
+    # Lapsed payments of this account give their holds back first. Locked in the order of
+    # every payment operation, the payments before the accounts: one another transaction
+    # holds (an approval or a cancellation, on its way to being refused) is waited for, not
+    # skipped, so its hold never stands in the way of this payment.
+    lapsed = _lock_lapsed(session, ctx.now(), account_id=body.account_id)
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
-    # Lapsed payments of this account give their holds back first. The accounts are locked
-    # already, so a lapsed payment another transaction holds (an approval, a cancellation
-    # on its way to being refused) is skipped rather than waited for: no lock cycle.
-    if _expire_lapsed(session, ctx, account_id=body.account_id, skip_locked=True):
+    if lapsed:
+        _expire(session, lapsed, ctx.now())
         accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject, credit = accounts[body.account_id], accounts[credit_id]
     if subject.currency != body.currency:
@@ -264,7 +268,7 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
     _check_two_accounts(body.account_id, credit_id)
-    _expire_lapsed(session, ctx, account_id=body.account_id, skip_locked=True)
+    _expire_lapsed(session, ctx, account_id=body.account_id)
     subject = ledger.account_snapshot(session, body.account_id)
     credit = ledger.account_snapshot(session, credit_id)
     assert subject is not None
@@ -625,24 +629,37 @@ def _expire_lapsed(
     *,
     account_id: int | None = None,
     limit: int | None = LAZY_EXPIRY_BATCH,
-    skip_locked: bool = False,
 ) -> int:
-    """Expire lapsed payments (of one account, or all): each payment locked, then its
-    account. A payment still waiting past its expiry is already refused every approval
-    (conditions.polar: payment_not_pending); this releases its hold and its limits."""
-    now = ctx.now()
+    """Expire lapsed payments (of one account, or all). A payment still waiting past its
+    expiry is already refused every approval (conditions.polar: payment_not_pending); this
+    releases its hold and its limits."""
+    lapsed = _lock_lapsed(session, ctx.now(), account_id=account_id, limit=limit)
+    ledger.lock_accounts(session, {p.account_id for p in lapsed})
+    _expire(session, lapsed, ctx.now())
+    return len(lapsed)
+
+
+def _lock_lapsed(
+    session: Session,
+    now: dt.datetime,
+    *,
+    account_id: int | None = None,
+    limit: int | None = LAZY_EXPIRY_BATCH,
+) -> list[Payment]:
+    """The payments still waiting past their expiry (of one account, or all), each locked, in
+    id order, before any account: as every payment operation locks. (A payment locked after
+    an account, while an approval holds the payment and waits for the account, deadlocks.)"""
     ids = repository.lapsed_ids(session, now, account_id=account_id)
-    count = 0
-    for payment_id in ids if limit is None else ids[:limit]:
-        payment = repository.lock_payment(session, payment_id, skip_locked=skip_locked)
-        if payment is None or payment.status != "pending_approval":
-            continue
-        ledger.lock_accounts(session, [payment.account_id])
+    locked = (repository.lock_payment(session, i) for i in (ids if limit is None else ids[:limit]))
+    return [p for p in locked if p is not None and p.status == "pending_approval"]
+
+
+def _expire(session: Session, lapsed: Sequence[Payment], now: dt.datetime) -> None:
+    """End locked lapsed payments; their accounts are locked too."""
+    for payment in lapsed:
         _release(session, payment, "expired", ended_by=None, now=now)
         payment.end_reason = "no approval in time"
-        count += 1
     session.flush()
-    return count
 
 
 # -- reading ---------------------------------------------------------------------------------
