@@ -104,6 +104,8 @@ def create_payment(
         "unknown_currency",
         "same_account",
         "invalid_execution_date",
+        "invalid_amount",
+        "amount_too_large",
     ),
 )
 def preview_payment(uow: ApiUnit, body: PaymentCreate) -> PaymentPreview:
