@@ -152,7 +152,7 @@ def test_a_preview_says_what_the_payment_would_do_with_lapsed_holds_around(
         "currency": "EUR",
     }
     preview = client.post(
-        "/v1/payments/preview", json=body, headers=bearer(app, pw.world.users["acme-payer"], clock)
+        "/v1/payment-previews", json=body, headers=bearer(app, pw.world.users["acme-payer"], clock)
     )
     assert preview.status_code == 200, preview.text
     assert (_held(client, app, pw, clock), _month_spent(db, pw)) == (40_000_00, 40_000_00)

@@ -87,7 +87,7 @@ def test_a_refused_payment_keeps_no_key(client, app, pw, db, clock):
     headers = {**payer, "Idempotency-Key": new_key()}
     body = _body(pw, 150_000_00, "acme-payroll")  # payroll holds 100,000.00
     refused = client.post("/v1/payments", json=body, headers=headers)
-    assert refused.status_code == 422 and refused.json()["error"] == "insufficient_funds"
+    assert refused.status_code == 422 and refused.json()["error"] == "insufficient_available"
     deposit = client.post(
         "/v1/deposits",
         json={"account_id": body["account_id"], "amount": 50_000_00, "currency": "EUR"},
