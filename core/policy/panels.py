@@ -33,7 +33,7 @@ class Progress:
 
     @property
     def satisfied(self) -> bool:
-        return _satisfied(self)
+        return is_satisfied(self)
 
     def facts(self) -> dict[str, int]:
         return {"still_needed": self.still_needed, "still_needed_a": self.still_needed_a}
@@ -58,8 +58,10 @@ def panel_for(
     kind: str,
     account_id: int,
     new_beneficiary: bool,
+    engine: policy_engine.PolicyEngine | None = None,
 ) -> Panel:
-    """The panel a new payment gets (approvals.polar: panel/4)."""
+    """The panel a new payment gets (approvals.polar: panel/4), asked of `engine` (the
+    process's current one unless given: policy cases ask the one they test)."""
     payment = {
         "currency": currency,
         "amount": amount,
@@ -68,7 +70,7 @@ def panel_for(
         "new_beneficiary": new_beneficiary,
     }
     tiers = [tier_facts(rule) for rule in rules]
-    answers = policy_engine.current().query(
+    answers = (engine or policy_engine.current()).query(
         "panel", payment, tiers, Variable("approvals"), Variable("group_a")
     )
     if not answers:
@@ -87,8 +89,9 @@ def progress(panel: Panel, groups: Sequence[str | None]) -> Progress:
     )
 
 
-def _satisfied(progress: Progress) -> bool:
-    return policy_engine.current().holds("satisfied", progress.facts())
+def is_satisfied(progress: Progress, engine: policy_engine.PolicyEngine | None = None) -> bool:
+    """Nothing more is needed: the payment's money moves (approvals.polar: satisfied/1)."""
+    return (engine or policy_engine.current()).holds("satisfied", progress.facts())
 
 
 def describe_needed(progress: Progress) -> str:
