@@ -12,6 +12,7 @@ from typing import Any
 from core.clock import clock_time
 from core.errors import Code
 from core.money import format_amount
+from core.policy.panels import Progress, describe_needed
 
 
 class Reason(Code):
@@ -133,11 +134,12 @@ def describe(
     local_time: dt.datetime | None = None,
     limit_currency: str | None = None,
     refusal_text: str | None = None,
+    payment: dict[str, Any] | None = None,
 ) -> str:
     """A sentence for a refusal, with the figures that explain it. A per-person cap is told
     with what the person sent under all their grants; a grant's limit, with that grant's.
     `refusal_text` is the policy's words for missing the permission (vocabulary.polar:
-    refusal_text/2)."""
+    refusal_text/2); `payment` the facts of the payment an approval is about."""
     if reason in ("limit_daily", "limit_monthly") and currency and detail.get("per") == "person":
         kind, period, sent_amount = (
             ("Daily", "today", person_spent_today)
@@ -175,8 +177,11 @@ def describe(
     if reason == "limit_currency_mismatch":
         return (
             f"Your limits are set in {limit_currency or 'another currency'}; "
-            f"this account is in {currency}."
+            f"this {'payment' if payment else 'account'} is in {currency}."
         )
+    if reason == "self_approval_forbidden" and payment is not None:
+        verb = "reject" if action == "payment.reject" else "approve"
+        return f"You prepared this payment: you cannot {verb} it yourself. {still_needs(payment)}"
     if reason == "grant_not_yet_valid" and "at" in detail:
         return f"Your grant is valid from {_when(detail['at'])}."
     if reason == "grant_expired" and "at" in detail:
@@ -202,6 +207,14 @@ def describe(
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
+
+
+def still_needs(payment: dict[str, Any]) -> str:
+    """ "It needs 2 more approvals, 1 of them from group A, from other people." (from the
+    payment's facts: what its panel still needs)."""
+    left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
+    others = "someone else" if left.still_needed == 1 else "other people"
+    return f"It needs {describe_needed(left)}, from {others}."
 
 
 def _when(epoch: int) -> str:

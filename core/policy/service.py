@@ -193,12 +193,17 @@ def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money 
             if grant.id == decision.grant_id:
                 role = facts.roles.get(grant.id)
                 limit_currency = grant.limit_currency or (role.limit_currency if role else None)
+    # An approval's amount and currency are the payment's (core.policy.shaping: approval).
+    payment = facts.request.get("payment")
+    amount = money.amount if money else facts.values.get("amount") if payment else None
+    currency = money.currency if money else facts.request.get("currency") if payment else None
     return describe(
         decision.reason,
         dict(decision.detail),
         action=action,
-        amount=money.amount if money else None,
-        currency=money.currency if money else _proposal_currency(facts),
+        amount=amount,
+        currency=currency or _proposal_currency(facts),
+        payment=payment if isinstance(payment, dict) else None,
         spent_today=spent_today,
         spent_month=spent_month,
         person_spent_today=facts.person_spend.spent_today,
