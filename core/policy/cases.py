@@ -27,8 +27,8 @@ from core.context import Actor
 from core.policy import case_facts as facts_of
 from core.policy.case_facts import minor, when
 from core.policy.engine import Decision, PolicyEngine
-from core.policy.panels import Panel, is_satisfied, panel_for, progress
-from core.policy.reasons import REASONS, Reason
+from core.policy.panels import Panel, is_about_a_payment, is_satisfied, panel_for, progress
+from core.policy.reasons import REASONS
 from core.policy.shaping import (
     Approval,
     Gathered,
@@ -303,9 +303,7 @@ def _approval(
     """The payment of an action about a waiting one (the actions whose conditions ask that it
     waits: approve, reject, cancel), as the case describes it or by default; its amount and
     currency are the case's."""
-    names = engine.query("conditions", merged["action"], Variable("names"))
-    about_a_payment = any(Reason.payment_not_pending in a["names"] for a in names)
-    if "payment" not in merged and not about_a_payment:
+    if "payment" not in merged and not is_about_a_payment(merged["action"], engine):
         return None
     amount = minor(merged.get("amount", "1.00"), currency)
     assert amount is not None

@@ -11,9 +11,9 @@ from typing import Any
 
 from oso import Variable
 
-from core.models.payments import ApprovalRule
+from core.models.payments import ApprovalRule, Payment, PaymentApproval
 from core.policy import engine as policy_engine
-from core.policy.shaping import optional
+from core.policy.shaping import Approval, optional
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,28 @@ def describe_needed(progress: Progress) -> str:
     if more_a == more:
         return f"{more} more {noun} from group A"
     return f"{more} more {noun}, {more_a} of them from group A"
+
+
+def approval_of(payment: Payment, approvals: Sequence[PaymentApproval]) -> Approval:
+    """The payment as an approval decision reads it (decide.polar: request.payment): who
+    prepared it, its stored status, who approved it so far, what its panel still needs."""
+    panel = Panel(payment.required_approvals, payment.required_group_a)
+    left = progress(panel, [a.approval_group for a in approvals])
+    assert payment.expires_at is not None or payment.status != "pending_approval"
+    return Approval(
+        initiator_id=payment.initiated_by_id,
+        status=payment.status,
+        approver_ids=tuple(a.approver_id for a in approvals),
+        still_needed=left.still_needed,
+        still_needed_a=left.still_needed_a,
+        expires_at=payment.expires_at or payment.created_at,
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+
+
+def is_about_a_payment(action: str, engine: policy_engine.PolicyEngine | None = None) -> bool:
+    """Whether `action` is about a waiting payment (approve, reject, cancel): its conditions
+    ask that the payment waits, so its decision reads request.payment."""
+    answers = (engine or policy_engine.current()).query("conditions", action, Variable("names"))
+    return any("payment_not_pending" in answer["names"] for answer in answers)
