@@ -293,7 +293,57 @@ def describe_condition(
         limit = format_amount(detail["amount"], currency)
         by = SET_BY.get(detail.get("level", ""), "a cap")
         return f"{kind} limit asked for is above {by} of {limit}."
+    if name in PAYMENT_CONDITIONS:
+        return _payment_words(name, passed, detail, request, grant, currency)
     return "Holds." if passed else "Does not hold."
+
+
+# The conditions about the payment an approval is about (conditions.polar).
+PAYMENT_CONDITIONS = (
+    Reason.payment_not_pending,
+    Reason.self_approval_forbidden,
+    Reason.already_approved,
+    Reason.approval_group_not_needed,
+    Reason.approval_limit_exceeded,
+)
+
+
+def _payment_words(
+    name: Reason,
+    passed: bool,
+    detail: dict[str, Any],
+    request: dict[str, Any],
+    grant: dict[str, Any],
+    currency: str,
+) -> str:
+    payment = request.get("payment") or {}
+    if name == Reason.payment_not_pending:
+        if passed:
+            return f"The payment awaits approval until {_when(payment['expires_at'])}."
+        status = str(detail.get("status", payment.get("status", ""))).replace("_", " ")
+        return f"The payment is {status}: it awaits no approval."
+    if name == Reason.self_approval_forbidden:
+        if passed:
+            return "Someone else prepared the payment."
+        return "They prepared the payment: nobody approves their own."
+    if name == Reason.already_approved:
+        if passed:
+            return "They have not approved it yet."
+        return "They approved it already: nobody counts twice."
+    if name == Reason.approval_group_not_needed:
+        group = (grant.get("approval") or {}).get("group") or {}
+        who = f"group {group['group']}" if group.get("set") else "someone without a group"
+        left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
+        fills = "fills one" if passed else "fills none of them"
+        return f"It needs {describe_needed(left)}: an approval from {who} {fills}."
+    limit = (grant.get("approval") or {}).get("limit") or {}
+    if not limit.get("set"):
+        return "No approval limit."
+    text = f"Approval limit {format_amount(limit['amount'], currency)} (set by the grant)"
+    amount = request.get("amount")
+    if isinstance(amount, int):
+        text += f"; this payment is {format_amount(amount, currency)}"
+    return text + ("." if passed else ", above it.")
 
 
 def _currency_of(facts: dict[str, Any]) -> str:
