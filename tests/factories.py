@@ -35,6 +35,11 @@ class World:
     grants: dict[str, Grant] = field(default_factory=dict)
     # A transfer of each tenant (its opening deposit), for URL tests.
     transfer_ids: dict[str, int] = field(default_factory=dict)
+    # Payees and a payment of each tenant waiting for approval, for URL tests
+    # (tests/payments_world.py: build_payments_world, with_pending_payment); none unless a
+    # test asks.
+    beneficiary_ids: dict[str, int] = field(default_factory=dict)
+    payment_ids: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]
