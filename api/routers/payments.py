@@ -96,7 +96,12 @@ def create_payment(
     description="Nothing is held or sent, and no Idempotency-Key is needed: the same decisions "
     "as the payment itself, asked without acting on them.",
     responses=error_responses(
-        "not_found", "beneficiary_not_approved", "currency_mismatch", "unknown_currency"
+        "not_found",
+        "beneficiary_not_approved",
+        "currency_mismatch",
+        "unknown_currency",
+        "invalid_amount",
+        "amount_too_large",
     ),
 )
 def preview_payment(uow: ApiUnit, body: PaymentCreate) -> PaymentPreview:
@@ -127,8 +132,10 @@ def list_payments(
     )
 
 
+# An int path: /v1/payments/preview is no payment id. Without it the path would also match
+# this GET, and a 405 there would say GET is allowed (RFC 9110 Allow lists the path's methods).
 @router.get(
-    "/payments/{payment_id}",
+    "/payments/{payment_id:int}",
     response_model=PaymentPublic,
     summary="One payment, with its approval trail",
     responses=error_responses("not_found"),
@@ -191,7 +198,7 @@ def approvals_inbox(uow: ApiUnit) -> list[InboxItem]:
     "/approval-rules",
     response_model=ApprovalRules,
     summary="Your company's approval rules, with the bank's minimums it inherits",
-    responses=error_responses(*POLICY_REFUSALS),
+    responses=error_responses("not_found"),
 )
 def get_approval_rules(uow: ApiUnit, tenant_id: TenantFilter = None) -> ApprovalRules:
     return uow.run(service.get_rules, tenant_id)
@@ -215,7 +222,7 @@ def put_approval_rules(
     "/bank/approval-rules",
     response_model=list[ApprovalRulePublic],
     summary="The bank's approval minimums, inherited by every company",
-    responses=error_responses(*POLICY_REFUSALS),
+    responses=error_responses("not_found"),
 )
 def get_bank_approval_rules(uow: ApiUnit) -> list[ApprovalRulePublic]:
     return uow.run(service.get_bank_rules)
