@@ -163,11 +163,6 @@ def explain(
     decision = engine.decide(facts.request, facts.values)
     filled = fill(facts.request, facts.values)
     message = "Allowed." if decision.allowed else explain_refusal(decision, facts, action, money)
-    visible = engine.holds("visible", filled["actor"], filled["resource"])
-    checks = [_condition(Reason.not_found, visible, {}, filled)]
-    if engine.holds("moves_money", action):
-        allowed = engine.holds("counterparty_allowed", filled)
-        checks.append(_condition(Reason.counterparty_not_found, allowed, {}, filled))
     grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
     return Explanation(
         decision=decision.outcome,
@@ -176,7 +171,7 @@ def explain(
         status=200 if decision.allowed else status_of(decision.reason),
         policy_version=decision.policy_version,
         at=when,
-        checks=checks,
+        checks=_checks_before_grants(engine, action, filled),
         grants=grants,
         payment=(
             standing(payment, approval, user, action, when)
@@ -184,6 +179,19 @@ def explain(
             else None
         ),
     )
+
+
+def _checks_before_grants(
+    engine: policy_engine.PolicyEngine, action: str, filled: dict[str, Any]
+) -> list[ConditionResult]:
+    """What decide.polar checks before any grant: the resource within reach, and for money
+    the other account."""
+    visible = engine.holds("visible", filled["actor"], filled["resource"])
+    checks = [_condition(Reason.not_found, visible, {}, filled)]
+    if engine.holds("moves_money", action):
+        allowed = engine.holds("counterparty_allowed", filled)
+        checks.append(_condition(Reason.counterparty_not_found, allowed, {}, filled))
+    return checks
 
 
 def _reachable_account(session: Session, ctx: RequestContext, account_id: int) -> Account:
