@@ -140,6 +140,19 @@ class ErrorCode(Code):
         "The debit would take the balance below its overdraft limit.",
         "amount",
     )
+    insufficient_available = (
+        "insufficient_available",
+        422,
+        "The payment is more than the account has available: balance plus overdraft limit, "
+        "less what payments awaiting approval hold.",
+        "amount",
+    )
+    beneficiary_account_unavailable = (
+        "beneficiary_account_unavailable",
+        409,
+        "The beneficiary's account cannot receive payments now.",
+        "beneficiary_id",
+    )
     account_frozen = "account_frozen", 409, "The account is frozen: no money moves in or out."
     account_closed = "account_closed", 409, "The account is closed."
     account_not_empty = (

@@ -92,15 +92,15 @@ refuses("payment_not_pending", _grant, request, {status: "expired"}) if
 # self_approval_forbidden: "Not prepared by the person". Who prepared a payment never
 # approves it: four eyes.
 passes("self_approval_forbidden", _grant, request) if
-    request.payment.initiator != request.actor.id;
+    request.payment.prepared_by_actor = false;
 refuses("self_approval_forbidden", _grant, request, {}) if
-    request.payment.initiator = request.actor.id;
+    request.payment.prepared_by_actor = true;
 
 # already_approved: "Not approved by the person already". Nobody counts twice.
 passes("already_approved", _grant, request) if
-    not request.actor.id in request.payment.approvers;
+    request.payment.approved_by_actor = false;
 refuses("already_approved", _grant, request, {}) if
-    request.actor.id in request.payment.approvers;
+    request.payment.approved_by_actor = true;
 
 # approval_group_not_needed: "Fills a place the panel still has" (approvals.polar).
 passes("approval_group_not_needed", grant, request) if

@@ -42,10 +42,11 @@
 #   request.person        money actions: {day_total, month_total}, what the actor sent under
 #       all their grants today / this month in the tenant's zone, in this currency, plus
 #       this amount.
-#   request.payment       payment.approve: the payment {initiator, status, approvers (who
-#       approved it so far), still_needed, still_needed_a (approvals the panel still needs,
-#       of them from group A), expires_at (seconds)}; request.amount and request.currency
-#       are its amount and currency. Each grant then also has approval {group, limit}
+#   request.payment       payment.approve, .reject, .cancel: the payment {status,
+#       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
+#       it, approved it already), still_needed, still_needed_a (approvals the panel still
+#       needs, of them from group A), expires_at (seconds)}; request.amount and
+#       request.currency are its amount and currency. Each grant then also has approval {group, limit}
 #       ({set: false} or {set: true, group} / {set: true, amount}).
 # The answer's grant is the grant that allowed or refused, nil when none did.
 # ===========================================================================
@@ -60,7 +61,7 @@ decide(request, "allow", "ok", nil, {}) if
 decide(request, "allow", "ok", nil, {}) if
     request.action = "payment.cancel" and
     visible(request.actor, request.resource) and
-    request.payment.initiator = request.actor.id and
+    request.payment.prepared_by_actor = true and
     passes("payment_not_pending", nil, request);
 
 # Allowed: within reach, the money may go there, and a grant that speaks for the person
@@ -85,7 +86,7 @@ decide(request, "deny", "counterparty_not_found", nil, {}) if
 # ... one's own payment no longer waits ...
 decide(request, "deny", "payment_not_pending", nil, detail) if
     request.action = "payment.cancel" and
-    request.payment.initiator = request.actor.id and
+    request.payment.prepared_by_actor = true and
     refuses("payment_not_pending", nil, request, detail);
 
 # ... a grant carries the action but fails a condition: the first it fails, by its name ...

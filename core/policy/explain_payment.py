@@ -99,7 +99,7 @@ def standing(
         verb = "reject" if action == "payment.reject" else "approve"
         text = (
             f"{user.display_name} prepared this payment and cannot {verb} it: nobody "
-            f"approves their own. {still_needs(approval.as_facts())}"
+            f"approves their own. {still_needs(left)}"
         )
     else:
         text = f"The payment awaits {describe_needed(left)}."

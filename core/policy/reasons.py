@@ -181,7 +181,8 @@ def describe(
         )
     if reason == "self_approval_forbidden" and payment is not None:
         verb = "reject" if action == "payment.reject" else "approve"
-        return f"You prepared this payment: you cannot {verb} it yourself. {still_needs(payment)}"
+        left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
+        return f"You prepared this payment: you cannot {verb} it yourself. {still_needs(left)}"
     if reason == "grant_not_yet_valid" and "at" in detail:
         return f"Your grant is valid from {_when(detail['at'])}."
     if reason == "grant_expired" and "at" in detail:
@@ -209,10 +210,8 @@ def describe(
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
 
 
-def still_needs(payment: dict[str, Any]) -> str:
-    """ "It needs 2 more approvals, 1 of them from group A, from other people." (from the
-    payment's facts: what its panel still needs)."""
-    left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
+def still_needs(left: Progress) -> str:
+    """ "It needs 2 more approvals, 1 of them from group A, from other people."."""
     others = "someone else" if left.still_needed == 1 else "other people"
     return f"It needs {describe_needed(left)}, from {others}."
 

@@ -34,19 +34,13 @@ class AppRoute:
     route: APIRoute
 
 
-def template(path: str) -> str:
-    """A route's path as the OpenAPI document writes it: "/v1/payments/{payment_id:int}" (a
-    Starlette convertor) -> "/v1/payments/{payment_id}"."""
-    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
-
-
 def api_routes(app) -> list[AppRoute]:  # type: ignore[no-untyped-def]
     """Every API route with its full path (FastAPI keeps included routers unflattened)."""
     out = []
     for context in iter_route_contexts(app.routes):
         original = context.original_route
         if isinstance(original, APIRoute) and context.path:
-            out.append(AppRoute(template(context.path), frozenset(context.methods or ()), original))
+            out.append(AppRoute(context.path, frozenset(context.methods or ()), original))
     return out
 
 
@@ -60,7 +54,7 @@ def served_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
             continue
         for method in context.methods or ():
             if method not in ("HEAD", "OPTIONS"):
-                out.append((method, template(context.path)))
+                out.append((method, context.path))
     return sorted(set(out))
 
 
@@ -174,7 +168,7 @@ def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple
             "currency": "EUR",
         }
         bodies[("POST", "/v1/payments")] = payment
-        bodies[("POST", "/v1/payments/preview")] = payment
+        bodies[("POST", "/v1/payment-previews")] = payment
     return bodies
 
 

@@ -59,7 +59,7 @@ def test_a_beneficiary_one_may_not_read_is_not_found(client, app, db, pw, clock)
     """Found here: the beneficiary was looked up without asking the policy, so a person
     without beneficiary.read paid it (201) and told it apart from one that does not exist."""
     blind = bearer(app, _blind_payer(app, db, pw, clock), clock)
-    for path in ("/v1/payments", "/v1/payments/preview"):
+    for path in ("/v1/payments", "/v1/payment-previews"):
         supplier = client.post(
             path,
             json=_body(pw, pw.beneficiary_id("supplier")),

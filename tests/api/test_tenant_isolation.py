@@ -373,7 +373,7 @@ PROBES = [
     Probe(PAYER, "GET", "/v1/payments", _acme_payment, query={"account_id": "X"}),
     Probe(PAYER, "GET", "/v1/payments", _acme_beneficiary, query={"beneficiary_id": "X"}),
     Probe(PAYER, "POST", "/v1/payments", _acme_beneficiary, body=PAYMENT),
-    Probe(PAYER, "POST", "/v1/payments/preview", _acme_beneficiary, body=PAYMENT),
+    Probe(PAYER, "POST", "/v1/payment-previews", _acme_beneficiary, body=PAYMENT),
     Probe(ADMIN, "POST", "/v1/payments/X/approve", _acme_payment),
     Probe(ADMIN, "POST", "/v1/payments/X/reject", _acme_payment, body={"reason": "not ours"}),
     Probe(ADMIN, "POST", "/v1/payments/X/cancel", _acme_payment, body={"reason": "not ours"}),

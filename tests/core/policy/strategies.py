@@ -91,16 +91,16 @@ def grants(
 
 @st.composite
 def payments(draw: Any) -> dict[str, Any]:
-    """A payment an approval decision is about (decide.polar: request.payment)."""
+    """A payment an approval decision is about (decide.polar: request.payment), as the person
+    deciding sees it; its expiry is a dynamic value (values_for)."""
     still_needed = draw(st.sampled_from([0, 1, 1, 2, 3]))
     return {
-        "initiator": draw(st.sampled_from([ACTOR_ID, 8, 8])),
         "status": draw(st.sampled_from(PAYMENT_STATUSES)),
-        "approvers": draw(st.sampled_from([[], [], [8], [ACTOR_ID], [8, 9], [ACTOR_ID, 9]])),
+        "prepared_by_actor": draw(st.sampled_from([False, False, True])),
+        "approved_by_actor": draw(st.sampled_from([False, False, True])),
         "still_needed": still_needed,
         "still_needed_a": draw(st.integers(0, still_needed)),
-        # Mostly after every `now` values_for draws: a payment still waiting.
-        "expires_at": draw(st.sampled_from([500, 1000, 2500, 10_000, 10_000, 10_000])),
+        "expires_at": Dynamic("payment.expires_at"),
     }
 
 
@@ -166,6 +166,8 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
         "now": draw(st.sampled_from([0, 499, 500, 999, 1000, 1499, 1500, 2499, 2500, 9999]))
     }
     if request["action"] in PAYMENT_ACTIONS:
+        # Mostly after every `now` drawn above: a payment still waiting.
+        values["payment.expires_at"] = draw(st.sampled_from([500, 1000, 2500, 10_000, 10_000]))
         # Amounts at, just under and just over the approval limits, as well as anywhere.
         limits = sorted(
             {
@@ -234,12 +236,11 @@ def approval_requests(draw: Any) -> dict[str, Any]:
     request = draw(requests().filter(lambda r: r["action"] in PAYMENT_ACTIONS and r["grants"]))
     request["action"] = draw(st.sampled_from(["payment.approve", "payment.reject"]))
     request["resource"]["tenant"] = 1
-    # Mostly still waiting, not long ago approved by the actor, and not prepared by them.
+    # Mostly still waiting, neither prepared nor approved already by the actor.
     payment = request["payment"]
     payment["status"] = draw(st.sampled_from(["pending_approval"] * 6 + ["posted"]))
-    payment["expires_at"] = draw(st.sampled_from([1000, 10_000, 10_000, 10_000]))
-    payment["initiator"] = draw(st.sampled_from([8] * 6 + [ACTOR_ID]))
-    payment["approvers"] = draw(st.sampled_from([[], [], [8], [ACTOR_ID]]))
+    payment["prepared_by_actor"] = draw(st.sampled_from([False] * 6 + [True]))
+    payment["approved_by_actor"] = draw(st.sampled_from([False] * 3 + [True]))
     payment["still_needed"] = draw(st.sampled_from([1, 1, 2, 0]))
     payment["still_needed_a"] = draw(st.sampled_from([0, 0, payment["still_needed"]]))
     for grant in request["grants"]:
