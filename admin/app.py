@@ -11,7 +11,16 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from admin import errors
-from admin.routes import access, accounts, activity, auth, compliance, iam, transfers
+from admin.routes import (
+    access,
+    accounts,
+    activity,
+    auth,
+    beneficiaries,
+    compliance,
+    iam,
+    transfers,
+)
 from admin.views import HERE, PREFIX
 from core.runtime import Services
 
@@ -29,6 +38,7 @@ def create_console(services: Services) -> FastAPI:
         activity.router,
         iam.router,
         access.router,
+        beneficiaries.router,
         compliance.router,
     ):
         console.include_router(router)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
+from core.ledger.identifiers import formatted
 from core.money import MINOR_UNITS, format_amount
 from core.policy import engine as policy_engine
 from core.policy.matrix import condition_texts
@@ -59,6 +60,13 @@ NOTICES = {
     "account-updated": "Account updated.",
     "deposit-posted": "Deposit posted.",
     "withdrawal-posted": "Withdrawal posted.",
+    "beneficiary-added": "Beneficiary added.",
+    "beneficiary-pending": (
+        "Beneficiary added. Nothing can be paid to it until another person approves it."
+    ),
+    "beneficiary-approved": "Beneficiary approved: it can be paid now.",
+    "beneficiary-deleted": "Beneficiary deleted.",
+    "tenant-updated": "Payment rules saved.",
 }
 
 ACTION_LABELS = {
@@ -70,7 +78,9 @@ ACTION_LABELS = {
     "role.manage": "Role change",
     "grant.manage": "Grant change",
     "cap.manage": "Cap change",
-    "tenant.manage": "Customer onboarding",
+    "tenant.manage": "Customer change",
+    "beneficiary.manage": "Beneficiary change",
+    "beneficiary.approve": "Beneficiary approval",
     "console.sign_in": "Signed in to the console",
     "console.sign_out": "Signed out of the console",
 }
@@ -154,7 +164,13 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     return str(value)
 
 
+def iban_text(iban: str | None) -> str:
+    """An IBAN in groups of four, as people read it."""
+    return formatted(iban) if iban else ""
+
+
 _env.filters.update(
+    iban=iban_text,
     money=money,
     decimal=decimal_text,
     local=local_time,

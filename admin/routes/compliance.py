@@ -249,7 +249,7 @@ def decisions_export(session: Session, ctx: RequestContext, asked: Asked) -> Res
     )
 
 
-Entity = Annotated[Literal["user", "role", "grant", "cap", "tenant", ""], Query()]
+Entity = Annotated[Literal["user", "role", "grant", "cap", "tenant", "beneficiary", ""], Query()]
 
 
 @router.get("/changes", name="console.changes")

@@ -90,6 +90,10 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         "grant_id": world.grants[f"{prefix}-payer"].id,
         "role_id": world.grants[f"{prefix}-payer"].role_id,
         "transfer_id": world.transfer_ids[tenant],
+        # acme's awaits approval (added by the payer): acme-admin may approve it.
+        "beneficiary_id": world.beneficiary_id(
+            "acme-new-supplier" if tenant == "acme" else "globex-supplier"
+        ),
         "currency": "EUR",
         # Only in a world with payments (tests/payments_world.py: with_pending_payment).
         **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
@@ -129,6 +133,18 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         ("PATCH", "/v1/users/{user_id}"): {"display_name": "Renamed"},
         ("POST", "/v1/users/{user_id}/password"): {"password": "another long password"},
         ("POST", "/v1/tenants"): {"name": f"New Customer {tenant}", "timezone": "Europe/Paris"},
+        ("PATCH", "/v1/tenants/{tenant_id}"): {
+            "beneficiary_approval_required": True,
+            "new_beneficiary_hours": 48,
+        },
+        # An IBAN none of the world's payees has.
+        ("POST", "/v1/beneficiaries"): {
+            "name": "Fournisseur SA",
+            "iban": "FR14 2004 1010 0505 0001 3M02 606",
+            "bic": "BNPAFRPP",
+            "reference_template": "Invoice ",
+        },
+        ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"reference_template": "Order "},
         ("POST", "/v1/roles"): {
             "name": "Payroll clerk",
             "permissions": ["account.read", "transfer.create"],
@@ -151,8 +167,8 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
 
 
 def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def, type-arg]
-    """Payments (a world with payees: tests/payments_world.py): 1.00 EUR to the tenant's
-    supplier, paid at once; a reason to end the waiting payment; one approval rule."""
+    """Payments: 1.00 EUR to the tenant's active supplier, paid at once; a reason to end the
+    waiting payment (tests/payments_world.py); one approval rule."""
     rules = {"rules": [{"currency": "EUR", "min_amount": 1_000_000_00, "approvals": 2}]}
     bodies: dict[tuple[str, str], dict] = {  # type: ignore[type-arg]
         ("POST", "/v1/payments/{payment_id}/reject"): {"reason": "not ours"},
@@ -160,15 +176,14 @@ def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple
         ("PUT", "/v1/approval-rules"): rules,
         ("PUT", "/v1/bank/approval-rules"): rules,
     }
-    if tenant in world.beneficiary_ids:
-        payment = {
-            "account_id": ids["account_id"],
-            "beneficiary_id": world.beneficiary_ids[tenant],
-            "amount": 100,
-            "currency": "EUR",
-        }
-        bodies[("POST", "/v1/payments")] = payment
-        bodies[("POST", "/v1/payment-previews")] = payment
+    payment = {
+        "account_id": ids["account_id"],
+        "beneficiary_id": world.beneficiary_id(f"{tenant}-supplier"),
+        "amount": 100,
+        "currency": "EUR",
+    }
+    bodies[("POST", "/v1/payments")] = payment
+    bodies[("POST", "/v1/payment-previews")] = payment
     return bodies
 
 

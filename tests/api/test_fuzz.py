@@ -93,7 +93,7 @@ def _aim_at_the_world(case: Any, world: World) -> None:
         return
     real = {
         "payment_id": world.payment_ids["acme"],
-        "beneficiary_id": world.beneficiary_ids["acme"],
+        "beneficiary_id": world.beneficiary_id("acme-supplier"),
         "account_id": world.account_id("acme-operating"),
     }
 

@@ -116,12 +116,16 @@ def _acme_transfer(w: Any) -> int:
     return int(w.transfer_ids["acme"])
 
 
+def _acme_beneficiary(w: Any) -> int:
+    return int(w.beneficiary_id("acme-new-supplier"))
+
+
 def _acme_payment(w: Any) -> int:
     return int(w.payment_ids["acme"])
 
 
-def _acme_beneficiary(w: Any) -> int:
-    return int(w.beneficiary_ids["acme"])
+def _acme_supplier(w: Any) -> int:
+    return int(w.beneficiary_id("acme-supplier"))
 
 
 PAYMENT = {"account_id": "@globex-main", "beneficiary_id": "X", "amount": 100, "currency": "EUR"}
@@ -300,6 +304,14 @@ PROBES = [
     Probe(ADMIN, "GET", "/v1/tenants/X/caps", _acme_tenant),
     Probe(ADMIN, "PUT", "/v1/tenants/X/caps/EUR", _acme_tenant, body={"daily": 100}),
     Probe(ADMIN, "PUT", "/v1/tenants/X/caps/eur", _acme_tenant, body={"daily": 100}),
+    # Beneficiaries, and a tenant's payment rules.
+    Probe(ADMIN, "GET", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(ADMIN, "PATCH", "/v1/beneficiaries/X", _acme_beneficiary, body={"name": "Mine"}),
+    Probe(ADMIN, "DELETE", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(ADMIN, "POST", "/v1/beneficiaries/X/approve", _acme_beneficiary),
+    Probe(PAYER, "GET", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(ADMIN, "GET", "/v1/beneficiaries", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(ADMIN, "PATCH", "/v1/tenants/X", _acme_tenant, body={"payment_expiry_days": 3}),
     # Accounts and transfers.
     Probe(
         ADMIN,
@@ -318,6 +330,9 @@ PROBES = [
     # Bank staff of another bank: every tenant, account, user and role of this one.
     Probe(STAFF, "GET", "/v1/tenants/X", _acme_tenant),
     Probe(STAFF, "PUT", "/v1/tenants/X/caps/EUR", _acme_tenant, body={"daily": 100}),
+    Probe(STAFF, "PATCH", "/v1/tenants/X", _acme_tenant, body={"payment_expiry_days": 3}),
+    Probe(STAFF, "GET", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(STAFF, "GET", "/v1/beneficiaries", _acme_tenant, query={"tenant_id": "X"}),
     Probe(
         STAFF,
         "POST",
@@ -370,10 +385,10 @@ PROBES = [
     Probe(OFFICER, "GET", "/v1/users", _acme_tenant, query={"tenant_id": "X"}),
     # Payments: acme's waiting payment, its beneficiary, its rules.
     Probe(PAYER, "GET", "/v1/payments/X", _acme_payment),
-    Probe(PAYER, "GET", "/v1/payments", _acme_payment, query={"account_id": "X"}),
-    Probe(PAYER, "GET", "/v1/payments", _acme_beneficiary, query={"beneficiary_id": "X"}),
-    Probe(PAYER, "POST", "/v1/payments", _acme_beneficiary, body=PAYMENT),
-    Probe(PAYER, "POST", "/v1/payment-previews", _acme_beneficiary, body=PAYMENT),
+    Probe(PAYER, "GET", "/v1/payments", _account("acme-operating"), query={"account_id": "X"}),
+    Probe(PAYER, "GET", "/v1/payments", _acme_supplier, query={"beneficiary_id": "X"}),
+    Probe(PAYER, "POST", "/v1/payments", _acme_supplier, body=PAYMENT),
+    Probe(PAYER, "POST", "/v1/payment-previews", _acme_supplier, body=PAYMENT),
     Probe(ADMIN, "POST", "/v1/payments/X/approve", _acme_payment),
     Probe(ADMIN, "POST", "/v1/payments/X/reject", _acme_payment, body={"reason": "not ours"}),
     Probe(ADMIN, "POST", "/v1/payments/X/cancel", _acme_payment, body={"reason": "not ours"}),
