@@ -98,7 +98,12 @@ def create_payment(
     description="Nothing is held or sent, and no Idempotency-Key is needed: the same decisions "
     "as the payment itself, asked without acting on them.",
     responses=error_responses(
-        "not_found", "beneficiary_not_approved", "currency_mismatch", "unknown_currency"
+        "not_found",
+        "beneficiary_not_approved",
+        "currency_mismatch",
+        "unknown_currency",
+        "invalid_amount",
+        "amount_too_large",
     ),
 )
 def preview_payment(uow: ApiUnit, body: PaymentCreate) -> PaymentPreview:
@@ -197,7 +202,7 @@ def approvals_inbox(uow: ApiUnit) -> list[InboxItem]:
     "/approval-rules",
     response_model=ApprovalRules,
     summary="Your company's approval rules, with the bank's minimums it inherits",
-    responses=error_responses(*POLICY_REFUSALS),
+    responses=error_responses("not_found"),
 )
 def get_approval_rules(uow: ApiUnit, tenant_id: TenantFilter = None) -> ApprovalRules:
     return uow.run(service.get_rules, tenant_id)
@@ -221,7 +226,7 @@ def put_approval_rules(
     "/bank/approval-rules",
     response_model=list[ApprovalRulePublic],
     summary="The bank's approval minimums, inherited by every company",
-    responses=error_responses(*POLICY_REFUSALS),
+    responses=error_responses("not_found"),
 )
 def get_bank_approval_rules(uow: ApiUnit) -> list[ApprovalRulePublic]:
     return uow.run(service.get_bank_rules)

@@ -50,7 +50,14 @@ from core.payments.schemas import (
 from core.policy import spend
 from core.policy.facts import Approval, Money, Resource
 from core.policy.filters import readable_accounts, readable_in_tenant
-from core.policy.panels import Panel, Progress, describe_needed, panel_for, progress
+from core.policy.panels import (
+    Panel,
+    Progress,
+    approval_of,
+    describe_needed,
+    panel_for,
+    progress,
+)
 from core.policy.service import check, permit, require_readable
 
 # The statuses a payment ends in, and whether its money moved.
@@ -376,7 +383,7 @@ def approve_payment(
         "payment.approve",
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
-        approval=_approval(payment, approvals, panel),
+        approval=approval_of(payment, approvals),
     )
     grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
     now = ctx.now()
@@ -442,14 +449,13 @@ def _end(
 ) -> PaymentPublic:
     payment, subject, _credit = _locked(session, ctx, payment_id)
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
-    panel = Panel(payment.required_approvals, payment.required_group_a)
     permit(
         session,
         ctx,
         action,
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
-        approval=_approval(payment, approvals, panel),
+        approval=approval_of(payment, approvals),
     )
     _release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
     payment.end_reason = reason
@@ -482,22 +488,6 @@ def _locked(
         not_found=f"payment {payment_id} not found",
     )
     return payment, subject, accounts[payment.credit_account_id]
-
-
-def _approval(payment: Payment, approvals: Sequence[PaymentApproval], panel: Panel) -> Approval:
-    """The payment as an approval decision reads it (decide.polar: request.payment)."""
-    left = progress(panel, [a.approval_group for a in approvals])
-    assert payment.expires_at is not None or payment.status != "pending_approval"
-    return Approval(
-        initiator_id=payment.initiated_by_id,
-        status=payment.status,
-        approver_ids=tuple(a.approver_id for a in approvals),
-        still_needed=left.still_needed,
-        still_needed_a=left.still_needed_a,
-        expires_at=payment.expires_at or payment.created_at,
-        amount=payment.amount,
-        currency=payment.currency,
-    )
 
 
 def _post(
@@ -710,7 +700,7 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
             ctx,
             "payment.approve",
             Resource.of_account(account),
-            approval=_approval(payment, given, panel),
+            approval=approval_of(payment, given),
             record=False,
         )
         if not verdict.allowed:
