@@ -104,6 +104,8 @@ def create_payment(
         "unknown_currency",
         "invalid_amount",
         "amount_too_large",
+        "same_account",
+        "invalid_execution_date",
     ),
 )
 def preview_payment(uow: ApiUnit, body: PaymentCreate) -> PaymentPreview:

@@ -11,7 +11,8 @@ amount; the last approval needed posts it in the same transaction, exactly once.
 that ends without moving money (rejected, cancelled, expired) releases its hold and gives its
 amount back to the limits it counted against.
 
-Locks: a payment row first (two approvals of one payment run one after the other), then its
+Locks: payment rows first (the one decided: two approvals of one payment run one after the
+other; or the lapsed ones a new payment or the expiry releases, in id order), then the
 accounts in id order, then (for the payer's cumulative limits) the person."""
 
 from __future__ import annotations
@@ -94,16 +95,15 @@ def create_payment(
     # The paying account must be readable before anything is locked or compared with it.
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    if credit_id == body.account_id:
-        raise InvalidRequest(
-            "the beneficiary is this same account: a payment needs two different accounts",
-            code="same_account",
-        )
+    _check_two_accounts(body.account_id, credit_id)
+    # Lapsed payments of this account give their holds back first. Locked in the order of
+    # every payment operation, the payments before the accounts: one another transaction
+    # holds (an approval or a cancellation, on its way to being refused) is waited for, not
+    # skipped, so its hold never stands in the way of this payment.
+    lapsed = _lock_lapsed(session, ctx.now(), account_id=body.account_id)
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
-    # Lapsed payments of this account give their holds back first. The accounts are locked
-    # already, so a lapsed payment another transaction holds (an approval, a cancellation
-    # on its way to being refused) is skipped rather than waited for: no lock cycle.
-    if _expire_lapsed(session, ctx, account_id=body.account_id, skip_locked=True):
+    if lapsed:
+        _expire(session, lapsed, ctx.now())
         accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject, credit = accounts[body.account_id], accounts[credit_id]
     if subject.currency != body.currency:
@@ -171,7 +171,7 @@ def create_payment(
         initiated_by_id=actor.user_id,
         grant_id=verdict.decision.grant_id,
         spend_day=verdict.facts.day,
-        expires_at=now + dt.timedelta(days=tenant.payment_expiry_days),
+        expires_at=_expiry(now, tenant.payment_expiry_days),
         created_at=now,
     )
     # Limits count at initiation: what the payment adds to its grant's and its person's
@@ -209,6 +209,14 @@ def create_payment(
     return PaymentResult(public)
 
 
+def _expiry(now: dt.datetime, days: int) -> dt.datetime:
+    """When a payment made at `now` expires: `days` later, on a whole second. The policy reads
+    times in whole seconds (conditions.polar: payment_not_pending compares now with the
+    expiry), and against a whole second that is exact: the lists and a GET, which compare in
+    full, then say what the decision says at every instant."""
+    return (now + dt.timedelta(days=days)).replace(microsecond=0)
+
+
 def _credit_account_id(
     session: Session, beneficiary: Beneficiary, bank_id: int, currency: str
 ) -> int:
@@ -222,6 +230,14 @@ def _credit_account_id(
             f"the bank sends no {currency} payments to other banks", code="currency_mismatch"
         )
     return clearing
+
+
+def _check_two_accounts(account_id: int, credit_id: int) -> None:
+    if credit_id == account_id:
+        raise InvalidRequest(
+            "the beneficiary is this same account: a payment needs two different accounts",
+            code="same_account",
+        )
 
 
 def _kind(beneficiary: Beneficiary, subject: Account, credit: Account) -> str:
@@ -243,14 +259,26 @@ def _check_execution_date(body: PaymentCreate, today: dt.date | None) -> None:
 def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     """What `body` would do if sent now: refused (and why), posted or sent at once, or held
     for approval, with the panel and the people who could approve it. The same decisions as
-    the payment itself, unlocked and unrecorded; nothing is written."""
+    the payment itself, unrecorded; nothing is written. As the payment would, it first lets
+    the account's lapsed payments go (their holds, and the limits they count), inside a
+    savepoint that is always rolled back."""
+    trial = session.begin_nested()
+    try:
+        return _preview(session, ctx, body)
+    finally:
+        trial.rollback()
+
+
+def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
     actor = ctx.require_actor()
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
+    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    subject = _gate(
-        session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id
-    )
+    _check_two_accounts(body.account_id, credit_id)
+    _expire_lapsed(session, ctx, account_id=body.account_id)
+    subject = ledger.account_snapshot(session, body.account_id)
     credit = ledger.account_snapshot(session, credit_id)
+    assert subject is not None
     assert credit is not None and subject.id is not None and subject.tenant_id is not None
     tenant = session.get(Tenant, subject.tenant_id)
     assert tenant is not None
@@ -306,7 +334,7 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
         approver_ids=(),
         still_needed=left.still_needed,
         still_needed_a=left.still_needed_a,
-        expires_at=ctx.now() + dt.timedelta(days=tenant.payment_expiry_days),
+        expires_at=_expiry(ctx.now(), tenant.payment_expiry_days),
         amount=body.amount,
         currency=body.currency,
     )
@@ -591,24 +619,37 @@ def _expire_lapsed(
     *,
     account_id: int | None = None,
     limit: int | None = LAZY_EXPIRY_BATCH,
-    skip_locked: bool = False,
 ) -> int:
-    """Expire lapsed payments (of one account, or all): each payment locked, then its
-    account. A payment still waiting past its expiry is already refused every approval
-    (conditions.polar: payment_not_pending); this releases its hold and its limits."""
-    now = ctx.now()
+    """Expire lapsed payments (of one account, or all). A payment still waiting past its
+    expiry is already refused every approval (conditions.polar: payment_not_pending); this
+    releases its hold and its limits."""
+    lapsed = _lock_lapsed(session, ctx.now(), account_id=account_id, limit=limit)
+    ledger.lock_accounts(session, {p.account_id for p in lapsed})
+    _expire(session, lapsed, ctx.now())
+    return len(lapsed)
+
+
+def _lock_lapsed(
+    session: Session,
+    now: dt.datetime,
+    *,
+    account_id: int | None = None,
+    limit: int | None = LAZY_EXPIRY_BATCH,
+) -> list[Payment]:
+    """The payments still waiting past their expiry (of one account, or all), each locked, in
+    id order, before any account: as every payment operation locks. (A payment locked after
+    an account, while an approval holds the payment and waits for the account, deadlocks.)"""
     ids = repository.lapsed_ids(session, now, account_id=account_id)
-    count = 0
-    for payment_id in ids if limit is None else ids[:limit]:
-        payment = repository.lock_payment(session, payment_id, skip_locked=skip_locked)
-        if payment is None or payment.status != "pending_approval":
-            continue
-        ledger.lock_accounts(session, [payment.account_id])
+    locked = (repository.lock_payment(session, i) for i in (ids if limit is None else ids[:limit]))
+    return [p for p in locked if p is not None and p.status == "pending_approval"]
+
+
+def _expire(session: Session, lapsed: Sequence[Payment], now: dt.datetime) -> None:
+    """End locked lapsed payments; their accounts are locked too."""
+    for payment in lapsed:
         _release(session, payment, "expired", ended_by=None, now=now)
         payment.end_reason = "no approval in time"
-        count += 1
     session.flush()
-    return count
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -30,14 +30,13 @@ def change_held(session: Session, account_id: int, delta: int, now: dt.datetime)
     )
 
 
-def lock_payment(session: Session, payment_id: int, *, skip_locked: bool = False) -> Payment | None:
+def lock_payment(session: Session, payment_id: int) -> Payment | None:
     """The payment as a persistent ORM object, locked (PostgreSQL: FOR UPDATE) so that two
     approvals, or an approval and a cancellation, of one payment run one after the other.
-    populate_existing: the row as it is once the lock is ours, not as first read.
-    `skip_locked`: None, rather than a wait, when another transaction holds it."""
+    populate_existing: the row as it is once the lock is ours, not as first read."""
     stmt = select(Payment).where(col(Payment.id) == payment_id)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=skip_locked)
+        stmt = stmt.with_for_update()
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
