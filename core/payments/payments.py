@@ -346,7 +346,7 @@ def approve_payment(
         "payment.approve",
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
-        approval=_approval(payment, approvals, panel),
+        approval=approval_facts(payment, approvals, panel),
     )
     grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
     now = ctx.now()
@@ -419,7 +419,7 @@ def _end(
         action,
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
-        approval=_approval(payment, approvals, panel),
+        approval=approval_facts(payment, approvals, panel),
     )
     _release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
     payment.end_reason = reason
@@ -454,7 +454,9 @@ def _locked(
     return payment, subject, accounts[payment.credit_account_id]
 
 
-def _approval(payment: Payment, approvals: Sequence[PaymentApproval], panel: Panel) -> Approval:
+def approval_facts(
+    payment: Payment, approvals: Sequence[PaymentApproval], panel: Panel
+) -> Approval:
     """The payment as an approval decision reads it (decide.polar: request.payment)."""
     left = progress(panel, [a.approval_group for a in approvals])
     assert payment.expires_at is not None or payment.status != "pending_approval"
@@ -647,28 +649,33 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
             ctx,
             "payment.approve",
             Resource.of_account(account),
-            approval=_approval(payment, given, panel),
+            approval=approval_facts(payment, given, panel),
             record=False,
         )
         if not verdict.allowed:
             continue
         grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-        after = progress(panel, [*(a.approval_group for a in given), grant.approval_group])
         items.append(
             InboxItem(
                 payment=payment_public(
                     payment, given, names.get(payment.beneficiary_id, ""), ctx.now()
                 ),
-                approving_would=(
-                    "post it"
-                    if after.satisfied and payment.kind != "external"
-                    else "send it"
-                    if after.satisfied
-                    else f"leave {describe_needed(after)} to go"
-                ),
+                approving_would=approving_would(payment, given, grant.approval_group),
             )
         )
     return items
+
+
+def approving_would(
+    payment: Payment, approvals: Sequence[PaymentApproval], group: str | None
+) -> str:
+    """What one more approval, from `group`, would do to a waiting payment: "post it", "send
+    it", or "leave 1 more approval from group A to go"."""
+    panel = Panel(payment.required_approvals, payment.required_group_a)
+    after = progress(panel, [*(a.approval_group for a in approvals), group])
+    if not after.satisfied:
+        return f"leave {describe_needed(after)} to go"
+    return "send it" if payment.kind == "external" else "post it"
 
 
 def payable_beneficiaries(session: Session, ctx: RequestContext) -> list[Beneficiary]:

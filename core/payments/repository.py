@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -128,3 +129,36 @@ def colleagues(session: Session, tenant_id: int, *, exclude: int, limit: int = 2
             .limit(limit)
         )
     )
+
+
+def count_waiting(
+    session: Session, account_ids: Select[Any], person_id: int, now: dt.datetime
+) -> int:
+    """Payments waiting (not past their expiry) on these accounts that `person_id` neither
+    prepared nor approved yet: one count, for a badge."""
+    approved = select(col(PaymentApproval.payment_id)).where(
+        col(PaymentApproval.approver_id) == person_id
+    )
+    stmt = select(func.count()).where(
+        col(Payment.account_id).in_(account_ids),
+        col(Payment.status) == "pending_approval",
+        col(Payment.expires_at) > now,
+        col(Payment.initiated_by_id) != person_id,
+        col(Payment.id).not_in(approved),
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def display_names(
+    session: Session, ids: Sequence[int], *, bank_id: int, tenant_id: int | None
+) -> dict[int, str]:
+    """Display names of these people, if they are of the bank (and of the tenant, if one is
+    given)."""
+    if not ids:
+        return {}
+    stmt = select(col(User.id), col(User.display_name)).where(
+        col(User.id).in_(list(set(ids))), col(User.bank_id) == bank_id
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(col(User.tenant_id) == tenant_id)
+    return {row.id: row.display_name for row in session.execute(stmt)}
