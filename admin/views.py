@@ -15,6 +15,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 from sqlalchemy.orm import Session
 
 from admin.workspace import Workspace, workspace
@@ -59,6 +61,18 @@ NOTICES = {
     "account-updated": "Account updated.",
     "deposit-posted": "Deposit posted.",
     "withdrawal-posted": "Withdrawal posted.",
+    "payment-posted": "Payment made: the money has moved.",
+    "payment-sent": "Payment sent to the beneficiary's bank.",
+    "payment-pending": "Payment prepared. It waits for approval; its amount is held meanwhile.",
+    "payment-replayed": "This form had already been sent: the payment was made once and not again.",
+    "approved": "Approved. The payment still waits for the approvals it needs.",
+    "approved-posted": "Approved. That was the last approval needed: the payment is posted.",
+    "approved-sent": "Approved. That was the last approval needed: the payment is sent.",
+    "approval-replayed": "This approval had already been given: it counts once.",
+    "payment-rejected": "Payment rejected. Its hold is released.",
+    "payment-cancelled": "Payment cancelled. Its hold is released.",
+    "rules-saved": "Approval rules saved.",
+    "minimums-saved": "The bank's approval minimums saved.",
 }
 
 ACTION_LABELS = {
@@ -71,6 +85,12 @@ ACTION_LABELS = {
     "grant.manage": "Grant change",
     "cap.manage": "Cap change",
     "tenant.manage": "Customer onboarding",
+    "payment.create": "Payment",
+    "payment.approve": "Payment approval",
+    "payment.reject": "Payment rejection",
+    "payment.cancel": "Payment cancellation",
+    "approval_rule.manage": "Approval rules change",
+    "approval_minimum.manage": "Approval minimums change",
     "console.sign_in": "Signed in to the console",
     "console.sign_out": "Signed out of the console",
 }
@@ -127,6 +147,53 @@ def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
 
 
+# What a payment's kind, or an approval rule's, says to a person.
+PAYMENT_KINDS = {
+    "any": "any payment",
+    "own": "to the company's own accounts",
+    "internal": "to other customers of the bank",
+    "external": "to other banks",
+}
+PAYMENT_STATUSES = {
+    "pending_approval": "Awaiting approval",
+    "posted": "Posted",
+    "sent": "Sent",
+    "rejected": "Rejected",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
+
+
+def rule_text(rule: dict[str, Any]) -> str:
+    """An approval rule as the change log shows it: "EUR from 10,000.00 EUR, any payment:
+    2 approvals, 1 from group A"."""
+    currency = str(rule.get("currency") or "EUR")
+    approvals, group_a = int(rule.get("approvals") or 0), int(rule.get("group_a") or 0)
+    text = (
+        f"from {format_amount(int(rule.get('min_amount') or 0), currency)}, "
+        f"{PAYMENT_KINDS.get(str(rule.get('kind')), str(rule.get('kind')))}"
+        + (f" from account no. {rule['account_id']}" if rule.get("account_id") else "")
+        + f": {approvals} approval{'s' if approvals != 1 else ''}"
+    )
+    return text + (f", {group_a} from group A" if group_a else "")
+
+
+def upper_first(text: str) -> str:
+    """A service's words as the start of a sentence (Jinja's capitalize lowers the rest:
+    "group A" would read "group a")."""
+    return text[:1].upper() + text[1:]
+
+
+def iban_text(iban: str | None) -> str:
+    """An IBAN in groups of four, as printed on paper."""
+    if not iban:
+        return ""
+    try:
+        return str(IBAN(iban).formatted)
+    except SchwiftyException:
+        return iban
+
+
 def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     """One field of a change record (stored as JSON), as a compliance officer reads it:
     amounts in their currency, windows and limits in words."""
@@ -147,6 +214,8 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     if key == "window" and isinstance(value, dict):
         days = ", ".join(str(d).capitalize() for d in value.get("days", []))
         return f"{days} {value.get('start')}–{value.get('end')} {value.get('time_zone')}"
+    if key == "rules" and isinstance(value, list):
+        return "; ".join(rule_text(r) for r in value if isinstance(r, dict)) or "none"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "none"
     if isinstance(value, dict):
@@ -161,12 +230,16 @@ _env.filters.update(
     reason=reason_text,
     action_label=action_label,
     change_value=change_value,
+    iban=iban_text,
+    upper_first=upper_first,
 )
 _env.globals.update(
     console=PREFIX,
     condition_labels=condition_labels,
     limit_labels=LIMIT_LABELS,
     level_labels=LEVEL_LABELS,
+    payment_kinds=PAYMENT_KINDS,
+    payment_statuses=PAYMENT_STATUSES,
 )
 
 
