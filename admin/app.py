@@ -11,7 +11,17 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from admin import errors
-from admin.routes import access, accounts, activity, auth, compliance, iam, transfers
+from admin.routes import (
+    access,
+    accounts,
+    activity,
+    approval_rules,
+    auth,
+    compliance,
+    iam,
+    payments,
+    transfers,
+)
 from admin.views import HERE, PREFIX
 from core.runtime import Services
 
@@ -26,6 +36,8 @@ def create_console(services: Services) -> FastAPI:
         auth.router,
         accounts.router,
         transfers.router,
+        payments.router,
+        approval_rules.router,
         activity.router,
         iam.router,
         access.router,
