@@ -117,13 +117,15 @@ def money(minor: int | None, currency: str | None) -> str:
     return format_amount(minor, currency or "EUR")
 
 
-def decimal_text(minor: int | None, currency: str) -> str:
-    """Minor units as the decimal a person types back into a form: 123450 EUR -> "1234.50"."""
+def decimal_text(minor: int | None, currency: str, *, grouped: bool = False) -> str:
+    """Minor units as the decimal a person types back into a form: 123450 EUR -> "1234.50"
+    ("1,234.50" grouped, where thresholds run to many digits)."""
     if minor is None:
         return ""
     exponent = MINOR_UNITS.get(currency, 2)
     whole, fraction = divmod(minor, 10**exponent)
-    return f"{whole}.{fraction:0{exponent}d}" if exponent else str(whole)
+    digits = f"{whole:,}" if grouped else str(whole)
+    return f"{digits}.{fraction:0{exponent}d}" if exponent else digits
 
 
 def local_time(value: dt.datetime | None, zone: str = "UTC", fmt: str = "%d %b %Y, %H:%M") -> str:

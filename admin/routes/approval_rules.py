@@ -55,7 +55,9 @@ def shown_rows(rules: list[ApprovalRulePublic]) -> dict[str, Any]:
         values.update(
             {
                 name_of(row, "currency"): rule.currency,
-                name_of(row, "min_amount"): decimal_text(rule.min_amount, rule.currency),
+                name_of(row, "min_amount"): decimal_text(
+                    rule.min_amount, rule.currency, grouped=True
+                ),
                 name_of(row, "kind"): rule.kind,
                 name_of(row, "account_id"): rule.account_id or "",
                 name_of(row, "approvals"): str(rule.approvals),
