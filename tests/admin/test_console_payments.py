@@ -289,7 +289,7 @@ def test_the_rules_editor_refuses_a_rule_below_the_bank_minimum_beside_its_field
     bank = page[page.index('id="bank-minimums"') : page.index('id="rules"')]
     assert "50,000.00 EUR" in bank and '<td class="num">2</td>' in bank
     data = _rules_form(page)
-    assert data["rules-0-min_amount"] == "10000.00" and data["rules-1-group_a"] == "1"
+    assert data["rules-0-min_amount"] == "10,000.00" and data["rules-1-group_a"] == "1"
     # Row 3 (empty until now): from 60,000.00 EUR, one approval: less than the bank asks.
     data.update(
         {"rules-2-currency": "EUR", "rules-2-min_amount": "60,000.00", "rules-2-approvals": "1"}
@@ -320,7 +320,7 @@ def test_the_rules_editor_refuses_a_rule_below_the_bank_minimum_beside_its_field
     assert saved.headers["location"].endswith("done=rules-saved"), saved.text
     page = client.get(saved.headers["location"]).text
     data = _rules_form(page)
-    assert [data.get(f"rules-{i}-min_amount") for i in range(3)] == ["100000.00", "60000.00", ""]
+    assert [data.get(f"rules-{i}-min_amount") for i in range(3)] == ["100,000.00", "60,000.00", ""]
 
     sign_in(client, "compliance")
     changes = client.get("/console/changes", params={"entity": "approval_rules"}).text
