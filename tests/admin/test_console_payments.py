@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import event
 
+from admin.workspace import workspace
+from core.uow import UnitOfWork
 from tests.admin.console import form_token, sign_in
+from tests.factories import staff_context
 from tests.payments_world import PaymentsWorld, build_payments_world
 
 IDEMPOTENCY_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
@@ -369,3 +373,22 @@ def test_another_tenants_payment_answers_as_an_unused_id(client, pw):
         answers[target] = seen
     assert answers[payment_id] == answers[999_999]
     assert {status for status, _ in answers[payment_id]} == {404}
+
+
+def test_the_sidebar_count_is_one_count_and_only_for_approvers(app, db, pw, clock):
+    """Every page shows the count: one COUNT query, asked only of someone who holds
+    payment.approve (and nothing per payment, as the inbox's own decisions are)."""
+    for username, counts in (("acme-payer", 0), ("acme-approver-a", 1)):
+        ctx = staff_context(db, username, clock)
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, *args, statements=statements):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            UnitOfWork(db, ctx, write=False).run(workspace)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert sum("count(" in s.lower() for s in statements) == counts, username
+        assert not [s for s in statements if "payment_approvals" in s and "count(" not in s]
