@@ -17,6 +17,7 @@ from admin.routes import (
     activity,
     approval_rules,
     auth,
+    beneficiaries,
     compliance,
     iam,
     payments,
@@ -41,6 +42,7 @@ def create_console(services: Services) -> FastAPI:
         activity.router,
         iam.router,
         access.router,
+        beneficiaries.router,
         compliance.router,
     ):
         console.include_router(router)

@@ -175,6 +175,7 @@ def tenant_page(
     status: int = 200,
     new_account: Entry | None = None,
     cap: Entry | None = None,
+    settings: Entry | None = None,
 ) -> HTMLResponse:
     tenant = iam.get_tenant(session, ctx, tenant_id)
     ws = workspace(session, ctx)
@@ -189,6 +190,14 @@ def tenant_page(
         ),
         "new_account": new_account or Entry(values={"currency": "EUR"}),
         "cap": cap or Entry(values={"currency": "EUR"}),
+        "settings": settings
+        or Entry(
+            values={
+                "beneficiary_approval_required": tenant.beneficiary_approval_required,
+                "new_beneficiary_hours": str(tenant.new_beneficiary_hours),
+                "payment_expiry_days": str(tenant.payment_expiry_days),
+            }
+        ),
     }
     return render(
         request, session, ctx, "tenant.html", ws=ws, status=status, title=tenant.name, **values

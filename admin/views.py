@@ -15,13 +15,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 from sqlalchemy.orm import Session
 
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
+from core.ledger.identifiers import formatted
 from core.money import MINOR_UNITS, format_amount
 from core.policy import engine as policy_engine
 from core.policy.matrix import condition_texts
@@ -73,6 +72,13 @@ NOTICES = {
     "payment-cancelled": "Payment cancelled. Its hold is released.",
     "rules-saved": "Approval rules saved.",
     "minimums-saved": "The bank's approval minimums saved.",
+    "beneficiary-added": "Beneficiary added.",
+    "beneficiary-pending": (
+        "Beneficiary added. Nothing can be paid to it until another person approves it."
+    ),
+    "beneficiary-approved": "Beneficiary approved: it can be paid now.",
+    "beneficiary-deleted": "Beneficiary deleted.",
+    "tenant-updated": "Payment rules saved.",
 }
 
 ACTION_LABELS = {
@@ -84,7 +90,9 @@ ACTION_LABELS = {
     "role.manage": "Role change",
     "grant.manage": "Grant change",
     "cap.manage": "Cap change",
-    "tenant.manage": "Customer onboarding",
+    "tenant.manage": "Customer change",
+    "beneficiary.manage": "Beneficiary change",
+    "beneficiary.approve": "Beneficiary approval",
     "payment.create": "Payment",
     "payment.approve": "Payment approval",
     "payment.reject": "Payment rejection",
@@ -186,16 +194,6 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def iban_text(iban: str | None) -> str:
-    """An IBAN in groups of four, as printed on paper."""
-    if not iban:
-        return ""
-    try:
-        return str(IBAN(iban).formatted)
-    except SchwiftyException:
-        return iban
-
-
 def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     """One field of a change record (stored as JSON), as a compliance officer reads it:
     amounts in their currency, windows and limits in words."""
@@ -225,14 +223,19 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     return str(value)
 
 
+def iban_text(iban: str | None) -> str:
+    """An IBAN in groups of four, as people read it."""
+    return formatted(iban) if iban else ""
+
+
 _env.filters.update(
+    iban=iban_text,
     money=money,
     decimal=decimal_text,
     local=local_time,
     reason=reason_text,
     action_label=action_label,
     change_value=change_value,
-    iban=iban_text,
     upper_first=upper_first,
 )
 _env.globals.update(

@@ -19,6 +19,7 @@ from api.routers import (
     accounts,
     activity,
     auth,
+    beneficiaries,
     compliance,
     health,
     iam,
@@ -100,6 +101,7 @@ def create_app(
         payments.router,
         activity.router,
         access.router,
+        beneficiaries.router,
         compliance.router,
     ):
         app.include_router(router)

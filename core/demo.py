@@ -1,8 +1,10 @@
 """The demo bank that `make run` seeds: a bank with staff, the tenant Acme Ltd with a corporate
-admin, a bookkeeper and a payer, two EUR accounts and the bank's EUR clearing account."""
+admin, a bookkeeper and a payer, two EUR accounts, two beneficiaries (a supplier at another
+bank, and Globex's account here) and the bank's EUR clearing account."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,7 +17,9 @@ from core.iam import service as iam
 from core.iam.credentials import Passwords
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate, DepositCreate
-from core.models.iam import Bank, LimitCap, actor_of
+from core.models.iam import Bank, LimitCap, Tenant, User, actor_of
+from core.models.payments import Beneficiary
+from core.payments.beneficiaries import internal_account_id
 
 BANK_NAME = "Mandate Demo Bank"
 DEMO_PASSWORD = "demo-password"
@@ -144,4 +148,36 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
             f"demo-opening-deposit-{account.id}",
         )
     session.flush()
+    globex_main = accounts[2].iban
+    assert globex_main is not None
+    _payees(
+        session, acme, admin, {"Lieferant GmbH": SUPPLIER_IBAN, "Globex Main": globex_main}, now
+    )
     return True
+
+
+# A German IBAN at another bank (the example IBAN of the German banks' association).
+SUPPLIER_IBAN = "DE89370400440532013000"
+
+
+def _payees(
+    session: Session, tenant: Tenant, added_by: User, ibans: dict[str, str], now: dt.datetime
+) -> None:
+    """The tenant's beneficiaries, added a month ago by its admin: active, and no longer new,
+    so that paying them needs no approval of its own."""
+    month_ago = now - dt.timedelta(days=30)
+    for name, iban in ibans.items():
+        session.add(
+            Beneficiary(
+                bank_id=tenant.bank_id,
+                tenant_id=tenant.id,  # type: ignore[arg-type]
+                name=name,
+                iban=iban,
+                internal_account_id=internal_account_id(session, tenant.bank_id, iban),
+                status="active",
+                created_by_id=added_by.id,  # type: ignore[arg-type]
+                created_at=month_ago,
+                updated_at=month_ago,
+            )
+        )
+    session.flush()

@@ -140,6 +140,19 @@ class ErrorCode(Code):
         "The debit would take the balance below its overdraft limit.",
         "amount",
     )
+    insufficient_available = (
+        "insufficient_available",
+        422,
+        "The payment is more than the account has available: balance plus overdraft limit, "
+        "less what payments awaiting approval hold.",
+        "amount",
+    )
+    beneficiary_account_unavailable = (
+        "beneficiary_account_unavailable",
+        409,
+        "The beneficiary's account cannot receive payments now.",
+        "beneficiary_id",
+    )
     account_frozen = "account_frozen", 409, "The account is frozen: no money moves in or out."
     account_closed = "account_closed", 409, "The account is closed."
     account_not_empty = (
@@ -152,6 +165,19 @@ class ErrorCode(Code):
         422,
         "A payment executes today (the company's day): later days are not scheduled.",
         "execution_date",
+    )
+    invalid_iban = (
+        "invalid_iban",
+        422,
+        "Not a valid IBAN: its country, length or check digits are wrong.",
+        "iban",
+    )
+    invalid_bic = "invalid_bic", 422, "Not a valid BIC: 8 or 11 letters and digits.", "bic"
+    beneficiary_exists = (
+        "beneficiary_exists",
+        409,
+        "The company already has a beneficiary with this IBAN.",
+        "iban",
     )
     beneficiary_not_approved = (
         "beneficiary_not_approved",
@@ -170,6 +196,11 @@ class ErrorCode(Code):
         422,
         "A company's approval rule asks fewer approvals than the bank's minimums already do.",
         "rules",
+    )
+    beneficiary_not_pending = (
+        "beneficiary_not_pending",
+        409,
+        "The beneficiary does not await approval: it is active already.",
     )
     idempotency_key_required = (
         "idempotency_key_required",

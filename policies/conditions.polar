@@ -89,18 +89,23 @@ refuses("payment_not_pending", _grant, request, {status: status}) if
 refuses("payment_not_pending", _grant, request, {status: "expired"}) if
     request.payment.status = "pending_approval" and request.now >= request.payment.expires_at;
 
-# self_approval_forbidden: "Not prepared by the person". Who prepared a payment never
-# approves it: four eyes.
+# self_approval_forbidden: "Not prepared or added by the person". Who prepared a payment
+# never approves it: four eyes.
 passes("self_approval_forbidden", _grant, request) if
-    request.payment.initiator != request.actor.id;
+    request.payment.prepared_by_actor = false;
 refuses("self_approval_forbidden", _grant, request, {}) if
-    request.payment.initiator = request.actor.id;
+    request.payment.prepared_by_actor = true;
+# Nor does who added a beneficiary approve it (beneficiary.approve).
+passes("self_approval_forbidden", _grant, request) if
+    request.action = "beneficiary.approve" and request.resource.added_by_actor = false;
+refuses("self_approval_forbidden", _grant, request, {}) if
+    request.action = "beneficiary.approve" and request.resource.added_by_actor = true;
 
 # already_approved: "Not approved by the person already". Nobody counts twice.
 passes("already_approved", _grant, request) if
-    not request.actor.id in request.payment.approvers;
+    request.payment.approved_by_actor = false;
 refuses("already_approved", _grant, request, {}) if
-    request.actor.id in request.payment.approvers;
+    request.payment.approved_by_actor = true;
 
 # approval_group_not_needed: "Fills a place the panel still has" (approvals.polar).
 passes("approval_group_not_needed", grant, request) if

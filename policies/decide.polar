@@ -42,11 +42,14 @@
 #   request.person        money actions: {day_total, month_total}, what the actor sent under
 #       all their grants today / this month in the tenant's zone, in this currency, plus
 #       this amount.
-#   request.payment       payment.approve: the payment {initiator, status, approvers (who
-#       approved it so far), still_needed, still_needed_a (approvals the panel still needs,
-#       of them from group A), expires_at (seconds)}; request.amount and request.currency
-#       are its amount and currency. Each grant then also has approval {group, limit}
-#       ({set: false} or {set: true, group} / {set: true, amount}).
+#   request.resource      beneficiary.approve: also added_by_actor (true or false: the
+#       person asking added the beneficiary).
+#   request.payment       payment.approve, .reject, .cancel: the payment {status,
+#       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
+#       it, approved it already), still_needed, still_needed_a (approvals the panel still
+#       needs, of them from group A), expires_at (seconds)}; request.amount and
+#       request.currency are its amount and currency. Each grant then also has approval
+#       {group, limit} ({set: false} or {set: true, group} / {set: true, amount}).
 # The answer's grant is the grant that allowed or refused, nil when none did.
 # ===========================================================================
 
@@ -60,7 +63,7 @@ decide(request, "allow", "ok", nil, {}) if
 decide(request, "allow", "ok", nil, {}) if
     request.action = "payment.cancel" and
     visible(request.actor, request.resource) and
-    request.payment.initiator = request.actor.id and
+    request.payment.prepared_by_actor = true and
     passes("payment_not_pending", nil, request);
 
 # Allowed: within reach, the money may go there, and a grant that speaks for the person
@@ -85,7 +88,7 @@ decide(request, "deny", "counterparty_not_found", nil, {}) if
 # ... one's own payment no longer waits ...
 decide(request, "deny", "payment_not_pending", nil, detail) if
     request.action = "payment.cancel" and
-    request.payment.initiator = request.actor.id and
+    request.payment.prepared_by_actor = true and
     refuses("payment_not_pending", nil, request, detail);
 
 # ... a grant carries the action but fails a condition: the first it fails, by its name ...
@@ -124,6 +127,11 @@ conditions("payment.approve", ["grant_not_yet_valid", "grant_expired", "payment_
 conditions("payment.reject", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
                               "self_approval_forbidden"]);
 conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_not_pending"]);
+# Approving a beneficiary (a holder of beneficiary.manage may): never one the person added
+# themselves. A rule of its own action rather than a fact on beneficiary.manage, so that adding,
+# changing and deleting check nothing of it, and the decision log names the approval.
+conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
+                                   "self_approval_forbidden"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",

@@ -46,6 +46,9 @@ own_action("payment.cancel", "Cancel a payment one prepared, while it awaits app
 
 # goes_with(action, permission): an action every holder of the permission may take too.
 goes_with("payment.reject", "payment.approve");
+# Approving a beneficiary is part of managing them, with a condition of its own: not one's
+# own (decide.polar).
+goes_with("beneficiary.approve", "beneficiary.manage");
 
 # action(name): everything Mandate asks the policy about.
 action(name) if permission(name, _level, _meaning);
@@ -68,7 +71,7 @@ condition_text("self_change_forbidden",   "Not the person's own access");
 condition_text("role_not_assignable",     "Role may be given to this user");
 condition_text("exceeds_cap",             "Within the caps");
 condition_text("payment_not_pending",     "Payment awaits approval");
-condition_text("self_approval_forbidden", "Not prepared by the person");
+condition_text("self_approval_forbidden", "Not prepared or added by the person");
 condition_text("already_approved",        "Not approved by the person already");
 condition_text("approval_group_not_needed", "Fills a place the panel still has");
 condition_text("approval_limit_exceeded", "Within the approval limit");
@@ -80,6 +83,7 @@ refusal_text("statement.read",    "Your roles do not let you read this account's
 refusal_text("transfer.create",   "Your roles do not let you send money from this account.");
 refusal_text("beneficiary.read",  "Your roles do not let you see the company's beneficiaries.");
 refusal_text("beneficiary.manage", "Your roles do not let you add, change or approve beneficiaries.");
+refusal_text("beneficiary.approve", "Your roles do not let you approve beneficiaries.");
 refusal_text("payment.create",    "Your roles do not let you pay beneficiaries from this account.");
 refusal_text("payment.approve",   "Your roles do not let you approve payments from this account.");
 refusal_text("payment.reject",    "Your roles do not let you reject payments from this account.");

@@ -3,6 +3,7 @@ same services the API uses."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate, DepositCreate
 from core.models.iam import Bank, Grant, Role, Tenant, User, actor_of
 from core.models.ledger import Account
+from core.models.payments import Beneficiary
 from core.uow import UnitOfWork
 
 PASSWORD = "correct horse battery staple"
@@ -35,9 +37,13 @@ class World:
     grants: dict[str, Grant] = field(default_factory=dict)
     # A transfer of each tenant (its opening deposit), for URL tests.
     transfer_ids: dict[str, int] = field(default_factory=dict)
+    beneficiaries: dict[str, Beneficiary] = field(default_factory=dict)
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]
+
+    def beneficiary_id(self, name: str) -> int:
+        return self.beneficiaries[name].id  # type: ignore[return-value]
 
     def account_id(self, name: str) -> int:
         return self.accounts[name].id  # type: ignore[return-value]
@@ -130,8 +136,9 @@ def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
             a.currency: a
             for a in session.scalars(select(Account).where(Account.kind == "clearing"))
         }
+        beneficiaries = _payees(session, {"acme": acme, "globex": globex}, users, now)
         session.flush()
-        for a in [*accounts.values(), *clearing.values()]:
+        for a in [*accounts.values(), *clearing.values(), *beneficiaries.values()]:
             session.refresh(a)
         return World(
             bank=bank,
@@ -141,9 +148,64 @@ def build_world(db: Database, passwords: Passwords, clock: Clock) -> World:
             clearing=clearing,
             grants=grants,
             transfer_ids=transfer_ids,
+            beneficiaries=beneficiaries,
         )
 
     return unit_of_work(db, clock).run(build)
+
+
+# The IBANs of the world's external payees (schwifty's and the banks' own examples).
+SUPPLIER_IBAN = "DE89370400440532013000"
+NEW_SUPPLIER_IBAN = "GB33BUKB20201555555555"
+
+
+def _payees(
+    session: Session, tenants: dict[str, Tenant], users: dict[str, User], now: dt.datetime
+) -> dict[str, Beneficiary]:
+    """Each company's supplier, external, active and added a month ago (no longer new); and
+    for acme a new supplier that awaits approval, added by the payer, so that acme-admin (who
+    did not add it) may approve it. Globex pays the same supplier: payees are per company."""
+    month_ago = now - dt.timedelta(days=30)
+    specs = {
+        "acme-supplier": (
+            "acme",
+            "Lieferant GmbH",
+            SUPPLIER_IBAN,
+            "active",
+            "acme-admin",
+            month_ago,
+        ),
+        "acme-new-supplier": (
+            "acme",
+            "New Supplier Ltd",
+            NEW_SUPPLIER_IBAN,
+            "pending_approval",
+            "acme-payer",
+            now,
+        ),
+        "globex-supplier": (
+            "globex",
+            "Lieferant GmbH",
+            SUPPLIER_IBAN,
+            "active",
+            "globex-admin",
+            month_ago,
+        ),
+    }
+    payees = {}
+    for key, (tenant, name, iban, status, added_by, at) in specs.items():
+        payees[key] = Beneficiary(
+            bank_id=tenants[tenant].bank_id,
+            tenant_id=tenants[tenant].id,  # type: ignore[arg-type]
+            name=name,
+            iban=iban,
+            status=status,
+            created_by_id=users[added_by].id,  # type: ignore[arg-type]
+            created_at=at,
+            updated_at=at,
+        )
+    session.add_all(payees.values())
+    return payees
 
 
 def role(db: Database, key: str, tenant: Tenant) -> Role:

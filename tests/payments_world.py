@@ -1,6 +1,7 @@
 """A world for payments under dual control, on top of tests.factories' world: two approvers of
-Acme (groups A and B, each with an approval limit), beneficiaries (external, internal at
-Globex, and Acme's own payroll account; all added long enough ago not to be new), and an
+Acme (groups A and B, each with an approval limit), beneficiaries (the world's external
+acme-supplier as "supplier", internal at Globex, and Acme's own payroll account; all added
+long enough ago not to be new), and an
 approval panel (Acme: >= 10,000.00 EUR one approval, >= 100,000.00 EUR two with one from
 group A)."""
 
@@ -19,8 +20,6 @@ from core.iam.credentials import Passwords
 from core.models.iam import User
 from core.models.payments import ApprovalRule, Beneficiary
 from tests.factories import PASSWORD, World, unit_of_work
-
-EXTERNAL_IBAN = "DE89370400440532013000"
 
 
 @dataclass
@@ -84,12 +83,12 @@ def build_payments_world(
             ),
         }
         added = now - dt.timedelta(days=30)
+        # The world's own external payee of Acme (tests.factories), and two inside the bank.
         payees = {
-            "supplier": (EXTERNAL_IBAN, None),
             "globex": (world.accounts["globex-main"].iban, world.account_id("globex-main")),
             "payroll": (world.accounts["acme-payroll"].iban, world.account_id("acme-payroll")),
         }
-        ids: dict[str, int] = {}
+        ids: dict[str, int] = {"supplier": world.beneficiary_id("acme-supplier")}
         for name, (iban, internal) in payees.items():
             row = Beneficiary(
                 bank_id=world.bank.id,  # type: ignore[arg-type]

@@ -18,11 +18,12 @@ from admin.views import redirect, render
 from admin.workspace import workspace
 from core.context import RequestContext
 from core.iam import service as iam
-from core.iam.schemas import PasswordReset, TenantCreate, UserCreate, UserUpdate
+from core.iam.schemas import PasswordReset, TenantCreate, TenantSettings, UserCreate, UserUpdate
 
 router = APIRouter()
 
 USER_FIELDS = ("username", "display_name", "password", "tenant_id")
+SETTINGS_FIELDS = ("beneficiary_approval_required", "new_beneficiary_hours", "payment_expiry_days")
 TryText = Annotated[str, Query(max_length=64)]
 
 
@@ -166,3 +167,32 @@ def onboard_tenant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Res
 @router.get("/tenants/{tenant_id}", name="console.tenant")
 def tenant(request: Request, uow: ConsoleUnit, tenant_id: TenantId) -> HTMLResponse:
     return uow.run(lambda session, ctx: tenant_page(request, session, ctx, tenant_id))
+
+
+@router.post("/tenants/{tenant_id}/settings", name="console.tenant_settings")
+def change_tenant_settings(
+    request: Request, uow: ConsoleUnit, tenant_id: TenantId, form: CheckedForm
+) -> Response:
+    typed = {name: forms.text(form, name, 6) for name in SETTINGS_FIELDS[1:]}
+    required = forms.text(form, "beneficiary_approval_required", 5) == "true"
+
+    def read(session: Session, ctx: RequestContext, entry: Entry) -> TenantSettings | None:
+        entry.values.update(typed, beneficiary_approval_required=required)
+        numbers = {}
+        for name, value in typed.items():
+            if not value.isdigit():
+                entry.error(name, "Enter a whole number.")
+            else:
+                numbers[name] = int(value)
+        if entry.errors:
+            return None
+        return forms.build(entry, TenantSettings, beneficiary_approval_required=required, **numbers)
+
+    def act(session: Session, ctx: RequestContext, body: TenantSettings) -> Response:
+        iam.update_tenant_settings(session, ctx, tenant_id, body)
+        return redirect(f"/tenants/{tenant_id}", done="tenant-updated")
+
+    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
+        return tenant_page(request, session, ctx, tenant_id, status=code, settings=entry)
+
+    return forms.handle_form(uow, read, act, again, fields=SETTINGS_FIELDS)

@@ -115,7 +115,7 @@ def decisions(
 def changes(
     uow: ApiUnit,
     tenant_id: TenantFilter = None,
-    entity: Literal["user", "role", "grant", "cap", "tenant"] | None = None,
+    entity: Literal["user", "role", "grant", "cap", "tenant", "beneficiary"] | None = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[ChangePublic]:

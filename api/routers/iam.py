@@ -14,6 +14,7 @@ from core.iam.schemas import (
     PermissionPublic,
     TenantCreate,
     TenantPublic,
+    TenantSettings,
     UserCreate,
     UserPublic,
     UserUpdate,
@@ -141,3 +142,16 @@ def create_tenant(uow: ApiUnit, body: TenantCreate) -> TenantPublic:
 )
 def get_tenant(uow: ApiUnit, tenant_id: TenantId) -> TenantPublic:
     return uow.run(service.get_tenant, tenant_id)
+
+
+@router.patch(
+    "/tenants/{tenant_id}",
+    response_model=TenantPublic,
+    summary="Bank staff: set a customer's rules for payments (beneficiary approval, new "
+    "beneficiaries' hours, payment expiry)",
+    responses=error_responses(
+        *POLICY_REFUSALS,
+    ),
+)
+def update_tenant(uow: ApiUnit, tenant_id: TenantId, body: TenantSettings) -> TenantPublic:
+    return uow.run(service.update_tenant_settings, tenant_id, body)

@@ -78,6 +78,8 @@ def _respond(result: PaymentResult) -> JSONResponse:
         **error_responses(
             *MONEY_ERRORS,
             "same_account",
+            "insufficient_available",
+            "beneficiary_account_unavailable",
             "beneficiary_not_approved",
             "invalid_execution_date",
         ),
@@ -90,7 +92,7 @@ def create_payment(
 
 
 @router.post(
-    "/payments/preview",
+    "/payment-previews",
     response_model=PaymentPreview,
     summary="What a payment would do if sent now: refused, sent, or held for whose approval",
     description="Nothing is held or sent, and no Idempotency-Key is needed: the same decisions "
@@ -145,7 +147,11 @@ def get_payment(uow: ApiUnit, payment_id: PaymentId) -> PaymentPublic:
     responses={
         **ANSWERS,
         **error_responses(
-            *APPROVAL_REFUSALS, "account_frozen", "account_closed", "insufficient_funds"
+            *APPROVAL_REFUSALS,
+            "account_frozen",
+            "account_closed",
+            "insufficient_available",
+            "beneficiary_account_unavailable",
         ),
     },
 )

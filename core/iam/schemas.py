@@ -144,10 +144,36 @@ class TenantCreate(_Input):
     timezone: TimeZone = "Europe/Berlin"
 
 
+class TenantSettings(_Input):
+    """A customer's rules for payments, set by the bank; what the patch leaves out stays."""
+
+    beneficiary_approval_required: StrictBool | None = Field(
+        default=None, description="A new beneficiary waits for a second person's approval"
+    )
+    new_beneficiary_hours: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=720,
+        description="For this many hours after a beneficiary is added, every payment to it "
+        "needs an approval (0: never)",
+    )
+    payment_expiry_days: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=30,
+        description="A payment awaiting approval expires after this many days",
+    )
+
+
 class TenantPublic(BaseModel):
     id: int
     name: str
     timezone: str
+    beneficiary_approval_required: bool
+    new_beneficiary_hours: int
+    payment_expiry_days: int
     created_at: dt.datetime
 
 

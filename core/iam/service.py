@@ -23,6 +23,7 @@ from core.iam.schemas import (
     PermissionPublic,
     TenantCreate,
     TenantPublic,
+    TenantSettings,
     UserCreate,
     UserPublic,
     UserUpdate,
@@ -154,7 +155,13 @@ def user_public(user: User) -> UserPublic:
 def tenant_public(tenant: Tenant) -> TenantPublic:
     assert tenant.id is not None
     return TenantPublic(
-        id=tenant.id, name=tenant.name, timezone=tenant.timezone, created_at=tenant.created_at
+        id=tenant.id,
+        name=tenant.name,
+        timezone=tenant.timezone,
+        beneficiary_approval_required=tenant.beneficiary_approval_required,
+        new_beneficiary_hours=tenant.new_beneficiary_hours,
+        payment_expiry_days=tenant.payment_expiry_days,
+        created_at=tenant.created_at,
     )
 
 
@@ -311,7 +318,7 @@ def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
     return [tenant_public(t) for t in tenants]
 
 
-def get_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> TenantPublic:
+def _load_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found")
@@ -322,7 +329,43 @@ def get_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> TenantP
         Resource.of_tenant(tenant_id, tenant.bank_id),
         not_found=f"tenant {tenant_id} not found",
     )
-    return tenant_public(tenant)
+    return tenant
+
+
+def get_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> TenantPublic:
+    return tenant_public(_load_tenant(session, ctx, tenant_id))
+
+
+def update_tenant_settings(
+    session: Session, ctx: RequestContext, tenant_id: int, body: TenantSettings
+) -> TenantPublic:
+    """Set a customer's rules for payments: whether a new beneficiary needs a second
+    person's approval, how long a beneficiary counts as new, when a waiting payment
+    expires."""
+    ctx.audit.attempt("tenant.manage", target=f"tenant {tenant_id}")
+    tenant = _load_tenant(session, ctx, tenant_id)
+    authorize(session, ctx, "tenant.manage", Resource.of_tenant(tenant_id, tenant.bank_id))
+    before = tenant_public(tenant)
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(tenant, name, value)
+    session.flush()
+    after = tenant_public(tenant)
+    record_change(ctx, "tenant", tenant_id, "update", tenant_id, before=before, after=after)
+    ctx.audit.done(f"changed the payment rules of {tenant.name}: {_settings_words(after)}")
+    return after
+
+
+def _settings_words(tenant: TenantPublic) -> str:
+    approval = (
+        "new beneficiaries need a second person's approval"
+        if tenant.beneficiary_approval_required
+        else "new beneficiaries need no approval"
+    )
+    return (
+        f"{approval}, payments to a beneficiary need an approval for "
+        f"{tenant.new_beneficiary_hours} hours after it is added, waiting payments expire "
+        f"after {tenant.payment_expiry_days} days"
+    )
 
 
 def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) -> TenantPublic:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import Conflict, NotFound
 from core.ledger import repository
-from core.ledger.identifiers import account_iban
+from core.ledger.identifiers import account_iban, random_account_number
 from core.ledger.posting import available, overdraft_floor
 from core.ledger.schemas import (
     AccountCreate,
@@ -218,13 +218,23 @@ def open_account(session: Session, ctx: RequestContext, body: AccountCreate) -> 
     session.add(account)
     session.flush()
     bank = session.get(Bank, tenant.bank_id)
-    assert bank is not None and account.id is not None
-    account.iban = account_iban(bank.country, bank.bank_code, account.id)
+    assert bank is not None
+    account.iban = _unused_iban(session, bank)
     session.flush()
     if ctx.audit.activity:
         ctx.audit.activity.account_id = account.id
     ctx.audit.done(f"opened the {body.currency} account {body.name} for {tenant.name}")
     return account_public(account)
+
+
+def _unused_iban(session: Session, bank: Bank) -> str:
+    """A new IBAN of the bank no account has (random national number: see
+    core.ledger.identifiers)."""
+    for _ in range(10):
+        iban = account_iban(bank.country, bank.bank_code, random_account_number(bank.country))
+        if session.scalar(select(col(Account.id)).where(col(Account.iban) == iban)) is None:
+            return iban
+    raise AssertionError("ten random account numbers in a row were taken")
 
 
 def update_account(
@@ -242,6 +252,12 @@ def update_account(
     authorize(session, ctx, "account.manage", resource)
     if account.kind != "customer":
         raise Conflict("clearing accounts are managed by the bank's back office")
+    if body.status == "closed" and account.held != 0:
+        raise Conflict(
+            f"{format_amount(account.held, account.currency)} is held for payments awaiting "
+            "approval; they must end before the account can be closed",
+            code="account_not_empty",
+        )
     if body.status == "closed" and account.balance != 0:
         raise Conflict(
             f"the balance is {format_amount(account.balance, account.currency)}; "

@@ -3,18 +3,31 @@ BICs customers type in, checked by schwifty (never by hand)."""
 
 from __future__ import annotations
 
+import secrets
+
 from schwifty import BIC, IBAN
+from schwifty.domain import Component
 from schwifty.exceptions import SchwiftyException
+from schwifty.registry import get_iban_spec
 
 from core.errors import InvalidRequest
 
-# The national account number is the account's id, zero-padded by schwifty to the length the
-# country's BBAN asks for: unique per bank because ids are.
+# The national account number is drawn at random, as long as the country's BBAN allows
+# (10 digits in Germany): an IBAN says nothing of the account's id, and nobody can walk the
+# bank's accounts by counting. The accounts table's unique IBAN makes a (rare) collision a
+# retry, never a second account with one IBAN.
 
 
-def account_iban(country: str, bank_code: str, account_id: int) -> str:
-    """The IBAN of the bank's account `account_id` (electronic form: no spaces)."""
-    return str(IBAN.generate(country, bank_code=bank_code, account_code=str(account_id)))
+def random_account_number(country: str) -> int:
+    """A national account number for a new account: random, of the country's length."""
+    positions = get_iban_spec(country).positions[Component.ACCOUNT_CODE]
+    digits = positions.end - positions.start
+    return 10 ** (digits - 1) + secrets.randbelow(9 * 10 ** (digits - 1))
+
+
+def account_iban(country: str, bank_code: str, account_number: int) -> str:
+    """The IBAN of the bank's account with this national number (electronic form)."""
+    return str(IBAN.generate(country, bank_code=bank_code, account_code=str(account_number)))
 
 
 def parse_iban(text: str) -> str:

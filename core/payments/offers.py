@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import NotFound
 from core.ledger import repository as ledger
-from core.models.ledger import Account
 from core.models.payments import Payment
 from core.payments import repository
 from core.payments.payments import approval_facts, approving_would
@@ -60,13 +58,14 @@ def payment_choices(session: Session, ctx: RequestContext, payment_id: int) -> P
 
 def inbox_count(session: Session, ctx: RequestContext) -> int:
     """How many payments wait on accounts where the caller may approve payments, prepared
-    and not yet approved by someone else: one count, cheap enough for every page. The inbox
-    itself asks the policy of each (an approval limit or a group already filled can keep one
-    out of it)."""
-    actor = ctx.require_actor()
-    reachable = ledger.accounts(readable_accounts(session, ctx, "payment.approve"))
-    return repository.count_waiting(
-        session, reachable.with_only_columns(col(Account.id)), actor.user_id, ctx.now()
+    and not yet approved by someone else (the inbox's candidates): one count, cheap enough
+    for every page. The inbox itself asks the policy of each (an approval limit or a group
+    already filled can keep one out of it)."""
+    return repository.count_awaiting(
+        session,
+        readable_accounts(session, ctx, "payment.approve"),
+        ctx.require_actor().user_id,
+        ctx.now(),
     )
 
 

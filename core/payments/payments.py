@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import RequestContext
-from core.errors import InvalidRequest, NotFound
+from core.errors import Conflict, InvalidRequest, MandateError, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
-from core.ledger.posting import Movement, plan_transfer
+from core.ledger.posting import Movement, available, may_debit, plan_transfer
 from core.models.iam import Tenant, actor_of
 from core.models.ledger import Account
 from core.models.payments import Beneficiary, Payment, PaymentApproval
@@ -84,6 +84,8 @@ def create_payment(
         _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
         return _replayed(ctx, idempotency.replay(earlier, ticket))
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
+    # The paying account must be readable before anything is locked or compared with it.
+    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
     if credit_id == body.account_id:
         raise InvalidRequest(
@@ -91,13 +93,12 @@ def create_payment(
             code="same_account",
         )
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
-    subject = _gate(session, ctx, accounts.get(body.account_id), body.account_id)
-    # Lapsed payments of this account give their holds back first (its accounts are locked
-    # already, so the order of locks stays the accounts' own).
-    if _expire_lapsed(session, ctx, account_id=body.account_id):
+    # Lapsed payments of this account give their holds back first. The accounts are locked
+    # already, so a lapsed payment another transaction holds (an approval, a cancellation
+    # on its way to being refused) is skipped rather than waited for: no lock cycle.
+    if _expire_lapsed(session, ctx, account_id=body.account_id, skip_locked=True):
         accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
-        subject = accounts[body.account_id]
-    credit = accounts[credit_id]
+    subject, credit = accounts[body.account_id], accounts[credit_id]
     if subject.currency != body.currency:
         raise InvalidRequest(
             f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
@@ -112,11 +113,7 @@ def create_payment(
         money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
         lock=True,
     )
-    if credit.currency != body.currency:
-        raise InvalidRequest(
-            f"the beneficiary's account is not in {body.currency}: a payment moves one currency",
-            code="currency_mismatch",
-        )
+    _require_receiving(credit, subject, body.currency)
     _check_execution_date(body, verdict.facts.day)
     kind = _kind(beneficiary, subject, credit)
     tenant = session.get(Tenant, subject.tenant_id)
@@ -140,6 +137,7 @@ def create_payment(
     )
     # The ledger's rules (frozen, closed, the floor with holds counted) hold for a payment
     # that waits as for one posted now: nothing pending can take available below the floor.
+    _require_available(subject, body.amount, body.currency)
     posting = plan_transfer(
         movement,
         subject,
@@ -282,6 +280,15 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
             error=verdict.decision.reason,
             detail=verdict.message,
         )
+    refusal = _ledger_refusal(body, subject, credit, verdict.facts.day)
+    if refusal is not None:
+        return PaymentPreview(
+            outcome="refused",
+            required=required,
+            approvers=[],
+            error=refusal.code,
+            detail=refusal.detail,
+        )
     if panel.approvals == 0:
         return PaymentPreview(
             outcome="sent" if kind == "external" else "posted", required=required, approvers=[]
@@ -317,6 +324,29 @@ def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) 
                 )
             )
     return PaymentPreview(outcome="pending_approval", required=required, approvers=approvers)
+
+
+def _ledger_refusal(
+    body: PaymentCreate, subject: Account, credit: Account, today: dt.date | None
+) -> MandateError | None:
+    """What the payment itself would be refused for after the policy allowed it (the same
+    checks, in the same order), or None."""
+    try:
+        if subject.currency != body.currency:
+            raise InvalidRequest(
+                f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
+                code="currency_mismatch",
+            )
+        _require_receiving(credit, subject, body.currency)
+        _check_execution_date(body, today)
+        _require_available(subject, body.amount, body.currency)
+        if subject.status != "open":
+            raise Conflict(
+                f"account {subject.id} is {subject.status}", code=f"account_{subject.status}"
+            )
+    except MandateError as refusal:
+        return refusal
+    return None
 
 
 # -- approving, rejecting, cancelling --------------------------------------------------------
@@ -479,6 +509,8 @@ def _post(
     assert subject.id is not None and credit.id is not None
     # The hold is this payment's own: the floor is checked without it, then it is consumed.
     released = Account(**{**subject.model_dump(), "held": subject.held - payment.amount})
+    _require_available(released, payment.amount, payment.currency)
+    _require_receiving(credit, subject, payment.currency)
     posting = plan_transfer(
         Movement(
             kind="payment",
@@ -499,6 +531,40 @@ def _post(
     repository.change_held(session, subject.id, -payment.amount, ctx.now())
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.ended_at = ctx.now()
+
+
+def _require_available(account: Account, amount: int, currency: str) -> None:
+    """422 insufficient_available unless `amount` fits in what the account has available:
+    balance + overdraft limit - holds (core.ledger.posting.available)."""
+    if may_debit(account, amount):
+        return
+    raise InvalidRequest(
+        f"account {account.id} has {format_amount(max(available(account), 0), currency)} "
+        f"available (balance {format_amount(account.balance, currency)}, held for payments "
+        f"awaiting approval {format_amount(account.held, currency)}); this payment needs "
+        f"{format_amount(amount, currency)}",
+        code="insufficient_available",
+    )
+
+
+def _require_receiving(credit: Account, subject: Account, currency: str) -> None:
+    """Whether the beneficiary's account takes this payment: open, and in its currency.
+    Another company's account is never described: whatever the reason (frozen, closed,
+    another currency) the answer is the same 409 beneficiary_account_unavailable, without its
+    id. The company's own account, or the clearing account, may be named."""
+    if credit.tenant_id is not None and credit.tenant_id != subject.tenant_id:
+        if credit.status != "open" or credit.currency != currency:
+            raise Conflict(
+                "the beneficiary's account cannot receive this payment",
+                code="beneficiary_account_unavailable",
+            )
+        return
+    if credit.currency != currency:
+        raise InvalidRequest(
+            f"account {credit.id} is in {credit.currency}, the payment in {currency}: a "
+            "payment moves one currency",
+            code="currency_mismatch",
+        )
 
 
 def _release(
@@ -535,6 +601,7 @@ def _expire_lapsed(
     *,
     account_id: int | None = None,
     limit: int | None = LAZY_EXPIRY_BATCH,
+    skip_locked: bool = False,
 ) -> int:
     """Expire lapsed payments (of one account, or all): each payment locked, then its
     account. A payment still waiting past its expiry is already refused every approval
@@ -543,7 +610,7 @@ def _expire_lapsed(
     ids = repository.lapsed_ids(session, now, account_id=account_id)
     count = 0
     for payment_id in ids if limit is None else ids[:limit]:
-        payment = repository.lock_payment(session, payment_id)
+        payment = repository.lock_payment(session, payment_id, skip_locked=skip_locked)
         if payment is None or payment.status != "pending_approval":
             continue
         ledger.lock_accounts(session, [payment.account_id])
@@ -623,18 +690,12 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
     """What the caller may approve now, oldest first: the payments waiting on accounts where
     a grant of theirs carries payment.approve, each kept only if the policy would let them
     approve it (the same decision as the approval itself), with what approving would do."""
-    reachable_ids = ledger.accounts(
-        readable_accounts(session, ctx, "payment.approve")
-    ).with_only_columns(col(Account.id))
-    waiting = list(
-        session.scalars(
-            repository.payments(
-                col(Payment.account_id).in_(reachable_ids)
-                & _status_is("pending_approval", ctx.now())
-            )
-            .order_by(col(Payment.id))
-            .limit(limit)
-        )
+    waiting = repository.awaiting(
+        session,
+        readable_accounts(session, ctx, "payment.approve"),
+        ctx.require_actor().user_id,
+        ctx.now(),
+        limit=limit,
     )
     approvals = repository.approvals_of(session, [p.id or 0 for p in waiting])
     names = repository.beneficiary_names(session, [p.beneficiary_id for p in waiting])

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.db import table_of
-from core.models.iam import User
+from core.models.iam import Bank, Tenant, User
 from core.models.ledger import Account
 from core.models.payments import ApprovalRule, Beneficiary, Payment, PaymentApproval
 
@@ -31,13 +30,14 @@ def change_held(session: Session, account_id: int, delta: int, now: dt.datetime)
     )
 
 
-def lock_payment(session: Session, payment_id: int) -> Payment | None:
+def lock_payment(session: Session, payment_id: int, *, skip_locked: bool = False) -> Payment | None:
     """The payment as a persistent ORM object, locked (PostgreSQL: FOR UPDATE) so that two
     approvals, or an approval and a cancellation, of one payment run one after the other.
-    populate_existing: the row as it is once the lock is ours, not as first read."""
+    populate_existing: the row as it is once the lock is ours, not as first read.
+    `skip_locked`: None, rather than a wait, when another transaction holds it."""
     stmt = select(Payment).where(col(Payment.id) == payment_id)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
@@ -131,22 +131,62 @@ def colleagues(session: Session, tenant_id: int, *, exclude: int, limit: int = 2
     )
 
 
-def count_waiting(
-    session: Session, account_ids: Select[Any], person_id: int, now: dt.datetime
-) -> int:
-    """Payments waiting (not past their expiry) on these accounts that `person_id` neither
-    prepared nor approved yet: one count, for a badge."""
-    approved = select(col(PaymentApproval.payment_id)).where(
-        col(PaymentApproval.approver_id) == person_id
+def awaiting(
+    session: Session,
+    reachable: ColumnElement[bool],
+    user_id: int,
+    now: dt.datetime,
+    *,
+    limit: int,
+) -> list[Payment]:
+    """The oldest `limit` payments still waiting (not past expiry) on the accounts
+    `reachable` admits, that `user_id` neither prepared nor approved already: the inbox's
+    candidates, before the policy decides each (so those two refusals cannot crowd out the
+    payments the person may approve)."""
+    stmt = (
+        select(Payment)
+        .where(_awaiting(reachable, user_id, now))
+        .order_by(col(Payment.id))
+        .limit(limit)
     )
-    stmt = select(func.count()).where(
-        col(Payment.account_id).in_(account_ids),
+    return list(session.scalars(stmt))
+
+
+def count_awaiting(
+    session: Session, reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+) -> int:
+    """How many payments `awaiting` would choose from: one count, for a badge."""
+    return int(session.scalar(select(func.count()).where(_awaiting(reachable, user_id, now))) or 0)
+
+
+def _awaiting(
+    reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+) -> ColumnElement[bool]:
+    approved = exists(
+        select(col(PaymentApproval.id)).where(
+            col(PaymentApproval.payment_id) == col(Payment.id),
+            col(PaymentApproval.approver_id) == user_id,
+        )
+    )
+    return and_(
+        col(Payment.account_id).in_(select(col(Account.id)).where(reachable)),
         col(Payment.status) == "pending_approval",
         col(Payment.expires_at) > now,
-        col(Payment.initiated_by_id) != person_id,
-        col(Payment.id).not_in(approved),
+        col(Payment.initiated_by_id) != user_id,
+        ~approved,
     )
-    return int(session.scalar(stmt) or 0)
+
+
+def lock_rule_owner(session: Session, bank_id: int, tenant_id: int | None) -> None:
+    """Serialise changes to one owner's approval rules (a tenant's, or the bank's minimums):
+    two replacements at once would otherwise leave both sets. PostgreSQL: the owner's row,
+    FOR NO KEY UPDATE; SQLite runs one writer at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    model, key = (Bank, bank_id) if tenant_id is None else (Tenant, tenant_id)
+    session.execute(
+        select(col(model.id)).where(col(model.id) == key).with_for_update(key_share=True)
+    ).all()
 
 
 def display_names(

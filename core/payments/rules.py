@@ -94,6 +94,7 @@ def put_rules(
     require_readable(session, ctx, "approval_rule.read", resource, not_found=missing)
     authorize(session, ctx, "approval_rule.manage", resource, not_found=missing)
     assert resource.tenant_id is not None
+    repository.lock_rule_owner(session, resource.bank_id, resource.tenant_id)
     bank_rules = repository.rules_of(session, resource.bank_id, None)
     for index, rule in enumerate(body.rules):
         _check_rule(session, index, rule, resource)
@@ -140,6 +141,7 @@ def put_bank_rules(
                 field="account_id",
             )
         _check_group(index, rule)
+    repository.lock_rule_owner(session, resource.bank_id, None)
     before = repository.rules_of(session, resource.bank_id, None)
     after = _replace(session, ctx, before, body.rules, resource.bank_id, None)
     record_change(

@@ -66,7 +66,7 @@ class Reason(Code):
     self_approval_forbidden = (
         "self_approval_forbidden",
         403,
-        "Who prepared a payment cannot approve it: a second person must.",
+        "Who prepared a payment, or added a beneficiary, cannot approve it: a second person must.",
     )
     already_approved = "already_approved", 403, "You have already approved this payment."
     approval_group_not_needed = (
@@ -199,6 +199,8 @@ def describe(
         )
     if reason == "payment_not_pending" and "status" in detail:
         return f"The payment is {str(detail['status']).replace('_', ' ')}: it awaits no approval."
+    if reason == "self_approval_forbidden" and action == "beneficiary.approve":
+        return "You added this beneficiary: another person must approve it."
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
     return REASONS.get(reason, (403, "Refused by the policy."))[1]

@@ -35,6 +35,7 @@ LOGGED_ACTIONS = {
     "payment.create",
     "payment.approve",
     "beneficiary.manage",
+    "beneficiary.approve",
     "approval_rule.manage",
     "approval_minimum.manage",
 }

@@ -108,14 +108,18 @@ class Approval:
     amount: int
     currency: str
 
-    def as_facts(self) -> dict[str, Any]:
+    def as_facts(self, actor_id: int, values: dict[str, Any]) -> dict[str, Any]:
+        """The payment as the person deciding sees it: whether they prepared it and whether
+        they approved it already, rather than who did, so that the decisions about many
+        payments share one compiled program; the expiry is a dynamic value (`values`)."""
+        values["payment.expires_at"] = int(self.expires_at.timestamp())
         return {
-            "initiator": self.initiator_id,
             "status": self.status,
-            "approvers": list(self.approver_ids),
+            "prepared_by_actor": self.initiator_id == actor_id,
+            "approved_by_actor": actor_id in self.approver_ids,
             "still_needed": self.still_needed,
             "still_needed_a": self.still_needed_a,
-            "expires_at": int(self.expires_at.timestamp()),
+            "expires_at": Dynamic("payment.expires_at"),
         }
 
 
@@ -361,7 +365,7 @@ def shape_request(
             facts.day, _ = tenant_day(now, tenant_zone)
     if approval is not None:
         # The payment's own amount and currency: the approver's limits are held to them.
-        request["payment"] = approval.as_facts()
+        request["payment"] = approval.as_facts(actor.user_id, values)
         request["currency"] = approval.currency
         request["amount"] = Dynamic("amount")
         values["amount"] = approval.amount

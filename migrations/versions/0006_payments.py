@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from core.db import UTCDateTime
-from core.ledger.identifiers import account_iban
+from core.ledger.identifiers import account_iban, random_account_number
 
 revision = "0006"
 down_revision = "0005"
@@ -204,7 +204,8 @@ def _keep_transfers_append_only() -> None:
 
 
 def _give_accounts_ibans() -> None:
-    """Every existing customer account gets the IBAN its bank would give it now."""
+    """Every existing customer account gets an IBAN as its bank gives them now: a random
+    national number, never one given twice."""
     conn = op.get_bind()
     rows = conn.execute(
         sa.text(
@@ -212,10 +213,15 @@ def _give_accounts_ibans() -> None:
             "WHERE a.kind = 'customer' ORDER BY a.id"
         )
     ).all()
+    given: set[str] = set()
     for account_id, country, bank_code in rows:
+        iban = account_iban(country, bank_code, random_account_number(country))
+        while iban in given:
+            iban = account_iban(country, bank_code, random_account_number(country))
+        given.add(iban)
         conn.execute(
             sa.text("UPDATE accounts SET iban = :iban WHERE id = :id"),
-            {"iban": account_iban(country, bank_code, account_id), "id": account_id},
+            {"iban": iban, "id": account_id},
         )
 
 

@@ -128,11 +128,12 @@ def test_form_mistakes_and_refusals_stand_beside_their_fields(client, pw):
     # More than the account has: the service's refusal, beside the amount.
     too_much = _send(client, {**base, "amount": "2,000,000.00"})
     assert too_much.status_code == 422
-    assert "can send at most 1,000,000.00 EUR" in _field(too_much.text, "f-amount")
-    # A USD account paying a beneficiary whose account is in EUR: beside the beneficiary.
+    assert "this payment needs 2,000,000.00 EUR" in _field(too_much.text, "f-amount")
+    # A USD account paying a beneficiary whose account (another company's) is in EUR: beside
+    # the beneficiary, without describing that account.
     usd = _send(client, {**base, "account_id": str(pw.world.account_id("acme-usd"))})
-    assert usd.status_code == 422
-    assert "not in USD" in _field(usd.text, "beneficiary")
+    assert usd.status_code == 409
+    assert "cannot receive this payment" in _field(usd.text, "beneficiary")
     # Send needs the form's anti-forgery token (Check is a question and needs none).
     forged = client.post("/console/payments", data=base, follow_redirects=False)
     assert forged.status_code == 403

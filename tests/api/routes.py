@@ -90,6 +90,10 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         "grant_id": world.grants[f"{prefix}-payer"].id,
         "role_id": world.grants[f"{prefix}-payer"].role_id,
         "transfer_id": world.transfer_ids[tenant],
+        # acme's awaits approval (added by the payer): acme-admin may approve it.
+        "beneficiary_id": world.beneficiary_id(
+            "acme-new-supplier" if tenant == "acme" else "globex-supplier"
+        ),
         "currency": "EUR",
     }
 
@@ -127,6 +131,18 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         ("PATCH", "/v1/users/{user_id}"): {"display_name": "Renamed"},
         ("POST", "/v1/users/{user_id}/password"): {"password": "another long password"},
         ("POST", "/v1/tenants"): {"name": f"New Customer {tenant}", "timezone": "Europe/Paris"},
+        ("PATCH", "/v1/tenants/{tenant_id}"): {
+            "beneficiary_approval_required": True,
+            "new_beneficiary_hours": 48,
+        },
+        # An IBAN none of the world's payees has.
+        ("POST", "/v1/beneficiaries"): {
+            "name": "Fournisseur SA",
+            "iban": "FR14 2004 1010 0505 0001 3M02 606",
+            "bic": "BNPAFRPP",
+            "reference_template": "Invoice ",
+        },
+        ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"reference_template": "Order "},
         ("POST", "/v1/roles"): {
             "name": "Payroll clerk",
             "permissions": ["account.read", "transfer.create"],

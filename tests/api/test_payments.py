@@ -198,7 +198,7 @@ def test_a_preview_says_who_must_approve_and_changes_nothing(client, app, pw, cl
         "amount": 150_000_00,
         "currency": "EUR",
     }
-    preview = client.post("/v1/payments/preview", json=body, headers=payer)
+    preview = client.post("/v1/payment-previews", json=body, headers=payer)
     assert preview.status_code == 200, preview.text
     answer = preview.json()
     assert answer["outcome"] == "pending_approval"
@@ -207,7 +207,88 @@ def test_a_preview_says_who_must_approve_and_changes_nothing(client, app, pw, cl
         ("Acme Approver A", "A"),
         ("Acme Approver B", "B"),
     ]
-    small = client.post("/v1/payments/preview", json={**body, "amount": 100_00}, headers=payer)
+    small = client.post("/v1/payment-previews", json={**body, "amount": 100_00}, headers=payer)
     assert small.json()["outcome"] == "posted" and small.json()["approvers"] == []
     assert _account(client, payer, account_id) == before
     assert client.get("/v1/payments", headers=payer).json()["items"] == []
+
+
+def test_holds_count_against_what_a_payment_may_take(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    account_id = pw.world.account_id("acme-payroll")  # 100,000.00 EUR
+    body = {
+        "account_id": account_id,
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 60_000_00,
+        "currency": "EUR",
+    }
+    first = client.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
+    assert first.status_code == 202, first.text
+    second = client.post("/v1/payments", json=body, headers={**payer, "Idempotency-Key": new_key()})
+    assert second.status_code == 422
+    assert second.json()["error"] == "insufficient_available"
+    assert "40,000.00 EUR available" in second.json()["detail"]
+
+
+def test_a_frozen_account_at_another_company_is_not_named(client, app, pw, clock):
+    manager = bearer(app, pw.world.users["manager"], clock)
+    globex_main = pw.world.account_id("globex-main")
+    frozen = client.patch(f"/v1/accounts/{globex_main}", json={"status": "frozen"}, headers=manager)
+    assert frozen.status_code == 200, frozen.text
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    refused = _pay(client, payer, pw, 100_00, payee="globex")
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "beneficiary_account_unavailable"
+    assert str(globex_main) not in refused.json()["detail"]
+    assert "frozen" not in refused.json()["detail"]
+
+
+def test_a_preview_tells_what_the_ledger_would_refuse(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    body = {
+        "account_id": pw.world.account_id("acme-payroll"),
+        "beneficiary_id": pw.beneficiary_id("supplier"),
+        "amount": 100_000_01,
+        "currency": "EUR",
+    }
+    preview = client.post("/v1/payment-previews", json=body, headers=payer).json()
+    assert preview["outcome"] == "refused"
+    assert preview["error"] == "insufficient_available"
+
+
+def test_an_account_holding_money_for_payments_cannot_be_closed(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    made = _pay(client, payer, pw, 20_000_00)
+    assert made.status_code == 202
+    manager = bearer(app, pw.world.users["manager"], clock)
+    closing = client.patch(
+        f"/v1/accounts/{pw.world.account_id('acme-operating')}",
+        json={"status": "closed"},
+        headers=manager,
+    )
+    assert closing.status_code == 409
+    assert "held for payments" in closing.json()["detail"]
+
+
+def test_ibans_are_not_counted_from_account_ids(pw):
+    ibans = [a.iban for a in pw.world.accounts.values()]
+    numbers = sorted(int(iban[-10:]) for iban in ibans if iban)
+    assert len(set(ibans)) == len(ibans) == 4
+    assert numbers[-1] > 1_000_000  # random ten-digit national numbers, not 1, 2, 3, 4
+
+
+def test_another_companys_account_currency_is_not_told(client, app, pw, clock):
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    refused = client.post(
+        "/v1/payments",
+        json={
+            "account_id": pw.world.account_id("acme-usd"),
+            "beneficiary_id": pw.beneficiary_id("globex"),
+            "amount": 100_00,
+            "currency": "USD",
+        },
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "beneficiary_account_unavailable"
+    assert "EUR" not in refused.json()["detail"]

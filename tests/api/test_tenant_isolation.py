@@ -114,6 +114,10 @@ def _acme_transfer(w: Any) -> int:
     return int(w.transfer_ids["acme"])
 
 
+def _acme_beneficiary(w: Any) -> int:
+    return int(w.beneficiary_id("acme-new-supplier"))
+
+
 PAYER, ADMIN = "globex-payer", "globex-admin"
 STAFF, OFFICER = "other-manager", "other-compliance"
 PROBES = [
@@ -286,6 +290,14 @@ PROBES = [
     Probe(ADMIN, "GET", "/v1/tenants/X/caps", _acme_tenant),
     Probe(ADMIN, "PUT", "/v1/tenants/X/caps/EUR", _acme_tenant, body={"daily": 100}),
     Probe(ADMIN, "PUT", "/v1/tenants/X/caps/eur", _acme_tenant, body={"daily": 100}),
+    # Beneficiaries, and a tenant's payment rules.
+    Probe(ADMIN, "GET", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(ADMIN, "PATCH", "/v1/beneficiaries/X", _acme_beneficiary, body={"name": "Mine"}),
+    Probe(ADMIN, "DELETE", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(ADMIN, "POST", "/v1/beneficiaries/X/approve", _acme_beneficiary),
+    Probe(PAYER, "GET", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(ADMIN, "GET", "/v1/beneficiaries", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(ADMIN, "PATCH", "/v1/tenants/X", _acme_tenant, body={"payment_expiry_days": 3}),
     # Accounts and transfers.
     Probe(
         ADMIN,
@@ -304,6 +316,9 @@ PROBES = [
     # Bank staff of another bank: every tenant, account, user and role of this one.
     Probe(STAFF, "GET", "/v1/tenants/X", _acme_tenant),
     Probe(STAFF, "PUT", "/v1/tenants/X/caps/EUR", _acme_tenant, body={"daily": 100}),
+    Probe(STAFF, "PATCH", "/v1/tenants/X", _acme_tenant, body={"payment_expiry_days": 3}),
+    Probe(STAFF, "GET", "/v1/beneficiaries/X", _acme_beneficiary),
+    Probe(STAFF, "GET", "/v1/beneficiaries", _acme_tenant, query={"tenant_id": "X"}),
     Probe(
         STAFF,
         "POST",

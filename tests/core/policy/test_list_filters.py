@@ -13,6 +13,8 @@ from core.iam import service as iam
 from core.ledger import service as ledger
 from core.models.iam import Grant, Role, User, actor_of
 from core.models.ledger import Account, Transfer
+from core.models.payments import Beneficiary
+from core.payments.beneficiaries import beneficiary_resource, list_beneficiaries
 from core.policy.facts import Resource
 from core.policy.service import check
 from tests.factories import staff_context
@@ -166,6 +168,18 @@ def test_lists_equal_per_item_decisions(db, world, clock):
                 and (r.tenant_id is not None if ctx.actor.tenant_id else r.tenant_id is None)
             }
             assert _ids(access_service.list_roles(session, fresh())) == readable_roles, username
+
+            payees = list(session.scalars(select(Beneficiary)))
+            readable_payees = {
+                b.id
+                for b in payees
+                if check(
+                    session, fresh(), "beneficiary.read", beneficiary_resource(fresh(), b)
+                ).allowed
+            }
+            assert _ids(list_beneficiaries(session, fresh(), limit=200)) == readable_payees, (
+                username
+            )
 
 
 def test_the_lists_are_not_trivially_empty_or_full(db, world, clock):
