@@ -28,6 +28,7 @@ from core.policy.reasons import Reason
 from core.uow import UnitOfWork
 
 LIMIT_FIELDS = ("per_transfer", "daily", "monthly")
+APPROVAL_GROUPS = ("A", "B")
 
 
 def field_of(code: str) -> str:
@@ -69,18 +70,19 @@ class Entry:
         fields: tuple[str, ...],
         aliases: dict[str, str] | None = None,
     ) -> None:
-        """Put a service's refusal next to the field it is about; `aliases` names this form's
-        field for a code's (a payment's beneficiary stands where a transfer's to_account_id
-        does)."""
-        name = field_of(exc.code)
+        """Put a service's refusal next to the field it is about: its code's field, else the
+        field the refusal names itself (a general code such as invalid_request), without the
+        API's "field: " at the start of its message; `aliases` names this form's field for a
+        code's (a payment's beneficiary stands where a transfer's to_account_id does)."""
+        named = str(exc.context.get("field") or "")
+        name = field_of(exc.code) or named
+        detail = exc.detail.removeprefix(f"{named}: ") if named else exc.detail
         if name == "limits":
             # Which limit: the refusal's detail names its kind (per_transfer, daily, monthly).
             kind = (exc.context.get("refusal") or {}).get("kind")
             name = kind if kind in LIMIT_FIELDS else name
         name = (aliases or {}).get(name, name)
-        self.error(
-            name if name in fields else "", CONSOLE_WORDS.get(exc.code, sentence(exc.detail))
-        )
+        self.error(name if name in fields else "", CONSOLE_WORDS.get(exc.code, sentence(detail)))
 
     def take_validation(self, exc: ValidationError) -> None:
         """Put a schema's complaints next to their fields (form fields are named like the
@@ -168,6 +170,28 @@ def limits(entry: Entry, form: FormData) -> LimitSet | None:
     except ValidationError as exc:
         entry.take_validation(exc)
         return None
+
+
+def approval_group(entry: Entry, form: FormData) -> str | None:
+    """An approver's signature group: A, B, or none ("")."""
+    group = text(form, "approval_group", 1).upper()
+    entry.values["approval_group"] = group
+    if group and group not in APPROVAL_GROUPS:
+        entry.error("approval_group", "Choose signature group A, B, or none.")
+        return None
+    return group or None
+
+
+def approval_limit(entry: Entry, form: FormData) -> int | None:
+    """An approver's approval limit, a decimal in the currency of the form's limits (read
+    first, by `limits`)."""
+    typed = text(form, "approval_limit", 40)
+    entry.values["approval_limit"] = typed
+    currency = entry.values.get("limit_currency", "")
+    if typed and not is_currency(currency):
+        entry.error("limit_currency", "Choose the currency of the limits.")
+        return None
+    return amount(entry, "approval_limit", typed, currency, required=False)
 
 
 def window(entry: Entry, form: FormData) -> TimeWindow | None:

@@ -211,6 +211,10 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
         return ", ".join(parts) or "none"
     if key in LIMIT_LABELS and isinstance(value, int) and isinstance(record.get("currency"), str):
         return format_amount(value, record["currency"])
+    # An approver's limit is in the grant's limit currency.
+    limits = record.get("limits")
+    if key == "approval_limit" and isinstance(value, int) and isinstance(limits, dict):
+        return format_amount(value, str(limits.get("currency") or "EUR"))
     if key == "window" and isinstance(value, dict):
         days = ", ".join(str(d).capitalize() for d in value.get("days", []))
         return f"{days} {value.get('start')}–{value.get('end')} {value.get('time_zone')}"

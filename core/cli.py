@@ -18,6 +18,7 @@ from core.context import RequestContext
 from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
 from core.ledger.check import CHECKS, check_database
+from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
 from core.policy.engine import PolicyEngine
@@ -133,8 +134,10 @@ def ledger_check(
         None, "--progress/--no-progress", help="progress bar on stderr (default: on a terminal)"
     ),
 ) -> None:
-    """Verify a live ledger: conservation, balances, overdrafts, transfers, running totals (per
-    grant and per person) and cumulative limits. Exits 0 when every check holds, 1 otherwise."""
+    """Verify a live ledger: conservation, balances, holds, overdrafts (holds counted),
+    transfers, payments and their transfers, IBANs, running totals (per grant and per person,
+    payments counted on the day they were made) and cumulative limits. Exits 0 when every check
+    holds, 1 otherwise."""
 
     url = Settings(database_url=database_url).database_url if database_url else None
     url = url or get_settings().database_url
@@ -189,6 +192,27 @@ class _ProgressBar:
         if self.task is not None:
             self.progress.remove_task(self.task)  # type: ignore[arg-type]
             self.task = None
+
+
+payments_app = typer.Typer(no_args_is_help=True, help="Payments under dual control.")
+app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("expire")
+def payments_expire() -> None:
+    """Expire every payment still awaiting approval past its expiry: its hold is released and
+    its amount given back to the limits it counted against. Run it daily (a lapsed payment is
+    refused every approval either way; this gives its money back)."""
+
+    settings = get_settings()
+    if not migrate.is_up_to_date(settings.database_url):
+        _fail("the database is not migrated; run: mandate db upgrade")
+    db = Database(settings.database_url)
+    try:
+        expired = UnitOfWork(db, RequestContext(actor=None)).run(payments.expire_payments)
+    finally:
+        db.dispose()
+    typer.echo(f"expired {expired} payment{'' if expired == 1 else 's'} awaiting approval")
 
 
 @app.command("purge")

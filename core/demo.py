@@ -1,6 +1,9 @@
 """The demo bank that `make run` seeds: a bank with staff, the tenant Acme Ltd with a corporate
-admin, a bookkeeper and a payer, two EUR accounts, two beneficiaries (a supplier at another
-bank, and Globex's account here) and the bank's EUR clearing account."""
+admin, a bookkeeper, a payer and two approvers (signature groups A and B), two EUR accounts,
+two beneficiaries (a supplier at another bank, and Globex's account here), the bank's EUR
+clearing account, Acme's approval rules and the bank's approval minimum: enough to walk a
+payment under dual control from the payer through both approvers (README, "Payments under
+dual control")."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from core.iam.credentials import Passwords
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate, DepositCreate
 from core.models.iam import Bank, LimitCap, Tenant, User, actor_of
-from core.models.payments import Beneficiary
+from core.models.payments import ApprovalRule, Beneficiary
 from core.payments.beneficiaries import internal_account_id
 
 BANK_NAME = "Mandate Demo Bank"
@@ -36,7 +39,9 @@ LOGINS = [
     DemoLogin("compliance", "compliance officer (Mandate Demo Bank)"),
     DemoLogin("acme-admin", "corporate admin of Acme Ltd"),
     DemoLogin("acme-bookkeeper", "bookkeeper of Acme Ltd (read-only)"),
-    DemoLogin("acme-payer", "payer of Acme Ltd: 10,000.00 EUR per transfer, 25,000.00 EUR a day"),
+    DemoLogin("acme-payer", "payer of Acme Ltd: 200,000.00 EUR per transfer, 250,000.00 EUR a day"),
+    DemoLogin("acme-approver-a", "approver of Acme Ltd, group A: up to 500,000.00 EUR"),
+    DemoLogin("acme-approver-b", "approver of Acme Ltd, group B: up to 500,000.00 EUR"),
     DemoLogin("globex-admin", "corporate admin of Globex GmbH (another tenant)"),
 ]
 
@@ -77,9 +82,24 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
             bank_id=bank.id,
             tenant_id=None,
             currency="EUR",
-            per_transfer_limit=100_000_00,
+            per_transfer_limit=250_000_00,
             daily_limit=250_000_00,
             monthly_limit=2_000_000_00,
+            updated_by_id=manager.id,
+            updated_at=now,
+        )
+    )
+    # The bank's minimum, which every customer inherits: large payments to other banks need
+    # two approvals.
+    session.add(
+        ApprovalRule(
+            bank_id=bank.id,
+            tenant_id=None,
+            currency="EUR",
+            min_amount=50_000_00,
+            kind="external",
+            approvals=2,
+            group_a=0,
             updated_by_id=manager.id,
             updated_at=now,
         )
@@ -92,8 +112,8 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
             bank_id=bank.id,
             tenant_id=acme.id,
             currency="EUR",
-            per_transfer_limit=50_000_00,
-            daily_limit=100_000_00,
+            per_transfer_limit=200_000_00,
+            daily_limit=250_000_00,
             monthly_limit=1_000_000_00,
             updated_by_id=manager.id,
             updated_at=now,
@@ -102,6 +122,8 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     admin = user("acme-admin", "Ada Admin", acme.id)
     bookkeeper = user("acme-bookkeeper", "Bob Bookkeeper", acme.id)
     payer = user("acme-payer", "Paula Payer", acme.id)
+    approver_a = user("acme-approver-a", "Alice Approver", acme.id)
+    approver_b = user("acme-approver-b", "Bruno Approver", acme.id)
 
     def role(key: str, tenant_id: int) -> iam.Role:
         return iam.builtin_role(session, key, bank_id=bank_id, tenant_id=tenant_id)
@@ -115,9 +137,35 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
         created_by=admin.id,
         now=now,
         limit_currency="EUR",
-        per_transfer_limit=10_000_00,
-        daily_limit=25_000_00,
+        per_transfer_limit=200_000_00,
+        daily_limit=250_000_00,
     )
+    for approver, group in ((approver_a, "A"), (approver_b, "B")):
+        iam.grant_role(
+            session,
+            approver,
+            role("approver", acme.id),
+            created_by=admin.id,
+            now=now,
+            approval_group=group,
+            limit_currency="EUR",
+            approval_limit=500_000_00,
+        )
+    # Acme's approval panel: one approval from 10,000.00 EUR, two from 100,000.00 EUR (one of
+    # them from group A).
+    for minimum, approvals, group_a in ((10_000_00, 1, 0), (100_000_00, 2, 1)):
+        session.add(
+            ApprovalRule(
+                bank_id=bank.id,
+                tenant_id=acme.id,
+                currency="EUR",
+                min_amount=minimum,
+                approvals=approvals,
+                group_a=group_a,
+                updated_by_id=admin.id,
+                updated_at=now,
+            )
+        )
 
     globex = iam.create_tenant(session, bank.id, "Globex GmbH", "Europe/Vienna")
     assert globex.id is not None

@@ -59,13 +59,14 @@ def main(base_url: str = "http://127.0.0.1:8000", out=print) -> dict:  # type: i
         replayed = again.headers["Idempotent-Replayed"]
         out(f"sent again, same key: Idempotent-Replayed={replayed}, transfer {transfer['id']}")
 
-        # 5. Above the payer's per-transfer limit: the policy refuses and says why.
+        # 5. Above the payer's per-transfer limit (200,000.00 EUR): the policy refuses and
+        #    says why.
         refused = http.post(
             "/v1/transfers",
-            json={**body, "amount": 20_000_00},
+            json={**body, "amount": 250_000_00},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
-        out(f"20,000.00 EUR refused ({refused.status_code}): {refused.json()['detail']}")
+        out(f"250,000.00 EUR refused ({refused.status_code}): {refused.json()['detail']}")
 
         # 6. The statement, newest first, with the balance after each entry.
         entries = http.get(f"/v1/accounts/{operating['id']}/entries", params={"limit": 5})

@@ -50,7 +50,8 @@ def assert_ledger_consistent(session: Session) -> None:
     transfers = session.scalar(select(func.count(Transfer.id)))
     entries = session.scalar(select(func.count(Entry.id)))
     assert entries == 2 * transfers
-    # What only `mandate ledger check` checks: the grants' running totals equal their
-    # transfers, and no cumulative limit was passed.
-    report = run_checks(session.connection(), checks=("spend", "limits"))
+    # What only `mandate ledger check` checks: holds equal the payments awaiting approval,
+    # every payment that moved money has its transfer, the running totals equal what was sent,
+    # and no cumulative limit was passed.
+    report = run_checks(session.connection(), checks=("holds", "payments", "spend", "limits"))
     assert report.ok, report.render()

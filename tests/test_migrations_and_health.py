@@ -66,6 +66,7 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     from core.db import Database
     from core.models.iam import User
     from core.models.ledger import Transfer
+    from core.models.payments import ApprovalRule
     from core.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
@@ -86,6 +87,8 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     assert "acme-payer" in second.output
     db = Database(url)
     with db.unit_of_work(write=False) as session:
-        assert session.scalar(select(func.count(User.id))) == 6
+        assert session.scalar(select(func.count(User.id))) == 8  # two approvers too
         assert session.scalar(select(func.count(Transfer.id))) == 3
+        # Acme's two tiers and the bank's minimum.
+        assert session.scalar(select(func.count(ApprovalRule.id))) == 3
     db.dispose()

@@ -18,6 +18,7 @@ from tests.factories import bearer
 
 README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"
+PAYMENTS = "## Payments under dual control"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -70,6 +71,30 @@ def test_the_payer_grant_recipe_runs_as_written(db, app, clock, live_server):  #
         "monthly": None,
     }
     assert grant["window"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
+
+
+def run_recipe(script: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={**os.environ, "MANDATE": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_payments_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
+    # The recipe pays a beneficiary the demo seeds, listed by GET /v1/beneficiaries.
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed), *_ = fenced_blocks(PAYMENTS)
+    assert language == "sh"
+    result = run_recipe(script, live_server.url)
+    assert result.returncode == 0, result.stderr
+    lines, said = result.stdout.splitlines(), printed.splitlines()
+    assert lines[:3] == said[:3]
+    assert lines[3].startswith("payment: posted by transfer ") and len(lines) == len(said)
 
 
 def test_the_readme_names_the_port_setting() -> None:

@@ -1,5 +1,6 @@
 """Who may do what: roles (built-in, read-only; custom, composed from the vocabulary),
-grants (scope, limits, time window, validity) and the caps over every limit."""
+grants (scope, limits, time window, validity; an approver's signature group and approval
+limit) and the caps over every limit."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ GRANT_FIELDS = (
     "window",
     "valid_from",
     "valid_until",
+    "approval_group",
+    "approval_limit",
 )
 
 
@@ -309,6 +312,12 @@ def create_grant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respo
         if scope == "listed" and not account_ids:
             entry.error("account_ids", "Tick the accounts, or choose all accounts.")
         limits = forms.limits(entry, form)
+        group = forms.approval_group(entry, form)
+        approval_limit = forms.approval_limit(entry, form)
+        if approval_limit is not None and limits is None:
+            # The approval limit is typed in the limits' currency: that is the grant's limit
+            # currency even with no other limit.
+            limits = LimitSet(currency=entry.values["limit_currency"])
         window = forms.window(entry, form)
         zone = entry.values.get("window_zone") or "UTC"
         valid_from = forms.text(form, "valid_from", 20)
@@ -328,6 +337,8 @@ def create_grant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respo
             window=window,
             valid_from=starts,
             valid_until=ends,
+            approval_group=group,
+            approval_limit=approval_limit,
         )
 
     def act(session: Session, ctx: RequestContext, body: GrantCreate) -> Response:

@@ -1,12 +1,14 @@
 """A grant's and a role's conditions, as plain functions: what a patch makes of them (each
 part given, cleared or kept), whether they hold together, and how they are stored on the row.
 What the conditions mean, and whether they fit under the caps, is the policy's (the limits go
-to it as a Proposal)."""
+to it as a Proposal; an approver's terms are read by policies/approvals.polar and
+conditions.polar)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from core.clock import DAY_NAMES
@@ -16,6 +18,9 @@ from core.models.iam import Grant, Role
 from core.policy.facts import Proposal
 
 T = TypeVar("T")
+
+# The permission whose grants approval terms are for (policies/vocabulary.polar).
+APPROVE = "payment.approve"
 
 
 def patched(given: T | None, clear: bool, current: T | None) -> T | None:
@@ -34,13 +39,28 @@ def proposal(limits: LimitSet | None) -> Proposal:
 
 
 @dataclass(frozen=True)
+class ApprovalTerms:
+    """How an approver's approvals count: their signature group ("A", "B"), and the most one
+    approval of theirs may cover, in minor units of the grant's limit currency."""
+
+    group: str | None = None
+    limit: int | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.group is not None or self.limit is not None
+
+
+@dataclass(frozen=True)
 class GrantConditions:
-    """When and for how much a grant holds: its limits, its time window, its validity."""
+    """When and for how much a grant holds: its limits, its time window, its validity, and
+    for an approver the terms of their approvals."""
 
     limits: LimitSet | None = None
     window: TimeWindow | None = None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    approval: ApprovalTerms = field(default_factory=ApprovalTerms)
 
 
 @dataclass(frozen=True)
@@ -71,9 +91,42 @@ def patched_conditions(current: GrantPublic, body: GrantUpdate) -> GrantConditio
         window=patched(body.window, body.clear_window, current.window),
         valid_from=patched(body.valid_from, body.clear_validity, current.valid_from),
         valid_until=patched(body.valid_until, body.clear_validity, current.valid_until),
+        approval=ApprovalTerms(
+            group=patched(body.approval_group, body.clear_approval_group, current.approval_group),
+            limit=patched(body.approval_limit, body.clear_approval_limit, current.approval_limit),
+        ),
     )
     check_validity(conditions.valid_from, conditions.valid_until)
     return conditions
+
+
+def check_approval(
+    conditions: GrantConditions, given: ApprovalTerms, role_name: str, permissions: Collection[str]
+) -> None:
+    """Approval terms where they would mean nothing are a 422 (invalid_request, naming the
+    field): terms given with a role that does not carry payment.approve, and an approval
+    limit on a grant left without a limit currency (the limit is counted in it).
+
+    Refused rather than stored unused: a grant that reads "approves up to 1,000.00 EUR" must
+    be one that approves. Terms kept but ignored would mislead whoever reads the grant or the
+    change log, and would start to count, unreviewed, the day the role gained the permission.
+    Only terms the request gives are held to the role: a grant whose custom role has since
+    lost payment.approve can still be changed, or its terms cleared."""
+    if given.given and APPROVE not in permissions:
+        name = "approval_group" if given.group is not None else "approval_limit"
+        raise InvalidRequest(
+            f"{name}: the role {role_name} does not carry {APPROVE}, so an approval group or "
+            "limit would have no effect, and the bank refuses terms that do nothing: give "
+            "them only with a role that approves payments",
+            field=name,
+        )
+    if conditions.approval.limit is not None and conditions.limits is None:
+        raise InvalidRequest(
+            "approval_limit: an approval limit is counted in the grant's limit currency, and "
+            'the grant would have none: give limits with a currency ({"currency": "EUR"} '
+            "alone will do), or no approval limit",
+            field="approval_limit",
+        )
 
 
 def patched_scope(current: GrantPublic, body: GrantUpdate) -> GrantScope | None:
@@ -114,3 +167,5 @@ def set_conditions(grant: Grant, conditions: GrantConditions) -> None:
         grant.window_zone = window.time_zone
     grant.valid_from = conditions.valid_from
     grant.valid_until = conditions.valid_until
+    grant.approval_group = conditions.approval.group
+    grant.approval_limit = conditions.approval.limit

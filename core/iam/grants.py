@@ -13,15 +13,17 @@ from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.iam import public
 from core.iam.conditions import (
+    ApprovalTerms,
     GrantConditions,
     GrantScope,
+    check_approval,
     patched,
     patched_conditions,
     patched_scope,
     proposal,
     set_conditions,
 )
-from core.iam.roles import role_resource
+from core.iam.roles import role_public, role_resource
 from core.iam.schemas import GrantCreate, GrantPublic, GrantUpdate
 from core.iam.wording import grant_terms
 from core.models.iam import Grant, GrantAccount, Role, User
@@ -137,7 +139,8 @@ def _set_scope(session: Session, grant: Grant, grantee: User, scope: GrantScope)
 
 
 def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> GrantPublic:
-    """Give a user a role, over all or listed accounts, with limits, a window and validity."""
+    """Give a user a role, over all or listed accounts, with limits, a window and validity,
+    and for an approver a signature group and an approval limit."""
     ctx.audit.attempt("grant.manage", target=f"user {body.user_id}")
     grantee, role = _load_grantee_and_role(session, ctx, body)
     authorize(
@@ -148,6 +151,11 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
         not_found=f"user {body.user_id} not found",
         proposal=proposal(body.limits),
     )
+    approval = ApprovalTerms(body.approval_group, body.approval_limit)
+    conditions = GrantConditions(
+        body.limits, body.window, body.valid_from, body.valid_until, approval
+    )
+    check_approval(conditions, approval, role.name, role_public(session, role).permissions)
     now = ctx.now()
     grant = Grant(
         user_id=grantee.id,  # type: ignore[arg-type]
@@ -158,9 +166,7 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
         created_at=now,
         updated_at=now,
     )
-    set_conditions(
-        grant, GrantConditions(body.limits, body.window, body.valid_from, body.valid_until)
-    )
+    set_conditions(grant, conditions)
     session.add(grant)
     session.flush()
     _set_scope(session, grant, grantee, GrantScope(body.all_accounts, body.account_ids))
@@ -189,6 +195,8 @@ def update_grant(
     if grant.revoked_at is not None:
         raise Conflict("the grant is revoked; create a new one", code="grant_revoked")
     conditions = patched_conditions(before, body)
+    given = ApprovalTerms(body.approval_group, body.approval_limit)
+    check_approval(conditions, given, role.name, role_public(session, role).permissions)
     scope = patched_scope(before, body)
     set_conditions(grant, conditions)
     if scope is not None:

@@ -60,6 +60,8 @@ def grant(row: Grant, its_role: Role, account_ids: list[int]) -> GrantPublic:
         window=window(row),
         valid_from=row.valid_from,
         valid_until=row.valid_until,
+        approval_group=row.approval_group,
+        approval_limit=row.approval_limit,
         created_by=row.created_by_id,
         created_at=row.created_at,
         revoked_at=row.revoked_at,

@@ -86,6 +86,28 @@ Limit = Annotated[
         default=None, strict=True, ge=1, le=MAX_AMOUNT, description="minor units; null: no limit"
     ),
 ]
+# An approver's signature group (policies/approvals.polar: group A fills any place a panel
+# still has; B, like no group, only those that need not be A).
+ApprovalGroup = Annotated[
+    Literal["A", "B"] | None,
+    Field(
+        default=None,
+        description="Signature group of an approver (A or B); only with a role that carries "
+        "payment.approve",
+    ),
+]
+ApprovalLimit = Annotated[
+    int | None,
+    Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_AMOUNT,
+        description="The most one approval of this approver may cover, in minor units of the "
+        "grant's limit currency (limits.currency, required with it); only with a role that "
+        "carries payment.approve",
+    ),
+]
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$"),
@@ -250,6 +272,8 @@ class GrantCreate(_Input):
     window: TimeWindow | None = None
     valid_from: AwareDatetime = None
     valid_until: AwareDatetime = None
+    approval_group: ApprovalGroup = None
+    approval_limit: ApprovalLimit = None
 
     @model_validator(mode="after")
     def _scope_and_validity(self) -> GrantCreate:
@@ -259,7 +283,8 @@ class GrantCreate(_Input):
 
 
 class GrantUpdate(_Input):
-    """Replace the grant's conditions; fields left out stay as they are."""
+    """Replace the grant's conditions; fields left out (or null) stay as they are, and each
+    clear_* flag removes its part."""
 
     all_accounts: StrictBool | None = None
     account_ids: list[ResourceId] | None = Field(default=None, max_length=500)
@@ -270,6 +295,17 @@ class GrantUpdate(_Input):
     valid_from: AwareDatetime = None
     valid_until: AwareDatetime = None
     clear_validity: StrictBool = False
+    # Cleared by a flag, as the other parts are: a null left in a body keeps, never widens
+    # (clearing an approval limit lets the approver approve any amount).
+    approval_group: ApprovalGroup = None
+    clear_approval_group: StrictBool = Field(
+        default=False, description="Remove the signature group (approval_group)"
+    )
+    approval_limit: ApprovalLimit = None
+    clear_approval_limit: StrictBool = Field(
+        default=False,
+        description="Remove the approval limit: the approver may then approve any amount",
+    )
 
 
 class GrantPublic(BaseModel):
@@ -285,6 +321,10 @@ class GrantPublic(BaseModel):
     window: TimeWindow | None
     valid_from: dt.datetime | None
     valid_until: dt.datetime | None
+    approval_group: Literal["A", "B"] | None
+    approval_limit: int | None = Field(
+        description="minor units of limits.currency; null: any amount"
+    )
     created_by: int | None
     created_at: dt.datetime
     revoked_at: dt.datetime | None

@@ -1,11 +1,14 @@
 """What an admin action did, in words, for the person's activity ("gave bob the role Payer
-over all accounts, up to 1,000.00 EUR per transfer, Mon–Fri 09:00–17:00 Europe/Berlin")."""
+over all accounts, up to 1,000.00 EUR per transfer, Mon–Fri 09:00–17:00 Europe/Berlin";
+"gave ann the role Approver over all accounts, signature group A, approving up to
+1,000.00 EUR a payment")."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from core.iam.schemas import CapPublic, GrantPublic, LimitSet, RolePublic, TimeWindow
+from core.money import format_amount
 from core.policy.reasons import DAYS, describe_days, describe_limit
 
 
@@ -31,6 +34,17 @@ def window_words(window: TimeWindow | None) -> str:
     return f"{days} {window.start}–{window.end} {window.time_zone}"
 
 
+def approval_words(grant: GrantPublic) -> str:
+    """An approver's terms: "signature group A, approving up to 1,000.00 EUR a payment"."""
+    parts = []
+    if grant.approval_group is not None:
+        parts.append(f"signature group {grant.approval_group}")
+    if grant.approval_limit is not None and grant.limits is not None:
+        amount = format_amount(grant.approval_limit, grant.limits.currency)
+        parts.append(f"approving up to {amount} a payment")
+    return ", ".join(parts)
+
+
 def _when(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -42,7 +56,12 @@ def grant_terms(grant: GrantPublic) -> str:
         if grant.all_accounts
         else "over accounts " + ", ".join(str(i) for i in grant.account_ids)
     )
-    parts = [scope, limits_words(grant.limits), window_words(grant.window)]
+    parts = [
+        scope,
+        limits_words(grant.limits),
+        approval_words(grant),
+        window_words(grant.window),
+    ]
     if grant.valid_from is not None:
         parts.append(f"valid from {_when(grant.valid_from)}")
     if grant.valid_until is not None:

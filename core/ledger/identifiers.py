@@ -39,6 +39,20 @@ def parse_iban(text: str) -> str:
         raise InvalidRequest(f"not a valid IBAN: {exc}", code="invalid_iban") from exc
 
 
+def iban_problem(iban: str | None) -> str | None:
+    """What is wrong with an IBAN as stored (electronic form), in words; None when it is
+    valid. `mandate ledger check` asks this of every customer account."""
+    if not iban:
+        return "has no IBAN"
+    try:
+        compact = str(IBAN(iban).compact)
+    except SchwiftyException as exc:
+        return f"has an invalid IBAN {iban!r}: {exc}"
+    if compact != iban:
+        return f"has its IBAN {iban!r} not in electronic form ({compact})"
+    return None
+
+
 def parse_bic(text: str) -> str:
     """A BIC (8 or 11 characters), checked; 422 invalid_bic otherwise."""
     try:

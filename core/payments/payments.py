@@ -527,8 +527,10 @@ def _post(
         day=None,
         now=ctx.now(),
     )
-    payment.transfer_id = ledger.post_transfer(session, posting)
+    # Released before the money moves: the database's floor (balance - held) would otherwise
+    # count the amount twice, held and posted, and refuse a payment of over half the balance.
     repository.change_held(session, subject.id, -payment.amount, ctx.now())
+    payment.transfer_id = ledger.post_transfer(session, posting)
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.ended_at = ctx.now()
 

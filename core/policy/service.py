@@ -86,7 +86,7 @@ def check(
         approval=approval,
     )
     decision = engine.decide(facts.request, facts.values)
-    message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
+    message = "" if decision.allowed else explain_refusal(decision, facts, action, money, approval)
     if record and (action in LOGGED_ACTIONS or not decision.allowed):
         ctx.audit.decisions.append(
             DecisionRecord(
@@ -181,7 +181,17 @@ def require_readable(
     return verdict.decision
 
 
-def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money | None) -> str:
+def explain_refusal(
+    decision: Decision,
+    facts: Facts,
+    action: str,
+    money: Money | None,
+    approval: Approval | None = None,
+) -> str:
+    # An approval is about the payment's amount, in its currency (approval_limit_exceeded
+    # tells both against the approver's limit).
+    amount = money.amount if money else (approval.amount if approval else None)
+    currency = money.currency if money else (approval.currency if approval else None)
     spent_today = spent_month = None
     local_time = None
     limit_currency = None
@@ -198,8 +208,8 @@ def explain_refusal(decision: Decision, facts: Facts, action: str, money: Money 
         decision.reason,
         dict(decision.detail),
         action=action,
-        amount=money.amount if money else None,
-        currency=money.currency if money else _proposal_currency(facts),
+        amount=amount,
+        currency=currency or _proposal_currency(facts),
         spent_today=spent_today,
         spent_month=spent_month,
         person_spent_today=facts.person_spend.spent_today,

@@ -10,9 +10,15 @@ from functools import cached_property
 
 from core.ledger.check import findings
 from core.ledger.check.limits import HolderReview, review_holder
+from core.ledger.check.payment_queries import (
+    mismatched_holds,
+    payment_transfers_without_payment,
+    unmatched_payments,
+)
 from core.ledger.check.queries import LedgerReader
 from core.ledger.check.report import CheckResult
 from core.ledger.check.spend_queries import grant_holders, holder_days, person_holders
+from core.ledger.identifiers import iban_problem
 
 
 class Snapshot:
@@ -67,11 +73,22 @@ def balances(snapshot: Snapshot) -> CheckResult:
     return result
 
 
+def holds(snapshot: Snapshot) -> CheckResult:
+    result = start("holds")
+    for examined, rows in mismatched_holds(snapshot.reader):
+        result.examined += examined
+        for account_id, currency, held, pending, payments in rows:
+            result.fail(
+                findings.hold_not_its_payments(account_id, currency, held, pending, payments)
+            )
+    return result
+
+
 def overdraft(snapshot: Snapshot) -> CheckResult:
     result = start("overdraft")
     result.examined = snapshot.reader.customer_accounts()
-    for account_id, currency, balance, limit in snapshot.reader.overdrawn_accounts():
-        result.fail(findings.past_overdraft_limit(account_id, currency, balance, limit))
+    for account_id, currency, balance, held, limit in snapshot.reader.overdrawn_accounts():
+        result.fail(findings.past_overdraft_limit(account_id, currency, balance, held, limit))
     return result
 
 
@@ -81,6 +98,32 @@ def transfers(snapshot: Snapshot) -> CheckResult:
         result.examined += examined
         for row in rows:
             result.fail(findings.transfer_not_balanced(row))
+    return result
+
+
+def payments(snapshot: Snapshot) -> CheckResult:
+    result = start("payments")
+    for examined, rows in unmatched_payments(snapshot.reader):
+        result.examined += examined
+        for row in rows:
+            result.fail(findings.payment_not_its_transfer(row))
+    transfers = 0
+    for examined, rows in payment_transfers_without_payment(snapshot.reader):
+        transfers += examined
+        for row in rows:
+            result.fail(findings.transfer_without_payment(row))
+    result.note = f"transfers of kind payment: {transfers:,}"
+    return result
+
+
+def ibans(snapshot: Snapshot) -> CheckResult:
+    result = start("ibans")
+    for examined, rows in snapshot.reader.customer_ibans():
+        result.examined += examined
+        for account_id, iban in rows:
+            problem = iban_problem(iban)
+            if problem is not None:
+                result.fail(findings.iban_invalid(account_id, problem))
     return result
 
 
@@ -95,14 +138,32 @@ def limits(snapshot: Snapshot) -> CheckResult:
 CHECK_TABLE = (
     Check("conservation", "entries sum to zero in every currency", "entries", conservation),
     Check("balances", "every balance equals the sum of its entries", "accounts", balances),
-    Check("overdraft", "no customer balance below its overdraft limit", "accounts", overdraft),
+    Check(
+        "holds",
+        "every account's held equals its payments awaiting approval",
+        "accounts",
+        holds,
+    ),
+    Check(
+        "overdraft",
+        "no customer balance, less its holds, below its overdraft limit",
+        "accounts",
+        overdraft,
+    ),
     Check(
         "transfers", "every transfer has exactly its two balanced entries", "transfers", transfers
     ),
     Check(
+        "payments",
+        "every posted or sent payment has exactly its transfer, every payment transfer its payment",
+        "payments",
+        payments,
+    ),
+    Check("ibans", "every customer account has a valid IBAN", "accounts", ibans),
+    Check(
         "spend",
-        "grant_spend and person_spend equal the transfers per grant, per person, currency and "
-        "tenant-local day",
+        "grant_spend and person_spend equal what was sent (transfers, and payments on the day "
+        "they were made, pending ones too) per grant, per person, currency and tenant-local day",
         "holder-days",
         spend,
     ),

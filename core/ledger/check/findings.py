@@ -27,11 +27,82 @@ def entries_in_another_currency(account_id: int, currency: str, count: int) -> s
     return f"account {account_id} ({currency}) has {count} entries in another currency"
 
 
-def past_overdraft_limit(account_id: int, currency: str, balance: int, limit: int) -> str:
+def past_overdraft_limit(
+    account_id: int, currency: str, balance: int, held: int, limit: int
+) -> str:
+    """What a payment awaiting approval holds counts as spent: the floor binds the balance
+    less the holds."""
+    if not held:
+        return (
+            f"account {account_id}: balance {money(balance, currency)} is past its "
+            f"overdraft limit of {money(limit, currency)}"
+        )
     return (
-        f"account {account_id}: balance {money(balance, currency)} is past its "
+        f"account {account_id}: balance {money(balance, currency)} less "
+        f"{money(held, currency)} held is {money(balance - held, currency)}, past its "
         f"overdraft limit of {money(limit, currency)}"
     )
+
+
+def hold_not_its_payments(
+    account_id: int, currency: str, held: int, pending: int, payments: int
+) -> str:
+    waiting = f"{payments} payment{'s' if payments != 1 else ''} awaiting approval"
+    return (
+        f"account {account_id}: held {money(held, currency)}, its {waiting} "
+        f"sum to {money(pending, currency)}"
+    )
+
+
+def payment_not_its_transfer(row: Any) -> str:
+    """A payment whose money moved without exactly its transfer, or that did not move and
+    names one: `row` carries the payment and its transfer's columns (transfer_...; None when
+    it has none) (core.ledger.check.payment_queries)."""
+    what = (
+        f"payment {row.id} ({row.status}, {money(row.amount, row.currency)} from account "
+        f"{row.account_id} to {row.credit_account_id})"
+    )
+    if row.status not in ("posted", "sent"):
+        return f"{what}: moved no money, yet names transfer {row.transfer_id}"
+    if row.transfer_found is None:
+        return f"{what}: has no transfer" + (
+            f" (transfer {row.transfer_id} does not exist)" if row.transfer_id else ""
+        )
+    transfer = f"its transfer {row.transfer_found}"
+    problems = []
+    if row.transfer_kind != "payment":
+        problems.append(f"is of kind {row.transfer_kind}, not payment")
+    if (row.transfer_amount, row.transfer_currency) != (row.amount, row.currency):
+        problems.append(f"moves {money(row.transfer_amount, row.transfer_currency)}")
+    if row.transfer_debit != row.account_id:
+        problems.append(f"debits account {row.transfer_debit}")
+    if row.transfer_credit != row.credit_account_id:
+        problems.append(f"credits account {row.transfer_credit}")
+    if row.transfer_initiated_by != row.initiated_by_id:
+        problems.append(
+            f"was made by person {row.transfer_initiated_by}, the payment by {row.initiated_by_id}"
+        )
+    if row.transfer_grant != row.grant_id:
+        problems.append(
+            f"is under {_grant(row.transfer_grant)}, the payment under {_grant(row.grant_id)}"
+        )
+    return f"{what}: {transfer} {'; '.join(problems)}"
+
+
+def _grant(grant_id: int | None) -> str:
+    return "no grant" if grant_id is None else f"grant {grant_id}"
+
+
+def transfer_without_payment(row: Any) -> str:
+    return (
+        f"transfer {row.id} of kind payment ({money(row.amount, row.currency)} from account "
+        f"{row.debit_account_id} to {row.credit_account_id}) belongs to no payment"
+    )
+
+
+def iban_invalid(account_id: int, problem: str) -> str:
+    """`problem` says it (core.ledger.identifiers.iban_problem): "has no IBAN", ..."""
+    return f"account {account_id} {problem}"
 
 
 def transfer_not_balanced(row: Any) -> str:
@@ -63,10 +134,11 @@ def transfer_not_balanced(row: Any) -> str:
 def running_total_off(
     holder: str, table: str, day: str, currency: str, total: int, sent: int, sent_by_currency: str
 ) -> str:
-    """`holder` is "grant 3" or "person 7"; `table` the running totals it was read from."""
+    """`holder` is "grant 3" or "person 7"; `table` the running totals it was read from; what
+    was sent counts its transfers and its payments (on the days they were made)."""
     return (
-        f"{holder} on {day}: {table} says {money(total, currency)}, its transfers sum to "
-        f"{money(sent, currency)} ({sent_by_currency})"
+        f"{holder} on {day}: {table} says {money(total, currency)}, its transfers and payments "
+        f"sum to {money(sent, currency)} ({sent_by_currency})"
     )
 
 

@@ -146,7 +146,8 @@ def review_holder(
     label: str, info: Holder, recorded: Recorded, sent: Sent, caps: Caps, review: HolderReview
 ) -> None:
     """Judge one grant (`label` "grant") or person ("person"): each day's running totals
-    against its transfers, then each day and each month against the limits binding it."""
+    against what it sent (transfers, and payments on the day they were made), then each day
+    and each month against the limits binding it."""
     months: dict[tuple[int, int], dict[str, Spent]] = defaultdict(lambda: defaultdict(Spent))
     month_recorded: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for day in sorted(set(recorded) | set(sent)):

@@ -1,8 +1,16 @@
 """The read-only SQL behind the spend and limits checks, streamed.
 
-Holders (grants, then people) are read in id order and merged with two streams in the same
-order: their running totals (grant_spend, person_spend) and their transfers summed per day
-and currency. Memory holds one holder's days at a time.
+Holders (grants, then people) are read in id order and merged with three streams in the same
+order: their running totals (grant_spend, person_spend), their transfers summed per day of
+the tenant's zone and currency, and their payments summed per spend day and currency. Memory
+holds one holder's days at a time.
+
+A payment counts through the payment, not its transfer: its limits counted it on the day it
+was made (payments.spend_day), while it may be posted days later by its last approval, and
+one still awaiting approval counts already. One that ended without moving money (rejected,
+cancelled, expired) was given back on the same day, so it counts nothing. The transfers of
+kind "payment" are left out of the transfers' stream (the payments check proves each is its
+payment's).
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +39,7 @@ from core.ledger.check.limits import (
 from core.ledger.check.queries import LedgerReader
 from core.models.iam import Grant, GrantSpend, LimitCap, PersonSpend, Role, Tenant, User
 from core.models.ledger import Transfer
+from core.models.payments import Payment
 
 TRANSFERS = table_of(Transfer)
 GRANTS = table_of(Grant)
@@ -39,6 +49,9 @@ TENANTS = table_of(Tenant)
 SPEND = table_of(GrantSpend)
 PERSON_SPEND = table_of(PersonSpend)
 CAPS = table_of(LimitCap)
+PAYMENTS = table_of(Payment)
+# The statuses of a payment that counts against limits: awaiting approval, or its money moved.
+COUNTED = ("pending_approval", "posted", "sent")
 
 STREAM_ROWS = 2_000
 
@@ -46,7 +59,7 @@ STREAM_ROWS = 2_000
 @dataclass(frozen=True)
 class Holders:
     """One kind of holder of running totals: who they are, where their totals are kept, and
-    which column of a transfer names them."""
+    which column of a transfer and of a payment names them."""
 
     label: str  # "grant" or "person"
     rows: Select[Any]  # in id order, the id first
@@ -54,6 +67,7 @@ class Holders:
     totals: Table
     totals_key: Any
     transfer_key: Any
+    payment_key: Any
 
 
 def grant_holders() -> Holders:
@@ -73,7 +87,13 @@ def grant_holders() -> Holders:
         r.updated_at.label("role_updated_at"),
     ).select_from(GRANTS.join(ROLES, r.id == g.role_id).join(USERS, u.id == g.user_id))
     return Holders(
-        "grant", grants.order_by(g.id), GrantInfo.of, SPEND, SPEND.c.grant_id, TRANSFERS.c.grant_id
+        "grant",
+        grants.order_by(g.id),
+        GrantInfo.of,
+        SPEND,
+        SPEND.c.grant_id,
+        TRANSFERS.c.grant_id,
+        PAYMENTS.c.grant_id,
     )
 
 
@@ -88,6 +108,7 @@ def person_holders() -> Holders:
         PERSON_SPEND,
         PERSON_SPEND.c.user_id,
         TRANSFERS.c.initiated_by_id,
+        PAYMENTS.c.initiated_by_id,
     )
 
 
@@ -130,8 +151,8 @@ class CapsCache:
 def holder_days(
     reader: LedgerReader, holders: Holders
 ) -> Iterator[tuple[Holder, Recorded, Sent, Caps]]:
-    """Each holder that has running totals or transfers, with its running totals and its
-    transfers per day and currency, and the caps binding it."""
+    """Each holder that has running totals, transfers or payments, with its running totals,
+    what it sent per day and currency (transfers and payments), and the caps binding it."""
     streaming = reader.conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
     totals, key = holders.totals.c, holders.totals_key
     recorded = Stream(
@@ -140,6 +161,7 @@ def holder_days(
         )
     )
     sent = Stream(sent_per_day(streaming, holders.transfer_key))
+    paid = Stream(paid_per_day(streaming, holders.payment_key))
     caps = CapsCache(reader.conn)
     count = reader.count(select(func.count()).select_from(holders.rows.subquery()))
     reader.progress.begin(f"{holders.label} limits", count)
@@ -147,7 +169,7 @@ def holder_days(
         for row in streaming.execute(holders.rows):
             info = holders.info_of(row)
             days = recorded_by_day(recorded.take(info.id))
-            by_day = sent_by_day(sent.take(info.id))
+            by_day = sent_by_day(chain(sent.take(info.id), paid.take(info.id)))
             if days or by_day:
                 yield info, days, by_day, caps.of(info)
             reader.progress.advance(1)
@@ -159,14 +181,34 @@ def sent_per_day(conn: Connection, holder: Any) -> Iterator[tuple[int, dt.date, 
     """(holder, day, currency, amount, last transfer time), ordered by holder (the grant,
     or the person who initiated): the transfers made under a grant, per day of the
     transfer's tenant's zone. This is how the posting transaction counts a day
-    (core.policy.shaping.tenant_day)."""
+    (core.policy.shaping.tenant_day). Payments' transfers are not among them: paid_per_day
+    counts payments."""
     if conn.dialect.name == "postgresql":
         return _sent_per_zoned_day(conn, holder)
     return _sent_per_utc_minute(conn, holder)
 
 
 _SENT = TRANSFERS.join(TENANTS, TENANTS.c.id == TRANSFERS.c.tenant_id)
-_UNDER_A_GRANT = (TRANSFERS.c.grant_id.is_not(None), TRANSFERS.c.tenant_id.is_not(None))
+_UNDER_A_GRANT = (
+    TRANSFERS.c.grant_id.is_not(None),
+    TRANSFERS.c.tenant_id.is_not(None),
+    TRANSFERS.c.kind != "payment",
+)
+
+
+def paid_per_day(conn: Connection, holder: Any) -> Iterator[tuple[int, dt.date, str, int, Any]]:
+    """(holder, spend day, currency, amount, last payment time), ordered by holder: the
+    payments made under a grant that count against its limits, on the tenant-local day they
+    were counted on when made (core.payments.payments: create_payment)."""
+    p = PAYMENTS.c
+    rows = conn.execute(
+        select(holder, p.spend_day, p.currency, func.sum(p.amount), func.max(p.created_at))
+        .where(p.grant_id.is_not(None), p.spend_day.is_not(None), p.status.in_(COUNTED))
+        .group_by(holder, p.spend_day, p.currency)
+        .order_by(holder)
+    )
+    for holder_id, day, currency, amount, last in rows:
+        yield holder_id, day, currency, int(amount), last
 
 
 def _sent_per_zoned_day(

@@ -14,8 +14,10 @@ from core.clock import DAY_NAMES
 from core.errors import InvalidRequest
 from core.iam import public
 from core.iam.conditions import (
+    ApprovalTerms,
     GrantConditions,
     GrantScope,
+    check_approval,
     check_scope,
     check_validity,
     patched,
@@ -53,6 +55,8 @@ def _current(**overrides: object) -> GrantPublic:
         "window": OFFICE,
         "valid_from": JAN,
         "valid_until": MAR,
+        "approval_group": None,
+        "approval_limit": None,
         "created_by": None,
         "created_at": JAN,
         "revoked_at": None,
@@ -128,6 +132,101 @@ def test_check_validity(valid_from, valid_until, ok):  # type: ignore[no-untyped
     else:
         with pytest.raises(InvalidRequest, match="valid_from must be before valid_until"):
             check_validity(valid_from, valid_until)
+
+
+# -- an approver's terms --------------------------------------------------------------------
+
+APPROVER = ["account.read", "payment.approve"]
+A_1000 = ApprovalTerms("A", 1_000_00)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (GrantUpdate(), A_1000),  # kept
+        (GrantUpdate(approval_group="B"), ApprovalTerms("B", 1_000_00)),
+        (GrantUpdate(approval_limit=5_00), ApprovalTerms("A", 5_00)),
+        (GrantUpdate(clear_approval_group=True), ApprovalTerms(None, 1_000_00)),
+        (GrantUpdate(clear_approval_limit=True), ApprovalTerms("A", None)),
+        (
+            GrantUpdate(clear_approval_group=True, clear_approval_limit=True),
+            ApprovalTerms(),
+        ),
+        # Given wins over clear, as for every part.
+        (GrantUpdate(approval_limit=7_00, clear_approval_limit=True), ApprovalTerms("A", 7_00)),
+        # Other parts leave the terms alone.
+        (GrantUpdate(clear_limits=True, clear_window=True), A_1000),
+    ],
+)
+def test_the_approval_terms_a_patch_leaves(body: GrantUpdate, expected: ApprovalTerms) -> None:
+    current = _current(approval_group="A", approval_limit=1_000_00)
+    assert patched_conditions(current, body).approval == expected
+
+
+def test_a_null_in_a_patch_keeps_the_approval_terms() -> None:
+    # A null never widens: clearing is asked for by name (clear_approval_limit).
+    body = GrantUpdate.model_validate({"approval_group": None, "approval_limit": None})
+    current = _current(approval_group="B", approval_limit=1_00)
+    assert patched_conditions(current, body).approval == ApprovalTerms("B", 1_00)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "given", "permissions"),
+    [
+        (GrantConditions(), ApprovalTerms(), ["account.read"]),  # nothing asked
+        (GrantConditions(EUR_100, approval=A_1000), A_1000, APPROVER),
+        (GrantConditions(approval=ApprovalTerms("B")), ApprovalTerms("B"), APPROVER),
+        (GrantConditions(LimitSet(currency="EUR"), approval=A_1000), A_1000, APPROVER),
+        # Terms kept from before are not held to the role (it may have lost the permission).
+        (GrantConditions(EUR_100, approval=A_1000), ApprovalTerms(), ["account.read"]),
+    ],
+)
+def test_approval_terms_that_mean_something_pass(conditions, given, permissions):  # type: ignore[no-untyped-def]
+    check_approval(conditions, given, "Approver", permissions)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "given", "permissions", "field", "message"),
+    [
+        (
+            GrantConditions(approval=ApprovalTerms("A")),
+            ApprovalTerms("A"),
+            ["transfer.create"],
+            "approval_group",
+            "the role Payer does not carry payment.approve",
+        ),
+        (
+            GrantConditions(EUR_100, approval=ApprovalTerms(limit=1_00)),
+            ApprovalTerms(limit=1_00),
+            ["transfer.create"],
+            "approval_limit",
+            "the bank refuses terms that do nothing",
+        ),
+        (
+            GrantConditions(approval=ApprovalTerms(limit=1_00)),
+            ApprovalTerms(limit=1_00),
+            APPROVER,
+            "approval_limit",
+            "counted in the grant's limit currency",
+        ),
+        # Clearing the limits leaves a kept approval limit without its currency.
+        (
+            GrantConditions(approval=A_1000),
+            ApprovalTerms(),
+            APPROVER,
+            "approval_limit",
+            "counted in the grant's limit currency",
+        ),
+    ],
+)
+def test_approval_terms_that_would_mean_nothing_are_refused(  # type: ignore[no-untyped-def]
+    conditions, given, permissions, field, message
+):
+    with pytest.raises(InvalidRequest, match=message) as refused:
+        check_approval(conditions, given, "Payer", permissions)
+    assert refused.value.code == "invalid_request"
+    assert refused.value.context["field"] == field
+    assert refused.value.detail.startswith(f"{field}: ")
 
 
 # -- the scope ------------------------------------------------------------------------------
@@ -230,6 +329,9 @@ def test_a_window_is_stored_as_weekday_digits_minutes_and_zone() -> None:
         "UTC",
     )
     assert (grant.valid_from, grant.valid_until) == (JAN, None)
+    assert (grant.approval_group, grant.approval_limit) == (None, None)
+    set_conditions(grant, GrantConditions(approval=ApprovalTerms("B", 5_00)))
+    assert (grant.approval_group, grant.approval_limit) == ("B", 5_00)
     set_conditions(grant, GrantConditions())
     assert (grant.window_days, grant.window_start, grant.window_end, grant.window_zone) == (
         None,
@@ -238,6 +340,7 @@ def test_a_window_is_stored_as_weekday_digits_minutes_and_zone() -> None:
         None,
     )
     assert grant.valid_from is None
+    assert (grant.approval_group, grant.approval_limit) == (None, None)
 
 
 @given(

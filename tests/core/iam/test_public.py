@@ -88,7 +88,26 @@ def test_a_grant_shows_its_role_scope_and_conditions() -> None:
 
 def test_a_grant_without_window_days_has_no_window() -> None:
     grant = Grant(id=1, user_id=1, role_id=5, bank_id=1, tenant_id=2, created_at=NOW)
-    assert public.grant(grant, _role(), []).window is None
+    shown = public.grant(grant, _role(), [])
+    assert shown.window is None
+    assert (shown.approval_group, shown.approval_limit) == (None, None)
+
+
+def test_an_approvers_grant_shows_its_group_and_approval_limit() -> None:
+    grant = Grant(
+        id=1,
+        user_id=1,
+        role_id=5,
+        bank_id=1,
+        tenant_id=2,
+        limit_currency="EUR",
+        approval_group="A",
+        approval_limit=1_000_00,
+        created_at=NOW,
+    )
+    shown = public.grant(grant, _role(key="approver", builtin=True), [])
+    assert (shown.approval_group, shown.approval_limit) == ("A", 1_000_00)
+    assert shown.limits == LimitSet(currency="EUR")
 
 
 @pytest.mark.parametrize(("tenant_id", "level"), [(None, "bank"), (2, "tenant")])

@@ -71,11 +71,12 @@ def test_a_running_total_off_by_a_cent_fails_with_the_day_and_both_amounts():
     )
     assert result.spend.examined == 2
     assert result.spend.examples == [
-        "grant 3 on 2026-11-26: grant_spend says 324.99 EUR, its transfers sum to 325.00 EUR "
-        "(325.00 EUR, 5.00 USD)",
-        "grant 3 on 2026-11-26: grant_spend says 0.00 USD, its transfers sum to 5.00 USD "
-        "(325.00 EUR, 5.00 USD)",
-        "grant 3 on 2026-11-27: grant_spend says 1.00 EUR, its transfers sum to 0.00 EUR (none)",
+        "grant 3 on 2026-11-26: grant_spend says 324.99 EUR, its transfers and payments sum to "
+        "325.00 EUR (325.00 EUR, 5.00 USD)",
+        "grant 3 on 2026-11-26: grant_spend says 0.00 USD, its transfers and payments sum to "
+        "5.00 USD (325.00 EUR, 5.00 USD)",
+        "grant 3 on 2026-11-27: grant_spend says 1.00 EUR, its transfers and payments sum to "
+        "0.00 EUR (none)",
     ]
 
 

@@ -12,7 +12,17 @@ from core.ledger.check.checks import start
 
 
 def test_the_table_lists_the_checks_in_report_order_each_with_a_description():
-    assert CHECKS == ("conservation", "balances", "overdraft", "transfers", "spend", "limits")
+    assert CHECKS == (
+        "conservation",
+        "balances",
+        "holds",
+        "overdraft",
+        "transfers",
+        "payments",
+        "ibans",
+        "spend",
+        "limits",
+    )
     for check in CHECK_TABLE:
         result = start(check.code)
         assert (result.name, result.title, result.unit) == (check.code, check.title, check.unit)
@@ -28,7 +38,8 @@ def test_a_passing_report():
     assert report.render() == (
         "ok    conservation  entries sum to zero in every currency: 1,234 entries examined\n"
         "        currencies: EUR\n"
-        "ok    overdraft     no customer balance below its overdraft limit: 0 accounts examined\n"
+        "ok    overdraft     no customer balance, less its holds, below its overdraft limit: "
+        "0 accounts examined\n"
         "\n"
         "ledger check passed: all 2 checks hold"
     )
@@ -81,9 +92,17 @@ def test_the_findings_say_what_is_wrong_in_money():
     assert findings.entries_in_another_currency(7, "EUR", 2) == (
         "account 7 (EUR) has 2 entries in another currency"
     )
-    assert findings.past_overdraft_limit(7, "USD", -45_00, 0) == (
+    assert findings.past_overdraft_limit(7, "USD", -45_00, 0, 0) == (
         "account 7: balance -45.00 USD is past its overdraft limit of 0.00 USD"
     )
+    assert findings.past_overdraft_limit(7, "EUR", 100_00, 150_00, 0) == (
+        "account 7: balance 100.00 EUR less 150.00 EUR held is -50.00 EUR, past its overdraft "
+        "limit of 0.00 EUR"
+    )
+    assert findings.hold_not_its_payments(7, "EUR", 150_00, 100_00, 1) == (
+        "account 7: held 150.00 EUR, its 1 payment awaiting approval sum to 100.00 EUR"
+    )
+    assert findings.iban_invalid(7, "has no IBAN") == "account 7 has no IBAN"
     assert findings.amounts({}) == "none"
     assert findings.amounts({"USD": 5_00, "EUR": 325_00}) == "325.00 EUR, 5.00 USD"
 
@@ -105,4 +124,54 @@ def test_a_transfer_without_its_entries_lists_every_problem():
         "transfer 99 (5.00 EUR from account 2 to 3): has 0 entries, not 2; needs one debit of "
         "-5.00 EUR on account 2, has 0; needs one credit of 5.00 EUR on account 3, has 0; "
         "its credit account is in USD"
+    )
+
+
+def _payment(**changes: object) -> SimpleNamespace:
+    """A posted payment of 5.00 EUR from account 2 to 3 by person 4 under grant 5, and its
+    transfer 9 as the payments check reads them, with `changes`."""
+    row = {
+        "id": 8,
+        "status": "posted",
+        "amount": 5_00,
+        "currency": "EUR",
+        "account_id": 2,
+        "credit_account_id": 3,
+        "initiated_by_id": 4,
+        "grant_id": 5,
+        "transfer_id": 9,
+        "transfer_found": 9,
+        "transfer_kind": "payment",
+        "transfer_amount": 5_00,
+        "transfer_currency": "EUR",
+        "transfer_debit": 2,
+        "transfer_credit": 3,
+        "transfer_initiated_by": 4,
+        "transfer_grant": 5,
+    }
+    return SimpleNamespace(**{**row, **changes})
+
+
+def test_a_payment_without_exactly_its_transfer_says_what_differs():
+    what = "payment 8 (posted, 5.00 EUR from account 2 to 3)"
+    assert findings.payment_not_its_transfer(_payment(transfer_found=None)) == (
+        f"{what}: has no transfer (transfer 9 does not exist)"
+    )
+    assert findings.payment_not_its_transfer(
+        _payment(transfer_kind="transfer", transfer_amount=6_00, transfer_credit=7)
+    ) == (
+        f"{what}: its transfer 9 is of kind transfer, not payment; moves 6.00 EUR; credits "
+        "account 7"
+    )
+    assert findings.payment_not_its_transfer(_payment(transfer_grant=None)) == (
+        f"{what}: its transfer 9 is under no grant, the payment under grant 5"
+    )
+    assert findings.payment_not_its_transfer(_payment(status="rejected")) == (
+        "payment 8 (rejected, 5.00 EUR from account 2 to 3): moved no money, yet names transfer 9"
+    )
+    orphan = SimpleNamespace(
+        id=9, amount=5_00, currency="EUR", debit_account_id=2, credit_account_id=3
+    )
+    assert findings.transfer_without_payment(orphan) == (
+        "transfer 9 of kind payment (5.00 EUR from account 2 to 3) belongs to no payment"
     )

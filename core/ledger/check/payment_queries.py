@@ -1,0 +1,124 @@
+"""The read-only SQL behind the holds and payments checks, over ranges of ids like the rest.
+
+A payment awaiting approval holds its amount on its account (accounts.held); a payment whose
+money moved (posted, sent) has exactly one transfer of kind "payment", and such a transfer
+exists only for its payment (payments.transfer_id, unique, names it). Only the rows that break
+this come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import and_, func, not_, or_, select
+
+from core.db import table_of
+from core.ledger.check.queries import ACCOUNTS, TRANSFERS, LedgerReader
+from core.models.payments import Payment
+
+PAYMENTS = table_of(Payment)
+# The statuses of a payment whose money moved (core.payments.payments.MOVED).
+MOVED = ("posted", "sent")
+
+
+def mismatched_holds(reader: LedgerReader) -> Iterator[tuple[int, Any]]:
+    """For each range of accounts: how many it holds, and rows (id, currency, held, pending,
+    payments) of those whose held is not the sum of their payments awaiting approval."""
+    a, p = ACCOUNTS.c, PAYMENTS.c
+    for lo, hi in reader.ranges(a.id, "holds", max(reader.batch // 10, 1)):
+        examined = reader.count(select(func.count()).where(a.id > lo, a.id <= hi))
+        waiting = (
+            select(
+                p.account_id,
+                func.sum(p.amount).label("pending"),
+                func.count().label("payments"),
+            )
+            .where(p.status == "pending_approval", p.account_id > lo, p.account_id <= hi)
+            .group_by(p.account_id)
+            .subquery()
+        )
+        pending = func.coalesce(waiting.c.pending, 0)
+        rows = reader.conn.execute(
+            select(
+                a.id,
+                a.currency,
+                a.held,
+                pending.label("pending"),
+                func.coalesce(waiting.c.payments, 0).label("payments"),
+            )
+            .select_from(ACCOUNTS.outerjoin(waiting, waiting.c.account_id == a.id))
+            .where(a.id > lo, a.id <= hi, a.held != pending)
+            .order_by(a.id)
+        )
+        yield examined, rows
+
+
+def unmatched_payments(reader: LedgerReader) -> Iterator[tuple[int, Any]]:
+    """For each range of payments: how many it holds, and the rows (the payment, and its
+    transfer's columns prefixed transfer_) of those whose money moved without exactly their
+    transfer (none, another kind, or another amount, currency, account, person or grant), or
+    whose money did not move but that name a transfer."""
+    p, t = PAYMENTS.c, TRANSFERS.c
+    moved = p.status.in_(MOVED)
+    its_transfer = and_(
+        t.id.is_not(None),
+        t.kind == "payment",
+        t.amount == p.amount,
+        t.currency == p.currency,
+        t.debit_account_id == p.account_id,
+        t.credit_account_id == p.credit_account_id,
+        t.initiated_by_id == p.initiated_by_id,
+        t.grant_id.is_not_distinct_from(p.grant_id),
+    )
+    for lo, hi in reader.ranges(p.id, "payments"):
+        examined = reader.count(select(func.count()).where(p.id > lo, p.id <= hi))
+        rows = reader.conn.execute(
+            select(
+                p.id,
+                p.status,
+                p.amount,
+                p.currency,
+                p.account_id,
+                p.credit_account_id,
+                p.initiated_by_id,
+                p.grant_id,
+                p.transfer_id,
+                t.id.label("transfer_found"),
+                t.kind.label("transfer_kind"),
+                t.amount.label("transfer_amount"),
+                t.currency.label("transfer_currency"),
+                t.debit_account_id.label("transfer_debit"),
+                t.credit_account_id.label("transfer_credit"),
+                t.initiated_by_id.label("transfer_initiated_by"),
+                t.grant_id.label("transfer_grant"),
+            )
+            .select_from(PAYMENTS.outerjoin(TRANSFERS, t.id == p.transfer_id))
+            .where(
+                p.id > lo,
+                p.id <= hi,
+                or_(
+                    and_(moved, not_(its_transfer)),
+                    and_(not_(moved), p.transfer_id.is_not(None)),
+                ),
+            )
+            .order_by(p.id)
+        )
+        yield examined, rows
+
+
+def payment_transfers_without_payment(reader: LedgerReader) -> Iterator[tuple[int, Any]]:
+    """For each range of transfers: how many of kind "payment" it holds, and those (id,
+    amount, currency, debit and credit account) that no payment names: money moved as a
+    payment nobody made, or a payment posted twice."""
+    t, p = TRANSFERS.c, PAYMENTS.c
+    for lo, hi in reader.ranges(t.id, "payment transfers"):
+        in_range = (t.kind == "payment", t.id > lo, t.id <= hi)
+        examined = reader.count(select(func.count()).where(*in_range))
+        named = select(p.id).where(p.transfer_id == t.id).exists()
+        rows = reader.conn.execute(
+            select(t.id, t.amount, t.currency, t.debit_account_id, t.credit_account_id)
+            .where(*in_range, ~named)
+            .order_by(t.id)
+        )
+        yield examined, rows
