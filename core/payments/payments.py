@@ -518,6 +518,13 @@ def _locked(
     return payment, subject, accounts[payment.credit_account_id]
 
 
+def approval_facts(
+    payment: Payment, approvals: Sequence[PaymentApproval], _panel: Panel | None = None
+) -> Approval:
+    """The payment as an approval decision reads it (core.policy.panels.approval_of)."""
+    return approval_of(payment, approvals)
+
+
 def _post(
     session: Session, ctx: RequestContext, payment: Payment, subject: Account, credit: Account
 ) -> None:
@@ -733,7 +740,6 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
     items = []
     for payment in waiting:
         given = approvals[payment.id or 0]
-        panel = Panel(payment.required_approvals, payment.required_group_a)
         account = ledger.account_snapshot(session, payment.account_id)
         assert account is not None
         verdict = check(
@@ -747,22 +753,27 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
         if not verdict.allowed:
             continue
         grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-        after = progress(panel, [*(a.approval_group for a in given), grant.approval_group])
         items.append(
             InboxItem(
                 payment=payment_public(
                     payment, given, names.get(payment.beneficiary_id, ""), ctx.now()
                 ),
-                approving_would=(
-                    "post it"
-                    if after.satisfied and payment.kind != "external"
-                    else "send it"
-                    if after.satisfied
-                    else f"leave {describe_needed(after)} to go"
-                ),
+                approving_would=approving_would(payment, given, grant.approval_group),
             )
         )
     return items
+
+
+def approving_would(
+    payment: Payment, approvals: Sequence[PaymentApproval], group: str | None
+) -> str:
+    """What one more approval, from `group`, would do to a waiting payment: "post it", "send
+    it", or "leave 1 more approval from group A to go"."""
+    panel = Panel(payment.required_approvals, payment.required_group_a)
+    after = progress(panel, [*(a.approval_group for a in approvals), group])
+    if not after.satisfied:
+        return f"leave {describe_needed(after)} to go"
+    return "send it" if payment.kind == "external" else "post it"
 
 
 def payable_beneficiaries(session: Session, ctx: RequestContext) -> list[Beneficiary]:
