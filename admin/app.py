@@ -15,10 +15,12 @@ from admin.routes import (
     access,
     accounts,
     activity,
+    approval_rules,
     auth,
     beneficiaries,
     compliance,
     iam,
+    payments,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -35,6 +37,8 @@ def create_console(services: Services) -> FastAPI:
         auth.router,
         accounts.router,
         transfers.router,
+        payments.router,
+        approval_rules.router,
         activity.router,
         iam.router,
         access.router,

@@ -64,10 +64,16 @@ class Entry:
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)
 
-    def place(self, exc: MandateError, fields: tuple[str, ...]) -> None:
+    def place(
+        self,
+        exc: MandateError,
+        fields: tuple[str, ...],
+        aliases: dict[str, str] | None = None,
+    ) -> None:
         """Put a service's refusal next to the field it is about: its code's field, else the
         field the refusal names itself (a general code such as invalid_request), without the
-        API's "field: " at the start of its message."""
+        API's "field: " at the start of its message; `aliases` names this form's field for a
+        code's (a payment's beneficiary stands where a transfer's to_account_id does)."""
         named = str(exc.context.get("field") or "")
         name = field_of(exc.code) or named
         detail = exc.detail.removeprefix(f"{named}: ") if named else exc.detail
@@ -75,7 +81,8 @@ class Entry:
             # Which limit: the refusal's detail names its kind (per_transfer, daily, monthly).
             kind = (exc.context.get("refusal") or {}).get("kind")
             name = kind if kind in LIMIT_FIELDS else name
-        self.error(name if name in fields else "", CONSOLE_WORDS.get(exc.code, _sentence(detail)))
+        name = (aliases or {}).get(name, name)
+        self.error(name if name in fields else "", CONSOLE_WORDS.get(exc.code, sentence(detail)))
 
     def take_validation(self, exc: ValidationError) -> None:
         """Put a schema's complaints next to their fields (form fields are named like the
@@ -84,10 +91,11 @@ class Entry:
             loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
             # A check across fields (scope, validity) names no field: its code says which.
             name = loc[0] if loc else field_of(str(err.get("type")))
-            self.error(name, _sentence(str(err.get("msg", "invalid"))))
+            self.error(name, sentence(str(err.get("msg", "invalid"))))
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
+    """A service's or a schema's message as a sentence for a person: capital, full stop."""
     text = text.removeprefix("Value error, ")
     return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text
 
@@ -109,9 +117,16 @@ def new_key() -> str:
 
 
 def amount(
-    entry: Entry, name: str, typed: str, currency: str | None, *, required: bool
+    entry: Entry,
+    name: str,
+    typed: str,
+    currency: str | None,
+    *,
+    required: bool,
+    zero: bool = False,
 ) -> int | None:
-    """A decimal typed in a form, in minor units of `currency`."""
+    """A decimal typed in a form, in minor units of `currency` (zero allowed if `zero`: a
+    threshold "from 0.00" means every amount)."""
     if not typed:
         if required:
             entry.error(name, "Enter an amount.")
@@ -124,11 +139,14 @@ def amount(
         message = str(exc)
         entry.error(
             name,
-            _sentence(message) if "decimal places" in message else "Enter an amount like 1,250.00.",
+            sentence(message) if "decimal places" in message else "Enter an amount like 1,250.00.",
         )
         return None
-    if value <= 0:
-        entry.error(name, "Enter an amount greater than zero.")
+    if value < 0 or (value == 0 and not zero):
+        entry.error(
+            name,
+            "Enter an amount of zero or more." if zero else "Enter an amount greater than zero.",
+        )
         return None
     if value > MAX_AMOUNT:
         entry.error(name, f"Enter an amount of at most {format_amount(MAX_AMOUNT, currency)}.")
@@ -194,7 +212,7 @@ def window(entry: Entry, form: FormData) -> TimeWindow | None:
         return TimeWindow(days=days, start=start, end=end, time_zone=zone)
     except ValidationError as exc:
         for err in exc.errors():
-            entry.error("window", _sentence(str(err.get("msg", "invalid"))))
+            entry.error("window", sentence(str(err.get("msg", "invalid"))))
         return None
 
 
@@ -250,13 +268,14 @@ def handle_form(
     again: Show,
     *,
     fields: tuple[str, ...] = (),
+    aliases: dict[str, str] | None = None,
 ) -> Response:
     """Answer a posted form in the request's unit of work (run again, from the start, on
     contention): read it; if it has mistakes, show it again (422); else ask the service, and
     if the service refuses, show the form again with the refusal next to its field (among
-    `fields`) and the refusal's status. Either way the unit of work rolls back and records
-    the refusal, exactly as for the API."""
-    return uow.run(submit_form, read, act, again, fields)
+    `fields`, named as `aliases` says: Entry.place) and the refusal's status. Either way the
+    unit of work rolls back and records the refusal, exactly as for the API."""
+    return uow.run(submit_form, read, act, again, fields, aliases)
 
 
 def submit_form(
@@ -266,6 +285,7 @@ def submit_form(
     act: Act[Body],
     again: Show,
     fields: tuple[str, ...] = (),
+    aliases: dict[str, str] | None = None,
 ) -> Response:
     """handle_form's work, for a handler that loads what `again` needs in its own work."""
     entry = Entry()
@@ -280,7 +300,7 @@ def submit_form(
         if exc.code == ErrorCode.idempotency_key_reused and "idempotency_key" in entry.values:
             # The page was used for another request already: this one needs a fresh key.
             entry.values["idempotency_key"] = new_key()
-        entry.place(exc, fields)
+        entry.place(exc, fields, aliases)
         raise FormRefused(exc, again(session, ctx, entry, exc.status)) from exc
 
 

@@ -16,13 +16,14 @@ from admin.views import render
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import MandateError
+from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
 from core.iam.access import list_caps
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountPublic
 from core.pagination import MAX_PAGE
-from core.policy.explain import Explanation, capabilities, explain
+from core.policy.explain import Explanation, capabilities, explain, explainable_actions
 
 
 def tenant_names(session: Session, ctx: RequestContext, ws: Workspace) -> dict[int, str]:
@@ -50,6 +51,10 @@ def _try_it(
     if not query.get("action"):
         return entry, None
     account_id = int(query["account"]) if query.get("account", "").isdigit() else None
+    typed_payment = query.get("payment", "").strip()
+    payment_id = int(typed_payment) if typed_payment.isdigit() else None
+    if typed_payment and (payment_id is None or not 1 <= payment_id <= MAX_ID):
+        entry.error("payment", "Give the payment's number.")
     account = next((a for a in accounts if a.id == account_id), None)
     if query.get("amount") and account is None:
         entry.error("account", "Choose the account the amount is in.")
@@ -72,11 +77,12 @@ def _try_it(
             account_id=account_id,
             amount=amount,
             at=at,
+            payment_id=payment_id,
         )
     except MandateError as exc:
-        # A question the policy cannot answer as asked (no amount for a transfer, say):
-        # shown in the box; nothing was attempted.
-        entry.place(exc, ("amount", "account", "action"))
+        # A question the policy cannot answer as asked (no amount for a transfer, no payment
+        # for an approval, say): shown in the box; nothing was attempted.
+        entry.place(exc, ("amount", "account", "payment", "action"))
         return entry, None
 
 
@@ -128,7 +134,7 @@ def user_page(
         may_explain=may_explain,
         trial=trial,
         explanation=explanation,
-        actions=[p.name for p in access.vocabulary()],
+        actions=explainable_actions(),
         problem=problem,
         password=password or Entry(),
         zone=zone,

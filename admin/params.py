@@ -15,6 +15,7 @@ UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TenantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 RoleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PaymentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BeneficiaryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")

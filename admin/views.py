@@ -60,6 +60,18 @@ NOTICES = {
     "account-updated": "Account updated.",
     "deposit-posted": "Deposit posted.",
     "withdrawal-posted": "Withdrawal posted.",
+    "payment-posted": "Payment made: the money has moved.",
+    "payment-sent": "Payment sent to the beneficiary's bank.",
+    "payment-pending": "Payment prepared. It waits for approval; its amount is held meanwhile.",
+    "payment-replayed": "This form had already been sent: the payment was made once and not again.",
+    "approved": "Approved. The payment still waits for the approvals it needs.",
+    "approved-posted": "Approved. That was the last approval needed: the payment is posted.",
+    "approved-sent": "Approved. That was the last approval needed: the payment is sent.",
+    "approval-replayed": "This approval had already been given: it counts once.",
+    "payment-rejected": "Payment rejected. Its hold is released.",
+    "payment-cancelled": "Payment cancelled. Its hold is released.",
+    "rules-saved": "Approval rules saved.",
+    "minimums-saved": "The bank's approval minimums saved.",
     "beneficiary-added": "Beneficiary added.",
     "beneficiary-pending": (
         "Beneficiary added. Nothing can be paid to it until another person approves it."
@@ -81,6 +93,12 @@ ACTION_LABELS = {
     "tenant.manage": "Customer change",
     "beneficiary.manage": "Beneficiary change",
     "beneficiary.approve": "Beneficiary approval",
+    "payment.create": "Payment",
+    "payment.approve": "Payment approval",
+    "payment.reject": "Payment rejection",
+    "payment.cancel": "Payment cancellation",
+    "approval_rule.manage": "Approval rules change",
+    "approval_minimum.manage": "Approval minimums change",
     "console.sign_in": "Signed in to the console",
     "console.sign_out": "Signed out of the console",
 }
@@ -107,13 +125,15 @@ def money(minor: int | None, currency: str | None) -> str:
     return format_amount(minor, currency or "EUR")
 
 
-def decimal_text(minor: int | None, currency: str) -> str:
-    """Minor units as the decimal a person types back into a form: 123450 EUR -> "1234.50"."""
+def decimal_text(minor: int | None, currency: str, *, grouped: bool = False) -> str:
+    """Minor units as the decimal a person types back into a form: 123450 EUR -> "1234.50"
+    ("1,234.50" grouped, where thresholds run to many digits)."""
     if minor is None:
         return ""
     exponent = MINOR_UNITS.get(currency, 2)
     whole, fraction = divmod(minor, 10**exponent)
-    return f"{whole}.{fraction:0{exponent}d}" if exponent else str(whole)
+    digits = f"{whole:,}" if grouped else str(whole)
+    return f"{digits}.{fraction:0{exponent}d}" if exponent else digits
 
 
 def local_time(value: dt.datetime | None, zone: str = "UTC", fmt: str = "%d %b %Y, %H:%M") -> str:
@@ -135,6 +155,43 @@ def reason_text(code: str | None) -> str:
 
 def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
+
+
+# What a payment's kind, or an approval rule's, says to a person.
+PAYMENT_KINDS = {
+    "any": "any payment",
+    "own": "to the company's own accounts",
+    "internal": "to other customers of the bank",
+    "external": "to other banks",
+}
+PAYMENT_STATUSES = {
+    "pending_approval": "Awaiting approval",
+    "posted": "Posted",
+    "sent": "Sent",
+    "rejected": "Rejected",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
+
+
+def rule_text(rule: dict[str, Any]) -> str:
+    """An approval rule as the change log shows it: "EUR from 10,000.00 EUR, any payment:
+    2 approvals, 1 from group A"."""
+    currency = str(rule.get("currency") or "EUR")
+    approvals, group_a = int(rule.get("approvals") or 0), int(rule.get("group_a") or 0)
+    text = (
+        f"from {format_amount(int(rule.get('min_amount') or 0), currency)}, "
+        f"{PAYMENT_KINDS.get(str(rule.get('kind')), str(rule.get('kind')))}"
+        + (f" from account no. {rule['account_id']}" if rule.get("account_id") else "")
+        + f": {approvals} approval{'s' if approvals != 1 else ''}"
+    )
+    return text + (f", {group_a} from group A" if group_a else "")
+
+
+def upper_first(text: str) -> str:
+    """A service's words as the start of a sentence (Jinja's capitalize lowers the rest:
+    "group A" would read "group a")."""
+    return text[:1].upper() + text[1:]
 
 
 def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
@@ -161,6 +218,8 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
     if key == "window" and isinstance(value, dict):
         days = ", ".join(str(d).capitalize() for d in value.get("days", []))
         return f"{days} {value.get('start')}–{value.get('end')} {value.get('time_zone')}"
+    if key == "rules" and isinstance(value, list):
+        return "; ".join(rule_text(r) for r in value if isinstance(r, dict)) or "none"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "none"
     if isinstance(value, dict):
@@ -181,12 +240,15 @@ _env.filters.update(
     reason=reason_text,
     action_label=action_label,
     change_value=change_value,
+    upper_first=upper_first,
 )
 _env.globals.update(
     console=PREFIX,
     condition_labels=condition_labels,
     limit_labels=LIMIT_LABELS,
     level_labels=LEVEL_LABELS,
+    payment_kinds=PAYMENT_KINDS,
+    payment_statuses=PAYMENT_STATUSES,
 )
 
 

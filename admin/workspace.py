@@ -20,6 +20,7 @@ from core.ledger.service import account_public
 from core.models.iam import Bank, Grant, Role, Tenant
 from core.models.ledger import Account
 from core.pagination import MAX_PAGE
+from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource, custom_permissions, role_facts
 from core.policy.filters import live_grant, readable_accounts
@@ -36,6 +37,9 @@ class Workspace:
     # Permissions carried, now, by the person's live grants (valid, not revoked, of their
     # own company or bank). Scope, limits and time windows are checked on each action.
     permissions: frozenset[str]
+    # Payments waiting for the person's approval (the sidebar's count): counted only for
+    # someone who holds payment.approve somewhere.
+    approvals_waiting: int = 0
 
     def holds(self, *permissions: str) -> bool:
         return any(p in self.permissions for p in permissions)
@@ -45,6 +49,16 @@ class Workspace:
         """Whether a grant lets the person send transfers (from at least one account)."""
         return not self.actor.is_staff and "transfer.create" in self.permissions
 
+    @property
+    def may_pay(self) -> bool:
+        """Whether a grant lets the person pay beneficiaries (from at least one account)."""
+        return not self.actor.is_staff and "payment.create" in self.permissions
+
+    @property
+    def may_approve(self) -> bool:
+        """Whether a grant lets the person approve payments (on at least one account)."""
+        return not self.actor.is_staff and "payment.approve" in self.permissions
+
 
 def workspace(session: Session, ctx: RequestContext) -> Workspace:
     """The signed-in person's bank, company, time zone and standing permissions."""
@@ -52,12 +66,15 @@ def workspace(session: Session, ctx: RequestContext) -> Workspace:
     authorize(session, ctx, "self.read", Resource.of_actor(actor))
     bank = session.get(Bank, actor.bank_id)
     tenant = session.get(Tenant, actor.tenant_id) if actor.tenant_id is not None else None
+    permissions = held_permissions(session, ctx)
+    approver = not actor.is_staff and "payment.approve" in permissions
     return Workspace(
         actor=actor,
         bank_name=bank.name if bank else "",
         tenant_name=tenant.name if tenant else None,
         time_zone=tenant.timezone if tenant else "UTC",
-        permissions=held_permissions(session, ctx),
+        permissions=permissions,
+        approvals_waiting=payments.inbox_count(session, ctx) if approver else 0,
     )
 
 

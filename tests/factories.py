@@ -38,6 +38,9 @@ class World:
     # A transfer of each tenant (its opening deposit), for URL tests.
     transfer_ids: dict[str, int] = field(default_factory=dict)
     beneficiaries: dict[str, Beneficiary] = field(default_factory=dict)
+    # A payment of each tenant waiting for approval, for URL tests (tests/payments_world.py:
+    # with_pending_payment); none unless a test asks.
+    payment_ids: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]

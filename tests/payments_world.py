@@ -3,7 +3,8 @@ Acme (groups A and B, each with an approval limit), beneficiaries (the world's e
 acme-supplier as "supplier", internal at Globex, and Acme's own payroll account; all added
 long enough ago not to be new), and an
 approval panel (Acme: >= 10,000.00 EUR one approval, >= 100,000.00 EUR two with one from
-group A)."""
+group A). with_pending_payment adds a payment of Acme's waiting for approval, for the tests
+that walk every route."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from core.context import RequestContext
 from core.db import Database
 from core.iam import service as iam
 from core.iam.credentials import Passwords
-from core.models.iam import User
+from core.models.iam import User, actor_of
 from core.models.payments import ApprovalRule, Beneficiary
-from tests.factories import PASSWORD, World, unit_of_work
+from core.payments import service as payments
+from core.payments.schemas import PaymentCreate
+from core.uow import UnitOfWork
+from tests.factories import PASSWORD, World, new_key, unit_of_work
 
 
 @dataclass
@@ -120,3 +124,29 @@ def build_payments_world(
         return PaymentsWorld(world=world, beneficiaries=ids, approvers=approvers)
 
     return unit_of_work(db, clock).run(build)
+
+
+# The pending payment of with_pending_payment: 20,000.00 EUR to the supplier elsewhere, one
+# approval needed (Acme's tier from 10,000.00 EUR).
+PENDING_AMOUNT = 20_000_00
+
+
+def with_pending_payment(
+    db: Database, passwords: Passwords, world: World, clock: Clock
+) -> PaymentsWorld:
+    """The payments world, and a payment acme-payer prepared that waits for one approval
+    (world.payment_ids["acme"]), made through the service the API calls."""
+    pw = build_payments_world(db, passwords, world, clock)
+    payer = world.users["acme-payer"]
+    body = PaymentCreate(
+        account_id=world.account_id("acme-operating"),
+        beneficiary_id=pw.beneficiary_id("supplier"),
+        amount=PENDING_AMOUNT,
+        currency="EUR",
+        reference="Invoice 7",
+    )
+    ctx = RequestContext(actor=actor_of(payer), clock=clock)
+    made = UnitOfWork(db, ctx).run(payments.create_payment, body, new_key())
+    assert made.payment.status == "pending_approval", made.payment
+    world.payment_ids["acme"] = made.payment.id
+    return pw

@@ -95,6 +95,7 @@ def account_page(
         names=account_names(session, ctx),
         tenants=tenant_names(session, ctx, ws),
         may_send=ws.may_transfer and offered("transfer.create"),
+        may_pay=ws.may_pay and offered("payment.create"),
         may_manage=staff_forms and ws.holds("account.manage"),
         movements=movements,
         problem=problem,

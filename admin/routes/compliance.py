@@ -249,7 +249,10 @@ def decisions_export(session: Session, ctx: RequestContext, asked: Asked) -> Res
     )
 
 
-Entity = Annotated[Literal["user", "role", "grant", "cap", "tenant", "beneficiary", ""], Query()]
+Entity = Annotated[
+    Literal["user", "role", "grant", "cap", "tenant", "beneficiary", "approval_rules", ""],
+    Query(),
+]
 
 
 @router.get("/changes", name="console.changes")

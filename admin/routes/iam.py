@@ -92,8 +92,9 @@ def user(
     account: TryText = "",
     amount: TryText = "",
     at: TryText = "",
+    payment: TryText = "",
 ) -> HTMLResponse:
-    query = {"action": action, "account": account, "amount": amount, "at": at}
+    query = {"action": action, "account": account, "amount": amount, "at": at, "payment": payment}
     return uow.run(lambda session, ctx: user_page(request, session, ctx, user_id, query=query))
 
 

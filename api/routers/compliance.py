@@ -50,6 +50,15 @@ def explain_decision(
     amount: Annotated[int | None, Query(ge=1, le=MAX_AMOUNT, description="minor units")] = None,
     at: AwareTime = None,
     to_account: OptionalId = None,
+    payment: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="payment.approve, payment.reject, payment.cancel: the payment asked "
+            "about (its account, amount and currency are its own)",
+        ),
+    ] = None,
 ) -> Explanation:
     return uow.run(
         explain,
@@ -59,6 +68,7 @@ def explain_decision(
         amount=amount,
         at=at,
         to_account_id=to_account,
+        payment_id=payment,
     )
 
 

@@ -102,6 +102,8 @@ def create_payment(
         "beneficiary_not_approved",
         "currency_mismatch",
         "unknown_currency",
+        "invalid_amount",
+        "amount_too_large",
         "same_account",
         "invalid_execution_date",
         "invalid_amount",
@@ -204,7 +206,7 @@ def approvals_inbox(uow: ApiUnit) -> list[InboxItem]:
     "/approval-rules",
     response_model=ApprovalRules,
     summary="Your company's approval rules, with the bank's minimums it inherits",
-    responses=error_responses(*POLICY_REFUSALS),
+    responses=error_responses("not_found"),
 )
 def get_approval_rules(uow: ApiUnit, tenant_id: TenantFilter = None) -> ApprovalRules:
     return uow.run(service.get_rules, tenant_id)
@@ -228,7 +230,7 @@ def put_approval_rules(
     "/bank/approval-rules",
     response_model=list[ApprovalRulePublic],
     summary="The bank's approval minimums, inherited by every company",
-    responses=error_responses(*POLICY_REFUSALS),
+    responses=error_responses("not_found"),
 )
 def get_bank_approval_rules(uow: ApiUnit) -> list[ApprovalRulePublic]:
     return uow.run(service.get_bank_rules)

@@ -124,17 +124,14 @@ def load_beneficiary(session: Session, ctx: RequestContext, beneficiary_id: int)
 
 def usable_beneficiary(session: Session, ctx: RequestContext, beneficiary_id: int) -> Beneficiary:
     """The caller's company's beneficiary, for a payment to it: 404 when it is not the
-    company's (another company's, a deleted one, or any for bank staff, who pay no one), 403
-    beneficiary_not_approved while it waits for approval. Whether the caller may pay from the
-    account is the payment's own decision (payment.create), asked by the payment."""
+    company's (another company's, a deleted one, or any for bank staff, who pay no one) or
+    the caller may not read it (loaded as every guard loads its resource: beneficiary.read,
+    asked of the policy), 403 beneficiary_not_approved while it waits for approval. Whether
+    the caller may pay from the account is the payment's own decision (payment.create),
+    asked by the payment."""
     actor = ctx.require_actor()
-    beneficiary = session.get(Beneficiary, beneficiary_id)
-    if (
-        beneficiary is None
-        or beneficiary.deleted_at is not None
-        or actor.tenant_id is None
-        or beneficiary.tenant_id != actor.tenant_id
-    ):
+    beneficiary = load_beneficiary(session, ctx, beneficiary_id)
+    if actor.tenant_id is None or beneficiary.tenant_id != actor.tenant_id:
         raise _not_found(beneficiary_id)
     if beneficiary.status != "active":
         raise Forbidden(

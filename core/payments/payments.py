@@ -51,7 +51,14 @@ from core.payments.schemas import (
 from core.policy import spend
 from core.policy.facts import Approval, Money, Resource
 from core.policy.filters import readable_accounts, readable_in_tenant
-from core.policy.panels import Panel, Progress, describe_needed, panel_for, progress
+from core.policy.panels import (
+    Panel,
+    Progress,
+    approval_of,
+    describe_needed,
+    panel_for,
+    progress,
+)
 from core.policy.service import check, permit, require_readable
 
 # The statuses a payment ends in, and whether its money moved.
@@ -404,7 +411,7 @@ def approve_payment(
         "payment.approve",
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
-        approval=_approval(payment, approvals, panel),
+        approval=approval_of(payment, approvals),
     )
     grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
     now = ctx.now()
@@ -470,14 +477,13 @@ def _end(
 ) -> PaymentPublic:
     payment, subject, _credit = _locked(session, ctx, payment_id)
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
-    panel = Panel(payment.required_approvals, payment.required_group_a)
     permit(
         session,
         ctx,
         action,
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
-        approval=_approval(payment, approvals, panel),
+        approval=approval_of(payment, approvals),
     )
     _release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
     payment.end_reason = reason
@@ -512,20 +518,11 @@ def _locked(
     return payment, subject, accounts[payment.credit_account_id]
 
 
-def _approval(payment: Payment, approvals: Sequence[PaymentApproval], panel: Panel) -> Approval:
-    """The payment as an approval decision reads it (decide.polar: request.payment)."""
-    left = progress(panel, [a.approval_group for a in approvals])
-    assert payment.expires_at is not None or payment.status != "pending_approval"
-    return Approval(
-        initiator_id=payment.initiated_by_id,
-        status=payment.status,
-        approver_ids=tuple(a.approver_id for a in approvals),
-        still_needed=left.still_needed,
-        still_needed_a=left.still_needed_a,
-        expires_at=payment.expires_at or payment.created_at,
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+def approval_facts(
+    payment: Payment, approvals: Sequence[PaymentApproval], _panel: Panel | None = None
+) -> Approval:
+    """The payment as an approval decision reads it (core.policy.panels.approval_of)."""
+    return approval_of(payment, approvals)
 
 
 def _post(
@@ -743,7 +740,6 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
     items = []
     for payment in waiting:
         given = approvals[payment.id or 0]
-        panel = Panel(payment.required_approvals, payment.required_group_a)
         account = ledger.account_snapshot(session, payment.account_id)
         assert account is not None
         verdict = check(
@@ -751,28 +747,33 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
             ctx,
             "payment.approve",
             Resource.of_account(account),
-            approval=_approval(payment, given, panel),
+            approval=approval_of(payment, given),
             record=False,
         )
         if not verdict.allowed:
             continue
         grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-        after = progress(panel, [*(a.approval_group for a in given), grant.approval_group])
         items.append(
             InboxItem(
                 payment=payment_public(
                     payment, given, names.get(payment.beneficiary_id, ""), ctx.now()
                 ),
-                approving_would=(
-                    "post it"
-                    if after.satisfied and payment.kind != "external"
-                    else "send it"
-                    if after.satisfied
-                    else f"leave {describe_needed(after)} to go"
-                ),
+                approving_would=approving_would(payment, given, grant.approval_group),
             )
         )
     return items
+
+
+def approving_would(
+    payment: Payment, approvals: Sequence[PaymentApproval], group: str | None
+) -> str:
+    """What one more approval, from `group`, would do to a waiting payment: "post it", "send
+    it", or "leave 1 more approval from group A to go"."""
+    panel = Panel(payment.required_approvals, payment.required_group_a)
+    after = progress(panel, [*(a.approval_group for a in approvals), group])
+    if not after.satisfied:
+        return f"leave {describe_needed(after)} to go"
+    return "send it" if payment.kind == "external" else "post it"
 
 
 def payable_beneficiaries(session: Session, ctx: RequestContext) -> list[Beneficiary]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -142,25 +142,38 @@ def awaiting(
     `reachable` admits, that `user_id` neither prepared nor approved already: the inbox's
     candidates, before the policy decides each (so those two refusals cannot crowd out the
     payments the person may approve)."""
+    stmt = (
+        select(Payment)
+        .where(_awaiting(reachable, user_id, now))
+        .order_by(col(Payment.id))
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_awaiting(
+    session: Session, reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+) -> int:
+    """How many payments `awaiting` would choose from: one count, for a badge."""
+    return int(session.scalar(select(func.count()).where(_awaiting(reachable, user_id, now))) or 0)
+
+
+def _awaiting(
+    reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+) -> ColumnElement[bool]:
     approved = exists(
         select(col(PaymentApproval.id)).where(
             col(PaymentApproval.payment_id) == col(Payment.id),
             col(PaymentApproval.approver_id) == user_id,
         )
     )
-    stmt = (
-        select(Payment)
-        .where(
-            col(Payment.account_id).in_(select(col(Account.id)).where(reachable)),
-            col(Payment.status) == "pending_approval",
-            col(Payment.expires_at) > now,
-            col(Payment.initiated_by_id) != user_id,
-            ~approved,
-        )
-        .order_by(col(Payment.id))
-        .limit(limit)
+    return and_(
+        col(Payment.account_id).in_(select(col(Account.id)).where(reachable)),
+        col(Payment.status) == "pending_approval",
+        col(Payment.expires_at) > now,
+        col(Payment.initiated_by_id) != user_id,
+        ~approved,
     )
-    return list(session.scalars(stmt))
 
 
 def lock_rule_owner(session: Session, bank_id: int, tenant_id: int | None) -> None:
@@ -173,3 +186,18 @@ def lock_rule_owner(session: Session, bank_id: int, tenant_id: int | None) -> No
     session.execute(
         select(col(model.id)).where(col(model.id) == key).with_for_update(key_share=True)
     ).all()
+
+
+def display_names(
+    session: Session, ids: Sequence[int], *, bank_id: int, tenant_id: int | None
+) -> dict[int, str]:
+    """Display names of these people, if they are of the bank (and of the tenant, if one is
+    given)."""
+    if not ids:
+        return {}
+    stmt = select(col(User.id), col(User.display_name)).where(
+        col(User.id).in_(list(set(ids))), col(User.bank_id) == bank_id
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(col(User.tenant_id) == tenant_id)
+    return {row.id: row.display_name for row in session.execute(stmt)}

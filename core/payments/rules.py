@@ -3,7 +3,8 @@ company inherits. Corporate admins set their company's (approval_rule.manage), b
 the bank's (approval_minimum.manage); each change goes in the change log. A company's rules
 add approvals, never remove the bank's (the panel is the most any applying tier asks:
 policies/approvals.polar), so a company tier asking less than the bank already does at its
-own threshold is refused as misleading, with the bank's figure."""
+own threshold is refused as misleading, with the bank's figure. A refusal about one rule
+carries its index (`rule`, from 0) and `field`, so a face can show it beside that field."""
 
 from __future__ import annotations
 
@@ -136,6 +137,7 @@ def put_bank_rules(
                 f"rule {index + 1}: the bank's minimums apply to every account; leave "
                 "account_id out",
                 code="invalid_request",
+                rule=index,
                 field="account_id",
             )
         _check_group(index, rule)
@@ -165,6 +167,8 @@ def _check_group(index: int, rule: ApprovalRuleIn) -> None:
             f"rule {index + 1}: {rule.group_a} approvals from group A is more than the "
             f"{rule.approvals} approvals it asks in all",
             code="invalid_request",
+            rule=index,
+            field="group_a",
         )
 
 
@@ -174,12 +178,14 @@ def _check_rule(session: Session, index: int, rule: ApprovalRuleIn, tenant: Reso
         return
     account = session.get(Account, rule.account_id)
     if account is None or account.tenant_id != tenant.tenant_id:
-        raise NotFound(f"account {rule.account_id} not found")
+        raise NotFound(f"account {rule.account_id} not found", rule=index, field="account_id")
     if account.currency != rule.currency:
         raise InvalidRequest(
             f"rule {index + 1}: account {account.id} is in {account.currency}, the rule in "
             f"{rule.currency}",
             code="currency_mismatch",
+            rule=index,
+            field="account_id",
         )
 
 
@@ -207,6 +213,8 @@ def _check_against_minimums(
                 + f" for {kind} payments of {amount}; a company rule can add approvals, "
                 "never ask fewer",
                 code="below_bank_minimum",
+                rule=index,
+                field="approvals" if rule.approvals < minimum.approvals else "group_a",
             )
 
 

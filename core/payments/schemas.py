@@ -139,3 +139,15 @@ class ApprovalRules(BaseModel):
 
     bank: list[ApprovalRulePublic]
     tenant: list[ApprovalRulePublic]
+
+
+class PaymentChoices(BaseModel):
+    """What the caller may do with a payment now, as the policy would answer if they asked
+    (asked without recording: the buttons a face offers; the action itself asks again)."""
+
+    approve: bool
+    reject: bool
+    cancel: bool
+    approving_would: str | None = Field(
+        default=None, examples=["post it", "leave 1 more approval from group A to go"]
+    )

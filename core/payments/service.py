@@ -1,9 +1,11 @@
 """The payments' services, in one import for the faces (api/, admin/), the CLI and the tests:
-payments and approvals (core.payments.payments) and approval rules (core.payments.rules).
+payments and approvals (core.payments.payments), approval rules (core.payments.rules), and
+what a face offers before someone acts (core.payments.offers).
 Each name is defined in one of them; this module only gathers them."""
 
 from __future__ import annotations
 
+from core.payments.offers import colleague_names, inbox_count, payment_choices
 from core.payments.payments import (
     approve_payment,
     cancel_payment,
@@ -22,14 +24,17 @@ from core.payments.rules import get_bank_rules, get_rules, put_bank_rules, put_r
 __all__ = [
     "approve_payment",
     "cancel_payment",
+    "colleague_names",
     "create_payment",
     "expire_payments",
     "get_bank_rules",
     "get_payment",
     "get_rules",
     "inbox",
+    "inbox_count",
     "list_payments",
     "payable_beneficiaries",
+    "payment_choices",
     "payment_public",
     "preview_payment",
     "put_bank_rules",

@@ -1,9 +1,17 @@
 """Table-driven policy cases (policies/tests/*.yaml), run by `mandate policy test`.
 
-A case names an actor, the grants it holds, an action on a resource, a time and an amount,
-and the decision expected. Each case is decided twice, compiled and directly, through the
-same fact-shaping code the API uses; both must give the expected answer. The run also
-checks coverage: every built-in role and every refusal reason appears in some case."""
+Two kinds of case, each in a list of its own in a file:
+
+* `cases`: a decision. An actor, the grants it holds, an action on a resource, a time, an
+  amount (and for an approval, the payment), and the decision expected. Each case is decided
+  twice, compiled and directly, through the same fact-shaping code the API uses
+  (core.policy.shaping.shape_request); both must give the expected answer.
+* `panels`: an approval panel (approvals.polar: panel/4). The tiers that are set (the bank's
+  minimums and the company's rules), a payment, and the approvals it needs; asked through
+  the same code the API uses (core.policy.panels.panel_for).
+
+The run also checks coverage: every built-in role and every refusal reason appears in some
+decision case. The words of a case become rows in core.policy.case_facts."""
 
 from __future__ import annotations
 
@@ -15,27 +23,23 @@ from typing import Any
 import yaml
 from oso import Variable
 
-from core.clock import DAY_NAMES, minutes_of_day
 from core.context import Actor
-from core.models.iam import Grant, Role
-from core.models.ledger import Account
-from core.money import parse_amount
+from core.policy import case_facts as facts_of
+from core.policy.case_facts import minor, when
 from core.policy.engine import Decision, PolicyEngine
+from core.policy.panels import Panel, is_about_a_payment, is_satisfied, panel_for, progress
 from core.policy.reasons import REASONS
 from core.policy.shaping import (
+    Approval,
     Gathered,
     GrantSpendTotals,
     Money,
     Proposal,
-    Resource,
     carrying,
     shape_request,
 )
 
-ACTOR_ID = 100
-TENANT = 1
-OTHER_TENANT = 2
-BANK = 1
+DEFAULT_AT = "2026-11-25T10:00:00+01:00"
 
 
 class CaseError(ValueError):
@@ -70,28 +74,72 @@ class CaseResult:
         )
         return self.actual == self.expected == direct and detail_ok
 
+    def summary(self) -> str:
+        expected = self.expected + (f" {self.expected_detail}" if self.expected_detail else "")
+        return f"expected {expected}, got {self.actual}"
+
+    def failure(self) -> list[str]:
+        direct = "allow" if self.direct.allowed else f"deny: {self.direct.reason}"
+        return [
+            f"direct evaluation: {direct}; detail: {dict(self.compiled.detail)}",
+            f"case: {self.case}",
+        ]
+
+
+@dataclass
+class PanelResult:
+    """A panel case: what the panel asks (and, given approvals, what it still needs)."""
+
+    file: str
+    name: str
+    expected: dict[str, Any]
+    actual: dict[str, Any]
+    case: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return all(self.actual.get(key) == value for key, value in self.expected.items())
+
+    def summary(self) -> str:
+        return f"expected {self.expected}, got {self.actual}"
+
+    def failure(self) -> list[str]:
+        return [f"case: {self.case}"]
+
+
+Result = CaseResult | PanelResult
+
 
 @dataclass
 class Report:
     results: list[CaseResult] = field(default_factory=list)
+    panels: list[PanelResult] = field(default_factory=list)
     missing_roles: list[str] = field(default_factory=list)
     missing_reasons: list[str] = field(default_factory=list)
 
     @property
-    def failures(self) -> list[CaseResult]:
-        return [r for r in self.results if not r.passed]
+    def every_result(self) -> list[Result]:
+        return [*self.results, *self.panels]
+
+    @property
+    def failures(self) -> list[Result]:
+        return [r for r in self.every_result if not r.passed]
 
     @property
     def ok(self) -> bool:
         return not self.failures and not self.missing_roles and not self.missing_reasons
 
 
-def load_cases(directory: Path) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(file name, file-level data, case) for every case in the directory."""
+Loaded = list[tuple[str, dict[str, Any], dict[str, Any]]]
+
+
+def load_cases(directory: Path, kind: str = "cases") -> Loaded:
+    """(file name, file-level data, case) for every case of `kind` ("cases": decisions,
+    "panels": approval panels) in the directory."""
     out = []
     for path in sorted(directory.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for case in data.get("cases", []):
+        for case in data.get(kind, []) or []:
             out.append((path.name, data, case))
     return out
 
@@ -101,15 +149,14 @@ def run_cases(engine: PolicyEngine, directory: Path) -> Report:
     roles_seen: set[str] = set()
     reasons_seen: set[str] = set()
     for file, data, case in load_cases(directory):
-        try:
-            result = run_case(engine, file, data, case)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CaseError(f"{file}: case {case.get('name', '?')!r}: {exc}") from exc
+        result = _guarded(run_case, engine, file, data, case)
         report.results.append(result)
         for spec in _grant_specs(data, case):
             roles_seen.add(spec.get("role", ""))
         if result.expected.startswith("deny: "):
             reasons_seen.add(result.expected.removeprefix("deny: "))
+    for file, data, case in load_cases(directory, "panels"):
+        report.panels.append(_guarded(run_panel_case, engine, file, data, case))
     builtin = [
         a["key"]
         for a in engine.query(
@@ -125,17 +172,29 @@ def run_cases(engine: PolicyEngine, directory: Path) -> Report:
     return report
 
 
-def _grant_specs(data: dict[str, Any], case: dict[str, Any]) -> list[dict[str, Any]]:
-    named = data.get("grants", {}) or {}
+def _guarded(run: Any, engine: PolicyEngine, file: str, data: Any, case: dict[str, Any]) -> Any:
+    try:
+        return run(engine, file, data, case)
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        raise CaseError(f"{file}: case {case.get('name', '?')!r}: {exc}") from exc
+
+
+def _named(data: dict[str, Any], table: str, items: list[Any]) -> list[dict[str, Any]]:
+    """Specs given inline, or by their name in the file's `table` (grants, tiers)."""
+    named = data.get(table, {}) or {}
     specs = []
-    for item in case.get("grants", []):
+    for item in items:
         if isinstance(item, str):
             if item not in named:
-                raise KeyError(f"no grant named {item!r} in the file's grants")
+                raise KeyError(f"no {table[:-1]} named {item!r} in the file's {table}")
             specs.append(named[item])
         else:
             specs.append(item)
     return specs
+
+
+def _grant_specs(data: dict[str, Any], case: dict[str, Any]) -> list[dict[str, Any]]:
+    return _named(data, "grants", case.get("grants", []))
 
 
 def _expected(value: Any) -> str:
@@ -151,122 +210,19 @@ def _expected(value: Any) -> str:
     )
 
 
-def _minor(value: Any, currency: str) -> int | None:
-    if value is None:
-        return None
-    return parse_amount(str(value), currency)
-
-
-def _when(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    if when.tzinfo is None:
-        raise ValueError(f"{value}: give the time zone offset")
-    return when
-
-
-def _limits(target: Grant | Role, spec: dict[str, Any] | None) -> None:
-    if not spec:
-        return
-    currency = spec["currency"]
-    target.limit_currency = currency
-    target.per_transfer_limit = _minor(spec.get("per_transfer"), currency)
-    target.daily_limit = _minor(spec.get("daily"), currency)
-    target.monthly_limit = _minor(spec.get("monthly"), currency)
-
-
-def _build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant, Role, list[str]]:
-    key = spec.get("role", "payer")
-    custom = key == "custom"
-    level = "bank" if key in ("bank_manager", "compliance_officer") else "tenant"
-    tenant = spec.get("tenant", actor.tenant_id if level == "tenant" else None)
-    role_id = 1000 + index
-    role = Role(
-        id=role_id,
-        bank_id=BANK,
-        tenant_id=tenant if level == "tenant" else None,
-        key=key,
-        name=key,
-        builtin=not custom,
-        level=level,
-    )
-    _limits(role, spec.get("role_limits"))
-    grant = Grant(
-        id=index + 1,
-        user_id=actor.user_id,
-        role_id=role_id,
-        bank_id=BANK,
-        tenant_id=tenant if level == "tenant" else None,
-        all_accounts=True,
-        valid_from=_when(spec.get("valid_from")),
-        valid_until=_when(spec.get("valid_until")),
-    )
-    _limits(grant, spec.get("limits"))
-    window = spec.get("window")
-    if window:
-        grant.window_days = "".join(str(DAY_NAMES.index(d)) for d in window["days"])
-        grant.window_start = minutes_of_day(str(window["start"]))
-        grant.window_end = minutes_of_day(str(window["end"]))
-        grant.window_zone = window["time_zone"]
-    return grant, role, list(spec.get("permissions", []))
-
-
-def _actor(value: Any) -> Actor:
-    if value in (None, "customer"):
-        return Actor(ACTOR_ID, "case", "Case", BANK, TENANT)
-    if value == "staff":
-        return Actor(ACTOR_ID, "case", "Case", BANK, None)
-    if isinstance(value, dict):
-        kind = value.get("kind", "customer")
-        tenant = value.get("tenant", TENANT) if kind == "customer" else None
-        return Actor(value.get("id", ACTOR_ID), "case", "Case", value.get("bank", BANK), tenant)
-    raise ValueError(f"actor is customer, staff or a mapping, not {value!r}")
-
-
-def _resource(value: Any, actor: Actor) -> Resource:
-    if value in (None, "account"):
-        return Resource("account", 1, TENANT, BANK)
-    if value == "other-tenant-account":
-        return Resource("account", 2, OTHER_TENANT, BANK)
-    if value == "bank":
-        return Resource.of_bank(BANK)
-    if value == "tenant":
-        return Resource.of_tenant(TENANT, BANK)
-    if isinstance(value, dict):
-        kind = value.get("type", "account")
-        tenant = value.get("tenant", TENANT if kind != "bank" else None)
-        extra = tuple((k, v) for k, v in value.items() if k not in ("type", "tenant", "id", "bank"))
-        ident = value.get("id", actor.user_id if value.get("self") else 1)
-        extra = tuple((k, v) for k, v in extra if k != "self")
-        return Resource(kind, ident, tenant or None, value.get("bank", BANK), extra=extra)
-    raise ValueError(f"unknown resource {value!r}")
-
-
-def _counterparty(value: Any, currency: str) -> Account:
-    if value in (None, "same-tenant"):
-        return Account(bank_id=BANK, tenant_id=TENANT, name="", currency=currency, kind="customer")
-    if value == "other-tenant":
-        return Account(
-            bank_id=BANK, tenant_id=OTHER_TENANT, name="", currency=currency, kind="customer"
-        )
-    if value == "clearing":
-        return Account(bank_id=BANK, tenant_id=None, name="", currency=currency, kind="clearing")
-    raise ValueError(f"counterparty is same-tenant, other-tenant or clearing, not {value!r}")
+# -- decision cases -------------------------------------------------------------------------
 
 
 def run_case(
     engine: PolicyEngine, file: str, data: dict[str, Any], case: dict[str, Any]
 ) -> CaseResult:
-    defaults = data.get("defaults", {}) or {}
-    merged = {**defaults, **case}
-    actor = _actor(merged.get("actor"))
+    merged = {**(data.get("defaults", {}) or {}), **case}
+    actor = facts_of.actor(merged.get("actor"))
     action = merged["action"]
     currency = merged.get("currency", "EUR")
-    at = _when(merged.get("at", "2026-11-25T10:00:00+01:00"))
+    at = when(merged.get("at", DEFAULT_AT))
     assert at is not None
-    resource = _resource(merged.get("resource"), actor)
-    built = [_build_grant(i, spec, actor) for i, spec in enumerate(_grant_specs(data, merged))]
+    built = [facts_of.build_grant(i, s, actor) for i, s in enumerate(_grant_specs(data, merged))]
     gathered = Gathered(
         pairs=[(g, r) for g, r, _ in built],
         permissions={r.id: perms for _, r, perms in built if r.id is not None},
@@ -274,54 +230,18 @@ def run_case(
     gathered.pairs = carrying(engine, gathered, action)
     money = None
     if engine.holds("moves_money", action):
-        amount = _minor(merged.get("amount", "1.00"), currency)
-        assert amount is not None
-        money = Money(amount, currency, _counterparty(merged.get("counterparty"), currency))
-        if actor.tenant_id is not None:
-            gathered.caps = {
-                level: {k: _minor(v, currency) for k, v in limits.items()}  # type: ignore[misc]
-                for level, limits in (merged.get("caps") or {}).items()
-            }
-        # The case gives amounts in major units; each is converted once.
-        today = merged.get("spent_today", 0)
-        month = merged.get("spent_month", today)
-        spent_today = _minor(today, currency) or 0
-        spent_month = _minor(month, currency)
-        for grant, _ in gathered.pairs:
-            gathered.spend[grant.id] = GrantSpendTotals(  # type: ignore[index]
-                spent_today=spent_today, spent_month=spent_month or 0
-            )
-        # What the person sent under all their grants: as under the one grant, unless the
-        # case says more was sent through other grants.
-        person_today = _minor(merged.get("person_spent_today", today), currency) or 0
-        person_month = _minor(
-            merged.get("person_spent_month", merged.get("person_spent_today", month)),
-            currency,
-        )
-        gathered.person_spend = GrantSpendTotals(person_today, person_month or 0)
-    proposal = None
-    if "proposal" in merged:
-        spec = merged["proposal"]
-        cur = spec.get("currency", currency)
-        proposal = Proposal(
-            cur,
-            _minor(spec.get("per_transfer"), cur),
-            _minor(spec.get("daily"), cur),
-            _minor(spec.get("monthly"), cur),
-        )
-        gathered.proposal_caps = {
-            level: {k: _minor(v, cur) for k, v in limits.items()}  # type: ignore[misc]
-            for level, limits in (merged.get("caps") or {}).items()
-        }
+        money = _money(gathered, merged, actor, currency)
+    proposal = _proposal(gathered, merged, currency) if "proposal" in merged else None
     facts = shape_request(
         gathered,
         actor=actor,
         action=action,
-        resource=resource,
+        resource=facts_of.resource(merged.get("resource"), actor),
         now=at,
         money=money,
         proposal=proposal,
         tenant_zone=merged.get("tenant_zone", "Europe/Berlin"),
+        approval=_approval(engine, merged, actor, at, currency),
     )
     return CaseResult(
         file=file,
@@ -333,10 +253,123 @@ def run_case(
     )
 
 
+def _money(gathered: Gathered, merged: dict[str, Any], actor: Actor, currency: str) -> Money:
+    """The money side, with the caps and the totals sent so far (the case gives amounts in
+    major units; each is converted once)."""
+    amount = minor(merged.get("amount", "1.00"), currency)
+    assert amount is not None
+    money = Money(amount, currency, facts_of.counterparty(merged.get("counterparty"), currency))
+    if actor.tenant_id is not None:
+        gathered.caps = {
+            level: {k: minor(v, currency) for k, v in limits.items()}  # type: ignore[misc]
+            for level, limits in (merged.get("caps") or {}).items()
+        }
+    today = merged.get("spent_today", 0)
+    month = merged.get("spent_month", today)
+    spent_today = minor(today, currency) or 0
+    spent_month = minor(month, currency)
+    for grant, _ in gathered.pairs:
+        gathered.spend[grant.id] = GrantSpendTotals(  # type: ignore[index]
+            spent_today=spent_today, spent_month=spent_month or 0
+        )
+    # What the person sent under all their grants: as under the one grant, unless the case
+    # says more was sent through other grants.
+    person_today = minor(merged.get("person_spent_today", today), currency) or 0
+    person_month = minor(
+        merged.get("person_spent_month", merged.get("person_spent_today", month)), currency
+    )
+    gathered.person_spend = GrantSpendTotals(person_today, person_month or 0)
+    return money
+
+
+def _proposal(gathered: Gathered, merged: dict[str, Any], currency: str) -> Proposal:
+    spec = merged["proposal"]
+    cur = spec.get("currency", currency)
+    gathered.proposal_caps = {
+        level: {k: minor(v, cur) for k, v in limits.items()}  # type: ignore[misc]
+        for level, limits in (merged.get("caps") or {}).items()
+    }
+    return Proposal(
+        cur,
+        minor(spec.get("per_transfer"), cur),
+        minor(spec.get("daily"), cur),
+        minor(spec.get("monthly"), cur),
+    )
+
+
+def _approval(
+    engine: PolicyEngine, merged: dict[str, Any], actor: Actor, at: dt.datetime, currency: str
+) -> Approval | None:
+    """The payment of an action about a waiting one (the actions whose conditions ask that it
+    waits: approve, reject, cancel), as the case describes it or by default; its amount and
+    currency are the case's."""
+    if "payment" not in merged and not is_about_a_payment(merged["action"], engine):
+        return None
+    amount = minor(merged.get("amount", "1.00"), currency)
+    assert amount is not None
+    return facts_of.payment(merged.get("payment"), actor, now=at, amount=amount, currency=currency)
+
+
+# -- panel cases ----------------------------------------------------------------------------
+
+# What a panel case's payment is when it does not say: 1.00 EUR to a beneficiary elsewhere
+# (external), from the case's account, to a beneficiary added long ago.
+PANEL_PAYMENT: dict[str, Any] = {
+    "amount": "1.00",
+    "currency": "EUR",
+    "kind": "external",
+    "account": facts_of.ACCOUNT,
+    "new_beneficiary": False,
+}
+
+
+def run_panel_case(
+    engine: PolicyEngine, file: str, data: dict[str, Any], case: dict[str, Any]
+) -> PanelResult:
+    """What the panel asks of the payment (approvals, group_a); with `given` (the groups of
+    the approvals counted so far, e.g. [B]), also what it still needs and whether it is
+    satisfied."""
+    merged = {**(data.get("defaults", {}) or {}), **case}
+    payment = {**PANEL_PAYMENT, **(merged.get("payment") or {})}
+    unknown = set(payment) - set(PANEL_PAYMENT)
+    if unknown:
+        raise ValueError(f"a panel's payment has {', '.join(PANEL_PAYMENT)}, not {sorted(unknown)}")
+    amount = minor(payment["amount"], payment["currency"])
+    assert amount is not None
+    panel = panel_for(
+        [facts_of.tier(spec) for spec in _named(data, "tiers", merged.get("tiers", []))],
+        currency=payment["currency"],
+        amount=amount,
+        kind=payment["kind"],
+        account_id=payment["account"],
+        new_beneficiary=bool(payment["new_beneficiary"]),
+        engine=engine,
+    )
+    actual: dict[str, Any] = {"approvals": panel.approvals, "group_a": panel.group_a}
+    if "given" in merged:
+        actual.update(_after(engine, panel, merged["given"]))
+    expected = case["expect"]
+    if not isinstance(expected, dict) or not expected or set(expected) - set(actual):
+        raise ValueError(f"expect holds some of {', '.join(actual)}, not {expected!r}")
+    return PanelResult(file=file, name=case["name"], expected=expected, actual=actual, case=case)
+
+
+def _after(engine: PolicyEngine, panel: Panel, given: list[str | None]) -> dict[str, Any]:
+    left = progress(panel, given)
+    return {
+        "still_needed": left.still_needed,
+        "still_needed_a": left.still_needed_a,
+        "satisfied": is_satisfied(left, engine),
+    }
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
 def format_report(report: Report, *, verbose: bool = False) -> str:
     lines = []
-    by_file: dict[str, list[CaseResult]] = {}
-    for result in report.results:
+    by_file: dict[str, list[Result]] = {}
+    for result in report.every_result:
         by_file.setdefault(result.file, []).append(result)
     for file, results in by_file.items():
         passed = sum(r.passed for r in results)
@@ -344,19 +377,15 @@ def format_report(report: Report, *, verbose: bool = False) -> str:
         for r in results:
             if verbose or not r.passed:
                 mark = "ok  " if r.passed else "FAIL"
-                expected = r.expected + (f" {r.expected_detail}" if r.expected_detail else "")
-                lines.append(f"  {mark} {r.name}: expected {expected}, got {r.actual}")
+                kind = "panel " if isinstance(r, PanelResult) else ""
+                lines.append(f"  {mark} {kind}{r.name}: {r.summary()}")
             if not r.passed:
-                direct = "allow" if r.direct.allowed else f"deny: {r.direct.reason}"
-                lines.append(
-                    f"       direct evaluation: {direct}; detail: {dict(r.compiled.detail)}"
-                )
-                lines.append(f"       case: {r.case}")
+                lines.extend(f"       {line}" for line in r.failure())
     if report.missing_roles:
         lines.append(f"built-in roles no case covers: {', '.join(report.missing_roles)}")
     if report.missing_reasons:
         lines.append(f"refusal reasons no case expects: {', '.join(report.missing_reasons)}")
-    total = len(report.results)
+    total = len(report.results) + len(report.panels)
     lines.append(
         f"{total - len(report.failures)}/{total} cases passed" + ("" if report.ok else " — FAILED")
     )

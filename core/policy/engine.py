@@ -298,6 +298,16 @@ def _checks_for(name: str, value: Any) -> Iterable[_Check]:
         if _is_this(right) and not _is_this(left):
             left, right = right, left
             op = _MIRRORED.get(op, op)
+        if not _is_this(left) and not _is_this(right):
+            # Polar gives a variable bound to another (now < payment.expires_at) every
+            # constraint on that other one too (now < grant's end): a check on it, by its name.
+            if isinstance(right, Variable) and not isinstance(left, Variable):
+                left, right = right, left
+                op = _MIRRORED.get(op, op)
+            if not isinstance(left, Variable) or isinstance(right, (Variable, Expression)):
+                raise _Uncompilable(f"{name}: {term}")
+            yield (_name(left), _OPERATORS[op], right, False)
+            continue
         if not _is_this(left) or _is_this(right) or isinstance(right, Expression):
             raise _Uncompilable(f"{name}: {term}")
         if isinstance(right, Variable):

@@ -16,10 +16,13 @@ from core.context import Actor, RequestContext
 from core.errors import InvalidRequest, NotFound
 from core.models.iam import Role, User, actor_of
 from core.models.ledger import Account
+from core.models.payments import Payment
 from core.money import format_amount
 from core.policy import engine as policy_engine
 from core.policy.engine import fill
-from core.policy.facts import LIMIT_KINDS, Facts, Money, Resource, build_request
+from core.policy.explain_payment import PaymentStanding, payment_subject, standing
+from core.policy.facts import LIMIT_KINDS, Approval, Facts, Money, Resource, build_request
+from core.policy.panels import is_about_a_payment
 from core.policy.reasons import LIMIT_CONDITIONS, Reason, describe_condition, status_of
 from core.policy.service import authorize, explain_refusal, require_readable
 
@@ -39,6 +42,11 @@ API_NAMES: dict[Reason, str] = {
     Reason.self_change_forbidden: "not_own_access",
     Reason.role_not_assignable: "role_assignable",
     Reason.exceeds_cap: "within_caps",
+    Reason.payment_not_pending: "payment_pending",
+    Reason.self_approval_forbidden: "not_own_payment",
+    Reason.already_approved: "not_approved_already",
+    Reason.approval_group_not_needed: "approval_group",
+    Reason.approval_limit_exceeded: "approval_limit",
 }
 
 
@@ -82,6 +90,8 @@ class Explanation(BaseModel):
     at: dt.datetime
     checks: list[ConditionResult]
     grants: list[GrantExplanation]
+    # Only for an action about a payment (payment.approve, payment.reject, payment.cancel).
+    payment: PaymentStanding | None = None
 
 
 def _target_actor(session: Session, ctx: RequestContext, user_id: int) -> tuple[User, Actor]:
@@ -95,6 +105,19 @@ def _target_actor(session: Session, ctx: RequestContext, user_id: int) -> tuple[
     return user, actor_of(user)
 
 
+def explainable_actions(engine: policy_engine.PolicyEngine | None = None) -> list[str]:
+    """What explain answers for: every permission, and every action that goes with one
+    (payment.reject, with payment.approve), in the vocabulary's order."""
+    engine = engine or policy_engine.current()
+    names = [str(a["name"]) for a in engine.query("action", Variable("name"))]
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if engine.holds("permission", name, Variable("level"), Variable("text"))
+        or engine.holds("goes_with", name, Variable("permission"))
+    ]
+
+
 def explain(
     session: Session,
     ctx: RequestContext,
@@ -105,17 +128,27 @@ def explain(
     amount: int | None = None,
     at: dt.datetime | None = None,
     to_account_id: int | None = None,
+    payment_id: int | None = None,
 ) -> Explanation:
     """What the policy answers for `user_id` doing `action` (on `account_id`, for `amount`, at
-    `at`), and why. Changes nothing."""
+    `at`; or about the payment `payment_id`: approving, rejecting or cancelling it), and why.
+    Changes nothing."""
     engine = policy_engine.current()
-    if not engine.holds("permission", action, Variable("level"), Variable("text")):
+    if action not in explainable_actions(engine):
         raise InvalidRequest(
             f"{action!r} is not an action (see GET /v1/permissions)", code="unknown_action"
         )
     user, actor = _target_actor(session, ctx, user_id)
     when = at or ctx.now()
-    resource, money = _subject(session, ctx, user, action, account_id, amount, to_account_id)
+    payment: Payment | None = None
+    approval: Approval | None = None
+    money: Money | None = None
+    if payment_id is not None or is_about_a_payment(action, engine):
+        resource, payment, approval = payment_subject(
+            session, ctx, user, action, payment_id, account_id, amount, to_account_id
+        )
+    else:
+        resource, money = _subject(session, ctx, user, action, account_id, amount, to_account_id)
     facts = build_request(
         session,
         engine,
@@ -125,15 +158,11 @@ def explain(
         now=when,
         money=money,
         only_carrying=False,
+        approval=approval,
     )
     decision = engine.decide(facts.request, facts.values)
     filled = fill(facts.request, facts.values)
     message = "Allowed." if decision.allowed else explain_refusal(decision, facts, action, money)
-    visible = engine.holds("visible", filled["actor"], filled["resource"])
-    checks = [_condition(Reason.not_found, visible, {}, filled)]
-    if engine.holds("moves_money", action):
-        allowed = engine.holds("counterparty_allowed", filled)
-        checks.append(_condition(Reason.counterparty_not_found, allowed, {}, filled))
     grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
     return Explanation(
         decision=decision.outcome,
@@ -142,9 +171,27 @@ def explain(
         status=200 if decision.allowed else status_of(decision.reason),
         policy_version=decision.policy_version,
         at=when,
-        checks=checks,
+        checks=_checks_before_grants(engine, action, filled),
         grants=grants,
+        payment=(
+            standing(payment, approval, user, action, when)
+            if payment is not None and approval is not None
+            else None
+        ),
     )
+
+
+def _checks_before_grants(
+    engine: policy_engine.PolicyEngine, action: str, filled: dict[str, Any]
+) -> list[ConditionResult]:
+    """What decide.polar checks before any grant: the resource within reach, and for money
+    the other account."""
+    visible = engine.holds("visible", filled["actor"], filled["resource"])
+    checks = [_condition(Reason.not_found, visible, {}, filled)]
+    if engine.holds("moves_money", action):
+        allowed = engine.holds("counterparty_allowed", filled)
+        checks.append(_condition(Reason.counterparty_not_found, allowed, {}, filled))
+    return checks
 
 
 def _reachable_account(session: Session, ctx: RequestContext, account_id: int) -> Account:

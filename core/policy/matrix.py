@@ -6,7 +6,10 @@ action/1, the checks and their words its condition_text/2, and what a grant must
 each action decide.polar's conditions/2. decide.polar asks, in order: is the resource within
 reach (not_found), may money go to the other account (counterparty_not_found, for the
 actions that move money), does a grant carry the action (missing_permission), and then the
-action's conditions. Own actions (self.read) need no grant and check none of these."""
+action's conditions. Own actions (self.read) need no grant and check none of these; an action
+that is both an own action and a permission (payment.cancel: whoever prepared the payment, or
+a holder of the permission) checks these for the holders. An action that goes with a
+permission (payment.reject, with payment.approve) is described by that permission."""
 
 from __future__ import annotations
 
@@ -33,8 +36,10 @@ class ActionChecks:
     action: str
     meaning: str
     checks: tuple[str, ...]
-    # An own action: everyone's, about themselves, with no grant (vocabulary.polar).
+    # An own action: everyone's, about themselves, with no grant (vocabulary.polar); when it
+    # is a permission too, the checks are those a holder's grant meets.
     own: bool = False
+    own_meaning: str = ""
 
     def position(self, reason: str) -> int | None:
         """Where the check comes in this action's order (1 for the first), None if not made."""
@@ -57,8 +62,12 @@ def condition_texts(engine: PolicyEngine) -> dict[str, str]:
 
 
 def checks_of(engine: PolicyEngine, action: str) -> tuple[str, ...]:
-    """The checks the policy makes for `action`, in order."""
-    if engine.holds("own_action", action, Variable("meaning")):
+    """The checks the policy makes for `action`, in order: for an own action that no grant
+    carries, none."""
+    own = engine.holds("own_action", action, Variable("meaning"))
+    granted = engine.holds("permission", action, Variable("level"), Variable("meaning"))
+    granted = granted or engine.holds("goes_with", action, Variable("permission"))
+    if own and not granted:
         return ()
     before = [Reason.not_found.value]
     if engine.holds("moves_money", action):
@@ -71,11 +80,21 @@ def checks_of(engine: PolicyEngine, action: str) -> tuple[str, ...]:
 def condition_matrix(engine: PolicyEngine) -> ConditionMatrix:
     """The matrix of the loaded policy: every action (in the vocabulary's order) against every
     check (in condition_text's order)."""
-    meanings: dict[str, str] = {}
-    for rule in ("permission", "own_action"):
-        args = [Variable("level")] if rule == "permission" else []
-        for answer in engine.query(rule, Variable("name"), *args, Variable("meaning")):
-            meanings.setdefault(str(answer["name"]), str(answer["meaning"]))
+    meanings = {
+        str(a["name"]): str(a["meaning"])
+        for a in engine.query(
+            "permission", Variable("name"), Variable("level"), Variable("meaning")
+        )
+    }
+    own = {
+        str(a["name"]): str(a["meaning"])
+        for a in engine.query("own_action", Variable("name"), Variable("meaning"))
+    }
+    for answer in engine.query("goes_with", Variable("name"), Variable("permission")):
+        permission = str(answer["permission"])
+        meanings.setdefault(
+            str(answer["name"]), f"With {permission}: {meanings.get(permission, '')}".strip()
+        )
     actions: list[ActionChecks] = []
     for answer in engine.query("action", Variable("name")):
         name = str(answer["name"])
@@ -84,9 +103,10 @@ def condition_matrix(engine: PolicyEngine) -> ConditionMatrix:
         actions.append(
             ActionChecks(
                 action=name,
-                meaning=meanings.get(name, ""),
+                meaning=meanings.get(name, own.get(name, "")),
                 checks=checks_of(engine, name),
-                own=engine.holds("own_action", name, Variable("meaning")),
+                own=name in own,
+                own_meaning=own.get(name, ""),
             )
         )
     checks = [Check(reason, text) for reason, text in condition_texts(engine).items()]

@@ -11,9 +11,9 @@ from typing import Any
 
 from oso import Variable
 
-from core.models.payments import ApprovalRule
+from core.models.payments import ApprovalRule, Payment, PaymentApproval
 from core.policy import engine as policy_engine
-from core.policy.shaping import optional
+from core.policy.shaping import Approval, optional
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Progress:
 
     @property
     def satisfied(self) -> bool:
-        return _satisfied(self)
+        return is_satisfied(self)
 
     def facts(self) -> dict[str, int]:
         return {"still_needed": self.still_needed, "still_needed_a": self.still_needed_a}
@@ -58,8 +58,10 @@ def panel_for(
     kind: str,
     account_id: int,
     new_beneficiary: bool,
+    engine: policy_engine.PolicyEngine | None = None,
 ) -> Panel:
-    """The panel a new payment gets (approvals.polar: panel/4)."""
+    """The panel a new payment gets (approvals.polar: panel/4), asked of `engine` (the
+    process's current one unless given: policy cases ask the one they test)."""
     payment = {
         "currency": currency,
         "amount": amount,
@@ -68,7 +70,7 @@ def panel_for(
         "new_beneficiary": new_beneficiary,
     }
     tiers = [tier_facts(rule) for rule in rules]
-    answers = policy_engine.current().query(
+    answers = (engine or policy_engine.current()).query(
         "panel", payment, tiers, Variable("approvals"), Variable("group_a")
     )
     if not answers:
@@ -87,8 +89,9 @@ def progress(panel: Panel, groups: Sequence[str | None]) -> Progress:
     )
 
 
-def _satisfied(progress: Progress) -> bool:
-    return policy_engine.current().holds("satisfied", progress.facts())
+def is_satisfied(progress: Progress, engine: policy_engine.PolicyEngine | None = None) -> bool:
+    """Nothing more is needed: the payment's money moves (approvals.polar: satisfied/1)."""
+    return (engine or policy_engine.current()).holds("satisfied", progress.facts())
 
 
 def describe_needed(progress: Progress) -> str:
@@ -102,3 +105,28 @@ def describe_needed(progress: Progress) -> str:
     if more_a == more:
         return f"{more} more {noun} from group A"
     return f"{more} more {noun}, {more_a} of them from group A"
+
+
+def approval_of(payment: Payment, approvals: Sequence[PaymentApproval]) -> Approval:
+    """The payment as an approval decision reads it (decide.polar: request.payment): who
+    prepared it, its stored status, who approved it so far, what its panel still needs."""
+    panel = Panel(payment.required_approvals, payment.required_group_a)
+    left = progress(panel, [a.approval_group for a in approvals])
+    assert payment.expires_at is not None or payment.status != "pending_approval"
+    return Approval(
+        initiator_id=payment.initiated_by_id,
+        status=payment.status,
+        approver_ids=tuple(a.approver_id for a in approvals),
+        still_needed=left.still_needed,
+        still_needed_a=left.still_needed_a,
+        expires_at=payment.expires_at or payment.created_at,
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+
+
+def is_about_a_payment(action: str, engine: policy_engine.PolicyEngine | None = None) -> bool:
+    """Whether `action` is about a waiting payment (approve, reject, cancel): its conditions
+    ask that the payment waits, so its decision reads request.payment."""
+    answers = (engine or policy_engine.current()).query("conditions", action, Variable("names"))
+    return any("payment_not_pending" in answer["names"] for answer in answers)

@@ -12,6 +12,7 @@ from typing import Any
 from core.clock import clock_time
 from core.errors import Code
 from core.money import format_amount
+from core.policy.panels import Progress, describe_needed
 
 
 class Reason(Code):
@@ -133,11 +134,12 @@ def describe(
     local_time: dt.datetime | None = None,
     limit_currency: str | None = None,
     refusal_text: str | None = None,
+    payment: dict[str, Any] | None = None,
 ) -> str:
     """A sentence for a refusal, with the figures that explain it. A per-person cap is told
     with what the person sent under all their grants; a grant's limit, with that grant's.
     `refusal_text` is the policy's words for missing the permission (vocabulary.polar:
-    refusal_text/2)."""
+    refusal_text/2); `payment` the facts of the payment an approval is about."""
     if reason in ("limit_daily", "limit_monthly") and currency and detail.get("per") == "person":
         kind, period, sent_amount = (
             ("Daily", "today", person_spent_today)
@@ -175,8 +177,12 @@ def describe(
     if reason == "limit_currency_mismatch":
         return (
             f"Your limits are set in {limit_currency or 'another currency'}; "
-            f"this account is in {currency}."
+            f"this {'payment' if payment else 'account'} is in {currency}."
         )
+    if reason == "self_approval_forbidden" and payment is not None:
+        verb = "reject" if action == "payment.reject" else "approve"
+        left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
+        return f"You prepared this payment: you cannot {verb} it yourself. {still_needs(left)}"
     if reason == "grant_not_yet_valid" and "at" in detail:
         return f"Your grant is valid from {_when(detail['at'])}."
     if reason == "grant_expired" and "at" in detail:
@@ -204,6 +210,12 @@ def describe(
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
+
+
+def still_needs(left: Progress) -> str:
+    """ "It needs 2 more approvals, 1 of them from group A, from other people."."""
+    others = "someone else" if left.still_needed == 1 else "other people"
+    return f"It needs {describe_needed(left)}, from {others}."
 
 
 def _when(epoch: int) -> str:
@@ -282,7 +294,57 @@ def describe_condition(
         limit = format_amount(detail["amount"], currency)
         by = SET_BY.get(detail.get("level", ""), "a cap")
         return f"{kind} limit asked for is above {by} of {limit}."
+    if name in PAYMENT_CONDITIONS:
+        return _payment_words(name, passed, detail, request, grant, currency)
     return "Holds." if passed else "Does not hold."
+
+
+# The conditions about the payment an approval is about (conditions.polar).
+PAYMENT_CONDITIONS = (
+    Reason.payment_not_pending,
+    Reason.self_approval_forbidden,
+    Reason.already_approved,
+    Reason.approval_group_not_needed,
+    Reason.approval_limit_exceeded,
+)
+
+
+def _payment_words(
+    name: Reason,
+    passed: bool,
+    detail: dict[str, Any],
+    request: dict[str, Any],
+    grant: dict[str, Any],
+    currency: str,
+) -> str:
+    payment = request.get("payment") or {}
+    if name == Reason.payment_not_pending:
+        if passed:
+            return f"The payment awaits approval until {_when(payment['expires_at'])}."
+        status = str(detail.get("status", payment.get("status", ""))).replace("_", " ")
+        return f"The payment is {status}: it awaits no approval."
+    if name == Reason.self_approval_forbidden:
+        if passed:
+            return "Someone else prepared the payment."
+        return "They prepared the payment: nobody approves their own."
+    if name == Reason.already_approved:
+        if passed:
+            return "They have not approved it yet."
+        return "They approved it already: nobody counts twice."
+    if name == Reason.approval_group_not_needed:
+        group = (grant.get("approval") or {}).get("group") or {}
+        who = f"group {group['group']}" if group.get("set") else "someone without a group"
+        left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
+        fills = "fills one" if passed else "fills none of them"
+        return f"It needs {describe_needed(left)}: an approval from {who} {fills}."
+    limit = (grant.get("approval") or {}).get("limit") or {}
+    if not limit.get("set"):
+        return "No approval limit."
+    text = f"Approval limit {format_amount(limit['amount'], currency)} (set by the grant)"
+    amount = request.get("amount")
+    if isinstance(amount, int):
+        text += f"; this payment is {format_amount(amount, currency)}"
+    return text + ("." if passed else ", above it.")
 
 
 def _currency_of(facts: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """The policy's queries: which grants reach a resource, what their custom roles carry, the
-caps in a currency, and the tenant's time zone. Indexed lookups, built once; the rows they
-return are shaped into facts by core.policy.shaping. Totals spent are core.policy.spend's."""
+caps in a currency, the tenant's time zone, a payment's approvals. Indexed lookups, built
+once; the rows they return are shaped into facts by core.policy.shaping. Totals spent are
+core.policy.spend's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant
+from core.models.payments import PaymentApproval
 from core.policy.shaping import caps_by_level
 
 
@@ -110,3 +112,15 @@ def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = 
     if memo is not None:
         memo[key] = zone
     return zone
+
+
+def payment_approvals(session: Session, payment_id: int) -> list[PaymentApproval]:
+    """The approvals a payment has had, oldest first: what an explanation of an approval
+    reads (core.payments keeps the same rows under its locks)."""
+    return list(
+        session.scalars(
+            select(PaymentApproval)
+            .where(col(PaymentApproval.payment_id) == payment_id)
+            .order_by(col(PaymentApproval.id))
+        )
+    )

@@ -188,10 +188,6 @@ def explain_refusal(
     money: Money | None,
     approval: Approval | None = None,
 ) -> str:
-    # An approval is about the payment's amount, in its currency (approval_limit_exceeded
-    # tells both against the approver's limit).
-    amount = money.amount if money else (approval.amount if approval else None)
-    currency = money.currency if money else (approval.currency if approval else None)
     spent_today = spent_month = None
     local_time = None
     limit_currency = None
@@ -204,12 +200,17 @@ def explain_refusal(
             if grant.id == decision.grant_id:
                 role = facts.roles.get(grant.id)
                 limit_currency = grant.limit_currency or (role.limit_currency if role else None)
+    # An approval's amount and currency are the payment's (core.policy.shaping: approval).
+    payment = facts.request.get("payment")
+    amount = money.amount if money else facts.values.get("amount") if payment else None
+    currency = money.currency if money else facts.request.get("currency") if payment else None
     return describe(
         decision.reason,
         dict(decision.detail),
         action=action,
         amount=amount,
         currency=currency or _proposal_currency(facts),
+        payment=payment if isinstance(payment, dict) else None,
         spent_today=spent_today,
         spent_month=spent_month,
         person_spent_today=facts.person_spend.spent_today,

@@ -295,3 +295,157 @@ def test_console_journeys(browser, live_server, world):  # type: ignore[no-untyp
     assert re.fullmatch(r"[0-9a-f]{8,16}", version)
     compliance.shot("compliance-policy", full_page=False)
     compliance.close()
+
+
+def test_payment_under_dual_control_journey(browser, live_server, app, db, world, clock):  # type: ignore[no-untyped-def]
+    from tests.payments_world import build_payments_world
+
+    pw = build_payments_world(db, app.state.services.passwords, world, clock)
+    base = live_server.url
+    operating = world.account_id("acme-operating")
+
+    # -- the payer checks a large payment, then sends it: it waits for A and B -----------
+    payer = Console(browser, base)
+    payer.sign_in("acme-payer")
+    payer.nav("New payment")
+    payer.page.select_option("#account", value=str(operating))
+    payer.page.select_option("#beneficiary", value=str(pw.beneficiary_id("globex")))
+    payer.page.fill("#f-amount", "150,000.00")
+    payer.page.fill("#reference", "Invoice 2026-118")
+    payer.page.click("#check-payment")
+    check = payer.page.locator("#payment-check")
+    payer.expect(check).to_contain_text("Needs 2 more approvals, 1 of them from group A")
+    payer.expect(check).to_contain_text(
+        "can approve: Acme Approver A (group A), Acme Approver B (group B)"
+    )
+    # What was typed stays in the form, and the check moved no money.
+    payer.expect(payer.page.locator("#f-amount")).to_have_value("150,000.00")
+    payer.shot("payments-payer-check")
+    payer.expect(payer.page.locator("#send-payment")).to_have_text("Send for approval")
+    payer.page.click("#send-payment")
+    payer.expect(payer.page.locator(".notice.ok")).to_contain_text("Payment prepared.")
+    payer.expect(payer.page.locator("#payment-needs")).to_contain_text(
+        "needs 2 more approvals, 1 of them from group A"
+    )
+    assert payer.page.locator("#approve").count() == 0
+    payment_page = payer.page.url.split("?")[0]
+    payer.shot("payments-payer-pending")
+    payer.go(f"/accounts/{operating}")
+    payer.expect(payer.page.locator("#held")).to_contain_text("150,000.00 EUR")
+    payer.shot("payments-payer-account-held")
+    payer.nav("Payments")
+    payer.expect(payer.page.locator("#payments")).to_contain_text("Awaiting approval")
+    payer.shot("payments-payer-list")
+    payer.close()
+
+    # -- approver A: the count in the sidebar, the inbox, the first approval --------------
+    approver_a = Console(browser, base)
+    approver_a.sign_in("acme-approver-a")
+    count = approver_a.page.locator("nav a", has_text="Approvals").locator(".count")
+    approver_a.expect(count).to_contain_text("1")
+    approver_a.nav("Approvals")
+    inbox = approver_a.page.locator("#inbox")
+    approver_a.expect(inbox).to_contain_text("Globex")
+    approver_a.expect(inbox).to_contain_text("Leave 1 more approval to go")
+    approver_a.shot("payments-approver-a-inbox")
+    inbox.locator("button", has_text="Approve").click()
+    approver_a.expect(approver_a.page.locator(".notice.ok")).to_contain_text(
+        "still waits for the approvals it needs"
+    )
+    approver_a.expect(approver_a.page.locator("main")).to_contain_text(
+        "Nothing waits for your approval."
+    )
+    assert approver_a.page.locator("nav a .count").count() == 0
+    approver_a.page.goto(payment_page)
+    approver_a.expect(approver_a.page.locator("#payment-needs")).to_contain_text(
+        "needs 1 more approval"
+    )
+    approver_a.shot("payments-approver-a-after")
+    approver_a.close()
+
+    # -- approver B: the last approval posts it -------------------------------------------
+    approver_b = Console(browser, base)
+    approver_b.sign_in("acme-approver-b")
+    approver_b.expect(
+        approver_b.page.locator("nav a", has_text="Approvals").locator(".count")
+    ).to_contain_text("1")
+    approver_b.page.goto(payment_page)
+    approver_b.expect(approver_b.page.locator("#payment-actions")).to_contain_text(
+        "Approving would post it"
+    )
+    approver_b.shot("payments-approver-b-payment")
+    approver_b.page.click("#approve")
+    approver_b.expect(approver_b.page.locator(".notice.ok")).to_contain_text(
+        "the payment is posted"
+    )
+    approver_b.expect(approver_b.page.locator("#payment-needs")).to_contain_text("Posted")
+    approver_b.close()
+
+    # -- the payer: every step, and still no approve button --------------------------------
+    payer = Console(browser, base)
+    payer.sign_in("acme-payer")
+    payer.page.goto(payment_page)
+    trail = payer.page.locator("#approval-trail")
+    payer.expect(trail).to_contain_text("Acme Approver A")
+    payer.expect(trail).to_contain_text("Acme Approver B")
+    payer.expect(payer.page.locator("#payment-needs")).to_contain_text("Posted")
+    assert payer.page.locator("#approve").count() == 0
+    payer.shot("payments-payer-posted")
+    payer.nav("My activity")
+    payer.expect(payer.page.locator("table")).to_contain_text(
+        "Prepared a payment of 150,000.00 EUR from acme-operating to Globex; it needs 2 more "
+        "approvals, 1 of them from group A"
+    )
+    payer.shot("payments-payer-activity")
+    payer.close()
+    for username, said in (
+        ("acme-approver-a", "it needs 1 more approval"),
+        ("acme-approver-b", "it is posted"),
+    ):
+        approver = Console(browser, base)
+        approver.sign_in(username)
+        approver.nav("My activity")
+        approver.expect(approver.page.locator("table")).to_contain_text(said)
+        approver.shot(f"payments-{username}-activity")
+        approver.close()
+
+    # -- the corporate admin's rules editor: below the bank's minimum, refused beside it ---
+    admin = Console(browser, base)
+    admin.sign_in("acme-admin")
+    admin.nav("Approval rules")
+    admin.page.fill("input[name='rules-2-min_amount']", "5,000.00")
+    admin.page.select_option("select[name='rules-2-approvals']", value="1")
+    admin.page.select_option("select[name='rules-2-group_a']", value="2")
+    admin.page.click("text=Save rules")
+    row = admin.page.locator("#rule-2")
+    admin.expect(row.locator(".error")).to_contain_text(
+        "2 approvals from group A is more than the 1 approvals it asks in all"
+    )
+    admin.shot("payments-admin-rules-refused")
+    admin.close()
+
+    # -- a small payment needs nobody: the check says so ---------------------------------
+    payer = Console(browser, base)
+    payer.sign_in("acme-payer")
+    payer.go(f"/payments/new?account_id={operating}")
+    payer.page.select_option("#beneficiary", value=str(pw.beneficiary_id("supplier")))
+    payer.page.fill("#f-amount", "480.00")
+    payer.page.press("#f-amount", "Enter")  # Enter checks; it never sends
+    payer.expect(payer.page.locator("#payment-check")).to_contain_text("Sent at once")
+    payer.shot("payments-payer-check-small")
+    payer.close()
+
+    manager = Console(browser, base)
+    manager.sign_in("manager")
+    manager.nav("Approval minimums")
+    manager.expect(manager.page.locator("#rules-form")).to_be_visible()
+    manager.shot("payments-manager-minimums")
+    manager.close()
+
+    phone = Console(browser, base, PHONE)
+    phone.sign_in("acme-payer")
+    phone.go("/payments/new")
+    phone.shot("payments-phone-form")
+    phone.go("/accounts")
+    phone.shot("payments-phone-accounts")
+    phone.close()

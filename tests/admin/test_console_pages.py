@@ -15,6 +15,7 @@ from core.ledger import movements
 from tests.admin.console import form_token, sign_in
 from tests.api.routes import api_routes, fill, ids_of
 from tests.factories import bearer
+from tests.payments_world import build_payments_world
 
 # Console routes anyone may call: the sign-in form.
 PUBLIC = {("GET", "/sign-in"), ("POST", "/sign-in")}
@@ -27,10 +28,22 @@ def console_app(app):  # type: ignore[no-untyped-def]
     return next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "/console")
 
 
-def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, world):
+def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, db, world, clock):
     routes = api_routes(console_app(app))
     assert len(routes) > 20
-    ids = ids_of(world, "acme")
+    pw = build_payments_world(db, app.state.services.passwords, world, clock)
+    made = client.post(
+        "/v1/payments",
+        json={
+            "account_id": world.account_id("acme-operating"),
+            "beneficiary_id": pw.beneficiary_id("supplier"),
+            "amount": 20_000_00,
+            "currency": "EUR",
+        },
+        headers={**bearer(app, world.users["acme-payer"], clock), "Idempotency-Key": "pages"},
+    )
+    assert made.status_code == 202, made.text
+    ids = {**ids_of(world, "acme"), "payment_id": made.json()["id"]}
     calls = [
         (
             method,
@@ -50,7 +63,7 @@ def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, wor
     asked: list[int] = []
     app.state.services.observers.append(lambda request, ctx: asked.append(ctx.policy_queries))
     unasked = []
-    for username in ("manager", "compliance", "acme-admin", "acme-payer"):
+    for username in ("manager", "compliance", "acme-admin", "acme-payer", "acme-approver-a"):
         sign_in(client, username)
         for method, template, path in calls:
             if method != "GET":

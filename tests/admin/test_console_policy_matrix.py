@@ -35,3 +35,19 @@ def test_the_policy_page_shows_the_generated_matrix(client, world):
         re.findall(r'<td data-reason="([a-z_]+)">(\d*)</td>', _row(page, "transfer.create"))
     )
     assert transfer["limit_daily"] == "9" and transfer["exceeds_cap"] == ""
+
+
+def test_the_payment_actions_show_their_checks(client, world):
+    sign_in(client, "compliance")
+    page = client.get("/console/policy").text
+    approve = dict(
+        re.findall(r'<td data-reason="([a-z_]+)">(\d*)</td>', _row(page, "payment.approve"))
+    )
+    assert approve["payment_not_pending"] == "5" and approve["approval_limit_exceeded"] == "10"
+    assert approve["limit_daily"] == ""
+    reject = _row(page, "payment.reject")
+    assert "With payment.approve" in reject
+    cancel = _row(page, "payment.cancel")
+    assert "or, with no grant, an own action" in cancel
+    assert '<td data-reason="payment_not_pending">5</td>' in cancel
+    assert "own action, no grant" in _row(page, "self.read")

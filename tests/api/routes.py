@@ -95,6 +95,8 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
             "acme-new-supplier" if tenant == "acme" else "globex-supplier"
         ),
         "currency": "EUR",
+        # Only in a world with payments (tests/payments_world.py: with_pending_payment).
+        **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
     }
 
 
@@ -160,7 +162,29 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         },
         ("PUT", "/v1/bank/caps/{currency}"): {"per_transfer": 1_000_000_00},
         ("PUT", "/v1/tenants/{tenant_id}/caps/{currency}"): {"daily": 1_000_000_00},
+        **_payment_bodies(world, tenant, ids),
     }
+
+
+def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def, type-arg]
+    """Payments: 1.00 EUR to the tenant's active supplier, paid at once; a reason to end the
+    waiting payment (tests/payments_world.py); one approval rule."""
+    rules = {"rules": [{"currency": "EUR", "min_amount": 1_000_000_00, "approvals": 2}]}
+    bodies: dict[tuple[str, str], dict] = {  # type: ignore[type-arg]
+        ("POST", "/v1/payments/{payment_id}/reject"): {"reason": "not ours"},
+        ("POST", "/v1/payments/{payment_id}/cancel"): {"reason": "sent twice"},
+        ("PUT", "/v1/approval-rules"): rules,
+        ("PUT", "/v1/bank/approval-rules"): rules,
+    }
+    payment = {
+        "account_id": ids["account_id"],
+        "beneficiary_id": world.beneficiary_id(f"{tenant}-supplier"),
+        "amount": 100,
+        "currency": "EUR",
+    }
+    bodies[("POST", "/v1/payments")] = payment
+    bodies[("POST", "/v1/payment-previews")] = payment
+    return bodies
 
 
 def forms(world, tenant: str = "acme") -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
@@ -179,4 +203,7 @@ def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type
             "account": ids["account_id"],
             "amount": 100,
         },
+        # The company's rules, named: bank staff must say which company's.
+        ("GET", "/v1/approval-rules"): {"tenant_id": ids["tenant_id"]},
+        ("PUT", "/v1/approval-rules"): {"tenant_id": ids["tenant_id"]},
     }

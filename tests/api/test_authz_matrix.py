@@ -1,5 +1,6 @@
 """The authorization matrix: every route × every built-in role, no token, an expired token
-and another tenant's admin → the status tests/api/authz_matrix.yaml expects.
+and another tenant's admin → the status tests/api/authz_matrix.yaml expects. The world has
+payments too (tests/payments_world.py): payees, approvers, a payment waiting for approval.
 
 Which world each request meets: the routes that change nothing (GET, and the public ones)
 share one world. A route that changes something gets a fresh world per row: the cells
@@ -28,6 +29,7 @@ from core.iam.schemas import RoleCreate
 from core.models.iam import User, actor_of
 from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries, served_routes
 from tests.factories import World, bearer, build_world
+from tests.payments_world import with_pending_payment
 
 TABLE = Path(__file__).with_name("authz_matrix.yaml")
 OUTCOMES = {"2xx", "401", "403", "404", "409", "422"}
@@ -45,6 +47,7 @@ class Caller:
 CALLERS = (
     Caller("bookkeeper", "acme-bookkeeper"),
     Caller("payer", "acme-payer"),
+    Caller("approver", "acme-approver-a"),
     Caller("corporate_admin", "acme-admin"),
     Caller("bank_manager", "manager"),
     Caller("compliance_officer", "compliance"),
@@ -136,6 +139,7 @@ class Worlds:
     def fresh(self) -> Scene:
         self._empty()
         world = build_world(self.services.db, self.services.passwords, self.clock)
+        with_pending_payment(self.services.db, self.services.passwords, world, self.clock)
         ids = {**ids_of(world, "acme"), "role_id": self._unheld_custom_role(world)}
         return Scene(world, ids)
 

@@ -20,8 +20,10 @@ from schemathesis.engine import Status, events, from_schema
 from sqlalchemy import event
 
 from api.app import create_app
+from core.fields import MAX_ID
 from core.settings import Settings
-from tests.factories import bearer
+from tests.factories import World, bearer
+from tests.payments_world import with_pending_payment
 
 # Bounded: a fixed number of generated examples per operation and phase, derandomised so that
 # a failure reproduces. Every built-in check runs.
@@ -37,9 +39,12 @@ deterministic = true
 positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
 
-# Generated requests go in turn from a bank manager, a corporate admin and a payer: each one
-# reaches different code behind the policy.
-ROLES = itertools.cycle(("manager", "acme-admin", "acme-payer"))
+# Generated requests go in turn from a bank manager, a corporate admin, a payer and an
+# approver: each one reaches different code behind the policy.
+ROLES = itertools.cycle(("manager", "acme-admin", "acme-payer", "acme-approver-a"))
+# Every other payment request aims at what exists (the world's waiting payment, its supplier,
+# the paying account) instead of the generated id: random ids alone would meet only 404s.
+TURNS = itertools.cycle((True, False))
 
 
 # Once per suite, on the strictest database available: PostgreSQL enforces column types and
@@ -81,11 +86,45 @@ SCHEMA = schemathesis.openapi.from_dict(
 )
 
 
+def _aim_at_the_world(case: Any, world: World) -> None:
+    """For the payment operations, in turn: a valid generated id replaced by the world's
+    (still valid, so a positive case stays one; invalid ids are left as generated)."""
+    if not case.path.startswith("/v1/payment") or not next(TURNS):
+        return
+    real = {
+        "payment_id": world.payment_ids["acme"],
+        "beneficiary_id": world.beneficiary_id("acme-supplier"),
+        "account_id": world.account_id("acme-operating"),
+    }
+
+    def aimed(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: real[k] if k in real and type(v) is int and 1 <= v <= MAX_ID else v
+            for k, v in values.items()
+        }
+
+    if isinstance(case.path_parameters, dict) and case.path_parameters:
+        case.path_parameters = aimed(case.path_parameters)
+    if isinstance(case.body, dict):
+        case.body = aimed(case.body)
+    if isinstance(case.query, dict) and case.query:
+        case.query = aimed(case.query)
+
+
+@pytest.fixture
+def paying_world(app, db, world, clock) -> World:  # type: ignore[no-untyped-def]
+    """The world, with payees, approvers and a payment waiting for approval."""
+    with_pending_payment(db, app.state.services.passwords, world, clock)
+    return world
+
+
 @SCHEMA.parametrize()
 # One world per operation: what the examples create stays for the next ones, as on a server.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-def test_every_operation_survives_hostile_input(case, app, world, clock):  # type: ignore[no-untyped-def]
-    case.call_and_validate(app=app, headers=bearer(app, world.users[next(ROLES)], clock))
+def test_every_operation_survives_hostile_input(case, app, paying_world, clock):  # type: ignore[no-untyped-def]
+    _aim_at_the_world(case, paying_world)
+    headers = bearer(app, paying_world.users[next(ROLES)], clock)
+    case.call_and_validate(app=app, headers=headers)
 
 
 STATEFUL_ONLY = """
@@ -111,14 +150,14 @@ checks.use_after_free.enabled = false
 
 
 @pytest.mark.parametrize("role", ["manager", "acme-admin"])
-def test_workflows_of_linked_operations_survive_hostile_input(app, world, clock, role):  # type: ignore[no-untyped-def]
+def test_workflows_of_linked_operations_survive_hostile_input(app, paying_world, clock, role):  # type: ignore[no-untyped-def]
     """Stateful: links inferred from the document feed what one response returns into the next
     requests (a grant listed, then read, changed, revoked...), so the stateful checks run
     too (a deleted resource stays gone, a created one can be read back). Run by schemathesis'
     own engine, which keeps generation independent of the server's changing state."""
     config = SchemathesisConfig.from_str(CONFIG + STATEFUL_ONLY)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-    schema.config.headers = bearer(app, world.users[role], clock)
+    schema.config.headers = bearer(app, paying_world.users[role], clock)
     failures: list[str] = []
     scenarios = 0
     for step in from_schema(schema).execute():

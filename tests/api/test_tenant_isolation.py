@@ -12,9 +12,11 @@ import pytest
 from core.iam import service as iam
 from tests.api.routes import PUBLIC_ROUTES, bodies, calls, ids_of, queries
 from tests.factories import PASSWORD, bearer
+from tests.payments_world import with_pending_payment
 
 
-def test_every_tenant_a_url_is_not_found_for_tenant_b(client, app, world, clock):
+def test_every_tenant_a_url_is_not_found_for_tenant_b(client, app, db, world, clock):
+    with_pending_payment(db, app.state.services.passwords, world, clock)
     a_ids = ids_of(world, "acme")
     a_bodies = bodies(world, "acme")
     a_queries = queries(world, "acme")
@@ -116,6 +118,18 @@ def _acme_transfer(w: Any) -> int:
 
 def _acme_beneficiary(w: Any) -> int:
     return int(w.beneficiary_id("acme-new-supplier"))
+
+
+def _acme_payment(w: Any) -> int:
+    return int(w.payment_ids["acme"])
+
+
+def _acme_supplier(w: Any) -> int:
+    return int(w.beneficiary_id("acme-supplier"))
+
+
+PAYMENT = {"account_id": "@globex-main", "beneficiary_id": "X", "amount": 100, "currency": "EUR"}
+RULES = {"rules": [{"currency": "EUR", "min_amount": 100, "approvals": 1}]}
 
 
 PAYER, ADMIN = "globex-payer", "globex-admin"
@@ -369,6 +383,21 @@ PROBES = [
     Probe(OFFICER, "GET", "/v1/changes", _acme_tenant, query={"tenant_id": "X"}),
     Probe(OFFICER, "GET", "/v1/grants", _user("acme-payer"), query={"user_id": "X"}),
     Probe(OFFICER, "GET", "/v1/users", _acme_tenant, query={"tenant_id": "X"}),
+    # Payments: acme's waiting payment, its beneficiary, its rules.
+    Probe(PAYER, "GET", "/v1/payments/X", _acme_payment),
+    Probe(PAYER, "GET", "/v1/payments", _account("acme-operating"), query={"account_id": "X"}),
+    Probe(PAYER, "GET", "/v1/payments", _acme_supplier, query={"beneficiary_id": "X"}),
+    Probe(PAYER, "POST", "/v1/payments", _acme_supplier, body=PAYMENT),
+    Probe(PAYER, "POST", "/v1/payment-previews", _acme_supplier, body=PAYMENT),
+    Probe(ADMIN, "POST", "/v1/payments/X/approve", _acme_payment),
+    Probe(ADMIN, "POST", "/v1/payments/X/reject", _acme_payment, body={"reason": "not ours"}),
+    Probe(ADMIN, "POST", "/v1/payments/X/cancel", _acme_payment, body={"reason": "not ours"}),
+    Probe(ADMIN, "GET", "/v1/approval-rules", _acme_tenant, query={"tenant_id": "X"}),
+    Probe(ADMIN, "PUT", "/v1/approval-rules", _acme_tenant, body=RULES, query={"tenant_id": "X"}),
+    Probe(STAFF, "GET", "/v1/payments/X", _acme_payment),
+    Probe(STAFF, "POST", "/v1/payments/X/approve", _acme_payment),
+    Probe(STAFF, "POST", "/v1/payments/X/cancel", _acme_payment, body={"reason": "not ours"}),
+    Probe(STAFF, "GET", "/v1/approval-rules", _acme_tenant, query={"tenant_id": "X"}),
 ]
 
 
@@ -396,6 +425,8 @@ def other_bank(world, db, app, clock):  # type: ignore[no-untyped-def]
             session.flush()
             session.refresh(user)
             world.users[username] = user
+    # Payees, approvers and a payment waiting for approval, for the payment probes.
+    with_pending_payment(db, app.state.services.passwords, world, clock)
     return world
 
 

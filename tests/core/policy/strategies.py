@@ -15,8 +15,20 @@ TENANT_PERMISSIONS = [
     "transfer.create",
     "user.read",
     "grant.read",
+    "payment.create",
+    "payment.approve",
+    "payment.cancel",
 ]
 LIMITS = st.integers(min_value=1, max_value=10_000)
+MONEY_ACTIONS = ["transfer.create", "payment.create"]
+# The actions about a waiting payment: request.payment is among their facts.
+PAYMENT_ACTIONS = ["payment.approve", "payment.reject", "payment.cancel"]
+ACTOR_ID = 7
+BUILTIN_ROLES = ("payer", "bookkeeper", "corporate_admin", "approver")
+# About a waiting payment, mostly approvers: so that every condition of an approval is met
+# or failed often enough.
+PAYMENT_ROLES = ("approver", "approver", "approver", "corporate_admin", "payer")
+PAYMENT_STATUSES = ["pending_approval"] * 5 + ["posted", "sent", "rejected", "cancelled", "expired"]
 
 
 @st.composite
@@ -40,12 +52,12 @@ def caps(draw: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 @st.composite
-def grants(draw: Any, index: int, tenant: int, money: bool) -> dict[str, Any]:
+def grants(
+    draw: Any, index: int, tenant: int, money: bool, roles: tuple[str, ...] = BUILTIN_ROLES
+) -> dict[str, Any]:
     builtin = draw(st.sampled_from([True, True, False]))
     role = {
-        "key": draw(st.sampled_from(["payer", "bookkeeper", "corporate_admin"]))
-        if builtin
-        else "custom:9",
+        "key": draw(st.sampled_from(roles)) if builtin else "custom:9",
         "builtin": builtin,
         "level": "tenant",
         "permissions": []
@@ -65,6 +77,10 @@ def grants(draw: Any, index: int, tenant: int, money: bool) -> dict[str, Any]:
         "valid_from": optional(draw(st.sampled_from([None, None, None, 500, 1500])), "at"),
         "valid_until": optional(draw(st.sampled_from([None, None, None, 1000, 2500])), "at"),
         "window": draw(windows()),
+        "approval": {
+            "group": optional(draw(st.sampled_from([None, "A", "B"])), "group"),
+            "limit": optional(draw(st.sampled_from([None, None, 1000, 5000])), "amount"),
+        },
         "caps": draw(caps()) if money else {k: [] for k in LIMIT_KINDS},
     }
     if money:
@@ -74,12 +90,44 @@ def grants(draw: Any, index: int, tenant: int, money: bool) -> dict[str, Any]:
 
 
 @st.composite
+def payments(draw: Any) -> dict[str, Any]:
+    """A payment an approval decision is about (decide.polar: request.payment), as the person
+    deciding sees it; its expiry is a dynamic value (values_for)."""
+    still_needed = draw(st.sampled_from([0, 1, 1, 2, 3]))
+    return {
+        "status": draw(st.sampled_from(PAYMENT_STATUSES)),
+        "prepared_by_actor": draw(st.sampled_from([False, False, True])),
+        "approved_by_actor": draw(st.sampled_from([False, False, True])),
+        "still_needed": still_needed,
+        "still_needed_a": draw(st.integers(0, still_needed)),
+        "expires_at": Dynamic("payment.expires_at"),
+    }
+
+
+@st.composite
+def counterparties(draw: Any, action: str) -> dict[str, Any]:
+    """The other account: a customer's of this tenant or another (of this bank or another),
+    or a clearing account."""
+    bank = draw(st.sampled_from([1, 1, 1, 2]))
+    if action == "payment.create" and draw(st.booleans()):
+        return {"kind": "clearing", "level": "bank", "bank": bank}
+    return {
+        "kind": "customer",
+        "level": "tenant",
+        "tenant": draw(st.sampled_from([1, 1, 2])),
+        "bank": bank,
+    }
+
+
+@st.composite
 def requests(draw: Any) -> dict[str, Any]:
     action = draw(
-        st.sampled_from(["transfer.create", "account.read", "statement.read", "user.read"])
+        st.sampled_from(
+            [*MONEY_ACTIONS, *PAYMENT_ACTIONS, "account.read", "statement.read", "user.read"]
+        )
     )
-    money = action == "transfer.create"
-    actor = {"id": 7, "kind": "customer", "tenant": 1, "bank": 1}
+    money = action in MONEY_ACTIONS
+    actor = {"id": ACTOR_ID, "kind": "customer", "tenant": 1, "bank": 1}
     resource = {
         "type": "account",
         "level": "tenant",
@@ -92,7 +140,8 @@ def requests(draw: Any) -> dict[str, Any]:
         "resource": resource,
         "now": Dynamic("now"),
         "grants": [
-            draw(grants(i, 1, money)) for i in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3])))
+            draw(grants(i, 1, money, PAYMENT_ROLES if action in PAYMENT_ACTIONS else BUILTIN_ROLES))
+            for i in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3])))
         ],
     }
     if money:
@@ -102,12 +151,12 @@ def requests(draw: Any) -> dict[str, Any]:
             "day_total": Dynamic("person.day_total"),
             "month_total": Dynamic("person.month_total"),
         }
-        request["counterparty"] = {
-            "kind": "customer",
-            "level": "tenant",
-            "tenant": draw(st.sampled_from([1, 1, 2])),
-            "bank": 1,
-        }
+        request["counterparty"] = draw(counterparties(action))
+    if action in PAYMENT_ACTIONS:
+        # As core.policy.shaping gives it: the payment, and its amount and currency.
+        request["payment"] = draw(payments())
+        request["currency"] = draw(st.sampled_from(["EUR", "EUR", "USD"]))
+        request["amount"] = Dynamic("amount")
     return request
 
 
@@ -116,7 +165,23 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {
         "now": draw(st.sampled_from([0, 499, 500, 999, 1000, 1499, 1500, 2499, 2500, 9999]))
     }
-    if request["action"] == "transfer.create":
+    if request["action"] in PAYMENT_ACTIONS:
+        # Mostly after every `now` drawn above: a payment still waiting.
+        values["payment.expires_at"] = draw(st.sampled_from([500, 1000, 2500, 10_000, 10_000]))
+        # Amounts at, just under and just over the approval limits, as well as anywhere.
+        limits = sorted(
+            {
+                grant["approval"]["limit"]["amount"] + offset
+                for grant in request["grants"]
+                if grant["approval"]["limit"]["set"]
+                for offset in (-1, 0, 1)
+            }
+        )
+        anywhere = st.integers(1, 12_000)
+        values["amount"] = draw(
+            st.one_of(st.sampled_from(limits), anywhere) if limits else anywhere
+        )
+    if request["action"] in MONEY_ACTIONS:
         # Amounts and totals at, just under and just over the limits, as well as anywhere.
         edges = sorted(
             {
@@ -162,3 +227,26 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
             *month_totals, draw(st.one_of(near, st.integers(0, 48_000)))
         )
     return values
+
+
+@st.composite
+def approval_requests(draw: Any) -> dict[str, Any]:
+    """An approval or a rejection by someone whose grants all carry payment.approve and
+    speak for the payment's account: every condition of the payment itself is then asked."""
+    request = draw(requests().filter(lambda r: r["action"] in PAYMENT_ACTIONS and r["grants"]))
+    request["action"] = draw(st.sampled_from(["payment.approve", "payment.reject"]))
+    request["resource"]["tenant"] = 1
+    # Mostly still waiting, neither prepared nor approved already by the actor.
+    payment = request["payment"]
+    payment["status"] = draw(st.sampled_from(["pending_approval"] * 6 + ["posted"]))
+    payment["prepared_by_actor"] = draw(st.sampled_from([False] * 6 + [True]))
+    payment["approved_by_actor"] = draw(st.sampled_from([False] * 3 + [True]))
+    payment["still_needed"] = draw(st.sampled_from([1, 1, 2, 0]))
+    payment["still_needed_a"] = draw(st.sampled_from([0, 0, payment["still_needed"]]))
+    for grant in request["grants"]:
+        grant["tenant"] = 1
+        grant["role"] = {**grant["role"], "key": "approver", "builtin": True, "permissions": []}
+        grant["valid_from"] = {"set": False}
+        # Sometimes an end: beside the payment's expiry, two bounds on the same `now`.
+        grant["valid_until"] = optional(draw(st.sampled_from([None, None, 1000, 2500])), "at")
+    return request

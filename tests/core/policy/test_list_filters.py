@@ -238,3 +238,55 @@ def test_statements_and_the_decision_log_follow_the_per_item_decision(db, world,
                 log_listed = False
             assert log_listed == may_read_log, username
             assert may_read_log == (username == "compliance")
+
+
+def test_payments_and_the_inbox_follow_the_per_item_decision(db, world, clock):
+    """The payments list holds exactly the payments from accounts the caller may read (as one
+    payment is read), and the approvals inbox exactly the waiting payments the policy lets the
+    caller approve."""
+    from core.errors import NotFound
+    from core.models.payments import Payment
+    from core.payments import service as payments
+    from core.policy.panels import approval_of
+    from core.policy.repository import payment_approvals
+    from tests.payments_world import with_pending_payment
+
+    _extra_people(db, world, clock)
+    with_pending_payment(db, _passwords(), world, clock)
+    for username in [*ACTORS, "acme-approver-a", "acme-approver-b"]:
+        ctx = staff_context(db, username, clock)
+
+        def fresh(actor=ctx.actor):  # type: ignore[no-untyped-def]
+            return RequestContext(actor=actor, clock=clock)
+
+        with db.unit_of_work(write=False) as session:
+            rows = list(session.scalars(select(Payment)))
+            assert rows
+            readable = set()
+            for payment in rows:
+                account = Resource.of_account(session.get(Account, payment.account_id))
+                if check(session, fresh(), "account.read", account).allowed:
+                    readable.add(payment.id)
+                try:
+                    payments.get_payment(session, fresh(), payment.id)
+                    seen = True
+                except NotFound:
+                    seen = False
+                assert seen == (payment.id in readable), (username, payment.id)
+            listed = payments.list_payments(session, fresh(), limit=200)
+            assert _ids(listed) == readable, username
+            approvable = {
+                p.id
+                for p in rows
+                if p.status == "pending_approval"
+                and check(
+                    session,
+                    fresh(),
+                    "payment.approve",
+                    Resource.of_account(session.get(Account, p.account_id)),
+                    approval=approval_of(p, payment_approvals(session, p.id)),
+                ).allowed
+            }
+            inbox = {item.payment.id for item in payments.inbox(session, fresh())}
+            assert inbox == approvable, username
+            assert bool(inbox) == (username in ("acme-approver-a", "acme-approver-b")), username

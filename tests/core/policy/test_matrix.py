@@ -52,7 +52,36 @@ EXPECTED = [
     ("account.read", ("not_found", "missing_permission", *VALIDITY)),
     ("policy.read", ("not_found", "missing_permission", *VALIDITY)),
     ("self.read", ()),
+    ("payment.create", MONEY),
+    (
+        "payment.approve",
+        (
+            "not_found",
+            "missing_permission",
+            *VALIDITY,
+            "payment_not_pending",
+            "self_approval_forbidden",
+            "already_approved",
+            "approval_group_not_needed",
+            "limit_currency_mismatch",
+            "approval_limit_exceeded",
+        ),
+    ),
+    (
+        "payment.reject",
+        (
+            "not_found",
+            "missing_permission",
+            *VALIDITY,
+            "payment_not_pending",
+            "self_approval_forbidden",
+        ),
+    ),
+    # A holder of payment.cancel meets these; whoever prepared the payment needs no grant.
+    ("payment.cancel", ("not_found", "missing_permission", *VALIDITY, "payment_not_pending")),
+    ("approval_rule.read", ("not_found", "missing_permission", *VALIDITY)),
 ]
+OWN_ACTIONS = {"self.read", "payment.cancel"}
 
 
 @pytest.mark.parametrize("action,checks", EXPECTED, ids=[a for a, _ in EXPECTED])
@@ -60,7 +89,9 @@ def test_the_matrix_lists_what_each_action_checks(action, checks):
     row = condition_matrix(policy_engine.current()).row(action)
     assert row.checks == checks
     assert [row.position(c) for c in checks] == list(range(1, len(checks) + 1))
-    assert row.own == (action == "self.read")
+    assert row.own == (action in OWN_ACTIONS)
+    assert bool(row.own_meaning) == row.own
+    assert row.meaning, action
 
 
 def test_every_action_of_the_vocabulary_has_a_row_and_every_check_a_column():
@@ -77,6 +108,8 @@ def test_every_action_of_the_vocabulary_has_a_row_and_every_check_a_column():
     assert set(REASONS) & (set(ERROR_CODES) - {"not_found"}) == set()
     for row in matrix.actions:
         assert set(row.checks) <= set(REASONS), row
+    # Every reason is a check some action makes.
+    assert {c for row in matrix.actions for c in row.checks} == set(REASONS)
 
 
 def test_the_matrix_follows_the_rules_it_is_read_from(tmp_path):
