@@ -16,11 +16,11 @@ from core.errors import NotFound
 from core.ledger import repository as ledger
 from core.models.payments import Payment
 from core.payments import repository
-from core.payments.payments import approval_facts, approving_would
+from core.payments.payments import approving_would
 from core.payments.schemas import PaymentChoices
 from core.policy.facts import Resource
 from core.policy.filters import readable_accounts
-from core.policy.panels import Panel
+from core.policy.panels import approval_of
 from core.policy.service import check, require_readable
 
 
@@ -36,9 +36,7 @@ def payment_choices(session: Session, ctx: RequestContext, payment_id: int) -> P
     resource = Resource.of_account(account)
     require_readable(session, ctx, "account.read", resource, not_found=missing)
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
-    facts = approval_facts(
-        payment, approvals, Panel(payment.required_approvals, payment.required_group_a)
-    )
+    facts = approval_of(payment, approvals)
     verdicts = {
         action: check(session, ctx, action, resource, approval=facts, record=False)
         for action in ("payment.approve", "payment.reject", "payment.cancel")

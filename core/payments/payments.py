@@ -518,13 +518,6 @@ def _locked(
     return payment, subject, accounts[payment.credit_account_id]
 
 
-def approval_facts(
-    payment: Payment, approvals: Sequence[PaymentApproval], _panel: Panel | None = None
-) -> Approval:
-    """The payment as an approval decision reads it (core.policy.panels.approval_of)."""
-    return approval_of(payment, approvals)
-
-
 def _post(
     session: Session, ctx: RequestContext, payment: Payment, subject: Account, credit: Account
 ) -> None:

@@ -86,7 +86,7 @@ def check(
         approval=approval,
     )
     decision = engine.decide(facts.request, facts.values)
-    message = "" if decision.allowed else explain_refusal(decision, facts, action, money, approval)
+    message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
     if record and (action in LOGGED_ACTIONS or not decision.allowed):
         ctx.audit.decisions.append(
             DecisionRecord(
@@ -186,7 +186,6 @@ def explain_refusal(
     facts: Facts,
     action: str,
     money: Money | None,
-    approval: Approval | None = None,
 ) -> str:
     spent_today = spent_month = None
     local_time = None
