@@ -29,13 +29,14 @@ import operator
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from oso import Oso, Variable
 from polar.expression import Expression
+from polar.polar import Source
 
 log = logging.getLogger("mandate.policy")
 
@@ -116,12 +117,19 @@ _MIRRORED = {"Lt": "Gt", "Leq": "Geq", "Gt": "Lt", "Geq": "Leq"}
 class PolicyEngine:
     """One loaded policy. Immutable: to reload, build a new engine and swap the reference."""
 
-    def __init__(self, policy_dir: Path, *, compile: bool = True, cache_size: int = 20_000) -> None:
-        self.policy_dir = Path(policy_dir)
-        paths = sorted(self.policy_dir.glob("*.polar"))
-        if not paths:
-            raise PolicyError(f"no .polar files in {self.policy_dir}")
-        self.files = [PolicyFile(p.name, p.read_text(encoding="utf-8")) for p in paths]
+    def __init__(
+        self,
+        files: Sequence[PolicyFile],
+        *,
+        compile: bool = True,
+        cache_size: int = 20_000,
+        source: str = "",
+    ) -> None:
+        """An engine for these policy files (a folder's, or a stored version's)."""
+        if not files:
+            raise PolicyError(f"no .polar files in {source or 'the policy'}")
+        self.files = sorted(files, key=lambda f: f.name)
+        self.source = source
         self.version = _version(self.files)
         self.compile_enabled = compile
         self._oso = Oso()
@@ -129,9 +137,9 @@ class PolicyEngine:
         captured = io.StringIO()
         try:
             with contextlib.redirect_stdout(captured):
-                self._oso.load_files([str(p) for p in paths])
+                self._oso._load_sources([Source(f.text, f.name) for f in self.files])
         except Exception as exc:
-            raise PolicyError(f"cannot load {self.policy_dir}: {exc}") from exc
+            raise PolicyError(f"cannot load {source or 'the policy'}: {exc}") from exc
         for warning in captured.getvalue().split("[warning]"):
             # Mandate's entry point is decide/5, not allow/3: that warning is expected.
             if warning.strip() and "allow rule" not in warning:
@@ -143,10 +151,13 @@ class PolicyEngine:
         self.cache_hits = 0
         self.cache_misses = 0
 
+    @classmethod
+    def from_dir(cls, policy_dir: Path, *, compile: bool = True) -> PolicyEngine:
+        return cls(files_of(policy_dir), compile=compile, source=str(policy_dir))
+
     @staticmethod
     def version_of(policy_dir: Path) -> str:
-        paths = sorted(Path(policy_dir).glob("*.polar"))
-        return _version([PolicyFile(p.name, p.read_text(encoding="utf-8")) for p in paths])
+        return _version(files_of(policy_dir))
 
     # -- generic queries -------------------------------------------------------------------
 
@@ -257,7 +268,13 @@ class PolicyEngine:
         return program
 
 
-def _version(files: list[PolicyFile]) -> str:
+def files_of(policy_dir: Path) -> list[PolicyFile]:
+    """The policy files of a folder: its *.polar files, by name."""
+    paths = sorted(Path(policy_dir).glob("*.polar"))
+    return [PolicyFile(p.name, p.read_text(encoding="utf-8")) for p in paths]
+
+
+def _version(files: Sequence[PolicyFile]) -> str:
     """The policy version: a hash of every file's name and text, as logged with decisions."""
     digest = hashlib.sha256()
     for f in files:
@@ -345,8 +362,12 @@ _current_lock = threading.Lock()
 
 def load(policy_dir: Path, *, compile: bool = True) -> PolicyEngine:
     """Build a new engine and make it the process's current one (an atomic swap)."""
+    return install(PolicyEngine.from_dir(policy_dir, compile=compile))
+
+
+def install(engine: PolicyEngine) -> PolicyEngine:
+    """Make a built engine the process's current one: one reference swap, never clear-and-load."""
     global _current
-    engine = PolicyEngine(policy_dir, compile=compile)
     with _current_lock:
         _current = engine
     return engine
@@ -357,7 +378,7 @@ def ensure_loaded(policy_dir: Path, *, compile: bool = True) -> PolicyEngine:
     engine = _current
     if (
         engine is not None
-        and engine.policy_dir == Path(policy_dir)
+        and engine.source == str(policy_dir)
         and engine.compile_enabled == compile
         and engine.version == PolicyEngine.version_of(Path(policy_dir))
     ):

@@ -128,7 +128,7 @@ def test_the_matrix_follows_the_rules_it_is_read_from(tmp_path):
         )
     )
     before = condition_matrix(policy_engine.current()).row("user.manage")
-    after = condition_matrix(PolicyEngine(altered)).row("user.manage")
+    after = condition_matrix(PolicyEngine.from_dir(altered)).row("user.manage")
     assert "outside_time_window" not in before.checks
     assert after.checks == (
         "not_found",
