@@ -229,6 +229,18 @@ def local_datetime(entry: Entry, name: str, typed: str, zone: str) -> dt.datetim
         return None
 
 
+def local_date(entry: Entry, name: str, typed: str) -> dt.date | None:
+    """A date field (YYYY-MM-DD); None when left empty."""
+    entry.values[name] = typed
+    if not typed:
+        return None
+    try:
+        return dt.date.fromisoformat(typed)
+    except ValueError:
+        entry.error(name, "Enter a date, such as 2026-12-24.")
+        return None
+
+
 # Renders the form again, given what refused it (None: the form's own mistakes).
 Again = Callable[[MandateError | None], Response]
 

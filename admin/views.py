@@ -63,10 +63,14 @@ NOTICES = {
     "payment-posted": "Payment made: the money has moved.",
     "payment-sent": "Payment sent to the beneficiary's bank.",
     "payment-pending": "Payment prepared. It waits for approval; its amount is held meanwhile.",
+    "payment-scheduled": "Payment scheduled: its amount is held until it executes on its date.",
     "payment-replayed": "This form had already been sent: the payment was made once and not again.",
     "approved": "Approved. The payment still waits for the approvals it needs.",
     "approved-posted": "Approved. That was the last approval needed: the payment is posted.",
     "approved-sent": "Approved. That was the last approval needed: the payment is sent.",
+    "approved-scheduled": (
+        "Approved. That was the last approval needed: the payment executes on its date."
+    ),
     "approval-replayed": "This approval had already been given: it counts once.",
     "payment-rejected": "Payment rejected. Its hold is released.",
     "payment-cancelled": "Payment cancelled. Its hold is released.",
@@ -166,11 +170,13 @@ PAYMENT_KINDS = {
 }
 PAYMENT_STATUSES = {
     "pending_approval": "Awaiting approval",
+    "scheduled": "Scheduled",
     "posted": "Posted",
     "sent": "Sent",
     "rejected": "Rejected",
     "cancelled": "Cancelled",
     "expired": "Expired",
+    "failed": "Failed",
 }
 
 

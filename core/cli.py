@@ -215,6 +215,28 @@ def payments_expire() -> None:
     typer.echo(f"expired {expired} payment{'' if expired == 1 else 's'} awaiting approval")
 
 
+@payments_app.command("run")
+def payments_run() -> None:
+    """Settle what is due: execute every scheduled payment whose execution date has come (in
+    its company's zone; exactly once: one another run holds is waited for, then found done),
+    and expire every payment still awaiting approval past its expiry, as `expire` does. A
+    payment whose account can no longer be debited on its day ends failed, its hold released.
+    Run it early each day (or more often)."""
+
+    settings = get_settings()
+    if not migrate.is_up_to_date(settings.database_url):
+        _fail("the database is not migrated; run: mandate db upgrade")
+    db = Database(settings.database_url)
+    try:
+        settled = UnitOfWork(db, RequestContext(actor=None)).run(payments.run_payments)
+    finally:
+        db.dispose()
+    typer.echo(
+        f"executed {settled.executed} scheduled payment{'' if settled.executed == 1 else 's'}, "
+        f"{settled.failed} failed; expired {settled.expired} awaiting approval"
+    )
+
+
 @app.command("purge")
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,

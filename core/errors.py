@@ -163,7 +163,8 @@ class ErrorCode(Code):
     invalid_execution_date = (
         "invalid_execution_date",
         422,
-        "A payment executes today (the company's day): later days are not scheduled.",
+        "A payment executes today or on a later day within the horizon (the company's day), "
+        "never on a day that has passed.",
         "execution_date",
     )
     invalid_iban = (

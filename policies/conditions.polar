@@ -81,13 +81,20 @@ passes("exceeds_cap", _grant, request) if proposal_within_caps(request);
 refuses("exceeds_cap", _grant, request, cap) if proposal_exceeds(request, cap);
 
 # payment_not_pending: "Payment awaits approval". Only a payment still waiting, and not past
-# its expiry, can be approved or rejected.
+# its expiry, can be approved or rejected. A scheduled payment (approved, waiting for its
+# execution date, its amount still held) awaits no approval, but until its money moves it can
+# still be cancelled.
 passes("payment_not_pending", _grant, request) if
     request.payment.status = "pending_approval" and request.now < request.payment.expires_at;
+passes("payment_not_pending", _grant, request) if cancels_scheduled(request);
 refuses("payment_not_pending", _grant, request, {status: status}) if
-    request.payment.status = status and status != "pending_approval";
+    request.payment.status = status and status != "pending_approval" and
+    not cancels_scheduled(request);
 refuses("payment_not_pending", _grant, request, {status: "expired"}) if
     request.payment.status = "pending_approval" and request.now >= request.payment.expires_at;
+
+cancels_scheduled(request) if
+    request.action = "payment.cancel" and request.payment.status = "scheduled";
 
 # self_approval_forbidden: "Not prepared or added by the person". Who prepared a payment
 # never approves it: four eyes.

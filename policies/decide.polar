@@ -44,7 +44,8 @@
 #       this amount.
 #   request.resource      beneficiary.approve: also added_by_actor (true or false: the
 #       person asking added the beneficiary).
-#   request.payment       payment.approve, .reject, .cancel: the payment {status,
+#   request.payment       payment.approve, .reject, .cancel: the payment {status
+#       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),
 #       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
 #       it, approved it already), still_needed, still_needed_a (approvals the panel still
 #       needs, of them from group A), expires_at (seconds)}; request.amount and
@@ -59,7 +60,8 @@ decide(request, "allow", "ok", nil, {}) if
     request.resource.type = "user" and
     request.resource.id = request.actor.id;
 
-# Who prepared a payment may cancel it while it waits (vocabulary.polar: own_action).
+# Who prepared a payment may cancel it while it waits, for approval or, scheduled, for its
+# execution date (vocabulary.polar: own_action).
 decide(request, "allow", "ok", nil, {}) if
     request.action = "payment.cancel" and
     visible(request.actor, request.resource) and

@@ -17,7 +17,7 @@ permission("beneficiary.read",  "tenant", "See the company's beneficiaries (the 
 permission("beneficiary.manage", "tenant", "Add, change and delete beneficiaries, and approve one another person added.");
 permission("payment.create",    "tenant", "Pay beneficiaries from the company's accounts, within limits and time windows.");
 permission("payment.approve",   "tenant", "Approve or reject payments other people prepared, within one's approval limit.");
-permission("payment.cancel",    "tenant", "Cancel payments awaiting approval that other people prepared.");
+permission("payment.cancel",    "tenant", "Cancel payments awaiting approval or their execution date that other people prepared.");
 permission("approval_rule.read", "tenant", "See the rules that say which payments need whose approval.");
 permission("approval_rule.manage", "tenant", "Set the company's approval rules, on top of the bank's minimums.");
 permission("user.read",         "tenant", "See the company's users.");
@@ -42,7 +42,7 @@ permission("change.read",       "bank",   "Read the history of changes to roles,
 # own_action(name, what it lets a person do): no role carries it; everyone has it, about
 # themselves only (decide.polar).
 own_action("self.read", "See one's own profile and one's own activity.");
-own_action("payment.cancel", "Cancel a payment one prepared, while it awaits approval.");
+own_action("payment.cancel", "Cancel a payment one prepared, while it awaits approval or its execution date.");
 
 # goes_with(action, permission): an action every holder of the permission may take too.
 goes_with("payment.reject", "payment.approve");

@@ -18,9 +18,11 @@ from core.models.ledger import Account, Transfer
 from core.models.payments import Payment, PaymentApproval
 
 MOVED = ("posted", "sent")
+# The statuses whose amount is held: awaiting approval, or approved for a later day.
+HELD = ("pending_approval", "scheduled")
 # The statuses whose amount counts against the payer's limits: the money moved, or may still.
-COUNTED = ("pending_approval", *MOVED)
-ENDED_UNMOVED = ("rejected", "cancelled", "expired")
+COUNTED = (*HELD, *MOVED)
+ENDED_UNMOVED = ("rejected", "cancelled", "expired", "failed")
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,10 @@ class PaymentsState:
         )
 
     def pending_held(self) -> dict[int, int]:
-        """What the payments still waiting hold, per account."""
+        """What the payments still waiting (for approval or their day) hold, per account."""
         held: dict[int, int] = defaultdict(int)
         for p in self.payments.values():
-            if p.status == "pending_approval":
+            if p.status in HELD:
                 held[p.account_id] += p.amount
         return held
 
@@ -116,6 +118,10 @@ def assert_payments_consistent(session: Session) -> PaymentsState:
             assert p.ended_at is not None, p
         if p.status == "pending_approval":
             assert p.ended_at is None and p.expires_at is not None, p
+        if p.status == "scheduled":
+            # Approved (its panel satisfied), for a later day; it no longer expires.
+            assert p.ended_at is None and p.expires_at is None, p
+            assert p.execution_date is not None, p
     # A payment's posting belongs to that payment alone, and every payment transfer to one.
     assert all(count == 1 for count in payment_transfers.values()), payment_transfers
     by_kind = {t.id for t in state.transfers.values() if t.kind == "payment"}
@@ -152,7 +158,8 @@ def _assert_panel_kept(p: Payment, approvals: list[PaymentApproval]) -> None:
     assert len(approvals) <= p.required_approvals, (p.id, approvals)
     assert len(approvals) - from_a <= p.required_approvals - p.required_group_a, (p.id, approvals)
     satisfied = len(approvals) >= p.required_approvals and from_a >= p.required_group_a
-    if p.status in MOVED:
+    if p.status in (*MOVED, "scheduled", "failed"):
+        # Money moved, or was to move on its day: only once the panel was satisfied.
         assert satisfied, (p.id, p.status, approvals)
     if p.status == "pending_approval":
         assert not satisfied and p.required_approvals > 0, (p.id, approvals)

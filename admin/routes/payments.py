@@ -29,19 +29,22 @@ from core.context import RequestContext
 from core.errors import Forbidden, MandateError
 from core.fields import MAX_ID
 from core.payments import service as payments
-from core.payments.schemas import PaymentCreate, PaymentEnd, PaymentPreview
+from core.payments.schemas import (
+    EXECUTION_HORIZON_DAYS,
+    PaymentCreate,
+    PaymentEnd,
+    PaymentPreview,
+    PaymentStatus,
+)
 
 router = APIRouter()
 
-FIELDS = ("account_id", "beneficiary_id", "amount", "reference")
+FIELDS = ("account_id", "beneficiary_id", "amount", "reference", "execution_date")
 # A payment's beneficiary stands where a transfer's receiving account does.
 ALIASES = {"to_account_id": "beneficiary_id", "from_account_id": "account_id"}
 INCOMPLETE = "This form is incomplete; reload the page and fill it in again."
 
-StatusFilter = Annotated[
-    Literal["", "pending_approval", "posted", "sent", "rejected", "cancelled", "expired"],
-    Query(),
-]
+StatusFilter = Annotated[Literal["", PaymentStatus], Query()]
 OptionalId = Annotated[str, Query(max_length=12)]
 
 
@@ -53,6 +56,7 @@ class Typed:
     beneficiary_id: int | None
     amount: str
     reference: str
+    execution_date: str
     key: str
 
     @classmethod
@@ -62,6 +66,7 @@ class Typed:
             beneficiary_id=forms.ident(form, "beneficiary_id"),
             amount=forms.text(form, "amount", 40),
             reference=forms.text(form, "reference", 140),
+            execution_date=forms.text(form, "execution_date", 10),
             key=forms.text(form, "idempotency_key", 255),
         )
 
@@ -71,6 +76,7 @@ class Typed:
             beneficiary_id=self.beneficiary_id,
             amount=self.amount,
             reference=self.reference,
+            execution_date=self.execution_date,
             idempotency_key=self.key or forms.new_key(),
         )
 
@@ -92,6 +98,7 @@ def read_payment(
     value = forms.amount(
         entry, "amount", typed.amount, source.currency if source else None, required=True
     )
+    execution_date = forms.local_date(entry, "execution_date", typed.execution_date)
     if entry.errors or source is None:
         return None
     return forms.build(
@@ -102,6 +109,7 @@ def read_payment(
         amount=value,
         currency=source.currency,
         reference=typed.reference,
+        execution_date=execution_date,
     )
 
 
@@ -141,6 +149,7 @@ def payment_form(
         payees=payments.payable_beneficiaries(session, ctx),
         entry=entry,
         preview=preview,
+        horizon_days=EXECUTION_HORIZON_DAYS,
     )
 
 
@@ -180,9 +189,11 @@ def send_payment(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respo
         done = (
             "payment-replayed"
             if result.replayed
-            else {"posted": "payment-posted", "sent": "payment-sent"}.get(
-                made.status, "payment-pending"
-            )
+            else {
+                "posted": "payment-posted",
+                "sent": "payment-sent",
+                "scheduled": "payment-scheduled",
+            }.get(made.status, "payment-pending")
         )
         return redirect(f"/payments/{made.id}", done=done)
 
@@ -288,9 +299,11 @@ def approve(
         done = (
             "approval-replayed"
             if result.replayed
-            else {"posted": "approved-posted", "sent": "approved-sent"}.get(
-                result.payment.status, "approved"
-            )
+            else {
+                "posted": "approved-posted",
+                "sent": "approved-sent",
+                "scheduled": "approved-scheduled",
+            }.get(result.payment.status, "approved")
         )
         return redirect(back, done=done)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -24,6 +24,7 @@ from core.payments.schemas import (
     PaymentPreview,
     PaymentPublic,
     PaymentResult,
+    PaymentStatus,
 )
 
 router = APIRouter(prefix="/v1", tags=["payments"])
@@ -48,13 +49,13 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     202: {
         "model": PaymentPublic,
         "description": "pending_approval: its amount is held until enough approvals arrive "
-        "(`required` says what is still needed) or it ends (rejected, cancelled, expired)",
+        "(`required` says what is still needed) or it ends (rejected, cancelled, expired); "
+        "scheduled: approved (or needing no approval) for a later execution date, its amount "
+        "held until it executes on that day (posted or sent; failed if the account can no "
+        "longer be debited then) or is cancelled",
     },
 }
-StatusFilter = Annotated[
-    Literal["pending_approval", "posted", "sent", "rejected", "cancelled", "expired"] | None,
-    Query(),
-]
+StatusFilter = Annotated[PaymentStatus | None, Query()]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -185,7 +186,8 @@ def reject_payment(uow: ApiUnit, payment_id: PaymentId, body: PaymentEnd) -> Pay
 @router.post(
     "/payments/{payment_id}/cancel",
     response_model=PaymentPublic,
-    summary="Cancel a payment awaiting approval (who prepared it, or payment.cancel)",
+    summary="Cancel a payment awaiting approval or its execution date (who prepared it, or "
+    "payment.cancel)",
     responses=error_responses(*POLICY_REFUSALS, "payment_not_pending"),
 )
 def cancel_payment(uow: ApiUnit, payment_id: PaymentId, body: PaymentEnd) -> PaymentPublic:

@@ -255,7 +255,7 @@ def update_account(
     if body.status == "closed" and account.held != 0:
         raise Conflict(
             f"{format_amount(account.held, account.currency)} is held for payments awaiting "
-            "approval; they must end before the account can be closed",
+            "approval or their execution date; they must end before the account can be closed",
             code="account_not_empty",
         )
     if body.status == "closed" and account.balance != 0:

@@ -166,6 +166,9 @@ class Grant(SQLModel, table=True):
     # cover (in limit_currency): read by policies/approvals.polar.
     approval_group: str | None = Field(default=None, max_length=1)
     approval_limit: int | None = Field(default=None, sa_type=BigInteger)
+    # Optional: the most the payments this person's approvals count toward may sum to in a
+    # day of the tenant's zone (in limit_currency), read by conditions.polar.
+    approval_daily_limit: int | None = Field(default=None, sa_type=BigInteger)
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

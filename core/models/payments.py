@@ -13,7 +13,21 @@ from sqlmodel import Field, SQLModel
 from core.clock import utcnow
 from core.db import UTCDateTime
 
-PAYMENT_STATUSES = ("pending_approval", "posted", "sent", "rejected", "cancelled", "expired")
+PAYMENT_STATUSES = (
+    "pending_approval",
+    "scheduled",
+    "posted",
+    "sent",
+    "rejected",
+    "cancelled",
+    "expired",
+    "failed",
+)
+# A payment's amount is held on its account while it awaits approval, or, approved, its
+# execution date; its money moved when it is posted (internal) or sent (external).
+HELD_STATUSES = ("pending_approval", "scheduled")
+MOVED_STATUSES = ("posted", "sent")
+PAYMENT_STATUS_CHECK = "status IN ({})".format(", ".join(f"'{s}'" for s in PAYMENT_STATUSES))
 PAYMENT_KINDS = ("own", "internal", "external")
 RULE_KINDS = ("any", *PAYMENT_KINDS)
 
@@ -56,16 +70,15 @@ class Beneficiary(SQLModel, table=True):
 class Payment(SQLModel, table=True):
     """Money to a beneficiary. A payment the approval panel catches waits (pending_approval)
     with a hold on its amount (accounts.held); the last approval posts it (internal: a book
-    transfer; external: to the bank's clearing account, status sent). Never edited: it ends
-    posted, sent, rejected, cancelled or expired."""
+    transfer; external: to the bank's clearing account, status sent), or, dated for a later
+    day, schedules it (scheduled, still held) until its execution date. Never edited: it ends
+    posted, sent, rejected, cancelled, expired, or failed (its date came and the account could
+    not be debited)."""
 
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount > 0", name="ck_payments_amount_positive"),
-        CheckConstraint(
-            "status IN ('pending_approval', 'posted', 'sent', 'rejected', 'cancelled', 'expired')",
-            name="ck_payments_status",
-        ),
+        CheckConstraint(PAYMENT_STATUS_CHECK, name="ck_payments_status"),
         CheckConstraint("kind IN ('own', 'internal', 'external')", name="ck_payments_kind"),
         # A payment has a transfer exactly when its money moved.
         CheckConstraint(
@@ -79,6 +92,7 @@ class Payment(SQLModel, table=True):
         Index("ix_payments_tenant_id", "tenant_id", "id"),
         Index("ix_payments_account_status", "account_id", "status"),
         Index("ix_payments_pending_expiry", "status", "expires_at"),
+        Index("ix_payments_scheduled", "status", "execution_date"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -115,7 +129,11 @@ class PaymentApproval(SQLModel, table=True):
     """One approval of a payment: by whom, under which grant and group. One per person."""
 
     __tablename__ = "payment_approvals"
-    __table_args__ = (Index("ix_payment_approvals_once", "payment_id", "approver_id", unique=True),)
+    __table_args__ = (
+        Index("ix_payment_approvals_once", "payment_id", "approver_id", unique=True),
+        # An approver's approvals of a day: their daily approval limit sums them.
+        Index("ix_payment_approvals_approver_day", "approver_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payments.id")

@@ -29,13 +29,13 @@ from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest, MandateError, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
-from core.ledger.posting import Movement, available, may_debit, plan_transfer
+from core.ledger.posting import Movement, plan_transfer
 from core.models.iam import Tenant, actor_of
 from core.models.ledger import Account
 from core.models.payments import Beneficiary, Payment, PaymentApproval
 from core.money import format_amount
 from core.pagination import Page, PageRequest, paginate
-from core.payments import repository
+from core.payments import lifecycle, repository
 from core.payments.beneficiaries import is_new, usable_beneficiary
 from core.payments.schemas import (
     ApprovalPublic,
@@ -60,13 +60,6 @@ from core.policy.panels import (
     progress,
 )
 from core.policy.service import check, permit, require_readable
-
-# The statuses a payment ends in, and whether its money moved.
-MOVED = ("posted", "sent")
-# At most this many lapsed payments are expired by one request on its way (the command
-# `mandate payments expire` takes them all).
-LAZY_EXPIRY_BATCH = 100
-
 
 # -- making a payment ------------------------------------------------------------------------
 
@@ -96,21 +89,17 @@ def create_payment(
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
     _check_two_accounts(body.account_id, credit_id)
-    # Lapsed payments of this account give their holds back first. Locked in the order of
-    # every payment operation, the payments before the accounts: one another transaction
-    # holds (an approval or a cancellation, on its way to being refused) is waited for, not
-    # skipped, so its hold never stands in the way of this payment.
-    lapsed = _lock_lapsed(session, ctx.now(), account_id=body.account_id)
+    # What is due on this account is settled first: lapsed payments give their holds back,
+    # scheduled payments whose day has come execute. Locked in the order of every payment
+    # operation, the payments before the accounts (this payment's too): one another
+    # transaction holds (an approval or a cancellation, on its way to being refused) is waited
+    # for, not skipped, so its hold never stands in the way of this payment.
+    lifecycle.settle(
+        session, ctx.now(), account_id=body.account_id, also_lock=[body.account_id, credit_id]
+    )
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
-    if lapsed:
-        _expire(session, lapsed, ctx.now())
-        accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject, credit = accounts[body.account_id], accounts[credit_id]
-    if subject.currency != body.currency:
-        raise InvalidRequest(
-            f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
-            code="currency_mismatch",
-        )
+    _require_subject_currency(subject, body.currency)
     verdict = permit(
         session,
         ctx,
@@ -120,12 +109,13 @@ def create_payment(
         money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
         lock=True,
     )
-    _require_receiving(credit, subject, body.currency)
-    _check_execution_date(body, verdict.facts.day)
+    lifecycle.require_receiving(credit, subject, body.currency)
+    now = ctx.now()
+    today = lifecycle.company_today(session, subject.tenant_id or 0, now)
+    lifecycle.check_execution_date(body.execution_date, today)
     kind = _kind(beneficiary, subject, credit)
     tenant = session.get(Tenant, subject.tenant_id)
     assert tenant is not None and subject.id is not None and credit.id is not None
-    now = ctx.now()
     panel = panel_for(
         repository.tiers(session, subject.bank_id, tenant.id or 0, body.currency),
         currency=body.currency,
@@ -144,7 +134,7 @@ def create_payment(
     )
     # The ledger's rules (frozen, closed, the floor with holds counted) hold for a payment
     # that waits as for one posted now: nothing pending can take available below the floor.
-    _require_available(subject, body.amount, body.currency)
+    lifecycle.require_available(subject, body.amount, body.currency)
     posting = plan_transfer(
         movement,
         subject,
@@ -177,20 +167,30 @@ def create_payment(
     # Limits count at initiation: what the payment adds to its grant's and its person's
     # totals is written now, and given back if it ends without moving money.
     if payment.grant_id is not None and payment.spend_day is not None:
-        spend.record(session, _spend(payment, payment.amount))
+        spend.record(session, lifecycle.counted(payment, payment.amount))
     amount = format_amount(body.amount, body.currency)
-    if panel.approvals == 0:
+    if panel.approvals == 0 and lifecycle.is_due(payment, today):
         payment.transfer_id = ledger.post_transfer(session, posting)
         payment.status = "sent" if kind == "external" else "posted"
         payment.ended_at = now
         payment.expires_at = None
         said = f"paid {amount} from {subject.name} to {beneficiary.name}"
+    elif panel.approvals == 0:
+        # Nothing to approve, a later day: held until it executes on its date.
+        repository.change_held(session, subject.id, payment.amount, now)
+        payment.status = "scheduled"
+        payment.expires_at = None
+        said = (
+            f"scheduled a payment of {amount} from {subject.name} to {beneficiary.name} "
+            f"for {_day(payment)}"
+        )
     else:
         repository.change_held(session, subject.id, payment.amount, now)
         needed = describe_needed(progress(panel, []))
+        later = f", to execute on {_day(payment)}" if not lifecycle.is_due(payment, today) else ""
         said = (
             f"prepared a payment of {amount} from {subject.name} to {beneficiary.name}; "
-            f"it needs {needed}"
+            f"it needs {needed}{later}"
         )
     session.add(payment)
     session.flush()
@@ -246,13 +246,16 @@ def _kind(beneficiary: Beneficiary, subject: Account, credit: Account) -> str:
     return "own" if credit.tenant_id == subject.tenant_id else "internal"
 
 
-def _check_execution_date(body: PaymentCreate, today: dt.date | None) -> None:
-    """A payment executes today, the company's day: Mandate schedules no payment later."""
-    if body.execution_date is not None and today is not None and body.execution_date != today:
+def _day(payment: Payment) -> str:
+    return payment.execution_date.isoformat() if payment.execution_date else "today"
+
+
+def _require_subject_currency(subject: Account, currency: str) -> None:
+    """422 currency_mismatch unless the paying account is in the payment's currency."""
+    if subject.currency != currency:
         raise InvalidRequest(
-            f"the execution date can only be today, {today.isoformat()} (the company's day): "
-            "payments for a later day are not scheduled",
-            code="invalid_execution_date",
+            f"account {subject.id} is in {subject.currency}, the amount in {currency}",
+            code="currency_mismatch",
         )
 
 
@@ -275,7 +278,9 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
     _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
     credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
     _check_two_accounts(body.account_id, credit_id)
-    _expire_lapsed(session, ctx, account_id=body.account_id)
+    lifecycle.settle(
+        session, ctx.now(), account_id=body.account_id, also_lock=[body.account_id, credit_id]
+    )
     subject = ledger.account_snapshot(session, body.account_id)
     credit = ledger.account_snapshot(session, credit_id)
     assert subject is not None
@@ -315,7 +320,8 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
             error=verdict.decision.reason,
             detail=verdict.message,
         )
-    refusal = _ledger_refusal(body, subject, credit, verdict.facts.day)
+    today = lifecycle.company_today(session, subject.tenant_id, ctx.now())
+    refusal = _ledger_refusal(body, subject, credit, today)
     if refusal is not None:
         return PaymentPreview(
             outcome="refused",
@@ -325,9 +331,9 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
             detail=refusal.detail,
         )
     if panel.approvals == 0:
-        return PaymentPreview(
-            outcome="sent" if kind == "external" else "posted", required=required, approvers=[]
-        )
+        later = body.execution_date is not None and body.execution_date > today
+        outcome = "scheduled" if later else "sent" if kind == "external" else "posted"
+        return PaymentPreview(outcome=outcome, required=required, approvers=[])
     hypothetical = Approval(
         initiator_id=actor.user_id,
         status="pending_approval",
@@ -362,19 +368,15 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
 
 
 def _ledger_refusal(
-    body: PaymentCreate, subject: Account, credit: Account, today: dt.date | None
+    body: PaymentCreate, subject: Account, credit: Account, today: dt.date
 ) -> MandateError | None:
     """What the payment itself would be refused for after the policy allowed it (the same
     checks, in the same order), or None."""
     try:
-        if subject.currency != body.currency:
-            raise InvalidRequest(
-                f"account {subject.id} is in {subject.currency}, the amount in {body.currency}",
-                code="currency_mismatch",
-            )
-        _require_receiving(credit, subject, body.currency)
-        _check_execution_date(body, today)
-        _require_available(subject, body.amount, body.currency)
+        _require_subject_currency(subject, body.currency)
+        lifecycle.require_receiving(credit, subject, body.currency)
+        lifecycle.check_execution_date(body.execution_date, today)
+        lifecycle.require_available(subject, body.amount, body.currency)
         if subject.status != "open":
             raise Conflict(
                 f"account {subject.id} is {subject.status}", code=f"account_{subject.status}"
@@ -428,8 +430,9 @@ def approve_payment(
     amount = format_amount(payment.amount, payment.currency)
     name = _beneficiary_name(session, payment)
     if after.satisfied:
-        _post(session, ctx, payment, subject, credit)
-        said = f"approved payment {payment_id} of {amount} to {name}; it is {payment.status}"
+        lifecycle.settle_approved(session, payment, subject, credit, now)
+        when = f" for {_day(payment)}" if payment.status == "scheduled" else ""
+        said = f"approved payment {payment_id} of {amount} to {name}; it is {payment.status}{when}"
     else:
         said = (
             f"approved payment {payment_id} of {amount} to {name}; "
@@ -485,7 +488,7 @@ def _end(
         not_found=f"payment {payment_id} not found",
         approval=approval_of(payment, approvals),
     )
-    _release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
+    lifecycle.release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
     payment.end_reason = reason
     session.flush()
     name = _beneficiary_name(session, payment)
@@ -518,138 +521,16 @@ def _locked(
     return payment, subject, accounts[payment.credit_account_id]
 
 
-def _post(
-    session: Session, ctx: RequestContext, payment: Payment, subject: Account, credit: Account
-) -> None:
-    """Move the money of a payment whose panel is satisfied: its hold becomes the posting."""
-    assert subject.id is not None and credit.id is not None
-    # The hold is this payment's own: the floor is checked without it, then it is consumed.
-    released = Account(**{**subject.model_dump(), "held": subject.held - payment.amount})
-    _require_available(released, payment.amount, payment.currency)
-    _require_receiving(credit, subject, payment.currency)
-    posting = plan_transfer(
-        Movement(
-            kind="payment",
-            subject_id=subject.id,
-            counterparty_id=credit.id,
-            amount=payment.amount,
-            currency=payment.currency,
-            description=payment.reference,
-        ),
-        released,
-        credit,
-        initiated_by=payment.initiated_by_id,
-        grant_id=payment.grant_id,
-        day=None,
-        now=ctx.now(),
-    )
-    # Released before the money moves: the database's floor (balance - held) would otherwise
-    # count the amount twice, held and posted, and refuse a payment of over half the balance.
-    repository.change_held(session, subject.id, -payment.amount, ctx.now())
-    payment.transfer_id = ledger.post_transfer(session, posting)
-    payment.status = "sent" if payment.kind == "external" else "posted"
-    payment.ended_at = ctx.now()
-
-
-def _require_available(account: Account, amount: int, currency: str) -> None:
-    """422 insufficient_available unless `amount` fits in what the account has available:
-    balance + overdraft limit - holds (core.ledger.posting.available)."""
-    if may_debit(account, amount):
-        return
-    raise InvalidRequest(
-        f"account {account.id} has {format_amount(max(available(account), 0), currency)} "
-        f"available (balance {format_amount(account.balance, currency)}, held for payments "
-        f"awaiting approval {format_amount(account.held, currency)}); this payment needs "
-        f"{format_amount(amount, currency)}",
-        code="insufficient_available",
-    )
-
-
-def _require_receiving(credit: Account, subject: Account, currency: str) -> None:
-    """Whether the beneficiary's account takes this payment: open, and in its currency.
-    Another company's account is never described: whatever the reason (frozen, closed,
-    another currency) the answer is the same 409 beneficiary_account_unavailable, without its
-    id. The company's own account, or the clearing account, may be named."""
-    if credit.tenant_id is not None and credit.tenant_id != subject.tenant_id:
-        if credit.status != "open" or credit.currency != currency:
-            raise Conflict(
-                "the beneficiary's account cannot receive this payment",
-                code="beneficiary_account_unavailable",
-            )
-        return
-    if credit.currency != currency:
-        raise InvalidRequest(
-            f"account {credit.id} is in {credit.currency}, the payment in {currency}: a "
-            "payment moves one currency",
-            code="currency_mismatch",
-        )
-
-
-def _release(
-    session: Session, payment: Payment, status: str, *, ended_by: int | None, now: dt.datetime
-) -> None:
-    """End a waiting payment without moving money: release its hold and give its amount back
-    to the limits it counted against. The payment and its account are locked."""
-    repository.change_held(session, payment.account_id, -payment.amount, now)
-    if payment.grant_id is not None and payment.spend_day is not None:
-        spend.record(session, _spend(payment, -payment.amount))
-    payment.status = status
-    payment.ended_at = now
-    payment.ended_by_id = ended_by
-
-
-def _spend(payment: Payment, amount: int) -> spend.Spend:
-    assert payment.grant_id is not None and payment.spend_day is not None
-    return spend.Spend(
-        payment.grant_id, payment.initiated_by_id, payment.currency, payment.spend_day, amount
-    )
-
-
-# -- expiry ----------------------------------------------------------------------------------
-
-
 def expire_payments(session: Session, ctx: RequestContext) -> int:
     """Expire every payment still waiting past its expiry (`mandate payments expire`)."""
-    return _expire_lapsed(session, ctx, limit=None)
+    settled = lifecycle.settle(session, ctx.now(), limit=None, execute_due=False)
+    return settled.expired
 
 
-def _expire_lapsed(
-    session: Session,
-    ctx: RequestContext,
-    *,
-    account_id: int | None = None,
-    limit: int | None = LAZY_EXPIRY_BATCH,
-) -> int:
-    """Expire lapsed payments (of one account, or all). A payment still waiting past its
-    expiry is already refused every approval (conditions.polar: payment_not_pending); this
-    releases its hold and its limits."""
-    lapsed = _lock_lapsed(session, ctx.now(), account_id=account_id, limit=limit)
-    ledger.lock_accounts(session, {p.account_id for p in lapsed})
-    _expire(session, lapsed, ctx.now())
-    return len(lapsed)
-
-
-def _lock_lapsed(
-    session: Session,
-    now: dt.datetime,
-    *,
-    account_id: int | None = None,
-    limit: int | None = LAZY_EXPIRY_BATCH,
-) -> list[Payment]:
-    """The payments still waiting past their expiry (of one account, or all), each locked, in
-    id order, before any account: as every payment operation locks. (A payment locked after
-    an account, while an approval holds the payment and waits for the account, deadlocks.)"""
-    ids = repository.lapsed_ids(session, now, account_id=account_id)
-    locked = (repository.lock_payment(session, i) for i in (ids if limit is None else ids[:limit]))
-    return [p for p in locked if p is not None and p.status == "pending_approval"]
-
-
-def _expire(session: Session, lapsed: Sequence[Payment], now: dt.datetime) -> None:
-    """End locked lapsed payments; their accounts are locked too."""
-    for payment in lapsed:
-        _release(session, payment, "expired", ended_by=None, now=now)
-        payment.end_reason = "no approval in time"
-    session.flush()
+def run_payments(session: Session, ctx: RequestContext) -> lifecycle.Settled:
+    """Settle everything due (`mandate payments run`): expire the lapsed payments and execute
+    the scheduled payments whose day has come, each exactly once."""
+    return lifecycle.settle(session, ctx.now(), limit=None)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -666,6 +547,9 @@ def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> Payme
     require_readable(
         session, ctx, "account.read", Resource.of_account(account), not_found=missing.detail
     )
+    if payment.status == "scheduled":
+        # Its day may have come: executed on the way, as `mandate payments run` would.
+        lifecycle.settle(session, ctx.now(), payment_id=payment_id)
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
     return payment_public(payment, approvals, _beneficiary_name(session, payment), ctx.now())
 

@@ -99,13 +99,46 @@ def rules_of(session: Session, bank_id: int, tenant_id: int | None) -> list[Appr
     )
 
 
-def lapsed_ids(session: Session, now: dt.datetime, *, account_id: int | None = None) -> list[int]:
-    """Payments still waiting past their expiry (all, or one account's), in id order."""
+def lapsed_ids(
+    session: Session,
+    now: dt.datetime,
+    *,
+    account_id: int | None = None,
+    payment_id: int | None = None,
+) -> list[int]:
+    """Payments still waiting past their expiry (all, one account's, or one), in id order."""
     stmt = select(col(Payment.id)).where(
         col(Payment.status) == "pending_approval", col(Payment.expires_at) <= now
     )
+    return _of(session, stmt, account_id, payment_id)
+
+
+def scheduled_ids(
+    session: Session,
+    now: dt.datetime,
+    *,
+    account_id: int | None = None,
+    payment_id: int | None = None,
+) -> list[int]:
+    """Scheduled payments whose execution date may have come somewhere (the latest zone is at
+    most a day ahead of UTC): the candidates, each then compared with its company's day."""
+    horizon = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    stmt = select(col(Payment.id)).where(
+        col(Payment.status) == "scheduled", col(Payment.execution_date) <= horizon
+    )
+    return _of(session, stmt, account_id, payment_id)
+
+
+def _of(
+    session: Session,
+    stmt: Select[int | None],
+    account_id: int | None,
+    payment_id: int | None,
+) -> list[int]:
     if account_id is not None:
         stmt = stmt.where(col(Payment.account_id) == account_id)
+    if payment_id is not None:
+        stmt = stmt.where(col(Payment.id) == payment_id)
     return list(session.scalars(stmt.order_by(col(Payment.id))))
 
 

@@ -12,9 +12,14 @@ from core.fields import CurrencyCode, ResourceId
 from core.ledger.schemas import Amount, Description, _Input
 from core.money import MAX_AMOUNT
 
-PaymentStatus = Literal["pending_approval", "posted", "sent", "rejected", "cancelled", "expired"]
+PaymentStatus = Literal[
+    "pending_approval", "scheduled", "posted", "sent", "rejected", "cancelled", "expired", "failed"
+]
 PaymentKind = Literal["own", "internal", "external"]
 RuleKind = Literal["any", "own", "internal", "external"]
+# How far ahead a payment may be dated: a business bank's usual horizon for future-dated
+# payments (days of the company's time zone).
+EXECUTION_HORIZON_DAYS = 90
 Reason = Field(default="", max_length=500)
 
 
@@ -26,7 +31,9 @@ class PaymentCreate(_Input):
     reference: Description = ""
     execution_date: dt.date | None = Field(
         default=None,
-        description="Today (the company's day) or unset; a payment is never scheduled later",
+        description="The day the money moves, in the company's time zone: today (or unset) "
+        f"or a later day at most {EXECUTION_HORIZON_DAYS} days ahead; an approved payment for "
+        "a later day is scheduled, its amount held, and executes on that day",
     )
 
 
@@ -90,9 +97,10 @@ class PossibleApprover(BaseModel):
 
 
 class PaymentPreview(BaseModel):
-    """What sending a payment would do, asked before sending it (nothing is held or sent)."""
+    """What sending a payment would do, asked before sending it (nothing is held or sent):
+    scheduled when it needs no approval but is dated for a later day."""
 
-    outcome: Literal["posted", "sent", "pending_approval", "refused"]
+    outcome: Literal["posted", "sent", "scheduled", "pending_approval", "refused"]
     required: Requirement
     approvers: list[PossibleApprover] = Field(
         description="Who could approve it (never the person asking)"

@@ -18,6 +18,7 @@ from core.payments.payments import (
     payment_public,
     preview_payment,
     reject_payment,
+    run_payments,
 )
 from core.payments.rules import get_bank_rules, get_rules, put_bank_rules, put_rules
 
@@ -40,4 +41,5 @@ __all__ = [
     "put_bank_rules",
     "put_rules",
     "reject_payment",
+    "run_payments",
 ]

@@ -62,7 +62,8 @@ class Reason(Code):
     payment_not_pending = (
         "payment_not_pending",
         403,
-        "The payment no longer awaits approval (posted, sent, rejected, cancelled or expired).",
+        "The payment no longer awaits approval (scheduled, posted, sent, rejected, cancelled, "
+        "expired or failed).",
     )
     self_approval_forbidden = (
         "self_approval_forbidden",

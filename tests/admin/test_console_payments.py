@@ -4,7 +4,9 @@ the same), the approvals inbox and its count, and the approval rules editor."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
@@ -393,3 +395,30 @@ def test_the_sidebar_count_is_one_count_and_only_for_approvers(app, db, pw, cloc
             event.remove(db.engine, "before_cursor_execute", seen)
         assert sum("count(" in s.lower() for s in statements) == counts, username
         assert not [s for s in statements if "payment_approvals" in s and "count(" not in s]
+
+
+def test_a_payment_dated_later_is_checked_scheduled_shown_and_cancelled(client, pw, clock):
+    sign_in(client, "acme-payer")
+    today = clock.now().astimezone(ZoneInfo("Europe/Berlin")).date()
+    later = (today + dt.timedelta(days=3)).isoformat()
+    data = _form(client, pw, "supplier", "500.00", execution_date=later)
+    checked = client.get("/console/payments/new", params={**data, "check": "1"}).text
+    assert "<strong>Scheduled</strong>" in checked and later in checked
+    past = _send(client, {**data, "execution_date": (today - dt.timedelta(days=1)).isoformat()})
+    assert past.status_code == 422
+    assert "has passed" in _field(past.text, "execution-date")
+    garbled = _send(client, {**data, "execution_date": "next tuesday"})
+    assert garbled.status_code == 422
+    assert "Enter a date" in _field(garbled.text, "execution-date")
+    sent = _send(client, data)
+    assert sent.headers["location"].endswith("done=payment-scheduled"), sent.headers["location"]
+    page = client.get(sent.headers["location"]).text
+    assert f"it executes on {later}" in page and 'id="cancel"' in page
+    listed = client.get("/console/payments", params={"status": "scheduled"}).text
+    assert f"/console/payments/{_payment_id(sent)}" in listed
+    cancelled = client.post(
+        f"/console/payments/{_payment_id(sent)}/cancel",
+        data={"csrf_token": form_token(client)},
+        follow_redirects=False,
+    )
+    assert cancelled.headers["location"].endswith("done=payment-cancelled")

@@ -4,7 +4,8 @@ Nine checks, each a question the ledger must always answer "yes" to:
 
 - conservation: per currency, the entries sum to zero;
 - balances: every account's balance equals the sum of its entries (all in its currency);
-- holds: every account's held equals the sum of its payments awaiting approval;
+- holds: every account's held equals the sum of its payments awaiting approval or their
+  execution date (scheduled);
 - overdraft: no customer balance, less what its payments awaiting approval hold, is below its
   overdraft limit (clearing accounts may be);
 - transfers: every transfer has exactly its two entries, a debit of -amount on its debit

@@ -140,7 +140,7 @@ CHECK_TABLE = (
     Check("balances", "every balance equals the sum of its entries", "accounts", balances),
     Check(
         "holds",
-        "every account's held equals its payments awaiting approval",
+        "every account's held equals its payments awaiting approval or execution",
         "accounts",
         holds,
     ),

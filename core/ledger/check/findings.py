@@ -47,7 +47,7 @@ def past_overdraft_limit(
 def hold_not_its_payments(
     account_id: int, currency: str, held: int, pending: int, payments: int
 ) -> str:
-    waiting = f"{payments} payment{'s' if payments != 1 else ''} awaiting approval"
+    waiting = f"{payments} payment{'s' if payments != 1 else ''} awaiting approval or execution"
     return (
         f"account {account_id}: held {money(held, currency)}, its {waiting} "
         f"sum to {money(pending, currency)}"

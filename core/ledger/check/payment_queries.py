@@ -1,9 +1,9 @@
 """The read-only SQL behind the holds and payments checks, over ranges of ids like the rest.
 
-A payment awaiting approval holds its amount on its account (accounts.held); a payment whose
-money moved (posted, sent) has exactly one transfer of kind "payment", and such a transfer
-exists only for its payment (payments.transfer_id, unique, names it). Only the rows that break
-this come back.
+A payment awaiting approval or its execution date (scheduled) holds its amount on its account
+(accounts.held); a payment whose money moved (posted, sent) has exactly one transfer of kind
+"payment", and such a transfer exists only for its payment (payments.transfer_id, unique,
+names it). Only the rows that break this come back.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from sqlalchemy import and_, func, not_, or_, select
 
 from core.db import table_of
 from core.ledger.check.queries import ACCOUNTS, TRANSFERS, LedgerReader
-from core.models.payments import Payment
+from core.models.payments import HELD_STATUSES, MOVED_STATUSES, Payment
 
 PAYMENTS = table_of(Payment)
-# The statuses of a payment whose money moved (core.payments.payments.MOVED).
-MOVED = ("posted", "sent")
+MOVED = MOVED_STATUSES
 
 
 def mismatched_holds(reader: LedgerReader) -> Iterator[tuple[int, Any]]:
     """For each range of accounts: how many it holds, and rows (id, currency, held, pending,
-    payments) of those whose held is not the sum of their payments awaiting approval."""
+    payments) of those whose held is not the sum of their held payments (awaiting approval or
+    scheduled)."""
     a, p = ACCOUNTS.c, PAYMENTS.c
     for lo, hi in reader.ranges(a.id, "holds", max(reader.batch // 10, 1)):
         examined = reader.count(select(func.count()).where(a.id > lo, a.id <= hi))
@@ -34,7 +34,7 @@ def mismatched_holds(reader: LedgerReader) -> Iterator[tuple[int, Any]]:
                 func.sum(p.amount).label("pending"),
                 func.count().label("payments"),
             )
-            .where(p.status == "pending_approval", p.account_id > lo, p.account_id <= hi)
+            .where(p.status.in_(HELD_STATUSES), p.account_id > lo, p.account_id <= hi)
             .group_by(p.account_id)
             .subquery()
         )

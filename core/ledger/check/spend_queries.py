@@ -7,10 +7,10 @@ holds one holder's days at a time.
 
 A payment counts through the payment, not its transfer: its limits counted it on the day it
 was made (payments.spend_day), while it may be posted days later by its last approval, and
-one still awaiting approval counts already. One that ended without moving money (rejected,
-cancelled, expired) was given back on the same day, so it counts nothing. The transfers of
-kind "payment" are left out of the transfers' stream (the payments check proves each is its
-payment's).
+one still awaiting approval or its execution date counts already. One that ended without
+moving money (rejected, cancelled, expired, failed) was given back on the same day, so it
+counts nothing. The transfers of kind "payment" are left out of the transfers' stream (the
+payments check proves each is its payment's).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from core.ledger.check.limits import (
 from core.ledger.check.queries import LedgerReader
 from core.models.iam import Grant, GrantSpend, LimitCap, PersonSpend, Role, Tenant, User
 from core.models.ledger import Transfer
-from core.models.payments import Payment
+from core.models.payments import HELD_STATUSES, MOVED_STATUSES, Payment
 
 TRANSFERS = table_of(Transfer)
 GRANTS = table_of(Grant)
@@ -50,8 +50,9 @@ SPEND = table_of(GrantSpend)
 PERSON_SPEND = table_of(PersonSpend)
 CAPS = table_of(LimitCap)
 PAYMENTS = table_of(Payment)
-# The statuses of a payment that counts against limits: awaiting approval, or its money moved.
-COUNTED = ("pending_approval", "posted", "sent")
+# The statuses of a payment that counts against limits: held (awaiting approval or its
+# execution date), or its money moved.
+COUNTED = (*HELD_STATUSES, *MOVED_STATUSES)
 
 STREAM_ROWS = 2_000
 

@@ -100,7 +100,7 @@ def test_the_findings_say_what_is_wrong_in_money():
         "limit of 0.00 EUR"
     )
     assert findings.hold_not_its_payments(7, "EUR", 150_00, 100_00, 1) == (
-        "account 7: held 150.00 EUR, its 1 payment awaiting approval sum to 100.00 EUR"
+        "account 7: held 150.00 EUR, its 1 payment awaiting approval or execution sum to 100.00 EUR"
     )
     assert findings.iban_invalid(7, "has no IBAN") == "account 7 has no IBAN"
     assert findings.amounts({}) == "none"

@@ -7,14 +7,16 @@ could approve now: the policy's payment.approve allows each one, and an approval
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.context import RequestContext
 from core.errors import MandateError, NotFound
 from core.iam import service as iam
 from core.models.iam import GrantAccount, actor_of
+from core.models.ledger import Account
 from core.models.payments import PAYMENT_STATUSES, Beneficiary, Payment
 from core.payments import repository
 from core.payments import service as payments
@@ -99,18 +101,24 @@ def _as(db, clock, username: str, pw: PaymentsWorld):  # type: ignore[no-untyped
 
 def _payments(db, clock, pw: PaymentsWorld) -> None:  # type: ignore[no-untyped-def]
     """Payments in every state: waiting (one or two approvals, one half approved, from either
-    account), posted, sent, rejected, cancelled, expired, and one lapsed (still waiting past
-    its expiry, not yet released)."""
+    account), posted, sent, rejected, cancelled, expired, scheduled, failed, and one lapsed
+    (still waiting past its expiry, not yet released)."""
     payer = _as(db, clock, "acme-payer", pw)
     a = _as(db, clock, "acme-approver-a", pw)
     b = _as(db, clock, "acme-approver-b", pw)
 
-    def pay(amount: int, payee: str = "supplier", account: str = "acme-operating") -> int:
+    def pay(
+        amount: int,
+        payee: str = "supplier",
+        account: str = "acme-operating",
+        on: dt.date | None = None,
+    ) -> int:
         body = PaymentCreate(
             account_id=pw.world.account_id(account),
             beneficiary_id=pw.beneficiary_id(payee),
             amount=amount,
             currency="EUR",
+            execution_date=on,
         )
         return payer(payments.create_payment, body, new_key()).payment.id  # type: ignore[no-any-return]
 
@@ -121,7 +129,17 @@ def _payments(db, clock, pw: PaymentsWorld) -> None:  # type: ignore[no-untyped-
     pay(30_000_00, "globex")  # lapsed by now
     clock.at = now - dt.timedelta(days=2)
     assert unit_of_work(db, clock).run(payments.expire_payments) == 1
+    # Failed: scheduled for the next day, its account frozen by then.
+    clock.at = now - dt.timedelta(days=3)
+    pay(300_00, "supplier", "acme-payroll", on=_company_day(clock.now()) + dt.timedelta(days=1))
+    _set_status(db, pw.world.account_id("acme-payroll"), "frozen")
+    clock.at = now - dt.timedelta(days=1)
+    assert unit_of_work(db, clock).run(payments.run_payments).failed == 1
+    _set_status(db, pw.world.account_id("acme-payroll"), "open")
     clock.at = now
+    # Scheduled: approved, for a later day.
+    later = _company_day(now) + dt.timedelta(days=5)
+    a(payments.approve_payment, pay(20_000_00, on=later), new_key())
     pay(20_000_00)  # waits for one approval
     pay(150_000_00, "globex")  # waits for two, one from A
     half = pay(150_000_00, "payroll")  # B approved: waits for A
@@ -140,6 +158,15 @@ def _payments(db, clock, pw: PaymentsWorld) -> None:  # type: ignore[no-untyped-
         currency="EUR",
     )
     globex(payments.create_payment, body, new_key())
+
+
+def _company_day(at: dt.datetime) -> dt.date:
+    return at.astimezone(ZoneInfo("Europe/Berlin")).date()
+
+
+def _set_status(db, account_id: int, status: str) -> None:  # type: ignore[no-untyped-def]
+    with db.unit_of_work() as session:
+        session.execute(update(Account).where(Account.id == account_id).values(status=status))
 
 
 @pytest.fixture
@@ -197,7 +224,7 @@ def test_the_payment_list_is_what_each_get_shows(db, pw, clock):
                     i for i, q in shown.items() if q.status == status
                 }, (username, status)
     # Not trivially empty or full: who sees what.
-    expected_counts = {"acme-payer": 11, "globex-admin": 1, "compliance": 12, "manager": 12}
+    expected_counts = {"acme-payer": 13, "globex-admin": 1, "compliance": 14, "manager": 14}
     for username, count in expected_counts.items():
         with db.unit_of_work(write=False) as session:
             ctx = RequestContext(actor=actor_of(pw.world.users[username]), clock=clock)

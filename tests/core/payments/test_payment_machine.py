@@ -2,7 +2,9 @@
 payments (amounts across the panel's tiers, every beneficiary, both payers), approvals by
 anyone (the initiator, a repeat approver, people without the permission), rejections,
 cancellations, expiry (the clock moved past it), transfers, deposits and withdrawals, and
-freezing. Each step's outcome is predicted from the rows as they were (a small model of the
+freezing, payments dated for a later day (scheduled once approved, then executed on their
+day by `run_payments` or on the way of a new payment, or failed when the account is frozen
+then). Each step's outcome is predicted from the rows as they were (a small model of the
 policy and the ledger) and must match; a refused step changes nothing; after every step the
 invariants of tests/payments_checks.py and the ledger's own hold."""
 
@@ -75,6 +77,8 @@ FIRST_DECISIONS = [
     ("cancel", "initiator"),
     ("cancel", "acme-admin"),
 ]
+# When a payment is dated: mostly not at all (today), sometimes today, or a later day.
+LATER = st.sampled_from([None, None, 0, 1, 3])
 # Mostly a payment still waiting; sometimes any (ended ones are refused).
 PENDING = st.sampled_from([True, True, True, False])
 
@@ -162,6 +166,13 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
     def today() -> dt.date:
         return clock.now().astimezone(BERLIN).date()
 
+    def due(p: Payment) -> bool:
+        """A scheduled payment whose day has come (not yet executed)."""
+        return p.status == "scheduled" and (p.execution_date or today()) <= today()
+
+    def day_has_come(p: Payment) -> bool:
+        return p.execution_date is None or p.execution_date <= today()
+
     def signer_refusal(state: PaymentsState, amount: int) -> str | None:
         """The signer's payer grant: per transfer, then the day (payments pending count)."""
         if amount > SIGNER_PER_TRANSFER:
@@ -177,10 +188,13 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
         account = state.accounts[account_id]
         held = account.held
         if released:
+            # Lapsed payments are released; due scheduled ones execute (the hold becomes the
+            # posting: available stays), or fail on a frozen account (released).
             held -= sum(
                 p.amount
                 for p in state.payments.values()
-                if p.account_id == account_id and lapsed(p)
+                if p.account_id == account_id
+                and (lapsed(p) or (due(p) and frozen(state, account_id)))
             )
         return account.balance - held + account.overdraft_limit
 
@@ -225,18 +239,21 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
                     st.sampled_from(PAYEES),
                     AMOUNTS,
                     st.sampled_from(FIRST_DECISIONS),
+                    LATER,
                 ),
                 min_size=2,
                 max_size=6,
             )
         )
-        def some_payments(self, made: list[tuple[str, str, str, int, tuple[str, str]]]) -> None:
+        def some_payments(
+            self, made: list[tuple[str, str, str, int, tuple[str, str], int | None]]
+        ) -> None:
             """Each run starts with a few payments, most of them waiting for approvals, and a
             first decision on each (so that every run approves, rejects and cancels)."""
             decisions = {"approve": self.approve_one, "reject": self.reject_one}
             decisions["cancel"] = self.cancel_one
-            for payer, account, payee, amount, (decision, who) in made:
-                created = self.create_one(payer, account, payee, amount)
+            for payer, account, payee, amount, (decision, who), later in made:
+                created = self.create_one(payer, account, payee, amount, later)
                 if created is not None and decision in decisions:
                     decisions[decision](who, read().payments[created.id])
             self.replay_create(0, changed=False)  # and a retry of the first of them
@@ -246,20 +263,27 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             account=st.sampled_from(PAYING_ACCOUNTS),
             payee=st.sampled_from(PAYEES),
             amount=AMOUNTS,
+            later=LATER,
         )
-        def create(self, payer: str, account: str, payee: str, amount: int) -> None:
-            self.create_one(payer, account, payee, amount)
+        def create(
+            self, payer: str, account: str, payee: str, amount: int, later: int | None
+        ) -> None:
+            self.create_one(payer, account, payee, amount, later)
 
-        def create_one(self, payer: str, account: str, payee: str, amount: int) -> Any:
+        def create_one(
+            self, payer: str, account: str, payee: str, amount: int, later: int | None = None
+        ) -> Any:
             """Pay, as predicted; the payment made, or None when refused."""
             state = read()
             account_id, credit_id = world.account_id(account), credit_of[payee]
+            on = None if later is None else today() + dt.timedelta(days=later)
             body = PaymentCreate(
                 account_id=account_id,
                 beneficiary_id=pw.beneficiary_id(payee),
                 amount=amount,
                 currency="EUR",
                 reference="machine",
+                execution_date=on,
             )
             expected: str | None = None
             if account_id == credit_id:
@@ -279,15 +303,18 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             approvals, group_a = expected_panel(amount)
             assert (made.required.approvals, made.required.group_a) == (approvals, group_a)
             moved = "sent" if payee == "supplier" else "posted"
-            assert made.status == (moved if approvals == 0 else "pending_approval"), made
+            now_or_later = moved if not later else "scheduled"
+            assert made.status == (now_or_later if approvals == 0 else "pending_approval"), made
             outcomes[f"created {made.status}"] += 1
-            # The account's lapsed payments were let go first.
-            due = [
-                p.id for p in state.payments.values() if p.account_id == account_id and lapsed(p)
-            ]
+            # The account's lapsed payments were let go first, its due ones executed.
+            ours = [p for p in state.payments.values() if p.account_id == account_id]
             after = read().payments
-            assert all(after[i].status == "expired" for i in due), due
-            outcomes["expired"] += len(due)
+            gone = [p.id for p in ours if lapsed(p)]
+            assert all(after[i].status == "expired" for i in gone), gone
+            executed = [p.id for p in ours if due(p)]
+            assert all(after[i].status in ("posted", "sent") for i in executed), executed
+            outcomes["expired"] += len(gone)
+            outcomes["executed"] += len(executed)
             self.created.append(Replayable(payer, key, body, made))
             return made
 
@@ -305,7 +332,9 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
                 return
             approvals, _group_a = expected_panel(body.amount)
             moved = "sent" if body.beneficiary_id == pw.beneficiary_id("supplier") else "posted"
-            assert answer.outcome == (moved if approvals == 0 else "pending_approval"), answer
+            later = body.execution_date is not None and body.execution_date > today()
+            now_or_later = "scheduled" if later else moved
+            assert answer.outcome == (now_or_later if approvals == 0 else "pending_approval")
             outcomes["previewed"] += 1
 
         @rule(pick=PICK, changed=st.booleans())
@@ -354,14 +383,20 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
                 expected = "approval_group_not_needed"
             elif who in ("acme-approver-a", "acme-approver-b") and payment.amount > APPROVAL_LIMIT:
                 expected = "approval_limit_exceeded"
-            elif still == 1 and frozen(state, payment.account_id, payment.credit_account_id):
+            elif (
+                still == 1
+                and day_has_come(payment)
+                and frozen(state, payment.account_id, payment.credit_account_id)
+            ):
                 expected = "account_frozen"
             key = new_key()
             result = self.attempt(expected, who, payments.approve_payment, payment.id, key)
             if result is None:
                 return
             answer = result.payment
-            if still == 1:
+            if still == 1 and not day_has_come(payment):
+                assert answer.status == "scheduled" and answer.transfer_id is None, answer
+            elif still == 1:
                 assert answer.status == ("sent" if payment.kind == "external" else "posted")
                 assert answer.transfer_id is not None
             else:
@@ -444,7 +479,7 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             expected: str | None = None
             if username not in (initiator, "acme-admin"):
                 expected = "missing_permission"
-            elif not waiting(payment):
+            elif not waiting(payment) and payment.status != "scheduled":
                 expected = "payment_not_pending"
             body = PaymentEnd(reason="")
             if self.attempt(expected, username, payments.cancel_payment, payment.id, body):
@@ -467,6 +502,45 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             assert all(after.payments[i].status == "expired" for i in due)
             assert not any(lapsed(p) for p in after.payments.values())
             outcomes["expired"] += count
+
+        @rule(
+            days=st.integers(min_value=1, max_value=4), freeze=st.sampled_from([False] * 3 + [True])
+        )
+        def run_due(self, days: int, freeze: bool) -> None:
+            """Days pass, then `mandate payments run`: every due scheduled payment executes
+            once (or fails, its account frozen meanwhile), every lapsed one expires."""
+            clock.advance(days=days)
+            operating = world.account_id("acme-operating")
+            if freeze:
+                self.attempt(
+                    None,
+                    "manager",
+                    ledger.update_account,
+                    operating,
+                    AccountUpdate(status="frozen"),
+                )
+            state = read()
+            executing = [p for p in state.payments.values() if due(p)]
+            failing = {p.id for p in executing if frozen(state, p.account_id, p.credit_account_id)}
+            gone = [p.id for p in state.payments.values() if lapsed(p)]
+            settled = run(None, payments.run_payments)
+            assert (settled.executed, settled.failed, settled.expired) == (
+                len(executing) - len(failing),
+                len(failing),
+                len(gone),
+            )
+            after = read().payments
+            for p in executing:
+                moved = ("failed",) if p.id in failing else ("posted", "sent")
+                assert after[p.id or 0].status in moved, (p, after[p.id or 0])
+            assert run(None, payments.run_payments).executed == 0  # exactly once
+            outcomes["executed"] += len(executing) - len(failing)
+            outcomes["failed"] += len(failing)
+            outcomes["expired"] += len(gone)
+            if freeze:
+                self.attempt(
+                    None, "manager", ledger.update_account, operating, AccountUpdate(status="open")
+                )
 
         # -- the ledger around it ------------------------------------------------------------
 
@@ -526,7 +600,7 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             self.attempt(
                 None, "manager", ledger.update_account, operating, AccountUpdate(status="frozen")
             )
-            self.create(payer, "acme-operating", payee, amount)
+            self.create(payer, "acme-operating", payee, amount, None)
             self.approve(who, pick, pending=True)
             self.attempt(
                 None, "manager", ledger.update_account, operating, AccountUpdate(status="open")
@@ -555,6 +629,8 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
         "created sent": outcomes["created sent"],
         "created posted": outcomes["created posted"],
         "created pending_approval": outcomes["created pending_approval"],
+        "scheduled": outcomes["created scheduled"] + outcomes["approved, scheduled"],
+        "executed": outcomes["executed"],
         "approved, still waiting": outcomes["approved, pending_approval"],
         "approved, moved": outcomes["approved, posted"] + outcomes["approved, sent"],
         "rejected": outcomes["rejected"],
