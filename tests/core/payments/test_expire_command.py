@@ -91,3 +91,57 @@ def test_the_command_expires_lapsed_payments_and_gives_their_money_back(
 
     # Nothing more has lapsed: a second run changes nothing.
     assert _expire(monkeypatch, db) == "expired 0 payments awaiting approval"
+
+
+def _run(monkeypatch, db: Database) -> str:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MANDATE_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["payments", "run"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def test_payments_run_executes_what_is_due_and_expires_what_lapsed(app, db, world, monkeypatch):
+    """`mandate payments run`: the scheduled payments whose day has come execute (once), one
+    whose day is still ahead waits, and lapsed payments expire as with `expire`; `expire`
+    alone executes nothing."""
+    now = dt.datetime.now(dt.UTC)
+    clock = FixedClock(now - dt.timedelta(days=8))
+    pw = build_payments_world(db, app.state.services.passwords, world, clock)
+    operating, payroll = world.account_id("acme-operating"), world.account_id("acme-payroll")
+    lapsed = _pay(db, operating, pw.beneficiary_id("supplier"), 20_000_00, clock)
+    payer = staff_context(db, "acme-payer", clock)
+
+    def schedule(days_ahead: int) -> int:
+        on = (clock.now() + dt.timedelta(days=days_ahead)).date()
+        body = PaymentCreate(
+            account_id=payroll,
+            beneficiary_id=pw.beneficiary_id("supplier"),
+            amount=300_00,
+            currency="EUR",
+            execution_date=on,
+        )
+        made = db.run(
+            lambda s: payments.create_payment(
+                s, RequestContext(actor=payer.actor, clock=clock), body, new_key()
+            )
+        )
+        assert made.payment.status == "scheduled", made.payment
+        return made.payment.id
+
+    due, ahead = schedule(3), schedule(30)
+    assert _expire(monkeypatch, db) == "expired 1 payment awaiting approval"
+    with db.unit_of_work(write=False) as session:
+        assert session.get(Payment, due).status == "scheduled"  # type: ignore[union-attr]
+    assert _run(monkeypatch, db) == (
+        "executed 1 scheduled payment, 0 failed; expired 0 awaiting approval"
+    )
+    with db.unit_of_work(write=False) as session:
+        statuses = {i: session.get(Payment, i).status for i in (lapsed, due, ahead)}  # type: ignore[union-attr]
+        assert statuses == {lapsed: "expired", due: "sent", ahead: "scheduled"}
+        assert session.get(Account, payroll).held == 300_00  # type: ignore[union-attr]
+    assert check_database(db).ok
+    assert _run(monkeypatch, db).startswith("executed 0 scheduled payments")
