@@ -182,16 +182,16 @@ def approval_group(entry: Entry, form: FormData) -> str | None:
     return group or None
 
 
-def approval_limit(entry: Entry, form: FormData) -> int | None:
-    """An approver's approval limit, a decimal in the currency of the form's limits (read
-    first, by `limits`)."""
-    typed = text(form, "approval_limit", 40)
-    entry.values["approval_limit"] = typed
+def approval_limit(entry: Entry, form: FormData, name: str = "approval_limit") -> int | None:
+    """An approver's approval limit (or, `name` approval_daily_limit, their daily approval
+    limit), a decimal in the currency of the form's limits (read first, by `limits`)."""
+    typed = text(form, name, 40)
+    entry.values[name] = typed
     currency = entry.values.get("limit_currency", "")
     if typed and not is_currency(currency):
         entry.error("limit_currency", "Choose the currency of the limits.")
         return None
-    return amount(entry, "approval_limit", typed, currency, required=False)
+    return amount(entry, name, typed, currency, required=False)
 
 
 def window(entry: Entry, form: FormData) -> TimeWindow | None:

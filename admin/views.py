@@ -219,7 +219,11 @@ def change_value(value: Any, key: str, record: dict[str, Any]) -> str:
         return format_amount(value, record["currency"])
     # An approver's limit is in the grant's limit currency.
     limits = record.get("limits")
-    if key == "approval_limit" and isinstance(value, int) and isinstance(limits, dict):
+    if (
+        key in ("approval_limit", "approval_daily_limit")
+        and isinstance(value, int)
+        and isinstance(limits, dict)
+    ):
         return format_amount(value, str(limits.get("currency") or "EUR"))
     if key == "window" and isinstance(value, dict):
         days = ", ".join(str(d).capitalize() for d in value.get("days", []))

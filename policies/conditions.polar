@@ -129,3 +129,17 @@ passes("approval_limit_exceeded", grant, request) if
 refuses("approval_limit_exceeded", grant, request,
         {kind: "approval", level: "grant", amount: limit}) if
     grant.approval.limit = {set: true, amount: limit} and request.amount > limit;
+
+# approval_daily_limit_exceeded: "Within the daily approval limit". An approver's grant may
+# also cap what the payments their approvals count toward sum to in a day (the company's
+# day, in the grant's limit currency): request.approver.day_total is what they approved
+# today, plus this payment.
+passes("approval_daily_limit_exceeded", grant, _request) if
+    grant.approval.daily_limit.set = false;
+passes("approval_daily_limit_exceeded", grant, request) if
+    grant.approval.daily_limit = {set: true, amount: limit} and
+    request.approver.day_total <= limit;
+refuses("approval_daily_limit_exceeded", grant, request,
+        {kind: "approval_daily", level: "grant", amount: limit}) if
+    grant.approval.daily_limit = {set: true, amount: limit} and
+    request.approver.day_total > limit;

@@ -50,7 +50,9 @@
 #       it, approved it already), still_needed, still_needed_a (approvals the panel still
 #       needs, of them from group A), expires_at (seconds)}; request.amount and
 #       request.currency are its amount and currency. Each grant then also has approval
-#       {group, limit} ({set: false} or {set: true, group} / {set: true, amount}).
+#       {group, limit, daily_limit} ({set: false} or {set: true, group} / {set: true,
+#       amount}), and request.approver is {day_total}: what the person asking approved today
+#       (the company's day) in this currency, plus this payment.
 # The answer's grant is the grant that allowed or refused, nil when none did.
 # ===========================================================================
 
@@ -118,12 +120,13 @@ conditions(action, ["grant_not_yet_valid", "grant_expired", "outside_time_window
 # Approving a payment: the person's grant over the paying account carries payment.approve,
 # the payment still waits, the person neither prepared it nor approved it already, their
 # group fills a place the panel still has, and the amount is within their approval limit
-# (approvals.polar). A step-up (a recent strong authentication) will be one more condition
+# (approvals.polar), and so is what they approved today with it (their daily approval limit,
+# if their grant sets one). A step-up (a recent strong authentication) will be one more condition
 # here, when the identity issue brings it.
 conditions("payment.approve", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
                                "self_approval_forbidden", "already_approved",
                                "approval_group_not_needed", "limit_currency_mismatch",
-                               "approval_limit_exceeded"]);
+                               "approval_limit_exceeded", "approval_daily_limit_exceeded"]);
 # Rejecting: anyone who may approve payments may reject one they did not prepare, whatever
 # its amount, their group, or an approval they gave it before.
 conditions("payment.reject", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",

@@ -75,6 +75,7 @@ condition_text("self_approval_forbidden", "Not prepared or added by the person")
 condition_text("already_approved",        "Not approved by the person already");
 condition_text("approval_group_not_needed", "Fills a place the panel still has");
 condition_text("approval_limit_exceeded", "Within the approval limit");
+condition_text("approval_daily_limit_exceeded", "Within the daily approval limit");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).

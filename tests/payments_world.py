@@ -45,6 +45,7 @@ def add_approver(
     group: str | None,
     limit: int | None,
     now: dt.datetime,
+    daily_limit: int | None = None,
 ) -> User:
     acme = world.tenants["acme"]
     user = iam.create_user(
@@ -65,7 +66,8 @@ def add_approver(
         now=now,
         approval_group=group,
         approval_limit=limit,
-        limit_currency="EUR" if limit is not None else None,
+        approval_daily_limit=daily_limit,
+        limit_currency="EUR" if limit is not None or daily_limit is not None else None,
     )
     world.users[username] = user
     return user

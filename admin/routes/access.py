@@ -51,6 +51,7 @@ GRANT_FIELDS = (
     "valid_until",
     "approval_group",
     "approval_limit",
+    "approval_daily_limit",
 )
 
 
@@ -314,7 +315,8 @@ def create_grant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respo
         limits = forms.limits(entry, form)
         group = forms.approval_group(entry, form)
         approval_limit = forms.approval_limit(entry, form)
-        if approval_limit is not None and limits is None:
+        approval_daily_limit = forms.approval_limit(entry, form, "approval_daily_limit")
+        if (approval_limit is not None or approval_daily_limit is not None) and limits is None:
             # The approval limit is typed in the limits' currency: that is the grant's limit
             # currency even with no other limit.
             limits = LimitSet(currency=entry.values["limit_currency"])
@@ -339,6 +341,7 @@ def create_grant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respo
             valid_until=ends,
             approval_group=group,
             approval_limit=approval_limit,
+            approval_daily_limit=approval_daily_limit,
         )
 
     def act(session: Session, ctx: RequestContext, body: GrantCreate) -> Response:

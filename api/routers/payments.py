@@ -38,6 +38,7 @@ APPROVAL_REFUSALS = (
     "approval_group_not_needed",
     "limit_currency_mismatch",
     "approval_limit_exceeded",
+    "approval_daily_limit_exceeded",
 )
 ANSWERS: dict[int | str, dict[str, Any]] = {
     201: {

@@ -40,15 +40,24 @@ def proposal(limits: LimitSet | None) -> Proposal:
 
 @dataclass(frozen=True)
 class ApprovalTerms:
-    """How an approver's approvals count: their signature group ("A", "B"), and the most one
-    approval of theirs may cover, in minor units of the grant's limit currency."""
+    """How an approver's approvals count: their signature group ("A", "B"), the most one
+    approval of theirs may cover, and (optionally) the most the payments their approvals of a
+    day count toward may sum to, in minor units of the grant's limit currency."""
 
     group: str | None = None
     limit: int | None = None
+    daily_limit: int | None = None
 
     @property
     def given(self) -> bool:
-        return self.group is not None or self.limit is not None
+        return self.group is not None or self.limit is not None or self.daily_limit is not None
+
+    @property
+    def first_given(self) -> str:
+        """The field of the first term given (for a refusal to name)."""
+        if self.group is not None:
+            return "approval_group"
+        return "approval_limit" if self.limit is not None else "approval_daily_limit"
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,11 @@ def patched_conditions(current: GrantPublic, body: GrantUpdate) -> GrantConditio
         approval=ApprovalTerms(
             group=patched(body.approval_group, body.clear_approval_group, current.approval_group),
             limit=patched(body.approval_limit, body.clear_approval_limit, current.approval_limit),
+            daily_limit=patched(
+                body.approval_daily_limit,
+                body.clear_approval_daily_limit,
+                current.approval_daily_limit,
+            ),
         ),
     )
     check_validity(conditions.valid_from, conditions.valid_until)
@@ -113,7 +127,7 @@ def check_approval(
     Only terms the request gives are held to the role: a grant whose custom role has since
     lost payment.approve can still be changed, or its terms cleared."""
     if given.given and APPROVE not in permissions:
-        name = "approval_group" if given.group is not None else "approval_limit"
+        name = given.first_given
         raise InvalidRequest(
             f"{name}: the role {role_name} does not carry {APPROVE}, so an approval group or "
             "limit would have no effect, and the bank refuses terms that do nothing: give "
@@ -126,6 +140,13 @@ def check_approval(
             'the grant would have none: give limits with a currency ({"currency": "EUR"} '
             "alone will do), or no approval limit",
             field="approval_limit",
+        )
+    if conditions.approval.daily_limit is not None and conditions.limits is None:
+        raise InvalidRequest(
+            "approval_daily_limit: a daily approval limit is counted in the grant's limit "
+            'currency, and the grant would have none: give limits with a currency ({"currency": '
+            '"EUR"} alone will do), or no daily approval limit',
+            field="approval_daily_limit",
         )
 
 
@@ -169,3 +190,4 @@ def set_conditions(grant: Grant, conditions: GrantConditions) -> None:
     grant.valid_until = conditions.valid_until
     grant.approval_group = conditions.approval.group
     grant.approval_limit = conditions.approval.limit
+    grant.approval_daily_limit = conditions.approval.daily_limit

@@ -151,7 +151,7 @@ def create_grant(session: Session, ctx: RequestContext, body: GrantCreate) -> Gr
         not_found=f"user {body.user_id} not found",
         proposal=proposal(body.limits),
     )
-    approval = ApprovalTerms(body.approval_group, body.approval_limit)
+    approval = ApprovalTerms(body.approval_group, body.approval_limit, body.approval_daily_limit)
     conditions = GrantConditions(
         body.limits, body.window, body.valid_from, body.valid_until, approval
     )
@@ -195,7 +195,7 @@ def update_grant(
     if grant.revoked_at is not None:
         raise Conflict("the grant is revoked; create a new one", code="grant_revoked")
     conditions = patched_conditions(before, body)
-    given = ApprovalTerms(body.approval_group, body.approval_limit)
+    given = ApprovalTerms(body.approval_group, body.approval_limit, body.approval_daily_limit)
     check_approval(conditions, given, role.name, role_public(session, role).permissions)
     scope = patched_scope(before, body)
     set_conditions(grant, conditions)

@@ -62,6 +62,7 @@ def grant(row: Grant, its_role: Role, account_ids: list[int]) -> GrantPublic:
         valid_until=row.valid_until,
         approval_group=row.approval_group,
         approval_limit=row.approval_limit,
+        approval_daily_limit=row.approval_daily_limit,
         created_by=row.created_by_id,
         created_at=row.created_at,
         revoked_at=row.revoked_at,

@@ -108,6 +108,18 @@ ApprovalLimit = Annotated[
         "carries payment.approve",
     ),
 ]
+ApprovalDailyLimit = Annotated[
+    int | None,
+    Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_AMOUNT,
+        description="The most the payments this approver's approvals count toward may sum to "
+        "in a day (the company's day), in minor units of the grant's limit currency "
+        "(limits.currency, required with it); only with a role that carries payment.approve",
+    ),
+]
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$"),
@@ -274,6 +286,7 @@ class GrantCreate(_Input):
     valid_until: AwareDatetime = None
     approval_group: ApprovalGroup = None
     approval_limit: ApprovalLimit = None
+    approval_daily_limit: ApprovalDailyLimit = None
 
     @model_validator(mode="after")
     def _scope_and_validity(self) -> GrantCreate:
@@ -306,6 +319,12 @@ class GrantUpdate(_Input):
         default=False,
         description="Remove the approval limit: the approver may then approve any amount",
     )
+    approval_daily_limit: ApprovalDailyLimit = None
+    clear_approval_daily_limit: StrictBool = Field(
+        default=False,
+        description="Remove the daily approval limit: the approver's approvals of a day may "
+        "then sum to any amount",
+    )
 
 
 class GrantPublic(BaseModel):
@@ -324,6 +343,11 @@ class GrantPublic(BaseModel):
     approval_group: Literal["A", "B"] | None
     approval_limit: int | None = Field(
         description="minor units of limits.currency; null: any amount"
+    )
+    approval_daily_limit: int | None = Field(
+        default=None,
+        description="minor units of limits.currency, what the payments this approver's "
+        "approvals count toward may sum to in a day; null: no daily approval limit",
     )
     created_by: int | None
     created_at: dt.datetime

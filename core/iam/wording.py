@@ -42,6 +42,9 @@ def approval_words(grant: GrantPublic) -> str:
     if grant.approval_limit is not None and grant.limits is not None:
         amount = format_amount(grant.approval_limit, grant.limits.currency)
         parts.append(f"approving up to {amount} a payment")
+    if grant.approval_daily_limit is not None and grant.limits is not None:
+        amount = format_amount(grant.approval_daily_limit, grant.limits.currency)
+        parts.append(f"approving up to {amount} a day in all")
     return ", ".join(parts)
 
 

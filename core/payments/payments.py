@@ -414,6 +414,9 @@ def approve_payment(
         Resource.of_account(subject),
         not_found=f"payment {payment_id} not found",
         approval=approval_of(payment, approvals),
+        # The approver is locked (after the payment and its accounts) when a daily approval
+        # limit counts what they approved today: two approvals at once never jointly pass it.
+        lock=True,
     )
     grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
     now = ctx.now()

@@ -78,19 +78,21 @@ def _limits(target: Grant | Role, spec: dict[str, Any] | None) -> None:
 
 
 def _approval(grant: Grant, spec: dict[str, Any] | None) -> None:
-    """An approver's signature group and approval limit. The limit is in the grant's limit
+    """An approver's signature group, approval limit and daily approval limit. The limits are
+    in the grant's limit
     currency (as on a real grant): the approval's own `currency`, else the limits', else
     EUR."""
     if not spec:
         return
     grant.approval_group = spec.get("group")
-    if spec.get("limit") is None:
+    if spec.get("limit") is None and spec.get("daily_limit") is None:
         return
     limit_currency = spec.get("currency") or grant.limit_currency or "EUR"
     if grant.limit_currency and grant.limit_currency != limit_currency:
         raise ValueError("a grant's limits and approval limit are in one currency")
     grant.limit_currency = limit_currency
-    grant.approval_limit = minor(spec["limit"], limit_currency)
+    grant.approval_limit = minor(spec.get("limit"), limit_currency)
+    grant.approval_daily_limit = minor(spec.get("daily_limit"), limit_currency)
 
 
 def build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant, Role, list[str]]:

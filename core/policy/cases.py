@@ -232,6 +232,8 @@ def run_case(
     if engine.holds("moves_money", action):
         money = _money(gathered, merged, actor, currency)
     proposal = _proposal(gathered, merged, currency) if "proposal" in merged else None
+    # payment.approve: what the approver approved today already (a daily approval limit).
+    gathered.approved_today = minor(merged.get("approved_today", 0), currency) or 0
     facts = shape_request(
         gathered,
         actor=actor,

@@ -47,6 +47,7 @@ API_NAMES: dict[Reason, str] = {
     Reason.already_approved: "not_approved_already",
     Reason.approval_group_not_needed: "approval_group",
     Reason.approval_limit_exceeded: "approval_limit",
+    Reason.approval_daily_limit_exceeded: "approval_daily_limit",
 }
 
 

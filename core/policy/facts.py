@@ -81,6 +81,8 @@ def build_request(
         only_carrying=only_carrying,
         memo=memo,
     )
+    if approval is not None and action == "payment.approve":
+        _add_approved_today(session, gathered, actor, resource, approval, now, lock, memo)
     return shape_request(
         gathered,
         actor=actor,
@@ -156,6 +158,31 @@ def _add_money(
         currency=money.currency,
         today=today,
         month_start=month_start,
+    )
+
+
+def _add_approved_today(
+    session: Session,
+    gathered: Gathered,
+    actor: Actor,
+    resource: Resource,
+    approval: Approval,
+    now: dt.datetime,
+    lock: bool,
+    memo: dict[Any, Any] | None,
+) -> None:
+    """What the person approved today, read only when a grant of theirs sets a daily approval
+    limit. There the person is locked first (`lock`: after the payment and its accounts, as a
+    payer is), so that two approvals of theirs at once cannot jointly pass the limit."""
+    if resource.tenant_id is None or not any(
+        g.approval_daily_limit is not None for g, _ in gathered.pairs
+    ):
+        return
+    if lock:
+        spend.lock_person(session, actor.user_id)
+    zone = repository.tenant_zone(session, resource.tenant_id, memo)
+    gathered.approved_today = repository.approved_today(
+        session, actor.user_id, approval.currency, now, zone
     )
 
 

@@ -81,6 +81,12 @@ class Reason(Code):
         403,
         "The payment is above your approval limit.",
     )
+    approval_daily_limit_exceeded = (
+        "approval_daily_limit_exceeded",
+        403,
+        "Approving this payment would take what you approved today above your daily "
+        "approval limit.",
+    )
 
 
 # reason code -> (HTTP status, what it means in general)
@@ -198,6 +204,13 @@ def describe(
             f"Your approval limit is {format_amount(detail['amount'], currency)}; this payment "
             f"is {format_amount(amount or 0, currency)}."
         )
+    if reason == "approval_daily_limit_exceeded" and "amount" in detail and currency:
+        before = spent_today or 0  # for this refusal: what the person approved today
+        return (
+            f"Your daily approval limit is {format_amount(detail['amount'], currency)}; you "
+            f"approved {format_amount(before, currency)} today, and this payment is "
+            f"{format_amount(amount or 0, currency)}."
+        )
     if reason == "approval_group_not_needed" and "group_a" in detail:
         needed = detail["group_a"]
         return (
@@ -307,6 +320,7 @@ PAYMENT_CONDITIONS = (
     Reason.already_approved,
     Reason.approval_group_not_needed,
     Reason.approval_limit_exceeded,
+    Reason.approval_daily_limit_exceeded,
 )
 
 
@@ -338,6 +352,8 @@ def _payment_words(
         left = Progress(int(payment["still_needed"]), int(payment["still_needed_a"]))
         fills = "fills one" if passed else "fills none of them"
         return f"It needs {describe_needed(left)}: an approval from {who} {fills}."
+    if name == Reason.approval_daily_limit_exceeded:
+        return _daily_approval_words(passed, request, grant, currency)
     limit = (grant.get("approval") or {}).get("limit") or {}
     if not limit.get("set"):
         return "No approval limit."
@@ -345,6 +361,19 @@ def _payment_words(
     amount = request.get("amount")
     if isinstance(amount, int):
         text += f"; this payment is {format_amount(amount, currency)}"
+    return text + ("." if passed else ", above it.")
+
+
+def _daily_approval_words(
+    passed: bool, request: dict[str, Any], grant: dict[str, Any], currency: str
+) -> str:
+    daily = (grant.get("approval") or {}).get("daily_limit") or {}
+    if not daily.get("set"):
+        return "No daily approval limit."
+    text = f"Daily approval limit {format_amount(daily['amount'], currency)} (set by the grant)"
+    total = (request.get("approver") or {}).get("day_total")
+    if isinstance(total, int):
+        text += f"; with this payment, approved today: {format_amount(total, currency)}"
     return text + ("." if passed else ", above it.")
 
 

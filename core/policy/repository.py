@@ -1,19 +1,22 @@
 """The policy's queries: which grants reach a resource, what their custom roles carry, the
-caps in a currency, the tenant's time zone, a payment's approvals. Indexed lookups, built
+caps in a currency, the tenant's time zone, a payment's approvals, what an approver approved
+today. Indexed lookups, built
 once; the rows they return are shaped into facts by core.policy.shaping. Totals spent are
 core.policy.spend's."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, bindparam, or_, select, union
+from sqlalchemy import BindParameter, bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant
-from core.models.payments import PaymentApproval
+from core.models.payments import Payment, PaymentApproval
 from core.policy.shaping import caps_by_level
 
 
@@ -124,3 +127,34 @@ def payment_approvals(session: Session, payment_id: int) -> list[PaymentApproval
             .order_by(col(PaymentApproval.id))
         )
     )
+
+
+_APPROVED = (
+    select(func.coalesce(func.sum(col(Payment.amount)), 0))
+    .select_from(PaymentApproval)
+    .join(Payment, col(Payment.id) == col(PaymentApproval.payment_id))
+    .where(
+        col(PaymentApproval.approver_id) == bindparam("user_id"),
+        col(PaymentApproval.created_at) >= bindparam("start"),
+        col(PaymentApproval.created_at) < bindparam("end"),
+        col(Payment.currency) == bindparam("currency"),
+    )
+)
+
+
+def approved_today(
+    session: Session, user_id: int, currency: str, now: dt.datetime, zone: str
+) -> int:
+    """What the payments `user_id` approved today (the day of `now` in `zone`, the company's)
+    sum to, in `currency`: each approval counts its payment's amount, whatever became of the
+    payment since (an approval given is given)."""
+    local = now.astimezone(ZoneInfo(zone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + dt.timedelta(days=1)  # wall-clock arithmetic: the next midnight, DST or not
+    params = {
+        "user_id": user_id,
+        "currency": currency,
+        "start": start.astimezone(dt.UTC),
+        "end": end.astimezone(dt.UTC),
+    }
+    return int(session.connection().scalar(_APPROVED, params) or 0)

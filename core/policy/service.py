@@ -202,6 +202,8 @@ def explain_refusal(
     # An approval's amount and currency are the payment's (core.policy.shaping: approval).
     payment = facts.request.get("payment")
     amount = money.amount if money else facts.values.get("amount") if payment else None
+    if decision.reason == "approval_daily_limit_exceeded" and isinstance(amount, int):
+        spent_today = int(facts.values.get("approver.day_total", amount)) - amount
     currency = money.currency if money else facts.request.get("currency") if payment else None
     return describe(
         decision.reason,

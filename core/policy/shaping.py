@@ -160,6 +160,9 @@ class Facts:
     roles: dict[int, Role] = field(default_factory=dict)
     spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
     person_spend: GrantSpendTotals = field(default_factory=GrantSpendTotals)
+    # payment.approve: what the person approved today (the company's day), in the payment's
+    # currency (read only when a grant sets a daily approval limit).
+    approved_today: int = 0
     local_times: dict[int, dt.datetime] = field(default_factory=dict)
     # Money actions on a tenant's account: the tenant-local day the movement counts on.
     day: dt.date | None = None
@@ -287,6 +290,7 @@ def grant_facts(
         "approval": {
             "group": optional(grant.approval_group, "group"),
             "limit": optional(grant.approval_limit, "amount"),
+            "daily_limit": optional(grant.approval_daily_limit, "amount"),
         },
     }
     if currency is not None:
@@ -319,6 +323,9 @@ class Gathered:
     proposal_caps: dict[str, dict[str, int]] | None = None
     spend: dict[int, GrantSpendTotals] = field(default_factory=dict)
     person_spend: GrantSpendTotals = field(default_factory=GrantSpendTotals)
+    # payment.approve: what the person approved today (the company's day), in the payment's
+    # currency (read only when a grant sets a daily approval limit).
+    approved_today: int = 0
 
 
 def carrying(engine: PolicyEngine, gathered: Gathered, action: str) -> list[tuple[Grant, Role]]:
@@ -369,6 +376,8 @@ def shape_request(
         request["currency"] = approval.currency
         request["amount"] = Dynamic("amount")
         values["amount"] = approval.amount
+        request["approver"] = {"day_total": Dynamic("approver.day_total")}
+        values["approver.day_total"] = gathered.approved_today + approval.amount
     if proposal is None and action in PROPOSING_ACTIONS:
         proposal = Proposal(currency="")
     if proposal is not None:

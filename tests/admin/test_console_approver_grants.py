@@ -123,3 +123,32 @@ def test_refusals_of_approval_terms_are_shown_beside_their_fields(client, world)
 
     page = client.get(f"/console/users/{person}").text
     assert "No roles: this person can do nothing yet." in page
+
+
+def test_the_grant_form_gives_a_daily_approval_limit(client, app, world, clock):
+    token = sign_in(client, "acme-admin")
+    person = _new_person(client, token, "fritz")
+    form = client.get(f"/console/grants/new?user={person}").text
+    assert 'name="approval_daily_limit"' in form
+    approver, payer = _role_id(client, "Approver"), _role_id(client, "Payer")
+    refused = _give(client, token, person, payer, approval_daily_limit="5,000.00")
+    assert refused.status_code == 422
+    daily_field = _field(refused.text, 'id="f-approval_daily_limit"')
+    assert "does not carry payment.approve" in daily_field
+    garbled = _give(client, token, person, approver, approval_daily_limit="lots")
+    assert garbled.status_code == 422
+    assert "Enter an amount" in _field(garbled.text, 'id="f-approval_daily_limit"')
+    given = _give(
+        client,
+        token,
+        person,
+        approver,
+        approval_group="A",
+        approval_daily_limit="25,000.00",
+    )
+    assert given.status_code == 303, given.text
+    page = client.get(given.headers["location"]).text
+    assert "Signature group A · Up to 25,000.00 EUR a day in all" in page
+    admin = bearer(app, world.users["acme-admin"], clock)
+    [grant] = client.get("/v1/grants", params={"user_id": person}, headers=admin).json()["items"]
+    assert grant["approval_daily_limit"] == 25_000_00

@@ -140,7 +140,9 @@ def test_explain_gives_each_condition_of_an_approval_in_words(client, app, pw, c
         "approval_group_not_needed",
         "limit_currency_mismatch",
         "approval_limit_exceeded",
+        "approval_daily_limit_exceeded",
     ]
+    assert words["approval_daily_limit_exceeded"] == (True, "No daily approval limit.")
     assert words["payment_not_pending"] == (
         True,
         "The payment awaits approval until 2026-12-02 09:00 UTC.",

@@ -28,7 +28,15 @@ BUILTIN_ROLES = ("payer", "bookkeeper", "corporate_admin", "approver")
 # About a waiting payment, mostly approvers: so that every condition of an approval is met
 # or failed often enough.
 PAYMENT_ROLES = ("approver", "approver", "approver", "corporate_admin", "payer")
-PAYMENT_STATUSES = ["pending_approval"] * 5 + ["posted", "sent", "rejected", "cancelled", "expired"]
+PAYMENT_STATUSES = ["pending_approval"] * 5 + [
+    "scheduled",
+    "posted",
+    "sent",
+    "rejected",
+    "cancelled",
+    "expired",
+    "failed",
+]
 
 
 @st.composite
@@ -80,6 +88,7 @@ def grants(
         "approval": {
             "group": optional(draw(st.sampled_from([None, "A", "B"])), "group"),
             "limit": optional(draw(st.sampled_from([None, None, 1000, 5000])), "amount"),
+            "daily_limit": optional(draw(st.sampled_from([None, None, 3000, 8000])), "amount"),
         },
         "caps": draw(caps()) if money else {k: [] for k in LIMIT_KINDS},
     }
@@ -157,6 +166,7 @@ def requests(draw: Any) -> dict[str, Any]:
         request["payment"] = draw(payments())
         request["currency"] = draw(st.sampled_from(["EUR", "EUR", "USD"]))
         request["amount"] = Dynamic("amount")
+        request["approver"] = {"day_total": Dynamic("approver.day_total")}
     return request
 
 
@@ -180,6 +190,20 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
         anywhere = st.integers(1, 12_000)
         values["amount"] = draw(
             st.one_of(st.sampled_from(limits), anywhere) if limits else anywhere
+        )
+        # What the approver approved today, plus this payment: at, just under and just over
+        # the daily approval limits, as well as anywhere.
+        daily = sorted(
+            {
+                grant["approval"]["daily_limit"]["amount"] + offset
+                for grant in request["grants"]
+                if grant["approval"]["daily_limit"]["set"]
+                for offset in (-1, 0, 1)
+            }
+        )
+        total = st.integers(values["amount"], 20_000)
+        values["approver.day_total"] = max(
+            draw(st.one_of(st.sampled_from(daily), total) if daily else total), values["amount"]
         )
     if request["action"] in MONEY_ACTIONS:
         # Amounts and totals at, just under and just over the limits, as well as anywhere.

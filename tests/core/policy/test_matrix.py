@@ -65,6 +65,7 @@ EXPECTED = [
             "approval_group_not_needed",
             "limit_currency_mismatch",
             "approval_limit_exceeded",
+            "approval_daily_limit_exceeded",
         ),
     ),
     (
