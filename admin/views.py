@@ -101,6 +101,12 @@ ACTION_LABELS = {
     "payment.approve": "Payment approval",
     "payment.reject": "Payment rejection",
     "payment.cancel": "Payment cancellation",
+    # What became of a payment one prepared (steps in one's activity, not actions).
+    "payment.posted": "Payment posted",
+    "payment.sent": "Payment sent",
+    "payment.scheduled": "Payment scheduled",
+    "payment.expired": "Payment expired",
+    "payment.failed": "Payment failed",
     "approval_rule.manage": "Approval rules change",
     "approval_minimum.manage": "Approval minimums change",
     "console.sign_in": "Signed in to the console",

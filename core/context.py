@@ -44,6 +44,25 @@ class PendingActivity:
     done: str | None = None
 
 
+@dataclass(frozen=True)
+class PaymentStep:
+    """A step of a payment taken by someone other than who prepared it, or by Mandate itself
+    (an approval, a rejection, a cancellation, its posting, scheduling, execution, failure or
+    expiry): shown in the activity of who prepared the payment, so that they follow it to
+    its end. `acted_by` is who took the step; None when Mandate did (expiry, execution)."""
+
+    user_id: int
+    tenant_id: int | None
+    action: str
+    detail: str
+    payment_id: int
+    acted_by: int | None
+    account_id: int | None = None
+    amount: int | None = None
+    currency: str | None = None
+    transfer_id: int | None = None
+
+
 @dataclass
 class AuditTrail:
     """Records gathered during a request, written when its unit of work ends: with its
@@ -52,6 +71,9 @@ class AuditTrail:
     decisions: list[Any] = field(default_factory=list)
     changes: list[Any] = field(default_factory=list)
     activity: PendingActivity | None = None
+    # Steps of other people's payments this request took, for their activity (with the
+    # commit only: a failed request took none).
+    steps: list[PaymentStep] = field(default_factory=list)
 
     def attempt(self, action: str, **details: Any) -> PendingActivity:
         self.activity = PendingActivity(action=action, **details)

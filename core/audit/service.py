@@ -7,12 +7,12 @@ import json
 from typing import Any, Literal
 
 from oso import Variable
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
-from core.context import PendingActivity, RequestContext
+from core.context import PaymentStep, PendingActivity, RequestContext
 from core.db import table_of
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
 from core.models.iam import User
@@ -25,7 +25,21 @@ from core.policy.service import authorize, require_readable
 class ActivityPublic(BaseModel):
     id: int
     at: dt.datetime
-    action: str
+    action: str = Field(
+        description="The permission used (payment.create, transfer.create, ...); for a step of "
+        "your payment: payment.approve, payment.reject, payment.cancel by someone else, or "
+        "what became of it: payment.posted, .sent, .scheduled, .expired, .failed"
+    )
+    step: bool = Field(
+        default=False,
+        description="A step of a payment you prepared, taken by someone else or by Mandate",
+    )
+    acted_by: int | None = Field(
+        default=None,
+        description="Who acted: you, or for a step of your payment the person who took it "
+        "(null: Mandate itself, e.g. an expiry or an execution on its date)",
+    )
+    payment_id: int | None = None
     outcome: Literal["succeeded", "replayed", "refused", "failed"]
     status_code: int
     error: str | None
@@ -62,6 +76,10 @@ def write_trail(
         session.connection().execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
     if error_code is None and ctx.audit.changes:
         session.connection().execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
+    if error_code is None and ctx.audit.steps:
+        session.connection().execute(
+            _INSERT_ACTIVITY, [_row(_step_record(s, ctx.now())) for s in ctx.audit.steps]
+        )
     actor = ctx.actor
     pending = ctx.audit.activity
     if actor is None or (pending is None and fallback_action is None):
@@ -97,6 +115,26 @@ def write_trail(
     session.connection().execute(_INSERT_ACTIVITY, _row(record))
 
 
+def _step_record(step: PaymentStep, at: dt.datetime) -> ActivityRecord:
+    """A step of someone's payment, as a row of their activity: it succeeded (it happened)."""
+    return ActivityRecord(
+        at=at,
+        user_id=step.user_id,
+        tenant_id=step.tenant_id,
+        action=step.action,
+        outcome="succeeded",
+        status_code=200,
+        detail=step.detail[:500],
+        account_id=step.account_id,
+        amount=step.amount,
+        currency=step.currency,
+        transfer_id=step.transfer_id,
+        step=True,
+        acted_by_id=step.acted_by,
+        payment_id=step.payment_id,
+    )
+
+
 def _done_by_default(pending: PendingActivity) -> str:
     """Words for a success no service described: the permission used, and on what."""
     engine = policy_engine.current()
@@ -120,7 +158,9 @@ def _fit(text: str | None, length: int) -> str | None:
 def my_activity(
     session: Session, ctx: RequestContext, *, cursor: str | None = None, limit: int | None = None
 ) -> Page[ActivityPublic]:
-    """The caller's own recent actions, newest first, refused attempts included."""
+    """The caller's own recent actions, newest first, refused attempts included, and the
+    steps others (or Mandate) took on payments the caller prepared: each written to the
+    caller's own activity when it happened, so nothing of anyone else's is read here."""
     actor = ctx.require_actor()
     authorize(session, ctx, "self.read", Resource.of_actor(actor))
     page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
@@ -141,6 +181,9 @@ def my_activity(
             currency=r.currency,
             transfer_id=r.transfer_id,
             idempotency_key=r.idempotency_key,
+            step=r.step,
+            acted_by=r.acted_by_id if r.step else r.user_id,
+            payment_id=r.payment_id,
         )
 
     key = col(ActivityRecord.id)

@@ -13,7 +13,9 @@ from core.db import BigIntKey, UTCDateTime
 
 
 class ActivityRecord(SQLModel, table=True):
-    """One action a user attempted, with its outcome, as that user sees it in their activity."""
+    """One action a user attempted, with its outcome, as that user sees it in their activity;
+    or (`step`) a step of a payment the user prepared, taken by someone else (`acted_by_id`)
+    or by Mandate itself (acted_by_id null): an approval, its posting, its expiry."""
 
     __tablename__ = "activity"
     __table_args__ = (Index("ix_activity_user_id", "user_id", "id"),)
@@ -34,6 +36,9 @@ class ActivityRecord(SQLModel, table=True):
     transfer_id: int | None = Field(default=None)
     idempotency_key: str | None = Field(default=None, max_length=255)
     target: str | None = Field(default=None, max_length=100)
+    step: bool = Field(default=False)
+    acted_by_id: int | None = Field(default=None)
+    payment_id: int | None = Field(default=None)
 
 
 class DecisionRecord(SQLModel, table=True):

@@ -191,6 +191,8 @@ class Settled:
     expired: int = 0
     executed: int = 0
     failed: int = 0
+    # The payments it ended or executed, as they are now (for their initiators' activity).
+    ended: tuple[Payment, ...] = ()
 
 
 def settle(
@@ -228,7 +230,12 @@ def settle(
         payment.end_reason = "no approval in time"
     failed = sum(0 if execute(session, payment, now) else 1 for payment in due)
     session.flush()
-    return Settled(expired=len(lapsed), executed=len(due) - failed, failed=failed)
+    return Settled(
+        expired=len(lapsed),
+        executed=len(due) - failed,
+        failed=failed,
+        ended=(*lapsed, *due),
+    )
 
 
 def _lapsed(payment: Payment, now: dt.datetime) -> bool:

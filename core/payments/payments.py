@@ -25,12 +25,12 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from core.context import RequestContext
+from core.context import PaymentStep, RequestContext
 from core.errors import Conflict, InvalidRequest, MandateError, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
 from core.ledger.posting import Movement, plan_transfer
-from core.models.iam import Tenant, actor_of
+from core.models.iam import Tenant, User, actor_of
 from core.models.ledger import Account
 from core.models.payments import Beneficiary, Payment, PaymentApproval
 from core.money import format_amount
@@ -94,9 +94,10 @@ def create_payment(
     # operation, the payments before the accounts (this payment's too): one another
     # transaction holds (an approval or a cancellation, on its way to being refused) is waited
     # for, not skipped, so its hold never stands in the way of this payment.
-    lifecycle.settle(
+    settled = lifecycle.settle(
         session, ctx.now(), account_id=body.account_id, also_lock=[body.account_id, credit_id]
     )
+    tell_settled(session, ctx, settled)
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject, credit = accounts[body.account_id], accounts[credit_id]
     _require_subject_currency(subject, body.currency)
@@ -432,14 +433,25 @@ def approve_payment(
     after = progress(panel, [a.approval_group for a in approvals])
     amount = format_amount(payment.amount, payment.currency)
     name = _beneficiary_name(session, payment)
+    approver = _name_of(session, actor.user_id)
+    what = _what(payment, amount, name)
     if after.satisfied:
         lifecycle.settle_approved(session, payment, subject, credit, now)
         when = f" for {_day(payment)}" if payment.status == "scheduled" else ""
         said = f"approved payment {payment_id} of {amount} to {name}; it is {payment.status}{when}"
+        _tell(ctx, payment, "payment.approve", f"{approver} approved {what}", actor.user_id)
+        _tell(ctx, payment, f"payment.{payment.status}", _became(payment, what), actor.user_id)
     else:
         said = (
             f"approved payment {payment_id} of {amount} to {name}; "
             f"it needs {describe_needed(after)}"
+        )
+        _tell(
+            ctx,
+            payment,
+            "payment.approve",
+            f"{approver} approved {what}; it needs {describe_needed(after)}",
+            actor.user_id,
         )
     session.flush()
     public = payment_public(payment, approvals, name)
@@ -501,6 +513,10 @@ def _end(
         ctx.audit.activity.amount = payment.amount
         ctx.audit.activity.currency = payment.currency
     ctx.audit.done(f"{status} payment {payment_id} of {amount} to {name}")
+    who = ctx.require_actor().user_id
+    why = f": “{reason}”" if reason else ""
+    said = f"{_name_of(session, who)} {status} {_what(payment, amount, name)}{why}"
+    _tell(ctx, payment, action, said, who)
     return payment_public(payment, approvals, name)
 
 
@@ -527,13 +543,73 @@ def _locked(
 def expire_payments(session: Session, ctx: RequestContext) -> int:
     """Expire every payment still waiting past its expiry (`mandate payments expire`)."""
     settled = lifecycle.settle(session, ctx.now(), limit=None, execute_due=False)
+    tell_settled(session, ctx, settled)
     return settled.expired
 
 
 def run_payments(session: Session, ctx: RequestContext) -> lifecycle.Settled:
     """Settle everything due (`mandate payments run`): expire the lapsed payments and execute
     the scheduled payments whose day has come, each exactly once."""
-    return lifecycle.settle(session, ctx.now(), limit=None)
+    settled = lifecycle.settle(session, ctx.now(), limit=None)
+    tell_settled(session, ctx, settled)
+    return settled
+
+
+# -- the initiator's activity: the steps others, or Mandate, took on their payments ---------
+
+
+def tell_settled(session: Session, ctx: RequestContext, settled: lifecycle.Settled) -> None:
+    """Tell who prepared each payment `settled` ended or executed what became of it."""
+    names = repository.beneficiary_names(session, [p.beneficiary_id for p in settled.ended])
+    for payment in settled.ended:
+        amount = format_amount(payment.amount, payment.currency)
+        what = _what(payment, amount, names.get(payment.beneficiary_id, ""))
+        _tell(ctx, payment, f"payment.{payment.status}", _became(payment, what), None)
+
+
+def _became(payment: Payment, what: str) -> str:
+    """What became of a payment, in words: posted, sent, scheduled, executed, expired, failed."""
+    if payment.status == "scheduled":
+        return f"{what} is approved: it executes on {_day(payment)}"
+    if payment.status == "expired":
+        return f"{what} expired: not approved in time, its hold is released"
+    if payment.status == "failed":
+        return f"{what} failed: {payment.end_reason}; its hold is released"
+    on_its_day = " on its date" if payment.execution_date else ""
+    return f"{what} is {payment.status}{on_its_day}: the money has moved"
+
+
+def _what(payment: Payment, amount: str, beneficiary: str) -> str:
+    return f"your payment {payment.id} of {amount} to {beneficiary}"
+
+
+def _tell(
+    ctx: RequestContext, payment: Payment, action: str, detail: str, acted_by: int | None
+) -> None:
+    """A step of `payment` for the activity of who prepared it, unless they took it (their
+    own activity tells it already). Told with the commit only (core.audit.service)."""
+    if acted_by == payment.initiated_by_id:
+        return
+    assert payment.id is not None
+    ctx.audit.steps.append(
+        PaymentStep(
+            user_id=payment.initiated_by_id,
+            tenant_id=payment.tenant_id,
+            action=action,
+            detail=detail,
+            payment_id=payment.id,
+            acted_by=acted_by,
+            account_id=payment.account_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            transfer_id=payment.transfer_id,
+        )
+    )
+
+
+def _name_of(session: Session, user_id: int) -> str:
+    person = session.get(User, user_id)
+    return person.display_name if person else f"user {user_id}"
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -552,7 +628,7 @@ def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> Payme
     )
     if payment.status == "scheduled":
         # Its day may have come: executed on the way, as `mandate payments run` would.
-        lifecycle.settle(session, ctx.now(), payment_id=payment_id)
+        tell_settled(session, ctx, lifecycle.settle(session, ctx.now(), payment_id=payment_id))
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
     return payment_public(payment, approvals, _beneficiary_name(session, payment), ctx.now())
 

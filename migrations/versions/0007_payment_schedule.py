@@ -5,7 +5,9 @@ and executes on its day, or ends `failed` when its account can no longer be debi
 payments' status constraint admits both, and an index finds the scheduled payments that are
 due. Grants get an optional daily approval limit (in their limit currency): the most the
 payments one approver's approvals count toward may sum to in a day; an index on approvals by
-approver and time answers that sum.
+approver and time answers that sum. The activity gets the steps of a payment taken by others
+(an approval, its posting, its expiry) for who prepared it: `step`, `acted_by_id` and
+`payment_id`.
 
 Revision ID: 0007_payment_schedule
 Revises: 0006
@@ -39,9 +41,17 @@ def upgrade() -> None:
     op.create_index(
         "ix_payment_approvals_approver_day", "payment_approvals", ["approver_id", "created_at"]
     )
+    with op.batch_alter_table("activity") as batch:
+        batch.add_column(sa.Column("step", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("acted_by_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("payment_id", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("activity") as batch:
+        batch.drop_column("payment_id")
+        batch.drop_column("acted_by_id")
+        batch.drop_column("step")
     op.drop_index("ix_payment_approvals_approver_day", table_name="payment_approvals")
     with op.batch_alter_table("grants") as batch:
         batch.drop_column("approval_daily_limit")

@@ -396,6 +396,22 @@ def test_payment_under_dual_control_journey(browser, live_server, app, db, world
         "Prepared a payment of 150,000.00 EUR from acme-operating to Globex; it needs 2 more "
         "approvals, 1 of them from group A"
     )
+    # ... and each step the approvers took, then the posting, in the order they came.
+    payment_id = payment_page.rsplit("/", 1)[-1]
+    what = f"your payment {payment_id} of 150,000.00 EUR to Globex"
+    steps = payer.page.locator("tr.payment-step")
+    payer.expect(steps).to_have_count(3)
+    for row, said in zip(
+        range(3),
+        (
+            f"Y{what[1:]} is posted: the money has moved.",
+            f"Acme Approver B approved {what}.",
+            f"Acme Approver A approved {what}; it needs 1 more approval.",
+        ),
+        strict=True,
+    ):
+        payer.expect(steps.nth(row)).to_contain_text(said)
+        payer.expect(steps.nth(row)).to_contain_text(f"Payment {payment_id}")
     payer.shot("payments-payer-activity")
     payer.close()
     for username, said in (
