@@ -31,7 +31,7 @@ from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
 from core.policy import engine as policy_engine
-from core.runtime import Services
+from core.runtime import Services, compose
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("mandate")
@@ -71,6 +71,7 @@ def create_app(
         )
     db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     policy_engine.ensure_loaded(settings.policy_dir, compile=settings.policy_compile)
+    compose()
 
     app = FastAPI(
         title="Mandate",

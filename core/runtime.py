@@ -12,7 +12,17 @@ from core.clock import Clock
 from core.context import RequestContext
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
+from core.ledger import debits
+from core.payments import service as payments
 from core.settings import Settings
+
+
+def compose() -> None:
+    """Wire the domains that may not import each other (.importlinter): before the ledger
+    debits an account, core.payments settles what is due on it (core.ledger.debits). Called
+    once per process by the composition root (api.app.create_app); again, it changes
+    nothing."""
+    debits.register("payments", payments.settle_before_debit)
 
 
 @dataclass

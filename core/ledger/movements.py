@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.context import RequestContext
 from core.errors import InvalidRequest
-from core.ledger import idempotency, repository
+from core.ledger import debits, idempotency, repository
 from core.ledger.accounts import account_not_found, transfer_public
 from core.ledger.posting import Movement, Posting, plan_transfer
 from core.ledger.schemas import (
@@ -123,6 +123,11 @@ def _move_money(
         subject_now = repository.account_snapshot(session, movement.subject_id)
         _gate(session, ctx, subject_now, movement.subject_id)
         return _replayed(ctx, idempotency.replay(earlier, ticket))
+    debited = movement.debited_id
+    if debited is not None:
+        # What payments hold on the debited account and is due is settled first (a lapsed
+        # payment's hold released), in this transaction, locks in their order (debits.py).
+        debits.settle_before_debit(session, ctx, debited, movement.account_ids)
     accounts = repository.lock_accounts(session, movement.account_ids)
     subject = _gate(session, ctx, accounts.get(movement.subject_id), movement.subject_id)
     counterparty = _counterparty(movement, subject, accounts)

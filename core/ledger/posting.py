@@ -96,6 +96,13 @@ class Movement:
         """The accounts to lock: both, in id order (the repository sorts them)."""
         return [self.subject_id] + ([] if self.counterparty_id is None else [self.counterparty_id])
 
+    @property
+    def debited_id(self) -> int | None:
+        """The customer account the movement takes money from: the subject of a transfer or a
+        withdrawal; None for a deposit (it debits the bank's clearing account, on which
+        nothing is ever held)."""
+        return None if self.kind == "deposit" else self.subject_id
+
 
 @dataclass(frozen=True)
 class Posting:

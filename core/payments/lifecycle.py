@@ -221,6 +221,8 @@ def settle(
     locked = [p for p in (repository.lock_payment(session, i) for i in chosen) if p is not None]
     lapsed = [p for p in locked if _lapsed(p, now)]
     due = _due(session, locked, now) if execute_due else []
+    if not lapsed and not due:
+        return Settled()  # nothing to settle: the caller locks its own accounts
     accounts = {p.account_id for p in lapsed} | {*also_lock}
     for payment in due:
         accounts |= {payment.account_id, payment.credit_account_id}

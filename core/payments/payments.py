@@ -558,6 +558,17 @@ def run_payments(session: Session, ctx: RequestContext) -> lifecycle.Settled:
 # -- the initiator's activity: the steps others, or Mandate, took on their payments ---------
 
 
+def settle_before_debit(
+    session: Session, ctx: RequestContext, account_id: int, account_ids: Sequence[int]
+) -> None:
+    """core.ledger.debits' settler (registered by core.runtime.compose): before a transfer or
+    a withdrawal debits `account_id`, its lapsed payments expire (their holds released and
+    their amounts given back to the limits) and its scheduled payments due today execute, in
+    the same transaction; payments are locked first, then every account of the debit."""
+    settled = lifecycle.settle(session, ctx.now(), account_id=account_id, also_lock=account_ids)
+    tell_settled(session, ctx, settled)
+
+
 def tell_settled(session: Session, ctx: RequestContext, settled: lifecycle.Settled) -> None:
     """Tell who prepared each payment `settled` ended or executed what became of it."""
     names = repository.beneficiary_names(session, [p.beneficiary_id for p in settled.ended])

@@ -19,6 +19,7 @@ from core.payments.payments import (
     preview_payment,
     reject_payment,
     run_payments,
+    settle_before_debit,
 )
 from core.payments.rules import get_bank_rules, get_rules, put_bank_rules, put_rules
 
@@ -42,4 +43,5 @@ __all__ = [
     "put_rules",
     "reject_payment",
     "run_payments",
+    "settle_before_debit",
 ]

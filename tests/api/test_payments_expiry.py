@@ -11,6 +11,8 @@ from sqlalchemy import select
 from core.models.iam import PersonSpend, Tenant
 from core.payments import service as payments
 from tests.factories import bearer, new_key, unit_of_work
+from tests.ledger_checks import assert_ledger_consistent
+from tests.payments_checks import assert_payments_consistent
 from tests.payments_world import PaymentsWorld, build_payments_world
 
 MONTHLY = 50_000_00
@@ -161,3 +163,67 @@ def test_a_preview_says_what_the_payment_would_do_with_lapsed_holds_around(
         preview.json(),
         made.text,
     )
+
+
+def test_a_debit_of_the_account_releases_its_lapsed_holds_first(client, app, pw, db, clock):
+    """Regression: a transfer or a withdrawal from an account with a lapsed payment still
+    counted that payment's hold (and its limits) until a new payment from the account or
+    `mandate payments expire` released it. Every debit now lets it go first, in its own
+    transaction: the transfer of all that is available once it is released succeeds."""
+    manager = bearer(app, pw.world.users["manager"], clock)
+    account = client.get(f"/v1/accounts/{pw.world.account_id('acme-operating')}", headers=manager)
+    free = account.json()["balance"] + account.json()["overdraft_limit"] - 45_000_00
+    withdrawn = client.post(
+        "/v1/withdrawals",
+        json={
+            "account_id": pw.world.account_id("acme-operating"),
+            "amount": free,
+            "currency": "EUR",
+        },
+        headers={**manager, "Idempotency-Key": new_key()},
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+    payment = _lapse(client, app, pw, clock)  # holds 40,000.00 of the 45,000.00
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": pw.world.account_id("acme-operating"),
+            "to_account_id": pw.world.account_id("acme-payroll"),
+            "amount": 45_000_00,
+            "currency": "EUR",
+        },
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert moved.status_code == 201, moved.text
+    ended = client.get(f"/v1/payments/{payment['id']}", headers=payer).json()
+    assert ended["status"] == "expired" and ended["ended_at"] is not None
+    assert _held(client, app, pw, clock) == 0
+    assert _month_spent(db, pw) == 45_000_00  # the transfer's; the payment's was given back
+    assert unit_of_work(db, clock).run(payments.expire_payments) == 0
+    items = client.get("/v1/activity", headers=payer).json()["items"]
+    assert [i["action"] for i in items if i["payment_id"] == payment["id"]] == ["payment.expired"]
+    with db.unit_of_work(write=False) as session:
+        assert_ledger_consistent(session)
+        assert_payments_consistent(session)
+
+
+def test_a_withdrawal_releases_lapsed_holds_too(client, app, pw, db, clock):
+    payment = _lapse(client, app, pw, clock)
+    manager = bearer(app, pw.world.users["manager"], clock)
+    account = client.get(f"/v1/accounts/{pw.world.account_id('acme-operating')}", headers=manager)
+    everything = account.json()["balance"] + account.json()["overdraft_limit"]
+    withdrawn = client.post(
+        "/v1/withdrawals",
+        json={
+            "account_id": pw.world.account_id("acme-operating"),
+            "amount": everything,
+            "currency": "EUR",
+        },
+        headers={**manager, "Idempotency-Key": new_key()},
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert client.get(f"/v1/payments/{payment['id']}", headers=manager).json()["status"] == (
+        "expired"
+    )
+    assert _held(client, app, pw, clock) == 0

@@ -549,7 +549,8 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
         )
         def transfer(self, payer: str, source: str, amount: int) -> None:
             """A transfer between the company's own accounts counts against the same limits
-            and may not spend what payments hold (their lapsed holds too, until released)."""
+            and may not spend what payments hold; the source's lapsed payments are released
+            first (and its due scheduled ones executed), as a new payment from it does."""
             state = read()
             target = next(a for a in PAYING_ACCOUNTS if a != source)
             expected: str | None = None
@@ -557,7 +558,7 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
                 expected = refusal
             elif frozen(state, world.account_id(source), world.account_id(target)):
                 expected = "account_frozen"
-            elif amount > available(state, world.account_id(source), released=False):
+            elif amount > available(state, world.account_id(source), released=True):
                 expected = "insufficient_funds"
             body = TransferCreate(
                 from_account_id=world.account_id(source),
@@ -567,6 +568,18 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             )
             if self.attempt(expected, payer, ledger.create_transfer, body, new_key()):
                 outcomes["transferred"] += 1
+                self.settled_on_debit(state, world.account_id(source))
+
+        def settled_on_debit(self, before: PaymentsState, account_id: int) -> None:
+            """A debit of the account let its lapsed payments go and executed its due ones."""
+            ours = [p for p in before.payments.values() if p.account_id == account_id]
+            after = read().payments
+            gone = [p.id for p in ours if lapsed(p)]
+            assert all(after[i].status == "expired" for i in gone), gone
+            executed = [p.id for p in ours if due(p)]
+            assert all(after[i].status in ("posted", "sent") for i in executed), executed
+            outcomes["expired"] += len(gone)
+            outcomes["executed"] += len(executed)
 
         @rule(
             name=st.sampled_from(PAYING_ACCOUNTS),
@@ -579,12 +592,14 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
             expected: str | None = None
             if frozen(state, account_id):
                 expected = "account_frozen"
-            elif not deposit and amount > available(state, account_id, released=False):
+            elif not deposit and amount > available(state, account_id, released=True):
                 expected = "insufficient_funds"
             body = DepositCreate(account_id=account_id, amount=amount, currency="EUR")
             work = ledger.create_deposit if deposit else ledger.create_withdrawal
             if self.attempt(expected, "manager", work, body, new_key()):
                 outcomes["deposited" if deposit else "withdrew"] += 1
+                if not deposit:
+                    self.settled_on_debit(state, account_id)
 
         @rule(
             payer=st.sampled_from(PAYERS),
