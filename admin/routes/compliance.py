@@ -22,11 +22,10 @@ from core.audit import service as audit
 from core.audit.service import DecisionFilter, DecisionPublic
 from core.context import RequestContext
 from core.fields import MAX_ID
-from core.iam import access
 from core.iam import service as iam
 from core.pagination import MAX_PAGE
 from core.policy import engine as policy_engine
-from core.policy.matrix import condition_matrix
+from core.policy.matrix import actions, condition_matrix
 from core.policy.reasons import REASONS
 
 router = APIRouter()
@@ -147,7 +146,7 @@ def decisions_page(
         chosen=chosen,
         people=user_names(session, ctx),
         tenants={t.id: t.name for t in iam.list_tenants(session, ctx)},
-        actions=[p.name for p in access.vocabulary()],
+        actions=actions(),
         reasons=["ok", *REASONS],
     )
 

@@ -88,7 +88,10 @@ def user_capabilities(uow: ApiUnit, user_id: UserId) -> list[AccountCapability]:
     "/decisions",
     response_model=Page[DecisionPublic],
     summary="Compliance: the decision log, newest first",
-    responses=error_responses("not_found", "naive_datetime"),
+    description="`action` is one of the vocabulary's actions (GET /v1/permissions lists the "
+    "permissions; payment.reject, beneficiary.approve and self.read are asked too); any "
+    "other is 422 unknown_action.",
+    responses=error_responses("not_found", "naive_datetime", "unknown_action"),
 )
 def decisions(
     uow: ApiUnit,

@@ -14,11 +14,13 @@ from sqlmodel import SQLModel, col
 
 from core.context import PaymentStep, PendingActivity, RequestContext
 from core.db import table_of
+from core.errors import InvalidRequest
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
 from core.models.iam import User
 from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
+from core.policy.matrix import actions
 from core.policy.service import authorize, require_readable
 
 
@@ -255,11 +257,18 @@ def decisions(
     cursor: str | None = None,
     limit: int | None = None,
 ) -> Page[DecisionPublic]:
-    """The decision log of the caller's bank, newest first, filtered."""
+    """The decision log of the caller's bank, newest first, filtered. An action filter names
+    an action of the vocabulary (core.policy.matrix.actions), else 422 unknown_action: a
+    misspelt one would otherwise answer an empty log, as if nothing had been decided."""
     actor = ctx.require_actor()
     require_readable(
         session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
+    if filters.action is not None and filters.action not in actions():
+        raise InvalidRequest(
+            f"{filters.action!r} is not an action of the vocabulary (see GET /v1/permissions)",
+            code="unknown_action",
+        )
     page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
     # Usernames never change (UserUpdate has none), so the log names people by a join.
     stmt = (

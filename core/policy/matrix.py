@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from oso import Variable
 
+from core.policy import engine as policy_engine
 from core.policy.engine import PolicyEngine
 from core.policy.reasons import Reason
 
@@ -53,6 +54,15 @@ class ConditionMatrix:
 
     def row(self, action: str) -> ActionChecks:
         return next(a for a in self.actions if a.action == action)
+
+
+def actions(engine: PolicyEngine | None = None) -> list[str]:
+    """Every action Mandate asks the policy about (vocabulary.polar: action/1: the
+    permissions, the own actions, the actions that go with a permission), once each, in the
+    vocabulary's order: what a decision can be about, hence what the decision log's filter
+    offers and accepts. The one list: nobody writes a second."""
+    engine = engine or policy_engine.current()
+    return list(dict.fromkeys(str(a["name"]) for a in engine.query("action", Variable("name"))))
 
 
 def condition_texts(engine: PolicyEngine) -> dict[str, str]:

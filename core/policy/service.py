@@ -21,7 +21,9 @@ from core.policy.engine import Decision
 from core.policy.facts import Approval, Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import Reason, describe, status_of
 
-# Decisions on these actions are always logged; any refusal is logged too.
+# Decisions on these actions (those that change money, access or a payment's course) are
+# always logged; any refusal is logged too. Every action can be logged, so the decision log's
+# filter offers them all (core.policy.matrix.actions), not these.
 LOGGED_ACTIONS = {
     "transfer.create",
     "deposit.create",
@@ -34,6 +36,8 @@ LOGGED_ACTIONS = {
     "tenant.manage",
     "payment.create",
     "payment.approve",
+    "payment.reject",
+    "payment.cancel",
     "beneficiary.manage",
     "beneficiary.approve",
     "approval_rule.manage",
