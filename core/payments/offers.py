@@ -16,7 +16,7 @@ from core.errors import NotFound
 from core.ledger import repository as ledger
 from core.models.payments import Payment
 from core.payments import repository
-from core.payments.payments import approving_would
+from core.payments.reading import approving_would
 from core.payments.schemas import PaymentChoices
 from core.policy.facts import Resource
 from core.policy.filters import readable_accounts

@@ -7,9 +7,12 @@ otherwise); elsewhere, to the bank's clearing account in the payment's currency 
 (payment.create: limits, windows, caps, counted when the payment is made), the approval panel
 (policies/approvals.polar: the bank's minimums and the company's tiers) and each approver
 (payment.approve). A payment the panel catches waits as pending_approval with a hold on its
-amount; the last approval needed posts it in the same transaction, exactly once. A payment
-that ends without moving money (rejected, cancelled, expired) releases its hold and gives its
-amount back to the limits it counted against.
+amount; the last approval needed posts it in the same transaction, exactly once (or, dated
+for a later day, schedules it). A payment that ends without moving money (rejected,
+cancelled, expired, failed) releases its hold and gives its amount back to the limits it
+counted against (core.payments.lifecycle says how each ends). Beside this module: its
+preview (core.payments.preview), reading payments (core.payments.reading), what a new one is
+made of (core.payments.terms), and the steps told to who prepared it (core.payments.steps).
 
 Locks: payment rows first (the one decided: two approvals of one payment run one after the
 other; or the lapsed ones a new payment or the expiry releases, in id order), then the
@@ -17,49 +20,49 @@ accounts in id order, then (for the payer's cumulative limits) the person."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
-from core.context import PaymentStep, RequestContext
-from core.errors import Conflict, InvalidRequest, MandateError, NotFound
+from core.context import RequestContext
+from core.errors import InvalidRequest, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
 from core.ledger.posting import Movement, plan_transfer
-from core.models.iam import Tenant, User, actor_of
+from core.models.iam import Tenant
 from core.models.ledger import Account
-from core.models.payments import Beneficiary, Payment, PaymentApproval
+from core.models.payments import Payment, PaymentApproval
 from core.money import format_amount
-from core.pagination import Page, PageRequest, paginate
 from core.payments import lifecycle, repository
 from core.payments.beneficiaries import is_new, usable_beneficiary
+from core.payments.reading import beneficiary_name, payment_public
 from core.payments.schemas import (
-    ApprovalPublic,
-    InboxItem,
     PaymentCreate,
     PaymentEnd,
-    PaymentPreview,
     PaymentPublic,
     PaymentResult,
-    PossibleApprover,
-    Requirement,
+)
+from core.payments.steps import became, name_of, tell, tell_settled, your_payment
+from core.payments.terms import (
+    check_two_accounts,
+    credit_account_id,
+    day_text,
+    expiry_of,
+    kind_of,
+    readable_account,
+    require_subject_currency,
 )
 from core.policy import spend
-from core.policy.facts import Approval, Money, Resource
-from core.policy.filters import readable_accounts, readable_in_tenant
+from core.policy.facts import Money, Resource
 from core.policy.panels import (
     Panel,
-    Progress,
     approval_of,
     describe_needed,
     panel_for,
     progress,
 )
-from core.policy.service import check, permit, require_readable
+from core.policy.service import permit, require_readable
 
 # -- making a payment ------------------------------------------------------------------------
 
@@ -82,13 +85,17 @@ def create_payment(
     ticket = idempotency.hold(session, actor, key, "payment", body.model_dump(mode="json"))
     earlier = idempotency.stored(session, ticket)
     if earlier is not None:
-        _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
+        readable_account(
+            session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id
+        )
         return _replayed(ctx, idempotency.replay(earlier, ticket))
     beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
     # The paying account must be readable before anything is locked or compared with it.
-    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
-    credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    _check_two_accounts(body.account_id, credit_id)
+    readable_account(
+        session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id
+    )
+    credit_id = credit_account_id(session, beneficiary, actor.bank_id, body.currency)
+    check_two_accounts(body.account_id, credit_id)
     # What is due on this account is settled first: lapsed payments give their holds back,
     # scheduled payments whose day has come execute. Locked in the order of every payment
     # operation, the payments before the accounts (this payment's too): one another
@@ -100,7 +107,7 @@ def create_payment(
     tell_settled(session, ctx, settled)
     accounts = ledger.lock_accounts(session, [body.account_id, credit_id])
     subject, credit = accounts[body.account_id], accounts[credit_id]
-    _require_subject_currency(subject, body.currency)
+    require_subject_currency(subject, body.currency)
     verdict = permit(
         session,
         ctx,
@@ -114,7 +121,7 @@ def create_payment(
     now = ctx.now()
     today = lifecycle.company_today(session, subject.tenant_id or 0, now)
     lifecycle.check_execution_date(body.execution_date, today)
-    kind = _kind(beneficiary, subject, credit)
+    kind = kind_of(beneficiary, subject, credit)
     tenant = session.get(Tenant, subject.tenant_id)
     assert tenant is not None and subject.id is not None and credit.id is not None
     panel = panel_for(
@@ -162,7 +169,7 @@ def create_payment(
         initiated_by_id=actor.user_id,
         grant_id=verdict.decision.grant_id,
         spend_day=verdict.facts.day,
-        expires_at=_expiry(now, tenant.payment_expiry_days),
+        expires_at=expiry_of(now, tenant.payment_expiry_days),
         created_at=now,
     )
     # Limits count at initiation: what the payment adds to its grant's and its person's
@@ -183,12 +190,14 @@ def create_payment(
         payment.expires_at = None
         said = (
             f"scheduled a payment of {amount} from {subject.name} to {beneficiary.name} "
-            f"for {_day(payment)}"
+            f"for {day_text(payment)}"
         )
     else:
         repository.change_held(session, subject.id, payment.amount, now)
         needed = describe_needed(progress(panel, []))
-        later = f", to execute on {_day(payment)}" if not lifecycle.is_due(payment, today) else ""
+        later = (
+            f", to execute on {day_text(payment)}" if not lifecycle.is_due(payment, today) else ""
+        )
         said = (
             f"prepared a payment of {amount} from {subject.name} to {beneficiary.name}; "
             f"it needs {needed}{later}"
@@ -208,183 +217,6 @@ def create_payment(
         ctx.audit.activity.target = f"payment {payment.id}"
     ctx.audit.done(said)
     return PaymentResult(public)
-
-
-def _expiry(now: dt.datetime, days: int) -> dt.datetime:
-    """When a payment made at `now` expires: `days` later, on a whole second. The policy reads
-    times in whole seconds (conditions.polar: payment_not_pending compares now with the
-    expiry), and against a whole second that is exact: the lists and a GET, which compare in
-    full, then say what the decision says at every instant."""
-    return (now + dt.timedelta(days=days)).replace(microsecond=0)
-
-
-def _credit_account_id(
-    session: Session, beneficiary: Beneficiary, bank_id: int, currency: str
-) -> int:
-    """Where the money goes: the beneficiary's account inside the bank, or the bank's clearing
-    account in the payment's currency for a beneficiary elsewhere."""
-    if beneficiary.internal_account_id is not None:
-        return beneficiary.internal_account_id
-    clearing = ledger.clearing_account_id(session, bank_id, currency)
-    if clearing is None:
-        raise InvalidRequest(
-            f"the bank sends no {currency} payments to other banks", code="currency_mismatch"
-        )
-    return clearing
-
-
-def _check_two_accounts(account_id: int, credit_id: int) -> None:
-    if credit_id == account_id:
-        raise InvalidRequest(
-            "the beneficiary is this same account: a payment needs two different accounts",
-            code="same_account",
-        )
-
-
-def _kind(beneficiary: Beneficiary, subject: Account, credit: Account) -> str:
-    if beneficiary.internal_account_id is None:
-        return "external"
-    return "own" if credit.tenant_id == subject.tenant_id else "internal"
-
-
-def _day(payment: Payment) -> str:
-    return payment.execution_date.isoformat() if payment.execution_date else "today"
-
-
-def _require_subject_currency(subject: Account, currency: str) -> None:
-    """422 currency_mismatch unless the paying account is in the payment's currency."""
-    if subject.currency != currency:
-        raise InvalidRequest(
-            f"account {subject.id} is in {subject.currency}, the amount in {currency}",
-            code="currency_mismatch",
-        )
-
-
-def preview_payment(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
-    """What `body` would do if sent now: refused (and why), posted or sent at once, or held
-    for approval, with the panel and the people who could approve it. The same decisions as
-    the payment itself, unrecorded; nothing is written. As the payment would, it first lets
-    the account's lapsed payments go (their holds, and the limits they count), inside a
-    savepoint that is always rolled back."""
-    trial = session.begin_nested()
-    try:
-        return _preview(session, ctx, body)
-    finally:
-        trial.rollback()
-
-
-def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> PaymentPreview:
-    actor = ctx.require_actor()
-    beneficiary = usable_beneficiary(session, ctx, body.beneficiary_id)
-    _gate(session, ctx, ledger.account_snapshot(session, body.account_id), body.account_id)
-    credit_id = _credit_account_id(session, beneficiary, actor.bank_id, body.currency)
-    _check_two_accounts(body.account_id, credit_id)
-    lifecycle.settle(
-        session, ctx.now(), account_id=body.account_id, also_lock=[body.account_id, credit_id]
-    )
-    subject = ledger.account_snapshot(session, body.account_id)
-    credit = ledger.account_snapshot(session, credit_id)
-    assert subject is not None
-    assert credit is not None and subject.id is not None and subject.tenant_id is not None
-    tenant = session.get(Tenant, subject.tenant_id)
-    assert tenant is not None
-    verdict = check(
-        session,
-        ctx,
-        "payment.create",
-        Resource.of_account(subject),
-        money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
-        record=False,
-    )
-    kind = _kind(beneficiary, subject, credit)
-    panel = panel_for(
-        repository.tiers(session, subject.bank_id, subject.tenant_id, body.currency),
-        currency=body.currency,
-        amount=body.amount,
-        kind=kind,
-        account_id=subject.id,
-        new_beneficiary=is_new(beneficiary, tenant, ctx.now()),
-    )
-    left = progress(panel, [])
-    required = Requirement(
-        approvals=panel.approvals,
-        group_a=panel.group_a,
-        still_needed=left.still_needed,
-        still_needed_a=left.still_needed_a,
-        text=describe_needed(left),
-    )
-    if not verdict.allowed:
-        return PaymentPreview(
-            outcome="refused",
-            required=required,
-            approvers=[],
-            error=verdict.decision.reason,
-            detail=verdict.message,
-        )
-    today = lifecycle.company_today(session, subject.tenant_id, ctx.now())
-    refusal = _ledger_refusal(body, subject, credit, today)
-    if refusal is not None:
-        return PaymentPreview(
-            outcome="refused",
-            required=required,
-            approvers=[],
-            error=refusal.code,
-            detail=refusal.detail,
-        )
-    if panel.approvals == 0:
-        later = body.execution_date is not None and body.execution_date > today
-        outcome = "scheduled" if later else "sent" if kind == "external" else "posted"
-        return PaymentPreview(outcome=outcome, required=required, approvers=[])
-    hypothetical = Approval(
-        initiator_id=actor.user_id,
-        status="pending_approval",
-        approver_ids=(),
-        still_needed=left.still_needed,
-        still_needed_a=left.still_needed_a,
-        expires_at=_expiry(ctx.now(), tenant.payment_expiry_days),
-        amount=body.amount,
-        currency=body.currency,
-    )
-    approvers = []
-    for person in repository.colleagues(session, subject.tenant_id, exclude=actor.user_id):
-        answer = check(
-            session,
-            ctx,
-            "payment.approve",
-            Resource.of_account(subject),
-            actor=actor_of(person),
-            approval=hypothetical,
-            record=False,
-        )
-        if answer.allowed:
-            grant = next(g for g in answer.facts.grants if g.id == answer.decision.grant_id)
-            approvers.append(
-                PossibleApprover(
-                    user_id=person.id or 0,
-                    display_name=person.display_name,
-                    approval_group=grant.approval_group,
-                )
-            )
-    return PaymentPreview(outcome="pending_approval", required=required, approvers=approvers)
-
-
-def _ledger_refusal(
-    body: PaymentCreate, subject: Account, credit: Account, today: dt.date
-) -> MandateError | None:
-    """What the payment itself would be refused for after the policy allowed it (the same
-    checks, in the same order), or None."""
-    try:
-        _require_subject_currency(subject, body.currency)
-        lifecycle.require_receiving(credit, subject, body.currency)
-        lifecycle.check_execution_date(body.execution_date, today)
-        lifecycle.require_available(subject, body.amount, body.currency)
-        if subject.status != "open":
-            raise Conflict(
-                f"account {subject.id} is {subject.status}", code=f"account_{subject.status}"
-            )
-    except MandateError as refusal:
-        return refusal
-    return None
 
 
 # -- approving, rejecting, cancelling --------------------------------------------------------
@@ -432,21 +264,21 @@ def approve_payment(
     approvals = [*approvals, approval]
     after = progress(panel, [a.approval_group for a in approvals])
     amount = format_amount(payment.amount, payment.currency)
-    name = _beneficiary_name(session, payment)
-    approver = _name_of(session, actor.user_id)
-    what = _what(payment, amount, name)
+    name = beneficiary_name(session, payment)
+    approver = name_of(session, actor.user_id)
+    what = your_payment(payment, amount, name)
     if after.satisfied:
         lifecycle.settle_approved(session, payment, subject, credit, now)
-        when = f" for {_day(payment)}" if payment.status == "scheduled" else ""
+        when = f" for {day_text(payment)}" if payment.status == "scheduled" else ""
         said = f"approved payment {payment_id} of {amount} to {name}; it is {payment.status}{when}"
-        _tell(ctx, payment, "payment.approve", f"{approver} approved {what}", actor.user_id)
-        _tell(ctx, payment, f"payment.{payment.status}", _became(payment, what), actor.user_id)
+        tell(ctx, payment, "payment.approve", f"{approver} approved {what}", actor.user_id)
+        tell(ctx, payment, f"payment.{payment.status}", became(payment, what), actor.user_id)
     else:
         said = (
             f"approved payment {payment_id} of {amount} to {name}; "
             f"it needs {describe_needed(after)}"
         )
-        _tell(
+        tell(
             ctx,
             payment,
             "payment.approve",
@@ -506,7 +338,7 @@ def _end(
     lifecycle.release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
     payment.end_reason = reason
     session.flush()
-    name = _beneficiary_name(session, payment)
+    name = beneficiary_name(session, payment)
     amount = format_amount(payment.amount, payment.currency)
     if ctx.audit.activity:
         ctx.audit.activity.account_id = payment.account_id
@@ -515,8 +347,8 @@ def _end(
     ctx.audit.done(f"{status} payment {payment_id} of {amount} to {name}")
     who = ctx.require_actor().user_id
     why = f": “{reason}”" if reason else ""
-    said = f"{_name_of(session, who)} {status} {_what(payment, amount, name)}{why}"
-    _tell(ctx, payment, action, said, who)
+    said = f"{name_of(session, who)} {status} {your_payment(payment, amount, name)}{why}"
+    tell(ctx, payment, action, said, who)
     return payment_public(payment, approvals, name)
 
 
@@ -555,9 +387,6 @@ def run_payments(session: Session, ctx: RequestContext) -> lifecycle.Settled:
     return settled
 
 
-# -- the initiator's activity: the steps others, or Mandate, took on their payments ---------
-
-
 def settle_before_debit(
     session: Session, ctx: RequestContext, account_id: int, account_ids: Sequence[int]
 ) -> None:
@@ -567,287 +396,6 @@ def settle_before_debit(
     the same transaction; payments are locked first, then every account of the debit."""
     settled = lifecycle.settle(session, ctx.now(), account_id=account_id, also_lock=account_ids)
     tell_settled(session, ctx, settled)
-
-
-def tell_settled(session: Session, ctx: RequestContext, settled: lifecycle.Settled) -> None:
-    """Tell who prepared each payment `settled` ended or executed what became of it."""
-    names = repository.beneficiary_names(session, [p.beneficiary_id for p in settled.ended])
-    for payment in settled.ended:
-        amount = format_amount(payment.amount, payment.currency)
-        what = _what(payment, amount, names.get(payment.beneficiary_id, ""))
-        _tell(ctx, payment, f"payment.{payment.status}", _became(payment, what), None)
-
-
-def _became(payment: Payment, what: str) -> str:
-    """What became of a payment, in words: posted, sent, scheduled, executed, expired, failed."""
-    if payment.status == "scheduled":
-        return f"{what} is approved: it executes on {_day(payment)}"
-    if payment.status == "expired":
-        return f"{what} expired: not approved in time, its hold is released"
-    if payment.status == "failed":
-        return f"{what} failed: {payment.end_reason}; its hold is released"
-    on_its_day = " on its date" if payment.execution_date else ""
-    return f"{what} is {payment.status}{on_its_day}: the money has moved"
-
-
-def _what(payment: Payment, amount: str, beneficiary: str) -> str:
-    return f"your payment {payment.id} of {amount} to {beneficiary}"
-
-
-def _tell(
-    ctx: RequestContext, payment: Payment, action: str, detail: str, acted_by: int | None
-) -> None:
-    """A step of `payment` for the activity of who prepared it, unless they took it (their
-    own activity tells it already). Told with the commit only (core.audit.service)."""
-    if acted_by == payment.initiated_by_id:
-        return
-    assert payment.id is not None
-    ctx.audit.steps.append(
-        PaymentStep(
-            user_id=payment.initiated_by_id,
-            tenant_id=payment.tenant_id,
-            action=action,
-            detail=detail,
-            payment_id=payment.id,
-            acted_by=acted_by,
-            account_id=payment.account_id,
-            amount=payment.amount,
-            currency=payment.currency,
-            transfer_id=payment.transfer_id,
-        )
-    )
-
-
-def _name_of(session: Session, user_id: int) -> str:
-    person = session.get(User, user_id)
-    return person.display_name if person else f"user {user_id}"
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> PaymentPublic:
-    """A payment with its approval trail; 404 unless the caller may read the paying account."""
-    payment = session.get(Payment, payment_id)
-    missing = NotFound(f"payment {payment_id} not found")
-    if payment is None:
-        raise missing
-    account = ledger.account_snapshot(session, payment.account_id)
-    assert account is not None
-    require_readable(
-        session, ctx, "account.read", Resource.of_account(account), not_found=missing.detail
-    )
-    if payment.status == "scheduled":
-        # Its day may have come: executed on the way, as `mandate payments run` would.
-        tell_settled(session, ctx, lifecycle.settle(session, ctx.now(), payment_id=payment_id))
-    approvals = repository.approvals_of(session, [payment_id])[payment_id]
-    return payment_public(payment, approvals, _beneficiary_name(session, payment), ctx.now())
-
-
-def list_payments(
-    session: Session,
-    ctx: RequestContext,
-    *,
-    status: str | None = None,
-    account_id: int | None = None,
-    beneficiary_id: int | None = None,
-    cursor: str | None = None,
-    limit: int | None = None,
-) -> Page[PaymentPublic]:
-    """The payments from accounts the caller may read, newest first, filtered in the query."""
-    page = PageRequest.of(cursor, limit)
-    readable_ids = ledger.accounts(readable_accounts(session, ctx)).with_only_columns(
-        col(Account.id)
-    )
-    where: ColumnElement[bool] = col(Payment.account_id).in_(readable_ids)
-    if status is not None:
-        where = where & _status_is(status, ctx.now())
-    if account_id is not None:
-        where = where & (col(Payment.account_id) == account_id)
-    if beneficiary_id is not None:
-        where = where & (col(Payment.beneficiary_id) == beneficiary_id)
-    found = paginate(
-        session,
-        repository.payments(where),
-        col(Payment.id),
-        page,
-        shape=lambda p: p,
-        newest_first=True,
-    )
-    return Page(items=_publics(session, found.items, ctx.now()), next_cursor=found.next_cursor)
-
-
-def _status_is(status: str, now: dt.datetime) -> ColumnElement[bool]:
-    """Payments in `status` as readers see it: one still waiting past its expiry is expired
-    (its hold is released when it is next written: `mandate payments expire`, or a payment
-    from its account)."""
-    column = col(Payment.status)
-    if status == "pending_approval":
-        return (column == status) & (col(Payment.expires_at) > now)
-    if status == "expired":
-        return (column == status) | (
-            (column == "pending_approval") & (col(Payment.expires_at) <= now)
-        )
-    return column == status
-
-
-def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[InboxItem]:
-    """What the caller may approve now, oldest first: the payments waiting on accounts where
-    a grant of theirs carries payment.approve, each kept only if the policy would let them
-    approve it (the same decision as the approval itself), with what approving would do."""
-    waiting = repository.awaiting(
-        session,
-        readable_accounts(session, ctx, "payment.approve"),
-        ctx.require_actor().user_id,
-        ctx.now(),
-        limit=limit,
-    )
-    approvals = repository.approvals_of(session, [p.id or 0 for p in waiting])
-    names = repository.beneficiary_names(session, [p.beneficiary_id for p in waiting])
-    items = []
-    for payment in waiting:
-        given = approvals[payment.id or 0]
-        account = ledger.account_snapshot(session, payment.account_id)
-        assert account is not None
-        verdict = check(
-            session,
-            ctx,
-            "payment.approve",
-            Resource.of_account(account),
-            approval=approval_of(payment, given),
-            record=False,
-        )
-        if not verdict.allowed:
-            continue
-        grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-        items.append(
-            InboxItem(
-                payment=payment_public(
-                    payment, given, names.get(payment.beneficiary_id, ""), ctx.now()
-                ),
-                approving_would=approving_would(payment, given, grant.approval_group),
-            )
-        )
-    return items
-
-
-def approving_would(
-    payment: Payment, approvals: Sequence[PaymentApproval], group: str | None
-) -> str:
-    """What one more approval, from `group`, would do to a waiting payment: "post it", "send
-    it", or "leave 1 more approval from group A to go"."""
-    panel = Panel(payment.required_approvals, payment.required_group_a)
-    after = progress(panel, [*(a.approval_group for a in approvals), group])
-    if not after.satisfied:
-        return f"leave {describe_needed(after)} to go"
-    return "send it" if payment.kind == "external" else "post it"
-
-
-def payable_beneficiaries(session: Session, ctx: RequestContext) -> list[Beneficiary]:
-    """The beneficiaries the caller's company can pay now (active, not deleted), by name:
-    what a payment form offers. Empty unless the caller may read beneficiaries."""
-    actor = ctx.require_actor()
-    if actor.tenant_id is None:
-        return []
-    readable = readable_in_tenant(
-        session,
-        ctx,
-        "beneficiary.read",
-        tenant_column=col(Beneficiary.tenant_id),
-        bank_column=col(Beneficiary.bank_id),
-    )
-    return list(
-        session.scalars(
-            select(Beneficiary)
-            .where(
-                readable,
-                col(Beneficiary.status) == "active",
-                col(Beneficiary.deleted_at).is_(None),
-            )
-            .order_by(col(Beneficiary.name), col(Beneficiary.id))
-            .limit(500)
-        )
-    )
-
-
-def _publics(session: Session, rows: Sequence[Payment], now: dt.datetime) -> list[PaymentPublic]:
-    approvals = repository.approvals_of(session, [p.id or 0 for p in rows])
-    names = repository.beneficiary_names(session, [p.beneficiary_id for p in rows])
-    return [
-        payment_public(p, approvals[p.id or 0], names.get(p.beneficiary_id, ""), now) for p in rows
-    ]
-
-
-def _beneficiary_name(session: Session, payment: Payment) -> str:
-    return repository.beneficiary_names(session, [payment.beneficiary_id]).get(
-        payment.beneficiary_id, ""
-    )
-
-
-def payment_public(
-    payment: Payment,
-    approvals: Sequence[PaymentApproval],
-    beneficiary_name: str,
-    now: dt.datetime | None = None,
-) -> PaymentPublic:
-    """The payment as the API shows it. Seen at `now`, one still waiting past its expiry is
-    expired, whether or not its hold was released yet."""
-    assert payment.id is not None
-    panel = Panel(payment.required_approvals, payment.required_group_a)
-    status = payment.status
-    if (
-        status == "pending_approval"
-        and now is not None
-        and payment.expires_at is not None
-        and payment.expires_at <= now
-    ):
-        status = "expired"
-    left: Progress = (
-        progress(panel, [a.approval_group for a in approvals])
-        if status == "pending_approval"
-        else Progress(0, 0)
-    )
-    return PaymentPublic(
-        id=payment.id,
-        account_id=payment.account_id,
-        beneficiary_id=payment.beneficiary_id,
-        beneficiary_name=beneficiary_name,
-        kind=payment.kind,
-        amount=payment.amount,
-        currency=payment.currency,
-        reference=payment.reference,
-        execution_date=payment.execution_date,
-        status=status,
-        required=Requirement(
-            approvals=panel.approvals,
-            group_a=panel.group_a,
-            still_needed=left.still_needed,
-            still_needed_a=left.still_needed_a,
-            text=describe_needed(left),
-        ),
-        approvals=[
-            ApprovalPublic(approver=a.approver_id, approval_group=a.approval_group, at=a.created_at)
-            for a in approvals
-        ],
-        expires_at=payment.expires_at,
-        transfer_id=payment.transfer_id,
-        initiated_by=payment.initiated_by_id,
-        created_at=payment.created_at,
-        ended_at=payment.ended_at,
-        ended_by=payment.ended_by_id,
-        end_reason=payment.end_reason,
-    )
-
-
-def _gate(
-    session: Session, ctx: RequestContext, account: Account | None, account_id: int
-) -> Account:
-    """The paying account, if the caller may read it; 404 otherwise (no leak)."""
-    missing = f"account {account_id} not found"
-    if account is None:
-        raise NotFound(missing)
-    require_readable(session, ctx, "account.read", Resource.of_account(account), not_found=missing)
-    return account
 
 
 def _replayed(ctx: RequestContext, body: dict[str, Any]) -> PaymentResult:

@@ -1,6 +1,7 @@
 """The payments' services, in one import for the faces (api/, admin/), the CLI and the tests:
-payments and approvals (core.payments.payments), approval rules (core.payments.rules), and
-what a face offers before someone acts (core.payments.offers).
+payments and approvals (core.payments.payments), their previews (core.payments.preview),
+reading them (core.payments.reading), approval rules (core.payments.rules), and what a face
+offers before someone acts (core.payments.offers).
 Each name is defined in one of them; this module only gathers them."""
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from core.payments.payments import (
     cancel_payment,
     create_payment,
     expire_payments,
+    reject_payment,
+    run_payments,
+    settle_before_debit,
+)
+from core.payments.preview import preview_payment
+from core.payments.reading import (
     get_payment,
     inbox,
     list_payments,
     payable_beneficiaries,
     payment_public,
-    preview_payment,
-    reject_payment,
-    run_payments,
-    settle_before_debit,
 )
 from core.payments.rules import get_bank_rules, get_rules, put_bank_rules, put_rules
 
