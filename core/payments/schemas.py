@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from core.fields import CurrencyCode, ResourceId
+from core.fields import PLAIN_TEXT, CurrencyCode, ResourceId
 from core.ledger.schemas import Amount, Description, _Input
 from core.money import MAX_AMOUNT
 
 PaymentStatus = Literal["pending_approval", "posted", "sent", "rejected", "cancelled", "expired"]
 PaymentKind = Literal["own", "internal", "external"]
 RuleKind = Literal["any", "own", "internal", "external"]
-Reason = Field(default="", max_length=500)
+EndReason = Annotated[str, StringConstraints(max_length=500), PLAIN_TEXT]
 
 
 class PaymentCreate(_Input):
@@ -33,7 +33,7 @@ class PaymentCreate(_Input):
 class PaymentEnd(_Input):
     """Why a payment is rejected or cancelled (rejection needs a reason)."""
 
-    reason: str = Reason
+    reason: EndReason = ""
 
 
 class ApprovalPublic(BaseModel):
