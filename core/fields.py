@@ -3,10 +3,18 @@ text plain. Bottom of the core: it imports nothing of Mandate's but money."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import unicodedata
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -33,6 +41,20 @@ CurrencyCode = Annotated[
 # Ids are 32-bit in the database; anything beyond cannot exist, so it is refused up front.
 MAX_ID = 2**31 - 1
 ResourceId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # Pydantic takes a date-time at midnight for a date ("2026-12-02T00:00:00", even with a
+    # zone): a client that sends one means an instant, and its day is a guess.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_parsing", "a date is YYYY-MM-DD, without a time")
+    return value
+
+
+# A calendar day as the document says (format: date), and nothing else.
+CalendarDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
 # Text a person types is one line of visible characters. Refused anywhere in it: control
@@ -104,6 +126,7 @@ PLAIN_TEXT = PlainText()
 __all__ = [
     "MAX_ID",
     "PLAIN_TEXT",
+    "CalendarDate",
     "CurrencyCode",
     "PlainText",
     "ResourceId",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from core.fields import PLAIN_TEXT, CurrencyCode, ResourceId
+from core.fields import PLAIN_TEXT, CalendarDate, CurrencyCode, ResourceId
 from core.ledger.schemas import Amount, Description, _Input
 from core.money import MAX_AMOUNT
 
@@ -24,7 +24,7 @@ class PaymentCreate(_Input):
     amount: Amount
     currency: CurrencyCode = Field(description="The paying account's currency")
     reference: Description = ""
-    execution_date: dt.date | None = Field(
+    execution_date: CalendarDate | None = Field(
         default=None,
         description="Today (the company's day) or unset; a payment is never scheduled later",
     )
