@@ -205,13 +205,9 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": "1"}
         return error_response(status, code, detail, headers)
 
-    for exc_type in (
-        MandateError,
-        RequestValidationError,
-        StarletteHTTPException,
-        DBAPIError,
-        Exception,
-    ):
+    # Not Exception: Starlette hands that to its ServerErrorMiddleware, outside every other
+    # middleware, which re-raises; api.middleware.UnexpectedErrors answers it instead.
+    for exc_type in (MandateError, RequestValidationError, StarletteHTTPException, DBAPIError):
         app.add_exception_handler(exc_type, handle)
     _document_common_errors(app)
 
