@@ -50,7 +50,7 @@ from core.payments.schemas import (
 )
 from core.policy import spend
 from core.policy.facts import Approval, Money, Resource
-from core.policy.filters import readable_accounts, readable_in_tenant
+from core.policy.filters import payments_within_reach, readable_accounts, readable_in_tenant
 from core.policy.panels import (
     Panel,
     Progress,
@@ -503,7 +503,9 @@ def _locked(
 ) -> tuple[Payment, Account, Account]:
     """The payment and its two accounts, locked in that order; 404 unless the caller may read
     the paying account (a payment is as visible as the account it is paid from)."""
-    payment = repository.lock_payment(session, payment_id)
+    payment = repository.lock_payment(
+        session, payment_id, within=payments_within_reach(ctx.require_actor())
+    )
     if payment is None:
         raise NotFound(f"payment {payment_id} not found")
     accounts = ledger.lock_accounts(session, [payment.account_id, payment.credit_account_id])
@@ -657,7 +659,9 @@ def _expire(session: Session, lapsed: Sequence[Payment], now: dt.datetime) -> No
 
 def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> PaymentPublic:
     """A payment with its approval trail; 404 unless the caller may read the paying account."""
-    payment = session.get(Payment, payment_id)
+    payment = repository.payment(
+        session, payment_id, within=payments_within_reach(ctx.require_actor())
+    )
     missing = NotFound(f"payment {payment_id} not found")
     if payment is None:
         raise missing
