@@ -7,6 +7,9 @@ API call; only the rendering differs."""
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -19,6 +22,12 @@ from core.db import describe_error
 from core.errors import HTTP_CODES, Forbidden, MandateError, Unauthenticated
 
 log = logging.getLogger("mandate.console")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class SignInRequired(Unauthenticated):
@@ -86,5 +95,48 @@ def install(console: FastAPI) -> None:
 
     console.add_exception_handler(FormRefused, refused_form)
     console.add_exception_handler(SignInRequired, sign_in_needed)
-    for exc_type in (MandateError, RequestValidationError, StarletteHTTPException, Exception):
+    for exc_type in (MandateError, RequestValidationError, StarletteHTTPException):
         console.add_exception_handler(exc_type, error)
+    console.add_middleware(UnexpectedErrors)
+
+
+class UnexpectedErrors:
+    """An exception no handler answered (a bug): the error page, 500, logged with an id the
+    page shows. Inside the console's own ServerErrorMiddleware, which would answer and
+    re-raise (and the server then drop a kept-alive connection); the app the console is
+    mounted on adds the security headers to this page as to every other."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            request_id = uuid.uuid4().hex
+            log.exception(
+                "console error on %s %s (request %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+            )
+            if started:
+                return  # part of a page went out: the server closes the connection
+            page = error_page(
+                Request(scope, receive),
+                500,
+                "internal_error",
+                f"an unexpected error; it has been logged as request {request_id}",
+            )
+            page.headers["X-Request-Id"] = request_id
+            await page(scope, receive, send)

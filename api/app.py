@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from admin.app import mount as mount_console
 from api import errors
-from api.middleware import BodyLimits, SecurityHeaders
+from api.middleware import BodyLimits, SecurityHeaders, UnexpectedErrors
 from api.routers import (
     access,
     accounts,
@@ -109,8 +109,10 @@ def create_app(
     if settings.docs_enabled:
         _mount_docs(app)
     mount_console(app)
-    # Outermost first: headers on everything, then size limits.
+    # Each added around the ones before: headers on everything (the answer to an unexpected
+    # error too), then that answer, then size limits.
     app.add_middleware(BodyLimits)
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
     return app
 

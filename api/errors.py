@@ -29,6 +29,7 @@ class ErrorBody(BaseModel):
 
 # Pydantic error types whose meaning has a code of its own.
 _VALIDATION_CODES = {
+    "invalid_text",
     "unknown_currency",
     "invalid_amount",
     "amount_too_large",
@@ -39,6 +40,8 @@ _VALIDATION_CODES = {
     "unknown_time_zone",
     "naive_datetime",
 }
+# ... and of those, the ones whose message needs the field it is about.
+_FIELD_CODES = {"invalid_text"}
 
 
 IDEMPOTENCY_KEY_LOCATION = ("header", "Idempotency-Key")
@@ -163,12 +166,16 @@ def _validation(exc: RequestValidationError) -> tuple[int, str, str]:
         return 400, "idempotency_key_invalid", IDEMPOTENCY_KEY_INVALID
     for err in errors:
         if err.get("type") in _VALIDATION_CODES:
-            return 422, str(err["type"]), str(err.get("msg", ""))
-    parts = []
-    for err in errors[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+            message = str(err.get("msg", ""))
+            if err["type"] in _FIELD_CODES:
+                message = f"{_where(err)}: {message}"
+            return 422, str(err["type"]), message
+    parts = [f"{_where(err)}: {err.get('msg', 'invalid')}" for err in errors[:5]]
     return 422, "invalid_request", "; ".join(parts) or "invalid request"
+
+
+def _where(err: Any) -> str:
+    return ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
 
 
 def error_response(
@@ -198,13 +205,9 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": "1"}
         return error_response(status, code, detail, headers)
 
-    for exc_type in (
-        MandateError,
-        RequestValidationError,
-        StarletteHTTPException,
-        DBAPIError,
-        Exception,
-    ):
+    # Not Exception: Starlette hands that to its ServerErrorMiddleware, outside every other
+    # middleware, which re-raises; api.middleware.UnexpectedErrors answers it instead.
+    for exc_type in (MandateError, RequestValidationError, StarletteHTTPException, DBAPIError):
         app.add_exception_handler(exc_type, handle)
     _document_common_errors(app)
 

@@ -1,13 +1,18 @@
-"""ASGI middleware: request size and nesting limits, security headers. (A request that meets
-contention is run again by its unit of work, core.uow, not replayed here.)"""
+"""ASGI middleware: request size and nesting limits, security headers, and the answer to an
+error nothing else answered. (A request that meets contention is run again by its unit of
+work, core.uow, not replayed here.)"""
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from api.errors import error_response
+
+log = logging.getLogger("mandate.api")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -175,6 +180,48 @@ async def _reject(
 ) -> None:
     response = error_response(status, code, detail, {"Connection": "close"})
     await response(scope, receive, send)
+
+
+class UnexpectedErrors:
+    """An exception no handler answered (a bug): 500 internal_error in the one error shape,
+    logged with an id the answer carries (X-Request-Id, and in its detail). Answered here,
+    inside SecurityHeaders, so it carries the headers every answer does; and not raised
+    further: Starlette's ServerErrorMiddleware would answer it bare and re-raise, and the
+    server then drops the connection a client keeps alive for its next request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            request_id = uuid.uuid4().hex
+            log.exception(
+                "unhandled error on %s %s (request %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+            )
+            if started:
+                return  # part of an answer went out: the server closes the connection
+            response = error_response(
+                500,
+                "internal_error",
+                f"an unexpected error; it has been logged as request {request_id}",
+                {"X-Request-Id": request_id},
+            )
+            await response(scope, receive, send)
 
 
 DOCS_PATHS = ("/docs", "/redoc")

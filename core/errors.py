@@ -108,7 +108,12 @@ class ErrorCode(Code):
         422,
         "A field is missing, of the wrong type, or out of range.",
     )
-    invalid_text = "invalid_text", 422, "Text may not contain NUL characters."
+    invalid_text = (
+        "invalid_text",
+        422,
+        "Text may not contain NUL or other control characters, line breaks, or bidirectional "
+        "formatting characters.",
+    )
     unknown_currency = (
         "unknown_currency",
         422,

@@ -1,12 +1,22 @@
-"""Field types the schemas of every domain share: ids and currency codes. Bottom of the core:
-it imports nothing of Mandate's but money."""
+"""Field types the schemas of every domain share: ids, currency codes, and what makes typed
+text plain. Bottom of the core: it imports nothing of Mandate's but money."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import re
+import unicodedata
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from core.money import is_currency, unknown_currency
 
@@ -32,4 +42,94 @@ CurrencyCode = Annotated[
 MAX_ID = 2**31 - 1
 ResourceId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 
-__all__ = ["MAX_ID", "CurrencyCode", "ResourceId"]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # Pydantic takes a date-time at midnight for a date ("2026-12-02T00:00:00", even with a
+    # zone): a client that sends one means an instant, and its day is a guess.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_parsing", "a date is YYYY-MM-DD, without a time")
+    return value
+
+
+# A calendar day as the document says (format: date), and nothing else.
+CalendarDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+# Text a person types is one line of visible characters. Refused anywhere in it: control
+# characters (C0 with tab and line feed, DEL, C1: ESC sequences recolour a terminal, a line
+# break forges a line in a log or a statement), line and paragraph separators, unpaired
+# surrogates (no database can store them) and the bidirectional controls (Unicode's
+# Bidi_Control: they reorder what a screen shows, "Acme\u202eLTD" reads differently from what
+# it is). Other format characters (category Cf: zero-width joiners, soft hyphens) belong to
+# some scripts and stay, but text of nothing else is blank.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# The same, as the OpenAPI document tells clients (ECMA-262 syntax).
+PLAIN_TEXT_PATTERN = (
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069"
+    "\\uD800-\\uDFFF]*$"
+)
+
+
+def refused_character(text: str) -> str | None:
+    """The first character plain text may not carry, or None."""
+    for character in text:
+        if character in BIDI_CONTROLS or unicodedata.category(character) in REFUSED_CATEGORIES:
+            return character
+    return None
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader would see: white space and format characters only (or nothing)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
+def _plain(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # the string schema refuses it
+    character = refused_character(value)
+    if character is not None:
+        raise PydanticCustomError(
+            "invalid_text",
+            "text may not contain control characters, line breaks or bidirectional "
+            "formatting characters (U+{code})",
+            {"code": f"{ord(character):04X}"},
+        )
+    return "" if is_blank(value) else value
+
+
+class PlainText:
+    """Marks a text field as plain text, after its length and stripping constraints:
+    `Annotated[str, StringConstraints(...), PLAIN_TEXT]`. A refused character is 422
+    invalid_text naming the field; blank text becomes "", so a required field's min_length
+    (or a service's own check, such as reason_required) refuses it as empty."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(_plain, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        described = handler(schema)
+        described["pattern"] = PLAIN_TEXT_PATTERN
+        return described
+
+
+PLAIN_TEXT = PlainText()
+
+__all__ = [
+    "MAX_ID",
+    "PLAIN_TEXT",
+    "CalendarDate",
+    "CurrencyCode",
+    "PlainText",
+    "ResourceId",
+    "is_blank",
+    "refused_character",
+]

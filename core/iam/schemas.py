@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.clock import minutes_of_day
-from core.fields import CurrencyCode, ResourceId
+from core.fields import PLAIN_TEXT, CurrencyCode, ResourceId
 from core.money import MAX_AMOUNT
 
 _ZONES: frozenset[str] | None = None
@@ -124,9 +124,14 @@ Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$"),
 ]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PLAIN_TEXT
+]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
-RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+RoleName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PLAIN_TEXT
+]
+RoleDescription = Annotated[str, StringConstraints(max_length=500), PLAIN_TEXT]
 Permission = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z]+$", max_length=64)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -246,7 +251,7 @@ class MePublic(UserPublic):
 
 class RoleCreate(_Input):
     name: RoleName
-    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    description: RoleDescription = ""
     permissions: list[Permission] = Field(min_length=1, max_length=30)
     limits: LimitSet | None = None
     tenant_id: ResourceId | None = Field(default=None, description="Bank staff only: the tenant")
@@ -254,7 +259,7 @@ class RoleCreate(_Input):
 
 class RoleUpdate(_Input):
     name: RoleName | None = None
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: RoleDescription | None = None
     permissions: list[Permission] | None = Field(default=None, min_length=1, max_length=30)
     limits: LimitSet | None = None
     clear_limits: StrictBool = False

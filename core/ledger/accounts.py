@@ -27,7 +27,7 @@ from core.models.ledger import Account, Transfer
 from core.money import format_amount
 from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
 from core.policy.facts import Resource
-from core.policy.filters import readable_accounts
+from core.policy.filters import accounts_within_reach, readable_accounts
 from core.policy.service import authorize, require_readable
 
 
@@ -75,7 +75,8 @@ def load_readable_account(
     session: Session, ctx: RequestContext, account_id: int, action: str = "account.read"
 ) -> Account:
     """The account, if the policy lets the caller `action` it; 404 otherwise."""
-    account = repository.account_snapshot(session, account_id)
+    reach = accounts_within_reach(ctx.require_actor())
+    account = repository.account_snapshot(session, account_id, within=reach)
     if account is None:
         raise account_not_found(account_id)
     require_readable(
@@ -156,7 +157,8 @@ def list_transfers(
 
 
 def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> TransferPublic:
-    transfer = session.get(Transfer, transfer_id)
+    reach = accounts_within_reach(ctx.require_actor())
+    transfer = repository.transfer(session, transfer_id, within=reach)
     missing = NotFound(f"transfer {transfer_id} not found")
     if transfer is None:
         raise missing
@@ -242,7 +244,8 @@ def update_account(
 ) -> AccountPublic:
     """Rename, freeze, unfreeze, close, or change the overdraft limit."""
     ctx.audit.attempt("account.manage", account_id=account_id)
-    account = repository.lock_account_for_change(session, account_id)
+    reach = accounts_within_reach(ctx.require_actor())
+    account = repository.lock_account_for_change(session, account_id, within=reach)
     if account is None:
         raise account_not_found(account_id)
     resource = Resource.of_account(account)

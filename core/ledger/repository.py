@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -25,9 +25,13 @@ _LOCK_ACCOUNTS_PG = _LOCK_ACCOUNTS.with_for_update(key_share=True)  # FOR NO KEY
 _ACCOUNT = select(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
 
 
-def account_snapshot(session: Session, account_id: int) -> Account | None:
-    """The account as it is now, detached: for reading and deciding, not for changing."""
-    row = session.connection().execute(_ACCOUNT, {"account_id": account_id}).first()
+def account_snapshot(
+    session: Session, account_id: int, *, within: ColumnElement[bool] | None = None
+) -> Account | None:
+    """The account as it is now, detached: for reading and deciding, not for changing. With
+    `within` (core.policy.filters.within_reach), only if the condition admits it."""
+    stmt = _ACCOUNT if within is None else _ACCOUNT.where(within)
+    row = session.connection().execute(stmt, {"account_id": account_id}).first()
     return None if row is None else Account(**row._mapping)
 
 
@@ -42,10 +46,12 @@ def lock_accounts(session: Session, ids: Iterable[int]) -> dict[int, Account]:
     return {row.id: Account(**row._mapping) for row in rows}
 
 
-def lock_account_for_change(session: Session, account_id: int) -> Account | None:
+def lock_account_for_change(
+    session: Session, account_id: int, *, within: ColumnElement[bool]
+) -> Account | None:
     """The account as a persistent, locked ORM object: for changes to its own fields (status,
-    overdraft limit, name), written when the session flushes."""
-    stmt = select(Account).where(col(Account.id) == account_id)
+    overdraft limit, name), written when the session flushes; only if `within` admits it."""
+    stmt = select(Account).where(col(Account.id) == account_id, within)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(key_share=True)
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
@@ -182,6 +188,17 @@ def entries(account_id: int) -> Select[*tuple[Any, ...]]:
     """An account's entries with their transfers, in no order (pages go newest first, by
     ENTRY_KEY)."""
     return _ENTRIES_WITH_TRANSFERS.where(_ENTRIES.c.account_id == account_id)
+
+
+def transfer(session: Session, transfer_id: int, *, within: ColumnElement[bool]) -> Transfer | None:
+    """The transfer, if `within` (a condition on Account) admits one of its two accounts."""
+    touches = exists(
+        select(col(Account.id)).where(
+            col(Account.id).in_([col(Transfer.debit_account_id), col(Transfer.credit_account_id)]),
+            within,
+        )
+    )
+    return session.scalars(select(Transfer).where(col(Transfer.id) == transfer_id, touches)).first()
 
 
 def transfers(readable: ColumnElement[bool]) -> Select[Transfer]:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from core.fields import CurrencyCode, ResourceId
+from core.fields import PLAIN_TEXT, CurrencyCode, ResourceId
 from core.money import MAX_AMOUNT
 
 
@@ -37,8 +37,10 @@ Amount = Annotated[
         json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
     ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(max_length=140)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PLAIN_TEXT
+]
+Description = Annotated[str, StringConstraints(max_length=140), PLAIN_TEXT]
 AccountStatus = Literal["open", "frozen", "closed"]
 
 

@@ -24,6 +24,7 @@ from core.models.iam import Tenant, User
 from core.models.ledger import Account
 from core.models.payments import Beneficiary
 from core.pagination import Page, PageRequest, paginate
+from core.payments import repository
 from core.payments.beneficiary_schemas import (
     BeneficiaryCreate,
     BeneficiaryPublic,
@@ -31,7 +32,7 @@ from core.payments.beneficiary_schemas import (
     BeneficiaryUpdate,
 )
 from core.policy.facts import Resource
-from core.policy.filters import readable_in_tenant
+from core.policy.filters import readable_in_tenant, within_reach
 from core.policy.service import authorize, require_readable
 
 # -- what a beneficiary is ------------------------------------------------------------------
@@ -106,7 +107,12 @@ def _not_found(beneficiary_id: int) -> NotFound:
 def load_beneficiary(session: Session, ctx: RequestContext, beneficiary_id: int) -> Beneficiary:
     """The beneficiary, if the caller may read it; 404 otherwise (another company's, or a
     deleted one, is not there)."""
-    beneficiary = session.get(Beneficiary, beneficiary_id)
+    reach = within_reach(
+        ctx.require_actor(),
+        tenant_column=col(Beneficiary.tenant_id),
+        bank_column=col(Beneficiary.bank_id),
+    )
+    beneficiary = repository.beneficiary(session, beneficiary_id, within=reach)
     if beneficiary is None:
         raise _not_found(beneficiary_id)
     require_readable(

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from core.fields import PLAIN_TEXT
 from core.ledger.schemas import Name
 
 BeneficiaryStatus = Literal["active", "pending_approval"]
@@ -20,14 +21,19 @@ BeneficiaryKind = Literal["internal", "external"]
 TypedIban = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    PLAIN_TEXT,
     Field(examples=["DE89 3704 0044 0532 0130 00"]),
 ]
 TypedBic = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=11), Field(examples=["COBADEFFXXX"])
+    str,
+    StringConstraints(strip_whitespace=True, max_length=11),
+    PLAIN_TEXT,
+    Field(examples=["COBADEFFXXX"]),
 ]
 ReferenceTemplate = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=140),
+    PLAIN_TEXT,
     Field(description="The reference a payment to this beneficiary starts with"),
 ]
 

@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session
 from core.context import RequestContext
 from core.errors import NotFound
 from core.ledger import repository as ledger
-from core.models.payments import Payment
 from core.payments import repository
 from core.payments.reading import approving_would
 from core.payments.schemas import PaymentChoices
 from core.policy.facts import Resource
-from core.policy.filters import readable_accounts
+from core.policy.filters import payments_within_reach, readable_accounts
 from core.policy.panels import approval_of
 from core.policy.service import check, require_readable
 
@@ -28,7 +27,8 @@ def payment_choices(session: Session, ctx: RequestContext, payment_id: int) -> P
     """Which of approve, reject and cancel the policy would let the caller do with this
     payment now, and what approving it would do; 404 unless the caller may read the paying
     account (as get_payment)."""
-    payment = session.get(Payment, payment_id)
+    reach = payments_within_reach(ctx.require_actor())
+    payment = repository.payment(session, payment_id, within=reach)
     missing = f"payment {payment_id} not found"
     account = ledger.account_snapshot(session, payment.account_id) if payment else None
     if payment is None or account is None:

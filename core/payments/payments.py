@@ -55,6 +55,7 @@ from core.payments.terms import (
 )
 from core.policy import spend
 from core.policy.facts import Money, Resource
+from core.policy.filters import payments_within_reach
 from core.policy.panels import (
     Panel,
     approval_of,
@@ -357,7 +358,9 @@ def _locked(
 ) -> tuple[Payment, Account, Account]:
     """The payment and its two accounts, locked in that order; 404 unless the caller may read
     the paying account (a payment is as visible as the account it is paid from)."""
-    payment = repository.lock_payment(session, payment_id)
+    payment = repository.lock_payment(
+        session, payment_id, within=payments_within_reach(ctx.require_actor())
+    )
     if payment is None:
         raise NotFound(f"payment {payment_id} not found")
     accounts = ledger.lock_accounts(session, [payment.account_id, payment.credit_account_id])

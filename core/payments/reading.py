@@ -27,7 +27,7 @@ from core.payments.schemas import (
 )
 from core.payments.steps import tell_settled
 from core.policy.facts import Resource
-from core.policy.filters import readable_accounts, readable_in_tenant
+from core.policy.filters import payments_within_reach, readable_accounts, readable_in_tenant
 from core.policy.panels import (
     Panel,
     Progress,
@@ -40,7 +40,9 @@ from core.policy.service import check, require_readable
 
 def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> PaymentPublic:
     """A payment with its approval trail; 404 unless the caller may read the paying account."""
-    payment = session.get(Payment, payment_id)
+    payment = repository.payment(
+        session, payment_id, within=payments_within_reach(ctx.require_actor())
+    )
     missing = NotFound(f"payment {payment_id} not found")
     if payment is None:
         raise missing

@@ -30,11 +30,31 @@ def change_held(session: Session, account_id: int, delta: int, now: dt.datetime)
     )
 
 
-def lock_payment(session: Session, payment_id: int) -> Payment | None:
+def payment(session: Session, payment_id: int, *, within: ColumnElement[bool]) -> Payment | None:
+    """The payment, if `within` (core.policy.filters.within_reach) admits it."""
+    return session.scalars(select(Payment).where(col(Payment.id) == payment_id, within)).first()
+
+
+def beneficiary(
+    session: Session, beneficiary_id: int, *, within: ColumnElement[bool]
+) -> Beneficiary | None:
+    """The beneficiary (deleted ones too), if `within` admits it."""
+    return session.scalars(
+        select(Beneficiary).where(col(Beneficiary.id) == beneficiary_id, within)
+    ).first()
+
+
+def lock_payment(
+    session: Session, payment_id: int, *, within: ColumnElement[bool] | None = None
+) -> Payment | None:
     """The payment as a persistent ORM object, locked (PostgreSQL: FOR UPDATE) so that two
     approvals, or an approval and a cancellation, of one payment run one after the other.
-    populate_existing: the row as it is once the lock is ours, not as first read."""
+    populate_existing: the row as it is once the lock is ours, not as first read. A person's
+    request passes `within` (their reach: core.policy.filters.within_reach); the expiry job
+    reaches every payment."""
     stmt = select(Payment).where(col(Payment.id) == payment_id)
+    if within is not None:
+        stmt = stmt.where(within)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return session.scalars(stmt.execution_options(populate_existing=True)).first()

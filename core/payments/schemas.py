@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from core.fields import CurrencyCode, ResourceId
+from core.fields import PLAIN_TEXT, CalendarDate, CurrencyCode, ResourceId
 from core.ledger.schemas import Amount, Description, _Input
 from core.money import MAX_AMOUNT
 
@@ -20,7 +20,7 @@ RuleKind = Literal["any", "own", "internal", "external"]
 # How far ahead a payment may be dated: a business bank's usual horizon for future-dated
 # payments (days of the company's time zone).
 EXECUTION_HORIZON_DAYS = 90
-Reason = Field(default="", max_length=500)
+EndReason = Annotated[str, StringConstraints(max_length=500), PLAIN_TEXT]
 
 
 class PaymentCreate(_Input):
@@ -29,7 +29,7 @@ class PaymentCreate(_Input):
     amount: Amount
     currency: CurrencyCode = Field(description="The paying account's currency")
     reference: Description = ""
-    execution_date: dt.date | None = Field(
+    execution_date: CalendarDate | None = Field(
         default=None,
         description="The day the money moves, in the company's time zone: today (or unset) "
         f"or a later day at most {EXECUTION_HORIZON_DAYS} days ahead; an approved payment for "
@@ -40,7 +40,7 @@ class PaymentCreate(_Input):
 class PaymentEnd(_Input):
     """Why a payment is rejected or cancelled (rejection needs a reason)."""
 
-    reason: str = Reason
+    reason: EndReason = ""
 
 
 class ApprovalPublic(BaseModel):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from core.context import RequestContext
 from core.errors import InvalidRequest, NotFound
@@ -16,6 +18,7 @@ from core.models.ledger import Account
 from core.models.payments import Payment
 from core.policy import repository
 from core.policy.facts import Approval, Resource
+from core.policy.filters import payments_within_reach
 from core.policy.panels import Progress, approval_of, describe_needed, is_about_a_payment
 from core.policy.reasons import still_needs
 from core.policy.service import require_readable
@@ -64,7 +67,8 @@ def payment_subject(
             code="invalid_request",
         )
     missing = f"payment {payment_id} not found"
-    payment = session.get(Payment, payment_id)
+    reach = payments_within_reach(ctx.require_actor())
+    payment = session.scalars(select(Payment).where(col(Payment.id) == payment_id, reach)).first()
     account = session.get(Account, payment.account_id) if payment is not None else None
     if payment is None or account is None:
         raise NotFound(missing)

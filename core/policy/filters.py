@@ -9,6 +9,7 @@ for staff, bank)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Mapped, Session
@@ -17,6 +18,7 @@ from sqlmodel import col
 from core.context import Actor, RequestContext
 from core.models.iam import Grant, GrantAccount, Role
 from core.models.ledger import Account
+from core.models.payments import Payment
 from core.policy import engine as policy_engine
 from core.policy.facts import custom_permissions, role_facts
 
@@ -62,6 +64,34 @@ def live_grant(actor: Actor, role_ids: list[int], now: dt.datetime) -> ColumnEle
     )
 
 
+def within_reach(
+    actor: Actor, *, tenant_column: Mapped[Any], bank_column: Mapped[Any]
+) -> ColumnElement[bool]:
+    """SQL condition: the rows of the tenants the actor can reach at all, whatever the
+    permission: a customer's own tenant (every grant of theirs is of it); for staff, their
+    bank's. Every list below keeps to it, and a lookup by id asks it in its query, before the
+    policy decides on the row: another tenant's id is then as absent as one that does not
+    exist, on the same path to the same 404 (no answer, and no answer's time, tells them
+    apart)."""
+    if actor.is_staff:
+        return bank_column == actor.bank_id
+    return tenant_column == actor.tenant_id
+
+
+def accounts_within_reach(actor: Actor) -> ColumnElement[bool]:
+    """within_reach, on Account."""
+    return within_reach(
+        actor, tenant_column=col(Account.tenant_id), bank_column=col(Account.bank_id)
+    )
+
+
+def payments_within_reach(actor: Actor) -> ColumnElement[bool]:
+    """within_reach, on Payment (a payment is its paying account's tenant's)."""
+    return within_reach(
+        actor, tenant_column=col(Payment.tenant_id), bank_column=col(Payment.bank_id)
+    )
+
+
 def readable_accounts(
     session: Session, ctx: RequestContext, permission: str = "account.read"
 ) -> ColumnElement[bool]:
@@ -71,17 +101,16 @@ def readable_accounts(
     if not role_ids:
         return false()
     live = live_grant(actor, role_ids, ctx.now())
+    reach = accounts_within_reach(actor)
     if actor.is_staff:
-        return and_(
-            col(Account.bank_id) == actor.bank_id, exists(select(col(Grant.id)).where(live))
-        )
+        return and_(reach, exists(select(col(Grant.id)).where(live)))
     over_all = exists(select(col(Grant.id)).where(live, col(Grant.all_accounts).is_(True)))
     listed = col(Account.id).in_(
         select(col(GrantAccount.account_id))
         .join(Grant, col(Grant.id) == col(GrantAccount.grant_id))
         .where(live, col(GrantAccount.user_id) == actor.user_id)
     )
-    return and_(col(Account.tenant_id) == actor.tenant_id, or_(over_all, listed))
+    return and_(reach, or_(over_all, listed))
 
 
 def readable_in_tenant(
@@ -99,6 +128,4 @@ def readable_in_tenant(
     if not role_ids:
         return false()
     live = exists(select(col(Grant.id)).where(live_grant(actor, role_ids, ctx.now())))
-    if actor.is_staff:
-        return and_(bank_column == actor.bank_id, live)
-    return and_(tenant_column == actor.tenant_id, live)
+    return and_(within_reach(actor, tenant_column=tenant_column, bank_column=bank_column), live)

@@ -47,7 +47,9 @@ def test_refusals_and_money_moves_are_in_the_decision_log(client, app, world, cl
     summary = [(d["action"], d["decision"], d["reason"]) for d in log]
     assert ("transfer.create", "allow", "ok") in summary
     assert ("transfer.create", "deny", "limit_per_transfer") in summary
-    assert ("account.read", "deny", "not_found") in summary
+    # Another tenant's account is out of reach before the policy is asked, as a missing one
+    # is (tests/api/test_foreign_ids.py): no decision to log.
+    assert ("account.read", "deny", "not_found") not in summary
     refusal = next(d for d in log if d["reason"] == "limit_per_transfer")
     assert refusal["amount"] == 5_000_00
     assert refusal["account_id"] == world.account_id("acme-operating")
