@@ -80,6 +80,39 @@ class Reason(Code):
         403,
         "The payment is above your approval limit.",
     )
+    change_request_not_pending = (
+        "change_request_not_pending",
+        403,
+        "The change request awaits no decision (applied, rejected, refused or expired).",
+    )
+    peer_required = (
+        "peer_required",
+        403,
+        "A company's change requests are decided by its corporate admins; bank staff's by "
+        "a second bank manager.",
+    )
+    own_change_request = (
+        "own_change_request",
+        403,
+        "You asked for this change: another person must approve it.",
+    )
+    change_grants_approver_rights = (
+        "change_grants_approver_rights",
+        403,
+        "This change gives you new rights: someone else must approve it.",
+    )
+    approver_created_by_requester = (
+        "approver_created_by_requester",
+        403,
+        "The requester created you, or gave you rights, lately: you cannot be their second "
+        "person.",
+    )
+    grantee_created_by_approver = (
+        "grantee_created_by_approver",
+        403,
+        "This change gives new rights to someone you created, or gave rights, lately: "
+        "someone else must approve it.",
+    )
 
 
 # reason code -> (HTTP status, what it means in general)
@@ -205,6 +238,8 @@ def describe(
         )
     if reason == "payment_not_pending" and "status" in detail:
         return f"The payment is {str(detail['status']).replace('_', ' ')}: it awaits no approval."
+    if reason == "change_request_not_pending" and "status" in detail:
+        return f"The change request is {detail['status']}: it awaits no decision."
     if reason == "self_approval_forbidden" and action == "beneficiary.approve":
         return "You added this beneficiary: another person must approve it."
     if reason == "missing_permission":
