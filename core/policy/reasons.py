@@ -104,8 +104,7 @@ class Reason(Code):
     approver_created_by_requester = (
         "approver_created_by_requester",
         403,
-        "The requester created you, or gave you rights, lately: you cannot be their second "
-        "person.",
+        "The requester created you, or gave you rights, lately: you cannot be their second person.",
     )
     grantee_created_by_approver = (
         "grantee_created_by_approver",
