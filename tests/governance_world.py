@@ -78,3 +78,28 @@ def turn_on(
                 each.dual_control = True
 
     unit_of_work(db, clock).run(switch)
+
+
+def with_second_manager(db: Database, passwords: Passwords, world: World, clock: Clock) -> User:
+    """manager-2: a second bank manager (the seed's, created by nobody)."""
+
+    def build(session: Session, _ctx: RequestContext) -> User:
+        bank = world.bank
+        user = iam.create_user(
+            session,
+            passwords,
+            bank_id=bank.id,  # type: ignore[arg-type]
+            tenant_id=None,
+            username="manager-2",
+            display_name="Second Manager",
+            password=PASSWORD,
+            now=clock.now(),
+        )
+        role = iam.builtin_role(session, "bank_manager", bank_id=bank.id, tenant_id=None)  # type: ignore[arg-type]
+        iam.grant_role(session, user, role, now=clock.now())
+        session.expunge(user)
+        return user
+
+    user = unit_of_work(db, clock).run(build)
+    world.users["manager-2"] = user
+    return user

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import core.iam.sessions
 import core.models.audit
+import core.models.governance
 import core.models.iam
 import core.models.ledger
-import core.models.governance
 import core.models.payments  # noqa: F401  (registers the tables)
 from api.app import NotMigrated, create_app
 from core.settings import Settings
