@@ -21,10 +21,13 @@ from tests.factories import PASSWORD, World, unit_of_work
 SECOND_ADMIN = "acme-admin-2"
 
 
-def with_second_admin(db: Database, passwords: Passwords, world: World, clock: Clock) -> User:
-    """acme-admin-2: a corporate admin of acme nobody created through the API (the seed's)."""
-    if SECOND_ADMIN in world.users:
-        return world.users[SECOND_ADMIN]
+def with_second_admin(
+    db: Database, passwords: Passwords, world: World, clock: Clock, username: str = SECOND_ADMIN
+) -> User:
+    """acme-admin-2 (or `username`): a corporate admin of acme nobody created through the API
+    (as the seed's are)."""
+    if username in world.users:
+        return world.users[username]
 
     def build(session: Session, _ctx: RequestContext) -> User:
         acme = world.tenants["acme"]
@@ -33,8 +36,8 @@ def with_second_admin(db: Database, passwords: Passwords, world: World, clock: C
             passwords,
             bank_id=acme.bank_id,
             tenant_id=acme.id,
-            username=SECOND_ADMIN,
-            display_name="Acme Second Admin",
+            username=username,
+            display_name="Acme Second Admin" if username == SECOND_ADMIN else username,
             password=PASSWORD,
             now=clock.now(),
         )
@@ -44,7 +47,7 @@ def with_second_admin(db: Database, passwords: Passwords, world: World, clock: C
         return user
 
     user = unit_of_work(db, clock).run(build)
-    world.users[SECOND_ADMIN] = user
+    world.users[username] = user
     return user
 
 

@@ -18,8 +18,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core.models.iam import Grant, User
-from tests.factories import PASSWORD, bearer, new_key
+from core.context import RequestContext
+from core.iam import access
+from core.iam.schemas import RoleCreate
+from core.models.audit import ChangeRecord
+from core.models.iam import Grant, User, actor_of
+from tests.api.routes import bodies, fill, ids_of, queries
+from tests.factories import PASSWORD, bearer, new_key, unit_of_work
 from tests.governance_world import SECOND_ADMIN, turn_on, with_second_admin, with_second_manager
 
 
@@ -334,3 +339,62 @@ def test_with_dual_admin_off_changes_apply_at_once(client, app, world, clock):
     made = _ask_grant(client, admin, world.user_id("acme-bookkeeper"), _payer_role(client, admin))
     assert made.status_code == 201, made.text
     assert client.get("/v1/change-requests", headers=admin).json()["items"] == []
+
+
+# Every route a second person now governs, with who asks it: a corporate admin under the
+# company's dual administration, a bank manager under the bank's dual control.
+GOVERNED_ROUTES = {
+    "acme-admin": [
+        ("POST", "/v1/users"),
+        ("PATCH", "/v1/users/{user_id}"),
+        ("POST", "/v1/users/{user_id}/password"),
+        ("POST", "/v1/roles"),
+        ("PATCH", "/v1/roles/{role_id}"),
+        ("DELETE", "/v1/roles/{role_id}"),
+        ("POST", "/v1/grants"),
+        ("PATCH", "/v1/grants/{grant_id}"),
+        ("DELETE", "/v1/grants/{grant_id}"),
+        ("PUT", "/v1/approval-rules"),
+    ],
+    "manager": [
+        ("PUT", "/v1/bank/caps/{currency}"),
+        ("PUT", "/v1/tenants/{tenant_id}/caps/{currency}"),
+        ("PUT", "/v1/bank/approval-rules"),
+        ("PATCH", "/v1/tenants/{tenant_id}"),
+        ("PATCH", "/v1/bank/settings"),
+        ("POST", "/v1/users"),
+        ("POST", "/v1/grants"),
+    ],
+}
+
+
+def test_every_governed_route_answers_202_and_changes_nothing(client, app, db, world, clock):
+    def custom_role(session: Any, _ctx: Any) -> int:
+        ctx = RequestContext(actor=actor_of(world.users["acme-admin"]), clock=clock)
+        body = RoleCreate(name="Statement reader", permissions=["statement.read"])
+        return access.create_role(session, ctx, body).id
+
+    ids = {**ids_of(world, "acme"), "role_id": unit_of_work(db, clock).run(custom_role)}
+    turn_on(db, clock, tenant=world.tenants["acme"], bank=True)
+    valid, query = bodies(world, "acme"), queries(world, "acme")
+
+    def changes() -> int:
+        with db.unit_of_work(write=False) as session:
+            return int(session.scalar(select(func.count()).select_from(ChangeRecord)))
+
+    before = changes()
+    for username, routes in GOVERNED_ROUTES.items():
+        headers = bearer(app, world.users[username], clock)
+        for method, template in routes:
+            response = client.request(
+                method,
+                fill(template, ids),
+                json=valid.get((method, template)),
+                params=query.get((method, template)),
+                headers=headers,
+            )
+            assert response.status_code == 202, (username, method, template, response.text)
+            body = response.json()
+            assert body["status"] == "pending" and body["requested_by"] == world.user_id(username)
+            assert body["tenant_id"] == (None if username == "manager" else ids["tenant_id"])
+    assert changes() == before
