@@ -19,6 +19,23 @@ from tests.governance_world import turn_on, with_second_admin
 ROUNDS = 3
 
 
+def _at_once(url: str, request_id: int, approvers: list[dict[str, str]]) -> list[httpx.Response]:
+    """Each approver connects, all wait at a barrier, then approve together."""
+    barrier = threading.Barrier(len(approvers))
+
+    def send(headers: dict[str, str]) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            assert http.get("/healthz").status_code == 200
+            barrier.wait(timeout=30)
+            return http.post(
+                f"/v1/change-requests/{request_id}/approve",
+                headers={**headers, "Idempotency-Key": new_key()},
+            )
+
+    with ThreadPoolExecutor(len(approvers)) as pool:
+        return list(pool.map(send, approvers))
+
+
 def test_two_approvers_at_once_apply_it_once(backend, app, db, world, clock, client, live_server):  # type: ignore[no-untyped-def]
     if backend != "postgresql":
         pytest.skip("row locks under real concurrency: PostgreSQL only")
@@ -37,19 +54,7 @@ def test_two_approvers_at_once_apply_it_once(backend, app, db, world, clock, cli
         )
         assert asked.status_code == 202, asked.text
         request_id = asked.json()["id"]
-        barrier = threading.Barrier(len(approvers))
-
-        def send(headers: dict[str, str]) -> httpx.Response:
-            with httpx.Client(base_url=live_server.url, timeout=30) as http:
-                assert http.get("/healthz").status_code == 200
-                barrier.wait(timeout=30)
-                return http.post(
-                    f"/v1/change-requests/{request_id}/approve",
-                    headers={**headers, "Idempotency-Key": new_key()},
-                )
-
-        with ThreadPoolExecutor(len(approvers)) as pool:
-            answers = list(pool.map(send, approvers))
+        answers = _at_once(live_server.url, request_id, approvers)
         statuses = sorted(a.status_code for a in answers)
         assert statuses == [200, 403], [a.text for a in answers]
         refused = next(a for a in answers if a.status_code == 403)
