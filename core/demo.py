@@ -1,10 +1,11 @@
 """The demo bank that `make run` seeds: a bank with staff (two bank managers: the bank's
 changes wait for a second one), the tenant Acme Ltd with two corporate admins (dual
 administration is on: one's changes wait for the other), a bookkeeper, a payer and two
-approvers (signature groups A and B), two EUR accounts, two beneficiaries (a supplier at another bank, and Globex's account here), the bank's EUR
-clearing account, Acme's approval rules and the bank's approval minimum: enough to walk a
-payment under dual control from the payer through both approvers (README, "Payments under
-dual control")."""
+approvers (signature groups A and B), two EUR accounts, two beneficiaries (a supplier at
+another bank, and Globex's account here), the bank's EUR clearing account, Acme's approval
+rules and the bank's approval minimum: enough to walk a payment under dual control from the
+payer through both approvers (README, "Payments under dual control"), and a grant through
+both corporate admins (README, "Give someone a limited payer grant")."""
 
 from __future__ import annotations
 
