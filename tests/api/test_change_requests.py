@@ -271,6 +271,22 @@ def test_a_request_whose_requester_lost_the_right_is_refused(client, app, db, wo
     assert _grants_of(db, world.user_id("acme-bookkeeper")) == 1
 
 
+def test_a_request_that_no_longer_validates_is_refused(client, app, db, world, clock):
+    first, second = _setup(app, db, world, clock)
+    # 500.00 EUR per transfer, asked within the caps; then the bank lowers the company's cap.
+    asked = _ask_grant(client, first, world.user_id("acme-bookkeeper"), _payer_role(client, first))
+    manager = bearer(app, world.users["manager"], clock)
+    acme = world.tenants["acme"].id
+    lowered = client.put(
+        f"/v1/tenants/{acme}/caps/EUR", json={"per_transfer": 100_00}, headers=manager
+    )
+    assert lowered.status_code == 200, lowered.text
+    refused = _approve(client, asked.json()["id"], second)
+    assert refused.json()["status"] == "refused"
+    assert refused.json()["reason"] == "exceeds_cap", refused.text
+    assert _grants_of(db, world.user_id("acme-bookkeeper")) == 1
+
+
 def test_reject_and_withdraw(client, app, db, world, clock):
     first, second = _setup(app, db, world, clock)
     role = _payer_role(client, first)
