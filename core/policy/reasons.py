@@ -330,7 +330,37 @@ def describe_condition(
         return f"{kind} limit asked for is above {by} of {limit}."
     if name in PAYMENT_CONDITIONS:
         return _payment_words(name, passed, detail, request, grant, currency)
+    if name in CHANGE_REQUEST_WORDS:
+        holds, fails = CHANGE_REQUEST_WORDS[name]
+        return holds if passed else fails
     return "Holds." if passed else "Does not hold."
+
+
+# The conditions about the change request an approval is about (conditions.polar), in words:
+# (when it holds, when it refuses).
+CHANGE_REQUEST_WORDS = {
+    Reason.change_request_not_pending: (
+        "The change request awaits a decision.",
+        "The change request awaits no decision (or none is named).",
+    ),
+    Reason.peer_required: (
+        "They are a peer of the requester.",
+        "They are no peer of the requester.",
+    ),
+    Reason.own_change_request: ("Someone else asked for it.", "They asked for it themselves."),
+    Reason.change_grants_approver_rights: (
+        "It gives them no new rights.",
+        "It gives them new rights.",
+    ),
+    Reason.approver_created_by_requester: (
+        "The requester did not create them, nor give them rights, lately.",
+        "The requester created them, or gave them rights, lately.",
+    ),
+    Reason.grantee_created_by_approver: (
+        "It gives no rights to someone they created lately.",
+        "It gives rights to someone they created, or gave rights, lately.",
+    ),
+}
 
 
 # The conditions about the payment an approval is about (conditions.polar).

@@ -414,3 +414,21 @@ def test_every_governed_route_answers_202_and_changes_nothing(client, app, db, w
             assert body["status"] == "pending" and body["requested_by"] == world.user_id(username)
             assert body["tenant_id"] == (None if username == "manager" else ids["tenant_id"])
     assert changes() == before
+
+
+def test_explain_names_every_condition_of_deciding_a_change_request(client, app, db, world, clock):
+    """Regression: explaining change_request.approve (about an account: the change request's
+    facts are missing, so its conditions refuse) answered 500, its checks having no API name."""
+    first, _second = _setup(app, db, world, clock)
+    explained = client.get(
+        "/v1/authz/explain",
+        params={
+            "user": world.user_id(SECOND_ADMIN),
+            "action": "change_request.approve",
+            "account": world.account_id("acme-operating"),
+        },
+        headers=first,
+    )
+    assert explained.status_code == 200, explained.text
+    names = {c["reason"] for g in explained.json()["grants"] for c in g["conditions"]}
+    assert "own_change_request" in names and "grantee_created_by_approver" in names
