@@ -3,11 +3,17 @@ the change request it became (dual administration: it waits for a second person)
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
+from core.context import RequestContext
 from core.governance.schemas import ChangeRequestPublic, Governed
+from core.uow import UnitOfWork
+
+P = ParamSpec("P")
 
 # The 202 answer every governed route documents beside its own.
 REQUESTED: dict[int | str, dict[str, Any]] = {
@@ -19,9 +25,24 @@ REQUESTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def answer(outcome: Governed[Any], status_code: int | None = None) -> Any:
-    """The applied result (answered with the route's status, shaped by its response_model),
-    or 202 with the change request; `status_code` 204: an empty 204 for the applied."""
+def governed(
+    uow: UnitOfWork,
+    status_code: int | None,
+    operation: Callable[Concatenate[Session, RequestContext, P], Governed[Any]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Any:
+    """Run a governed operation in the request's unit of work and answer what it did: the
+    applied result (with the route's status, shaped by its response_model; `status_code` 204:
+    an empty 204), or 202 with the change request, which the caller's activity records."""
+
+    def work(session: Session, ctx: RequestContext) -> Governed[Any]:
+        outcome = operation(session, ctx, *args, **kwargs)
+        if outcome.request is not None:
+            uow.status_code = 202
+        return outcome
+
+    outcome = uow.run(work)
     if outcome.request is not None:
         return JSONResponse(outcome.request.model_dump(mode="json"), status_code=202)
     if status_code == 204:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ApiUnit
 from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
-from api.governed import REQUESTED, answer
+from api.governed import REQUESTED, governed
 from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
 from core.fields import MAX_ID, CurrencyCode
 from core.governance import operations
@@ -69,7 +69,7 @@ def list_roles(uow: ApiUnit, tenant_id: TenantFilter = None) -> list[RolePublic]
     },
 )
 def create_role(uow: ApiUnit, body: RoleCreate) -> Any:
-    return answer(uow.run(operations.create_role, body))
+    return governed(uow, None, operations.create_role, body)
 
 
 @router.get(
@@ -98,7 +98,7 @@ def get_role(uow: ApiUnit, role_id: RoleId) -> RolePublic:
     },
 )
 def update_role(uow: ApiUnit, role_id: RoleId, body: RoleUpdate) -> Any:
-    return answer(uow.run(operations.update_role, role_id, body))
+    return governed(uow, None, operations.update_role, role_id, body)
 
 
 @router.delete(
@@ -115,7 +115,7 @@ def update_role(uow: ApiUnit, role_id: RoleId, body: RoleUpdate) -> Any:
     },
 )
 def delete_role(uow: ApiUnit, role_id: RoleId) -> Response:
-    return answer(uow.run(operations.delete_role, role_id), 204)
+    return governed(uow, 204, operations.delete_role, role_id)
 
 
 @router.get(
@@ -158,7 +158,7 @@ def list_grants(
     },
 )
 def create_grant(uow: ApiUnit, body: GrantCreate) -> Any:
-    return answer(uow.run(operations.create_grant, body))
+    return governed(uow, None, operations.create_grant, body)
 
 
 @router.get(
@@ -187,7 +187,7 @@ def get_grant(uow: ApiUnit, grant_id: GrantId) -> GrantPublic:
     },
 )
 def update_grant(uow: ApiUnit, grant_id: GrantId, body: GrantUpdate) -> Any:
-    return answer(uow.run(operations.update_grant, grant_id, body))
+    return governed(uow, None, operations.update_grant, grant_id, body)
 
 
 @router.delete(
@@ -202,7 +202,7 @@ def update_grant(uow: ApiUnit, grant_id: GrantId, body: GrantUpdate) -> Any:
     },
 )
 def revoke_grant(uow: ApiUnit, grant_id: GrantId) -> Any:
-    return answer(uow.run(operations.revoke_grant, grant_id))
+    return governed(uow, None, operations.revoke_grant, grant_id)
 
 
 @router.get(
@@ -228,7 +228,7 @@ def bank_caps(uow: ApiUnit) -> list[CapPublic]:
     },
 )
 def set_bank_cap(uow: ApiUnit, currency: Currency, body: CapSet) -> Any:
-    return answer(uow.run(operations.set_cap, None, currency, body))
+    return governed(uow, None, operations.set_cap, None, currency, body)
 
 
 @router.get(
@@ -254,4 +254,4 @@ def tenant_caps(uow: ApiUnit, tenant_id: TenantId) -> list[CapPublic]:
     },
 )
 def set_tenant_cap(uow: ApiUnit, tenant_id: TenantId, currency: Currency, body: CapSet) -> Any:
-    return answer(uow.run(operations.set_cap, tenant_id, currency, body))
+    return governed(uow, None, operations.set_cap, tenant_id, currency, body)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import ApiUnit, services
 from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
-from api.governed import REQUESTED, answer
+from api.governed import REQUESTED, governed
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
 from core.governance import operations
 from core.iam import service
@@ -79,7 +79,7 @@ def list_users(
     },
 )
 def create_user(request: Request, uow: ApiUnit, body: UserCreate) -> Any:
-    return answer(uow.run(operations.create_user, services(request).passwords, body))
+    return governed(uow, None, operations.create_user, services(request).passwords, body)
 
 
 @router.get(
@@ -99,7 +99,7 @@ def get_user(uow: ApiUnit, user_id: UserId) -> UserPublic:
     responses={**REQUESTED, **error_responses(*MANAGE_REFUSALS)},
 )
 def update_user(uow: ApiUnit, user_id: UserId, body: UserUpdate) -> Any:
-    return answer(uow.run(operations.update_user, user_id, body))
+    return governed(uow, None, operations.update_user, user_id, body)
 
 
 @router.post(
@@ -109,7 +109,9 @@ def update_user(uow: ApiUnit, user_id: UserId, body: UserUpdate) -> Any:
     responses={**REQUESTED, **error_responses(*MANAGE_REFUSALS)},
 )
 def reset_password(request: Request, uow: ApiUnit, user_id: UserId, body: PasswordReset) -> Any:
-    return answer(uow.run(operations.reset_password, services(request).passwords, user_id, body))
+    return governed(
+        uow, None, operations.reset_password, services(request).passwords, user_id, body
+    )
 
 
 @router.get(
@@ -155,7 +157,7 @@ def get_tenant(uow: ApiUnit, tenant_id: TenantId) -> TenantPublic:
     responses={**REQUESTED, **error_responses(*POLICY_REFUSALS, "dual_admin_mandatory")},
 )
 def update_tenant(uow: ApiUnit, tenant_id: TenantId, body: TenantSettings) -> Any:
-    return answer(uow.run(operations.update_tenant_settings, tenant_id, body))
+    return governed(uow, None, operations.update_tenant_settings, tenant_id, body)
 
 
 @router.get(
@@ -176,4 +178,4 @@ def get_bank_settings(uow: ApiUnit) -> BankPublic:
     responses={**REQUESTED, **error_responses(*POLICY_REFUSALS)},
 )
 def update_bank_settings(uow: ApiUnit, body: BankSettings) -> Any:
-    return answer(uow.run(operations.update_bank_settings, body))
+    return governed(uow, None, operations.update_bank_settings, body)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ApiUnit
 from api.errors import POLICY_REFUSALS, error_responses
-from api.governed import REQUESTED, answer
+from api.governed import REQUESTED, governed
 from api.params import Cursor, Limit, PaymentId, TenantFilter
 from api.routers.transfers import MONEY_ERRORS, IdempotencyKey
 from core.fields import MAX_ID
@@ -226,7 +226,7 @@ def get_approval_rules(uow: ApiUnit, tenant_id: TenantFilter = None) -> Approval
     },
 )
 def put_approval_rules(uow: ApiUnit, body: ApprovalRulesPut, tenant_id: TenantFilter = None) -> Any:
-    return answer(uow.run(operations.put_approval_rules, body, tenant_id))
+    return governed(uow, None, operations.put_approval_rules, body, tenant_id)
 
 
 @router.get(
@@ -246,4 +246,4 @@ def get_bank_approval_rules(uow: ApiUnit) -> list[ApprovalRulePublic]:
     responses={**REQUESTED, **error_responses(*POLICY_REFUSALS, "unknown_currency")},
 )
 def put_bank_approval_rules(uow: ApiUnit, body: ApprovalRulesPut) -> Any:
-    return answer(uow.run(operations.put_bank_approval_rules, body))
+    return governed(uow, None, operations.put_bank_approval_rules, body)

@@ -82,6 +82,10 @@ def test_a_grant_waits_for_a_second_admin_who_applies_it(client, app, db, world,
     assert request["after"]["limits"]["per_transfer"] == 500_00
     assert request["links"]["approve"] == f"/v1/change-requests/{request['id']}/approve"
     assert _grants_of(db, bookkeeper) == 1  # only the bookkeeper grant: nothing applied yet
+    # The requester's activity says what happened: asked, answered 202.
+    [asking] = client.get("/v1/activity", headers=first).json()["items"][:1]
+    assert asking["status_code"] == 202 and asking["outcome"] == "succeeded"
+    assert f"change request {request['id']}" in asking["detail"], asking
 
     # The requester cannot approve their own (a).
     own = _approve(client, request["id"], first)
