@@ -24,7 +24,12 @@ from core.iam.schemas import PasswordReset, TenantCreate, TenantSettings, UserCr
 router = APIRouter()
 
 USER_FIELDS = ("username", "display_name", "password", "tenant_id")
-SETTINGS_FIELDS = ("beneficiary_approval_required", "new_beneficiary_hours", "payment_expiry_days")
+SETTINGS_FIELDS = (
+    "beneficiary_approval_required",
+    "new_beneficiary_hours",
+    "payment_expiry_days",
+    "dual_admin",
+)
 TryText = Annotated[str, Query(max_length=64)]
 
 
@@ -177,11 +182,12 @@ def tenant(request: Request, uow: ConsoleUnit, tenant_id: TenantId) -> HTMLRespo
 def change_tenant_settings(
     request: Request, uow: ConsoleUnit, tenant_id: TenantId, form: CheckedForm
 ) -> Response:
-    typed = {name: forms.text(form, name, 6) for name in SETTINGS_FIELDS[1:]}
+    typed = {name: forms.text(form, name, 6) for name in SETTINGS_FIELDS[1:3]}
     required = forms.text(form, "beneficiary_approval_required", 5) == "true"
+    dual_admin = forms.text(form, "dual_admin", 5) == "true"
 
     def read(session: Session, ctx: RequestContext, entry: Entry) -> TenantSettings | None:
-        entry.values.update(typed, beneficiary_approval_required=required)
+        entry.values.update(typed, beneficiary_approval_required=required, dual_admin=dual_admin)
         numbers = {}
         for name, value in typed.items():
             if not value.isdigit():
@@ -190,7 +196,13 @@ def change_tenant_settings(
                 numbers[name] = int(value)
         if entry.errors:
             return None
-        return forms.build(entry, TenantSettings, beneficiary_approval_required=required, **numbers)
+        return forms.build(
+            entry,
+            TenantSettings,
+            beneficiary_approval_required=required,
+            dual_admin=dual_admin,
+            **numbers,
+        )
 
     def act(session: Session, ctx: RequestContext, body: TenantSettings) -> Response:
         outcome = operations.update_tenant_settings(session, ctx, tenant_id, body)

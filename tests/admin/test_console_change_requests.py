@@ -120,3 +120,45 @@ def test_the_change_log_names_requester_and_approver(client, app, db, world, clo
     sign_in(client, "compliance")
     log = client.get("/console/changes").text
     assert f"request {request_id}</a>), approved by Acme Second Admin" in log
+
+
+def test_the_bank_turns_dual_administration_on_in_the_console(client, app, db, world, clock):
+    acme = world.tenants["acme"].id
+    token = sign_in(client, "manager")
+    page = client.get(f"/console/tenants/{acme}").text
+    assert 'name="dual_admin"' in page and "No dual administration" in page
+    saved = client.post(
+        f"/console/tenants/{acme}/settings",
+        data={
+            "csrf_token": token,
+            "new_beneficiary_hours": "24",
+            "payment_expiry_days": "7",
+            "dual_admin": "true",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303 and "done=tenant-updated" in saved.headers["location"]
+    assert "a corporate admin's changes wait" in client.get(f"/console/tenants/{acme}").text
+    # Now an admin's new user is sent for approval.
+    admin = sign_in(client, "acme-admin")
+    asked = client.post(
+        "/console/users",
+        data={
+            "csrf_token": admin,
+            "username": "eve",
+            "display_name": "Eve",
+            "password": "a long first password",
+        },
+        follow_redirects=False,
+    )
+    assert "done=change-requested" in asked.headers["location"], asked.headers["location"]
+    # Under the bank's dual control, turning it off again waits for a second manager.
+    turn_on(db, clock, bank=True)
+    token = sign_in(client, "manager")
+    off = client.post(
+        f"/console/tenants/{acme}/settings",
+        data={"csrf_token": token, "new_beneficiary_hours": "24", "payment_expiry_days": "7"},
+        follow_redirects=False,
+    )
+    assert "done=change-requested" in off.headers["location"], off.headers["location"]
+    assert "a corporate admin's changes wait" in client.get(f"/console/tenants/{acme}").text
