@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
-from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -28,8 +26,10 @@ from sqlmodel import col
 from core.context import Actor, AuditTrail, RequestContext
 from core.errors import MandateError, NotFound
 from core.governance import repository
+from core.governance.facts import decision_resource
 from core.governance.kinds import KINDS, Payload, Target
-from core.governance.schemas import ChangeRequestLinks, ChangeRequestPublic
+from core.governance.public import dumps, jsonable, request_public
+from core.governance.schemas import ChangeRequestPublic
 from core.ledger import idempotency
 from core.models.audit import ChangeRecord
 from core.models.governance import ChangeRequest
@@ -39,9 +39,6 @@ from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
 from core.policy.service import check, permit, require_readable
 
-# Whom a bank manager created, or gave a grant, within this many days is no second bank
-# manager for them (a company's own number is its dual_admin_trust_days).
-BANK_TRUST_DAYS = 30
 # Why applying a request was refused, besides the error code applying raised.
 STALE = "change_request_stale"
 REQUESTER_INACTIVE = "requester_inactive"
@@ -65,11 +62,11 @@ def request_change(
     of it but its prediction, and store it as a change request awaiting a second person."""
     actor = ctx.require_actor()
     kind = KINDS[kind_name]
-    before = _jsonable(kind.before(session, ctx, target))
+    before = jsonable(kind.before(session, ctx, target))
     changes_before = len(ctx.audit.changes)
     savepoint = session.begin_nested()
     try:
-        after = _jsonable(kind.apply(session, ctx, target, payload))
+        after = jsonable(kind.apply(session, ctx, target, payload))
     finally:
         savepoint.rollback()
         # The try changed nothing: neither its change records nor the facts it read stay.
@@ -88,8 +85,8 @@ def request_change(
         kind=kind_name,
         target=json.dumps(target, sort_keys=True),
         payload=json.dumps(payload, sort_keys=True, default=str),
-        before=_dumps(before),
-        after=_dumps(after),
+        before=dumps(before),
+        after=dumps(after),
         summary=summary,
         requested_by_id=actor.user_id,
         created_at=now,
@@ -273,7 +270,7 @@ def _apply(session: Session, ctx: RequestContext, request: ChangeRequest) -> tup
     target: Target = json.loads(request.target)
     payload: Payload = json.loads(request.payload)
     try:
-        now_before = _jsonable(kind.before(session, ctx, target))
+        now_before = jsonable(kind.before(session, ctx, target))
     except NotFound as exc:
         return STALE, f"What it changes is gone: {exc}."
     if now_before != repository.loads(request.before):
@@ -292,10 +289,10 @@ def _apply(session: Session, ctx: RequestContext, request: ChangeRequest) -> tup
     ctx.audit.decisions.extend(as_requester.audit.decisions)
     for change in as_requester.audit.changes:
         ctx.audit.changes.append(_approved(change, request, ctx))
-    shaped = _jsonable(result)
+    shaped = jsonable(result)
     if kind.creates and isinstance(shaped, dict):
         request.result_id = shaped.get("id")
-    request.after = _dumps(shaped) if shaped is not None else request.after
+    request.after = dumps(shaped) if shaped is not None else request.after
     return None
 
 
@@ -315,62 +312,6 @@ def _actor(user: User) -> Actor:
         bank_id=user.bank_id,
         tenant_id=user.tenant_id,
     )
-
-
-# -- the facts the policy decides on ---------------------------------------------------------
-
-
-def decision_resource(session: Session, ctx: RequestContext, request: ChangeRequest) -> Resource:
-    """The change request as the policy sees it: where it stands, and how the person asking
-    stands to it (policies/decide.polar documents each fact)."""
-    actor = ctx.require_actor()
-    gaining = _gaining_rights(session, request)
-    since = ctx.now() - dt.timedelta(days=_trust_days(session, request))
-    return Resource(
-        "change_request",
-        request.id,
-        request.tenant_id,
-        request.bank_id,
-        extra=(
-            ("status", request.status),
-            ("expires_at", int(request.expires_at.timestamp())),
-            ("requested_by_actor", request.requested_by_id == actor.user_id),
-            ("gives_actor_rights", actor.user_id in gaining),
-            (
-                "actor_created_by_requester",
-                repository.empowered_by(session, [actor.user_id], request.requested_by_id, since),
-            ),
-            (
-                "gives_rights_to_actor_creation",
-                repository.empowered_by(session, gaining, actor.user_id, since),
-            ),
-        ),
-    )
-
-
-def _gaining_rights(session: Session, request: ChangeRequest) -> set[int]:
-    """The users the change gives new rights: a grant's grantee (given or changed), a role's
-    holders (its permissions or limits changed), a user reactivated."""
-    target: Target = json.loads(request.target)
-    payload: Payload = json.loads(request.payload)
-    if request.kind == "grant.create":
-        return {int(payload["user_id"])}
-    if request.kind == "grant.update":
-        grantee = repository.grantee_of(session, int(target["grant_id"]))
-        return {grantee} if grantee is not None else set()
-    if request.kind == "role.update":
-        return repository.holders_of_role(session, int(target["role_id"]))
-    if request.kind == "user.update" and payload.get("is_active") is True:
-        return {int(target["user_id"])}
-    return set()
-
-
-def _trust_days(session: Session, request: ChangeRequest) -> int:
-    if request.tenant_id is None:
-        return BANK_TRUST_DAYS
-    tenant = session.get(Tenant, request.tenant_id)
-    assert tenant is not None
-    return tenant.dual_admin_trust_days
 
 
 # -- loading and shaping ---------------------------------------------------------------------
@@ -393,43 +334,3 @@ def _load(session: Session, ctx: RequestContext, request_id: int, *, lock: bool)
         not_found=missing,
     )
     return request
-
-
-def request_public(
-    session: Session, request: ChangeRequest, now: dt.datetime
-) -> ChangeRequestPublic:
-    assert request.id is not None
-    names = repository.names_of(session, [request.requested_by_id, request.decided_by_id])
-    status = request.status
-    if status == "pending" and request.expires_at <= now:
-        status = "expired"
-    base = f"/v1/change-requests/{request.id}"
-    return ChangeRequestPublic(
-        id=request.id,
-        kind=request.kind,
-        status=status,
-        tenant_id=request.tenant_id,
-        summary=request.summary,
-        target=json.loads(request.target),
-        before=repository.loads(request.before),
-        after=repository.loads(request.after),
-        requested_by=request.requested_by_id,
-        requested_by_name=names.get(request.requested_by_id, ""),
-        created_at=request.created_at,
-        expires_at=request.expires_at,
-        decided_by=request.decided_by_id,
-        decided_by_name=names.get(request.decided_by_id) if request.decided_by_id else None,
-        decided_at=request.decided_at,
-        reason=request.reason,
-        reason_detail=request.reason_detail,
-        result_id=request.result_id,
-        links=ChangeRequestLinks(self=base, approve=f"{base}/approve", reject=f"{base}/reject"),
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    return None if value is None else to_jsonable_python(value)
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
