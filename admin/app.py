@@ -18,6 +18,7 @@ from admin.routes import (
     approval_rules,
     auth,
     beneficiaries,
+    change_requests,
     compliance,
     iam,
     payments,
@@ -44,6 +45,7 @@ def create_console(services: Services) -> FastAPI:
         access.router,
         beneficiaries.router,
         compliance.router,
+        change_requests.router,
     ):
         console.include_router(router)
     return console

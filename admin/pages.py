@@ -202,6 +202,7 @@ def tenant_page(
                 "beneficiary_approval_required": tenant.beneficiary_approval_required,
                 "new_beneficiary_hours": str(tenant.new_beneficiary_hours),
                 "payment_expiry_days": str(tenant.payment_expiry_days),
+                "dual_admin": tenant.dual_admin,
             }
         ),
     }

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
+from core.governance.schemas import Governed
 from core.ledger.identifiers import formatted
 from core.money import MINOR_UNITS, format_amount
 from core.policy import engine as policy_engine
@@ -83,6 +84,16 @@ NOTICES = {
     "beneficiary-approved": "Beneficiary approved: it can be paid now.",
     "beneficiary-deleted": "Beneficiary deleted.",
     "tenant-updated": "Payment rules saved.",
+    "change-requested": (
+        "Sent for approval: dual administration is on, so this change applies only once a "
+        "second person approves it."
+    ),
+    "change-applied": "Approved: the change is applied.",
+    "change-refused": (
+        "Approved, but the change no longer fits (see why below): nothing of it was applied."
+    ),
+    "change-rejected": "Change request rejected: nothing of it was applied.",
+    "change-replayed": "This approval had already been given: the change was applied once.",
 }
 
 ACTION_LABELS = {
@@ -339,6 +350,14 @@ def error_page(request: Request, status: int, code: str, detail: str) -> HTMLRes
         },
         status,
     )
+
+
+def sent_for_approval(outcome: Governed[Any]) -> RedirectResponse | None:
+    """After a governed change that became a change request (dual administration): its page,
+    saying it was sent for approval; None when the change was applied."""
+    if outcome.request is None:
+        return None
+    return redirect(f"/change-requests/{outcome.request.id}", done="change-requested")
 
 
 def redirect(path: str, *, done: str | None = None, **query: Any) -> RedirectResponse:

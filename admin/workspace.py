@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.context import Actor, RequestContext
+from core.governance import service as governance
 from core.iam.access import vocabulary
 from core.ledger import repository
 from core.ledger.schemas import AccountPublic
@@ -40,6 +41,9 @@ class Workspace:
     # Payments waiting for the person's approval (the sidebar's count): counted only for
     # someone who holds payment.approve somewhere.
     approvals_waiting: int = 0
+    # Change requests of others waiting for a second person (dual administration): counted
+    # only for someone who holds change_request.approve.
+    changes_waiting: int = 0
 
     def holds(self, *permissions: str) -> bool:
         return any(p in self.permissions for p in permissions)
@@ -68,6 +72,7 @@ def workspace(session: Session, ctx: RequestContext) -> Workspace:
     tenant = session.get(Tenant, actor.tenant_id) if actor.tenant_id is not None else None
     permissions = held_permissions(session, ctx)
     approver = not actor.is_staff and "payment.approve" in permissions
+    decides_changes = "change_request.approve" in permissions
     return Workspace(
         actor=actor,
         bank_name=bank.name if bank else "",
@@ -75,6 +80,7 @@ def workspace(session: Session, ctx: RequestContext) -> Workspace:
         time_zone=tenant.timezone if tenant else "UTC",
         permissions=permissions,
         approvals_waiting=payments.inbox_count(session, ctx) if approver else 0,
+        changes_waiting=governance.count_pending(session, ctx) if decides_changes else 0,
     )
 
 

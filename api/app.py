@@ -20,6 +20,7 @@ from api.routers import (
     activity,
     auth,
     beneficiaries,
+    change_requests,
     compliance,
     health,
     iam,
@@ -104,6 +105,7 @@ def create_app(
         access.router,
         beneficiaries.router,
         compliance.router,
+        change_requests.router,
     ):
         app.include_router(router)
     if settings.docs_enabled:

@@ -1,9 +1,11 @@
-"""The demo bank that `make run` seeds: a bank with staff, the tenant Acme Ltd with a corporate
-admin, a bookkeeper, a payer and two approvers (signature groups A and B), two EUR accounts,
-two beneficiaries (a supplier at another bank, and Globex's account here), the bank's EUR
-clearing account, Acme's approval rules and the bank's approval minimum: enough to walk a
-payment under dual control from the payer through both approvers (README, "Payments under
-dual control")."""
+"""The demo bank that `make run` seeds: a bank with staff (two bank managers: the bank's
+changes wait for a second one), the tenant Acme Ltd with two corporate admins (dual
+administration is on: one's changes wait for the other), a bookkeeper, a payer and two
+approvers (signature groups A and B), two EUR accounts, two beneficiaries (a supplier at
+another bank, and Globex's account here), the bank's EUR clearing account, Acme's approval
+rules and the bank's approval minimum: enough to walk a payment under dual control from the
+payer through both approvers (README, "Payments under dual control"), and a grant through
+both corporate admins (README, "Give someone a limited payer grant")."""
 
 from __future__ import annotations
 
@@ -36,8 +38,10 @@ class DemoLogin:
 
 LOGINS = [
     DemoLogin("manager", "bank manager (Mandate Demo Bank)"),
+    DemoLogin("manager-2", "second bank manager: approves the first's change requests"),
     DemoLogin("compliance", "compliance officer (Mandate Demo Bank)"),
-    DemoLogin("acme-admin", "corporate admin of Acme Ltd"),
+    DemoLogin("acme-admin", "corporate admin of Acme Ltd (dual administration: changes wait)"),
+    DemoLogin("acme-admin-2", "second corporate admin of Acme Ltd: approves the first's"),
     DemoLogin("acme-bookkeeper", "bookkeeper of Acme Ltd (read-only)"),
     DemoLogin("acme-payer", "payer of Acme Ltd: 200,000.00 EUR per transfer, 250,000.00 EUR a day"),
     DemoLogin("acme-approver-a", "approver of Acme Ltd, group A: up to 500,000.00 EUR"),
@@ -55,6 +59,8 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     bank = iam.create_bank(session, BANK_NAME)
     assert bank.id is not None
     bank_id = bank.id
+    # Dual administration: a bank manager's changes wait for the second bank manager.
+    bank.dual_control = True
 
     def user(username: str, name: str, tenant_id: int | None) -> iam.User:
         return iam.create_user(
@@ -69,8 +75,13 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
         )
 
     manager = user("manager", "Maria Manager", None)
+    second_manager = user("manager-2", "Max Manager", None)
     compliance = user("compliance", "Carl Compliance", None)
-    for person, key in ((manager, "bank_manager"), (compliance, "compliance_officer")):
+    for person, key in (
+        (manager, "bank_manager"),
+        (second_manager, "bank_manager"),
+        (compliance, "compliance_officer"),
+    ):
         iam.grant_role(
             session,
             person,
@@ -107,6 +118,8 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
 
     acme = iam.create_tenant(session, bank.id, "Acme Ltd", "Europe/Berlin")
     assert acme.id is not None
+    # Dual administration: a corporate admin's changes wait for the other corporate admin.
+    acme.dual_admin = True
     session.add(
         LimitCap(
             bank_id=bank.id,
@@ -120,6 +133,7 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
         )
     )
     admin = user("acme-admin", "Ada Admin", acme.id)
+    second_admin = user("acme-admin-2", "Alex Admin", acme.id)
     bookkeeper = user("acme-bookkeeper", "Bob Bookkeeper", acme.id)
     payer = user("acme-payer", "Paula Payer", acme.id)
     approver_a = user("acme-approver-a", "Alice Approver", acme.id)
@@ -128,7 +142,14 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     def role(key: str, tenant_id: int) -> iam.Role:
         return iam.builtin_role(session, key, bank_id=bank_id, tenant_id=tenant_id)
 
-    iam.grant_role(session, admin, role("corporate_admin", acme.id), created_by=manager.id, now=now)
+    for corporate_admin in (admin, second_admin):
+        iam.grant_role(
+            session,
+            corporate_admin,
+            role("corporate_admin", acme.id),
+            created_by=manager.id,
+            now=now,
+        )
     iam.grant_role(session, bookkeeper, role("bookkeeper", acme.id), created_by=admin.id, now=now)
     iam.grant_role(
         session,

@@ -291,6 +291,12 @@ class ErrorCode(Code):
     )
     too_many_requests = "too_many_requests", 429, "Too many attempts; wait before trying again."
     conflict = "conflict", 409, "The request conflicts with the current state."
+    dual_admin_mandatory = (
+        "dual_admin_mandatory",
+        422,
+        "The bank makes dual administration mandatory: it cannot be turned off.",
+        "dual_admin",
+    )
 
 
 # code -> (HTTP status, what it means), as the OpenAPI document lists them.

@@ -143,3 +143,50 @@ refuses("approval_daily_limit_exceeded", grant, request,
         {kind: "approval_daily", level: "grant", amount: limit}) if
     grant.approval.daily_limit = {set: true, amount: limit} and
     request.approver.day_total > limit;
+
+# change_request_not_pending: "Change request awaits a decision". Only a request still
+# pending, and not past its expiry, is approved or rejected.
+passes("change_request_not_pending", _grant, request) if
+    request.resource.status = "pending" and request.now < request.resource.expires_at;
+refuses("change_request_not_pending", _grant, request, {status: status}) if
+    request.resource.status = status and status != "pending";
+refuses("change_request_not_pending", _grant, request, {status: "expired"}) if
+    request.resource.status = "pending" and request.now >= request.resource.expires_at;
+
+# peer_required: "Decided by a peer". A company's change is decided by its own people (its
+# corporate admins), a change bank staff asked for by bank staff (a second bank manager).
+passes("peer_required", _grant, request) if
+    request.resource.level = "tenant" and request.actor.kind = "customer";
+passes("peer_required", _grant, request) if
+    request.resource.level = "bank" and request.actor.kind = "staff";
+refuses("peer_required", _grant, request, {}) if
+    request.resource.level = "tenant" and request.actor.kind = "staff";
+refuses("peer_required", _grant, request, {}) if
+    request.resource.level = "bank" and request.actor.kind = "customer";
+
+# own_change_request: "Not requested by the person". Nobody approves their own request.
+passes("own_change_request", _grant, request) if request.resource.requested_by_actor = false;
+refuses("own_change_request", _grant, request, {}) if
+    request.resource.requested_by_actor = true;
+
+# change_grants_approver_rights: "Gives the person no new rights". Nobody approves a request
+# that gives themselves new rights (a grant to them, a role they hold, their reactivation).
+passes("change_grants_approver_rights", _grant, request) if
+    request.resource.gives_actor_rights = false;
+refuses("change_grants_approver_rights", _grant, request, {}) if
+    request.resource.gives_actor_rights = true;
+
+# approver_created_by_requester: "Not created or given rights by the requester lately".
+# Whom the requester created, or gave a grant, within the company's trust days is no second
+# person for the requester: admin A cannot mint a puppet admin to approve A's requests.
+passes("approver_created_by_requester", _grant, request) if
+    request.resource.actor_created_by_requester = false;
+refuses("approver_created_by_requester", _grant, request, {}) if
+    request.resource.actor_created_by_requester = true;
+
+# grantee_created_by_approver: "Gives no rights to someone the person created lately". Nor
+# does anyone approve new rights for a user they created, or gave a grant, within those days.
+passes("grantee_created_by_approver", _grant, request) if
+    request.resource.gives_rights_to_actor_creation = false;
+refuses("grantee_created_by_approver", _grant, request, {}) if
+    request.resource.gives_rights_to_actor_creation = true;

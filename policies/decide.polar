@@ -44,6 +44,14 @@
 #       this amount.
 #   request.resource      beneficiary.approve: also added_by_actor (true or false: the
 #       person asking added the beneficiary).
+#   request.resource      change_request.approve, .reject: the change request {status:
+#       "pending" | "applied" | "rejected" | "refused", expires_at (seconds),
+#       requested_by_actor, gives_actor_rights, actor_created_by_requester,
+#       gives_rights_to_actor_creation (true or false: the person asking asked for it; it
+#       gives the person asking new rights; the person asking was created, or given rights,
+#       by the requester within the company's trust days; it gives new rights to someone the
+#       person asking created, or gave rights, within those days)}; its level is "tenant"
+#       for a company's change, "bank" for one asked by bank staff.
 #   request.payment       payment.approve, .reject, .cancel: the payment {status
 #       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),
 #       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
@@ -137,6 +145,18 @@ conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_n
 # changing and deleting check nothing of it, and the decision log names the approval.
 conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
                                    "self_approval_forbidden"]);
+# Dual administration: a change request is approved by a peer of the requester who is not
+# the requester, gains no rights by it, and is no puppet of the requester (conditions.polar:
+# the sock-puppet chain). Rejecting asks only that it waits and that a peer decides: a
+# requester may withdraw their own.
+conditions("change_request.approve", ["grant_not_yet_valid", "grant_expired",
+                                      "change_request_not_pending", "peer_required",
+                                      "own_change_request", "change_grants_approver_rights",
+                                      "approver_created_by_requester",
+                                      "grantee_created_by_approver"]);
+conditions("change_request.reject", ["grant_not_yet_valid", "grant_expired",
+                                     "change_request_not_pending", "peer_required"]);
+conditions("change_request.read", ["grant_not_yet_valid", "grant_expired"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
@@ -146,4 +166,4 @@ conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     permission(action, _level, _meaning) and
     not moves_money(action) and
     not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
-                   "payment.cancel"];
+                   "payment.cancel", "change_request.approve"];

@@ -28,6 +28,7 @@ permission("grant.read",        "tenant", "See who holds which role, over which 
 permission("grant.manage",      "tenant", "Give, change and revoke grants (never one's own).");
 permission("cap.read",          "tenant", "See the limit caps the bank set for the company.");
 permission("authz.explain",     "tenant", "Ask why a person may or may not do something, and what would happen.");
+permission("change_request.approve", "tenant", "See, approve and reject other people's requests to change users, roles, grants, rules and settings.");
 permission("tenant.read",       "bank",   "See the bank's corporate customers.");
 permission("tenant.manage",     "bank",   "Onboard corporate customers.");
 permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and close them.");
@@ -49,6 +50,11 @@ goes_with("payment.reject", "payment.approve");
 # Approving a beneficiary is part of managing them, with a condition of its own: not one's
 # own (decide.polar).
 goes_with("beneficiary.approve", "beneficiary.manage");
+# Dual administration: who may approve change requests may see and reject them; compliance,
+# which reads the change log, sees them too.
+goes_with("change_request.reject", "change_request.approve");
+goes_with("change_request.read", "change_request.approve");
+goes_with("change_request.read", "change.read");
 
 # action(name): everything Mandate asks the policy about.
 action(name) if permission(name, _level, _meaning);
@@ -76,6 +82,12 @@ condition_text("already_approved",        "Not approved by the person already");
 condition_text("approval_group_not_needed", "Fills a place the panel still has");
 condition_text("approval_limit_exceeded", "Within the approval limit");
 condition_text("approval_daily_limit_exceeded", "Within the daily approval limit");
+condition_text("change_request_not_pending", "Change request awaits a decision");
+condition_text("peer_required",           "Decided by a peer (the company's admins, or the bank's staff)");
+condition_text("own_change_request",      "Not requested by the person");
+condition_text("change_grants_approver_rights", "Gives the person no new rights");
+condition_text("approver_created_by_requester", "Not created or given rights by the requester lately");
+condition_text("grantee_created_by_approver", "Gives no rights to someone the person created lately");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).
@@ -109,6 +121,9 @@ refusal_text("approval_minimum.manage", "Your roles do not let you set the bank'
 refusal_text("decision.read",     "Your roles do not let you read the decision log.");
 refusal_text("policy.read",       "Your roles do not let you read the policy.");
 refusal_text("change.read",       "Your roles do not let you read the change log.");
+refusal_text("change_request.approve", "Your roles do not let you approve change requests.");
+refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
+refusal_text("change_request.read", "Your roles do not let you see change requests.");
 
 # Actions that move money: limits and time windows apply to these.
 moves_money("transfer.create");
@@ -121,7 +136,7 @@ moves_money("payment.create");
 composable(name) if
     permission(name, "tenant", _meaning) and
     not name in ["user.manage", "role.manage", "grant.manage", "authz.explain",
-                 "approval_rule.manage"];
+                 "approval_rule.manage", "change_request.approve"];
 
 # builtin_role(key, level, name, description): seeded as data for every tenant (level
 # "tenant") or every bank (level "bank").
@@ -143,12 +158,13 @@ builtin_carries("approver", permission) if permission in [
 builtin_carries("corporate_admin", permission) if permission in [
     "account.read", "statement.read", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "authz.explain", "beneficiary.read",
-    "beneficiary.manage", "payment.cancel", "approval_rule.read", "approval_rule.manage"];
+    "beneficiary.manage", "payment.cancel", "approval_rule.read", "approval_rule.manage",
+    "change_request.approve"];
 builtin_carries("bank_manager", permission) if permission in [
     "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
     "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
-    "approval_rule.read", "approval_minimum.manage"];
+    "approval_rule.read", "approval_minimum.manage", "change_request.approve"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",

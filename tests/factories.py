@@ -41,6 +41,9 @@ class World:
     # A payment of each tenant waiting for approval, for URL tests (tests/payments_world.py:
     # with_pending_payment); none unless a test asks.
     payment_ids: dict[str, int] = field(default_factory=dict)
+    # A change request of each tenant waiting for a second admin (tests/governance_world.py:
+    # with_change_request); none unless a test asks.
+    change_request_ids: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]

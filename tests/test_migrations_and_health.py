@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import core.iam.sessions
 import core.models.audit
+import core.models.governance
 import core.models.iam
 import core.models.ledger
 import core.models.payments  # noqa: F401  (registers the tables)

@@ -16,11 +16,12 @@ from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import LIMIT_FIELDS, Entry, currencies, time_zones
 from admin.pages import tenant_page, tenants_page, user_page
 from admin.params import GrantId, RoleId, TenantId
-from admin.views import decimal_text, redirect, render
+from admin.views import decimal_text, redirect, render, sent_for_approval
 from admin.workspace import workspace
 from core.clock import DAY_NAMES
 from core.context import RequestContext
 from core.fields import MAX_ID
+from core.governance import operations
 from core.iam import access
 from core.iam import service as iam
 from core.iam.schemas import (
@@ -150,8 +151,10 @@ def create_role(
         )
 
     def act(session: Session, ctx: RequestContext, body: RoleCreate) -> Response:
-        created = access.create_role(session, ctx, body)
-        return redirect(f"/roles/{created.id}", done="role-created")
+        outcome = operations.create_role(session, ctx, body)
+        if outcome.applied is None:
+            return sent_for_approval(outcome) or redirect("/roles")
+        return redirect(f"/roles/{outcome.applied.id}", done="role-created")
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
         return role_form(request, session, ctx, entry, tenant=tenant, status=code)
@@ -199,8 +202,8 @@ def update_role(request: Request, uow: ConsoleUnit, role_id: RoleId, form: Check
         )
 
     def act(session: Session, ctx: RequestContext, body: RoleUpdate) -> Response:
-        access.update_role(session, ctx, role_id, body)
-        return redirect(f"/roles/{role_id}", done="role-updated")
+        outcome = operations.update_role(session, ctx, role_id, body)
+        return sent_for_approval(outcome) or redirect(f"/roles/{role_id}", done="role-updated")
 
     def work(session: Session, ctx: RequestContext) -> Response:
         found = access.get_role(session, ctx, role_id)
@@ -223,8 +226,9 @@ def delete_role(request: Request, uow: ConsoleUnit, role_id: RoleId, form: Check
             return found
 
         def act(session: Session, ctx: RequestContext, body: RolePublic) -> Response:
-            access.delete_role(session, ctx, role_id)
-            return redirect("/roles", done="role-deleted", tenant=found.tenant_id)
+            outcome = operations.delete_role(session, ctx, role_id)
+            done = redirect("/roles", done="role-deleted", tenant=found.tenant_id)
+            return sent_for_approval(outcome) or done
 
         def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
             return role_form(request, session, ctx, entry, role=found, status=code)
@@ -345,8 +349,8 @@ def create_grant(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respo
         )
 
     def act(session: Session, ctx: RequestContext, body: GrantCreate) -> Response:
-        access.create_grant(session, ctx, body)
-        return redirect(f"/users/{user_id}", done="grant-created")
+        outcome = operations.create_grant(session, ctx, body)
+        return sent_for_approval(outcome) or redirect(f"/users/{user_id}", done="grant-created")
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
         return grant_form(request, session, ctx, user_id or 0, entry, status=code)
@@ -365,8 +369,9 @@ def revoke_grant(
             return grant_id
 
         def act(session: Session, ctx: RequestContext, body: int) -> Response:
-            access.revoke_grant(session, ctx, grant_id)
-            return redirect(f"/users/{found.user_id}", done="grant-revoked")
+            outcome = operations.revoke_grant(session, ctx, grant_id)
+            done = redirect(f"/users/{found.user_id}", done="grant-revoked")
+            return sent_for_approval(outcome) or done
 
         def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
             problem = entry.errors.get("", "")
@@ -405,8 +410,8 @@ def _cap_form(
         return (currency, body) if body is not None else None
 
     def act(session: Session, ctx: RequestContext, cap: tuple[str, CapSet]) -> Response:
-        access.set_cap(session, ctx, tenant_id, *cap)
-        return redirect(done, done="cap-set")
+        outcome = operations.set_cap(session, ctx, tenant_id, *cap)
+        return sent_for_approval(outcome) or redirect(done, done="cap-set")
 
     return forms.handle_form(uow, read, act, again, fields=("currency", *LIMIT_FIELDS))
 

@@ -20,11 +20,12 @@ from admin import forms
 from admin.deps import CheckedForm, ConsoleUnit
 from admin.errors import FormRefused
 from admin.forms import Entry
-from admin.views import decimal_text, redirect, render
+from admin.views import decimal_text, redirect, render, sent_for_approval
 from admin.workspace import workspace
 from core.context import RequestContext
 from core.errors import MandateError
 from core.fields import MAX_ID
+from core.governance import operations
 from core.iam import service as iam
 from core.ledger import service as ledger
 from core.money import is_currency
@@ -213,12 +214,15 @@ def _save(request: Request, uow: ConsoleUnit, form: FormData, *, bank: bool) -> 
     def act(session: Session, ctx: RequestContext, edited: Edited) -> Response:
         try:
             if bank:
-                payments.put_bank_rules(session, ctx, edited.body)
+                outcome = operations.put_bank_approval_rules(session, ctx, edited.body)
             else:
-                payments.put_rules(session, ctx, edited.body)
+                outcome = operations.put_approval_rules(session, ctx, edited.body)
         except MandateError as exc:
             place_refusal(edited, exc)
             raise FormRefused(exc, again(session, ctx, edited.entry, exc.status)) from exc
+        requested = sent_for_approval(outcome)
+        if requested is not None:
+            return requested
         if bank:
             return redirect("/approval-minimums", done="minimums-saved")
         return redirect("/approval-rules", done="rules-saved")

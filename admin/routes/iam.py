@@ -14,16 +14,22 @@ from admin.deps import CheckedForm, ConsoleUnit, services
 from admin.forms import Entry
 from admin.pages import tenant_names, tenant_page, tenants_page, user_page
 from admin.params import Cursor, TenantId, UserId
-from admin.views import redirect, render
+from admin.views import redirect, render, sent_for_approval
 from admin.workspace import workspace
 from core.context import RequestContext
+from core.governance import operations
 from core.iam import service as iam
 from core.iam.schemas import PasswordReset, TenantCreate, TenantSettings, UserCreate, UserUpdate
 
 router = APIRouter()
 
 USER_FIELDS = ("username", "display_name", "password", "tenant_id")
-SETTINGS_FIELDS = ("beneficiary_approval_required", "new_beneficiary_hours", "payment_expiry_days")
+SETTINGS_FIELDS = (
+    "beneficiary_approval_required",
+    "new_beneficiary_hours",
+    "payment_expiry_days",
+    "dual_admin",
+)
 TryText = Annotated[str, Query(max_length=64)]
 
 
@@ -74,8 +80,10 @@ def create_user(request: Request, uow: ConsoleUnit, form: CheckedForm) -> Respon
         return forms.build(entry, UserCreate, **values, password=typed)
 
     def act(session: Session, ctx: RequestContext, body: UserCreate) -> Response:
-        created = iam.add_user(session, ctx, passwords, body)
-        return redirect(f"/users/{created.id}", done="user-created")
+        outcome = operations.create_user(session, ctx, passwords, body)
+        if outcome.applied is None:
+            return sent_for_approval(outcome) or redirect("/users")
+        return redirect(f"/users/{outcome.applied.id}", done="user-created")
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
         return users_page(request, session, ctx, status=code, new_user=entry)
@@ -108,8 +116,8 @@ def change_user_status(
         return UserUpdate(is_active=active)
 
     def act(session: Session, ctx: RequestContext, body: UserUpdate) -> Response:
-        iam.update_user(session, ctx, user_id, body)
-        return redirect(f"/users/{user_id}", done="user-updated")
+        outcome = operations.update_user(session, ctx, user_id, body)
+        return sent_for_approval(outcome) or redirect(f"/users/{user_id}", done="user-updated")
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
         problem = entry.errors.get("", "")
@@ -130,8 +138,8 @@ def reset_password(
         return forms.build(entry, PasswordReset, password=typed)
 
     def act(session: Session, ctx: RequestContext, body: PasswordReset) -> Response:
-        iam.reset_password(session, ctx, passwords, user_id, body)
-        return redirect(f"/users/{user_id}", done="password-reset")
+        outcome = operations.reset_password(session, ctx, passwords, user_id, body)
+        return sent_for_approval(outcome) or redirect(f"/users/{user_id}", done="password-reset")
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
         return user_page(request, session, ctx, user_id, status=code, password=entry)
@@ -174,11 +182,12 @@ def tenant(request: Request, uow: ConsoleUnit, tenant_id: TenantId) -> HTMLRespo
 def change_tenant_settings(
     request: Request, uow: ConsoleUnit, tenant_id: TenantId, form: CheckedForm
 ) -> Response:
-    typed = {name: forms.text(form, name, 6) for name in SETTINGS_FIELDS[1:]}
+    typed = {name: forms.text(form, name, 6) for name in SETTINGS_FIELDS[1:3]}
     required = forms.text(form, "beneficiary_approval_required", 5) == "true"
+    dual_admin = forms.text(form, "dual_admin", 5) == "true"
 
     def read(session: Session, ctx: RequestContext, entry: Entry) -> TenantSettings | None:
-        entry.values.update(typed, beneficiary_approval_required=required)
+        entry.values.update(typed, beneficiary_approval_required=required, dual_admin=dual_admin)
         numbers = {}
         for name, value in typed.items():
             if not value.isdigit():
@@ -187,11 +196,18 @@ def change_tenant_settings(
                 numbers[name] = int(value)
         if entry.errors:
             return None
-        return forms.build(entry, TenantSettings, beneficiary_approval_required=required, **numbers)
+        return forms.build(
+            entry,
+            TenantSettings,
+            beneficiary_approval_required=required,
+            dual_admin=dual_admin,
+            **numbers,
+        )
 
     def act(session: Session, ctx: RequestContext, body: TenantSettings) -> Response:
-        iam.update_tenant_settings(session, ctx, tenant_id, body)
-        return redirect(f"/tenants/{tenant_id}", done="tenant-updated")
+        outcome = operations.update_tenant_settings(session, ctx, tenant_id, body)
+        done = redirect(f"/tenants/{tenant_id}", done="tenant-updated")
+        return sent_for_approval(outcome) or done
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
         return tenant_page(request, session, ctx, tenant_id, status=code, settings=entry)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ApiUnit
 from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
+from api.governed import REQUESTED, governed
 from api.params import Cursor, Flag, GrantId, Limit, RoleId, TenantFilter, TenantId
 from core.fields import MAX_ID, CurrencyCode
+from core.governance import operations
 from core.iam import access
 from core.iam.schemas import (
     CapPublic,
@@ -55,16 +57,19 @@ def list_roles(uow: ApiUnit, tenant_id: TenantFilter = None) -> list[RolePublic]
     response_model=RolePublic,
     status_code=201,
     summary="Create a custom role: a named set of permissions",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-        "exceeds_cap",
-        "role_exists",
-        "invalid_permission",
-        "unknown_currency",
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+            "exceeds_cap",
+            "role_exists",
+            "invalid_permission",
+            "unknown_currency",
+        ),
+    },
 )
-def create_role(uow: ApiUnit, body: RoleCreate) -> RolePublic:
-    return uow.run(access.create_role, body)
+def create_role(uow: ApiUnit, body: RoleCreate) -> Any:
+    return governed(uow, None, operations.create_role, body)
 
 
 @router.get(
@@ -81,31 +86,36 @@ def get_role(uow: ApiUnit, role_id: RoleId) -> RolePublic:
     "/roles/{role_id}",
     response_model=RolePublic,
     summary="Change a custom role",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-        "exceeds_cap",
-        "builtin_role",
-        "invalid_permission",
-        "unknown_currency",
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+            "exceeds_cap",
+            "builtin_role",
+            "invalid_permission",
+            "unknown_currency",
+        ),
+    },
 )
-def update_role(uow: ApiUnit, role_id: RoleId, body: RoleUpdate) -> RolePublic:
-    return uow.run(access.update_role, role_id, body)
+def update_role(uow: ApiUnit, role_id: RoleId, body: RoleUpdate) -> Any:
+    return governed(uow, None, operations.update_role, role_id, body)
 
 
 @router.delete(
     "/roles/{role_id}",
     status_code=204,
     summary="Delete a custom role without grants",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-        "builtin_role",
-        "role_in_use",
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+            "builtin_role",
+            "role_in_use",
+        ),
+    },
 )
 def delete_role(uow: ApiUnit, role_id: RoleId) -> Response:
-    uow.run(access.delete_role, role_id)
-    return Response(status_code=204)
+    return governed(uow, 204, operations.delete_role, role_id)
 
 
 @router.get(
@@ -137,15 +147,18 @@ def list_grants(
     response_model=GrantPublic,
     status_code=201,
     summary="Give a user a role, with scope, limits, a time window and validity",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-        "role_not_assignable",
-        "exceeds_cap",
-        *GRANT_CONDITION_CODES,
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+            "role_not_assignable",
+            "exceeds_cap",
+            *GRANT_CONDITION_CODES,
+        ),
+    },
 )
-def create_grant(uow: ApiUnit, body: GrantCreate) -> GrantPublic:
-    return uow.run(access.create_grant, body)
+def create_grant(uow: ApiUnit, body: GrantCreate) -> Any:
+    return governed(uow, None, operations.create_grant, body)
 
 
 @router.get(
@@ -162,28 +175,34 @@ def get_grant(uow: ApiUnit, grant_id: GrantId) -> GrantPublic:
     "/grants/{grant_id}",
     response_model=GrantPublic,
     summary="Change a grant's conditions",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-        "role_not_assignable",
-        "exceeds_cap",
-        "grant_revoked",
-        *GRANT_CONDITION_CODES,
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+            "role_not_assignable",
+            "exceeds_cap",
+            "grant_revoked",
+            *GRANT_CONDITION_CODES,
+        ),
+    },
 )
-def update_grant(uow: ApiUnit, grant_id: GrantId, body: GrantUpdate) -> GrantPublic:
-    return uow.run(access.update_grant, grant_id, body)
+def update_grant(uow: ApiUnit, grant_id: GrantId, body: GrantUpdate) -> Any:
+    return governed(uow, None, operations.update_grant, grant_id, body)
 
 
 @router.delete(
     "/grants/{grant_id}",
     response_model=GrantPublic,
     summary="Revoke a grant",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+        ),
+    },
 )
-def revoke_grant(uow: ApiUnit, grant_id: GrantId) -> GrantPublic:
-    return uow.run(access.revoke_grant, grant_id)
+def revoke_grant(uow: ApiUnit, grant_id: GrantId) -> Any:
+    return governed(uow, None, operations.revoke_grant, grant_id)
 
 
 @router.get(
@@ -200,13 +219,16 @@ def bank_caps(uow: ApiUnit) -> list[CapPublic]:
     "/bank/caps/{currency}",
     response_model=CapPublic,
     summary="Bank manager: set a bank cap",
-    responses=error_responses(
-        *POLICY_REFUSALS,
-        "unknown_currency",
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *POLICY_REFUSALS,
+            "unknown_currency",
+        ),
+    },
 )
-def set_bank_cap(uow: ApiUnit, currency: Currency, body: CapSet) -> CapPublic:
-    return uow.run(access.set_cap, None, currency, body)
+def set_bank_cap(uow: ApiUnit, currency: Currency, body: CapSet) -> Any:
+    return governed(uow, None, operations.set_cap, None, currency, body)
 
 
 @router.get(
@@ -223,12 +245,13 @@ def tenant_caps(uow: ApiUnit, tenant_id: TenantId) -> list[CapPublic]:
     "/tenants/{tenant_id}/caps/{currency}",
     response_model=CapPublic,
     summary="Bank manager: set a tenant's cap",
-    responses=error_responses(
-        *POLICY_REFUSALS,
-        "unknown_currency",
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *POLICY_REFUSALS,
+            "unknown_currency",
+        ),
+    },
 )
-def set_tenant_cap(
-    uow: ApiUnit, tenant_id: TenantId, currency: Currency, body: CapSet
-) -> CapPublic:
-    return uow.run(access.set_cap, tenant_id, currency, body)
+def set_tenant_cap(uow: ApiUnit, tenant_id: TenantId, currency: Currency, body: CapSet) -> Any:
+    return governed(uow, None, operations.set_cap, tenant_id, currency, body)

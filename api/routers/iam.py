@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from api.deps import ApiUnit, services
 from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
+from api.governed import REQUESTED, governed
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
+from core.governance import operations
 from core.iam import service
 from core.iam.schemas import (
+    BankPublic,
+    BankSettings,
     MePublic,
     PasswordReset,
     PermissionPublic,
@@ -64,13 +70,16 @@ def list_users(
     response_model=UserPublic,
     status_code=201,
     summary="Create a user",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-        "username_taken",
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *MANAGE_REFUSALS,
+            "username_taken",
+        ),
+    },
 )
-def create_user(request: Request, uow: ApiUnit, body: UserCreate) -> UserPublic:
-    return uow.run(service.add_user, services(request).passwords, body)
+def create_user(request: Request, uow: ApiUnit, body: UserCreate) -> Any:
+    return governed(uow, None, operations.create_user, services(request).passwords, body)
 
 
 @router.get(
@@ -87,26 +96,22 @@ def get_user(uow: ApiUnit, user_id: UserId) -> UserPublic:
     "/users/{user_id}",
     response_model=UserPublic,
     summary="Rename, deactivate or reactivate a user",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-    ),
+    responses={**REQUESTED, **error_responses(*MANAGE_REFUSALS)},
 )
-def update_user(uow: ApiUnit, user_id: UserId, body: UserUpdate) -> UserPublic:
-    return uow.run(service.update_user, user_id, body)
+def update_user(uow: ApiUnit, user_id: UserId, body: UserUpdate) -> Any:
+    return governed(uow, None, operations.update_user, user_id, body)
 
 
 @router.post(
     "/users/{user_id}/password",
     response_model=UserPublic,
     summary="Reset a user's password (ends their sessions)",
-    responses=error_responses(
-        *MANAGE_REFUSALS,
-    ),
+    responses={**REQUESTED, **error_responses(*MANAGE_REFUSALS)},
 )
-def reset_password(
-    request: Request, uow: ApiUnit, user_id: UserId, body: PasswordReset
-) -> UserPublic:
-    return uow.run(service.reset_password, services(request).passwords, user_id, body)
+def reset_password(request: Request, uow: ApiUnit, user_id: UserId, body: PasswordReset) -> Any:
+    return governed(
+        uow, None, operations.reset_password, services(request).passwords, user_id, body
+    )
 
 
 @router.get(
@@ -148,10 +153,29 @@ def get_tenant(uow: ApiUnit, tenant_id: TenantId) -> TenantPublic:
     "/tenants/{tenant_id}",
     response_model=TenantPublic,
     summary="Bank staff: set a customer's rules for payments (beneficiary approval, new "
-    "beneficiaries' hours, payment expiry)",
-    responses=error_responses(
-        *POLICY_REFUSALS,
-    ),
+    "beneficiaries' hours, payment expiry) and for change (dual administration)",
+    responses={**REQUESTED, **error_responses(*POLICY_REFUSALS, "dual_admin_mandatory")},
 )
-def update_tenant(uow: ApiUnit, tenant_id: TenantId, body: TenantSettings) -> TenantPublic:
-    return uow.run(service.update_tenant_settings, tenant_id, body)
+def update_tenant(uow: ApiUnit, tenant_id: TenantId, body: TenantSettings) -> Any:
+    return governed(uow, None, operations.update_tenant_settings, tenant_id, body)
+
+
+@router.get(
+    "/bank/settings",
+    response_model=BankPublic,
+    summary="Bank staff: the bank's rules for change (dual administration, dual control)",
+    responses=error_responses("not_found"),
+)
+def get_bank_settings(uow: ApiUnit) -> BankPublic:
+    return uow.run(service.get_bank)
+
+
+@router.patch(
+    "/bank/settings",
+    response_model=BankPublic,
+    summary="Bank managers: set the bank's rules for change (new customers' dual "
+    "administration, whether it is mandatory, dual control over bank managers)",
+    responses={**REQUESTED, **error_responses(*POLICY_REFUSALS)},
+)
+def update_bank_settings(uow: ApiUnit, body: BankSettings) -> Any:
+    return governed(uow, None, operations.update_bank_settings, body)

@@ -9,9 +9,11 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ApiUnit
 from api.errors import POLICY_REFUSALS, error_responses
+from api.governed import REQUESTED, governed
 from api.params import Cursor, Limit, PaymentId, TenantFilter
 from api.routers.transfers import MONEY_ERRORS, IdempotencyKey
 from core.fields import MAX_ID
+from core.governance import operations
 from core.pagination import Page
 from core.payments import service
 from core.payments.schemas import (
@@ -219,14 +221,15 @@ def get_approval_rules(uow: ApiUnit, tenant_id: TenantFilter = None) -> Approval
     "/approval-rules",
     response_model=ApprovalRules,
     summary="Replace your company's approval rules (the bank's minimums always apply)",
-    responses=error_responses(
-        *POLICY_REFUSALS, "below_bank_minimum", "currency_mismatch", "unknown_currency"
-    ),
+    responses={
+        **REQUESTED,
+        **error_responses(
+            *POLICY_REFUSALS, "below_bank_minimum", "currency_mismatch", "unknown_currency"
+        ),
+    },
 )
-def put_approval_rules(
-    uow: ApiUnit, body: ApprovalRulesPut, tenant_id: TenantFilter = None
-) -> ApprovalRules:
-    return uow.run(service.put_rules, body, tenant_id)
+def put_approval_rules(uow: ApiUnit, body: ApprovalRulesPut, tenant_id: TenantFilter = None) -> Any:
+    return governed(uow, None, operations.put_approval_rules, body, tenant_id)
 
 
 @router.get(
@@ -243,7 +246,7 @@ def get_bank_approval_rules(uow: ApiUnit) -> list[ApprovalRulePublic]:
     "/bank/approval-rules",
     response_model=list[ApprovalRulePublic],
     summary="Bank managers: replace the bank's approval minimums",
-    responses=error_responses(*POLICY_REFUSALS, "unknown_currency"),
+    responses={**REQUESTED, **error_responses(*POLICY_REFUSALS, "unknown_currency")},
 )
-def put_bank_approval_rules(uow: ApiUnit, body: ApprovalRulesPut) -> list[ApprovalRulePublic]:
-    return uow.run(service.put_bank_rules, body)
+def put_bank_approval_rules(uow: ApiUnit, body: ApprovalRulesPut) -> Any:
+    return governed(uow, None, operations.put_bank_approval_rules, body)

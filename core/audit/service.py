@@ -9,7 +9,7 @@ from typing import Any, Literal
 from oso import Variable
 from pydantic import BaseModel, Field
 from sqlalchemy import Row, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import SQLModel, col
 
 from core.context import PaymentStep, PendingActivity, RequestContext
@@ -237,6 +237,12 @@ class ChangePublic(BaseModel):
     change: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    # Applied by a change request (dual administration): actor_id asked for it at
+    # requested_at, approved_by_id approved it, and `at` is when it was applied.
+    change_request_id: int | None = None
+    requested_at: dt.datetime | None = None
+    approved_by_id: int | None = None
+    approved_by_username: str | None = None
 
 
 class PolicyFilePublic(BaseModel):
@@ -318,9 +324,12 @@ def changes(
         session, ctx, "change.read", Resource.of_bank(actor.bank_id), not_found="not found"
     )
     page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
+    approver = aliased(User)
+    approver_name: Any = col(approver.username).label("approver")
     stmt = (
-        select(ChangeRecord, col(User.username))
+        select(ChangeRecord, col(User.username), approver_name)
         .join(User, col(User.id) == col(ChangeRecord.actor_id))
+        .outerjoin(approver, col(approver.id) == col(ChangeRecord.approved_by_id))
         .where(col(ChangeRecord.bank_id) == actor.bank_id)
     )
     if tenant_id is not None:
@@ -341,6 +350,10 @@ def changes(
             change=r.change,
             before=json.loads(r.before) if r.before else None,
             after=json.loads(r.after) if r.after else None,
+            change_request_id=r.change_request_id,
+            requested_at=r.requested_at,
+            approved_by_id=r.approved_by_id,
+            approved_by_username=row.approver,
         )
 
     key = col(ChangeRecord.id)

@@ -204,6 +204,20 @@ class TenantSettings(_Input):
         le=30,
         description="A payment awaiting approval expires after this many days",
     )
+    dual_admin: StrictBool | None = Field(
+        default=None,
+        description="Dual administration: a corporate admin's change to users, roles, grants "
+        "and approval rules waits for a second corporate admin (refused off when the bank "
+        "makes it mandatory)",
+    )
+    dual_admin_trust_days: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=365,
+        description="Who the requester created, or gave a grant, within this many days is no "
+        "second person for the requester's change requests",
+    )
 
 
 class TenantPublic(BaseModel):
@@ -213,7 +227,41 @@ class TenantPublic(BaseModel):
     beneficiary_approval_required: bool
     new_beneficiary_hours: int
     payment_expiry_days: int
+    dual_admin: bool
+    dual_admin_trust_days: int
     created_at: dt.datetime
+
+
+class BankSettings(_Input):
+    """The bank's rules for change: what the patch leaves out stays."""
+
+    dual_admin_default: StrictBool | None = Field(
+        default=None, description="New customers start with dual administration on"
+    )
+    dual_admin_mandatory: StrictBool | None = Field(
+        default=None, description="No customer may turn dual administration off"
+    )
+    dual_control: StrictBool | None = Field(
+        default=None,
+        description="A bank manager's changes (caps, minimums, customers' settings, users, "
+        "roles, grants) wait for a second bank manager",
+    )
+    change_request_hours: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=720,
+        description="A change request waits this many hours for its second person",
+    )
+
+
+class BankPublic(BaseModel):
+    id: int
+    name: str
+    dual_admin_default: bool
+    dual_admin_mandatory: bool
+    dual_control: bool
+    change_request_hours: int
 
 
 class UserCreate(_Input):

@@ -14,10 +14,12 @@ from sqlmodel import col
 from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidRequest, NotFound
 from core.iam.credentials import Passwords
 from core.iam.grants import grant_public
 from core.iam.schemas import (
+    BankPublic,
+    BankSettings,
     MePublic,
     PasswordReset,
     PermissionPublic,
@@ -90,7 +92,7 @@ def builtin_role(session: Session, key: str, *, bank_id: int, tenant_id: int | N
 
 def create_user(
     session: Session,
-    passwords: Passwords,
+    passwords: Passwords | None,
     *,
     bank_id: int,
     tenant_id: int | None,
@@ -98,19 +100,30 @@ def create_user(
     display_name: str,
     password: str,
     now: dt.datetime,
+    password_hash: str | None = None,
+    created_by_id: int | None = None,
 ) -> User:
+    """A user; `password_hash` when the password was hashed before (a change request keeps
+    the hash, never the password)."""
     user = User(
         username=username.strip().lower(),
         display_name=display_name,
         bank_id=bank_id,
         tenant_id=tenant_id,
-        password_hash=passwords.hash(password),
+        password_hash=password_hash or _hash(passwords, password),
         created_at=now,
         credentials_changed_at=now,
+        created_by_id=created_by_id,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def _hash(passwords: Passwords | None, password: str) -> str:
+    if passwords is None:
+        raise ValueError("a password needs a hasher, or its hash")
+    return passwords.hash(password)
 
 
 def grant_role(
@@ -161,7 +174,21 @@ def tenant_public(tenant: Tenant) -> TenantPublic:
         beneficiary_approval_required=tenant.beneficiary_approval_required,
         new_beneficiary_hours=tenant.new_beneficiary_hours,
         payment_expiry_days=tenant.payment_expiry_days,
+        dual_admin=tenant.dual_admin,
+        dual_admin_trust_days=tenant.dual_admin_trust_days,
         created_at=tenant.created_at,
+    )
+
+
+def bank_public(bank: Bank) -> BankPublic:
+    assert bank.id is not None
+    return BankPublic(
+        id=bank.id,
+        name=bank.name,
+        dual_admin_default=bank.dual_admin_default,
+        dual_admin_mandatory=bank.dual_admin_mandatory,
+        dual_control=bank.dual_control,
+        change_request_hours=bank.change_request_hours,
     )
 
 
@@ -227,6 +254,14 @@ def add_user(
     session: Session, ctx: RequestContext, passwords: Passwords, body: UserCreate
 ) -> UserPublic:
     """Create a user of the caller's company (bank staff: of a named tenant, or staff)."""
+    return add_user_hashed(session, ctx, body, passwords.hash(body.password))
+
+
+def add_user_hashed(
+    session: Session, ctx: RequestContext, body: UserCreate, password_hash: str
+) -> UserPublic:
+    """As add_user, with the body's password hashed before (a change request keeps the hash,
+    never the password: its body's password is not read)."""
     actor = ctx.require_actor()
     ctx.audit.attempt("user.manage", target=f"new user {body.username}")
     tenant_id = actor.tenant_id if actor.tenant_id is not None else body.tenant_id
@@ -249,13 +284,15 @@ def add_user(
     with unique_or(session, taken):
         user = create_user(
             session,
-            passwords,
+            None,
             bank_id=actor.bank_id,
             tenant_id=tenant_id,
             username=body.username,
             display_name=body.display_name,
-            password=body.password,
+            password="",
             now=ctx.now(),
+            password_hash=password_hash,
+            created_by_id=actor.user_id,
         )
     public = user_public(user)
     record_change(ctx, "user", public.id, "create", tenant_id, after=public)
@@ -287,10 +324,17 @@ def reset_password(
     session: Session, ctx: RequestContext, passwords: Passwords, user_id: int, body: PasswordReset
 ) -> UserPublic:
     """Set a new password; every token issued before stops working."""
+    return set_password_hash(session, ctx, user_id, passwords.hash(body.password))
+
+
+def set_password_hash(
+    session: Session, ctx: RequestContext, user_id: int, password_hash: str
+) -> UserPublic:
+    """As reset_password, with the password hashed before (a change request's)."""
     ctx.audit.attempt("user.manage", target=f"password of user {user_id}")
     user = _load_user(session, ctx, user_id)
     authorize(session, ctx, "user.manage", Resource.of_user(user))
-    user.password_hash = passwords.hash(body.password)
+    user.password_hash = password_hash
     user.credentials_changed_at = ctx.now()
     session.flush()
     record_change(ctx, "user", user_id, "password_reset", user.tenant_id)
@@ -346,6 +390,13 @@ def update_tenant_settings(
     tenant = _load_tenant(session, ctx, tenant_id)
     authorize(session, ctx, "tenant.manage", Resource.of_tenant(tenant_id, tenant.bank_id))
     before = tenant_public(tenant)
+    bank = session.get(Bank, tenant.bank_id)
+    assert bank is not None
+    if body.dual_admin is False and bank.dual_admin_mandatory:
+        raise InvalidRequest(
+            "the bank makes dual administration mandatory: it cannot be turned off",
+            code="dual_admin_mandatory",
+        )
     for name, value in body.model_dump(exclude_none=True).items():
         setattr(tenant, name, value)
     session.flush()
@@ -364,8 +415,51 @@ def _settings_words(tenant: TenantPublic) -> str:
     return (
         f"{approval}, payments to a beneficiary need an approval for "
         f"{tenant.new_beneficiary_hours} hours after it is added, waiting payments expire "
-        f"after {tenant.payment_expiry_days} days"
+        f"after {tenant.payment_expiry_days} days, "
+        + (
+            "changes by a corporate admin wait for a second admin"
+            if tenant.dual_admin
+            else "no dual administration"
+        )
     )
+
+
+def get_bank(session: Session, ctx: RequestContext) -> BankPublic:
+    """The caller's bank and its rules for change (bank staff)."""
+    actor = ctx.require_actor()
+    require_readable(
+        session, ctx, "tenant.read", Resource.of_bank(actor.bank_id), not_found="not found"
+    )
+    bank = session.get(Bank, actor.bank_id)
+    assert bank is not None
+    return bank_public(bank)
+
+
+def update_bank_settings(session: Session, ctx: RequestContext, body: BankSettings) -> BankPublic:
+    """Set the bank's rules for change: dual administration for new customers (and whether
+    it is mandatory), dual control over its managers, how long a request waits. Making it
+    mandatory turns it on for every customer."""
+    actor = ctx.require_actor()
+    ctx.audit.attempt("tenant.manage", target="the bank's rules for change")
+    resource = Resource.of_bank(actor.bank_id)
+    require_readable(session, ctx, "tenant.read", resource, not_found="not found")
+    authorize(session, ctx, "tenant.manage", resource)
+    bank = session.get(Bank, actor.bank_id)
+    assert bank is not None and bank.id is not None
+    before = bank_public(bank)
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(bank, name, value)
+    if bank.dual_admin_mandatory:
+        for tenant in session.scalars(select(Tenant).where(col(Tenant.bank_id) == bank.id)):
+            tenant.dual_admin = True
+    session.flush()
+    after = bank_public(bank)
+    record_change(ctx, "bank", bank.id, "update", None, before=before, after=after)
+    ctx.audit.done(
+        "set the bank's rules for change: "
+        + ("dual control over bank managers" if bank.dual_control else "no dual control")
+    )
+    return after
 
 
 def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) -> TenantPublic:
@@ -383,6 +477,9 @@ def onboard_tenant(session: Session, ctx: RequestContext, body: TenantCreate) ->
     with unique_or(session, exists):
         tenant = create_tenant(session, actor.bank_id, body.name, body.timezone)
     tenant.created_at = ctx.now()
+    bank = session.get(Bank, actor.bank_id)
+    assert bank is not None
+    tenant.dual_admin = bank.dual_admin_default or bank.dual_admin_mandatory
     public = tenant_public(tenant)
     record_change(ctx, "tenant", public.id, "create", public.id, after=public)
     ctx.audit.done(f"onboarded {tenant.name} (time zone {tenant.timezone})")

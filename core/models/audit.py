@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
 from core.db import BigIntKey, UTCDateTime
+from core.models import governance  # noqa: F401  (the change requests a change record names)
 
 
 class ActivityRecord(SQLModel, table=True):
@@ -86,3 +87,10 @@ class ChangeRecord(SQLModel, table=True):
     change: str = Field(max_length=20)
     before: str | None = Field(default=None, sa_type=Text)
     after: str | None = Field(default=None, sa_type=Text)
+    # A change applied by a change request (dual administration): the request, when it was
+    # made (actor_id made it), and who approved it (at: when it was applied).
+    change_request_id: int | None = Field(
+        default=None, foreign_key="change_requests.id", sa_type=BigIntKey
+    )
+    requested_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    approved_by_id: int | None = Field(default=None, foreign_key="users.id")

@@ -23,6 +23,13 @@ class Bank(SQLModel, table=True):
     country: str = Field(default="DE", max_length=2)
     bank_code: str = Field(default="10020030", max_length=12)
     bic: str = Field(default="MANDDEB1XXX", max_length=11)
+    # Dual administration (core.governance): whether a new customer starts with it on, whether
+    # no customer may turn it off, and whether the bank's own managers need a second one.
+    dual_admin_default: bool = Field(default=False)
+    dual_admin_mandatory: bool = Field(default=False)
+    dual_control: bool = Field(default=False)
+    # A change request waits this many hours for its second person, then expires.
+    change_request_hours: int = Field(default=72, ge=1, le=720)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -43,6 +50,11 @@ class Tenant(SQLModel, table=True):
     new_beneficiary_hours: int = Field(default=24, ge=0, le=720)
     # A payment waiting for approval expires after this many days.
     payment_expiry_days: int = Field(default=7, ge=1, le=30)
+    # Dual administration: a corporate admin's change to users, roles, grants or rules waits
+    # for a second corporate admin; who was created or given rights by the requester within
+    # this many days is no second person for that requester (core.governance).
+    dual_admin: bool = Field(default=False)
+    dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -59,6 +71,9 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Who created the user (None: the seed, onboarding): a user someone created lately is no
+    # second person for them (core.governance).
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
     # Tokens issued before this instant are no longer accepted.
     credentials_changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -48,6 +48,12 @@ API_NAMES: dict[Reason, str] = {
     Reason.approval_group_not_needed: "approval_group",
     Reason.approval_limit_exceeded: "approval_limit",
     Reason.approval_daily_limit_exceeded: "approval_daily_limit",
+    Reason.change_request_not_pending: "change_request_pending",
+    Reason.peer_required: "peer",
+    Reason.own_change_request: "not_own_change_request",
+    Reason.change_grants_approver_rights: "no_rights_for_approver",
+    Reason.approver_created_by_requester: "not_created_by_requester",
+    Reason.grantee_created_by_approver: "not_rights_for_own_creation",
 }
 
 

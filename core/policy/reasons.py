@@ -87,6 +87,38 @@ class Reason(Code):
         "Approving this payment would take what you approved today above your daily "
         "approval limit.",
     )
+    change_request_not_pending = (
+        "change_request_not_pending",
+        403,
+        "The change request awaits no decision (applied, rejected, refused or expired).",
+    )
+    peer_required = (
+        "peer_required",
+        403,
+        "A company's change requests are decided by its corporate admins; bank staff's by "
+        "a second bank manager.",
+    )
+    own_change_request = (
+        "own_change_request",
+        403,
+        "You asked for this change: another person must approve it.",
+    )
+    change_grants_approver_rights = (
+        "change_grants_approver_rights",
+        403,
+        "This change gives you new rights: someone else must approve it.",
+    )
+    approver_created_by_requester = (
+        "approver_created_by_requester",
+        403,
+        "The requester created you, or gave you rights, lately: you cannot be their second person.",
+    )
+    grantee_created_by_approver = (
+        "grantee_created_by_approver",
+        403,
+        "This change gives new rights to someone you created, or gave rights, lately: "
+        "someone else must approve it.",
+    )
 
 
 # reason code -> (HTTP status, what it means in general)
@@ -219,6 +251,8 @@ def describe(
         )
     if reason == "payment_not_pending" and "status" in detail:
         return f"The payment is {str(detail['status']).replace('_', ' ')}: it awaits no approval."
+    if reason == "change_request_not_pending" and "status" in detail:
+        return f"The change request is {detail['status']}: it awaits no decision."
     if reason == "self_approval_forbidden" and action == "beneficiary.approve":
         return "You added this beneficiary: another person must approve it."
     if reason == "missing_permission":
@@ -310,7 +344,37 @@ def describe_condition(
         return f"{kind} limit asked for is above {by} of {limit}."
     if name in PAYMENT_CONDITIONS:
         return _payment_words(name, passed, detail, request, grant, currency)
+    if name in CHANGE_REQUEST_WORDS:
+        holds, fails = CHANGE_REQUEST_WORDS[name]
+        return holds if passed else fails
     return "Holds." if passed else "Does not hold."
+
+
+# The conditions about the change request an approval is about (conditions.polar), in words:
+# (when it holds, when it refuses).
+CHANGE_REQUEST_WORDS = {
+    Reason.change_request_not_pending: (
+        "The change request awaits a decision.",
+        "The change request awaits no decision (or none is named).",
+    ),
+    Reason.peer_required: (
+        "They are a peer of the requester.",
+        "They are no peer of the requester.",
+    ),
+    Reason.own_change_request: ("Someone else asked for it.", "They asked for it themselves."),
+    Reason.change_grants_approver_rights: (
+        "It gives them no new rights.",
+        "It gives them new rights.",
+    ),
+    Reason.approver_created_by_requester: (
+        "The requester did not create them, nor give them rights, lately.",
+        "The requester created them, or gave them rights, lately.",
+    ),
+    Reason.grantee_created_by_approver: (
+        "It gives no rights to someone they created lately.",
+        "It gives rights to someone they created, or gave rights, lately.",
+    ),
+}
 
 
 # The conditions about the payment an approval is about (conditions.polar).

@@ -42,6 +42,8 @@ LOGGED_ACTIONS = {
     "beneficiary.approve",
     "approval_rule.manage",
     "approval_minimum.manage",
+    "change_request.approve",
+    "change_request.reject",
 }
 
 

@@ -465,3 +465,70 @@ def test_payment_under_dual_control_journey(browser, live_server, app, db, world
     phone.go("/accounts")
     phone.shot("payments-phone-accounts")
     phone.close()
+
+
+def test_dual_administration_journey(browser, live_server, app, db, world, clock):  # type: ignore[no-untyped-def]
+    """Admin A gives the bookkeeper the payer role: it is sent for approval; A sees no
+    Approve button, and a forged approval by A is refused; admin B sees the request counted,
+    with its change, approves it; the bookkeeper can then send a transfer."""
+    from tests.governance_world import SECOND_ADMIN, turn_on, with_second_admin
+
+    with_second_admin(db, app.state.services.passwords, world, clock)
+    turn_on(db, clock, tenant=world.tenants["acme"])
+    base = live_server.url
+    bookkeeper = world.user_id("acme-bookkeeper")
+
+    # -- admin A asks for the grant --------------------------------------------------------
+    admin_a = Console(browser, base)
+    admin_a.sign_in("acme-admin")
+    admin_a.go(f"/users/{bookkeeper}")
+    admin_a.page.click("text=Give a role")
+    role = admin_a.page.locator("#role_id option", has_text="Payer").first.get_attribute("value")
+    admin_a.page.select_option("#role_id", value=role)
+    admin_a.page.fill("#f-per_transfer", "1,000.00")
+    admin_a.page.click("text=Give role")
+    admin_a.expect(admin_a.page.locator(".notice.ok")).to_contain_text("Sent for approval")
+    admin_a.expect(admin_a.page.locator("#change-diff")).to_contain_text("Payer")
+    admin_a.expect(admin_a.page.locator("#own-request")).to_contain_text(
+        "You asked for this change"
+    )
+    assert admin_a.page.locator("#approve").count() == 0
+    request_page = admin_a.page.url.split("?")[0]
+    request_id = request_page.rstrip("/").split("/")[-1]
+    admin_a.shot("dual-admin-requested")
+    # A forged approval (the form A's page does not offer, posted anyway) is refused.
+    token = admin_a.page.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = admin_a.page.request.post(
+        f"{base}/console/change-requests/{request_id}/approve",
+        form={"csrf_token": token or "", "idempotency_key": "forged-by-a"},
+    )
+    assert forged.status == 403, forged.status
+    assert "another person must approve it" in forged.text()
+    admin_a.close()
+
+    # -- admin B: the count, the diff, approval --------------------------------------------
+    admin_b = Console(browser, base)
+    admin_b.sign_in(SECOND_ADMIN)
+    count = admin_b.page.locator("nav a", has_text="Change requests").locator(".count")
+    admin_b.expect(count).to_contain_text("1")
+    admin_b.nav("Change requests")
+    admin_b.expect(admin_b.page.locator("#change-requests")).to_contain_text("Acme Admin")
+    admin_b.page.locator("#change-requests a", has_text=request_id).click()
+    admin_b.expect(admin_b.page.locator("#change-diff")).to_contain_text("Payer")
+    admin_b.shot("dual-admin-approver")
+    admin_b.page.click("#approve")
+    admin_b.expect(admin_b.page.locator(".notice.ok")).to_contain_text("the change is applied")
+    admin_b.expect(admin_b.page.locator("#cr-status")).to_contain_text("Applied")
+    assert admin_b.page.locator("nav a .count").count() == 0
+    admin_b.close()
+
+    # -- the grantee can act -----------------------------------------------------------------
+    grantee = Console(browser, base)
+    grantee.sign_in("acme-bookkeeper")
+    grantee.nav("New transfer")
+    grantee.page.select_option("#from", value=str(world.account_id("acme-operating")))
+    grantee.page.select_option("#to", value=str(world.account_id("acme-payroll")))
+    grantee.page.fill("#f-amount", "100.00")
+    grantee.page.click("#transfer-form button[type=submit]")
+    grantee.expect(grantee.page.locator(".notice.ok")).to_contain_text("Transfer posted")
+    grantee.close()

@@ -15,6 +15,7 @@ from core.ledger import movements
 from tests.admin.console import form_token, sign_in
 from tests.api.routes import api_routes, fill, ids_of
 from tests.factories import bearer
+from tests.governance_world import with_change_request
 from tests.payments_world import build_payments_world
 
 # Console routes anyone may call: the sign-in form.
@@ -43,6 +44,7 @@ def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, db,
         headers={**bearer(app, world.users["acme-payer"], clock), "Idempotency-Key": "pages"},
     )
     assert made.status_code == 202, made.text
+    with_change_request(db, app.state.services.passwords, world, clock)
     ids = {**ids_of(world, "acme"), "payment_id": made.json()["id"]}
     calls = [
         (

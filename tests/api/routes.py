@@ -97,6 +97,12 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         "currency": "EUR",
         # Only in a world with payments (tests/payments_world.py: with_pending_payment).
         **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
+        # Only in a world with one (tests/governance_world.py: with_change_request).
+        **(
+            {"change_request_id": world.change_request_ids[tenant]}
+            if tenant in world.change_request_ids
+            else {}
+        ),
     }
 
 
@@ -174,6 +180,8 @@ def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple
         ("POST", "/v1/payments/{payment_id}/reject"): {"reason": "not ours"},
         ("POST", "/v1/payments/{payment_id}/cancel"): {"reason": "sent twice"},
         ("PUT", "/v1/approval-rules"): rules,
+        ("POST", "/v1/change-requests/{change_request_id}/reject"): {"reason": "not now"},
+        ("PATCH", "/v1/bank/settings"): {"change_request_hours": 48},
         ("PUT", "/v1/bank/approval-rules"): rules,
     }
     payment = {

@@ -29,6 +29,7 @@ from core.iam.schemas import RoleCreate
 from core.models.iam import User, actor_of
 from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries, served_routes
 from tests.factories import World, bearer, build_world
+from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 
 TABLE = Path(__file__).with_name("authz_matrix.yaml")
@@ -140,6 +141,7 @@ class Worlds:
         self._empty()
         world = build_world(self.services.db, self.services.passwords, self.clock)
         with_pending_payment(self.services.db, self.services.passwords, world, self.clock)
+        with_change_request(self.services.db, self.services.passwords, world, self.clock)
         ids = {**ids_of(world, "acme"), "role_id": self._unheld_custom_role(world)}
         return Scene(world, ids)
 

@@ -23,6 +23,7 @@ from api.app import create_app
 from core.fields import MAX_ID
 from core.settings import Settings
 from tests.factories import World, bearer
+from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 
 # Bounded: a fixed number of generated examples per operation and phase, derandomised so that
@@ -89,10 +90,11 @@ SCHEMA = schemathesis.openapi.from_dict(
 def _aim_at_the_world(case: Any, world: World) -> None:
     """For the payment operations, in turn: a valid generated id replaced by the world's
     (still valid, so a positive case stays one; invalid ids are left as generated)."""
-    if not case.path.startswith("/v1/payment") or not next(TURNS):
+    if not case.path.startswith(("/v1/payment", "/v1/change-requests")) or not next(TURNS):
         return
     real = {
         "payment_id": world.payment_ids["acme"],
+        "change_request_id": world.change_request_ids["acme"],
         "beneficiary_id": world.beneficiary_id("acme-supplier"),
         "account_id": world.account_id("acme-operating"),
     }
@@ -113,8 +115,10 @@ def _aim_at_the_world(case: Any, world: World) -> None:
 
 @pytest.fixture
 def paying_world(app, db, world, clock) -> World:  # type: ignore[no-untyped-def]
-    """The world, with payees, approvers and a payment waiting for approval."""
+    """The world, with payees, approvers, a payment waiting for approval, and a change request
+    waiting for a second admin."""
     with_pending_payment(db, app.state.services.passwords, world, clock)
+    with_change_request(db, app.state.services.passwords, world, clock)
     return world
 
 

@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 from api.deps import current_context
 from tests.api.routes import PUBLIC_ROUTES, api_routes, bodies, calls, ids_of, queries
 from tests.factories import bearer
+from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 
 
@@ -33,6 +34,7 @@ def test_every_non_public_route_needs_a_signed_in_caller(app):
 def test_every_route_asks_the_policy(client, app, db, world, clock):
     # Payees, approvers and a payment waiting for approval: every payment route has its target.
     with_pending_payment(db, app.state.services.passwords, world, clock)
+    with_change_request(db, app.state.services.passwords, world, clock)
     seen: list[tuple[str, str, int]] = []
 
     def observe(request, ctx) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,73 @@
+"""The facts the policy decides a change request on (policies/decide.polar documents each):
+where it stands, and how the person asking stands to it — the sock-puppet chain's facts.
+Gathered here; decided by the policy (conditions.polar)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy.orm import Session
+
+from core.context import RequestContext
+from core.governance import repository
+from core.governance.kinds import Payload, Target
+from core.models.governance import ChangeRequest
+from core.models.iam import Tenant
+from core.policy.facts import Resource
+
+# Whom a bank manager created, or gave a grant, within this many days is no second bank
+# manager for them (a company's own number is its dual_admin_trust_days).
+BANK_TRUST_DAYS = 30
+
+
+def decision_resource(session: Session, ctx: RequestContext, request: ChangeRequest) -> Resource:
+    """The change request as the policy sees it, for the person asking now."""
+    actor = ctx.require_actor()
+    gaining = gaining_rights(session, request)
+    since = ctx.now() - dt.timedelta(days=trust_days(session, request))
+    return Resource(
+        "change_request",
+        request.id,
+        request.tenant_id,
+        request.bank_id,
+        extra=(
+            ("status", request.status),
+            ("expires_at", int(request.expires_at.timestamp())),
+            ("requested_by_actor", request.requested_by_id == actor.user_id),
+            ("gives_actor_rights", actor.user_id in gaining),
+            (
+                "actor_created_by_requester",
+                repository.empowered_by(session, [actor.user_id], request.requested_by_id, since),
+            ),
+            (
+                "gives_rights_to_actor_creation",
+                repository.empowered_by(session, gaining, actor.user_id, since),
+            ),
+        ),
+    )
+
+
+def gaining_rights(session: Session, request: ChangeRequest) -> set[int]:
+    """The users the change gives new rights: a grant's grantee (given or changed), a role's
+    holders (its permissions or limits changed), a user reactivated."""
+    target: Target = json.loads(request.target)
+    payload: Payload = json.loads(request.payload)
+    if request.kind == "grant.create":
+        return {int(payload["user_id"])}
+    if request.kind == "grant.update":
+        grantee = repository.grantee_of(session, int(target["grant_id"]))
+        return {grantee} if grantee is not None else set()
+    if request.kind == "role.update":
+        return repository.holders_of_role(session, int(target["role_id"]))
+    if request.kind == "user.update" and payload.get("is_active") is True:
+        return {int(target["user_id"])}
+    return set()
+
+
+def trust_days(session: Session, request: ChangeRequest) -> int:
+    if request.tenant_id is None:
+        return BANK_TRUST_DAYS
+    tenant = session.get(Tenant, request.tenant_id)
+    assert tenant is not None
+    return tenant.dual_admin_trust_days
