@@ -16,11 +16,22 @@ from core.models.governance import ChangeRequest
 from core.models.iam import Grant, User
 
 
-def lock_request(session: Session, request_id: int) -> ChangeRequest | None:
-    """The change request, locked (PostgreSQL: FOR UPDATE) so that two approvers at once
-    apply it once: the second waits, then finds it decided. populate_existing: the row as it
-    is once the lock is ours."""
-    stmt = select(ChangeRequest).where(col(ChangeRequest.id) == request_id)
+def change_request(
+    session: Session, request_id: int, *, within: ColumnElement[bool]
+) -> ChangeRequest | None:
+    """The change request, if `within` (core.policy.filters.within_reach) admits it."""
+    return session.scalars(
+        select(ChangeRequest).where(col(ChangeRequest.id) == request_id, within)
+    ).first()
+
+
+def lock_request(
+    session: Session, request_id: int, *, within: ColumnElement[bool]
+) -> ChangeRequest | None:
+    """The change request, if `within` admits it, locked (PostgreSQL: FOR UPDATE) so that two
+    approvers at once apply it once: the second waits, then finds it decided.
+    populate_existing: the row as it is once the lock is ours."""
+    stmt = select(ChangeRequest).where(col(ChangeRequest.id) == request_id, within)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return session.scalars(stmt.execution_options(populate_existing=True)).first()

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from core.fields import PLAIN_TEXT
+
 T = TypeVar("T")
 
 ChangeRequestStatus = Literal["pending", "applied", "rejected", "refused", "expired"]
@@ -66,7 +68,9 @@ class ChangeRequestPublic(BaseModel):
 class ChangeRejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), PLAIN_TEXT] = (
+        ""
+    )
 
 
 class Governed(BaseModel, Generic[T]):

@@ -36,7 +36,7 @@ from core.models.governance import ChangeRequest
 from core.models.iam import Bank, Tenant, User
 from core.pagination import Page, PageRequest, paginate
 from core.policy.facts import Resource
-from core.policy.filters import readable_in_tenant
+from core.policy.filters import readable_in_tenant, within_reach
 from core.policy.service import check, permit, require_readable
 
 # Why applying a request was refused, besides the error code applying raised.
@@ -319,10 +319,16 @@ def _actor(user: User) -> Actor:
 
 def _load(session: Session, ctx: RequestContext, request_id: int, *, lock: bool) -> ChangeRequest:
     missing = f"change request {request_id} not found"
+    # Scoped in SQL first: another tenant's request is as absent as one that does not exist.
+    reach = within_reach(
+        ctx.require_actor(),
+        tenant_column=col(ChangeRequest.tenant_id),
+        bank_column=col(ChangeRequest.bank_id),
+    )
     request = (
-        repository.lock_request(session, request_id)
+        repository.lock_request(session, request_id, within=reach)
         if lock
-        else session.get(ChangeRequest, request_id)
+        else repository.change_request(session, request_id, within=reach)
     )
     if request is None:
         raise NotFound(missing)

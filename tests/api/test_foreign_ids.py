@@ -1,5 +1,5 @@
 """Another tenant's id and an id that does not exist take one path to one 404: the lookup of
-a payment, beneficiary, account or transfer is scoped in SQL to the tenants the caller can
+a payment, beneficiary, account, transfer or change request is scoped in SQL to the tenants the caller can
 reach (core.policy.filters.within_reach), so a foreign row is never loaded, and the policy is
 asked about neither. Their answers could not be told apart, yet their times could (the
 foreign one loaded the row and asked the policy: ~0.9 ms more). Compared here by the work
@@ -16,9 +16,10 @@ from sqlalchemy import event
 
 from tests.api.routes import PUBLIC_ROUTES, bodies, calls, ids_of, queries
 from tests.factories import bearer
+from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 
-LOOKED_UP = ("payment_id", "beneficiary_id", "account_id", "transfer_id")
+LOOKED_UP = ("payment_id", "beneficiary_id", "account_id", "transfer_id", "change_request_id")
 MISSING = 987_654
 
 
@@ -49,6 +50,7 @@ def work(app, db) -> Iterator[Work]:  # type: ignore[no-untyped-def]
 
 def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, clock, work):
     with_pending_payment(db, app.state.services.passwords, world, clock)
+    with_change_request(db, app.state.services.passwords, world, clock)
     foreign = ids_of(world, "acme")
     missing = {**foreign, **{name: MISSING for name in LOOKED_UP}}
     acme_bodies = bodies(world, "acme")
