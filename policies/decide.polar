@@ -132,6 +132,15 @@ conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_n
 # changing and deleting check nothing of it, and the decision log names the approval.
 conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
                                    "self_approval_forbidden"]);
+# A version of the policy: approved (or rejected) by someone other than who proposed it, and
+# put in force by someone other than who proposed it; an earlier version put in force again
+# (a rollback) needs a fresh approval, and someone other than that approver activates it.
+conditions("policy_version.approve", ["grant_not_yet_valid", "grant_expired",
+                                      "self_approval_forbidden"]);
+conditions("policy_version.reject", ["grant_not_yet_valid", "grant_expired",
+                                     "self_approval_forbidden"]);
+conditions("policy_version.activate", ["grant_not_yet_valid", "grant_expired",
+                                       "self_approval_forbidden"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
@@ -141,4 +150,4 @@ conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     permission(action, _level, _meaning) and
     not moves_money(action) and
     not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
-                   "payment.cancel"];
+                   "payment.cancel", "policy_version.approve", "policy_version.activate"];
