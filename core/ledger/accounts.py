@@ -74,7 +74,9 @@ def account_not_found(account_id: int) -> NotFound:
 def load_readable_account(
     session: Session, ctx: RequestContext, account_id: int, action: str = "account.read"
 ) -> Account:
-    """The account, if the policy lets the caller `action` it; 404 otherwise."""
+    """The account, if the policy lets the caller `action` it; 404 otherwise. A person's
+    read of one account or its statement is logged, allowed or not: compliance sees who read
+    what, and a proposed policy is replayed against those reads too."""
     account = repository.account_snapshot(session, account_id)
     if account is None:
         raise account_not_found(account_id)
@@ -84,6 +86,7 @@ def load_readable_account(
         action,
         Resource.of_account(account),
         not_found=f"account {account_id} not found",
+        log_allowed=True,
     )
     return account
 
