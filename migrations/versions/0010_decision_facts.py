@@ -6,7 +6,7 @@ policy is replayed against them (core.policy.replay); decisions logged before th
 have none and count as not replayable.
 
 Revision ID: 0010_decision_facts
-Revises: 0006
+Revises: 0009_policy_versions (rechained in h/policyver; on main its parent is whatever the integrator chains)
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_decision_facts"
-down_revision = "0006"
+down_revision = "0009_policy_versions"
 branch_labels = None
 depends_on = None
 
