@@ -37,6 +37,7 @@ class DemoLogin:
 LOGINS = [
     DemoLogin("manager", "bank manager (Mandate Demo Bank)"),
     DemoLogin("compliance", "compliance officer (Mandate Demo Bank)"),
+    DemoLogin("compliance-b", "a second compliance officer (four eyes on policy versions)"),
     DemoLogin("acme-admin", "corporate admin of Acme Ltd"),
     DemoLogin("acme-bookkeeper", "bookkeeper of Acme Ltd (read-only)"),
     DemoLogin("acme-payer", "payer of Acme Ltd: 200,000.00 EUR per transfer, 250,000.00 EUR a day"),
@@ -70,7 +71,13 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
 
     manager = user("manager", "Maria Manager", None)
     compliance = user("compliance", "Carl Compliance", None)
-    for person, key in ((manager, "bank_manager"), (compliance, "compliance_officer")):
+    # A second officer: a policy version one proposes, the other approves and activates.
+    compliance_b = user("compliance-b", "Clara Compliance", None)
+    for person, key in (
+        (manager, "bank_manager"),
+        (compliance, "compliance_officer"),
+        (compliance_b, "compliance_officer"),
+    ):
         iam.grant_role(
             session,
             person,

@@ -67,4 +67,3 @@ class ActivePolicy(SQLModel, table=True):
     version_id: int = Field(foreign_key="policy_versions.id")
     serial: int = Field(default=1)
     changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-

@@ -159,6 +159,11 @@ class PolicyEngine:
     def version_of(policy_dir: Path) -> str:
         return _version(files_of(policy_dir))
 
+    @staticmethod
+    def version_of_files(files: Sequence[PolicyFile]) -> str:
+        """The version an engine built from these files would have (without building it)."""
+        return _version(sorted(files, key=lambda f: f.name))
+
     # -- generic queries -------------------------------------------------------------------
 
     def query(self, rule: str, *args: Any) -> list[dict[str, Any]]:

@@ -55,9 +55,7 @@ def upgrade() -> None:
     op.create_table(
         "active_policy",
         sa.Column("scope", sa.String(20), primary_key=True),
-        sa.Column(
-            "version_id", sa.Integer(), sa.ForeignKey("policy_versions.id"), nullable=False
-        ),
+        sa.Column("version_id", sa.Integer(), sa.ForeignKey("policy_versions.id"), nullable=False),
         sa.Column("serial", sa.Integer(), nullable=False),
         sa.Column("changed_at", UTCDateTime(), nullable=False),
     )

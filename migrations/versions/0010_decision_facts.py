@@ -6,7 +6,7 @@ policy is replayed against them (core.policy.replay); decisions logged before th
 have none and count as not replayable.
 
 Revision ID: 0010_decision_facts
-Revises: 0009_policy_versions (rechained in h/policyver; on main its parent is whatever the integrator chains)
+Revises: 0009_policy_versions (rechained in h/policyver: the integrator chains it on main)
 Create Date: 2026-12-02
 """
 
