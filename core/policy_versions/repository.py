@@ -32,6 +32,17 @@ def versions(session: Session) -> list[PolicyVersion]:
     return list(session.scalars(select(PolicyVersion).order_by(col(PolicyVersion.id).desc())))
 
 
+# The key of the PostgreSQL advisory lock activations take (any constant of Mandate's own).
+ACTIVATION_LOCK = 0x4D414E44  # "MAND"
+
+
+def serialize_activations(session: Session) -> None:
+    """Activations take turns, even the first (no pointer row to lock yet): a transaction
+    lock on PostgreSQL; on SQLite a write unit of work already holds the one write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ACTIVATION_LOCK})
+
+
 def active_pointer(session: Session, *, lock: bool = False) -> ActivePolicy | None:
     stmt = select(ActivePolicy).where(col(ActivePolicy.scope) == DEPLOYMENT_SCOPE)
     if lock:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core import bundled
 from core.audit.changes import record_change
 from core.context import RequestContext
+from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.models.policy_versions import DEPLOYMENT_SCOPE, ActivePolicy, PolicyVersion
 from core.policy import engine as policy_engine
@@ -122,7 +123,6 @@ def propose(
         raise Conflict(
             f"version {existing.id} has exactly these files ({existing.status})",
             code="policy_version_exists",
-            version_id=existing.id,
         )
     report, _engine = validate(
         proposal.files,
@@ -150,8 +150,15 @@ def propose(
         validation=report.model_dump(),
         cases=dict(sorted(proposal.cases.items())),
     )
-    session.add(row)
-    session.flush()
+    # The same files proposed twice at once: the second insert meets the unique hash.
+    with unique_or(
+        session,
+        Conflict(
+            "a version with exactly these files was just stored", code="policy_version_exists"
+        ),
+    ):
+        session.add(row)
+        session.flush()
     public = _public(row, _names(session, [row]))
     _log(ctx, row, "proposed", after=_summary(row, _names(session, [row])))
     return public
@@ -206,7 +213,8 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
     on, and every process rebuilds its engine (PostgreSQL NOTIFY on commit; polling too). Never
     by who proposed the version; a rollback never by who approved it afresh."""
     actor = ctx.require_actor()
-    # The pointer first, locked: two activations at once take turns.
+    # Two activations at once take turns; the pointer is read after the turn comes.
+    repo.serialize_activations(session)
     pointer = repo.active_pointer(session, lock=True)
     row = _readable(session, ctx, version_id, lock=True)
     if row.status != "approved":
@@ -275,6 +283,7 @@ def record_bundled(session: Session, files: list[PolicyFile], *, now: dt.datetim
     already stored change nothing: a version activated since keeps being the one in force.
     Answers the new version's hash, or None."""
     hash_ = _hash(files)
+    repo.serialize_activations(session)
     if repo.version_by_hash(session, hash_) is not None:
         return None
     pointer = repo.active_pointer(session, lock=True)
