@@ -13,6 +13,8 @@ from core.db import Database
 from core.iam import service as iam
 from core.iam.credentials import Passwords
 from core.models.iam import User
+from core.models.policy_versions import PolicyVersion
+from core.policy.engine import PolicyEngine, PolicyFile
 from core.settings import REPO_ROOT
 from tests.factories import PASSWORD, World, unit_of_work
 
@@ -82,3 +84,32 @@ def second_officer(world: World, db: Database, passwords: Passwords, clock: Cloc
     user = unit_of_work(db, clock).run(build)
     world.users["compliance-b"] = user
     return user
+
+
+def with_policy_versions(db: Database, world: World, clock: Clock) -> dict[str, int]:
+    """Two stored versions of the bundled files (each with a comment of its own), both
+    proposed by the bank manager: "proposed" awaits approval, "approved" was approved by the
+    compliance officer. Rows written directly: validating them would cost seconds per world."""
+
+    def build(session: Session, _ctx: RequestContext) -> dict[str, int]:
+        ids = {}
+        for status in ("proposed", "approved"):
+            files = bundled_files()
+            files["machinery.polar"] += f"\n# {status} in a test world\n"
+            row = PolicyVersion(
+                hash=PolicyEngine.version_of_files([PolicyFile(n, t) for n, t in files.items()]),
+                files=files,
+                note=f"a {status} version",
+                author_id=world.user_id("manager"),
+                created_at=clock.now(),
+                status=status,
+                approved_by_id=world.user_id("compliance") if status == "approved" else None,
+                approved_at=clock.now() if status == "approved" else None,
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            ids[status] = row.id
+        return ids
+
+    return unit_of_work(db, clock).run(build)
