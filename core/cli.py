@@ -21,7 +21,7 @@ from core.ledger.check import CHECKS, check_database
 from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
-from core.policy.engine import PolicyEngine, files_of
+from core.policy.engine import PolicyEngine
 from core.settings import Settings, get_settings
 from core.uow import UnitOfWork
 
@@ -71,7 +71,7 @@ def _record_bundled_policy(settings: Settings) -> None:
     db = Database(settings.database_url)
     try:
         with db.unit_of_work() as session:
-            recorded = policy_commands.record_bundled(session, files_of(settings.policy_dir))
+            recorded = policy_commands.record_bundled(session, settings.policy_dir)
     finally:
         db.dispose()
     if recorded:

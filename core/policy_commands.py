@@ -26,7 +26,7 @@ from core.iam.credentials import Passwords
 from core.iam.sessions import check_credentials
 from core.models.iam import actor_of
 from core.policy import engine as policy_engine
-from core.policy.engine import PolicyFile, files_of
+from core.policy.engine import files_of
 from core.policy_versions import service
 from core.policy_versions.diff import FileDiff
 from core.policy_versions.reload import PolicyWatcher
@@ -41,9 +41,11 @@ UserOption = typer.Option(
 )
 
 
-def record_bundled(session: Session, files: list[PolicyFile]) -> str | None:
-    """The bundled files as the version in force, if no stored version has them."""
-    return service.record_bundled(session, files, now=utcnow())
+def record_bundled(session: Session, policy_dir: Path) -> str | None:
+    """The bundled files as the version in force, if no stored version has them (with the
+    cases of policy_dir/tests)."""
+    cases = {p.name: p.read_text(encoding="utf-8") for p in sorted(policy_dir.glob("tests/*.yaml"))}
+    return service.record_bundled(session, files_of(policy_dir), now=utcnow(), cases=cases)
 
 
 def add_commands(policy_app: typer.Typer) -> None:

@@ -42,6 +42,10 @@ LOGGED_ACTIONS = {
     "beneficiary.approve",
     "approval_rule.manage",
     "approval_minimum.manage",
+    "policy_version.propose",
+    "policy_version.approve",
+    "policy_version.reject",
+    "policy_version.activate",
 }
 
 

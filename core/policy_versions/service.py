@@ -254,7 +254,9 @@ def impact(
     how many would flip allow -> deny and deny -> allow, per action and reason, with samples.
     Reads only."""
     row = _readable(session, ctx, version_id)
-    until = request.until or ctx.now()
+    # The window is half-open, [since, until): by default it ends just after this moment, so
+    # that a decision logged now is in it.
+    until = request.until or ctx.now() + dt.timedelta(seconds=1)
     since = request.since or until - DEFAULT_WINDOW
     if since >= until:
         raise InvalidRequest("since must be before until")
@@ -276,12 +278,19 @@ def impact(
 # -- the deploy's version ------------------------------------------------------------------
 
 
-def record_bundled(session: Session, files: list[PolicyFile], *, now: dt.datetime) -> str | None:
+def record_bundled(
+    session: Session,
+    files: list[PolicyFile],
+    *,
+    now: dt.datetime,
+    cases: dict[str, str] | None = None,
+) -> str | None:
     """The rule for a deploy: the files it ships (policies/), if no stored version has their
     hash, are recorded as a version of origin "deploy" and put in force (a code release is
     reviewed by its own pipeline; what changes through the API goes through four eyes). Files
     already stored change nothing: a version activated since keeps being the one in force.
-    Answers the new version's hash, or None."""
+    `cases` (policies/tests, by file name) are kept with it: what a proposal edits beside the
+    rules. Answers the new version's hash, or None."""
     hash_ = _hash(files)
     repo.serialize_activations(session)
     if repo.version_by_hash(session, hash_) is not None:
@@ -296,6 +305,7 @@ def record_bundled(session: Session, files: list[PolicyFile], *, now: dt.datetim
         status="active",
         activated_at=now,
         validation={},
+        cases=dict(sorted((cases or {}).items())),
     )
     session.add(row)
     session.flush()
