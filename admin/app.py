@@ -21,6 +21,7 @@ from admin.routes import (
     compliance,
     iam,
     payments,
+    policy_versions,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -44,6 +45,7 @@ def create_console(services: Services) -> FastAPI:
         access.router,
         beneficiaries.router,
         compliance.router,
+        policy_versions.router,
     ):
         console.include_router(router)
     return console

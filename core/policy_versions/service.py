@@ -27,7 +27,7 @@ from core.policy.engine import PolicyEngine, PolicyFile
 from core.policy.facts import Resource
 from core.policy.replay import DEFAULT_WINDOW, Impact
 from core.policy.replay import impact as replay_impact
-from core.policy.service import authorize, require_readable
+from core.policy.service import authorize, check, require_readable
 from core.policy_versions import repository as repo
 from core.policy_versions.diff import diff_files
 from core.policy_versions.schemas import (
@@ -69,6 +69,41 @@ def version_resource(ctx: RequestContext, version: PolicyVersion | None = None) 
         actor.bank_id,
         extra=extra,
     )
+
+
+class VersionChoices(BaseModel):
+    """What the caller may do with a version now: what its status allows and the policy lets
+    them (the console offers only these)."""
+
+    approve: bool
+    reject: bool
+    activate: bool
+
+
+def version_choices(session: Session, ctx: RequestContext, version_id: int) -> VersionChoices:
+    """Which of approve, reject and activate the caller may do with this version now."""
+    row = _readable(session, ctx, version_id)
+    resource = version_resource(ctx, row)
+
+    def may(action: str, statuses: tuple[str, ...]) -> bool:
+        return (
+            row.status in statuses and check(session, ctx, action, resource, record=False).allowed
+        )
+
+    return VersionChoices(
+        approve=may("policy_version.approve", ("proposed", "retired")),
+        reject=may("policy_version.reject", ("proposed", "approved")),
+        activate=may("policy_version.activate", ("approved",)),
+    )
+
+
+def active_version_id(session: Session, ctx: RequestContext) -> int | None:
+    """The id of the version in force, if one is stored (for whoever may read versions)."""
+    require_readable(
+        session, ctx, "policy_version.read", version_resource(ctx), not_found="not found"
+    )
+    pointer = repo.active_pointer(session)
+    return pointer.version_id if pointer else None
 
 
 def list_versions(session: Session, ctx: RequestContext) -> list[PolicyVersionSummary]:
