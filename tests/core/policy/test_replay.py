@@ -21,7 +21,7 @@ from core.db import Database
 from core.models.audit import ChangeRecord, DecisionRecord
 from core.models.iam import User
 from core.policy import engine as policy_engine
-from core.policy import recorded
+from core.policy import recorded, replay
 from core.policy.engine import Dynamic, PolicyEngine
 from core.policy.replay import Impact, impact
 from core.settings import REPO_ROOT
@@ -211,7 +211,9 @@ def _expected(direct: dict[str, Any]) -> dict[str, Any]:
     return {**direct, "groups": {key: len(ids) for key, ids in direct["groups"].items()}}
 
 
-def test_replaying_the_log_under_its_own_policy_flips_nothing(client, app, pw, db, clock):
+def test_replaying_the_log_under_its_own_policy_flips_nothing(
+    client, app, pw, db, clock, monkeypatch
+):
     _a_day_of_decisions(client, app, pw, clock)
     rows = _logged(db, clock)
     reasons = {(r.action, r.decision, r.reason) for r in rows}
@@ -238,6 +240,8 @@ def test_replaying_the_log_under_its_own_policy_flips_nothing(client, app, pw, d
     engine = policy_engine.current()
     report = _impact(db, clock, engine)
     assert report.considered == report.replayed == report.unchanged == len(rows)
+    monkeypatch.setattr(replay, "COMPILE_AT", 1)  # every request compiled
+    assert _impact(db, clock, engine).unchanged == len(rows)
     assert report.allow_to_deny == report.deny_to_allow == report.reason_changed == 0
     assert report.not_replayable == report.unanswered == 0
     assert report.changes == [] and report.truncated is False
@@ -253,9 +257,12 @@ def test_replaying_the_log_under_its_own_policy_flips_nothing(client, app, pw, d
             ), row.action
 
 
+@pytest.mark.parametrize("compile_at", [1, replay.COMPILE_AT])
 def test_a_tightened_policy_flips_exactly_what_deciding_again_flips(
-    client, app, pw, db, clock, tmp_path
+    client, app, pw, db, clock, tmp_path, monkeypatch, compile_at
 ):
+    # Compiled (every request seen once is compiled) and mostly direct (the default).
+    monkeypatch.setattr(replay, "COMPILE_AT", compile_at)
     _a_day_of_decisions(client, app, pw, clock)
     rows = _logged(db, clock)
     bookkeeper = pw.world.user_id("acme-bookkeeper")
