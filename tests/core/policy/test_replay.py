@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -25,6 +27,7 @@ from core.policy import recorded, replay
 from core.policy.engine import Dynamic, PolicyEngine
 from core.policy.replay import Impact, impact
 from core.settings import REPO_ROOT
+from tests.core.policy.strategies import approval_requests, requests, values_for
 from tests.factories import bearer, new_key, unit_of_work
 from tests.payments_world import PaymentsWorld, build_payments_world
 
@@ -240,8 +243,11 @@ def test_replaying_the_log_under_its_own_policy_flips_nothing(
     engine = policy_engine.current()
     report = _impact(db, clock, engine)
     assert report.considered == report.replayed == report.unchanged == len(rows)
-    monkeypatch.setattr(replay, "COMPILE_AT", 1)  # every request compiled
-    assert _impact(db, clock, engine).unchanged == len(rows)
+    for strategy in STRATEGIES.values():
+        with monkeypatch.context() as patched:
+            for name, value in strategy.items():
+                patched.setattr(replay, name, value)
+            assert _impact(db, clock, engine).unchanged == len(rows), strategy
     assert report.allow_to_deny == report.deny_to_allow == report.reason_changed == 0
     assert report.not_replayable == report.unanswered == 0
     assert report.changes == [] and report.truncated is False
@@ -257,12 +263,21 @@ def test_replaying_the_log_under_its_own_policy_flips_nothing(
             ), row.action
 
 
-@pytest.mark.parametrize("compile_at", [1, replay.COMPILE_AT])
+# The three ways a replay decides a group of requests with the same static facts: together
+# (one lazy partial evaluation), one by one directly, or by the cached compiled program.
+STRATEGIES = {
+    "together": {"GROUP_AT": 1},
+    "directly": {"GROUP_AT": 10**9},
+    "compiled": {"CHUNK": 1},
+}
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_a_tightened_policy_flips_exactly_what_deciding_again_flips(
-    client, app, pw, db, clock, tmp_path, monkeypatch, compile_at
+    client, app, pw, db, clock, tmp_path, monkeypatch, strategy
 ):
-    # Compiled (every request seen once is compiled) and mostly direct (the default).
-    monkeypatch.setattr(replay, "COMPILE_AT", compile_at)
+    for name, value in STRATEGIES[strategy].items():
+        monkeypatch.setattr(replay, name, value)
     _a_day_of_decisions(client, app, pw, clock)
     rows = _logged(db, clock)
     bookkeeper = pw.world.user_id("acme-bookkeeper")
@@ -459,3 +474,22 @@ def test_the_facts_survive_json_with_every_type_polar_reads():
     assert marshal.dumps(values_again, 0) == marshal.dumps(values, 0)
     assert marshal.dumps({"a": 1}, 0) != marshal.dumps({"a": True}, 0)
     assert again["now"].startswith("\x00dynamic:")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_deciding_many_requests_at_once_is_deciding_each_directly(data):
+    """PolicyEngine.decide_each (a replay's groups of logged requests with the same static
+    facts) answers, request by request, what Polar answers evaluating each directly."""
+    engine = policy_engine.current()
+    request = data.draw(st.one_of(requests(), approval_requests()))
+    values = [data.draw(values_for(request)) for _ in range(data.draw(st.integers(1, 6)))]
+    for decision, each in zip(engine.decide_each(request, values), values, strict=True):
+        direct = engine.decide_direct(request, each)
+        assert decision is not None
+        assert (decision.allowed, decision.reason, decision.grant_id, dict(decision.detail)) == (
+            direct.allowed,
+            direct.reason,
+            direct.grant_id,
+            dict(direct.detail),
+        ), (request, each)
