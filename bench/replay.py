@@ -499,7 +499,8 @@ def transfer_latency(url: str, count: int) -> float:
 
 
 def cases(args: argparse.Namespace) -> Iterator[tuple[str, int, bool]]:
-    yield "realistic", args.decisions, False
+    if args.decisions:
+        yield "realistic", args.decisions, False
     if args.distinct_decisions:
         yield "all distinct", args.distinct_decisions, True
 
