@@ -6,7 +6,7 @@ JSON keeps every type the facts use apart: ints from floats, bools from ints, li
 None, and strings with the Dynamic prefix (its NUL is written as the escape \\u0000, which a
 PostgreSQL text column accepts, where a raw NUL would be refused). Tuples would come back as
 lists; the facts hold none (core.policy.shaping builds lists), and the test of this module
-holds a decoded request byte-equal, as marshal sees it, to the one decided on.
+holds a decoded request type-equal (marshal version 0) to the one decided on.
 
 What the facts hold is minimized by construction: core.policy.shaping puts in ids, kinds,
 levels, role keys and permission codes, currencies, amounts, limits, times as seconds or
