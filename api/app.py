@@ -82,8 +82,10 @@ def create_app(
         compile=settings.policy_compile,
     )
     # Start on the version in force (stored versions win over the bundled files once one is
-    # stored), then follow activations while serving.
-    watcher.poll()
+    # stored), then follow activations while serving. An app built without checking the
+    # database (tests of outages, the OpenAPI document) starts on the bundled files.
+    if check_migrations:
+        watcher.poll()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
