@@ -30,6 +30,7 @@ from core.policy.replay import impact as replay_impact
 from core.policy.service import authorize, check, require_readable
 from core.policy_versions import repository as repo
 from core.policy_versions.diff import diff_files
+from core.policy_versions.public import names_of, public_of, summary_of
 from core.policy_versions.schemas import (
     ImpactRequest,
     PolicyProposal,
@@ -112,14 +113,14 @@ def list_versions(session: Session, ctx: RequestContext) -> list[PolicyVersionSu
         session, ctx, "policy_version.read", version_resource(ctx), not_found="not found"
     )
     rows = repo.versions(session)
-    names = _names(session, rows)
-    return [_summary(row, names) for row in rows]
+    names = names_of(session, rows)
+    return [summary_of(row, names) for row in rows]
 
 
 def get_version(session: Session, ctx: RequestContext, version_id: int) -> PolicyVersionPublic:
     """A version with the text of every file, its cases and its validation report."""
     row = _readable(session, ctx, version_id)
-    return _public(row, _names(session, [row]))
+    return public_of(row, names_of(session, [row]))
 
 
 def diff_versions(
@@ -194,8 +195,8 @@ def propose(
     ):
         session.add(row)
         session.flush()
-    public = _public(row, _names(session, [row]))
-    _log(ctx, row, "proposed", after=_summary(row, _names(session, [row])))
+    public = public_of(row, names_of(session, [row]))
+    _log(ctx, row, "proposed", after=summary_of(row, names_of(session, [row])))
     return public
 
 
@@ -210,14 +211,14 @@ def approve(session: Session, ctx: RequestContext, version_id: int) -> PolicyVer
             code="policy_version_not_pending",
         )
     authorize(session, ctx, "policy_version.approve", version_resource(ctx, row))
-    before = _summary(row, _names(session, [row]))
+    before = summary_of(row, names_of(session, [row]))
     row.status = "approved"
     row.approved_by_id = actor.user_id
     row.approved_at = ctx.now()
     session.flush()
-    names = _names(session, [row])
-    _log(ctx, row, "approved", before=before, after=_summary(row, names))
-    return _public(row, names)
+    names = names_of(session, [row])
+    _log(ctx, row, "approved", before=before, after=summary_of(row, names))
+    return public_of(row, names)
 
 
 def reject(
@@ -232,15 +233,15 @@ def reject(
             code="policy_version_not_pending",
         )
     authorize(session, ctx, "policy_version.reject", version_resource(ctx, row))
-    before = _summary(row, _names(session, [row]))
+    before = summary_of(row, names_of(session, [row]))
     row.status = "rejected"
     row.rejected_by_id = actor.user_id
     row.rejected_at = ctx.now()
     row.rejection_reason = reason
     session.flush()
-    names = _names(session, [row])
-    _log(ctx, row, "rejected", before=before, after=_summary(row, names))
-    return _public(row, names)
+    names = names_of(session, [row])
+    _log(ctx, row, "rejected", before=before, after=summary_of(row, names))
+    return public_of(row, names)
 
 
 def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVersionPublic:
@@ -279,7 +280,7 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
     record_change(
         ctx, ENTITY, row.id, "rolled back to" if rollback else "activated", None, before, after
     )
-    return _public(row, _names(session, [row]))
+    return public_of(row, names_of(session, [row]))
 
 
 def impact(
@@ -404,48 +405,6 @@ def _point_to(
         pointer.serial += 1
         pointer.changed_at = now
     return pointer.serial
-
-
-def _names(session: Session, rows: list[PolicyVersion]) -> dict[int, str]:
-    return repo.usernames(
-        session,
-        [i for r in rows for i in (r.author_id, r.approved_by_id, r.activated_by_id)],
-    )
-
-
-def _summary(row: PolicyVersion, names: dict[int, str]) -> PolicyVersionSummary:
-    assert row.id is not None
-    return PolicyVersionSummary(
-        id=row.id,
-        hash=row.hash,
-        status=row.status,
-        origin=row.origin,
-        note=row.note,
-        author_id=row.author_id,
-        author=names.get(row.author_id) if row.author_id else None,
-        created_at=row.created_at,
-        approved_by_id=row.approved_by_id,
-        approved_by=names.get(row.approved_by_id) if row.approved_by_id else None,
-        approved_at=row.approved_at,
-        rejected_by_id=row.rejected_by_id,
-        rejected_at=row.rejected_at,
-        rejection_reason=row.rejection_reason,
-        activated_by_id=row.activated_by_id,
-        activated_by=names.get(row.activated_by_id) if row.activated_by_id else None,
-        activated_at=row.activated_at,
-        retired_at=row.retired_at,
-        was_active=row.activated_at is not None and row.status != "active",
-        files=sorted(row.files),
-    )
-
-
-def _public(row: PolicyVersion, names: dict[int, str]) -> PolicyVersionPublic:
-    return PolicyVersionPublic(
-        **_summary(row, names).model_dump(),
-        file_texts=dict(row.files),
-        cases=dict(row.cases or {}),
-        validation=dict(row.validation or {}),
-    )
 
 
 def _log(
