@@ -244,11 +244,12 @@ class PolicyEngine:
                         break
         except _Uncompilable as exc:
             log.warning("decisions not compiled, evaluating directly: %s", exc)
-            for index in pending:
-                try:
-                    decided[index] = self.decide_direct(facts, values[index])
-                except PolicyError:
-                    decided[index] = None
+        # Left when the policy answered none of them (or could not be compiled).
+        for index in pending:
+            try:
+                decided[index] = self.decide_direct(facts, values[index])
+            except PolicyError:
+                decided[index] = None
         return decided
 
     def _decision(self, outputs: tuple[Any, ...], started: int, *, compiled: bool) -> Decision:

@@ -493,3 +493,41 @@ def test_deciding_many_requests_at_once_is_deciding_each_directly(data):
             direct.grant_id,
             dict(direct.detail),
         ), (request, each)
+
+
+def test_logged_reads_beside_concurrent_transfers_all_answer(db, world, clock):
+    """A read that logs its decision writes a row: on SQLite that must not turn the read into
+    a writer that loses to concurrent transfers (a read transaction's snapshot is too old to
+    write once another transaction committed). Every read answers, and each is logged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.ledger import service as ledger
+    from core.ledger.schemas import TransferCreate
+    from core.models.iam import actor_of
+    from core.uow import UnitOfWork
+
+    payer, bookkeeper = (actor_of(world.users[u]) for u in ("acme-payer", "acme-bookkeeper"))
+    source, target = world.account_id("acme-operating"), world.account_id("acme-payroll")
+
+    def pay(i: int) -> None:
+        body = TransferCreate(
+            from_account_id=source, to_account_id=target, amount=1, currency="EUR"
+        )
+        UnitOfWork(db, RequestContext(actor=payer, clock=clock)).run(
+            ledger.create_transfer, body, f"concurrent-{i}"
+        )
+
+    def read(_i: int) -> None:
+        work = UnitOfWork(db, RequestContext(actor=bookkeeper, clock=clock), write=False)
+        work.run(ledger.statement, source, limit=5)
+
+    with ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(pay if i % 2 else read, i) for i in range(80)]
+        for job in jobs:
+            job.result()
+    logged = [
+        r
+        for r in _logged(db, clock)
+        if r.action == "statement.read" and r.actor_id == world.user_id("acme-bookkeeper")
+    ]
+    assert len(logged) == 40
