@@ -39,7 +39,8 @@ fuzz: $(STAMP)
 	$(BIN)/pytest tests/api/test_fuzz.py tests/api/test_fuzz_regressions.py tests/faults
 
 # Benchmarks (scripts, not tests): decision latency, HTTP transfers against a raw-SQL baseline
-# on PostgreSQL, statement paging over a million entries. Writes var/bench-report.txt.
+# on PostgreSQL, replaying 100,000 logged decisions, statement paging over a million entries.
+# Writes var/bench-report.txt.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -22,6 +22,7 @@ from admin.routes import (
     compliance,
     iam,
     payments,
+    policy_versions,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -46,6 +47,7 @@ def create_console(services: Services) -> FastAPI:
         beneficiaries.router,
         compliance.router,
         change_requests.router,
+        policy_versions.router,
     ):
         console.include_router(router)
     return console

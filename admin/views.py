@@ -67,6 +67,9 @@ NOTICES = {
     "payment-scheduled": "Payment scheduled: its amount is held until it executes on its date.",
     "payment-replayed": "This form had already been sent: the payment was made once and not again.",
     "approved": "Approved. The payment still waits for the approvals it needs.",
+    "version-approved": "Version approved. Someone other than its author may now activate it.",
+    "version-rejected": "Version rejected.",
+    "version-activated": "Version activated: every server process switches to it within seconds.",
     "approved-posted": "Approved. That was the last approval needed: the payment is posted.",
     "approved-sent": "Approved. That was the last approval needed: the payment is sent.",
     "approved-scheduled": (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import fastapi_offline
@@ -25,6 +27,7 @@ from api.routers import (
     health,
     iam,
     payments,
+    policy_versions,
     transfers,
 )
 from core import migrate
@@ -32,6 +35,7 @@ from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
 from core.policy import engine as policy_engine
+from core.policy_versions.reload import PolicyWatcher
 from core.runtime import Services, compose
 from core.settings import Settings, get_settings
 
@@ -73,8 +77,29 @@ def create_app(
     db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     policy_engine.ensure_loaded(settings.policy_dir, compile=settings.policy_compile)
     compose()
+    watcher = PolicyWatcher(
+        db,
+        poll_seconds=settings.policy_poll_seconds,
+        listen=settings.policy_listen,
+        compile=settings.policy_compile,
+    )
+    # Start on the version in force (stored versions win over the bundled files once one is
+    # stored), then follow activations while serving. An app built without checking the
+    # database (tests of outages, the OpenAPI document) starts on the bundled files.
+    if check_migrations:
+        watcher.poll()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.policy_watch:
+            watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
 
     app = FastAPI(
+        lifespan=lifespan,
         title="Mandate",
         version="0.1.0",
         description=DESCRIPTION,
@@ -93,6 +118,7 @@ def create_app(
         tokens=TokenService(settings),
         clock=clock or SystemClock(),
     )
+    app.state.policy_watcher = watcher
     errors.install(app)
     for router in (
         health.router,
@@ -106,6 +132,7 @@ def create_app(
         beneficiaries.router,
         compliance.router,
         change_requests.router,
+        policy_versions.router,
     ):
         app.include_router(router)
     if settings.docs_enabled:

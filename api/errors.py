@@ -203,7 +203,17 @@ def install(app: FastAPI) -> None:
             headers = {**(headers or {}), "Retry-After": str(retry_after)}
         if status == 503:
             headers = {"Retry-After": "1"}
-        return error_response(status, code, detail, headers)
+        response = error_response(status, code, detail, headers)
+        extra = exc.context.get("body") if isinstance(exc, MandateError) else None
+        if isinstance(extra, dict):
+            # What a refusal carries beside its code and sentence (a refused policy
+            # proposal: its failing cases), in the same body.
+            response = JSONResponse(
+                {"error": code, "detail": detail, **extra},
+                status_code=status,
+                headers=headers,
+            )
+        return response
 
     # Not Exception: Starlette hands that to its ServerErrorMiddleware, outside every other
     # middleware, which re-raises; api.middleware.UnexpectedErrors answers it instead.

@@ -21,6 +21,16 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
+# The one request whose body is a document rather than a form: a proposed policy version
+# carries every .polar file of the set (about 50 KB today) and its cases.
+LARGER_BODIES = {("POST", "/v1/policy/versions"): 1024 * 1024}
+
+
+def body_limit(scope: Scope) -> int:
+    """How many bytes this request's body may carry."""
+    return LARGER_BODIES.get((scope.get("method", ""), scope.get("path", "")), MAX_BODY_BYTES)
+
+
 MAX_JSON_DEPTH = 32
 # What a request's header fields may amount to (431 beyond). uvicorn's own limit on the
 # request head (h11_max_incomplete_event_size in `mandate serve`) sits just above, so that
@@ -99,8 +109,6 @@ def headers_exceed(headers: list[tuple[bytes, bytes]]) -> bool:
     return sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES
 
 
-TOO_LARGE = f"request bodies are at most {MAX_BODY_BYTES} bytes"
-
 # A JSON \u0000 escape that is not itself escaped (an odd run of backslashes before the u).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -147,12 +155,14 @@ class BodyLimits:
             return
         headers = dict(raw_headers)
         declared = headers.get(b"content-length")
+        limit = body_limit(scope)
         try:
-            if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge()
-            body = await read_body(receive)
+            body = await read_body(receive, limit)
         except BodyTooLarge:
-            await _reject(scope, receive, send, 413, "payload_too_large", TOO_LARGE)
+            too_large = f"request bodies here are at most {limit} bytes"
+            await _reject(scope, receive, send, 413, "payload_too_large", too_large)
             return
         if body is None:
             return

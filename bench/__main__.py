@@ -3,8 +3,8 @@
     .venv/bin/python -m bench [--quick]
 
 Needs PostgreSQL for the HTTP and paging benchmarks (MANDATE_BENCH_ADMIN_URL, default the
-local server); the decision benchmark runs on a SQLite file. Prints the report and writes it
-to var/bench-report.txt.
+local server); the decision and replay benchmarks run on SQLite files. Prints the report and
+writes it to var/bench-report.txt.
 """
 
 from __future__ import annotations
@@ -38,6 +38,17 @@ def main() -> None:
             "2",
             "--runs",
             "1" if args.quick else str(args.runs),
+        ],
+        [
+            "bench.replay",
+            "--decisions",
+            "20000" if args.quick else "100000",
+            "--distinct-decisions",
+            "2000" if args.quick else "10000",
+            "--runs",
+            "1" if args.quick else "3",
+            "--transfers",
+            "2000",
         ],
         [
             "bench.statement_paging",

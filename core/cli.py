@@ -13,7 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from core import demo, maintenance, migrate
+from core import demo, maintenance, migrate, policy_commands
 from core.context import RequestContext
 from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
@@ -57,9 +57,25 @@ app.add_typer(db_app, name="db")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations (to the newest by default)."""
 
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.database_url
     migrate.upgrade(url, revision)
     typer.echo(f"database {_safe(url)} is at revision {migrate.current_revision(url)}")
+    if migrate.is_up_to_date(url):
+        _record_bundled_policy(settings)
+
+
+def _record_bundled_policy(settings: Settings) -> None:
+    """The deploy's rule (core.policy_versions.service.record_bundled): the bundled files,
+    if no stored version has them, become the version in force."""
+    db = Database(settings.database_url)
+    try:
+        with db.unit_of_work() as session:
+            recorded = policy_commands.record_bundled(session, settings.policy_dir)
+    finally:
+        db.dispose()
+    if recorded:
+        typer.echo(f"policy version {recorded} (the files in {settings.policy_dir}) is in force")
 
 
 @db_app.command("current")
@@ -70,8 +86,9 @@ def db_current() -> None:
     typer.echo(f"database: {migrate.current_revision(url)}  code: {migrate.head_revision(url)}")
 
 
-policy_app = typer.Typer(no_args_is_help=True, help="The Polar policy.")
+policy_app = typer.Typer(no_args_is_help=True, help="The Polar policy, and its versions.")
 app.add_typer(policy_app, name="policy")
+policy_commands.add_commands(policy_app)
 
 
 @policy_app.command("test")
@@ -262,6 +279,7 @@ def seed_demo() -> None:
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
     policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
+    _record_bundled_policy(settings)
     uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
     passwords = Passwords(settings)
     created = uow.run(lambda session, _ctx: demo.seed(session, passwords))
@@ -298,6 +316,7 @@ def serve(
             f"the database {_safe(settings.database_url)} is not migrated to "
             f"{migrate.head_revision()}: run `mandate db upgrade` first"
         )
+    _record_bundled_policy(settings)
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"

@@ -40,6 +40,7 @@ LOGINS = [
     DemoLogin("manager", "bank manager (Mandate Demo Bank)"),
     DemoLogin("manager-2", "second bank manager: approves the first's change requests"),
     DemoLogin("compliance", "compliance officer (Mandate Demo Bank)"),
+    DemoLogin("compliance-b", "a second compliance officer (four eyes on policy versions)"),
     DemoLogin("acme-admin", "corporate admin of Acme Ltd (dual administration: changes wait)"),
     DemoLogin("acme-admin-2", "second corporate admin of Acme Ltd: approves the first's"),
     DemoLogin("acme-bookkeeper", "bookkeeper of Acme Ltd (read-only)"),
@@ -77,10 +78,13 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     manager = user("manager", "Maria Manager", None)
     second_manager = user("manager-2", "Max Manager", None)
     compliance = user("compliance", "Carl Compliance", None)
+    # A second officer: a policy version one proposes, the other approves and activates.
+    compliance_b = user("compliance-b", "Clara Compliance", None)
     for person, key in (
         (manager, "bank_manager"),
         (second_manager, "bank_manager"),
         (compliance, "compliance_officer"),
+        (compliance_b, "compliance_officer"),
     ):
         iam.grant_role(
             session,

@@ -297,6 +297,28 @@ class ErrorCode(Code):
         "The bank makes dual administration mandatory: it cannot be turned off.",
         "dual_admin",
     )
+    policy_invalid = (
+        "policy_invalid",
+        422,
+        "The proposed policy does not load, fails cases, or drops what the code relies on; "
+        "nothing was stored (the answer's failures list the failing cases).",
+    )
+    policy_version_exists = (
+        "policy_version_exists",
+        409,
+        "A version with exactly these files is already stored.",
+    )
+    policy_version_not_pending = (
+        "policy_version_not_pending",
+        409,
+        "Only a proposed version (or, for a rollback, a retired one) can be approved, and "
+        "only a proposed or approved one rejected.",
+    )
+    policy_version_not_approved = (
+        "policy_version_not_approved",
+        409,
+        "Only an approved version can be activated (a retired one needs a fresh approval).",
+    )
 
 
 # code -> (HTTP status, what it means), as the OpenAPI document lists them.

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(default_factory=bundled.policy_dir)
     # Compile decisions into residual checks (cached per policy version and static facts).
     policy_compile: bool = True
+    # Every process follows the policy version in force (core.policy_versions.reload): a
+    # watcher thread polls the active pointer this often, and on PostgreSQL also LISTENs for
+    # activations (turn LISTEN off behind a transaction-pooling PgBouncer).
+    policy_watch: bool = True
+    policy_poll_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    policy_listen: bool = True
 
     # /docs, /redoc and /openapi.json; unset: on, except in production.
     docs_enabled: bool | None = None

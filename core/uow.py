@@ -91,10 +91,14 @@ class UnitOfWork:
             self._opened = None
             try:
                 result = work(session, self.ctx, *args, **kwargs)
-                write_trail(
-                    session, self.ctx, status_code=self.status_code, fallback_action=self.action
-                )
-                session.commit()
+                if self.write or not self.db.is_sqlite:
+                    write_trail(
+                        session, self.ctx, status_code=self.status_code, fallback_action=self.action
+                    )
+                    session.commit()
+                else:
+                    session.commit()
+                    self._write_trail_apart()
             except BaseException as exc:
                 session.rollback()
                 if attempt < self.attempts and is_retryable(exc):
@@ -107,6 +111,19 @@ class UnitOfWork:
             self.settled = True
             return result
         raise AssertionError("unreachable")
+
+    def _write_trail_apart(self) -> None:
+        """A read's trail (a logged read's decision), on SQLite: in a write transaction of
+        its own. Written in the read's, it would make the read a writer whose snapshot is too
+        old to write as soon as another transaction committed meanwhile ("database is
+        locked" at once, however long the busy timeout)."""
+        audit = self.ctx.audit
+        if not (audit.decisions or audit.changes or audit.activity):
+            return
+        with self.db.unit_of_work(write=True) as session:
+            write_trail(
+                session, self.ctx, status_code=self.status_code, fallback_action=self.action
+            )
 
     @contextmanager
     def guarded(self, describe: Callable[[BaseException], tuple[int, str, str]]) -> Iterator[None]:

@@ -107,6 +107,32 @@ passes("self_approval_forbidden", _grant, request) if
     request.action = "beneficiary.approve" and request.resource.added_by_actor = false;
 refuses("self_approval_forbidden", _grant, request, {}) if
     request.action = "beneficiary.approve" and request.resource.added_by_actor = true;
+# Nor does who proposed a version of the policy approve, reject or activate it.
+passes("self_approval_forbidden", _grant, request) if
+    request.action in ["policy_version.approve", "policy_version.reject"] and
+    request.resource.proposed_by_actor = false;
+refuses("self_approval_forbidden", _grant, request, {}) if
+    request.action in ["policy_version.approve", "policy_version.reject"] and
+    request.resource.proposed_by_actor = true;
+# Activating: never by who proposed the version; and for a rollback (a version that was in
+# force before, approved afresh) never by who gave that fresh approval either.
+passes("self_approval_forbidden", _grant, request) if
+    request.action = "policy_version.activate" and
+    request.resource.proposed_by_actor = false and
+    request.resource.rollback = false;
+passes("self_approval_forbidden", _grant, request) if
+    request.action = "policy_version.activate" and
+    request.resource.proposed_by_actor = false and
+    request.resource.rollback = true and
+    request.resource.approved_by_actor = false;
+refuses("self_approval_forbidden", _grant, request, {}) if
+    request.action = "policy_version.activate" and
+    request.resource.proposed_by_actor = true;
+refuses("self_approval_forbidden", _grant, request, {}) if
+    request.action = "policy_version.activate" and
+    request.resource.proposed_by_actor = false and
+    request.resource.rollback = true and
+    request.resource.approved_by_actor = true;
 
 # already_approved: "Not approved by the person already". Nobody counts twice.
 passes("already_approved", _grant, request) if

@@ -157,6 +157,15 @@ conditions("change_request.approve", ["grant_not_yet_valid", "grant_expired",
 conditions("change_request.reject", ["grant_not_yet_valid", "grant_expired",
                                      "change_request_not_pending", "peer_required"]);
 conditions("change_request.read", ["grant_not_yet_valid", "grant_expired"]);
+# A version of the policy: approved (or rejected) by someone other than who proposed it, and
+# put in force by someone other than who proposed it; an earlier version put in force again
+# (a rollback) needs a fresh approval, and someone other than that approver activates it.
+conditions("policy_version.approve", ["grant_not_yet_valid", "grant_expired",
+                                      "self_approval_forbidden"]);
+conditions("policy_version.reject", ["grant_not_yet_valid", "grant_expired",
+                                     "self_approval_forbidden"]);
+conditions("policy_version.activate", ["grant_not_yet_valid", "grant_expired",
+                                       "self_approval_forbidden"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
@@ -166,4 +175,5 @@ conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     permission(action, _level, _meaning) and
     not moves_money(action) and
     not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
-                   "payment.cancel", "change_request.approve"];
+                   "payment.cancel", "change_request.approve", "policy_version.approve",
+                   "policy_version.activate"];

@@ -39,6 +39,10 @@ permission("approval_minimum.manage", "bank", "Set the approval minimums every c
 permission("decision.read",     "bank",   "Read the decision log: every money-moving, admin and refused decision.");
 permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
 permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
+permission("policy_version.read", "bank", "Read every version of the policy: its files, its diff against another, its impact on past decisions.");
+permission("policy_version.propose", "bank", "Propose a new version of the policy (validated by its cases when proposed).");
+permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
+permission("policy_version.activate", "bank", "Put an approved version of the policy in force (an earlier one again: a rollback).");
 
 # own_action(name, what it lets a person do): no role carries it; everyone has it, about
 # themselves only (decide.polar).
@@ -47,6 +51,8 @@ own_action("payment.cancel", "Cancel a payment one prepared, while it awaits app
 
 # goes_with(action, permission): an action every holder of the permission may take too.
 goes_with("payment.reject", "payment.approve");
+# Rejecting a proposed policy version is part of reviewing it.
+goes_with("policy_version.reject", "policy_version.approve");
 # Approving a beneficiary is part of managing them, with a condition of its own: not one's
 # own (decide.polar).
 goes_with("beneficiary.approve", "beneficiary.manage");
@@ -124,6 +130,11 @@ refusal_text("change.read",       "Your roles do not let you read the change log
 refusal_text("change_request.approve", "Your roles do not let you approve change requests.");
 refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
 refusal_text("change_request.read", "Your roles do not let you see change requests.");
+refusal_text("policy_version.read", "Your roles do not let you read the versions of the policy.");
+refusal_text("policy_version.propose", "Your roles do not let you propose a version of the policy.");
+refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
+refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
+refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
 
 # Actions that move money: limits and time windows apply to these.
 moves_money("transfer.create");
@@ -164,11 +175,14 @@ builtin_carries("bank_manager", permission) if permission in [
     "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
     "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
-    "approval_rule.read", "approval_minimum.manage", "change_request.approve"];
+    "approval_rule.read", "approval_minimum.manage", "change_request.approve",
+    "policy_version.read", "policy_version.propose", "policy_version.approve",
+    "policy_version.activate"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",
-    "beneficiary.read", "approval_rule.read"];
+    "beneficiary.read", "approval_rule.read", "policy_version.read", "policy_version.propose",
+    "policy_version.approve", "policy_version.activate"];
 
 # carries(grant, permission): the role of the grant carries the permission (or the
 # permission an action goes with).

@@ -109,6 +109,8 @@ def settings(database_url: str, key_path: Path) -> Settings:
         password_time_cost=1,
         password_memory_kib=64,
         database_pool_size=20,
+        # No policy watcher thread per test app; the tests of reloading start their own.
+        policy_watch=False,
     )
 
 

@@ -3,6 +3,8 @@ without it."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,6 +19,7 @@ import core.models.iam
 import core.models.ledger
 import core.models.payments  # noqa: F401  (registers the tables)
 from api.app import NotMigrated, create_app
+from core.policy import engine as policy_engine
 from core.settings import Settings
 
 
@@ -33,7 +36,13 @@ def test_migrations_build_exactly_the_models(database_url):
 
 
 def test_health_and_readiness(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    health = client.get("/healthz").json()
+    # The policy version this process decides under, and which process answered.
+    assert health == {
+        "status": "ok",
+        "policy_version": policy_engine.current().version,
+        "worker": os.getpid(),
+    }
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
@@ -68,6 +77,7 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     from core.models.iam import User
     from core.models.ledger import Transfer
     from core.models.payments import ApprovalRule
+    from core.models.policy_versions import PolicyVersion
     from core.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
@@ -88,7 +98,11 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     assert "acme-payer" in second.output
     db = Database(url)
     with db.unit_of_work(write=False) as session:
-        assert session.scalar(select(func.count(User.id))) == 8  # two approvers too
+        # Two approvers and two compliance officers too.
+        assert session.scalar(select(func.count(User.id))) == 9
+        # The bundled files, recorded once as the version in force.
+        versions = session.scalars(select(PolicyVersion)).all()
+        assert [(v.origin, v.status) for v in versions] == [("deploy", "active")]
         assert session.scalar(select(func.count(Transfer.id))) == 3
         # Acme's two tiers and the bank's minimum.
         assert session.scalar(select(func.count(ApprovalRule.id))) == 3

@@ -11,14 +11,16 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from core import demo
+from core import demo, policy_commands
 from core.models.iam import User
+from core.policy import engine as policy_engine
 from core.settings import REPO_ROOT
 from tests.factories import bearer
 
 README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"
 PAYMENTS = "## Payments under dual control"
+POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -113,3 +115,21 @@ def test_make_run_says_what_it_is_doing_before_installing(tmp_path: Path) -> Non
     creating = next(i for i, line in enumerate(planned) if " -m venv " in line)
     said = [line for line in planned[:creating] if line.startswith("echo ")]
     assert said and "about a minute" in said[-1] and "installing" in said[-1]
+
+
+def test_the_policy_versions_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
+    # As `make run` leaves it: the bundled files are version 1, in force; the demo seeded.
+    with db.unit_of_work() as session:
+        assert policy_commands.record_bundled(session, REPO_ROOT / "policies")
+        assert demo.seed(session, app.state.services.passwords, clock)
+    watcher = app.state.policy_watcher
+    watcher.start()  # what a served process runs (the tests' apps run none by default)
+    try:
+        (language, script), (_, printed), *_ = fenced_blocks(POLICY_VERSIONS)
+        assert language == "sh"
+        result = run_recipe(script, live_server.url)
+    finally:
+        watcher.stop()
+        policy_engine.ensure_loaded(REPO_ROOT / "policies")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()

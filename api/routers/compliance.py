@@ -128,7 +128,8 @@ def decisions(
 def changes(
     uow: ApiUnit,
     tenant_id: TenantFilter = None,
-    entity: Literal["user", "role", "grant", "cap", "tenant", "beneficiary"] | None = None,
+    entity: Literal["user", "role", "grant", "cap", "tenant", "beneficiary", "policy_version"]
+    | None = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Page[ChangePublic]:

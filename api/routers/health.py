@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -9,13 +11,17 @@ from sqlalchemy import text
 from api.deps import services
 from api.errors import CODES_KEY, ErrorBody
 from core import migrate
+from core.policy import engine as policy_engine
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="The process is up, and the policy version it decides under")
+def healthz() -> dict[str, str | int]:
+    # The version is this process's: after an activation each worker names the new one as
+    # soon as it switched (core.policy_versions.reload), and `worker` tells them apart.
+    version = policy_engine.current().version
+    return {"status": "ok", "policy_version": version, "worker": os.getpid()}
 
 
 @router.get(

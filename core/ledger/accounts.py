@@ -74,7 +74,9 @@ def account_not_found(account_id: int) -> NotFound:
 def load_readable_account(
     session: Session, ctx: RequestContext, account_id: int, action: str = "account.read"
 ) -> Account:
-    """The account, if the policy lets the caller `action` it; 404 otherwise."""
+    """The account, if the policy lets the caller `action` it; 404 otherwise. A person's
+    read of one account or its statement is logged, allowed or not: compliance sees who read
+    what, and a proposed policy is replayed against those reads too."""
     reach = accounts_within_reach(ctx.require_actor())
     account = repository.account_snapshot(session, account_id, within=reach)
     if account is None:
@@ -85,6 +87,7 @@ def load_readable_account(
         action,
         Resource.of_account(account),
         not_found=f"account {account_id} not found",
+        log_allowed=True,
     )
     return account
 

@@ -97,7 +97,7 @@ class DepositCreate(_Input):
 
 class TransferPublic(BaseModel):
     id: int
-    kind: Literal["transfer", "deposit", "withdrawal"]
+    kind: Literal["transfer", "deposit", "withdrawal", "payment"]
     status: Literal["posted"] = "posted"
     from_account_id: int
     to_account_id: int
@@ -120,7 +120,7 @@ class TransferResult:
 class EntryPublic(BaseModel):
     id: int
     transfer_id: int
-    kind: Literal["transfer", "deposit", "withdrawal"]
+    kind: Literal["transfer", "deposit", "withdrawal", "payment"]
     amount: int = Field(description="Negative for money out, positive for money in")
     currency: str
     balance_after: int

@@ -43,7 +43,9 @@ class ActivityRecord(SQLModel, table=True):
 
 
 class DecisionRecord(SQLModel, table=True):
-    """A decision of the policy: on a money-moving or admin action, or any refusal."""
+    """A decision of the policy: on a money-moving or admin action, a person's read of one
+    account or its statement, or any refusal. `facts` and `fact_values` keep what it was
+    decided on (core.policy.recorded), so that a proposed policy can replay it."""
 
     __tablename__ = "decisions"
     __table_args__ = (
@@ -69,6 +71,10 @@ class DecisionRecord(SQLModel, table=True):
     detail: str = Field(default="", max_length=500)
     policy_version: str = Field(max_length=16)
     eval_us: int
+    # The request decide/5 read, with its Dynamic placeholders, and the placeholders' values:
+    # compact JSON. NULL for decisions logged before they were kept (not replayable).
+    facts: str | None = Field(default=None, sa_type=Text)
+    fact_values: str | None = Field(default=None, sa_type=Text)
 
 
 class ChangeRecord(SQLModel, table=True):

@@ -68,7 +68,8 @@ class Reason(Code):
     self_approval_forbidden = (
         "self_approval_forbidden",
         403,
-        "Who prepared a payment, or added a beneficiary, cannot approve it: a second person must.",
+        "Who prepared a payment, added a beneficiary or proposed a policy version cannot approve "
+        "it: a second person must.",
     )
     already_approved = "already_approved", 403, "You have already approved this payment."
     approval_group_not_needed = (
@@ -120,6 +121,15 @@ class Reason(Code):
         "someone else must approve it.",
     )
 
+
+# Four eyes on policy versions (conditions.polar: self_approval_forbidden), in words.
+_POLICY_VERSION_REFUSALS = {
+    "policy_version.approve": "You proposed this version: another person must approve it.",
+    "policy_version.reject": "You proposed this version: another person must reject it, or "
+    "leave it unapproved.",
+    "policy_version.activate": "You proposed this version, or approved this rollback: another "
+    "person must put it in force.",
+}
 
 # reason code -> (HTTP status, what it means in general)
 REASONS: dict[str, tuple[int, str]] = {r.value: (r.status, r.meaning) for r in Reason}
@@ -255,6 +265,8 @@ def describe(
         return f"The change request is {detail['status']}: it awaits no decision."
     if reason == "self_approval_forbidden" and action == "beneficiary.approve":
         return "You added this beneficiary: another person must approve it."
+    if reason == "self_approval_forbidden" and action.startswith("policy_version."):
+        return _POLICY_VERSION_REFUSALS.get(action, "A second person must do this.")
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
     return REASONS.get(reason, (403, "Refused by the policy."))[1]

@@ -17,12 +17,16 @@ from core.context import Actor, RequestContext
 from core.errors import Forbidden, NotFound
 from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
+from core.policy import recorded
 from core.policy.engine import Decision
 from core.policy.facts import Approval, Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import Reason, describe, status_of
 
-# Decisions on these actions (those that change money, access or a payment's course) are
-# always logged; any refusal is logged too. Every action can be logged, so the decision log's
+# Decisions on these actions (those that change money, access, a payment's course or the
+# policy) are always logged; any refusal is logged too, and so is a person's allowed read of
+# one account or its statement (check's `log_allowed`: once per request, action and resource;
+# reads of lists are never logged per item). Each logged decision keeps the facts it was made
+# on (core.policy.recorded), for replays. Every action can be logged, so the decision log's
 # filter offers them all (core.policy.matrix.actions), not these.
 LOGGED_ACTIONS = {
     "transfer.create",
@@ -44,6 +48,10 @@ LOGGED_ACTIONS = {
     "approval_minimum.manage",
     "change_request.approve",
     "change_request.reject",
+    "policy_version.propose",
+    "policy_version.approve",
+    "policy_version.reject",
+    "policy_version.activate",
 }
 
 
@@ -72,8 +80,11 @@ def check(
     approval: Approval | None = None,
     lock: bool = False,
     record: bool = True,
+    log_allowed: bool = False,
 ) -> Verdict:
-    """Ask the policy; never raises for a refusal."""
+    """Ask the policy; never raises for a refusal. The decision is logged (unless `record` is
+    False) when its action is always logged, when it refuses, and when `log_allowed` asks for
+    it and this request logged no decision on the same action and resource yet."""
     engine = policy_engine.current()
     who = actor or ctx.require_actor()
     ctx.policy_queries += 1
@@ -93,7 +104,12 @@ def check(
     )
     decision = engine.decide(facts.request, facts.values)
     message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
-    if record and (action in LOGGED_ACTIONS or not decision.allowed):
+    if record and (
+        action in LOGGED_ACTIONS
+        or not decision.allowed
+        or (log_allowed and not _logged_already(ctx, action, resource))
+    ):
+        request_json, values_json = recorded.encode(facts.request, facts.values)
         ctx.audit.decisions.append(
             DecisionRecord(
                 at=now,
@@ -112,9 +128,18 @@ def check(
                 detail=message[:500],
                 policy_version=decision.policy_version,
                 eval_us=round(decision.elapsed_us),
+                facts=request_json,
+                fact_values=values_json,
             )
         )
     return Verdict(decision, facts, message)
+
+
+def _logged_already(ctx: RequestContext, action: str, resource: Resource) -> bool:
+    return any(
+        d.action == action and d.resource_type == resource.type and d.resource_id == resource.id
+        for d in ctx.audit.decisions
+    )
 
 
 def authorize(
@@ -178,10 +203,17 @@ def permit(
 
 
 def require_readable(
-    session: Session, ctx: RequestContext, action: str, resource: Resource, *, not_found: str
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    resource: Resource,
+    *,
+    not_found: str,
+    log_allowed: bool = False,
 ) -> Decision:
-    """For reads: anything the policy refuses is simply not there."""
-    verdict = check(session, ctx, action, resource)
+    """For reads: anything the policy refuses is simply not there. `log_allowed`: log the
+    decision even when it allows (see check)."""
+    verdict = check(session, ctx, action, resource, log_allowed=log_allowed)
     if not verdict.allowed:
         raise NotFound(not_found)
     return verdict.decision

@@ -83,7 +83,10 @@ class Console:
         """Follow a link of the sections menu; returns once the new page is in place (htmx
         swaps the page's body, so the old one may still show what the new one will)."""
         main = self.page.locator("main").element_handle()
-        self.page.locator("nav a", has_text=label).click()
+        # The label itself, not a longer one it begins ("Policy", not "Policy versions").
+        self.page.locator(
+            "nav a", has_text=re.compile(rf"^\s*{re.escape(label)}(?! [a-z])")
+        ).click()
         self.page.wait_for_function("main => !main.isConnected", arg=main)
         self.expect(self.page.locator("h1")).to_contain_text(label)
 

@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from tests.factories import PASSWORD
+from tests.policy_versions_world import bundled_files
 
 # Routes anyone may call: health checks, signing in, and the API's own documentation.
 PUBLIC_ROUTES = {
@@ -95,6 +96,9 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
             "acme-new-supplier" if tenant == "acme" else "globex-supplier"
         ),
         "currency": "EUR",
+        # Policy versions are the deployment's, not a tenant's: the first one stored (a world
+        # with versions, tests/policy_versions_world.py, names its own).
+        "version_id": 1,
         # Only in a world with payments (tests/payments_world.py: with_pending_payment).
         **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
         # Only in a world with one (tests/governance_world.py: with_change_request).
@@ -111,6 +115,7 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
     ids = ids_of(world, tenant)
     prefix = "acme" if tenant == "acme" else "globex"
     second = world.account_id("acme-payroll") if tenant == "acme" else ids["account_id"]
+    bundled_policy = bundled_files()
     return {
         ("POST", "/v1/transfers"): {
             "from_account_id": ids["account_id"],
@@ -144,6 +149,16 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
             "new_beneficiary_hours": 48,
         },
         # An IBAN none of the world's payees has.
+        # The bundled policy with a comment of its own: valid, and stored by no world.
+        ("POST", "/v1/policy/versions"): {
+            "files": {
+                **bundled_policy,
+                "machinery.polar": bundled_policy["machinery.polar"] + "#\n",
+            },
+            "note": "a comment",
+        },
+        ("POST", "/v1/policy/versions/{version_id}/reject"): {"reason": "not now"},
+        ("POST", "/v1/policy/versions/{version_id}/impact"): {},
         ("POST", "/v1/beneficiaries"): {
             "name": "Fournisseur SA",
             "iban": "FR14 2004 1010 0505 0001 3M02 606",
@@ -213,5 +228,8 @@ def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type
         },
         # The company's rules, named: bank staff must say which company's.
         ("GET", "/v1/approval-rules"): {"tenant_id": ids["tenant_id"]},
+        # The version compared with: the one just before it (the world's approved one is the
+        # other; tests/policy_versions_world.py), or itself in a world without versions.
+        ("GET", "/v1/policy/versions/{version_id}/diff"): {"against": 1},
         ("PUT", "/v1/approval-rules"): {"tenant_id": ids["tenant_id"]},
     }

@@ -31,6 +31,7 @@ from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries
 from tests.factories import World, bearer, build_world
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
+from tests.policy_versions_world import with_policy_versions
 
 TABLE = Path(__file__).with_name("authz_matrix.yaml")
 OUTCOMES = {"2xx", "401", "403", "404", "409", "422"}
@@ -126,6 +127,8 @@ class Scene:
 
     world: World
     ids: dict[str, int | str]
+    # Ids some routes aim at instead (activating needs an approved version).
+    route_ids: dict[tuple[str, str], dict[str, int | str]]
 
 
 class Worlds:
@@ -142,8 +145,15 @@ class Worlds:
         world = build_world(self.services.db, self.services.passwords, self.clock)
         with_pending_payment(self.services.db, self.services.passwords, world, self.clock)
         with_change_request(self.services.db, self.services.passwords, world, self.clock)
-        ids = {**ids_of(world, "acme"), "role_id": self._unheld_custom_role(world)}
-        return Scene(world, ids)
+        versions = with_policy_versions(self.services.db, world, self.clock)
+        ids = {
+            **ids_of(world, "acme"),
+            "role_id": self._unheld_custom_role(world),
+            # A version the bank manager proposed; the approved one for activating it.
+            "version_id": versions["proposed"],
+        }
+        activate = ("POST", "/v1/policy/versions/{version_id}/activate")
+        return Scene(world, ids, {activate: {"version_id": versions["approved"]}})
 
     def _empty(self) -> None:
         db = self.services.db
@@ -215,7 +225,7 @@ def send(client: Any, app: Any, clock: Any, scene: Scene, cell: Cell, key: str) 
         "data": forms(scene.world, "acme").get(route),
         "params": queries(scene.world, "acme").get(route),
     }
-    url = fill(row.path, scene.ids)
+    url = fill(row.path, {**scene.ids, **scene.route_ids.get(route, {})})
     if not caller.expired:
         return client.request(row.method, url, **request)
     lifetime = app.state.services.settings.token_lifetime_seconds

@@ -1,0 +1,91 @@
+"""The queries of policy versions: versions, the active pointer, the names of the people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from core.models.iam import User
+from core.models.policy_versions import DEPLOYMENT_SCOPE, ActivePolicy, PolicyVersion
+
+# The channel activation notifies on (PostgreSQL); the payload is the new serial.
+NOTIFY_CHANNEL = "mandate_policy"
+
+
+def version(session: Session, version_id: int, *, lock: bool = False) -> PolicyVersion | None:
+    stmt = select(PolicyVersion).where(col(PolicyVersion.id) == version_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def version_by_hash(session: Session, hash_: str) -> PolicyVersion | None:
+    return session.scalars(select(PolicyVersion).where(col(PolicyVersion.hash) == hash_)).first()
+
+
+def versions(session: Session) -> list[PolicyVersion]:
+    return list(session.scalars(select(PolicyVersion).order_by(col(PolicyVersion.id).desc())))
+
+
+# The key of the PostgreSQL advisory lock activations take (any constant of Mandate's own).
+ACTIVATION_LOCK = 0x4D414E44  # "MAND"
+
+
+def serialize_activations(session: Session) -> None:
+    """Activations take turns, even the first (no pointer row to lock yet): a transaction
+    lock on PostgreSQL; on SQLite a write unit of work already holds the one write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ACTIVATION_LOCK})
+
+
+def active_pointer(session: Session, *, lock: bool = False) -> ActivePolicy | None:
+    stmt = select(ActivePolicy).where(col(ActivePolicy.scope) == DEPLOYMENT_SCOPE)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows: Sequence[Any] = session.execute(
+        select(col(User.id), col(User.username)).where(col(User.id).in_(wanted))
+    ).all()
+    return {int(row[0]): str(row[1]) for row in rows}
+
+
+def notify(session: Session, serial: int) -> None:
+    """Tell every listening process the pointer moved; PostgreSQL delivers it on commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": NOTIFY_CHANNEL, "payload": str(serial)},
+        )
+
+
+def active_state(connection: Connection) -> tuple[int, int, str] | None:
+    """(serial, version id, hash) of the version in force, or None while none is stored: what
+    every process polls (a one-row table, read by its key)."""
+    row = connection.execute(
+        select(col(ActivePolicy.serial), col(PolicyVersion.id), col(PolicyVersion.hash))
+        .join(PolicyVersion, col(PolicyVersion.id) == col(ActivePolicy.version_id))
+        .where(col(ActivePolicy.scope) == DEPLOYMENT_SCOPE)
+    ).first()
+    if row is None:
+        return None
+    values: tuple[Any, ...] = tuple(row)
+    serial, version_id, hash_ = values
+    return int(serial), int(version_id), str(hash_)
+
+
+def version_files(connection: Connection, version_id: int) -> dict[str, str]:
+    files = connection.execute(
+        select(col(PolicyVersion.files)).where(col(PolicyVersion.id) == version_id)
+    ).scalar_one()
+    return dict(files)

@@ -1,0 +1,124 @@
+"""The shapes of policy versions in the API and the console."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from core.policy_versions.diff import FileDiff
+
+# A proposal's bounds: names are plain file names (no folders, nothing hidden), and sizes
+# stay far below what a request body may carry (api.middleware gives the upload its own).
+FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}\.polar$")
+CASE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}\.yaml$")
+MAX_FILES = 32
+MAX_CASE_FILES = 32
+MAX_FILE_CHARS = 200_000
+MAX_TOTAL_CHARS = 400_000
+
+Status = Literal["proposed", "approved", "active", "retired", "rejected"]
+
+
+class PolicyProposal(BaseModel):
+    """A proposed version: the text of every .polar file by name, optionally case files
+    (YAML, as in policies/tests; one of a bundled name replaces it), and a note saying why."""
+
+    files: dict[str, str] = Field(min_length=1, max_length=MAX_FILES)
+    cases: dict[str, str] = Field(default_factory=dict, max_length=MAX_CASE_FILES)
+    note: Annotated[str, Field(max_length=500)] = ""
+
+    @field_validator("files")
+    @classmethod
+    def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
+        return _checked(files, FILE_NAME, "a policy file is named like decide.polar")
+
+    @field_validator("cases")
+    @classmethod
+    def _case_names(cls, cases: dict[str, str]) -> dict[str, str]:
+        return _checked(cases, CASE_NAME, "a case file is named like roles.yaml")
+
+
+def _checked(files: dict[str, str], pattern: re.Pattern[str], rule: str) -> dict[str, str]:
+    total = 0
+    for name, text in files.items():
+        if not pattern.match(name):
+            raise ValueError(f"{rule} (letters, digits, _ and -; no folders): not {name[:80]!r}")
+        if len(text) > MAX_FILE_CHARS:
+            raise ValueError(f"{name} is longer than {MAX_FILE_CHARS} characters")
+        total += len(text)
+    if total > MAX_TOTAL_CHARS:
+        raise ValueError(f"the files hold more than {MAX_TOTAL_CHARS} characters in all")
+    return files
+
+
+class PolicyVersionSummary(BaseModel):
+    id: int
+    hash: str
+    status: Status
+    origin: Literal["proposal", "deploy"]
+    note: str
+    author_id: int | None
+    author: str | None
+    created_at: dt.datetime
+    approved_by_id: int | None
+    approved_by: str | None
+    approved_at: dt.datetime | None
+    rejected_by_id: int | None
+    rejected_at: dt.datetime | None
+    rejection_reason: str
+    activated_by_id: int | None
+    activated_by: str | None
+    activated_at: dt.datetime | None
+    retired_at: dt.datetime | None
+    # Whether it was in force before: activating it again is a rollback.
+    was_active: bool
+    files: list[str]
+
+
+class PolicyVersionPublic(PolicyVersionSummary):
+    """A version with its content: every file's text, the cases proposed with it, and what
+    validating it found."""
+
+    file_texts: dict[str, str]
+    cases: dict[str, str]
+    validation: dict[str, Any]
+
+
+class PolicyVersionDiff(BaseModel):
+    """Version `id` (right) against version `against` (left), file by file."""
+
+    id: int
+    against: int
+    hash: str
+    against_hash: str
+    files: list[FileDiff]
+
+
+class PolicyRejection(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # The API's one rule for times (core.iam.schemas.AwareDatetime): an offset, never a guess.
+    if value is not None and value.tzinfo is None:
+        raise PydanticCustomError(
+            "naive_datetime", "give a time zone, e.g. 2026-12-01T09:00:00+01:00"
+        )
+    return value
+
+
+AwareTime = Annotated[dt.datetime | None, AfterValidator(_aware)]
+
+
+class ImpactRequest(BaseModel):
+    """The window of the decision log to replay (default: the last 7 days), at most `limit`
+    decisions, with up to `samples` decision ids per change."""
+
+    since: AwareTime = None
+    until: AwareTime = None
+    limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    samples: Annotated[int, Field(ge=0, le=50)] = 5

@@ -1,0 +1,71 @@
+"""`mandate policy propose|diff|impact|approve|activate` as a compliance officer would run
+them: a broken proposal is refused with its failing case; a valid one goes through four eyes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from core.cli import app as cli
+from core.policy import engine as policy_engine
+from core.settings import REPO_ROOT, get_settings
+from tests.factories import PASSWORD
+from tests.policy_versions_world import (
+    BOOKKEEPER_LINE,
+    BOOKKEEPER_TIGHTER,
+    STATEMENT_CASE,
+    STATEMENT_CASE_TIGHTER,
+    second_officer,
+)
+
+
+@pytest.fixture
+def mandate(settings, world, db, app, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    second_officer(world, db, app.state.services.passwords, clock)
+    monkeypatch.setenv("MANDATE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MANDATE_TOKEN_KEY_PATH", str(settings.token_key_path))
+    monkeypatch.setenv("MANDATE_PASSWORD", PASSWORD)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(cli, ["policy", *args])
+    get_settings.cache_clear()
+    policy_engine.ensure_loaded(REPO_ROOT / "policies")
+
+
+def test_propose_diff_impact_approve_activate_from_a_folder(mandate, tmp_path):
+    folder = tmp_path / "proposal"
+    shutil.copytree(REPO_ROOT / "policies", folder)
+    vocabulary = folder / "vocabulary.polar"
+    vocabulary.write_text(vocabulary.read_text().replace(BOOKKEEPER_LINE, BOOKKEEPER_TIGHTER))
+
+    refused = mandate("propose", str(folder), "-u", "compliance")
+    assert refused.exit_code == 1
+    assert "FAIL roles.yaml: a bookkeeper reads statements: expected allow" in refused.output
+
+    roles = folder / "tests" / "roles.yaml"
+    roles.write_text(roles.read_text().replace(STATEMENT_CASE, STATEMENT_CASE_TIGHTER))
+    proposed = mandate("propose", str(folder), "-u", "compliance", "--note", "tighter")
+    assert proposed.exit_code == 0, proposed.output
+    assert "proposed version 1" in proposed.output and "replace roles.yaml" in proposed.output
+
+    # Nothing was stored before (the test database has no deploy version): diff against
+    # itself says nothing changed; the impact replays the (empty) log.
+    assert mandate("diff", "1", "--against", "1", "-u", "compliance").exit_code == 0
+    impact = mandate("impact", "1", "-u", "compliance-b")
+    assert impact.exit_code == 0 and "allow -> deny" in impact.output
+
+    own = mandate("approve", "1", "-u", "compliance")
+    assert own.exit_code == 1 and "self_approval_forbidden" in own.output
+    assert mandate("approve", "1", "-u", "compliance-b").exit_code == 0
+    activated = mandate("activate", "1", "-u", "compliance-b")
+    assert activated.exit_code == 0 and "is in force" in activated.output
+    listed = mandate("versions", "-u", "manager")
+    assert "active" in listed.output and "tighter" in listed.output
+
+
+def test_a_wrong_password_signs_nobody_in(mandate, monkeypatch):
+    monkeypatch.setenv("MANDATE_PASSWORD", "not the password")
+    result = mandate("versions", "-u", "compliance")
+    assert result.exit_code == 1 and "invalid_credentials" in result.output
