@@ -6,9 +6,10 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from core.fields import PLAIN_TEXT
 from core.policy_versions.diff import FileDiff
 
 # A proposal's bounds: names are plain file names (no folders, nothing hidden), and sizes
@@ -29,7 +30,7 @@ class PolicyProposal(BaseModel):
 
     files: dict[str, str] = Field(min_length=1, max_length=MAX_FILES)
     cases: dict[str, str] = Field(default_factory=dict, max_length=MAX_CASE_FILES)
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Annotated[str, Field(max_length=500), PLAIN_TEXT] = ""
 
     @field_validator("files")
     @classmethod
@@ -99,7 +100,9 @@ class PolicyVersionDiff(BaseModel):
 
 
 class PolicyRejection(BaseModel):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), PLAIN_TEXT
+    ]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
