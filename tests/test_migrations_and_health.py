@@ -88,7 +88,8 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     assert "acme-payer" in second.output
     db = Database(url)
     with db.unit_of_work(write=False) as session:
-        assert session.scalar(select(func.count(User.id))) == 8  # two approvers too
+        # two approvers, and the second corporate admin and bank manager too
+        assert session.scalar(select(func.count(User.id))) == 10
         assert session.scalar(select(func.count(Transfer.id))) == 3
         # Acme's two tiers and the bank's minimum.
         assert session.scalar(select(func.count(ApprovalRule.id))) == 3
