@@ -121,6 +121,7 @@ ACTION_LABELS = {
     "payment.scheduled": "Payment scheduled",
     "payment.expired": "Payment expired",
     "payment.failed": "Payment failed",
+    "payment.cancelled": "Payment cancelled",
     "approval_rule.manage": "Approval rules change",
     "approval_minimum.manage": "Approval minimums change",
     "console.sign_in": "Signed in to the console",

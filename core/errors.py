@@ -191,6 +191,11 @@ class ErrorCode(Code):
         "The beneficiary awaits a second person's approval before it can be paid.",
         "beneficiary_id",
     )
+    beneficiary_deleted = (
+        "beneficiary_deleted",
+        409,
+        "The payment's beneficiary was deleted: nothing more is paid to it.",
+    )
     reason_required = (
         "reason_required",
         422,

@@ -165,6 +165,7 @@ def get_payment(uow: ApiUnit, payment_id: PaymentId) -> PaymentPublic:
             "account_closed",
             "insufficient_available",
             "beneficiary_account_unavailable",
+            "beneficiary_deleted",
         ),
     },
 )

@@ -24,13 +24,14 @@ from core.models.iam import Tenant, User
 from core.models.ledger import Account
 from core.models.payments import Beneficiary
 from core.pagination import Page, PageRequest, paginate
-from core.payments import repository
+from core.payments import lifecycle, repository
 from core.payments.beneficiary_schemas import (
     BeneficiaryCreate,
     BeneficiaryPublic,
     BeneficiaryStatus,
     BeneficiaryUpdate,
 )
+from core.payments.steps import tell_became
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant, within_reach
 from core.policy.service import authorize, require_readable
@@ -284,17 +285,33 @@ def update_beneficiary(
 
 
 def delete_beneficiary(session: Session, ctx: RequestContext, beneficiary_id: int) -> None:
-    """Delete a beneficiary: nothing more can be paid to it. Its row stays, marked deleted,
-    for the payments made to it; its IBAN may be added again."""
+    """Delete a beneficiary: nothing more can be paid to it. Its payments whose money has not
+    moved (waiting for approval, or scheduled) end cancelled, "beneficiary deleted", in the
+    same transaction: their holds released, their amounts given back to the limits, and who
+    prepared each told. Its row stays, marked deleted, for the payments made to it; its IBAN
+    may be added again."""
+    actor = ctx.require_actor()
     ctx.audit.attempt("beneficiary.manage", target=f"beneficiary {beneficiary_id}")
     beneficiary = load_beneficiary(session, ctx, beneficiary_id)
     authorize(session, ctx, "beneficiary.manage", beneficiary_resource(ctx, beneficiary))
     before = beneficiary_public(session, beneficiary)
-    beneficiary.deleted_at = ctx.now()
-    beneficiary.updated_at = ctx.now()
+    now = ctx.now()
+    beneficiary.deleted_at = now
+    beneficiary.updated_at = now
     session.flush()
+    ended = lifecycle.end_unmoved_payments_to(
+        session, beneficiary_id, ended_by=actor.user_id, now=now
+    )
+    tell_became(session, ctx, ended, actor.user_id)
     record_change(ctx, "beneficiary", beneficiary_id, "delete", before.tenant_id, before=before)
-    ctx.audit.done(f"deleted the beneficiary {_describe(before)}")
+    count = len(ended)
+    cancelled = (
+        f"; cancelled {count} payment{'s' if count != 1 else ''} to it awaiting approval or "
+        "execution"
+        if count
+        else ""
+    )
+    ctx.audit.done(f"deleted the beneficiary {_describe(before)}{cancelled}")
 
 
 def approve_beneficiary(

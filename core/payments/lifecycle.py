@@ -10,6 +10,11 @@ account (a GET of the payment, a new payment from the account, a debit of the ac
 account that can no longer be debited on that day (frozen, closed) or a beneficiary's account
 that cannot receive ends it `failed`, with the reason: released, never half posted.
 
+Deleting a beneficiary ends its payments whose money has not moved (waiting for approval, or
+scheduled) `cancelled`, "beneficiary deleted", in the same transaction; and nothing is ever
+posted to a deleted beneficiary (one made at the instant it was deleted, say): an approval is
+refused, a scheduled payment ends cancelled on its day.
+
 Locks, as every payment operation takes them: payment rows first (in id order), then the
 accounts in id order (core.ledger.repository.lock_accounts)."""
 
@@ -36,6 +41,10 @@ from core.policy.shaping import tenant_day
 # At most this many lapsed or due payments are settled by one request on its way (the command
 # `mandate payments run` takes them all).
 LAZY_BATCH = 100
+# The payments whose money has not moved yet: their amounts are held.
+UNMOVED = ("pending_approval", "scheduled")
+# The end reason of a payment ended because its beneficiary was deleted.
+BENEFICIARY_DELETED = "beneficiary deleted"
 
 
 # -- execution dates ---------------------------------------------------------------------------
@@ -92,6 +101,7 @@ def post(
     """Move the money of a payment whose panel is satisfied: its hold becomes the posting.
     Every check comes before anything is written: a refusal leaves the payment as it was."""
     assert subject.id is not None and credit.id is not None
+    require_payee(session, payment)
     # The hold is this payment's own: the floor is checked without it, then it is consumed.
     released = Account(**{**subject.model_dump(), "held": subject.held - payment.amount})
     require_available(released, payment.amount, payment.currency)
@@ -119,6 +129,16 @@ def post(
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.expires_at = None
     payment.ended_at = now
+
+
+def require_payee(session: Session, payment: Payment) -> None:
+    """409 beneficiary_deleted when the payment's beneficiary was deleted since it was made:
+    nothing more is paid to it."""
+    if repository.beneficiary_deleted(session, payment.beneficiary_id):
+        raise Conflict(
+            f"the beneficiary of payment {payment.id} was deleted: nothing more is paid to it",
+            code="beneficiary_deleted",
+        )
 
 
 def require_available(account: Account, amount: int, currency: str) -> None:
@@ -173,6 +193,27 @@ def release(
     payment.ended_by_id = ended_by
 
 
+def end_unmoved_payments_to(
+    session: Session, beneficiary_id: int, *, ended_by: int, now: dt.datetime
+) -> list[Payment]:
+    """End every payment to a beneficiary being deleted whose money has not moved (waiting
+    for approval, or scheduled) `cancelled`, "beneficiary deleted": holds released, amounts
+    given back to the limits. The payments are locked first, in id order (one another
+    transaction holds is waited for; once ours, one that ended meanwhile is left alone),
+    then their accounts. The payments ended, as they are now."""
+    ids = repository.unmoved_payment_ids_to(session, beneficiary_id)
+    locked = [p for p in (repository.lock_payment(session, i) for i in ids) if p is not None]
+    unmoved = [p for p in locked if p.status in UNMOVED]
+    if not unmoved:
+        return []
+    ledger.lock_accounts(session, {p.account_id for p in unmoved})
+    for payment in unmoved:
+        release(session, payment, "cancelled", ended_by=ended_by, now=now)
+        payment.end_reason = BENEFICIARY_DELETED
+    session.flush()
+    return unmoved
+
+
 def counted(payment: Payment, amount: int) -> spend.Spend:
     """`amount` on the payment's grant and person totals, on the day its limits counted."""
     assert payment.grant_id is not None and payment.spend_day is not None
@@ -190,7 +231,7 @@ class Settled:
 
     expired: int = 0
     executed: int = 0
-    failed: int = 0
+    failed: int = 0  # not executed: failed, or cancelled (its beneficiary deleted)
     # The payments it ended or executed, as they are now (for their initiators' activity).
     ended: tuple[Payment, ...] = ()
 
@@ -266,9 +307,14 @@ def execute(session: Session, payment: Payment, now: dt.datetime) -> bool:
     """Move the money of a scheduled payment on its day (it and its accounts are locked).
     Whatever refuses the posting (the account frozen or closed since, the beneficiary's
     account unable to receive) ends the payment failed, its hold released and its amount
-    given back to its limits; nothing is posted. True when the money moved."""
+    given back to its limits; nothing is posted. One whose beneficiary was deleted since ends
+    cancelled, as the deletion ends the others. True when the money moved."""
     accounts = ledger.lock_accounts(session, [payment.account_id, payment.credit_account_id])
     subject, credit = accounts[payment.account_id], accounts[payment.credit_account_id]
+    if repository.beneficiary_deleted(session, payment.beneficiary_id):
+        release(session, payment, "cancelled", ended_by=None, now=now)
+        payment.end_reason = BENEFICIARY_DELETED
+        return False
     try:
         post(session, payment, subject, credit, now)
     except MandateError as refusal:

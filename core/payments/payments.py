@@ -252,6 +252,9 @@ def approve_payment(
         # limit counts what they approved today: two approvals at once never jointly pass it.
         lock=True,
     )
+    # Asked after the policy, so that only who may approve learns it: nothing is paid to a
+    # deleted beneficiary (its deletion ends its payments; one made at that instant stops here).
+    lifecycle.require_payee(session, payment)
     grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
     now = ctx.now()
     approval = PaymentApproval(

@@ -60,6 +60,29 @@ def lock_payment(
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
+def unmoved_payment_ids_to(session: Session, beneficiary_id: int) -> list[int]:
+    """The payments to a beneficiary whose money has not moved (waiting for approval, or
+    scheduled for their execution date), in id order."""
+    return list(
+        session.scalars(
+            select(col(Payment.id))
+            .where(
+                col(Payment.beneficiary_id) == beneficiary_id,
+                col(Payment.status).in_(["pending_approval", "scheduled"]),
+            )
+            .order_by(col(Payment.id))
+        )
+    )
+
+
+def beneficiary_deleted(session: Session, beneficiary_id: int) -> bool:
+    """Whether the beneficiary was deleted (core.payments.beneficiaries.delete_beneficiary)."""
+    deleted_at = session.scalar(
+        select(col(Beneficiary.deleted_at)).where(col(Beneficiary.id) == beneficiary_id)
+    )
+    return deleted_at is not None
+
+
 def approvals_of(session: Session, payment_ids: Sequence[int]) -> dict[int, list[PaymentApproval]]:
     """The approvals of each payment, oldest first."""
     found: dict[int, list[PaymentApproval]] = {pid: [] for pid in payment_ids}
