@@ -135,10 +135,14 @@ conditions("payment.approve", ["grant_not_yet_valid", "grant_expired", "payment_
                                "self_approval_forbidden", "already_approved",
                                "approval_group_not_needed", "limit_currency_mismatch",
                                "approval_limit_exceeded", "approval_daily_limit_exceeded"]);
-# Rejecting: anyone who may approve payments may reject one they did not prepare, whatever
-# its amount, their group, or an approval they gave it before.
+# Rejecting ends a payment as surely as the last approval moves its money: who may approve
+# payments may reject one they did not prepare, and only when its amount is within their
+# approval limit (nobody vetoes a payment they could not approve). Not their group, nor an
+# approval they gave it before (they may change their mind), nor their daily approval limit
+# (a rejection moves no money).
 conditions("payment.reject", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
-                              "self_approval_forbidden"]);
+                              "self_approval_forbidden", "limit_currency_mismatch",
+                              "approval_limit_exceeded"]);
 conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_not_pending"]);
 # Approving a beneficiary (a holder of beneficiary.manage may): never one the person added
 # themselves. A rule of its own action rather than a fact on beneficiary.manage, so that adding,

@@ -180,7 +180,12 @@ def approve_payment(
     response_model=PaymentPublic,
     summary="Reject a payment awaiting approval, with a reason",
     responses=error_responses(
-        *POLICY_REFUSALS, "payment_not_pending", "self_approval_forbidden", "reason_required"
+        *POLICY_REFUSALS,
+        "payment_not_pending",
+        "self_approval_forbidden",
+        "limit_currency_mismatch",
+        "approval_limit_exceeded",
+        "reason_required",
     ),
 )
 def reject_payment(uow: ApiUnit, payment_id: PaymentId, body: PaymentEnd) -> PaymentPublic:

@@ -14,8 +14,8 @@ from sqlalchemy import event
 from admin.workspace import workspace
 from core.uow import UnitOfWork
 from tests.admin.console import form_token, sign_in
-from tests.factories import staff_context
-from tests.payments_world import PaymentsWorld, build_payments_world
+from tests.factories import staff_context, unit_of_work
+from tests.payments_world import PaymentsWorld, add_approver, build_payments_world
 
 IDEMPOTENCY_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 COUNT = re.compile(r'<span class="count"[^>]*>.*?(\d+).*?</span></span>', re.S)
@@ -235,6 +235,35 @@ def test_rejecting_needs_a_reason_beside_its_field_and_releases_the_hold(client,
     assert "Rejected by Acme Approver A (you): “Unknown invoice”" in page
     account = client.get(f"/console/accounts/{pw.world.account_id('acme-operating')}").text
     assert 'id="held"' not in account
+
+
+def test_an_approver_below_the_amount_sees_no_reject_button_and_a_forged_one_is_refused(
+    client, app, db, pw, clock
+):
+    unit_of_work(db, clock).run(
+        lambda session, _ctx: add_approver(
+            session,
+            app.state.services.passwords,
+            pw.world,
+            "acme-approver-low",
+            group="A",
+            limit=1_000_00,
+            now=clock.now(),
+        )
+    )
+    sign_in(client, "acme-payer")
+    payment_id = _payment_id(_send(client, _form(client, pw, "supplier", "20,000.00")))
+    sign_in(client, "acme-approver-low")
+    page = client.get(f"/console/payments/{payment_id}").text
+    assert 'id="approve"' not in page and 'id="reject"' not in page
+    assert "Your grants do not let you approve or reject this payment." in page
+    forged = client.post(
+        f"/console/payments/{payment_id}/reject",
+        data={"csrf_token": form_token(client), "reason": "too much"},
+    )
+    assert forged.status_code == 403
+    assert "Your approval limit is 1,000.00 EUR; this payment is 20,000.00 EUR." in forged.text
+    assert "Rejected by" not in client.get(f"/console/payments/{payment_id}").text
 
 
 def test_the_initiator_cancels_and_nobody_else_sees_the_button(client, pw):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from core.money import MAX_AMOUNT
-from tests.factories import bearer, new_key
-from tests.payments_world import PaymentsWorld, build_payments_world
+from tests.factories import bearer, new_key, unit_of_work
+from tests.payments_world import PaymentsWorld, add_approver, build_payments_world
 
 
 @pytest.fixture
@@ -248,6 +248,12 @@ def test_an_approval_limit_given_through_the_api_is_held_by_the_policy(client, a
         "error": "approval_limit_exceeded",
         "detail": "Your approval limit is 1,000.00 EUR; this payment is 20,000.00 EUR.",
     }
+    # Nor does the limit let them veto what they could not approve.
+    vetoed = client.post(
+        f"/v1/payments/{payment['id']}/reject", json={"reason": "no"}, headers=approver
+    )
+    assert vetoed.status_code == 403, vetoed.text
+    assert vetoed.json() == refused.json()
 
     raised = client.patch(
         f"/v1/grants/{given.json()['id']}", json={"approval_limit": 20_000_00}, headers=admin
@@ -259,6 +265,56 @@ def test_an_approval_limit_given_through_the_api_is_held_by_the_policy(client, a
     )
     assert approved.status_code == 201, approved.text
     assert approved.json()["status"] == "sent"
+
+
+def test_an_approver_below_the_amount_cannot_reject_it_either(client, app, db, pw, clock):
+    """A veto is held to what approving is: the approval limit per payment covers the amount.
+    acme-approver-low (1,000.00 EUR) neither approves nor rejects 100,000.00 EUR; an approver
+    whose limit covers it rejects it."""
+    world = pw.world
+    unit_of_work(db, clock).run(
+        lambda session, _ctx: add_approver(
+            session,
+            app.state.services.passwords,
+            world,
+            "acme-approver-low",
+            group="A",
+            limit=1_000_00,
+            now=clock.now(),
+        )
+    )
+    made = client.post(
+        "/v1/payments",
+        json={
+            "account_id": world.account_id("acme-operating"),
+            "beneficiary_id": pw.beneficiary_id("supplier"),
+            "amount": 100_000_00,
+            "currency": "EUR",
+        },
+        headers={**bearer(app, world.users["acme-payer"], clock), "Idempotency-Key": new_key()},
+    )
+    assert made.status_code == 202, made.text
+    payment_id = made.json()["id"]
+    low = bearer(app, world.users["acme-approver-low"], clock)
+    vetoed = client.post(
+        f"/v1/payments/{payment_id}/reject", json={"reason": "too much"}, headers=low
+    )
+    assert vetoed.status_code == 403, vetoed.text
+    assert vetoed.json() == {
+        "error": "approval_limit_exceeded",
+        "detail": "Your approval limit is 1,000.00 EUR; this payment is 100,000.00 EUR.",
+    }
+    payer = bearer(app, world.users["acme-payer"], clock)
+    assert client.get(f"/v1/payments/{payment_id}", headers=payer).json()["status"] == (
+        "pending_approval"
+    )
+    rejected = client.post(
+        f"/v1/payments/{payment_id}/reject",
+        json={"reason": "unknown invoice"},
+        headers=bearer(app, world.users["acme-approver-a"], clock),
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
 
 
 def test_the_openapi_document_adds_the_approval_terms_as_optional_fields(client):

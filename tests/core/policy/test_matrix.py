@@ -76,6 +76,8 @@ EXPECTED = [
             *VALIDITY,
             "payment_not_pending",
             "self_approval_forbidden",
+            "limit_currency_mismatch",
+            "approval_limit_exceeded",
         ),
     ),
     # A holder of payment.cancel meets these; whoever prepared the payment needs no grant.
