@@ -61,11 +61,12 @@ def build_request(
     approval: Approval | None = None,
 ) -> Facts:
     """Gather everything decide/5 reads about this request, and shape it. Grants whose role
-    does not carry the action cannot speak for it and are left out, unless `only_carrying` is
-    False (explain shows every grant that reaches the resource). `memo` (one per request) lets
-    the several decisions of one request share the grants query and the tenant's zone. Money
-    on a tenant's account counts in the tenant's zone: read here unless `tenant_zone` is
-    given."""
+    does not carry the action cannot speak for it and are left out of the request decided,
+    unless `only_carrying` is False (explain shows every grant that reaches the resource);
+    the decision log keeps them all (Facts.recorded), for replays under another policy.
+    `memo` (one per request) lets the several decisions of one request share the grants query
+    and the tenant's zone. Money on a tenant's account counts in the tenant's zone: read here
+    unless `tenant_zone` is given."""
     if money is not None and tenant_zone is None and resource.tenant_id is not None:
         tenant_zone = repository.tenant_zone(session, resource.tenant_id, memo)
     gathered = gather(
