@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from core.fields import MAX_ID
+from core.pagination import MAX_BIG_KEY
 
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TransferId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -17,6 +18,8 @@ RoleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PaymentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BeneficiaryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# The decision log's ids are BIGINT: it grows by every logged decision.
+DecisionId = Annotated[int, Path(ge=1, le=MAX_BIG_KEY)]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")
 ]

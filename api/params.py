@@ -9,7 +9,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from core.fields import MAX_ID
-from core.pagination import MAX_PAGE
+from core.pagination import MAX_BIG_KEY, MAX_PAGE
 
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TransferId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -19,6 +19,8 @@ RoleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PaymentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BeneficiaryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# The decision log's ids are BIGINT: it grows by every logged decision.
+DecisionId = Annotated[int, Path(ge=1, le=MAX_BIG_KEY)]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")
 ]

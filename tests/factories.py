@@ -8,7 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
@@ -18,9 +18,12 @@ from core.iam import service as iam
 from core.iam.credentials import Passwords
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountCreate, DepositCreate
+from core.models.audit import DecisionRecord
 from core.models.iam import Bank, Grant, Role, Tenant, User, actor_of
 from core.models.ledger import Account
 from core.models.payments import Beneficiary
+from core.policy.facts import Resource
+from core.policy.service import check
 from core.uow import UnitOfWork
 
 PASSWORD = "correct horse battery staple"
@@ -44,6 +47,9 @@ class World:
     # A change request of each tenant waiting for a second admin (tests/governance_world.py:
     # with_change_request); none unless a test asks.
     change_request_ids: dict[str, int] = field(default_factory=dict)
+    # A decision of each tenant in the decision log, for URL tests (with_logged_decision);
+    # none unless a test asks.
+    decision_ids: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]
@@ -212,6 +218,27 @@ def _payees(
         )
     session.add_all(payees.values())
     return payees
+
+
+def with_logged_decision(db: Database, world: World, clock: Clock, tenant: str = "acme") -> int:
+    """A refusal in the decision log, as the policy service logs it: the tenant's payer asking
+    to manage its users (its facts included). Its id goes to world.decision_ids."""
+    payer = world.users[f"{'acme' if tenant == 'acme' else 'globex'}-payer"]
+    ctx = RequestContext(actor=actor_of(payer), clock=clock)
+    resource = Resource.of_tenant(world.tenants[tenant].id, world.bank.id)  # type: ignore[arg-type]
+
+    def ask(session: Session, asking: RequestContext) -> None:
+        assert not check(session, asking, "user.manage", resource).allowed
+
+    UnitOfWork(db, ctx).run(ask)
+
+    def newest(session: Session, _ctx: RequestContext) -> int:
+        found = session.scalar(select(func.max(DecisionRecord.id)))
+        assert found is not None
+        return int(found)
+
+    world.decision_ids[tenant] = unit_of_work(db, clock, write=False).run(newest)
+    return world.decision_ids[tenant]
 
 
 def role(db: Database, key: str, tenant: Tenant) -> Role:

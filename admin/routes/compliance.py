@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -15,11 +16,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from admin.deps import ConsoleUnit
-from admin.params import Cursor
+from admin.params import Cursor, DecisionId
 from admin.views import decimal_text, render
 from admin.workspace import workspace
+from core.audit import decisions as decision_log
 from core.audit import service as audit
-from core.audit.service import DecisionFilter, DecisionPublic
+from core.audit.decisions import DecisionFilter, DecisionPublic
 from core.context import RequestContext
 from core.fields import MAX_ID
 from core.iam import service as iam
@@ -124,7 +126,7 @@ def decisions_page(
     ws = workspace(session, ctx)
     filters = asked.filters(ws.time_zone)
     first, last = asked.since, asked.until
-    page = audit.decisions(session, ctx, filters, cursor=cursor, limit=50)
+    page = decision_log.decisions(session, ctx, filters, cursor=cursor, limit=50)
     chosen = {
         "actor": asked.actor,
         "tenant": asked.tenant,
@@ -148,6 +150,32 @@ def decisions_page(
         tenants={t.id: t.name for t in iam.list_tenants(session, ctx)},
         actions=actions(),
         reasons=["ok", *REASONS],
+    )
+
+
+@router.get("/decisions/{decision_id}", name="console.decision")
+def decision(request: Request, uow: ConsoleUnit, decision_id: DecisionId) -> HTMLResponse:
+    return uow.run(lambda session, ctx: decision_page(request, session, ctx, decision_id))
+
+
+def decision_page(
+    request: Request, session: Session, ctx: RequestContext, decision_id: int
+) -> HTMLResponse:
+    """One decision of the log and the facts it was made on (an impact report's samples link
+    here): another bank's, like a missing one, is the console's 404 page."""
+    found = decision_log.decision(session, ctx, decision_id)
+    shown = json.dumps(found.facts, indent=2, ensure_ascii=False) if found.facts else ""
+    return render(
+        request,
+        session,
+        ctx,
+        "decision.html",
+        title=f"Decision {found.id}",
+        d=found,
+        facts=shown.replace("\\u0000dynamic:", "dynamic:"),
+        fact_values=json.dumps(found.fact_values, indent=2) if found.fact_values else "",
+        people=user_names(session, ctx),
+        tenants={t.id: t.name for t in iam.list_tenants(session, ctx)},
     )
 
 
@@ -230,7 +258,7 @@ def decisions_export(session: Session, ctx: RequestContext, asked: Asked) -> Res
     cursor: str | None = None
     rows = 0
     while rows < CSV_MAX_ROWS:
-        page = audit.decisions(session, ctx, filters, cursor=cursor, limit=MAX_PAGE)
+        page = decision_log.decisions(session, ctx, filters, cursor=cursor, limit=MAX_PAGE)
         for item in page.items:
             writer.writerow(_csv_row(item, people))
         rows += len(page.items)

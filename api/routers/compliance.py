@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query
 
 from api.deps import ApiUnit
 from api.errors import POLICY_REFUSALS, error_responses
-from api.params import Cursor, Limit, TenantFilter, UserId
+from api.params import Cursor, DecisionId, Limit, TenantFilter, UserId
+from core.audit import decisions as decision_log
 from core.audit import service as audit
-from core.audit.service import ChangePublic, DecisionFilter, DecisionPublic, PolicyPublic
+from core.audit.decisions import DecisionFilter, DecisionPublic, DecisionWithFacts
+from core.audit.service import ChangePublic, PolicyPublic
 from core.fields import MAX_ID
 from core.iam.schemas import AwareDatetime
 from core.money import MAX_AMOUNT
@@ -116,7 +118,19 @@ def decisions(
         since=since,
         until=until,
     )
-    return uow.run(audit.decisions, filters, cursor=cursor, limit=limit)
+    return uow.run(decision_log.decisions, filters, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/decisions/{decision_id}",
+    response_model=DecisionWithFacts,
+    summary="Compliance: one decision of the log, with the facts it was made on",
+    description="What an impact report's sample decision ids point to. Another bank's "
+    "decision is 404 not_found, as a missing one.",
+    responses=error_responses("not_found"),
+)
+def decision(uow: ApiUnit, decision_id: DecisionId) -> DecisionWithFacts:
+    return uow.run(decision_log.decision, decision_id)
 
 
 @router.get(

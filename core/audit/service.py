@@ -14,13 +14,11 @@ from sqlmodel import SQLModel, col
 
 from core.context import PaymentStep, PendingActivity, RequestContext
 from core.db import table_of
-from core.errors import InvalidRequest
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
 from core.models.iam import User
 from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
-from core.policy.matrix import actions
 from core.policy.service import authorize, require_readable
 
 
@@ -195,37 +193,6 @@ def my_activity(
 # -- for compliance: the decision log, the change log, the policy as loaded -----------------
 
 
-class DecisionPublic(BaseModel):
-    id: int
-    at: dt.datetime
-    actor_id: int
-    actor_username: str
-    tenant_id: int | None
-    action: str
-    resource_type: str
-    resource_id: int | None
-    account_id: int | None
-    amount: int | None
-    currency: str | None
-    decision: Literal["allow", "deny"]
-    reason: str
-    grant_id: int | None
-    detail: str
-    policy_version: str
-    eval_us: int
-
-
-class DecisionFilter(BaseModel):
-    actor_id: int | None = None
-    account_id: int | None = None
-    tenant_id: int | None = None
-    decision: Literal["allow", "deny"] | None = None
-    reason: str | None = None
-    action: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-
-
 class ChangePublic(BaseModel):
     id: int
     at: dt.datetime
@@ -253,60 +220,6 @@ class PolicyFilePublic(BaseModel):
 class PolicyPublic(BaseModel):
     version: str
     files: list[PolicyFilePublic]
-
-
-def decisions(
-    session: Session,
-    ctx: RequestContext,
-    filters: DecisionFilter,
-    *,
-    cursor: str | None = None,
-    limit: int | None = None,
-) -> Page[DecisionPublic]:
-    """The decision log of the caller's bank, newest first, filtered. An action filter names
-    an action of the vocabulary (core.policy.matrix.actions), else 422 unknown_action: a
-    misspelt one would otherwise answer an empty log, as if nothing had been decided."""
-    actor = ctx.require_actor()
-    require_readable(
-        session, ctx, "decision.read", Resource.of_bank(actor.bank_id), not_found="not found"
-    )
-    if filters.action is not None and filters.action not in actions():
-        raise InvalidRequest(
-            f"{filters.action!r} is not an action of the vocabulary (see GET /v1/permissions)",
-            code="unknown_action",
-        )
-    page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
-    # Usernames never change (UserUpdate has none), so the log names people by a join.
-    stmt = (
-        select(DecisionRecord, col(User.username))
-        .join(User, col(User.id) == col(DecisionRecord.actor_id))
-        .where(col(DecisionRecord.bank_id) == actor.bank_id)
-    )
-    conditions = {
-        col(DecisionRecord.actor_id): filters.actor_id,
-        col(DecisionRecord.account_id): filters.account_id,
-        col(DecisionRecord.tenant_id): filters.tenant_id,
-        col(DecisionRecord.decision): filters.decision,
-        col(DecisionRecord.reason): filters.reason,
-        col(DecisionRecord.action): filters.action,
-    }
-    for column, value in conditions.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if filters.since is not None:
-        stmt = stmt.where(col(DecisionRecord.at) >= filters.since)
-    if filters.until is not None:
-        stmt = stmt.where(col(DecisionRecord.at) < filters.until)
-    columns = [name for name in DecisionPublic.model_fields if name != "actor_username"]
-
-    def decision_public(row: Row[Any]) -> DecisionPublic:
-        record = row.DecisionRecord
-        return DecisionPublic(
-            **{name: getattr(record, name) for name in columns}, actor_username=row.username
-        )
-
-    key = col(DecisionRecord.id)
-    return paginate(session, stmt, key, page, shape=decision_public, newest_first=True)
 
 
 def changes(

@@ -5,6 +5,7 @@ core.policy.spend: indexed queries) and shapes them as policies/decide.polar doc
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -60,11 +61,12 @@ def build_request(
     approval: Approval | None = None,
 ) -> Facts:
     """Gather everything decide/5 reads about this request, and shape it. Grants whose role
-    does not carry the action cannot speak for it and are left out, unless `only_carrying` is
-    False (explain shows every grant that reaches the resource). `memo` (one per request) lets
-    the several decisions of one request share the grants query and the tenant's zone. Money
-    on a tenant's account counts in the tenant's zone: read here unless `tenant_zone` is
-    given."""
+    does not carry the action cannot speak for it and are left out of the request decided,
+    unless `only_carrying` is False (explain shows every grant that reaches the resource);
+    the decision log keeps them all (Facts.recorded), for replays under another policy.
+    `memo` (one per request) lets the several decisions of one request share the grants query
+    and the tenant's zone. Money on a tenant's account counts in the tenant's zone: read here
+    unless `tenant_zone` is given."""
     if money is not None and tenant_zone is None and resource.tenant_id is not None:
         tenant_zone = repository.tenant_zone(session, resource.tenant_id, memo)
     gathered = gather(
@@ -83,17 +85,23 @@ def build_request(
     )
     if approval is not None and action == "payment.approve":
         _add_approved_today(session, gathered, actor, resource, approval, now, lock, memo)
-    return shape_request(
-        gathered,
-        actor=actor,
-        action=action,
-        resource=resource,
-        now=now,
-        money=money,
-        proposal=proposal,
-        tenant_zone=tenant_zone,
-        approval=approval,
-    )
+    shaping: dict[str, Any] = {
+        "actor": actor,
+        "action": action,
+        "resource": resource,
+        "now": now,
+        "money": money,
+        "proposal": proposal,
+        "tenant_zone": tenant_zone,
+        "approval": approval,
+    }
+    facts = shape_request(gathered, **shaping)
+    if gathered.reaching is not None:
+        # Decided on the carrying grants alone (the compiled decision's cache key stays
+        # theirs); recorded with them all, shaped only when the decision is logged.
+        every = dataclasses.replace(gathered, pairs=gathered.reaching, reaching=None)
+        facts.complete = lambda: shape_request(every, **shaping)
+    return facts
 
 
 def gather(
@@ -113,10 +121,14 @@ def gather(
 ) -> Gathered:
     """What the database says about a request, each query once: the grants that reach the
     resource (with their custom permissions), the caps and today's totals for money, the caps
-    for a proposal."""
+    for a proposal. With `only_carrying`, `pairs` keeps the grants whose role carries the
+    action and `reaching` all of them, for the decision log: today's totals are read for
+    every grant that has a cumulative limit, carrying or not (one query all the same)."""
     gathered = _reaching(session, actor, resource, memo)
     if only_carrying:
-        gathered.pairs = carrying(engine, gathered, action)
+        carried = carrying(engine, gathered, action)
+        if len(carried) != len(gathered.pairs):
+            gathered.reaching, gathered.pairs = gathered.pairs, carried
     if money is not None:
         _add_money(session, gathered, actor, money, now, tenant_zone, lock)
     if proposal is not None or action in PROPOSING_ACTIONS:
@@ -143,12 +155,15 @@ def _add_money(
         gathered.caps = repository.caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
     cumulative = [
         g.id
-        for g, r in gathered.pairs
+        for g, r in gathered.all_pairs
         if g.id is not None and has_cumulative_limit(g, r, gathered.caps, money.currency)
     ]
     if not cumulative:
         return
-    if lock:
+    # Only a carrying grant's limit is decided on now: the others' totals are for the log.
+    if lock and any(
+        has_cumulative_limit(g, r, gathered.caps, money.currency) for g, r in gathered.pairs
+    ):
         spend.lock_person(session, actor.user_id)
     today, month_start = tenant_day(now, tenant_zone or "UTC")
     gathered.spend, gathered.person_spend = spend.totals(
@@ -175,7 +190,7 @@ def _add_approved_today(
     limit. There the person is locked first (`lock`: after the payment and its accounts, as a
     payer is), so that two approvals of theirs at once cannot jointly pass the limit."""
     if resource.tenant_id is None or not any(
-        g.approval_daily_limit is not None for g, _ in gathered.pairs
+        g.approval_daily_limit is not None for g, _ in gathered.all_pairs
     ):
         return
     key = ("approved_today", actor.user_id, approval.currency)

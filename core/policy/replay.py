@@ -10,11 +10,15 @@ the decisions sharing static facts (one person's reads, one payer's transfers) c
 each such group is decided in one pass of Polar's partial evaluation
 (PolicyEngine.decide_each), a request seen once directly. Memory holds one group at a time.
 
-What a replay can and cannot see: the facts are those gathered when the decision was made,
-under the policy of the day. Grants whose role did not carry the action then were left out
-of them (core.policy.shaping.carrying), so a proposal that gives a role a permission it did
-not have shows no deny -> allow for that role's holders; tightening, and any change to the
-conditions, limits, windows or reasons of what the facts hold, replays exactly.
+What a replay sees: the facts gathered when the decision was made. They hold every grant of
+the person that reached the resource, whether its role carried the action then or not (with
+its role's facts, and its totals where it has a cumulative limit: core.policy.facts), and a
+replay keeps of them those whose role carries the action under the policy it replays, as
+deciding live under that policy would (core.policy.shaping.carrying). So a proposal that
+gives a role a permission shows its holders' refusals turning to allow; under the policy of
+the day the replay decides on exactly the grants decided on. Decisions logged before the log
+kept every grant (those facts hold only the carrying ones) replay tightening exactly, not a
+widening.
 """
 
 from __future__ import annotations
@@ -208,13 +212,24 @@ def replay_groups(
             tally.not_replayable += len(rows)
             continue
         try:
-            request = recorded.decode_part(text)
+            request = carried(engine, recorded.decode_part(text))
             values = [recorded.decode_part(row.fact_values) for row in rows]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, KeyError):
             tally.not_replayable += len(rows)
             continue
         for row, outcome in zip(rows, _decide(engine, request, values, compiled), strict=True):
             tally.add(row.id, row.action, (row.decision, row.reason), outcome)
+
+
+def carried(engine: PolicyEngine, request: dict[str, Any]) -> dict[str, Any]:
+    """A logged request as `engine` would decide it live: of the grants it recorded, those
+    whose role carries the action under `engine`'s policy, in their order."""
+    grants = request.get("grants")
+    if not isinstance(grants, list) or not grants:
+        return request
+    action = request["action"]
+    kept = [grant for grant in grants if engine.role_carries(grant["role"], action)]
+    return request if len(kept) == len(grants) else {**request, "grants": kept}
 
 
 def _decide(

@@ -109,7 +109,7 @@ def check(
         or not decision.allowed
         or (log_allowed and not _logged_already(ctx, action, resource))
     ):
-        request_json, values_json = recorded.encode(facts.request, facts.values)
+        request_json, values_json = recorded.encode(*facts.recorded())
         ctx.audit.decisions.append(
             DecisionRecord(
                 at=now,

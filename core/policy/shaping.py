@@ -7,7 +7,7 @@ bank-level things say level "bank"."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -166,6 +166,20 @@ class Facts:
     local_times: dict[int, dt.datetime] = field(default_factory=dict)
     # Money actions on a tenant's account: the tenant-local day the movement counts on.
     day: dt.date | None = None
+    # The facts with every grant that reaches the resource, carrying the action or not, when
+    # some do not (shaped only if the decision is logged): see recorded().
+    complete: Callable[[], Facts] | None = None
+
+    def recorded(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The request and values the decision log keeps: these, with every grant that
+        reaches the resource, so that a replay under a policy whose roles carry more finds
+        the grants it would find live. A replay keeps of them those whose role carries the
+        action under the policy it replays (core.policy.replay), as deciding live does: under
+        the policy of the day that leaves exactly the grants decided on."""
+        if self.complete is None:
+            return self.request, self.values
+        complete = self.complete()
+        return complete.request, complete.values
 
 
 def _moment(value: dt.datetime | None) -> dict[str, Any]:
@@ -326,6 +340,14 @@ class Gathered:
     # payment.approve: what the person approved today (the company's day), in the payment's
     # currency (read only when a grant sets a daily approval limit).
     approved_today: int = 0
+    # Every grant that reaches the resource, in order, when `pairs` keeps only those whose
+    # role carries the action and some do not (None: `pairs` holds them all).
+    reaching: list[tuple[Grant, Role]] | None = None
+
+    @property
+    def all_pairs(self) -> list[tuple[Grant, Role]]:
+        """Every grant that reaches the resource, carrying the action or not."""
+        return self.pairs if self.reaching is None else self.reaching
 
 
 def carrying(engine: PolicyEngine, gathered: Gathered, action: str) -> list[tuple[Grant, Role]]:

@@ -76,3 +76,33 @@ def test_customers_have_no_policy_versions_page(client, world):
     sign_in(client, "acme-admin")
     assert client.get("/console/policy/versions").status_code == 404
     assert "Policy versions" not in client.get("/console/activity").text
+
+
+def test_the_impacts_sample_decisions_link_to_their_page(client, app, world, db, clock):
+    """Each sample id of an impact opens that decision, with the facts it was made on."""
+    operating = world.account_id("acme-operating")
+    bookkeeper = bearer(app, world.users["acme-bookkeeper"], clock)
+    assert client.get(f"/v1/accounts/{operating}/entries", headers=bookkeeper).status_code == 200
+    api = bearer(app, world.users["compliance"], clock)
+    (read,) = client.get("/v1/decisions", params={"action": "statement.read"}, headers=api).json()[
+        "items"
+    ]
+    proposed = client.post("/v1/policy/versions", json=tighter_bookkeeper(), headers=api)
+    assert proposed.status_code == 201
+    vid = proposed.json()["id"]
+
+    token = sign_in(client, "compliance")
+    replay = client.post(f"/console/policy/versions/{vid}/impact", data={"csrf_token": token})
+    assert replay.status_code == 200
+    link = f'href="/console/decisions/{read["id"]}"'
+    assert link in replay.text
+    page = client.get(f"/console/decisions/{read['id']}")
+    assert page.status_code == 200
+    assert "statement.read" in page.text and 'id="decision-facts"' in page.text
+    facts = page.text.split('id="decision-facts"')[1]
+    assert f"&#34;id&#34;: {world.user_id('acme-bookkeeper')}" in facts  # ids, not names
+    assert "&#34;now&#34;: &#34;dynamic:now&#34;" in facts
+    assert "Acme Bookkeeper" not in facts
+    assert client.get(f"/console/decisions/{read['id'] + 1000}").status_code == 404
+    sign_in(client, "acme-admin")
+    assert client.get(f"/console/decisions/{read['id']}").status_code == 404

@@ -99,6 +99,9 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         # Policy versions are the deployment's, not a tenant's: the first one stored (a world
         # with versions, tests/policy_versions_world.py, names its own).
         "version_id": 1,
+        # Decisions are the bank's log: one the world logged (tests/factories.py:
+        # with_logged_decision), else the first id, found by nobody in a world that logged none.
+        "decision_id": world.decision_ids.get(tenant, 1),
         # Only in a world with payments (tests/payments_world.py: with_pending_payment).
         **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
         # Only in a world with one (tests/governance_world.py: with_change_request).

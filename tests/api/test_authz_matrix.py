@@ -28,7 +28,7 @@ from core.iam import access
 from core.iam.schemas import RoleCreate
 from core.models.iam import User, actor_of
 from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries, served_routes
-from tests.factories import World, bearer, build_world
+from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 from tests.policy_versions_world import with_policy_versions
@@ -146,6 +146,7 @@ class Worlds:
         with_pending_payment(self.services.db, self.services.passwords, world, self.clock)
         with_change_request(self.services.db, self.services.passwords, world, self.clock)
         versions = with_policy_versions(self.services.db, world, self.clock)
+        with_logged_decision(self.services.db, world, self.clock)
         ids = {
             **ids_of(world, "acme"),
             "role_id": self._unheld_custom_role(world),

@@ -203,3 +203,79 @@ def test_the_openapi_document_says_times_need_an_offset(client):
         if parameter["name"] in ("at", "since", "until"):
             assert "naive_datetime" in parameter["description"], parameter
     assert "naive_datetime" in str(document["components"]["schemas"]["GrantCreate"])
+
+
+def test_one_decision_is_read_with_its_facts_and_another_banks_is_not_found(
+    client, app, world, db, clock
+):
+    """GET /v1/decisions/{id}: the decision as the log lists it, with the facts it was made
+    on (ids and codes only); another bank's decision, like a missing one, is not found."""
+    from core.context import RequestContext
+    from core.iam import service as iam
+    from core.models.audit import DecisionRecord
+    from tests.factories import unit_of_work, with_logged_decision
+
+    decision_id = with_logged_decision(db, world, clock)
+    compliance = bearer(app, world.users["compliance"], clock)
+    one = client.get(f"/v1/decisions/{decision_id}", headers=compliance)
+    assert one.status_code == 200, one.text
+    body = one.json()
+    (listed,) = [
+        d
+        for d in client.get("/v1/decisions", headers=compliance).json()["items"]
+        if d["id"] == decision_id
+    ]
+    assert {k: v for k, v in body.items() if k not in ("facts", "fact_values")} == listed
+    assert (body["action"], body["decision"], body["reason"]) == (
+        "user.manage",
+        "deny",
+        "missing_permission",
+    )
+    facts = body["facts"]
+    assert facts["actor"] == {
+        "id": world.user_id("acme-payer"),
+        "kind": "customer",
+        "bank": world.bank.id,
+        "tenant": world.tenants["acme"].id,
+    }
+    assert [g["id"] for g in facts["grants"]] == [world.grants["acme-payer"].id]
+    assert set(body["fact_values"]) == {"now"}
+    # Only compliance reads the log: anyone else finds nothing there.
+    manager = bearer(app, world.users["manager"], clock)
+    assert client.get(f"/v1/decisions/{decision_id}", headers=manager).status_code == 404
+
+    def other_bank(session, _ctx: RequestContext) -> int:  # type: ignore[no-untyped-def]
+        bank = iam.create_bank(session, "Other Bank")
+        person = iam.create_user(
+            session,
+            None,
+            bank_id=bank.id,  # type: ignore[arg-type]
+            tenant_id=None,
+            username="other-officer",
+            display_name="Other Officer",
+            password="",
+            password_hash="not a hash: nobody signs in as this person",
+            now=clock.now(),
+        )
+        record = DecisionRecord(
+            at=clock.now(),
+            actor_id=person.id,  # type: ignore[arg-type]
+            bank_id=bank.id,  # type: ignore[arg-type]
+            action="decision.read",
+            resource_type="bank",
+            decision="allow",
+            reason="ok",
+            policy_version="0" * 16,
+            eval_us=1,
+        )
+        session.add(record)
+        session.flush()
+        return record.id  # type: ignore[return-value]
+
+    foreign = unit_of_work(db, clock).run(other_bank)
+    missing = foreign + 1000
+    answers = [client.get(f"/v1/decisions/{i}", headers=compliance) for i in (foreign, missing)]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert [a.json() for a in answers] == [
+        {"error": "not_found", "detail": f"decision {i} not found"} for i in (foreign, missing)
+    ]

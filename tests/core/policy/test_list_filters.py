@@ -207,8 +207,8 @@ def test_the_lists_are_not_trivially_empty_or_full(db, world, clock):
 def test_statements_and_the_decision_log_follow_the_per_item_decision(db, world, clock):
     """Statements are per account: readable exactly when statement.read is allowed on it. The
     decision log is the bank's: all of it for whoever may decision.read, nothing otherwise."""
-    from core.audit import service as audit
-    from core.audit.service import DecisionFilter
+    from core.audit import decisions as audit
+    from core.audit.decisions import DecisionFilter
     from core.errors import NotFound
 
     _extra_people(db, world, clock)

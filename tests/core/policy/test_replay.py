@@ -1,7 +1,9 @@
 """Replaying the decision log (core.policy.replay): a realistic day of decisions made through
 the API, then replayed under the same policy (nothing flips, every reason comes back) and
 under tightened ones (the counts equal deciding every logged request directly, and exactly
-the expected decisions flip). The facts kept carry no personal data and no other tenant's."""
+the expected decisions flip), and under widened ones (a role that carries more: its holders'
+refusals turn to allow, as deciding them live under that policy does). The facts kept carry
+no personal data and no other tenant's."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from sqlmodel import col
 from core.context import RequestContext
 from core.db import Database
 from core.models.audit import ChangeRecord, DecisionRecord
-from core.models.iam import User
+from core.models.iam import Grant, Role, RolePermission, User
 from core.policy import engine as policy_engine
 from core.policy import recorded, replay
 from core.policy.engine import Dynamic, PolicyEngine
@@ -176,6 +178,40 @@ def _tightened(tmp_path: Path, role: str, permission: str) -> PolicyEngine:
     return engine
 
 
+def _widened(tmp_path: Path, name: str, rule: str) -> PolicyEngine:
+    """The bundled policy, with one more carries/2 rule."""
+    folder = tmp_path / f"policies-{name}"
+    shutil.copytree(REPO_ROOT / "policies", folder)
+    vocabulary = folder / "vocabulary.polar"
+    vocabulary.write_text(vocabulary.read_text() + "\n" + rule + "\n")
+    engine = PolicyEngine.from_dir(folder)
+    assert engine.version != policy_engine.current().version
+    return engine
+
+
+def _bookkeeper_transfers(client, app, pw: PaymentsWorld, clock) -> int:  # type: ignore[no-untyped-def]
+    """A bookkeeper's transfer, through the API: its status."""
+    world = pw.world
+    body = {
+        "from_account_id": world.account_id("acme-operating"),
+        "to_account_id": world.account_id("acme-payroll"),
+        "amount": 10_00,
+        "currency": "EUR",
+    }
+    headers = {**bearer(app, world.users["acme-bookkeeper"], clock), "Idempotency-Key": new_key()}
+    return client.post("/v1/transfers", json=body, headers=headers).status_code
+
+
+def _live(engine: PolicyEngine, work: Any) -> Any:
+    """`work()` with `engine` the policy in force, then the bundled one again."""
+    before = policy_engine.current()
+    policy_engine.install(engine)
+    try:
+        return work()
+    finally:
+        policy_engine.install(before)
+
+
 def _directly(engine: PolicyEngine, rows: list[DecisionRecord]) -> dict[str, Any]:
     """What impact should say, from deciding each logged request directly (no compiling)."""
     counts = {"allow_to_deny": 0, "deny_to_allow": 0, "reason_changed": 0, "unchanged": 0}
@@ -324,6 +360,110 @@ def test_a_tightened_policy_flips_exactly_what_deciding_again_flips(
         ]
         assert len(change.sample_decision_ids) == 1
         assert change.sample_decision_ids[0] == max(ids)
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_a_widened_policy_turns_the_new_holders_refusals_to_allow(
+    client, app, pw, db, clock, tmp_path, monkeypatch, strategy
+):
+    """The facts logged keep the grants whose role did not carry the action: a proposal that
+    gives the bookkeeper transfer.create shows the bookkeeper's refused transfers allowed,
+    through the grant that would allow them live."""
+    for name, value in STRATEGIES[strategy].items():
+        monkeypatch.setattr(replay, name, value)
+    _a_day_of_decisions(client, app, pw, clock)
+    assert _bookkeeper_transfers(client, app, pw, clock) == 403
+    rows = _logged(db, clock)
+    bookkeeper = pw.world.user_id("acme-bookkeeper")
+    refused = [r for r in rows if r.actor_id == bookkeeper and r.action == "transfer.create"]
+    assert len(refused) == 2 and {r.reason for r in refused} == {"missing_permission"}
+
+    paying = _widened(
+        tmp_path,
+        "bookkeeper-pays",
+        'carries(grant, "transfer.create") if\n'
+        '    grant.role.builtin = true and grant.role.key = "bookkeeper";',
+    )
+    report = _impact(db, clock, paying)
+    assert _as_reported(report) == _expected(_directly(paying, rows))
+    (change,) = report.changes
+    assert (change.action, change.from_reason, change.to_decision, change.to_reason) == (
+        "transfer.create",
+        "missing_permission",
+        "allow",
+        "ok",
+    )
+    assert report.deny_to_allow == change.count == 2
+    assert sorted(change.sample_decision_ids) == sorted(r.id for r in refused)  # type: ignore[type-var]
+    # What the replay decides is what the policy decides live: the same transfer goes through,
+    # by the bookkeeper's grant.
+    assert _live(paying, lambda: _bookkeeper_transfers(client, app, pw, clock)) == 201
+    newest = _logged(db, clock)[-1]
+    assert (newest.actor_id, newest.decision) == (bookkeeper, "allow")
+    assert newest.grant_id == pw.world.grants["acme-bookkeeper"].id
+    for row in refused:
+        request, values = recorded.decode(row.facts, row.fact_values)  # type: ignore[arg-type]
+        again = paying.decide(replay.carried(paying, request), values)
+        assert (again.outcome, again.grant_id) == ("allow", newest.grant_id)
+
+
+def test_a_custom_role_that_carries_more_turns_its_holders_refusals_to_allow(
+    client, app, pw, db, clock, tmp_path
+):
+    """A custom role held beside a built-in one, neither carrying transfer.create: a policy
+    that lets that custom role carry it allows the holder's logged refusals, by its grant."""
+    world = pw.world
+    bookkeeper = world.users["acme-bookkeeper"]
+
+    def custom_grant(session: Session, _ctx: RequestContext) -> tuple[int, int]:
+        role = Role(
+            bank_id=world.bank.id,
+            tenant_id=world.tenants["acme"].id,
+            key="statement-reader",
+            name="Statement reader",
+            builtin=False,
+        )
+        session.add(role)
+        session.flush()
+        for permission in ("account.read", "statement.read"):
+            session.add(RolePermission(role_id=role.id, permission=permission))  # type: ignore[arg-type]
+        grant = Grant(
+            user_id=bookkeeper.id,  # type: ignore[arg-type]
+            role_id=role.id,  # type: ignore[arg-type]
+            bank_id=bookkeeper.bank_id,
+            tenant_id=bookkeeper.tenant_id,
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        session.add(grant)
+        session.flush()
+        return role.id, grant.id  # type: ignore[return-value]
+
+    role_id, grant_id = unit_of_work(db, clock).run(custom_grant)
+    _a_day_of_decisions(client, app, pw, clock)
+    rows = _logged(db, clock)
+    refused = [r for r in rows if r.actor_id == bookkeeper.id and r.action == "transfer.create"]
+    assert [r.reason for r in refused] == ["missing_permission"]
+    # Under the policy of the day nothing flips, the custom grant recorded or not.
+    assert _impact(db, clock, policy_engine.current()).unchanged == len(rows)
+
+    paying = _widened(
+        tmp_path,
+        "custom-pays",
+        'carries(grant, "transfer.create") if\n'
+        f'    grant.role.builtin = false and grant.role.key = "custom:{role_id}";',
+    )
+    report = _impact(db, clock, paying)
+    assert _as_reported(report) == _expected(_directly(paying, rows))
+    (change,) = report.changes
+    assert (change.action, change.from_reason, change.to_decision) == (
+        "transfer.create",
+        "missing_permission",
+        "allow",
+    )
+    assert report.deny_to_allow == 1 and change.sample_decision_ids == [refused[0].id]
+    assert _live(paying, lambda: _bookkeeper_transfers(client, app, pw, clock)) == 201
+    assert _logged(db, clock)[-1].grant_id == grant_id
 
 
 def test_a_replay_writes_nothing_and_counts_what_it_cannot_replay(client, app, pw, db, clock):
