@@ -135,9 +135,7 @@ def test_deleting_a_beneficiary_cancels_its_waiting_payment_and_gives_everything
     _consistent(db)
 
 
-def test_a_scheduled_payment_to_it_is_cancelled_too_and_never_executes(
-    client, app, db, pw, clock
-):
+def test_a_scheduled_payment_to_it_is_cancelled_too_and_never_executes(client, app, db, pw, clock):
     before = _account(client, app, pw, clock)
     # Thirty days old, so no approval is needed: 500.00 EUR dated in three days is scheduled.
     supplier = pw.beneficiary_id("globex")
