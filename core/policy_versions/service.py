@@ -11,6 +11,7 @@ policy_version), activation with the versions before and after."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -195,9 +196,9 @@ def propose(
     ):
         session.add(row)
         session.flush()
-    public = public_of(row, names_of(session, [row]))
-    _log(ctx, row, "proposed", after=summary_of(row, names_of(session, [row])))
-    return public
+    names = names_of(session, [row])
+    _log(ctx, row, "proposed", after=summary_of(row, names))
+    return public_of(row, names)
 
 
 def approve(session: Session, ctx: RequestContext, version_id: int) -> PolicyVersionPublic:
@@ -211,14 +212,13 @@ def approve(session: Session, ctx: RequestContext, version_id: int) -> PolicyVer
             code="policy_version_not_pending",
         )
     authorize(session, ctx, "policy_version.approve", version_resource(ctx, row))
-    before = summary_of(row, names_of(session, [row]))
-    row.status = "approved"
-    row.approved_by_id = actor.user_id
-    row.approved_at = ctx.now()
-    session.flush()
-    names = names_of(session, [row])
-    _log(ctx, row, "approved", before=before, after=summary_of(row, names))
-    return public_of(row, names)
+
+    def approved(row: PolicyVersion) -> None:
+        row.status = "approved"
+        row.approved_by_id = actor.user_id
+        row.approved_at = ctx.now()
+
+    return _decided(session, ctx, row, "approved", approved)
 
 
 def reject(
@@ -233,14 +233,29 @@ def reject(
             code="policy_version_not_pending",
         )
     authorize(session, ctx, "policy_version.reject", version_resource(ctx, row))
+
+    def rejected(row: PolicyVersion) -> None:
+        row.status = "rejected"
+        row.rejected_by_id = actor.user_id
+        row.rejected_at = ctx.now()
+        row.rejection_reason = reason
+
+    return _decided(session, ctx, row, "rejected", rejected)
+
+
+def _decided(
+    session: Session,
+    ctx: RequestContext,
+    row: PolicyVersion,
+    change: str,
+    decide: Callable[[PolicyVersion], None],
+) -> PolicyVersionPublic:
+    """Apply a decision on a version (approve, reject) and log it with before and after."""
     before = summary_of(row, names_of(session, [row]))
-    row.status = "rejected"
-    row.rejected_by_id = actor.user_id
-    row.rejected_at = ctx.now()
-    row.rejection_reason = reason
+    decide(row)
     session.flush()
     names = names_of(session, [row])
-    _log(ctx, row, "rejected", before=before, after=summary_of(row, names))
+    _log(ctx, row, change, before=before, after=summary_of(row, names))
     return public_of(row, names)
 
 
