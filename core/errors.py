@@ -179,6 +179,12 @@ class ErrorCode(Code):
         "iban",
     )
     invalid_bic = "invalid_bic", 422, "Not a valid BIC: 8 or 11 letters and digits.", "bic"
+    bic_country_mismatch = (
+        "bic_country_mismatch",
+        422,
+        "The BIC's bank is in another country than the IBAN's account.",
+        "bic",
+    )
     beneficiary_exists = (
         "beneficiary_exists",
         409,

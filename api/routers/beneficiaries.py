@@ -56,6 +56,7 @@ def list_beneficiaries(
         *POLICY_REFUSALS,
         "invalid_iban",
         "invalid_bic",
+        "bic_country_mismatch",
         "beneficiary_exists",
     ),
 )
@@ -80,6 +81,7 @@ def get_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> BeneficiaryP
     responses=error_responses(
         *POLICY_REFUSALS,
         "invalid_bic",
+        "bic_country_mismatch",
     ),
 )
 def update_beneficiary(

@@ -61,6 +61,28 @@ def parse_bic(text: str) -> str:
         raise InvalidRequest(f"not a valid BIC: {exc}", code="invalid_bic") from exc
 
 
+# Territories whose banks have BICs with their own country code but issue IBANs of the
+# country they belong to (SWIFT's and the EPC's tables): a Guadeloupe bank pays into FR IBANs.
+_IBAN_COUNTRY_OF_TERRITORY = {
+    **dict.fromkeys(("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"), "FR"),
+    **dict.fromkeys(("JE", "GG", "IM"), "GB"),
+    "AX": "FI",
+}
+
+
+def check_bic_matches_iban(bic: str, iban: str) -> None:
+    """A BIC names a bank in one country; an account of that bank has an IBAN of the same
+    country (or of the country its territory belongs to). Anything else is a typo that would
+    send the payment to the wrong bank: 422 bic_country_mismatch."""
+    bic_country = str(BIC(bic).country_code)
+    iban_country = iban[:2]
+    if _IBAN_COUNTRY_OF_TERRITORY.get(bic_country, bic_country) != iban_country:
+        raise InvalidRequest(
+            f"the BIC {bic} is a bank in {bic_country}, but the IBAN is of {iban_country}",
+            code="bic_country_mismatch",
+        )
+
+
 def formatted(iban: str) -> str:
     """An IBAN in groups of four, as people read it."""
     return str(IBAN(iban, validate_bban=False).formatted)

@@ -19,7 +19,7 @@ from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, Forbidden, NotFound
-from core.ledger.identifiers import formatted, parse_bic, parse_iban
+from core.ledger.identifiers import check_bic_matches_iban, formatted, parse_bic, parse_iban
 from core.models.iam import Tenant, User
 from core.models.ledger import Account
 from core.models.payments import Beneficiary
@@ -223,6 +223,8 @@ def create_beneficiary(
     assert tenant is not None and tenant.id is not None
     iban = parse_iban(body.iban)
     bic = parse_bic(body.bic) if body.bic else None
+    if bic is not None:
+        check_bic_matches_iban(bic, iban)
     exists = Conflict(
         f"{tenant.name} already has a beneficiary with the IBAN {formatted(iban)}",
         code="beneficiary_exists",
@@ -272,6 +274,8 @@ def update_beneficiary(
         beneficiary.name = body.name
     if body.bic is not None:
         beneficiary.bic = parse_bic(body.bic) if body.bic else None
+        if beneficiary.bic is not None:
+            check_bic_matches_iban(beneficiary.bic, beneficiary.iban)
     if body.reference_template is not None:
         beneficiary.reference_template = body.reference_template
     beneficiary.updated_at = ctx.now()

@@ -147,13 +147,31 @@ def test_an_invalid_iban_or_bic_is_422_with_its_code(client, app, world, clock):
         assert refused.json()["detail"].startswith("not a valid BIC")
     # Longer than any BIC: refused by the schema before schwifty sees it.
     assert _add(client, admin, bic="BNPAFRPPXXXX").json()["error"] == "invalid_request"
-    added = _add(client, admin, bic="COBADEFF")
+    added = _add(client, admin, bic="BNPAFRPP")
     assert added.status_code == 201, added.text
     changed = client.patch(
         f"/v1/beneficiaries/{added.json()['id']}", json={"bic": "12"}, headers=admin
     )
     assert changed.status_code == 422 and changed.json()["error"] == "invalid_bic"
     assert len(client.get("/v1/beneficiaries", headers=admin).json()["items"]) == 3
+
+
+def test_a_bic_of_another_country_than_the_iban_is_422(client, app, world, clock):
+    admin = _headers(app, world, clock, "acme-admin")
+    # A German bank's BIC beside a French IBAN: the payment would go to the wrong bank.
+    refused = _add(client, admin, bic="COBADEFF")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "bic_country_mismatch"
+    assert "DE" in refused.json()["detail"] and "FR" in refused.json()["detail"]
+    # A Guadeloupe bank (BIC country GP) keeps French IBANs.
+    added = _add(client, admin, bic="BDAFGPGP").json()
+    assert added["bic"] == "BDAFGPGP"
+    changed = client.patch(
+        f"/v1/beneficiaries/{added['id']}", json={"bic": "COBADEFFXXX"}, headers=admin
+    )
+    assert changed.status_code == 422 and changed.json()["error"] == "bic_country_mismatch"
+    kept = client.get(f"/v1/beneficiaries/{added['id']}", headers=admin).json()
+    assert kept["bic"] == "BDAFGPGP"
 
 
 def test_an_account_of_this_bank_is_internal_and_its_owner_stays_unknown(client, app, world, clock):
