@@ -118,10 +118,13 @@ def _move_money(
     key = idempotency.validate_key(key)
     ticket = idempotency.hold(session, actor, key, movement.kind, payload)
     earlier = idempotency.stored(session, ticket)
+    # Whoever may not see the subject learns nothing, not even from how long settling its
+    # payments takes: the gate reads it unlocked, before anything of it is locked. Who may
+    # read an account never changes with its balance, so the locked row needs no second ask.
+    _gate(
+        session, ctx, repository.account_snapshot(session, movement.subject_id), movement.subject_id
+    )
     if earlier is not None:
-        # Nothing moves: the subject is read (unlocked) for the gate, then the answer replays.
-        subject_now = repository.account_snapshot(session, movement.subject_id)
-        _gate(session, ctx, subject_now, movement.subject_id)
         return _replayed(ctx, idempotency.replay(earlier, ticket))
     debited = movement.debited_id
     if debited is not None:
@@ -129,7 +132,9 @@ def _move_money(
         # payment's hold released), in this transaction, locks in their order (debits.py).
         debits.settle_before_debit(session, ctx, debited, movement.account_ids)
     accounts = repository.lock_accounts(session, movement.account_ids)
-    subject = _gate(session, ctx, accounts.get(movement.subject_id), movement.subject_id)
+    subject = accounts.get(movement.subject_id)
+    if subject is None:
+        raise account_not_found(movement.subject_id)
     counterparty = _counterparty(movement, subject, accounts)
     posting = _decide_and_plan(session, ctx, action, movement, subject, counterparty)
     transfer_id = repository.post_transfer(session, posting)

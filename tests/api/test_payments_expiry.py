@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.ledger import debits
 from core.models.iam import PersonSpend, Tenant
+from core.models.payments import Payment
 from core.payments import service as payments
 from tests.factories import bearer, new_key, unit_of_work
 from tests.ledger_checks import assert_ledger_consistent
@@ -226,4 +228,55 @@ def test_a_withdrawal_releases_lapsed_holds_too(client, app, pw, db, clock):
     assert client.get(f"/v1/payments/{payment['id']}", headers=manager).json()["status"] == (
         "expired"
     )
+    assert _held(client, app, pw, clock) == 0
+
+
+def test_a_debit_of_an_account_the_caller_cannot_see_settles_nothing(
+    client, app, pw, db, clock, monkeypatch
+):
+    """Regression: the debit settled the account's lapsed payments before asking whether the
+    caller may see the account: another company's payer made Acme's payment rows lock (and
+    end, until the 404 rolled it back), an answer slower for an account that exists. Now the
+    404 comes first: no settler runs, nothing of Acme's is touched."""
+    payment = _lapse(client, app, pw, clock)
+    settled_for: list[int] = []
+    original = dict(debits._SETTLERS)
+    for name, settler in original.items():
+
+        def spy(session, ctx, account_id, account_ids, settler=settler):  # type: ignore[no-untyped-def]
+            settled_for.append(account_id)
+            settler(session, ctx, account_id, account_ids)
+
+        monkeypatch.setitem(debits._SETTLERS, name, spy)
+    assert original, "core.runtime.compose registered no settler"
+    stranger = bearer(app, pw.world.users["globex-payer"], clock)
+    refused = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": pw.world.account_id("acme-operating"),
+            "to_account_id": pw.world.account_id("globex-main"),
+            "amount": 1_00,
+            "currency": "EUR",
+        },
+        headers={**stranger, "Idempotency-Key": new_key()},
+    )
+    assert refused.status_code == 404, refused.text
+    assert settled_for == []
+    with db.unit_of_work(write=False) as session:
+        row = session.get(Payment, payment["id"])
+        assert row is not None and row.status == "pending_approval" and row.ended_at is None
+    # The account's own payer still settles it on the way.
+    payer = bearer(app, pw.world.users["acme-payer"], clock)
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": pw.world.account_id("acme-operating"),
+            "to_account_id": pw.world.account_id("acme-payroll"),
+            "amount": 1_00,
+            "currency": "EUR",
+        },
+        headers={**payer, "Idempotency-Key": new_key()},
+    )
+    assert moved.status_code == 201, moved.text
+    assert settled_for == [pw.world.account_id("acme-operating")]
     assert _held(client, app, pw, clock) == 0

@@ -1,5 +1,7 @@
-"""One pass per money movement: the accounts are read once (locked), the facts are gathered
-once, the money decision is asked once, and the posting is written. Counted here: the
+"""One pass per money movement: the subject is read once unlocked for the readability gate
+(before anything is locked, so a caller who may not see it locks nothing of it), the accounts
+once locked, the facts are gathered once, the money decision is asked once, and the posting
+is written. Counted here: the
 policy's questions (ctx.policy_queries), the decision log, and the SQL statements sent."""
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def test_a_transfer_reads_each_account_once_and_is_decided_once(db, world, clock
     # questions to the policy over one gathering of facts; one decision in the log.
     assert ctx.policy_queries == 2
     assert [d.action for d in ctx.audit.decisions] == ["transfer.create"]
-    assert counted.matching(_ACCOUNT_READ) == 1, counted.statements
+    assert counted.matching(_ACCOUNT_READ) == 2, counted.statements  # the gate's, the lock's
     assert counted.matching(_GRANT_READ) == 1, counted.statements
     assert counted.matching(_ZONE_READ) == 1, counted.statements
 
@@ -94,7 +96,7 @@ def test_under_a_daily_limit_the_spend_is_read_once_and_written_once(db, world, 
     counted, _ = _move(db, ctx, lambda s, c: ledger.create_transfer(s, c, body, new_key()))
     assert ctx.policy_queries == 2
     assert [d.action for d in ctx.audit.decisions] == ["transfer.create"]
-    assert counted.matching(_ACCOUNT_READ) == 1, counted.statements
+    assert counted.matching(_ACCOUNT_READ) == 2, counted.statements
     assert counted.matching(_ZONE_READ) == 1, counted.statements
     # Today's and this month's totals: the grant's and the person's, read in one statement.
     assert counted.matching(_SPEND_READ) == 1, counted.statements
@@ -126,6 +128,6 @@ def test_a_deposit_reads_each_account_once_and_is_decided_once(db, world, clock)
     assert not result.replayed
     assert ctx.policy_queries == 2
     assert [d.action for d in ctx.audit.decisions] == ["deposit.create"]
-    # The clearing account's id is looked up by the bank and currency; then both accounts are
-    # read once, locked together in id order.
-    assert counted.matching(_ACCOUNT_READ) == 1, counted.statements
+    # The clearing account's id is looked up by the bank and currency; the subject is read for
+    # the gate, then both accounts are read once, locked together in id order.
+    assert counted.matching(_ACCOUNT_READ) == 2, counted.statements
