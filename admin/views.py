@@ -156,9 +156,11 @@ def decimal_text(minor: int | None, currency: str, *, grouped: bool = False) -> 
     if minor is None:
         return ""
     exponent = MINOR_UNITS.get(currency, 2)
-    whole, fraction = divmod(minor, 10**exponent)
+    # divmod of the magnitude: divmod(-123450, 100) is (-1235, 50), which reads -1235.50.
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**exponent)
     digits = f"{whole:,}" if grouped else str(whole)
-    return f"{digits}.{fraction:0{exponent}d}" if exponent else digits
+    return f"{sign}{digits}.{fraction:0{exponent}d}" if exponent else f"{sign}{digits}"
 
 
 def local_time(value: dt.datetime | None, zone: str = "UTC", fmt: str = "%d %b %Y, %H:%M") -> str:

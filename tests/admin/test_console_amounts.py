@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from admin.views import decimal_text
 from tests.admin.console import form_token, sign_in
 
 HOSTILE = ["9e999997", "1e1000000", "1e-1000000", "1" * 10_000, "NaN", "Infinity", "-0"]
@@ -129,3 +130,19 @@ def test_limit_fields_of_grants_roles_and_caps(client, world, typed):
         },
     )
     assert opened.status_code == 422, opened.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "grouped", "text"),
+    [
+        (123450, "EUR", False, "1234.50"),
+        (-123450, "EUR", False, "-1234.50"),  # regression: read -1235.50
+        (-5, "EUR", False, "-0.05"),
+        (-1_234_567_89, "EUR", True, "-1,234,567.89"),
+        (-1500, "JPY", False, "-1500"),
+        (-1234, "KWD", False, "-1.234"),
+        (0, "EUR", False, "0.00"),
+    ],
+)
+def test_decimal_text_keeps_the_sign_outside_the_digits(minor, currency, grouped, text):
+    assert decimal_text(minor, currency, grouped=grouped) == text
