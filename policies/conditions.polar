@@ -202,17 +202,19 @@ passes("change_grants_approver_rights", _grant, request) if
 refuses("change_grants_approver_rights", _grant, request, {}) if
     request.resource.gives_actor_rights = true;
 
-# approver_created_by_requester: "Not created or given rights by the requester lately".
-# Whom the requester created, or gave a grant, within the company's trust days is no second
-# person for the requester: admin A cannot mint a puppet admin to approve A's requests.
-passes("approver_created_by_requester", _grant, request) if
-    request.resource.actor_created_by_requester = false;
-refuses("approver_created_by_requester", _grant, request, {}) if
-    request.resource.actor_created_by_requester = true;
+# approver_tied_to_requester: "Not tied to the requester lately". Whoever is tied to the
+# requester — one of them created the other or gave them a grant within the trust days,
+# directly or through people they created in turn, or someone did so to both —
+# is no second person for the requester: admin A cannot mint a puppet to approve A's requests,
+# nor approve the requests of a puppet A made.
+passes("approver_tied_to_requester", _grant, request) if
+    request.resource.tied_to_requester = false;
+refuses("approver_tied_to_requester", _grant, request, {}) if
+    request.resource.tied_to_requester = true;
 
-# grantee_created_by_approver: "Gives no rights to someone the person created lately". Nor
-# does anyone approve new rights for a user they created, or gave a grant, within those days.
-passes("grantee_created_by_approver", _grant, request) if
-    request.resource.gives_rights_to_actor_creation = false;
-refuses("grantee_created_by_approver", _grant, request, {}) if
-    request.resource.gives_rights_to_actor_creation = true;
+# grantee_tied_to_approver: "Gives no rights to someone tied to the person". Nor does anyone
+# approve new rights for someone tied to them in the same way.
+passes("grantee_tied_to_approver", _grant, request) if
+    request.resource.gives_rights_to_tied_user = false;
+refuses("grantee_tied_to_approver", _grant, request, {}) if
+    request.resource.gives_rights_to_tied_user = true;

@@ -46,11 +46,12 @@
 #       person asking added the beneficiary).
 #   request.resource      change_request.approve, .reject: the change request {status:
 #       "pending" | "applied" | "rejected" | "refused", expires_at (seconds),
-#       requested_by_actor, gives_actor_rights, actor_created_by_requester,
-#       gives_rights_to_actor_creation (true or false: the person asking asked for it; it
-#       gives the person asking new rights; the person asking was created, or given rights,
-#       by the requester within the company's trust days; it gives new rights to someone the
-#       person asking created, or gave rights, within those days)}; its level is "tenant"
+#       requested_by_actor, gives_actor_rights, tied_to_requester,
+#       gives_rights_to_tied_user (true or false: the person asking asked for it; it gives
+#       the person asking new rights; the person asking is tied to the requester; it gives new
+#       rights to someone tied to the person asking — tied: one created the other or gave
+#       them a grant within the trust days, directly or through others, or a third person did
+#       so to both, core/policy/ties.py)}; its level is "tenant"
 #       for a company's change, "bank" for one asked by bank staff.
 #   request.payment       payment.approve, .reject, .cancel: the payment {status
 #       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),
@@ -156,8 +157,8 @@ conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
 conditions("change_request.approve", ["grant_not_yet_valid", "grant_expired",
                                       "change_request_not_pending", "peer_required",
                                       "own_change_request", "change_grants_approver_rights",
-                                      "approver_created_by_requester",
-                                      "grantee_created_by_approver"]);
+                                      "approver_tied_to_requester",
+                                      "grantee_tied_to_approver"]);
 conditions("change_request.reject", ["grant_not_yet_valid", "grant_expired",
                                      "change_request_not_pending", "peer_required"]);
 conditions("change_request.read", ["grant_not_yet_valid", "grant_expired"]);

@@ -92,8 +92,8 @@ condition_text("change_request_not_pending", "Change request awaits a decision")
 condition_text("peer_required",           "Decided by a peer (the company's admins, or the bank's staff)");
 condition_text("own_change_request",      "Not requested by the person");
 condition_text("change_grants_approver_rights", "Gives the person no new rights");
-condition_text("approver_created_by_requester", "Not created or given rights by the requester lately");
-condition_text("grantee_created_by_approver", "Gives no rights to someone the person created lately");
+condition_text("approver_tied_to_requester", "Not tied to the requester lately");
+condition_text("grantee_tied_to_approver", "Gives no rights to someone tied to the person");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).

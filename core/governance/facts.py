@@ -1,6 +1,7 @@
 """The facts the policy decides a change request on (policies/decide.polar documents each):
-where it stands, and how the person asking stands to it — the sock-puppet chain's facts.
-Gathered here; decided by the policy (conditions.polar)."""
+where it stands, and how the person asking stands to it — the sock-puppet chain's facts, the
+ties between people among them (core.policy.ties). Gathered here; decided by the policy
+(conditions.polar)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,25 @@ from core.context import RequestContext
 from core.governance import repository
 from core.governance.kinds import Payload, Target
 from core.models.governance import ChangeRequest
-from core.models.iam import Tenant
+from core.models.iam import Tenant, User
+from core.policy import ties
 from core.policy.facts import Resource
 
-# Whom a bank manager created, or gave a grant, within this many days is no second bank
+# Who is tied to a bank manager by what either did within this many days is no second bank
 # manager for them (a company's own number is its dual_admin_trust_days).
 BANK_TRUST_DAYS = 30
 
 
 def decision_resource(session: Session, ctx: RequestContext, request: ChangeRequest) -> Resource:
-    """The change request as the policy sees it, for the person asking now."""
+    """The change request as the policy sees it, for the person asking now: whether they are
+    tied to the requester, and whether it gives new rights to anyone tied to them (ties since
+    the trust days, either way and through chains: core.policy.ties)."""
     actor = ctx.require_actor()
+    person = session.get(User, actor.user_id)
+    assert person is not None
     gaining = gaining_rights(session, request)
     since = ctx.now() - dt.timedelta(days=trust_days(session, request))
+    tied = ties.ties_of(session, person, since=since)
     return Resource(
         "change_request",
         request.id,
@@ -36,14 +43,8 @@ def decision_resource(session: Session, ctx: RequestContext, request: ChangeRequ
             ("expires_at", int(request.expires_at.timestamp())),
             ("requested_by_actor", request.requested_by_id == actor.user_id),
             ("gives_actor_rights", actor.user_id in gaining),
-            (
-                "actor_created_by_requester",
-                repository.empowered_by(session, [actor.user_id], request.requested_by_id, since),
-            ),
-            (
-                "gives_rights_to_actor_creation",
-                repository.empowered_by(session, gaining, actor.user_id, since),
-            ),
+            ("tied_to_requester", tied.include_any([request.requested_by_id])),
+            ("gives_rights_to_tied_user", tied.include_any(gaining)),
         ),
     )
 
