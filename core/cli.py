@@ -257,7 +257,8 @@ def payments_run() -> None:
 @app.command("purge")
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
-    at least 24), ended console sessions, old sign-in attempts. Run it daily."""
+    at least 24), ended console sessions, old sign-in attempts, and the password hashes of change
+    requests that expired undecided. Run it daily."""
 
     settings = get_settings()
     uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
@@ -267,7 +268,8 @@ def purge() -> None:
     )
     typer.echo(
         f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
-        f"sessions, {purged.sign_in_attempts} sign-in attempts"
+        f"sessions, {purged.sign_in_attempts} sign-in attempts; forgot the password hashes of "
+        f"{purged.change_request_secrets} expired change requests"
     )
 
 

@@ -203,8 +203,8 @@ refuses("change_grants_approver_rights", _grant, request, {}) if
     request.resource.gives_actor_rights = true;
 
 # approver_tied_to_requester: "Not tied to the requester lately". Whoever is tied to the
-# requester — one of them created the other or gave them a grant within the trust days,
-# directly or through people they created in turn, or someone did so to both —
+# requester — one of them created the other, gave them a grant or reset their password within
+# the trust days, directly or through people they created in turn, or someone did so to both —
 # is no second person for the requester: admin A cannot mint a puppet to approve A's requests,
 # nor approve the requests of a puppet A made.
 passes("approver_tied_to_requester", _grant, request) if

@@ -49,9 +49,9 @@
 #       requested_by_actor, gives_actor_rights, tied_to_requester,
 #       gives_rights_to_tied_user (true or false: the person asking asked for it; it gives
 #       the person asking new rights; the person asking is tied to the requester; it gives new
-#       rights to someone tied to the person asking — tied: one created the other or gave
-#       them a grant within the trust days, directly or through others, or a third person did
-#       so to both, core/policy/ties.py)}; its level is "tenant"
+#       rights to someone tied to the person asking — tied: one created the other, gave
+#       them a grant or reset their password within the trust days, directly or through
+#       others, or a third person did so to both, core/policy/ties.py)}; its level is "tenant"
 #       for a company's change, "bank" for one asked by bank staff.
 #   request.payment       payment.approve, .reject, .cancel: the payment {status
 #       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),

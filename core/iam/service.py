@@ -330,12 +330,15 @@ def reset_password(
 def set_password_hash(
     session: Session, ctx: RequestContext, user_id: int, password_hash: str
 ) -> UserPublic:
-    """As reset_password, with the password hashed before (a change request's)."""
+    """As reset_password, with the password hashed before (a change request's). Who reset it
+    is kept: they know the password, which ties them to the user (core.policy.ties)."""
     ctx.audit.attempt("user.manage", target=f"password of user {user_id}")
     user = _load_user(session, ctx, user_id)
     authorize(session, ctx, "user.manage", Resource.of_user(user))
     user.password_hash = password_hash
     user.credentials_changed_at = ctx.now()
+    user.password_reset_by_id = ctx.require_actor().user_id
+    user.password_reset_at = ctx.now()
     session.flush()
     record_change(ctx, "user", user_id, "password_reset", user.tenant_id)
     ctx.audit.done(f"reset the password of {user.username}")

@@ -74,6 +74,10 @@ class User(SQLModel, table=True):
     # Who created the user (None: the seed, onboarding): a user someone created lately is no
     # second person for them (core.governance).
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    # Who last reset the password and when: whoever set it knows it, which ties them to the
+    # user like creating them (core.policy.ties).
+    password_reset_by_id: int | None = Field(default=None, foreign_key="users.id")
+    password_reset_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Tokens issued before this instant are no longer accepted.
     credentials_changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -112,16 +112,16 @@ class Reason(Code):
     approver_tied_to_requester = (
         "approver_tied_to_requester",
         403,
-        "You are tied to the requester (one of you created the other or gave them a grant "
-        "lately, directly or through others, or someone did so to you both): you cannot be "
-        "their second person.",
+        "You are tied to the requester (one of you created the other, gave them a grant or "
+        "reset their password lately, directly or through others, or someone did so to you "
+        "both): you cannot be their second person.",
     )
     grantee_tied_to_approver = (
         "grantee_tied_to_approver",
         403,
-        "This change gives new rights to someone tied to you (one of you created the other or "
-        "gave them a grant lately, directly or through others, or someone did so to you "
-        "both): someone else must approve it.",
+        "This change gives new rights to someone tied to you (one of you created the other, "
+        "gave them a grant or reset their password lately, directly or through others, or "
+        "someone did so to you both): someone else must approve it.",
     )
 
 

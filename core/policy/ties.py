@@ -2,8 +2,10 @@
 on them: approver_tied_to_requester and grantee_tied_to_approver in conditions.polar).
 
 An edge X -> Y is something X did lately that may give X a hold over Y: X created Y
-(users.created_by_id) or gave Y a grant (grants.created_by_id). "Lately" is within the trust
-window: the edge's own time (users.created_at, grants.created_at) is at or after `since`; an
+(users.created_by_id), gave Y a grant (grants.created_by_id), or was the last to reset Y's
+password (users.password_reset_by_id: whoever set a password knows it, a takeover as good as
+creating the user). "Lately" is within the trust window: the edge's own time
+(users.created_at, grants.created_at, users.password_reset_at) is at or after `since`; an
 older edge does not count.
 
 A user's *lineage* is the user and everyone who reaches them along such edges, through any
@@ -13,10 +15,11 @@ does not matter), or someone reaches both (A created B and C: B and C are both A
 neither is a second person for the other).
 
 Closed by it: a puppet approving its maker's requests, the maker approving its puppet's,
-chains of puppets either way, two puppets of one maker, and new rights for anyone tied to the
-approver. Not a tie: two people who each did something to the same third person (two admins
-who both gave one payer a grant): neither got a hold over the other by it, and counting it
-would deadlock every company whose two admins share their work.
+chains of puppets either way, two puppets of one maker, a password reset standing in for a
+creation, and new rights for anyone tied to the approver. Not a tie: two people who each did
+something to the same third person (two admins who both gave one payer a grant): neither got
+a hold over the other by it, and counting it would deadlock every company whose two admins
+share their work.
 
 The walk stays among peers: it passes only through users of the same company (for a
 company's people), or only through the same bank's staff (for bank staff). A bank manager who
@@ -126,8 +129,8 @@ def ties_of(session: Session, person: User, *, since: dt.datetime, cap: int = MA
 
 
 def _reaching(frontier: set[int], peers: Peers, since: dt.datetime) -> Select[int | None]:
-    """The peers with an edge since `since` into a user of `frontier`: who created them, or
-    gave them a grant."""
+    """The peers with an edge since `since` into a user of `frontier`: who created them, gave
+    them a grant, or reset their password last."""
     ids = sorted(frontier)
     creators = select(col(User.created_by_id)).where(
         col(User.id).in_(ids), col(User.created_at) >= since
@@ -135,5 +138,8 @@ def _reaching(frontier: set[int], peers: Peers, since: dt.datetime) -> Select[in
     grantors = select(col(Grant.created_by_id)).where(
         col(Grant.user_id).in_(ids), col(Grant.created_at) >= since
     )
-    edges = union(creators, grantors).subquery()
+    resetters = select(col(User.password_reset_by_id)).where(
+        col(User.id).in_(ids), col(User.password_reset_at) >= since
+    )
+    edges = union(creators, grantors, resetters).subquery()
     return select(col(User.id)).where(col(User.id).in_(select(edges.c[0])), peers.admits())

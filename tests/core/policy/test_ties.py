@@ -19,8 +19,9 @@ Tied = Callable[[str, str], bool]
 
 @pytest.fixture
 def graph(db, world, clock):  # type: ignore[no-untyped-def]
-    """acme-admin made B (who made C) and D, and gave F a grant; G was made 40 days ago;
-    E made by nobody; the bank manager made acme's X and Y."""
+    """acme-admin made B (who made C) and D, gave F a grant and reset H's password (and K's,
+    40 days ago); G was made 40 days ago; E made by nobody; the bank manager made acme's X
+    and Y."""
     now = clock.now()
     acme = world.tenants["acme"]
     with db.unit_of_work() as session:
@@ -50,6 +51,12 @@ def graph(db, world, clock):  # type: ignore[no-untyped-def]
         user("g", "acme-admin", days_ago=40)
         user("x", "manager")
         user("y", "manager")
+        for name, days_ago in (("h", 0), ("k", 40)):
+            user(name, None)
+            reset = session.get(User, ids[name])
+            assert reset is not None
+            reset.password_reset_by_id = ids["acme-admin"]
+            reset.password_reset_at = now - dt.timedelta(days=days_ago)
         role = iam.builtin_role(session, "payer", bank_id=acme.bank_id, tenant_id=acme.id)
         f = session.get(User, ids["f"])
         assert f is not None
@@ -81,6 +88,11 @@ def test_two_puppets_of_one_maker_are_tied(graph):
 
 def test_a_grant_given_ties_like_a_creation(graph):
     assert graph("f", "acme-admin") and graph("f", "d")
+
+
+def test_a_password_reset_ties_like_a_creation(graph):
+    assert graph("h", "acme-admin") and graph("acme-admin", "h") and graph("h", "b")
+    assert not graph("k", "acme-admin")  # reset 40 days ago: past the window
 
 
 def test_who_nobody_reached_lately_is_tied_to_nobody(graph):
