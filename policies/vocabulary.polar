@@ -89,7 +89,7 @@ condition_text("approval_group_not_needed", "Fills a place the panel still has")
 condition_text("approval_limit_exceeded", "Within the approval limit");
 condition_text("approval_daily_limit_exceeded", "Within the daily approval limit");
 condition_text("change_request_not_pending", "Change request awaits a decision");
-condition_text("peer_required",           "Decided by a peer (the company's admins, or the bank's staff)");
+condition_text("peer_required",           "Decided by a peer (the company's admins, the bank's staff, or for a policy version the staff of its author's bank)");
 condition_text("own_change_request",      "Not requested by the person");
 condition_text("change_grants_approver_rights", "Gives the person no new rights");
 condition_text("approver_tied_to_requester", "Not tied to the requester lately");

@@ -18,10 +18,6 @@ from core.models.iam import Tenant, User
 from core.policy import ties
 from core.policy.facts import Resource
 
-# Who is tied to a bank manager by what either did within this many days is no second bank
-# manager for them (a company's own number is its dual_admin_trust_days).
-BANK_TRUST_DAYS = 30
-
 
 def decision_resource(session: Session, ctx: RequestContext, request: ChangeRequest) -> Resource:
     """The change request as the policy sees it, for the person asking now: whether they are
@@ -68,7 +64,7 @@ def gaining_rights(session: Session, request: ChangeRequest) -> set[int]:
 
 def trust_days(session: Session, request: ChangeRequest) -> int:
     if request.tenant_id is None:
-        return BANK_TRUST_DAYS
+        return ties.BANK_TRUST_DAYS
     tenant = session.get(Tenant, request.tenant_id)
     assert tenant is not None
     return tenant.dual_admin_trust_days

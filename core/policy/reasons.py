@@ -97,7 +97,7 @@ class Reason(Code):
         "peer_required",
         403,
         "A company's change requests are decided by its corporate admins; bank staff's by "
-        "a second bank manager.",
+        "a second bank manager; a version of the policy by the staff of its author's bank.",
     )
     own_change_request = (
         "own_change_request",
@@ -112,9 +112,9 @@ class Reason(Code):
     approver_tied_to_requester = (
         "approver_tied_to_requester",
         403,
-        "You are tied to the requester (one of you created the other, gave them a grant or "
-        "reset their password lately, directly or through others, or someone did so to you "
-        "both): you cannot be their second person.",
+        "You are tied to the requester (of a policy version: its author) — one of you "
+        "created the other, gave them a grant or reset their password lately, directly or "
+        "through others, or someone did so to you both: you cannot be their second person.",
     )
     grantee_tied_to_approver = (
         "grantee_tied_to_approver",

@@ -32,7 +32,8 @@ large means hundreds of people created or empowered one another within the windo
 ordinary company or bank does.
 
 Queries only, beside the policy's other fact queries (core.policy.repository), below the
-services that ask (core.governance for change requests)."""
+services that ask: core.governance (change requests) and core.policy_versions (versions of the
+policy, decided among the author's bank's staff)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ from core.models.iam import Grant, User
 
 # The most users one walk reaches beyond those it starts from; past it, "tied" (fails closed).
 MAX_REACHED = 500
+# Among a bank's staff, ties count for this many days (a company's own number is its
+# dual_admin_trust_days).
+BANK_TRUST_DAYS = 30
 
 
 @dataclass(frozen=True)
