@@ -14,7 +14,7 @@ from core.context import RequestContext
 from core.governance import repository
 from core.governance.kinds import Payload, Target
 from core.models.governance import ChangeRequest
-from core.models.iam import Tenant, User
+from core.models.iam import Bank, Tenant, User
 from core.policy import ties
 from core.policy.facts import Resource
 
@@ -63,8 +63,12 @@ def gaining_rights(session: Session, request: ChangeRequest) -> set[int]:
 
 
 def trust_days(session: Session, request: ChangeRequest) -> int:
+    """For how many days ties count: the company's dual_admin_trust_days, or the bank's for
+    its own requests."""
     if request.tenant_id is None:
-        return ties.BANK_TRUST_DAYS
+        bank = session.get(Bank, request.bank_id)
+        assert bank is not None
+        return bank.dual_admin_trust_days
     tenant = session.get(Tenant, request.tenant_id)
     assert tenant is not None
     return tenant.dual_admin_trust_days

@@ -189,6 +189,7 @@ def bank_public(bank: Bank) -> BankPublic:
         dual_admin_mandatory=bank.dual_admin_mandatory,
         dual_control=bank.dual_control,
         change_request_hours=bank.change_request_hours,
+        dual_admin_trust_days=bank.dual_admin_trust_days,
     )
 
 
@@ -440,8 +441,8 @@ def get_bank(session: Session, ctx: RequestContext) -> BankPublic:
 
 def update_bank_settings(session: Session, ctx: RequestContext, body: BankSettings) -> BankPublic:
     """Set the bank's rules for change: dual administration for new customers (and whether
-    it is mandatory), dual control over its managers, how long a request waits. Making it
-    mandatory turns it on for every customer."""
+    it is mandatory), dual control over its managers, how long a request waits, for how many
+    days its staff's ties count. Making it mandatory turns it on for every customer."""
     actor = ctx.require_actor()
     ctx.audit.attempt("tenant.manage", target="the bank's rules for change")
     resource = Resource.of_bank(actor.bank_id)

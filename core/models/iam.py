@@ -30,6 +30,9 @@ class Bank(SQLModel, table=True):
     dual_control: bool = Field(default=False)
     # A change request waits this many hours for its second person, then expires.
     change_request_hours: int = Field(default=72, ge=1, le=720)
+    # What one of its staff did to another within this many days ties them: no second person
+    # for each other's change requests or policy versions (core.policy.ties).
+    dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -51,8 +54,8 @@ class Tenant(SQLModel, table=True):
     # A payment waiting for approval expires after this many days.
     payment_expiry_days: int = Field(default=7, ge=1, le=30)
     # Dual administration: a corporate admin's change to users, roles, grants or rules waits
-    # for a second corporate admin; who was created or given rights by the requester within
-    # this many days is no second person for that requester (core.governance).
+    # for a second corporate admin; who is tied to the requester by what either did within
+    # this many days is no second person for that requester (core.policy.ties).
     dual_admin: bool = Field(default=False)
     dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -49,9 +49,6 @@ from core.models.iam import Grant, User
 
 # The most users one walk reaches beyond those it starts from; past it, "tied" (fails closed).
 MAX_REACHED = 500
-# Among a bank's staff, ties count for this many days (a company's own number is its
-# dual_admin_trust_days).
-BANK_TRUST_DAYS = 30
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ author is staff of the asking person's bank; a deploy's version has no author, a
 staff may decide it), `proposed_by_actor`, `approved_by_actor` (its current approval),
 `rollback` (it was in force before), and `tied_to_requester`: the asking person is tied to its
 author among their bank's staff — or, activating a rollback, to who approved it afresh
-(core.policy.ties, within the bank's trust days)."""
+(core.policy.ties, within the bank's dual_admin_trust_days)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from core.context import RequestContext
-from core.models.iam import User
+from core.models.iam import Bank, User
 from core.models.policy_versions import PolicyVersion
 from core.policy import ties
 from core.policy.facts import Resource
@@ -60,6 +60,7 @@ def _tied_to_requester(
     if not wanted:
         return False
     person = session.get(User, ctx.require_actor().user_id)
-    assert person is not None
-    since = ctx.now() - dt.timedelta(days=ties.BANK_TRUST_DAYS)
+    bank = session.get(Bank, ctx.require_actor().bank_id)
+    assert person is not None and bank is not None
+    since = ctx.now() - dt.timedelta(days=bank.dual_admin_trust_days)
     return ties.ties_of(session, person, since=since).include_any(wanted)
