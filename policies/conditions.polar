@@ -207,7 +207,8 @@ refuses("own_change_request", _grant, request, {}) if
     request.resource.requested_by_actor = true;
 
 # change_grants_approver_rights: "Gives the person no new rights". Nobody approves a request
-# that gives themselves new rights (a grant to them, a role they hold, their reactivation).
+# that gives themselves new rights (a grant to them, or a change that widens one of theirs or
+# a role they hold; their reactivation).
 passes("change_grants_approver_rights", _grant, request) if
     request.resource.gives_actor_rights = false;
 refuses("change_grants_approver_rights", _grant, request, {}) if

@@ -11,7 +11,7 @@ import json
 from sqlalchemy.orm import Session
 
 from core.context import RequestContext
-from core.governance import repository
+from core.governance import repository, widening
 from core.governance.kinds import Payload, Target
 from core.models.governance import ChangeRequest
 from core.models.iam import Bank, Tenant, User
@@ -46,16 +46,18 @@ def decision_resource(session: Session, ctx: RequestContext, request: ChangeRequ
 
 
 def gaining_rights(session: Session, request: ChangeRequest) -> set[int]:
-    """The users the change gives new rights: a grant's grantee (given or changed), a role's
-    holders (its permissions or limits changed), a user reactivated."""
+    """The users the change gives new rights: a grant's grantee (given, or changed in a way
+    that widens it), a role's holders (its permissions or limits widened: core.governance.
+    widening), a user reactivated. A change that only narrows gives nobody new rights."""
     target: Target = json.loads(request.target)
     payload: Payload = json.loads(request.payload)
+    before, after = repository.loads(request.before), repository.loads(request.after)
     if request.kind == "grant.create":
         return {int(payload["user_id"])}
-    if request.kind == "grant.update":
+    if request.kind == "grant.update" and widening.grant_widens(before, after):
         grantee = repository.grantee_of(session, int(target["grant_id"]))
         return {grantee} if grantee is not None else set()
-    if request.kind == "role.update":
+    if request.kind == "role.update" and widening.role_widens(before, after):
         return repository.holders_of_role(session, int(target["role_id"]))
     if request.kind == "user.update" and payload.get("is_active") is True:
         return {int(target["user_id"])}

@@ -201,3 +201,49 @@ def test_bank_staff_are_tied_the_same_way(client, app, db, world, clock):
     refused = _approve(client, asked.json()["id"], manager)
     assert refused.status_code == 403 and refused.json()["error"] == "approver_tied_to_requester"
     assert _approve(client, asked.json()["id"], second).json()["status"] == "applied"
+
+
+def test_narrowing_the_rights_of_someone_tied_to_the_approver_needs_no_third_person(
+    client, app, db, world, clock
+):
+    """acme-admin gave the bookkeeper a grant (so they are tied): lowering its limit, or
+    taking a permission from a role the bookkeeper holds, gives nobody new rights, and
+    acme-admin may approve it; raising the limit, or adding a permission, they may not."""
+    first, second = _setup(app, db, world, clock)
+    bookkeeper = world.user_id("acme-bookkeeper")
+    given = _ask_grant(client, first, bookkeeper, _payer_role(client, first))
+    grant_id = _approve(client, given.json()["id"], second).json()["result_id"]
+
+    def limit(per_transfer: int) -> Any:
+        return client.patch(
+            f"/v1/grants/{grant_id}",
+            json={"limits": {"currency": "EUR", "per_transfer": per_transfer}},
+            headers=second,
+        )
+
+    lower = limit(100_00)
+    lowered = _approve(client, lower.json()["id"], first)
+    assert lowered.status_code == 200 and lowered.json()["status"] == "applied", lowered.text
+    higher = limit(900_00)
+    refused = _approve(client, higher.json()["id"], first)
+    assert refused.status_code == 403 and refused.json()["error"] == "grantee_tied_to_approver"
+
+    role = client.post(
+        "/v1/roles",
+        json={"name": "Reader", "permissions": ["account.read", "statement.read"]},
+        headers=second,
+    )
+    role_id = _approve(client, role.json()["id"], first).json()["result_id"]
+    held = _ask_grant(client, first, bookkeeper, role_id)
+    assert _approve(client, held.json()["id"], second).json()["status"] == "applied"
+
+    def permissions(*names: str) -> Any:
+        return client.patch(
+            f"/v1/roles/{role_id}", json={"permissions": list(names)}, headers=second
+        )
+
+    fewer = permissions("account.read")
+    assert _approve(client, fewer.json()["id"], first).json()["status"] == "applied"
+    more = permissions("account.read", "beneficiary.read")
+    refused = _approve(client, more.json()["id"], first)
+    assert refused.status_code == 403 and refused.json()["error"] == "grantee_tied_to_approver"
