@@ -24,7 +24,7 @@ from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.models.policy_versions import DEPLOYMENT_SCOPE, ActivePolicy, PolicyVersion
+from core.models.policy_versions import ActivePolicy, PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy.engine import PolicyEngine, PolicyFile
 from core.policy.replay import DEFAULT_WINDOW, Impact
@@ -270,7 +270,7 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
     row.activated_at = now
     row.retired_at = None
     assert row.id is not None
-    serial = _point_to(session, pointer, row.id, now)
+    serial = repo.point_to(session, pointer, row.id, now)
     repo.notify(session, serial)
     session.flush()
     before = ActivationChange(
@@ -314,48 +314,6 @@ def impact(
     )
 
 
-# -- the deploy's version ------------------------------------------------------------------
-
-
-def record_bundled(
-    session: Session,
-    files: list[PolicyFile],
-    *,
-    now: dt.datetime,
-    cases: dict[str, str] | None = None,
-) -> str | None:
-    """The rule for a deploy: the files it ships (policies/), if no stored version has their
-    hash, are recorded as a version of origin "deploy" and put in force (a code release is
-    reviewed by its own pipeline; what changes through the API goes through four eyes). Files
-    already stored change nothing: a version activated since keeps being the one in force.
-    `cases` (policies/tests, by file name) are kept with it: what a proposal edits beside the
-    rules. Answers the new version's hash, or None."""
-    hash_ = _hash(files)
-    repo.serialize_activations(session)
-    if repo.version_by_hash(session, hash_) is not None:
-        return None
-    pointer = repo.active_pointer(session, lock=True)
-    row = PolicyVersion(
-        hash=hash_,
-        files={f.name: f.text for f in sorted(files, key=lambda f: f.name)},
-        note="the files this deploy ships (policies/)",
-        origin="deploy",
-        created_at=now,
-        status="active",
-        activated_at=now,
-        validation={},
-        cases=dict(sorted((cases or {}).items())),
-    )
-    session.add(row)
-    session.flush()
-    _retire(session, pointer, now)
-    assert row.id is not None
-    serial = _point_to(session, pointer, row.id, now)
-    repo.notify(session, serial)
-    session.flush()
-    return hash_
-
-
 # -- helpers -------------------------------------------------------------------------------
 
 
@@ -393,21 +351,6 @@ def _retire(
         previous.approved_by_id = None
         previous.approved_at = None
     return previous
-
-
-def _point_to(
-    session: Session, pointer: ActivePolicy | None, version_id: int, now: dt.datetime
-) -> int:
-    if pointer is None:
-        pointer = ActivePolicy(
-            scope=DEPLOYMENT_SCOPE, version_id=version_id, serial=1, changed_at=now
-        )
-        session.add(pointer)
-    else:
-        pointer.version_id = version_id
-        pointer.serial += 1
-        pointer.changed_at = now
-    return pointer.serial
 
 
 def _log(
