@@ -110,6 +110,18 @@ def ident(form: FormData, name: str) -> int | None:
     return int(value) if value.isdigit() and 1 <= int(value) <= MAX_ID else None
 
 
+def whole_numbers(entry: Entry, typed: dict[str, str]) -> dict[str, int]:
+    """The typed fields as whole numbers; each that is not one is marked beside its field
+    (the schema then checks the range)."""
+    numbers = {}
+    for name, value in typed.items():
+        if value.isdigit():
+            numbers[name] = int(value)
+        else:
+            entry.error(name, "Enter a whole number.")
+    return numbers
+
+
 def new_key() -> str:
     """A fresh idempotency key for a money-moving form: the page carries it, so sending the
     form twice (a double click, a retry after a network error) makes one movement."""

@@ -87,6 +87,7 @@ NOTICES = {
     "beneficiary-approved": "Beneficiary approved: it can be paid now.",
     "beneficiary-deleted": "Beneficiary deleted.",
     "tenant-updated": "Payment rules saved.",
+    "bank-updated": "Bank settings saved.",
     "change-requested": (
         "Sent for approval: dual administration is on, so this change applies only once a "
         "second person approves it."

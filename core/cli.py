@@ -66,16 +66,16 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 
 def _record_bundled_policy(settings: Settings) -> None:
-    """The deploy's rule (core.policy_versions.service.record_bundled): the bundled files,
-    if no stored version has them, become the version in force."""
+    """The deploy's rule (core.policy_versions.bootstrap): the bundled files are the first
+    version in force, or proposed when they differ from the version in force (never put in
+    force over it); it says which, and a start goes on whatever it found."""
     db = Database(settings.database_url)
     try:
         with db.unit_of_work() as session:
-            recorded = policy_commands.record_bundled(session, settings.policy_dir)
+            done = policy_commands.record_bundled(session, settings.policy_dir)
     finally:
         db.dispose()
-    if recorded:
-        typer.echo(f"policy version {recorded} (the files in {settings.policy_dir}) is in force")
+    typer.echo(f"{done.sentence()} (the files in {settings.policy_dir})")
 
 
 @db_app.command("current")
@@ -257,7 +257,8 @@ def payments_run() -> None:
 @app.command("purge")
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
-    at least 24), ended console sessions, old sign-in attempts. Run it daily."""
+    at least 24), ended console sessions, old sign-in attempts, and the password hashes of change
+    requests that expired undecided. Run it daily."""
 
     settings = get_settings()
     uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
@@ -267,7 +268,8 @@ def purge() -> None:
     )
     typer.echo(
         f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
-        f"sessions, {purged.sign_in_attempts} sign-in attempts"
+        f"sessions, {purged.sign_in_attempts} sign-in attempts; forgot the password hashes of "
+        f"{purged.change_request_secrets} expired change requests"
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import CursorResult, Delete, delete, or_
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from core.governance.payloads import forget_expired_secrets
 from core.models.ledger import IdempotencyRecord
 from core.models.sessions import ConsoleSession, SignInAttempt
 
@@ -24,11 +25,14 @@ class Purged:
     idempotency_keys: int
     console_sessions: int
     sign_in_attempts: int
+    # Change requests that expired undecided, whose new password's hash was forgotten.
+    change_request_secrets: int = 0
 
 
 def purge(session: Session, now: dt.datetime, *, idempotency_retention: dt.timedelta) -> Purged:
     """Delete idempotency keys past their retention (never less than 24 hours), console
-    sessions that ended a while ago, and old sign-in attempts. Ledger rows are never purged."""
+    sessions that ended a while ago, and old sign-in attempts; forget the password hashes of
+    change requests that expired undecided. Ledger rows are never purged."""
     if idempotency_retention < dt.timedelta(hours=24):
         raise ValueError("idempotency keys are kept at least 24 hours")
     keys = _deleted(
@@ -47,7 +51,8 @@ def purge(session: Session, now: dt.datetime, *, idempotency_retention: dt.timed
     attempts = _deleted(
         session, delete(SignInAttempt).where(col(SignInAttempt.at) < now - SIGN_IN_ATTEMPTS_KEPT)
     )
-    return Purged(keys or 0, sessions or 0, attempts or 0)
+    secrets = forget_expired_secrets(session, now)
+    return Purged(keys or 0, sessions or 0, attempts or 0, secrets)
 
 
 def _deleted(session: Session, statement: Delete) -> int:

@@ -27,7 +27,8 @@ from core.iam.sessions import check_credentials
 from core.models.iam import actor_of
 from core.policy import engine as policy_engine
 from core.policy.engine import files_of
-from core.policy_versions import service
+from core.policy_versions import bootstrap, service
+from core.policy_versions.bootstrap import Bootstrapped
 from core.policy_versions.diff import FileDiff
 from core.policy_versions.reload import PolicyWatcher
 from core.policy_versions.schemas import ImpactRequest, PolicyProposal
@@ -41,11 +42,12 @@ UserOption = typer.Option(
 )
 
 
-def record_bundled(session: Session, policy_dir: Path) -> str | None:
-    """The bundled files as the version in force, if no stored version has them (with the
-    cases of policy_dir/tests)."""
+def record_bundled(session: Session, policy_dir: Path) -> Bootstrapped:
+    """The deploy's rule for the files of policy_dir, with the cases of policy_dir/tests
+    (core.policy_versions.bootstrap): in force the first time, proposed when they differ
+    from the version in force, never put in force over it."""
     cases = {p.name: p.read_text(encoding="utf-8") for p in sorted(policy_dir.glob("tests/*.yaml"))}
-    return service.record_bundled(session, files_of(policy_dir), now=utcnow(), cases=cases)
+    return bootstrap.record_bundled(session, files_of(policy_dir), now=utcnow(), cases=cases)
 
 
 def add_commands(policy_app: typer.Typer) -> None:

@@ -182,13 +182,24 @@ refuses("change_request_not_pending", _grant, request, {status: "expired"}) if
 # peer_required: "Decided by a peer". A company's change is decided by its own people (its
 # corporate admins), a change bank staff asked for by bank staff (a second bank manager).
 passes("peer_required", _grant, request) if
+    request.resource.type != "policy_version" and
     request.resource.level = "tenant" and request.actor.kind = "customer";
 passes("peer_required", _grant, request) if
+    request.resource.type != "policy_version" and
     request.resource.level = "bank" and request.actor.kind = "staff";
 refuses("peer_required", _grant, request, {}) if
+    request.resource.type != "policy_version" and
     request.resource.level = "tenant" and request.actor.kind = "staff";
 refuses("peer_required", _grant, request, {}) if
+    request.resource.type != "policy_version" and
     request.resource.level = "bank" and request.actor.kind = "customer";
+# A version of the policy is decided by the staff of the bank whose staff proposed it (every
+# bank reads it; one the deploy proposed, with no author, any bank's staff decide).
+passes("peer_required", _grant, request) if
+    request.resource.type = "policy_version" and request.resource.proposed_in_actor_bank = true;
+refuses("peer_required", _grant, request, {}) if
+    request.resource.type = "policy_version" and
+    request.resource.proposed_in_actor_bank = false;
 
 # own_change_request: "Not requested by the person". Nobody approves their own request.
 passes("own_change_request", _grant, request) if request.resource.requested_by_actor = false;
@@ -196,23 +207,27 @@ refuses("own_change_request", _grant, request, {}) if
     request.resource.requested_by_actor = true;
 
 # change_grants_approver_rights: "Gives the person no new rights". Nobody approves a request
-# that gives themselves new rights (a grant to them, a role they hold, their reactivation).
+# that gives themselves new rights (a grant to them, or a change that widens one of theirs or
+# a role they hold; their reactivation).
 passes("change_grants_approver_rights", _grant, request) if
     request.resource.gives_actor_rights = false;
 refuses("change_grants_approver_rights", _grant, request, {}) if
     request.resource.gives_actor_rights = true;
 
-# approver_created_by_requester: "Not created or given rights by the requester lately".
-# Whom the requester created, or gave a grant, within the company's trust days is no second
-# person for the requester: admin A cannot mint a puppet admin to approve A's requests.
-passes("approver_created_by_requester", _grant, request) if
-    request.resource.actor_created_by_requester = false;
-refuses("approver_created_by_requester", _grant, request, {}) if
-    request.resource.actor_created_by_requester = true;
+# approver_tied_to_requester: "Not tied to the requester lately". Whoever is tied to the
+# requester (one of them created the other, gave them a grant or reset their password within
+# the trust days, directly or through people they created in turn, or someone did so to both)
+# is no second person for the requester: admin A cannot mint a puppet to approve A's requests,
+# nor approve the requests of a puppet A made. The same holds for a version of the policy: its
+# author is its requester (and, for a rollback, who approved it afresh), among the bank's staff.
+passes("approver_tied_to_requester", _grant, request) if
+    request.resource.tied_to_requester = false;
+refuses("approver_tied_to_requester", _grant, request, {}) if
+    request.resource.tied_to_requester = true;
 
-# grantee_created_by_approver: "Gives no rights to someone the person created lately". Nor
-# does anyone approve new rights for a user they created, or gave a grant, within those days.
-passes("grantee_created_by_approver", _grant, request) if
-    request.resource.gives_rights_to_actor_creation = false;
-refuses("grantee_created_by_approver", _grant, request, {}) if
-    request.resource.gives_rights_to_actor_creation = true;
+# grantee_tied_to_approver: "Gives no rights to someone tied to the person". Nor does anyone
+# approve new rights for someone tied to them in the same way.
+passes("grantee_tied_to_approver", _grant, request) if
+    request.resource.gives_rights_to_tied_user = false;
+refuses("grantee_tied_to_approver", _grant, request, {}) if
+    request.resource.gives_rights_to_tied_user = true;

@@ -46,12 +46,19 @@
 #       person asking added the beneficiary).
 #   request.resource      change_request.approve, .reject: the change request {status:
 #       "pending" | "applied" | "rejected" | "refused", expires_at (seconds),
-#       requested_by_actor, gives_actor_rights, actor_created_by_requester,
-#       gives_rights_to_actor_creation (true or false: the person asking asked for it; it
-#       gives the person asking new rights; the person asking was created, or given rights,
-#       by the requester within the company's trust days; it gives new rights to someone the
-#       person asking created, or gave rights, within those days)}; its level is "tenant"
+#       requested_by_actor, gives_actor_rights, tied_to_requester,
+#       gives_rights_to_tied_user (true or false: the person asking asked for it; it gives
+#       the person asking new rights; the person asking is tied to the requester; it gives new
+#       rights to someone tied to the person asking; tied: one created the other, gave
+#       them a grant or reset their password within the trust days, directly or through
+#       others, or a third person did so to both, core/policy/ties.py)}; its level is "tenant"
 #       for a company's change, "bank" for one asked by bank staff.
+#   request.resource      policy_version.approve, .reject, .activate: the version
+#       {proposed_in_actor_bank, proposed_by_actor, approved_by_actor, rollback,
+#       tied_to_requester} (true or false: its author is staff of the bank of the person
+#       asking, or it came with a deploy; the person asking proposed it; gave its current
+#       approval; it was in force before; the person asking is tied to its author, or for a
+#       rollback to who approved it afresh, as for change requests); its level is "bank".
 #   request.payment       payment.approve, .reject, .cancel: the payment {status
 #       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),
 #       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
@@ -156,20 +163,22 @@ conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
 conditions("change_request.approve", ["grant_not_yet_valid", "grant_expired",
                                       "change_request_not_pending", "peer_required",
                                       "own_change_request", "change_grants_approver_rights",
-                                      "approver_created_by_requester",
-                                      "grantee_created_by_approver"]);
+                                      "approver_tied_to_requester",
+                                      "grantee_tied_to_approver"]);
 conditions("change_request.reject", ["grant_not_yet_valid", "grant_expired",
                                      "change_request_not_pending", "peer_required"]);
 conditions("change_request.read", ["grant_not_yet_valid", "grant_expired"]);
-# A version of the policy: approved (or rejected) by someone other than who proposed it, and
-# put in force by someone other than who proposed it; an earlier version put in force again
-# (a rollback) needs a fresh approval, and someone other than that approver activates it.
-conditions("policy_version.approve", ["grant_not_yet_valid", "grant_expired",
-                                      "self_approval_forbidden"]);
-conditions("policy_version.reject", ["grant_not_yet_valid", "grant_expired",
-                                     "self_approval_forbidden"]);
-conditions("policy_version.activate", ["grant_not_yet_valid", "grant_expired",
-                                       "self_approval_forbidden"]);
+# A version of the policy: decided by staff of its author's bank; approved (or rejected) by
+# someone other than who proposed it, and put in force by someone other than who proposed it;
+# an earlier version put in force again (a rollback) needs a fresh approval, and someone other
+# than that approver activates it; never by someone tied to them (conditions.polar).
+conditions("policy_version.approve", ["grant_not_yet_valid", "grant_expired", "peer_required",
+                                      "self_approval_forbidden", "approver_tied_to_requester"]);
+conditions("policy_version.reject", ["grant_not_yet_valid", "grant_expired", "peer_required",
+                                     "self_approval_forbidden", "approver_tied_to_requester"]);
+conditions("policy_version.activate", ["grant_not_yet_valid", "grant_expired", "peer_required",
+                                       "self_approval_forbidden",
+                                       "approver_tied_to_requester"]);
 conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                             "role_not_assignable", "exceeds_cap"]);
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",

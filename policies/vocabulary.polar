@@ -89,11 +89,11 @@ condition_text("approval_group_not_needed", "Fills a place the panel still has")
 condition_text("approval_limit_exceeded", "Within the approval limit");
 condition_text("approval_daily_limit_exceeded", "Within the daily approval limit");
 condition_text("change_request_not_pending", "Change request awaits a decision");
-condition_text("peer_required",           "Decided by a peer (the company's admins, or the bank's staff)");
+condition_text("peer_required",           "Decided by a peer (the company's admins, the bank's staff, or for a policy version the staff of its author's bank)");
 condition_text("own_change_request",      "Not requested by the person");
 condition_text("change_grants_approver_rights", "Gives the person no new rights");
-condition_text("approver_created_by_requester", "Not created or given rights by the requester lately");
-condition_text("grantee_created_by_approver", "Gives no rights to someone the person created lately");
+condition_text("approver_tied_to_requester", "Not tied to the requester lately");
+condition_text("grantee_tied_to_approver", "Gives no rights to someone tied to the person");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).

@@ -113,3 +113,51 @@ def with_policy_versions(db: Database, world: World, clock: Clock) -> dict[str, 
         return ids
 
     return unit_of_work(db, clock).run(build)
+
+
+def other_bank_officer(db: Database, passwords: Passwords, clock: Clock) -> User:
+    """other-officer: the compliance officer of a second bank the deployment serves."""
+
+    def build(session: Session, _ctx: RequestContext) -> User:
+        bank = iam.create_bank(session, "Other Bank")
+        assert bank.id is not None
+        user = iam.create_user(
+            session,
+            passwords,
+            bank_id=bank.id,
+            tenant_id=None,
+            username="other-officer",
+            display_name="Other Officer",
+            password=PASSWORD,
+            now=clock.now(),
+        )
+        role = iam.builtin_role(session, "compliance_officer", bank_id=bank.id, tenant_id=None)
+        iam.grant_role(session, user, role, now=clock.now())
+        session.expunge(user)
+        return user
+
+    return unit_of_work(db, clock).run(build)
+
+
+def stored_version(db: Database, clock: Clock, author_id: int | None, note: str) -> int:
+    """A proposed version of the bundled files (a comment of its own), by `author_id`
+    (None: the deploy's). Written directly, as with_policy_versions does."""
+
+    def build(session: Session, _ctx: RequestContext) -> int:
+        files = bundled_files()
+        files["machinery.polar"] += f"\n# {note}\n"
+        row = PolicyVersion(
+            hash=PolicyEngine.version_of_files([PolicyFile(n, t) for n, t in files.items()]),
+            files=files,
+            note=note,
+            origin="proposal" if author_id else "deploy",
+            author_id=author_id,
+            created_at=clock.now(),
+            status="proposed",
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+    return unit_of_work(db, clock).run(build)

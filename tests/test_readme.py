@@ -120,7 +120,7 @@ def test_make_run_says_what_it_is_doing_before_installing(tmp_path: Path) -> Non
 def test_the_policy_versions_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
     # As `make run` leaves it: the bundled files are version 1, in force; the demo seeded.
     with db.unit_of_work() as session:
-        assert policy_commands.record_bundled(session, REPO_ROOT / "policies")
+        assert policy_commands.record_bundled(session, REPO_ROOT / "policies").outcome == "first"
         assert demo.seed(session, app.state.services.passwords, clock)
     watcher = app.state.policy_watcher
     watcher.start()  # what a served process runs (the tests' apps run none by default)

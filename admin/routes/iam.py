@@ -188,12 +188,7 @@ def change_tenant_settings(
 
     def read(session: Session, ctx: RequestContext, entry: Entry) -> TenantSettings | None:
         entry.values.update(typed, beneficiary_approval_required=required, dual_admin=dual_admin)
-        numbers = {}
-        for name, value in typed.items():
-            if not value.isdigit():
-                entry.error(name, "Enter a whole number.")
-            else:
-                numbers[name] = int(value)
+        numbers = forms.whole_numbers(entry, typed)
         if entry.errors:
             return None
         return forms.build(

@@ -74,8 +74,8 @@ def get_change_request(uow: ApiUnit, change_request_id: ChangeRequestId) -> Chan
         *DECISION_REFUSALS,
         "own_change_request",
         "change_grants_approver_rights",
-        "approver_created_by_requester",
-        "grantee_created_by_approver",
+        "approver_tied_to_requester",
+        "grantee_tied_to_approver",
     ),
 )
 def approve_change_request(

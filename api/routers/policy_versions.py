@@ -23,9 +23,14 @@ from core.policy_versions.schemas import (
 router = APIRouter(prefix="/v1/policy", tags=["policy versions"])
 
 VersionId = Annotated[int, Path(ge=1, le=MAX_ID)]
-# Who proposed a version never approves, rejects or activates it (and who approved a
-# rollback afresh does not activate it alone).
-REVIEW_REFUSALS = (*POLICY_REFUSALS, "self_approval_forbidden")
+# A version is decided by staff of its author's bank only, never by who proposed it (nor, for
+# a rollback, alone by who approved it afresh), nor by anyone tied to them.
+REVIEW_REFUSALS = (
+    *POLICY_REFUSALS,
+    "peer_required",
+    "self_approval_forbidden",
+    "approver_tied_to_requester",
+)
 
 
 @router.get(

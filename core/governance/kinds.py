@@ -46,6 +46,9 @@ class ChangeKind:
     before: Before
     # The users a change gives new rights to are read from these (core.governance.facts).
     creates: bool = False
+    # The payload's fields that are secrets (a password's hash): kept only while the request
+    # waits, forgotten when it ends (core.governance.payloads).
+    secrets: tuple[str, ...] = ()
 
 
 def _nothing(_session: Session, _ctx: RequestContext, _target: Target) -> None:
@@ -72,6 +75,7 @@ KINDS: dict[str, ChangeKind] = {
             _user_create,
             _nothing,
             creates=True,
+            secrets=("password_hash",),
         ),
         ChangeKind(
             "user.update",
@@ -82,6 +86,7 @@ KINDS: dict[str, ChangeKind] = {
             "user.reset_password",
             lambda s, c, t, p: people.set_password_hash(s, c, t["user_id"], p["password_hash"]),
             lambda s, c, t: people.get_user(s, c, t["user_id"]),
+            secrets=("password_hash",),
         ),
         ChangeKind(
             "role.create",

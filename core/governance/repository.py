@@ -1,5 +1,5 @@
-"""The queries of dual administration: change requests, and the facts about people the
-sock-puppet conditions read (who created whom, who gave whom a grant, lately)."""
+"""The queries of dual administration: change requests, and who a change gives new rights
+(the ties between people are core.policy.ties')."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -59,24 +59,6 @@ def holders_of_role(session: Session, role_id: int) -> set[int]:
 
 def grantee_of(session: Session, grant_id: int) -> int | None:
     return session.scalar(select(col(Grant.user_id)).where(col(Grant.id) == grant_id))
-
-
-def empowered_by(
-    session: Session, users: Iterable[int], creator_id: int, since: dt.datetime
-) -> bool:
-    """Whether `creator_id` created any of `users`, or gave one of them a grant, since then."""
-    ids = sorted(set(users))
-    if not ids:
-        return False
-    created = select(col(User.id)).where(
-        col(User.id).in_(ids), col(User.created_by_id) == creator_id, col(User.created_at) >= since
-    )
-    granted = select(col(Grant.id)).where(
-        col(Grant.user_id).in_(ids),
-        col(Grant.created_by_id) == creator_id,
-        col(Grant.created_at) >= since,
-    )
-    return bool(session.scalar(select(or_(created.exists(), granted.exists()))))
 
 
 def names_of(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:

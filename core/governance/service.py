@@ -28,6 +28,7 @@ from core.errors import MandateError, NotFound
 from core.governance import repository
 from core.governance.facts import decision_resource
 from core.governance.kinds import KINDS, Payload, Target
+from core.governance.payloads import forget_secrets
 from core.governance.public import dumps, jsonable, request_public
 from core.governance.schemas import ChangeRequestPublic
 from core.ledger import idempotency
@@ -222,6 +223,7 @@ def approve(
         request.status = "refused"
         request.reason, request.reason_detail = refusal
         ctx.audit.done(f"approved change request {request_id}, which was refused: {refusal[1]}")
+    forget_secrets(request)
     session.flush()
     public = request_public(session, request, now)
     if ticket is not None:
@@ -251,6 +253,7 @@ def reject(
     request.decided_at = now
     request.reason = "rejected"
     request.reason_detail = reason or None
+    forget_secrets(request)
     session.flush()
     ctx.audit.done(f"rejected change request {request_id}: {request.summary}")
     return request_public(session, request, now)

@@ -215,8 +215,9 @@ class TenantSettings(_Input):
         strict=True,
         ge=0,
         le=365,
-        description="Who the requester created, or gave a grant, within this many days is no "
-        "second person for the requester's change requests",
+        description="Who is tied to the requester (one created the other, gave them a grant or "
+        "reset their password) within this many days is no second person for the requester's "
+        "change requests",
     )
 
 
@@ -253,6 +254,15 @@ class BankSettings(_Input):
         le=720,
         description="A change request waits this many hours for its second person",
     )
+    dual_admin_trust_days: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=365,
+        description="Among the bank's staff, who is tied to the requester (one created the "
+        "other, gave them a grant or reset their password) within this many days is no second "
+        "person for the requester's change requests and policy versions",
+    )
 
 
 class BankPublic(BaseModel):
@@ -262,6 +272,7 @@ class BankPublic(BaseModel):
     dual_admin_mandatory: bool
     dual_control: bool
     change_request_hours: int
+    dual_admin_trust_days: int
 
 
 class UserCreate(_Input):

@@ -189,6 +189,7 @@ def bank_public(bank: Bank) -> BankPublic:
         dual_admin_mandatory=bank.dual_admin_mandatory,
         dual_control=bank.dual_control,
         change_request_hours=bank.change_request_hours,
+        dual_admin_trust_days=bank.dual_admin_trust_days,
     )
 
 
@@ -330,12 +331,15 @@ def reset_password(
 def set_password_hash(
     session: Session, ctx: RequestContext, user_id: int, password_hash: str
 ) -> UserPublic:
-    """As reset_password, with the password hashed before (a change request's)."""
+    """As reset_password, with the password hashed before (a change request's). Who reset it
+    is kept: they know the password, which ties them to the user (core.policy.ties)."""
     ctx.audit.attempt("user.manage", target=f"password of user {user_id}")
     user = _load_user(session, ctx, user_id)
     authorize(session, ctx, "user.manage", Resource.of_user(user))
     user.password_hash = password_hash
     user.credentials_changed_at = ctx.now()
+    user.password_reset_by_id = ctx.require_actor().user_id
+    user.password_reset_at = ctx.now()
     session.flush()
     record_change(ctx, "user", user_id, "password_reset", user.tenant_id)
     ctx.audit.done(f"reset the password of {user.username}")
@@ -437,8 +441,8 @@ def get_bank(session: Session, ctx: RequestContext) -> BankPublic:
 
 def update_bank_settings(session: Session, ctx: RequestContext, body: BankSettings) -> BankPublic:
     """Set the bank's rules for change: dual administration for new customers (and whether
-    it is mandatory), dual control over its managers, how long a request waits. Making it
-    mandatory turns it on for every customer."""
+    it is mandatory), dual control over its managers, how long a request waits, for how many
+    days its staff's ties count. Making it mandatory turns it on for every customer."""
     actor = ctx.require_actor()
     ctx.audit.attempt("tenant.manage", target="the bank's rules for change")
     resource = Resource.of_bank(actor.bank_id)

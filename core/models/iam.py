@@ -30,6 +30,9 @@ class Bank(SQLModel, table=True):
     dual_control: bool = Field(default=False)
     # A change request waits this many hours for its second person, then expires.
     change_request_hours: int = Field(default=72, ge=1, le=720)
+    # What one of its staff did to another within this many days ties them: no second person
+    # for each other's change requests or policy versions (core.policy.ties).
+    dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -51,8 +54,8 @@ class Tenant(SQLModel, table=True):
     # A payment waiting for approval expires after this many days.
     payment_expiry_days: int = Field(default=7, ge=1, le=30)
     # Dual administration: a corporate admin's change to users, roles, grants or rules waits
-    # for a second corporate admin; who was created or given rights by the requester within
-    # this many days is no second person for that requester (core.governance).
+    # for a second corporate admin; who is tied to the requester by what either did within
+    # this many days is no second person for that requester (core.policy.ties).
     dual_admin: bool = Field(default=False)
     dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -74,6 +77,10 @@ class User(SQLModel, table=True):
     # Who created the user (None: the seed, onboarding): a user someone created lately is no
     # second person for them (core.governance).
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    # Who last reset the password and when: whoever set it knows it, which ties them to the
+    # user like creating them (core.policy.ties).
+    password_reset_by_id: int | None = Field(default=None, foreign_key="users.id")
+    password_reset_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Tokens issued before this instant are no longer accepted.
     credentials_changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

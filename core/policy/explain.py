@@ -52,8 +52,8 @@ API_NAMES: dict[Reason, str] = {
     Reason.peer_required: "peer",
     Reason.own_change_request: "not_own_change_request",
     Reason.change_grants_approver_rights: "no_rights_for_approver",
-    Reason.approver_created_by_requester: "not_created_by_requester",
-    Reason.grantee_created_by_approver: "not_rights_for_own_creation",
+    Reason.approver_tied_to_requester: "not_tied_to_requester",
+    Reason.grantee_tied_to_approver: "no_rights_for_tied_user",
 }
 
 

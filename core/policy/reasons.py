@@ -97,7 +97,7 @@ class Reason(Code):
         "peer_required",
         403,
         "A company's change requests are decided by its corporate admins; bank staff's by "
-        "a second bank manager.",
+        "a second bank manager; a version of the policy by the staff of its author's bank.",
     )
     own_change_request = (
         "own_change_request",
@@ -109,16 +109,19 @@ class Reason(Code):
         403,
         "This change gives you new rights: someone else must approve it.",
     )
-    approver_created_by_requester = (
-        "approver_created_by_requester",
+    approver_tied_to_requester = (
+        "approver_tied_to_requester",
         403,
-        "The requester created you, or gave you rights, lately: you cannot be their second person.",
+        "You are tied to the requester (of a policy version: its author) — one of you "
+        "created the other, gave them a grant or reset their password lately, directly or "
+        "through others, or someone did so to you both: you cannot be their second person.",
     )
-    grantee_created_by_approver = (
-        "grantee_created_by_approver",
+    grantee_tied_to_approver = (
+        "grantee_tied_to_approver",
         403,
-        "This change gives new rights to someone you created, or gave rights, lately: "
-        "someone else must approve it.",
+        "This change gives new rights to someone tied to you (one of you created the other, "
+        "gave them a grant or reset their password lately, directly or through others, or "
+        "someone did so to you both): someone else must approve it.",
     )
 
 
@@ -378,13 +381,13 @@ CHANGE_REQUEST_WORDS = {
         "It gives them no new rights.",
         "It gives them new rights.",
     ),
-    Reason.approver_created_by_requester: (
-        "The requester did not create them, nor give them rights, lately.",
-        "The requester created them, or gave them rights, lately.",
+    Reason.approver_tied_to_requester: (
+        "They are not tied to the requester lately.",
+        "They are tied to the requester lately.",
     ),
-    Reason.grantee_created_by_approver: (
-        "It gives no rights to someone they created lately.",
-        "It gives rights to someone they created, or gave rights, lately.",
+    Reason.grantee_tied_to_approver: (
+        "It gives no rights to someone tied to them.",
+        "It gives new rights to someone tied to them lately.",
     ),
 }
 

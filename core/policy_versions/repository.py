@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -48,6 +49,23 @@ def active_pointer(session: Session, *, lock: bool = False) -> ActivePolicy | No
     if lock:
         stmt = stmt.with_for_update()
     return session.scalars(stmt).first()
+
+
+def point_to(
+    session: Session, pointer: ActivePolicy | None, version_id: int, now: dt.datetime
+) -> int:
+    """Put `version_id` in force: the pointer (created for the first version) names it and its
+    serial moves on, which every process polls. Answers the new serial."""
+    if pointer is None:
+        pointer = ActivePolicy(
+            scope=DEPLOYMENT_SCOPE, version_id=version_id, serial=1, changed_at=now
+        )
+        session.add(pointer)
+    else:
+        pointer.version_id = version_id
+        pointer.serial += 1
+        pointer.changed_at = now
+    return pointer.serial
 
 
 def usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:

@@ -35,6 +35,13 @@ class PolicyProposal(BaseModel):
     @field_validator("files")
     @classmethod
     def _file_names(cls, files: dict[str, str]) -> dict[str, str]:
+        # oso 0.27.3 aborts the whole process (a Rust panic, not an exception) when it reports
+        # a mistake in a file holding a character beyond ASCII: refused before it is loaded.
+        for name, text in files.items():
+            if not text.isascii():
+                raise ValueError(
+                    f"{name[:80]} holds characters beyond ASCII: write the rules in ASCII"
+                )
         return _checked(files, FILE_NAME, "a policy file is named like decide.polar")
 
     @field_validator("cases")

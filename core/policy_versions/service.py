@@ -1,7 +1,9 @@
 """Policy versions: propose (validated), read, compare, approve or reject, activate, and the
-impact of a version on past decisions. Four eyes: the policy's self_approval_forbidden
-(policies/conditions.polar) keeps whoever proposed a version from approving, rejecting or
-activating it, and whoever approved a rollback afresh from activating it alone.
+impact of a version on its bank's past decisions. Four eyes (policies/conditions.polar, on the
+facts of core.policy_versions.facts): only the staff of the author's bank decide a version
+(peer_required); self_approval_forbidden keeps whoever proposed a version from approving,
+rejecting or activating it, and whoever approved a rollback afresh from activating it alone;
+approver_tied_to_requester keeps out whoever is tied to them (core.policy.ties).
 
 The lifecycle: proposed -> approved -> active -> retired (when another becomes active);
 proposed or approved -> rejected. A retired version comes back only through a fresh approval
@@ -22,15 +24,15 @@ from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
-from core.models.policy_versions import DEPLOYMENT_SCOPE, ActivePolicy, PolicyVersion
+from core.models.policy_versions import ActivePolicy, PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy.engine import PolicyEngine, PolicyFile
-from core.policy.facts import Resource
 from core.policy.replay import DEFAULT_WINDOW, Impact
 from core.policy.replay import impact as replay_impact
 from core.policy.service import authorize, check, require_readable
 from core.policy_versions import repository as repo
 from core.policy_versions.diff import diff_files
+from core.policy_versions.facts import version_resource
 from core.policy_versions.public import names_of, public_of, summary_of
 from core.policy_versions.schemas import (
     ImpactRequest,
@@ -52,27 +54,6 @@ class ActivationChange(BaseModel):
     status: str | None
 
 
-def version_resource(ctx: RequestContext, version: PolicyVersion | None = None) -> Resource:
-    """A version, for the policy: the deployment's (so the asking staff's own bank), whether
-    the person asking proposed it, gave its current approval, and whether activating it would
-    be a rollback (it was in force before)."""
-    actor = ctx.require_actor()
-    extra: tuple[tuple[str, bool], ...] = ()
-    if version is not None:
-        extra = (
-            ("proposed_by_actor", version.author_id == actor.user_id),
-            ("approved_by_actor", version.approved_by_id == actor.user_id),
-            ("rollback", version.activated_at is not None),
-        )
-    return Resource(
-        "policy_version",
-        version.id if version is not None else None,
-        None,
-        actor.bank_id,
-        extra=extra,
-    )
-
-
 class VersionChoices(BaseModel):
     """What the caller may do with a version now: what its status allows and the policy lets
     them (the console offers only these)."""
@@ -85,7 +66,7 @@ class VersionChoices(BaseModel):
 def version_choices(session: Session, ctx: RequestContext, version_id: int) -> VersionChoices:
     """Which of approve, reject and activate the caller may do with this version now."""
     row = _readable(session, ctx, version_id)
-    resource = version_resource(ctx, row)
+    resource = version_resource(session, ctx, row)
 
     def may(action: str, statuses: tuple[str, ...]) -> bool:
         return (
@@ -102,7 +83,7 @@ def version_choices(session: Session, ctx: RequestContext, version_id: int) -> V
 def active_version_id(session: Session, ctx: RequestContext) -> int | None:
     """The id of the version in force, if one is stored (for whoever may read versions)."""
     require_readable(
-        session, ctx, "policy_version.read", version_resource(ctx), not_found="not found"
+        session, ctx, "policy_version.read", version_resource(session, ctx), not_found="not found"
     )
     pointer = repo.active_pointer(session)
     return pointer.version_id if pointer else None
@@ -111,7 +92,7 @@ def active_version_id(session: Session, ctx: RequestContext) -> int | None:
 def list_versions(session: Session, ctx: RequestContext) -> list[PolicyVersionSummary]:
     """Every stored version, newest first (bank staff holding policy_version.read)."""
     require_readable(
-        session, ctx, "policy_version.read", version_resource(ctx), not_found="not found"
+        session, ctx, "policy_version.read", version_resource(session, ctx), not_found="not found"
     )
     rows = repo.versions(session)
     names = names_of(session, rows)
@@ -152,7 +133,13 @@ def propose(
     storing nothing: 422 policy_invalid with the failures; 409 policy_version_exists for files
     already stored."""
     actor = ctx.require_actor()
-    authorize(session, ctx, "policy_version.propose", version_resource(ctx), not_found="not found")
+    authorize(
+        session,
+        ctx,
+        "policy_version.propose",
+        version_resource(session, ctx),
+        not_found="not found",
+    )
     files = [PolicyFile(name, text) for name, text in proposal.files.items()]
     hash_ = _hash(files)
     existing = repo.version_by_hash(session, hash_)
@@ -211,7 +198,7 @@ def approve(session: Session, ctx: RequestContext, version_id: int) -> PolicyVer
             f"version {row.id} is {row.status}: only a proposed or retired one can be approved",
             code="policy_version_not_pending",
         )
-    authorize(session, ctx, "policy_version.approve", version_resource(ctx, row))
+    authorize(session, ctx, "policy_version.approve", version_resource(session, ctx, row))
 
     def approved(row: PolicyVersion) -> None:
         row.status = "approved"
@@ -232,7 +219,7 @@ def reject(
             f"version {row.id} is {row.status}: only a proposed or approved one can be rejected",
             code="policy_version_not_pending",
         )
-    authorize(session, ctx, "policy_version.reject", version_resource(ctx, row))
+    authorize(session, ctx, "policy_version.reject", version_resource(session, ctx, row))
 
     def rejected(row: PolicyVersion) -> None:
         row.status = "rejected"
@@ -274,7 +261,7 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
             + (" (a retired one needs a fresh approval first)" if row.status == "retired" else ""),
             code="policy_version_not_approved",
         )
-    authorize(session, ctx, "policy_version.activate", version_resource(ctx, row))
+    authorize(session, ctx, "policy_version.activate", version_resource(session, ctx, row))
     now = ctx.now()
     previous = _retire(session, pointer, now)
     rollback = row.activated_at is not None
@@ -283,7 +270,7 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
     row.activated_at = now
     row.retired_at = None
     assert row.id is not None
-    serial = _point_to(session, pointer, row.id, now)
+    serial = repo.point_to(session, pointer, row.id, now)
     repo.notify(session, serial)
     session.flush()
     before = ActivationChange(
@@ -301,9 +288,9 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
 def impact(
     session: Session, ctx: RequestContext, version_id: int, request: ImpactRequest
 ) -> Impact:
-    """Replay the decisions logged in the window under this version (core.policy.replay):
-    how many would flip allow -> deny and deny -> allow, per action and reason, with samples.
-    Reads only."""
+    """Replay the decisions the caller's bank logged in the window under this version
+    (core.policy.replay): how many would flip allow -> deny and deny -> allow, per action and
+    reason, with samples. Reads only."""
     row = _readable(session, ctx, version_id)
     # The window is half-open, [since, until): by default it ends just after this moment, so
     # that a decision logged now is in it.
@@ -315,6 +302,7 @@ def impact(
         [PolicyFile(name, text) for name, text in row.files.items()],
         source=f"policy version {row.id}",
     )
+    # The asking staff's own bank's decisions only: never another bank's log.
     return replay_impact(
         session,
         engine,
@@ -322,50 +310,8 @@ def impact(
         until=until,
         limit=request.limit,
         samples=request.samples,
-        tenant_id=None,
+        bank_id=ctx.require_actor().bank_id,
     )
-
-
-# -- the deploy's version ------------------------------------------------------------------
-
-
-def record_bundled(
-    session: Session,
-    files: list[PolicyFile],
-    *,
-    now: dt.datetime,
-    cases: dict[str, str] | None = None,
-) -> str | None:
-    """The rule for a deploy: the files it ships (policies/), if no stored version has their
-    hash, are recorded as a version of origin "deploy" and put in force (a code release is
-    reviewed by its own pipeline; what changes through the API goes through four eyes). Files
-    already stored change nothing: a version activated since keeps being the one in force.
-    `cases` (policies/tests, by file name) are kept with it: what a proposal edits beside the
-    rules. Answers the new version's hash, or None."""
-    hash_ = _hash(files)
-    repo.serialize_activations(session)
-    if repo.version_by_hash(session, hash_) is not None:
-        return None
-    pointer = repo.active_pointer(session, lock=True)
-    row = PolicyVersion(
-        hash=hash_,
-        files={f.name: f.text for f in sorted(files, key=lambda f: f.name)},
-        note="the files this deploy ships (policies/)",
-        origin="deploy",
-        created_at=now,
-        status="active",
-        activated_at=now,
-        validation={},
-        cases=dict(sorted((cases or {}).items())),
-    )
-    session.add(row)
-    session.flush()
-    _retire(session, pointer, now)
-    assert row.id is not None
-    serial = _point_to(session, pointer, row.id, now)
-    repo.notify(session, serial)
-    session.flush()
-    return hash_
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -383,11 +329,11 @@ def _readable(
     if row is None:
         # Ask anyway: who may not read versions learns nothing from the answer.
         require_readable(
-            session, ctx, "policy_version.read", version_resource(ctx), not_found=missing
+            session, ctx, "policy_version.read", version_resource(session, ctx), not_found=missing
         )
         raise NotFound(missing)
     require_readable(
-        session, ctx, "policy_version.read", version_resource(ctx, row), not_found=missing
+        session, ctx, "policy_version.read", version_resource(session, ctx, row), not_found=missing
     )
     return row
 
@@ -405,21 +351,6 @@ def _retire(
         previous.approved_by_id = None
         previous.approved_at = None
     return previous
-
-
-def _point_to(
-    session: Session, pointer: ActivePolicy | None, version_id: int, now: dt.datetime
-) -> int:
-    if pointer is None:
-        pointer = ActivePolicy(
-            scope=DEPLOYMENT_SCOPE, version_id=version_id, serial=1, changed_at=now
-        )
-        session.add(pointer)
-    else:
-        pointer.version_id = version_id
-        pointer.serial += 1
-        pointer.changed_at = now
-    return pointer.serial
 
 
 def _log(

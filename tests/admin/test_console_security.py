@@ -145,6 +145,19 @@ def test_a_form_without_its_token_is_refused_and_changes_nothing(client, world):
     assert "sneaky-user" not in users
 
 
+def test_the_bank_settings_form_needs_its_token_and_changes_nothing(client, world):
+    sign_in(client, "manager")
+    for token in (None, "not-the-token"):
+        data = {"dual_control": "true", "change_request_hours": "1", "dual_admin_trust_days": "0"}
+        if token is not None:
+            data["csrf_token"] = token
+        answer = client.post("/console/bank-settings", data=data, follow_redirects=False)
+        assert answer.status_code == 403
+        assert "expired" in answer.text
+    page = client.get("/console/bank-settings").text
+    assert "No dual control" in page and "waits 72 hours" in page
+
+
 def test_another_sessions_token_does_not_work(app, client, world):
     admin_token = sign_in(client, "acme-admin")
     with TestClient(app) as other:

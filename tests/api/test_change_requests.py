@@ -4,9 +4,10 @@ person change access alone are refused, each by its policy condition:
 
 (a) own_change_request: nobody approves their own request;
 (b) change_grants_approver_rights: nobody approves a request that gives themselves rights;
-(c) approver_created_by_requester: whom the requester created (or gave a grant) within the
-    company's trust days cannot approve the requester's requests; grantee_created_by_approver:
-    nobody approves new rights for a user they created (or gave a grant) within those days;
+(c) approver_tied_to_requester: whoever is tied to the requester (either created the other
+    or gave them a grant within the company's trust days, directly or through others:
+    core.policy.ties; tests/api/test_change_request_ties.py) cannot approve the requester's
+    requests; grantee_tied_to_approver: nobody approves new rights for someone tied to them;
 (d) creating a user, and giving the admin role, are themselves requests.
 
 Expired and stale requests are never applied; a request that no longer fits is refused with
@@ -189,7 +190,7 @@ def test_sock_puppet_chain_is_refused(client, app, db, world, clock):
     asked = _ask_grant(client, first, world.user_id("acme-bookkeeper"), _payer_role(client, first))
     refused = _approve(client, asked.json()["id"], puppet_headers)
     assert refused.status_code == 403
-    assert refused.json()["error"] == "approver_created_by_requester", refused.text
+    assert refused.json()["error"] == "approver_tied_to_requester", refused.text
 
     # The puppet asks for new rights for A: A may not approve (b), and B, who did not create
     # the puppet, could; but rights for a user the approver created are refused to them too:
@@ -211,7 +212,7 @@ def test_sock_puppet_chain_is_refused(client, app, db, world, clock):
     for_b_made = _ask_grant(client, puppet_headers, b_made, _payer_role(client, first))
     refused = _approve(client, for_b_made.json()["id"], second)
     assert refused.status_code == 403
-    assert refused.json()["error"] == "grantee_created_by_approver", refused.text
+    assert refused.json()["error"] == "grantee_tied_to_approver", refused.text
 
     # Past the trust days, the puppet is a second person like any other.
     role = _payer_role(client, first)
@@ -435,4 +436,4 @@ def test_explain_names_every_condition_of_deciding_a_change_request(client, app,
     )
     assert explained.status_code == 200, explained.text
     names = {c["reason"] for g in explained.json()["grants"] for c in g["conditions"]}
-    assert "own_change_request" in names and "grantee_created_by_approver" in names
+    assert "own_change_request" in names and "grantee_tied_to_approver" in names

@@ -96,6 +96,8 @@ def test_a_proposal_that_drops_a_builtin_role_is_refused(client, staff):
         {"files": {"a.polar": "x"}, "cases": {"tests/roles.yaml": "x"}},
         {"files": {"a.polar": "x" * 200_001}},
         {"files": {"a.polar": "x"}, "note": "n" * 501},
+        # Loading this would abort the process (oso panics reporting the mistake after "—").
+        {"files": {"a.polar": "# a \u2014 b\nallow(a, b, c) if\n"}},
     ],
 )
 def test_a_malformed_upload_is_422_and_changes_nothing(client, staff, body):

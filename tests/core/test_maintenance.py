@@ -1,15 +1,21 @@
-"""Housekeeping forgets old keys, sessions and attempts, and nothing else."""
+"""Housekeeping forgets old keys, sessions and attempts, and the password hashes of change
+requests that expired undecided, and nothing else."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from core import maintenance
+from core.cli import app as cli
+from core.models.governance import ChangeRequest
 from core.models.ledger import Entry, IdempotencyRecord, Transfer
 from core.models.sessions import SignInAttempt
+from core.settings import get_settings
 
 
 def test_purge_keeps_idempotency_keys_for_their_retention(db, world, clock):
@@ -43,3 +49,34 @@ def test_purge_keeps_idempotency_keys_for_their_retention(db, world, clock):
         assert session.scalar(select(func.count(Entry.id))) == entries
     with db.unit_of_work() as session, pytest.raises(ValueError):
         maintenance.purge(session, clock.now(), idempotency_retention=dt.timedelta(hours=1))
+
+
+def test_the_purge_command_forgets_the_hash_of_expired_change_requests(db, world, monkeypatch):
+    """`mandate purge` (on the system clock) sweeps a password reset that expired undecided."""
+    now = dt.datetime.now(dt.UTC)
+    asked = ChangeRequest(
+        bank_id=world.bank.id,
+        tenant_id=world.tenants["acme"].id,
+        kind="user.reset_password",
+        target=json.dumps({"user_id": world.user_id("acme-payer")}),
+        payload=json.dumps({"password_hash": "$argon2id$kept-while-it-waits"}),
+        summary="reset the password of acme-payer",
+        requested_by_id=world.user_id("acme-admin"),
+        created_at=now - dt.timedelta(days=4),
+        expires_at=now - dt.timedelta(days=1),
+    )
+    with db.unit_of_work() as session:
+        session.add(asked)
+        session.flush()
+        request_id = asked.id
+    monkeypatch.setenv("MANDATE_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["purge"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "forgot the password hashes of 1 expired change requests" in result.output
+    with db.unit_of_work(write=False) as session:
+        request = session.get(ChangeRequest, request_id)
+        assert request is not None and json.loads(request.payload) == {}

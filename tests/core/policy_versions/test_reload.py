@@ -11,7 +11,7 @@ from core.clock import utcnow
 from core.models.policy_versions import PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy.engine import PolicyFile
-from core.policy_versions import service
+from core.policy_versions import bootstrap, repository
 from core.policy_versions.reload import PolicyWatcher
 from core.settings import REPO_ROOT
 from tests.policy_versions_world import bundled_files, tighter_bookkeeper
@@ -20,10 +20,18 @@ BUNDLED = policy_engine.PolicyEngine.version_of(REPO_ROOT / "policies")
 
 
 def _record(db, files):  # type: ignore[no-untyped-def]
+    """Store the files as the deploy does, and put them in force (written directly: the
+    watcher only follows the pointer, whoever moved it)."""
     with db.unit_of_work() as session:
-        return service.record_bundled(
+        done = bootstrap.record_bundled(
             session, [PolicyFile(n, t) for n, t in files.items()], now=utcnow()
         )
+        if not done.in_force:
+            session.get(PolicyVersion, done.active_id).status = "retired"
+            session.get(PolicyVersion, done.version_id).status = "active"
+            pointer = repository.active_pointer(session)
+            repository.point_to(session, pointer, done.version_id, utcnow())
+        return done.hash
 
 
 def test_the_watcher_follows_the_pointer_and_survives_a_broken_version(db):
