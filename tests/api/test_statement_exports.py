@@ -5,8 +5,10 @@ formats with their own codes, and shows another company's account to nobody."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from core.models.payments import Beneficiary
 from tests.factories import bearer, new_key
 from tests.payments_world import build_payments_world
 from tests.statement_files import assert_valid_camt053, minor, read_camt053, read_csv
@@ -192,3 +194,48 @@ def test_a_clearing_account_export_is_valid_for_bank_staff(client, app, world, c
     answer = _export(client, manager, clearing, "2026-11-01", DAY_1, "camt053")
     assert answer.status_code == 200, answer.text
     assert_valid_camt053(answer.content)
+
+
+def test_a_payment_from_another_company_names_nobody(client, app, db, world, clock):  # type: ignore[no-untyped-def]
+    """Globex pays acme: acme's file shows the money and the payment's reference, but neither
+    Globex's name nor its account's (acme keeps no record of it), nor what Globex calls acme,
+    nor Globex's payment id."""
+    month_ago = clock.now() - dt.timedelta(days=30)
+    operating = world.accounts["acme-operating"]
+    with db.unit_of_work() as session:
+        payee = Beneficiary(
+            bank_id=world.bank.id,  # type: ignore[arg-type]
+            tenant_id=world.tenants["globex"].id,  # type: ignore[arg-type]
+            name="Globex calls Acme this",
+            iban=operating.iban or "",
+            internal_account_id=operating.id,
+            created_by_id=world.user_id("globex-admin"),
+            created_at=month_ago,
+            updated_at=month_ago,
+        )
+        session.add(payee)
+        session.flush()
+        payee_id = payee.id
+    paid = client.post(
+        "/v1/payments",
+        json={
+            "account_id": world.account_id("globex-main"),
+            "beneficiary_id": payee_id,
+            "amount": 12_34,
+            "currency": "EUR",
+            "reference": "Order 77",
+        },
+        headers={**_headers(app, world, clock, "globex-payer"), "Idempotency-Key": new_key()},
+    )
+    assert paid.status_code == 201, paid.text
+    headers = _headers(app, world, clock)
+    account_id = world.account_id("acme-operating")
+    camt = _export(client, headers, account_id, DAY_1, DAY_1, "camt053")
+    incoming = [e for e in read_camt053(camt.content)["entries"] if e["amount"] == 12_34]
+    assert len(incoming) == 1 and incoming[0]["counterparty_name"] is None
+    as_csv = _export(client, headers, account_id, DAY_1, DAY_1, "csv")
+    [row] = [r for r in read_csv(as_csv.content) if r["amount"] == "12.34"]
+    assert row["counterparty_name"] == row["counterparty_iban"] == row["payment_id"] == ""
+    for document in (camt.content, as_csv.content):
+        for secret in ("Globex", world.accounts["globex-main"].name, "Globex calls Acme this"):
+            assert secret.encode() not in document
