@@ -24,6 +24,7 @@ from admin.routes import (
     iam,
     payments,
     policy_versions,
+    statements,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -50,6 +51,7 @@ def create_console(services: Services) -> FastAPI:
         compliance.router,
         change_requests.router,
         policy_versions.router,
+        statements.router,
     ):
         console.include_router(router)
     return console

@@ -57,6 +57,7 @@ def main() -> None:
             "--pages",
             "2000",
         ],
+        ["bench.statement_export", "--entries", "100000" if args.quick else "1000000"],
     ]
     lines = [
         f"Mandate benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "

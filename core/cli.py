@@ -23,6 +23,7 @@ from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
 from core.policy.engine import PolicyEngine
 from core.settings import Settings, get_settings
+from core.statement_commands import statement_app
 from core.uow import UnitOfWork
 
 app = typer.Typer(
@@ -210,6 +211,8 @@ class _ProgressBar:
             self.progress.remove_task(self.task)  # type: ignore[arg-type]
             self.task = None
 
+
+app.add_typer(statement_app, name="statement")
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payments under dual control.")
 app.add_typer(payments_app, name="payments")

@@ -240,6 +240,21 @@ class ErrorCode(Code):
         "A request with this Idempotency-Key is still running.",
     )
     invalid_cursor = "invalid_cursor", 422, "The cursor is not one this API issued."
+    invalid_period = (
+        "invalid_period",
+        422,
+        "A statement period runs forward: from is on or before to (days in the company's zone).",
+    )
+    period_too_long = (
+        "period_too_long",
+        422,
+        "A statement export covers at most 366 days; export a longer span in parts.",
+    )
+    unknown_statement_format = (
+        "unknown_statement_format",
+        422,
+        "Statements are exported as csv or camt053 (ISO 20022 camt.053.001.08).",
+    )
     invalid_permission = (
         "invalid_permission",
         422,

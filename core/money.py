@@ -47,13 +47,23 @@ def unknown_currency(code: str) -> str:
 
 def format_amount(minor: int, currency: str) -> str:
     """5000000, "EUR" -> "50,000.00 EUR"."""
+    return f"{_decimal_text(minor, currency, grouping=',')} {currency}"
+
+
+def decimal_amount(minor: int, currency: str) -> str:
+    """-5000000, "EUR" -> "-50000.00": the amount as files banks exchange write it (CSV,
+    ISO 20022), a point before the currency's minor digits and no grouping."""
+    return _decimal_text(minor, currency, grouping="")
+
+
+def _decimal_text(minor: int, currency: str, *, grouping: str) -> str:
     exponent = MINOR_UNITS.get(currency, 2)
     sign = "-" if minor < 0 else ""
     whole, fraction = divmod(abs(minor), 10**exponent)
-    text = f"{whole:,}"
+    text = f"{whole:{grouping}}"
     if exponent:
         text += f".{fraction:0{exponent}d}"
-    return f"{sign}{text} {currency}"
+    return f"{sign}{text}"
 
 
 # What an amount may look like as text, checked before any arithmetic: Decimal takes

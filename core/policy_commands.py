@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,29 +16,16 @@ from typing import Any, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from core import bundled, migrate
-from core.clock import SystemClock, utcnow
-from core.context import RequestContext
-from core.db import Database
-from core.errors import MandateError
-from core.iam.credentials import Passwords
-from core.iam.sessions import check_credentials
-from core.models.iam import actor_of
-from core.policy import engine as policy_engine
+from core import bundled
+from core.clock import utcnow
 from core.policy.engine import files_of
 from core.policy_versions import bootstrap, service
 from core.policy_versions.bootstrap import Bootstrapped
 from core.policy_versions.diff import FileDiff
-from core.policy_versions.reload import PolicyWatcher
 from core.policy_versions.schemas import ImpactRequest, PolicyProposal
-from core.settings import get_settings
-from core.uow import UnitOfWork
+from core.signed_in import UserOption, fail, signed_in
 
 T = TypeVar("T")
-
-UserOption = typer.Option(
-    ..., "--user", "-u", envvar="MANDATE_USER", help="who acts (password: MANDATE_PASSWORD)"
-)
 
 
 def record_bundled(session: Session, policy_dir: Path) -> Bootstrapped:
@@ -89,7 +75,7 @@ def propose(
     try:
         proposal = PolicyProposal(files=files, cases=cases, note=note)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     version = _as(user, service.propose, proposal)
     report = version.validation
     typer.echo(
@@ -119,7 +105,7 @@ def diff(
     if against is None:
         active = [v for v in _as(user, service.list_versions) if v.status == "active"]
         if not active:
-            _fail("no version is in force: give --against")
+            fail("no version is in force: give --against")
         against = active[0].id
     result = _as(user, service.diff_versions, version_id, against)
     typer.echo(
@@ -194,43 +180,5 @@ def _render(file: FileDiff) -> str:
 def _as(username: str, work: Callable[..., T], *args: Any) -> T:
     """Sign `username` in (password from MANDATE_PASSWORD, or asked) and run `work` as them
     in a unit of work of its own."""
-    settings = get_settings()
-    if not migrate.is_up_to_date(settings.database_url):
-        _fail("the database is not migrated; run: mandate db upgrade")
-    password = os.environ.get("MANDATE_PASSWORD") or typer.prompt(
-        f"password for {username}", hide_input=True
-    )
-    db = Database(settings.database_url)
-    clock = SystemClock()
-    try:
-        # Decide under the version in force, as a server process would.
-        policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
-        PolicyWatcher(db, listen=False, compile=settings.policy_compile).sync()
-        try:
-            user = check_credentials(
-                db,
-                Passwords(settings),
-                username=username,
-                password=password,
-                address="cli",
-                now=clock.now(),
-            )
-            ctx = RequestContext(actor=actor_of(user), clock=clock)
-            return UnitOfWork(db, ctx, action="policy_version").run(work, *args)
-        except MandateError as exc:
-            body = exc.context.get("body")
-            for failure in (body or {}).get("failures", []):
-                typer.echo(
-                    f"  FAIL {failure['file']}: {failure['name']}: expected {failure['expected']}"
-                    f", got {failure['got']}",
-                    err=True,
-                )
-            _fail(f"{exc.code}: {exc.detail}")
-            raise
-    finally:
-        db.dispose()
-
-
-def _fail(message: str) -> Any:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    with signed_in(username, action="policy_version") as uow:
+        return uow.run(work, *args)

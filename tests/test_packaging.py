@@ -95,6 +95,17 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> Non
     assert "is at revision" in upgraded and database.exists()
     tested = _run([mandate, "policy", "test"], cwd=tmp_path, env=env)
     assert "cases passed" in tested
+    # The camt.053 schema statement exports are valid against ships in the wheel.
+    schema = _run(
+        [
+            str(python),
+            "-c",
+            "from core.statements.camt053 import SCHEMA; print(len(SCHEMA.read_bytes()))",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert int(schema) > 100_000
 
     # Without a checkout, the default database lives in the data directory, not site-packages.
     default = _run(

@@ -13,14 +13,17 @@ from sqlalchemy import select
 
 from core import demo, policy_commands
 from core.models.iam import User
+from core.models.ledger import Account
 from core.policy import engine as policy_engine
 from core.settings import REPO_ROOT
 from tests.factories import bearer
+from tests.statement_files import read_camt053
 
 README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"
 PAYMENTS = "## Payments under dual control"
 POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
+STATEMENT = "### Download last month's camt.053"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -133,3 +136,26 @@ def test_the_policy_versions_recipe_runs_as_written(db, app, clock, live_server)
         policy_engine.ensure_loaded(REPO_ROOT / "policies")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == printed.splitlines()
+
+
+def test_the_statement_recipe_downloads_a_valid_camt053(db, app, clock, live_server, tmp_path):  # type: ignore[no-untyped-def]
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed), *_ = fenced_blocks(STATEMENT)
+    assert language == "sh"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={**os.environ, "MANDATE": live_server.url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+    [saved] = tmp_path.glob("acme-operating-*.xml")
+    read = read_camt053(saved.read_bytes())
+    with db.unit_of_work(write=False) as session:
+        operating = session.scalar(select(Account).where(Account.name == "Acme Operating"))
+    assert operating is not None and read["iban"] == operating.iban

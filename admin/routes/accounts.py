@@ -15,6 +15,7 @@ from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import Entry
 from admin.pages import account_names, tenant_names, tenant_page
 from admin.params import AccountId, Cursor, TenantId
+from admin.routes.statements import last_month
 from admin.views import redirect, render
 from admin.workspace import holds_over_account, workspace
 from core.context import RequestContext
@@ -91,6 +92,7 @@ def account_page(
         title=account.name,
         account=account,
         statement=statement,
+        statement_period=last_month(ctx.now(), ws.time_zone),
         cursor=cursor,
         names=account_names(session, ctx),
         tenants=tenant_names(session, ctx, ws),

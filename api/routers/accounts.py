@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from api.deps import ApiUnit
 from api.errors import POLICY_REFUSALS, error_responses
 from api.params import AccountId, Cursor, Limit, TenantFilter
+from core.fields import CalendarDate
 from core.ledger import service
 from core.ledger.schemas import AccountCreate, AccountPublic, AccountUpdate, EntryPublic
 from core.pagination import Page
+from core.statements import export as statements
+from core.statements.files import MEDIA_TYPES, statement_file
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -81,3 +87,38 @@ def list_entries(
     limit: Limit = None,
 ) -> Page[EntryPublic]:
     return uow.run(service.statement, account_id, cursor=cursor, limit=limit)
+
+
+_EXPORT_FILES = {
+    media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()
+}
+
+
+@router.get(
+    "/{account_id}/statements",
+    response_class=StreamingResponse,
+    summary="Statement export over a period: CSV or ISO 20022 camt.053.001.08, streamed",
+    responses={
+        200: {"description": "The statement file", "content": _EXPORT_FILES},
+        **error_responses(
+            "not_found", "invalid_period", "period_too_long", "unknown_statement_format"
+        ),
+    },
+)
+def export_statement(
+    uow: ApiUnit,
+    account_id: AccountId,
+    first_day: Annotated[
+        CalendarDate, Query(alias="from", description="First day (the company's zone)")
+    ],
+    last_day: Annotated[CalendarDate, Query(alias="to", description="Last day, included")],
+    format: Annotated[str, Query(max_length=20, description="csv or camt053")] = "csv",
+) -> StreamingResponse:
+    export = uow.run(
+        statements.open_export, account_id, first_day=first_day, last_day=last_day, format=format
+    )
+    return StreamingResponse(
+        statement_file(uow.db, export),
+        media_type=MEDIA_TYPES[export.format],
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )

@@ -125,27 +125,43 @@ def statement(
     """An account's entries, newest first, each with the balance after it."""
     page = PageRequest.of(cursor, limit, max_key=MAX_BIG_KEY)
     load_readable_account(session, ctx, account_id, "statement.read")
+    return entries_page(session, account_id, page)
 
-    def entry_public(row: Row[Any]) -> EntryPublic:
-        return EntryPublic(
-            id=row.id,
-            transfer_id=row.transfer_id,
-            kind=row.kind,
-            amount=row.amount,
-            currency=row.currency,
-            balance_after=row.balance_after,
-            counterparty_account_id=(
-                row.credit_account_id
-                if row.debit_account_id == account_id
-                else row.debit_account_id
-            ),
-            description=row.description,
-            created_at=row.created_at,
-        )
 
-    entries = repository.entries(account_id)
+def entries_page(
+    session: Session,
+    account_id: int,
+    page: PageRequest,
+    *,
+    oldest_first: bool = False,
+    through: int | None = None,
+) -> Page[EntryPublic]:
+    """One page of an account's statement (newest first, or oldest first for an export),
+    up to the entry `through` if given. The caller has checked statement.read."""
     return paginate(
-        session, entries, repository.ENTRY_KEY, page, shape=entry_public, newest_first=True
+        session,
+        repository.entries(account_id, through=through),
+        repository.ENTRY_KEY,
+        page,
+        shape=lambda row: entry_public(row, account_id),
+        newest_first=not oldest_first,
+    )
+
+
+def entry_public(row: Row[Any], account_id: int) -> EntryPublic:
+    """A statement row (core.ledger.repository.entries) as `account_id`'s reader sees it."""
+    return EntryPublic(
+        id=row.id,
+        transfer_id=row.transfer_id,
+        kind=row.kind,
+        amount=row.amount,
+        currency=row.currency,
+        balance_after=row.balance_after,
+        counterparty_account_id=(
+            row.credit_account_id if row.debit_account_id == account_id else row.debit_account_id
+        ),
+        description=row.description,
+        created_at=row.created_at,
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -184,10 +185,28 @@ _ENTRIES_WITH_TRANSFERS = select(
 ENTRY_KEY = _ENTRIES.c.id
 
 
-def entries(account_id: int) -> Select[*tuple[Any, ...]]:
-    """An account's entries with their transfers, in no order (pages go newest first, by
-    ENTRY_KEY)."""
-    return _ENTRIES_WITH_TRANSFERS.where(_ENTRIES.c.account_id == account_id)
+def entries(account_id: int, *, through: int | None = None) -> Select[*tuple[Any, ...]]:
+    """An account's entries with their transfers (up to the entry `through` if given), in no
+    order (pages go newest first, or oldest first for an export, by ENTRY_KEY)."""
+    statement = _ENTRIES_WITH_TRANSFERS.where(_ENTRIES.c.account_id == account_id)
+    if through is not None:
+        statement = statement.where(_ENTRIES.c.id <= through)
+    return statement
+
+
+def last_entry_before(
+    session: Session, account_id: int, moment: dt.datetime
+) -> Row[*tuple[Any, ...]] | None:
+    """The account's last entry (id, balance_after) booked before `moment`: where a
+    statement period starts (its balance is the opening one) or ends. Walks the
+    (account_id, id) index back from the newest entry, so it costs the entries after
+    `moment`, not the account's whole history."""
+    return session.execute(
+        select(_ENTRIES.c.id, _ENTRIES.c.balance_after)
+        .where(_ENTRIES.c.account_id == account_id, _ENTRIES.c.created_at < moment)
+        .order_by(_ENTRIES.c.id.desc())
+        .limit(1)
+    ).first()
 
 
 def transfer(session: Session, transfer_id: int, *, within: ColumnElement[bool]) -> Transfer | None:

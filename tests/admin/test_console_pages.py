@@ -21,7 +21,10 @@ from tests.payments_world import build_payments_world
 # Console routes anyone may call: the sign-in form.
 PUBLIC = {("GET", "/sign-in"), ("POST", "/sign-in")}
 # Required query parameters, per console route.
-QUERIES = {"/grants/new": "user"}
+QUERIES = {
+    "/grants/new": "user={user_id}",
+    "/accounts/{account_id}/statement-file": "from=2026-11-01&to=2026-11-30",
+}
 IDEMPOTENCY_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
 
@@ -50,8 +53,7 @@ def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, db,
         (
             method,
             r.path,
-            fill(r.path, ids)
-            + (f"?{QUERIES[r.path]}={ids['user_id']}" if r.path in QUERIES else ""),
+            fill(r.path, ids) + (f"?{QUERIES[r.path].format(**ids)}" if r.path in QUERIES else ""),
         )
         for r in routes
         for method in sorted(r.methods - {"HEAD", "OPTIONS"})

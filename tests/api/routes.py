@@ -231,6 +231,8 @@ def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type
         },
         # The company's rules, named: bank staff must say which company's.
         ("GET", "/v1/approval-rules"): {"tenant_id": ids["tenant_id"]},
+        # A statement export covers a period of days (format: csv unless asked).
+        ("GET", "/v1/accounts/{account_id}/statements"): {"from": "2026-11-01", "to": "2026-11-30"},
         # The version compared with: the one just before it (the world's approved one is the
         # other; tests/policy_versions_world.py), or itself in a world without versions.
         ("GET", "/v1/policy/versions/{version_id}/diff"): {"against": 1},
