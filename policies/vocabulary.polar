@@ -94,6 +94,7 @@ condition_text("own_change_request",      "Not requested by the person");
 condition_text("change_grants_approver_rights", "Gives the person no new rights");
 condition_text("approver_created_by_requester", "Not created or given rights by the requester lately");
 condition_text("grantee_created_by_approver", "Gives no rights to someone the person created lately");
+condition_text("tenant_rule",             "Not refused by a rule the bank set for the company");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).
@@ -135,6 +136,14 @@ refusal_text("policy_version.propose", "Your roles do not let you propose a vers
 refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
 refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
 refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
+
+# restrictable(action): what a company's own rules (decide.polar: tenant_refuses) may refuse
+# beyond the platform's rules: the actions that move its money or commit it to a payee.
+restrictable("transfer.create");
+restrictable("payment.create");
+restrictable("payment.approve");
+restrictable("beneficiary.manage");
+restrictable("beneficiary.approve");
 
 # Actions that move money: limits and time windows apply to these.
 moves_money("transfer.create");

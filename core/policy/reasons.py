@@ -120,6 +120,13 @@ class Reason(Code):
         "This change gives new rights to someone you created, or gave rights, lately: "
         "someone else must approve it.",
     )
+    # A family: a company's own rule answers tenant_rule:<its name>, with its own sentence
+    # (decide.polar: tenant_refuses); this member is what every such reason is.
+    tenant_rule = (
+        "tenant_rule",
+        403,
+        "Refused by a rule the bank set for your company on its request.",
+    )
 
 
 # Four eyes on policy versions (conditions.polar: self_approval_forbidden), in words.
@@ -152,7 +159,19 @@ def describe_limit(kind: str, amount: int, currency: str) -> str:
     return f"up to {format_amount(amount, currency)} {LIMIT_PERIODS.get(kind, kind)}"
 
 
+# A company's own reasons: "tenant_rule:" and the rule's name. The API documents the family
+# as TENANT_RULES.
+TENANT_RULE_PREFIX = "tenant_rule:"
+TENANT_RULES = "tenant_rule:*"
+
+
+def family(reason: str) -> str:
+    """The reason a code is of: itself, or "tenant_rule" for a company's own reason."""
+    return Reason.tenant_rule.value if reason.startswith(TENANT_RULE_PREFIX) else reason
+
+
 def status_of(reason: str) -> int:
+    reason = family(reason)
     return Reason[reason].status if reason in REASONS else 403
 
 
@@ -269,6 +288,8 @@ def describe(
         return _POLICY_VERSION_REFUSALS.get(action, "A second person must do this.")
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
+    if reason.startswith(TENANT_RULE_PREFIX) and detail.get("text"):
+        return str(detail["text"])
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
 
 

@@ -176,7 +176,7 @@ def impact(
     started = time.perf_counter()
     # An engine of its own: the replay fills a compile cache with the log's facts, which
     # must not push the live engine's out, nor hold its lock while live requests decide.
-    replica = PolicyEngine(engine.files, compile=engine.compile_enabled, source=engine.source)
+    replica = engine.replica()
     tally = _Tally(samples=samples)
     scope = _window(since, until, tenant_id, bank_id)
     truncated = _more_than(session, scope, limit)

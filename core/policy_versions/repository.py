@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from core.models.iam import User
-from core.models.policy_versions import DEPLOYMENT_SCOPE, ActivePolicy, PolicyVersion
+from core.models.policy_versions import (
+    DEPLOYMENT_SCOPE,
+    ActivePolicy,
+    PolicyVersion,
+    TenantPolicy,
+)
 
 # The channel activation notifies on (PostgreSQL); the payload is the new serial.
 NOTIFY_CHANNEL = "mandate_policy"
@@ -89,3 +94,36 @@ def version_files(connection: Connection, version_id: int) -> dict[str, str]:
         select(col(PolicyVersion.files)).where(col(PolicyVersion.id) == version_id)
     ).scalar_one()
     return dict(files)
+
+
+def tenant_policies(connection: Connection) -> list[tuple[int, str | None, str | None]]:
+    """(tenant id, pinned version's hash or None, extension's hash or None) of every tenant
+    that runs more than the default: what every process holds in memory."""
+    pinned = aliased(PolicyVersion)
+    extension = aliased(PolicyVersion)
+    rows: Sequence[Any] = connection.execute(
+        select(col(TenantPolicy.tenant_id), col(pinned.hash), col(extension.hash))
+        .outerjoin(pinned, col(pinned.id) == col(TenantPolicy.version_id))
+        .outerjoin(extension, col(extension.id) == col(TenantPolicy.extension_id))
+        .where(
+            or_(
+                col(TenantPolicy.version_id).is_not(None),
+                col(TenantPolicy.extension_id).is_not(None),
+            )
+        )
+        .order_by(col(TenantPolicy.tenant_id))
+    ).all()
+    return [(int(r[0]), r[1], r[2]) for r in rows]
+
+
+def files_by_hash(connection: Connection, hashes: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The files of the versions with these hashes."""
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return {}
+    rows: Sequence[Any] = connection.execute(
+        select(col(PolicyVersion.hash), col(PolicyVersion.files)).where(
+            col(PolicyVersion.hash).in_(wanted)
+        )
+    ).all()
+    return {str(r[0]): dict(r[1]) for r in rows}
