@@ -15,6 +15,8 @@ from core.iam.credentials import Passwords
 from core.models.iam import User
 from core.models.policy_versions import PolicyVersion
 from core.policy.engine import PolicyEngine, PolicyFile
+from core.policy_versions import repository as repo
+from core.policy_versions import service
 from core.settings import REPO_ROOT
 from tests.factories import PASSWORD, World, unit_of_work
 
@@ -111,5 +113,19 @@ def with_policy_versions(db: Database, world: World, clock: Clock) -> dict[str, 
             assert row.id is not None
             ids[status] = row.id
         return ids
+
+    return unit_of_work(db, clock).run(build)
+
+
+def with_policy_in_force(db: Database, clock: Clock) -> int:
+    """The bundled files stored as the version in force (as `mandate db upgrade` leaves a
+    deployment): the bank's default, which every tenant not pinned runs. Answers its id."""
+
+    def build(session: Session, _ctx: RequestContext) -> int:
+        files = [PolicyFile(name, text) for name, text in bundled_files().items()]
+        service.record_bundled(session, files, now=clock.now())
+        pointer = repo.active_pointer(session)
+        assert pointer is not None
+        return pointer.version_id
 
     return unit_of_work(db, clock).run(build)

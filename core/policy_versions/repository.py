@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
-from core.models.iam import User
+from core.models.iam import Tenant, User
 from core.models.policy_versions import (
     DEPLOYMENT_SCOPE,
     ActivePolicy,
@@ -33,8 +33,19 @@ def version_by_hash(session: Session, hash_: str) -> PolicyVersion | None:
     return session.scalars(select(PolicyVersion).where(col(PolicyVersion.hash) == hash_)).first()
 
 
-def versions(session: Session) -> list[PolicyVersion]:
-    return list(session.scalars(select(PolicyVersion).order_by(col(PolicyVersion.id).desc())))
+def versions(session: Session, bank_id: int | None = None) -> list[PolicyVersion]:
+    """Every version, newest first; with `bank_id`, of the extensions only its tenants'."""
+    stmt = select(PolicyVersion).order_by(col(PolicyVersion.id).desc())
+    if bank_id is not None:
+        stmt = stmt.where(
+            or_(
+                col(PolicyVersion.tenant_id).is_(None),
+                col(PolicyVersion.tenant_id).in_(
+                    select(col(Tenant.id)).where(col(Tenant.bank_id) == bank_id)
+                ),
+            )
+        )
+    return list(session.scalars(stmt))
 
 
 # The key of the PostgreSQL advisory lock activations take (any constant of Mandate's own).
@@ -127,3 +138,73 @@ def files_by_hash(connection: Connection, hashes: Iterable[str]) -> dict[str, di
         )
     ).all()
     return {str(r[0]): dict(r[1]) for r in rows}
+
+
+# -- what each tenant runs -----------------------------------------------------------------
+
+
+def tenant_policy(session: Session, tenant_id: int, *, lock: bool = False) -> TenantPolicy | None:
+    stmt = select(TenantPolicy).where(col(TenantPolicy.tenant_id) == tenant_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def tenant_policies_of(session: Session, tenant_ids: Iterable[int]) -> dict[int, TenantPolicy]:
+    wanted = sorted(set(tenant_ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(select(TenantPolicy).where(col(TenantPolicy.tenant_id).in_(wanted)))
+    return {row.tenant_id: row for row in rows}
+
+
+def tenants_of_bank(session: Session, bank_id: int) -> list[Tenant]:
+    return list(
+        session.scalars(
+            select(Tenant).where(col(Tenant.bank_id) == bank_id).order_by(col(Tenant.id))
+        )
+    )
+
+
+def versions_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, PolicyVersion]:
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = session.scalars(select(PolicyVersion).where(col(PolicyVersion.id).in_(wanted)))
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def pinned_to(session: Session, version_id: int, *, lock: bool = False) -> list[TenantPolicy]:
+    """The tenants pinned to this platform version."""
+    stmt = (
+        select(TenantPolicy)
+        .where(col(TenantPolicy.version_id) == version_id)
+        .order_by(col(TenantPolicy.tenant_id))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def in_use(session: Session, version_id: int) -> bool:
+    """Whether some tenant runs this version (pinned to it, or as its extension)."""
+    stmt = select(col(TenantPolicy.tenant_id)).where(
+        or_(
+            col(TenantPolicy.version_id) == version_id, col(TenantPolicy.extension_id) == version_id
+        )
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def following_default(session: Session, bank_id: int | None = None) -> list[TenantPolicy]:
+    """The tenants with a row that follow the default (no pin): those carrying an extension."""
+    stmt = select(TenantPolicy).where(
+        col(TenantPolicy.version_id).is_(None), col(TenantPolicy.extension_id).is_not(None)
+    )
+    if bank_id is not None:
+        stmt = stmt.where(
+            col(TenantPolicy.tenant_id).in_(
+                select(col(Tenant.id)).where(col(Tenant.bank_id) == bank_id)
+            )
+        )
+    return list(session.scalars(stmt.order_by(col(TenantPolicy.tenant_id))))

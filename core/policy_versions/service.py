@@ -22,6 +22,7 @@ from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
+from core.models.iam import Tenant
 from core.models.policy_versions import DEPLOYMENT_SCOPE, ActivePolicy, PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy.engine import PolicyEngine, PolicyFile
@@ -113,7 +114,7 @@ def list_versions(session: Session, ctx: RequestContext) -> list[PolicyVersionSu
     require_readable(
         session, ctx, "policy_version.read", version_resource(ctx), not_found="not found"
     )
-    rows = repo.versions(session)
+    rows = repo.versions(session, ctx.require_actor().bank_id)
     names = names_of(session, rows)
     return [summary_of(row, names) for row in rows]
 
@@ -153,6 +154,7 @@ def propose(
     already stored."""
     actor = ctx.require_actor()
     authorize(session, ctx, "policy_version.propose", version_resource(ctx), not_found="not found")
+    assert proposal.tenant_id is None, "a company's extension: core.policy_versions.extensions"
     files = [PolicyFile(name, text) for name, text in proposal.files.items()]
     hash_ = _hash(files)
     existing = repo.version_by_hash(session, hash_)
@@ -233,6 +235,11 @@ def reject(
             code="policy_version_not_pending",
         )
     authorize(session, ctx, "policy_version.reject", version_resource(ctx, row))
+    if repo.in_use(session, version_id):
+        raise Conflict(
+            f"version {row.id} is in force for some tenants: move them first",
+            code="policy_version_in_use",
+        )
 
     def rejected(row: PolicyVersion) -> None:
         row.status = "rejected"
@@ -389,7 +396,19 @@ def _readable(
     require_readable(
         session, ctx, "policy_version.read", version_resource(ctx, row), not_found=missing
     )
+    if row.tenant_id is not None:
+        # A company's extension is its bank's: another bank's staff do not see it.
+        tenant = session.get(Tenant, row.tenant_id)
+        if tenant is None or tenant.bank_id != ctx.require_actor().bank_id:
+            raise NotFound(missing)
     return row
+
+
+def readable_version(
+    session: Session, ctx: RequestContext, version_id: int, *, lock: bool = False
+) -> PolicyVersion:
+    """A stored version the caller may read (another bank's extension, or none: not found)."""
+    return _readable(session, ctx, version_id, lock=lock)
 
 
 def _retire(
