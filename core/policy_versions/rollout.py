@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from core.audit.changes import record_change
 from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest
-from core.models.iam import Tenant
 from core.models.policy_versions import PolicyVersion
 from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
 from core.policy.replay import DEFAULT_WINDOW, Impact, combined
@@ -163,11 +162,5 @@ def _follow_default(session: Session, ctx: RequestContext, row: PolicyVersion) -
         held.version_id = None
         held.changed_at = ctx.now()
         held.changed_by_id = actor.user_id
-        tenant = session.get(Tenant, held.tenant_id)
-        record_change(
-            ctx,
-            assignments.ENTITY,
-            held.tenant_id,
-            f"follows the default (version {row.id}) again",
-            tenant.id if tenant else None,
-        )
+        # The change log's 20 characters: the version is the activation's own record.
+        record_change(ctx, assignments.ENTITY, held.tenant_id, "follows default", held.tenant_id)
