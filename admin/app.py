@@ -23,6 +23,7 @@ from admin.routes import (
     iam,
     payments,
     policy_versions,
+    tenant_policy,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -48,6 +49,7 @@ def create_console(services: Services) -> FastAPI:
         compliance.router,
         change_requests.router,
         policy_versions.router,
+        tenant_policy.router,
     ):
         console.include_router(router)
     return console

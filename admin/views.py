@@ -70,6 +70,8 @@ NOTICES = {
     "version-approved": "Version approved. Someone other than its author may now activate it.",
     "version-rejected": "Version rejected.",
     "version-activated": "Version activated: every server process switches to it within seconds.",
+    "rollout-step": "Done: the tenants it reaches run the version within seconds, everywhere.",
+    "tenant-moved": "Done: the tenant runs its new policy within seconds, in every server process.",
     "approved-posted": "Approved. That was the last approval needed: the payment is posted.",
     "approved-sent": "Approved. That was the last approval needed: the payment is sent.",
     "approved-scheduled": (
