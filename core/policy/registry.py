@@ -8,8 +8,10 @@ the watcher that follows activations (core.policy_versions.reload), never a quer
 decision. Engines other than the default are kept in a bounded LRU (CAPACITY); the watcher
 builds those in use before it swaps the map in, so no request waits for a build unless more
 policies are in use than the LRU holds (then the one evicted is rebuilt when next asked:
-about a second). Each engine costs about 4 MB (README, Performance: measured by
-bench/engine_memory.py)."""
+about 5 ms, its cache refilled as decisions come). What one costs (bench/engine_memory.py):
+about 1.6 MB built, and about 3 KB per compiled decision in its cache, bounded at
+TENANT_CACHE entries (a tenant's engine sees only its own people's facts): at most about
+17 MB each, 135 MB for CAPACITY of them."""
 
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
 
 log = logging.getLogger("mandate.policy.registry")
 
-# Engines besides the default a process keeps built.
+# Engines besides the default a process keeps built, and the compiled decisions each keeps.
 CAPACITY = 8
+TENANT_CACHE = 5_000
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class Registry:
             extension=extension_files,
             extension_version=extension,
             compile=default.compile_enabled,
+            cache_size=TENANT_CACHE,
             source=f"policy version {version}{with_extension}",
         )
 
