@@ -25,7 +25,7 @@ from core.ledger.identifiers import formatted
 from core.money import MINOR_UNITS, format_amount
 from core.policy import engine as policy_engine
 from core.policy.matrix import condition_texts
-from core.policy.reasons import REASONS
+from core.policy.reasons import REASONS, family
 
 # Where the console is mounted on the app (api.app.create_app).
 PREFIX = "/console"
@@ -173,6 +173,9 @@ def reason_text(code: str | None) -> str:
     """A refusal or error code in plain words."""
     if not code:
         return ""
+    # A company's own reason (tenant_rule:<name>) is worded as its family; the activity and
+    # the decision log show its own sentence beside it.
+    code = family(code)
     if code in REASONS:
         return REASONS[code][1]
     if code in ERROR_CODES:

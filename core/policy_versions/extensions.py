@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
-from core.errors import Conflict, InvalidRequest
+from core.errors import Conflict
 from core.models.iam import Tenant
 from core.models.policy_versions import PolicyVersion
 from core.policy import engine as policy_engine
@@ -27,6 +27,7 @@ from core.policy_versions.extension_validation import validate_extension
 from core.policy_versions.public import names_of, public_of, summary_of
 from core.policy_versions.schemas import PolicyProposal, PolicyVersionPublic
 from core.policy_versions.service import ENTITY, version_resource
+from core.policy_versions.validation import refusal
 
 
 def propose(session: Session, ctx: RequestContext, proposal: PolicyProposal) -> PolicyVersionPublic:
@@ -51,14 +52,7 @@ def propose(session: Session, ctx: RequestContext, proposal: PolicyProposal) -> 
         proposal.files, platform=platform_of(session, tenant), cases=proposal.cases
     )
     if not report.ok:
-        raise InvalidRequest(
-            f"the extension is refused: {report.summary()}",
-            code="policy_invalid",
-            body={
-                "failures": [f.model_dump() for f in report.failures],
-                "report": report.model_dump(),
-            },
-        )
+        raise refusal(report, "the extension")
     row = PolicyVersion(
         hash=hash_,
         files=dict(sorted(proposal.files.items())),

@@ -22,7 +22,8 @@ from core.context import RequestContext
 from core.errors import Conflict, InvalidRequest
 from core.models.policy_versions import PolicyVersion
 from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
-from core.policy.replay import DEFAULT_WINDOW, Impact, combined
+from core.policy.impacts import combined
+from core.policy.replay import DEFAULT_WINDOW, Impact
 from core.policy.replay import impact as replay_impact
 from core.policy_versions import assignments, extensions, service
 from core.policy_versions import repository as repo

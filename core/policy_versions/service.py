@@ -40,7 +40,7 @@ from core.policy_versions.schemas import (
     PolicyVersionPublic,
     PolicyVersionSummary,
 )
-from core.policy_versions.validation import validate
+from core.policy_versions.validation import refusal, validate
 
 ENTITY = "policy_version"
 
@@ -170,14 +170,7 @@ def propose(
         extra_cases=proposal.cases,
     )
     if not report.ok:
-        raise InvalidRequest(
-            f"the proposal is refused: {report.summary()}",
-            code="policy_invalid",
-            body={
-                "failures": [f.model_dump() for f in report.failures],
-                "report": report.model_dump(),
-            },
-        )
+        raise refusal(report, "the proposal")
     row = PolicyVersion(
         hash=hash_,
         files=dict(sorted(proposal.files.items())),

@@ -20,6 +20,7 @@ from pathlib import Path
 from oso import Variable
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidRequest
 from core.policy.cases import CaseError, run_cases
 from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
 from core.policy.reasons import REASONS
@@ -79,6 +80,18 @@ class ValidationReport(BaseModel):
             if items:
                 parts.append(f"{label}: {', '.join(items)}")
         return "; ".join(parts) or "valid"
+
+
+def refusal(report: ValidationReport, what: str) -> InvalidRequest:
+    """The 422 policy_invalid a failed report answers: its failing cases, and the report."""
+    return InvalidRequest(
+        f"{what} is refused: {report.summary()}",
+        code="policy_invalid",
+        body={
+            "failures": [f.model_dump() for f in report.failures],
+            "report": report.model_dump(),
+        },
+    )
 
 
 def validate(
