@@ -69,9 +69,10 @@ def versions(user: str = UserOption) -> None:
     """List every version of the policy, newest first."""
     for row in _as(user, service.list_versions):
         who = row.author or "deploy"
+        scope = f"  (tenant {row.tenant_id}'s extension)" if row.tenant_id else ""
         typer.echo(
             f"{row.id:>4}  {row.hash}  {row.status:<9} by {who:<14} {row.created_at:%Y-%m-%d %H:%M}"
-            f"  {row.note}"
+            f"  {row.note}{scope}"
         )
 
 

@@ -52,10 +52,14 @@ def version_page(
 ) -> HTMLResponse:
     version = service.get_version(session, ctx, version_id)
     others = [v for v in service.list_versions(session, ctx) if v.id != version_id]
-    if against is None:
+    if against is None and version.tenant_id is not None:
+        # A company's extension, against its earlier one (none: its files alone are shown).
+        against = next((v.id for v in others if v.tenant_id == version.tenant_id), None)
+    elif against is None:
         # By default, against the version in force (or, for that one, the one before it).
         active = service.active_version_id(session, ctx)
-        against = active if active != version_id else next((v.id for v in others), None)
+        platform = (v.id for v in others if v.tenant_id is None)
+        against = active if active != version_id else next(platform, None)
     diff = service.diff_versions(session, ctx, version_id, against) if against else None
     return render(
         request,

@@ -268,6 +268,7 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
     repo.serialize_activations(session)
     pointer = repo.active_pointer(session, lock=True)
     row = _readable(session, ctx, version_id, lock=True)
+    assert row.tenant_id is None, "a company's extension: core.policy_versions.rollout"
     if row.status != "approved":
         raise Conflict(
             f"version {row.id} is {row.status}: only an approved version can be activated"
