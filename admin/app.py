@@ -25,6 +25,7 @@ from admin.routes import (
     payments,
     policy_versions,
     statements,
+    tenant_policy,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -52,6 +53,7 @@ def create_console(services: Services) -> FastAPI:
         change_requests.router,
         policy_versions.router,
         statements.router,
+        tenant_policy.router,
     ):
         console.include_router(router)
     return console

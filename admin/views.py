@@ -25,7 +25,7 @@ from core.ledger.identifiers import formatted
 from core.money import MINOR_UNITS, format_amount
 from core.policy import engine as policy_engine
 from core.policy.matrix import condition_texts
-from core.policy.reasons import REASONS
+from core.policy.reasons import REASONS, family
 
 # Where the console is mounted on the app (api.app.create_app).
 PREFIX = "/console"
@@ -70,6 +70,8 @@ NOTICES = {
     "version-approved": "Version approved. Someone other than its author may now activate it.",
     "version-rejected": "Version rejected.",
     "version-activated": "Version activated: every server process switches to it within seconds.",
+    "rollout-step": "Done: the tenants it reaches run the version within seconds, everywhere.",
+    "tenant-moved": "Done: the tenant runs its new policy within seconds, in every server process.",
     "approved-posted": "Approved. That was the last approval needed: the payment is posted.",
     "approved-sent": "Approved. That was the last approval needed: the payment is sent.",
     "approved-scheduled": (
@@ -174,6 +176,9 @@ def reason_text(code: str | None) -> str:
     """A refusal or error code in plain words."""
     if not code:
         return ""
+    # A company's own reason (tenant_rule:<name>) is worded as its family; the activity and
+    # the decision log show its own sentence beside it.
+    code = family(code)
     if code in REASONS:
         return REASONS[code][1]
     if code in ERROR_CODES:

@@ -28,6 +28,7 @@ from api.routers import (
     iam,
     payments,
     policy_versions,
+    tenant_policy,
     transfers,
 )
 from core import migrate
@@ -133,6 +134,7 @@ def create_app(
         compliance.router,
         change_requests.router,
         policy_versions.router,
+        tenant_policy.router,
     ):
         app.include_router(router)
     if settings.docs_enabled:

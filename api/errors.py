@@ -15,7 +15,7 @@ from starlette.routing import Match
 
 from core.db import describe_error
 from core.errors import ERROR_CODES, HTTP_CODES, MandateError
-from core.policy.reasons import REASONS
+from core.policy.reasons import REASONS, TENANT_RULE_PREFIX, TENANT_RULES, family
 
 log = logging.getLogger("mandate.api")
 
@@ -52,12 +52,23 @@ IDEMPOTENCY_KEY_INVALID = "an Idempotency-Key is 1 to 255 printable ASCII charac
 
 
 def status_of_code(code: str) -> int:
-    """The HTTP status an error code is answered with (core.errors and the policy's reasons)."""
+    """The HTTP status an error code is answered with (core.errors and the policy's reasons;
+    a company's own reasons, documented as the family TENANT_RULES, are the policy's)."""
     if code in ERROR_CODES:
         return ERROR_CODES[code][0]
+    if documented_as(code) == TENANT_RULES:
+        return REASONS[family(code)][0]
     if code in REASONS:
         return REASONS[code][0]
     raise KeyError(f"{code!r} is not in core.errors.ERROR_CODES nor a policy reason")
+
+
+def documented_as(code: str) -> str:
+    """How the OpenAPI document lists an answered code: itself, or for a company's own reason
+    (tenant_rule:<name>, a rule bank staff wrote for one customer) its family TENANT_RULES."""
+    if code == TENANT_RULES or code.startswith(TENANT_RULE_PREFIX):
+        return TENANT_RULES
+    return code
 
 
 _TITLES = {
@@ -101,6 +112,9 @@ def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
 # What the policy can answer any request that needs a grant: nothing there to see, no grant
 # carrying the action, or a grant not valid (yet, or any more).
 POLICY_REFUSALS = ("not_found", "missing_permission", "grant_not_yet_valid", "grant_expired")
+# What a company's own rules can refuse beyond them (decide.polar: tenant_refuses; the actions
+# vocabulary.polar calls restrictable), each as tenant_rule:<its name>.
+COMPANY_RULES = (TENANT_RULES,)
 # ... and a request to manage access (users, roles, grants, caps, tenants): also a change to
 # one's own access.
 MANAGE_REFUSALS = (*POLICY_REFUSALS, "self_change_forbidden")

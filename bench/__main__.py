@@ -28,6 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     steps = [
         ["bench.decisions", "--decisions", "10000"],
+        ["bench.engine_memory", "--engines", "8", "--entries", "300"],
         [
             "bench.http_transfers",
             "--seconds",

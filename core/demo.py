@@ -5,7 +5,9 @@ approvers (signature groups A and B), two EUR accounts, two beneficiaries (a sup
 another bank, and Globex's account here), the bank's EUR clearing account, Acme's approval
 rules and the bank's approval minimum: enough to walk a payment under dual control from the
 payer through both approvers (README, "Payments under dual control"), and a grant through
-both corporate admins (README, "Give someone a limited payer grant")."""
+both corporate admins (README, "Give someone a limited payer grant"). Globex GmbH, a second
+customer, has an admin and a payer: one company's own rules leave the other's alone (README,
+"Changing the rules for one customer")."""
 
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ LOGINS = [
     DemoLogin("acme-approver-a", "approver of Acme Ltd, group A: up to 500,000.00 EUR"),
     DemoLogin("acme-approver-b", "approver of Acme Ltd, group B: up to 500,000.00 EUR"),
     DemoLogin("globex-admin", "corporate admin of Globex GmbH (another tenant)"),
+    DemoLogin("globex-payer", "payer of Globex GmbH: 50,000.00 EUR per transfer"),
 ]
 
 
@@ -197,6 +200,16 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     globex_admin = user("globex-admin", "Gina Globex", globex.id)
     iam.grant_role(
         session, globex_admin, role("corporate_admin", globex.id), created_by=manager.id, now=now
+    )
+    globex_payer = user("globex-payer", "Gert Payer", globex.id)
+    iam.grant_role(
+        session,
+        globex_payer,
+        role("payer", globex.id),
+        created_by=globex_admin.id,
+        now=now,
+        limit_currency="EUR",
+        per_transfer_limit=50_000_00,
     )
 
     ctx = RequestContext(actor=actor_of(manager), clock=clock)

@@ -345,6 +345,16 @@ class ErrorCode(Code):
         409,
         "Only an approved version can be activated (a retired one needs a fresh approval).",
     )
+    policy_version_in_use = (
+        "policy_version_in_use",
+        409,
+        "Some tenants run this version (pinned to it, or as their extension): move them first.",
+    )
+    policy_version_incompatible = (
+        "policy_version_incompatible",
+        409,
+        "A company's extension does not load beside that version of the policy.",
+    )
 
 
 # code -> (HTTP status, what it means), as the OpenAPI document lists them.

@@ -85,9 +85,21 @@ decide(request, "allow", "ok", nil, {}) if
     request.payment.prepared_by_actor = true and
     passes("payment_not_pending", nil, request);
 
+# Refused by the company's own rules: what the rules below allow, a rule the bank set for
+# this company on its request refuses, with its own reason (tenant_rule:...) and words. Such
+# rules live in the company's extension (tenant_refuses/3, below), are asked only about the
+# actions a company may restrict (vocabulary.polar: restrictable), and only once the
+# platform allows: coming first, their refusal is the answer; they never allow anything.
+decide(request, "deny", reason, grant_id, {text: text}) if
+    restrictable(request.action) and
+    tenant_refuses(request, reason, text) and
+    allowed_by_grant(request, grant_id);
+
 # Allowed: within reach, the money may go there, and a grant that speaks for the person
 # here carries the action and meets every condition the action checks.
-decide(request, "allow", "ok", grant.id, {}) if
+decide(request, "allow", "ok", grant_id, {}) if allowed_by_grant(request, grant_id);
+
+allowed_by_grant(request, grant.id) if
     visible(request.actor, request.resource) and
     counterparty_fits(request) and
     grant in request.grants and
@@ -120,6 +132,13 @@ decide(request, "deny", condition, grant.id, detail) if
 
 # ... and otherwise no grant carries the action.
 decide(_request, "deny", "missing_permission", nil, {});
+
+# tenant_refuses(request, reason, text): a company's own refusal. The platform has none: a
+# company's extension, loaded with these files for that company's decisions only, adds its
+# rules here and may define nothing else (core/policy_versions/extension_rules.py refuses
+# any other rule when it is proposed). Each rule names its reason, "tenant_rule:" and a
+# name, and the sentence the person refused reads.
+tenant_refuses(_request, _reason, _text) if false;
 
 # Money may go to the other account (tenancy.polar: counterparty_allowed).
 counterparty_fits(request) if not moves_money(request.action);

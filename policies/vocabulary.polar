@@ -29,6 +29,7 @@ permission("grant.manage",      "tenant", "Give, change and revoke grants (never
 permission("cap.read",          "tenant", "See the limit caps the bank set for the company.");
 permission("authz.explain",     "tenant", "Ask why a person may or may not do something, and what would happen.");
 permission("change_request.approve", "tenant", "See, approve and reject other people's requests to change users, roles, grants, rules and settings.");
+permission("tenant_rule.read",  "tenant", "See the company's own rules: what the bank refuses for it beyond its platform rules, in words.");
 permission("tenant.read",       "bank",   "See the bank's corporate customers.");
 permission("tenant.manage",     "bank",   "Onboard corporate customers.");
 permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and close them.");
@@ -94,6 +95,7 @@ condition_text("own_change_request",      "Not requested by the person");
 condition_text("change_grants_approver_rights", "Gives the person no new rights");
 condition_text("approver_tied_to_requester", "Not tied to the requester lately");
 condition_text("grantee_tied_to_approver", "Gives no rights to someone tied to the person");
+condition_text("tenant_rule",             "Not refused by a rule the bank set for the company");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).
@@ -130,11 +132,20 @@ refusal_text("change.read",       "Your roles do not let you read the change log
 refusal_text("change_request.approve", "Your roles do not let you approve change requests.");
 refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
 refusal_text("change_request.read", "Your roles do not let you see change requests.");
+refusal_text("tenant_rule.read",  "Your roles do not let you see the company's own rules.");
 refusal_text("policy_version.read", "Your roles do not let you read the versions of the policy.");
 refusal_text("policy_version.propose", "Your roles do not let you propose a version of the policy.");
 refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
 refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
 refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
+
+# restrictable(action): what a company's own rules (decide.polar: tenant_refuses) may refuse
+# beyond the platform's rules: the actions that move its money or commit it to a payee.
+restrictable("transfer.create");
+restrictable("payment.create");
+restrictable("payment.approve");
+restrictable("beneficiary.manage");
+restrictable("beneficiary.approve");
 
 # Actions that move money: limits and time windows apply to these.
 moves_money("transfer.create");
@@ -170,19 +181,19 @@ builtin_carries("corporate_admin", permission) if permission in [
     "account.read", "statement.read", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "authz.explain", "beneficiary.read",
     "beneficiary.manage", "payment.cancel", "approval_rule.read", "approval_rule.manage",
-    "change_request.approve"];
+    "change_request.approve", "tenant_rule.read"];
 builtin_carries("bank_manager", permission) if permission in [
     "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
     "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
     "approval_rule.read", "approval_minimum.manage", "change_request.approve",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
-    "policy_version.activate"];
+    "policy_version.activate", "tenant_rule.read"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",
     "beneficiary.read", "approval_rule.read", "policy_version.read", "policy_version.propose",
-    "policy_version.approve", "policy_version.activate"];
+    "policy_version.approve", "policy_version.activate", "tenant_rule.read"];
 
 # carries(grant, permission): the role of the grant carries the permission (or the
 # permission an action goes with).

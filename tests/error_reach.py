@@ -30,7 +30,7 @@ from oso import Variable
 
 from core.errors import MandateError
 from core.policy import engine as policy_engine
-from core.policy.reasons import REASONS
+from core.policy.reasons import REASONS, TENANT_RULES
 from core.settings import REPO_ROOT
 
 PACKAGES = ("core", "api")
@@ -153,6 +153,9 @@ def reasons_for(action: str | None) -> frozenset[str]:
     for answer in engine.query("conditions", action, Variable("names")):
         # Each condition is named by the reason it refuses with.
         reasons.update(answer["names"])
+    if engine.holds("restrictable", action):
+        # A company's own rules (tenant_refuses) may refuse it too, each by its own name.
+        reasons.add(TENANT_RULES)
     return frozenset(reasons)
 
 

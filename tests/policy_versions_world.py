@@ -15,6 +15,8 @@ from core.iam.credentials import Passwords
 from core.models.iam import User
 from core.models.policy_versions import PolicyVersion
 from core.policy.engine import PolicyEngine, PolicyFile
+from core.policy_versions import bootstrap
+from core.policy_versions import repository as repo
 from core.settings import REPO_ROOT
 from tests.factories import PASSWORD, World, unit_of_work
 
@@ -159,5 +161,19 @@ def stored_version(db: Database, clock: Clock, author_id: int | None, note: str)
         session.flush()
         assert row.id is not None
         return row.id
+
+    return unit_of_work(db, clock).run(build)
+
+
+def with_policy_in_force(db: Database, clock: Clock) -> int:
+    """The bundled files stored as the version in force (as `mandate db upgrade` leaves a
+    deployment): the bank's default, which every tenant not pinned runs. Answers its id."""
+
+    def build(session: Session, _ctx: RequestContext) -> int:
+        files = [PolicyFile(name, text) for name, text in bundled_files().items()]
+        bootstrap.record_bundled(session, files, now=clock.now())
+        pointer = repo.active_pointer(session)
+        assert pointer is not None
+        return pointer.version_id
 
     return unit_of_work(db, clock).run(build)

@@ -41,6 +41,8 @@ def test_health_and_readiness(client):
     assert health == {
         "status": "ok",
         "policy_version": policy_engine.current().version,
+        # No version stored in this database: nothing read yet.
+        "policy_serial": None,
         "worker": os.getpid(),
     }
     ready = client.get("/readyz")

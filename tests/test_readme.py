@@ -15,9 +15,11 @@ from core import demo, policy_commands
 from core.models.iam import User
 from core.models.ledger import Account
 from core.policy import engine as policy_engine
+from core.policy import registry
 from core.settings import REPO_ROOT
 from tests.factories import bearer
 from tests.statement_files import read_camt053
+from tests.tenant_policy_world import FRIDAY
 
 README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"
@@ -159,3 +161,26 @@ def test_the_statement_recipe_downloads_a_valid_camt053(db, app, clock, live_ser
     with db.unit_of_work(write=False) as session:
         operating = session.scalar(select(Account).where(Account.name == "Acme Operating"))
     assert operating is not None and read["iban"] == operating.iban
+ONE_CUSTOMER = "## Changing the rules for one customer"
+
+
+def test_the_one_customer_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
+    # A Friday, 10:00 in Berlin: the day Acme's rule speaks. As `make run` leaves it: the
+    # bundled files are version 1, in force; the demo seeded.
+    clock.at = FRIDAY
+    with db.unit_of_work() as session:
+        assert policy_commands.record_bundled(session, REPO_ROOT / "policies").outcome == "first"
+        assert demo.seed(session, app.state.services.passwords, clock)
+    watcher = app.state.policy_watcher
+    watcher.sync()  # the serial /healthz names, before the recipe reads it
+    watcher.start()
+    try:
+        (language, script), (_, printed), *_ = fenced_blocks(ONE_CUSTOMER)
+        assert language == "sh"
+        result = run_recipe(script, live_server.url)
+    finally:
+        watcher.stop()
+        registry.REGISTRY.clear()
+        policy_engine.ensure_loaded(REPO_ROOT / "policies")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()

@@ -17,7 +17,7 @@ from admin.views import redirect, render
 from core.context import RequestContext
 from core.fields import MAX_ID
 from core.policy.replay import Impact
-from core.policy_versions import service
+from core.policy_versions import rollout, service
 from core.policy_versions.schemas import ImpactRequest, PolicyRejection
 
 router = APIRouter()
@@ -52,10 +52,14 @@ def version_page(
 ) -> HTMLResponse:
     version = service.get_version(session, ctx, version_id)
     others = [v for v in service.list_versions(session, ctx) if v.id != version_id]
-    if against is None:
+    if against is None and version.tenant_id is not None:
+        # A company's extension, against its earlier one (none: its files alone are shown).
+        against = next((v.id for v in others if v.tenant_id == version.tenant_id), None)
+    elif against is None:
         # By default, against the version in force (or, for that one, the one before it).
         active = service.active_version_id(session, ctx)
-        against = active if active != version_id else next((v.id for v in others), None)
+        platform = (v.id for v in others if v.tenant_id is None)
+        against = active if active != version_id else next(platform, None)
     diff = service.diff_versions(session, ctx, version_id, against) if against else None
     return render(
         request,
@@ -93,7 +97,7 @@ def impact(
 ) -> HTMLResponse:
     # Reads only: the page answers with the replay's counts (the last 7 days).
     def work(session: Session, ctx: RequestContext) -> HTMLResponse:
-        found = service.impact(session, ctx, version_id, ImpactRequest())
+        found = rollout.impact(session, ctx, version_id, ImpactRequest())
         return version_page(request, session, ctx, version_id, impact=found)
 
     return uow.run(work)
@@ -104,8 +108,11 @@ def _step(uow: ConsoleUnit, request: Request, version_id: int, step: str) -> Res
         return version_id
 
     def act(session: Session, ctx: RequestContext, vid: int) -> Response:
-        do = service.approve if step == "approve" else service.activate
-        do(session, ctx, vid)
+        if step == "approve":
+            service.approve(session, ctx, vid)
+        else:
+            # For all (the bank's default); an extension for its own company.
+            rollout.activate(session, ctx, vid, None)
         return redirect(f"/policy/versions/{vid}", done=f"version-{step}d")
 
     def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import ApiUnit
-from api.errors import POLICY_REFUSALS, error_responses
+from api.errors import COMPANY_RULES, POLICY_REFUSALS, error_responses
 from api.params import BeneficiaryId, Cursor, Limit, TenantFilter
 from core.pagination import Page
 from core.payments import beneficiaries
@@ -54,6 +54,7 @@ def list_beneficiaries(
     summary="Add a beneficiary (it may wait for a second person's approval)",
     responses=error_responses(
         *POLICY_REFUSALS,
+        *COMPANY_RULES,
         "invalid_iban",
         "invalid_bic",
         "bic_country_mismatch",
@@ -80,6 +81,7 @@ def get_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> BeneficiaryP
     summary="Change a beneficiary's name, BIC or reference template (never its IBAN)",
     responses=error_responses(
         *POLICY_REFUSALS,
+        *COMPANY_RULES,
         "invalid_bic",
         "bic_country_mismatch",
     ),
@@ -96,6 +98,7 @@ def update_beneficiary(
     summary="Delete a beneficiary (payments made to it keep naming it)",
     responses=error_responses(
         *POLICY_REFUSALS,
+        *COMPANY_RULES,
     ),
 )
 def delete_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> Response:
@@ -109,6 +112,7 @@ def delete_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> Response:
     summary="Approve a beneficiary another person added: from then on it can be paid",
     responses=error_responses(
         *POLICY_REFUSALS,
+        *COMPANY_RULES,
         "self_approval_forbidden",
         "beneficiary_not_pending",
     ),

@@ -12,16 +12,24 @@ from api.deps import services
 from api.errors import CODES_KEY, ErrorBody
 from core import migrate
 from core.policy import engine as policy_engine
+from core.policy import registry
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up, and the policy version it decides under")
-def healthz() -> dict[str, str | int]:
+def healthz() -> dict[str, str | int | None]:
     # The version is this process's: after an activation each worker names the new one as
     # soon as it switched (core.policy_versions.reload), and `worker` tells them apart.
+    # `policy_serial`: the change of what is in force (an activation, a tenant's pin or
+    # extension) this process has taken in; null before it read any.
     version = policy_engine.current().version
-    return {"status": "ok", "policy_version": version, "worker": os.getpid()}
+    return {
+        "status": "ok",
+        "policy_version": version,
+        "policy_serial": registry.REGISTRY.assignments.serial,
+        "worker": os.getpid(),
+    }
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import ApiUnit
-from api.errors import POLICY_REFUSALS, error_responses
+from api.errors import COMPANY_RULES, POLICY_REFUSALS, error_responses
 from api.governed import REQUESTED, governed
 from api.params import Cursor, Limit, PaymentId, TenantFilter
 from api.routers.transfers import MONEY_ERRORS, IdempotencyKey
@@ -81,6 +81,7 @@ def _respond(result: PaymentResult) -> JSONResponse:
         **ANSWERS,
         **error_responses(
             *MONEY_ERRORS,
+            *COMPANY_RULES,
             "same_account",
             "insufficient_available",
             "beneficiary_account_unavailable",
@@ -161,6 +162,7 @@ def get_payment(uow: ApiUnit, payment_id: PaymentId) -> PaymentPublic:
         **ANSWERS,
         **error_responses(
             *APPROVAL_REFUSALS,
+            *COMPANY_RULES,
             "account_frozen",
             "account_closed",
             "insufficient_available",

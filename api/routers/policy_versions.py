@@ -1,4 +1,6 @@
-"""Versions of the policy: propose, read, compare, replay, approve or reject, activate."""
+"""Versions of the policy: propose, read, compare, replay, approve or reject, activate; a
+company's extension through the same routes (a proposal with a tenant); what each tenant
+runs (assignments), and a rollout to chosen tenants first."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from api.deps import ApiUnit
 from api.errors import POLICY_REFUSALS, error_responses
 from core.fields import MAX_ID
 from core.policy.replay import Impact
-from core.policy_versions import service
+from core.policy_versions import assignments, rollout, service
 from core.policy_versions.schemas import (
     ImpactRequest,
     PolicyProposal,
@@ -19,6 +21,7 @@ from core.policy_versions.schemas import (
     PolicyVersionPublic,
     PolicyVersionSummary,
 )
+from core.policy_versions.tenant_schemas import ActivationTarget, PolicyAssignments
 
 router = APIRouter(prefix="/v1/policy", tags=["policy versions"])
 
@@ -51,11 +54,14 @@ def list_versions(uow: ApiUnit) -> list[PolicyVersionSummary]:
     description="Refused with 422 `policy_invalid` (and `failures`: each failing case's file, "
     "name, expected and got) when it does not load, a case of policies/tests or of the "
     "proposal fails, or it drops a built-in role, an action or a reason's case; nothing is "
-    "stored then. A case file named like a bundled one replaces it.",
+    "stored then. A case file named like a bundled one replaces it. With `tenant_id`: that "
+    "company's extension (only `tenant_refuses` rules, each with its reason "
+    "`tenant_rule:<name>` and sentence; refused 422 `policy_invalid` with "
+    "`report.extension_errors` otherwise), its cases decided with it loaded.",
     responses=error_responses(*POLICY_REFUSALS, "policy_invalid", "policy_version_exists"),
 )
 def propose(uow: ApiUnit, body: PolicyProposal) -> PolicyVersionPublic:
-    return uow.run(service.propose, body)
+    return uow.run(rollout.propose, body)
 
 
 @router.get(
@@ -86,11 +92,14 @@ def diff(
     "/versions/{version_id}/impact",
     response_model=Impact,
     summary="Replay the logged decisions of a window under this version: what would flip",
-    description="Reads only. Default window: the last 7 days; at most `limit` decisions.",
+    description="Reads only. Default window: the last 7 days; at most `limit` decisions. With "
+    "`tenants` (a rollout's step), only their decisions, each under the version with the "
+    "tenant's own extension, and `tenants` in the answer says each one's share; an "
+    "extension's impact is its company's decisions under it.",
     responses=error_responses("not_found", "naive_datetime"),
 )
 def impact(uow: ApiUnit, version_id: VersionId, body: ImpactRequest) -> Impact:
-    return uow.run(service.impact, version_id, body)
+    return uow.run(rollout.impact, version_id, body)
 
 
 @router.post(
@@ -107,7 +116,9 @@ def approve(uow: ApiUnit, version_id: VersionId) -> PolicyVersionPublic:
     "/versions/{version_id}/reject",
     response_model=PolicyVersionPublic,
     summary="Reject a proposed or approved version, with a reason",
-    responses=error_responses(*REVIEW_REFUSALS, "policy_version_not_pending"),
+    responses=error_responses(
+        *REVIEW_REFUSALS, "policy_version_not_pending", "policy_version_in_use"
+    ),
 )
 def reject(uow: ApiUnit, version_id: VersionId, body: PolicyRejection) -> PolicyVersionPublic:
     return uow.run(service.reject, version_id, body.reason)
@@ -118,8 +129,25 @@ def reject(uow: ApiUnit, version_id: VersionId, body: PolicyRejection) -> Policy
     response_model=PolicyVersionPublic,
     summary="Put an approved version in force in every process (an earlier one: a rollback)",
     description="Every API process switches within seconds (LISTEN/NOTIFY on PostgreSQL, "
-    "polling of the active version as the fallback); GET /healthz names each one's version.",
-    responses=error_responses(*REVIEW_REFUSALS, "policy_version_not_approved"),
+    "polling of the active version as the fallback); GET /healthz names each one's version. "
+    "With `tenants`: a canary, only those tenants are pinned to it; without, it becomes the "
+    "bank's default (the tenants pinned to it follow the default again). An extension is "
+    "put in force for its own company.",
+    responses=error_responses(
+        *REVIEW_REFUSALS, "policy_version_not_approved", "policy_version_incompatible"
+    ),
 )
-def activate(uow: ApiUnit, version_id: VersionId) -> PolicyVersionPublic:
-    return uow.run(service.activate, version_id)
+def activate(
+    uow: ApiUnit, version_id: VersionId, body: ActivationTarget | None = None
+) -> PolicyVersionPublic:
+    return uow.run(rollout.activate, version_id, body)
+
+
+@router.get(
+    "/assignments",
+    response_model=PolicyAssignments,
+    summary="Which tenant runs which version and which extension, beside the bank's default",
+    responses=error_responses("not_found"),
+)
+def list_assignments(uow: ApiUnit) -> PolicyAssignments:
+    return uow.run(assignments.list_assignments)

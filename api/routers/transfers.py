@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from api.deps import ApiUnit
-from api.errors import error_responses
+from api.errors import COMPANY_RULES, error_responses
 from api.params import Cursor, Limit, TransferId
 from core.ledger import service
 from core.ledger.schemas import DepositCreate, TransferCreate, TransferPublic, TransferResult
@@ -73,7 +73,7 @@ def _respond(result: TransferResult) -> JSONResponse:
     response_model=TransferPublic,
     status_code=201,
     summary="Move money between two of your company's accounts",
-    responses={**CREATED, **error_responses(*MONEY_ERRORS, "same_account")},
+    responses={**CREATED, **error_responses(*MONEY_ERRORS, *COMPANY_RULES, "same_account")},
 )
 def create_transfer(
     uow: ApiUnit, body: TransferCreate, idempotency_key: IdempotencyKey

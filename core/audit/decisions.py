@@ -39,6 +39,8 @@ class DecisionPublic(BaseModel):
     grant_id: int | None
     detail: str
     policy_version: str
+    # The company's extension it was made with (its version's hash); null: none.
+    extension_version: str | None
     eval_us: int
 
 

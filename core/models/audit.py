@@ -70,6 +70,8 @@ class DecisionRecord(SQLModel, table=True):
     grant_id: int | None = Field(default=None)
     detail: str = Field(default="", max_length=500)
     policy_version: str = Field(max_length=16)
+    # The company's extension the decision was made with (its version's hash), if any.
+    extension_version: str | None = Field(default=None, max_length=16)
     eval_us: int
     # The request decide/5 read, with its Dynamic placeholders, and the placeholders' values:
     # compact JSON. NULL for decisions logged before they were kept (not replayable).

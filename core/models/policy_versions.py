@@ -1,7 +1,8 @@
-"""Tables of the governed policy: every version of the Polar policy set, and the pointer to
-the one in force. Versions are the deployment's (one policy for every bank it serves, as the
-files in policies/ were); a tenant's own version is a later issue, and will be a pointer per
-tenant beside this one (ActivePolicy.scope), never a change to a version's content."""
+"""Tables of the governed policy: every version of the Polar policy set, the pointer to the
+one in force (the bank's default: every tenant not pinned runs it), and what each tenant runs
+otherwise (TenantPolicy: a pinned version, a company's extension). A platform version is the
+deployment's (tenant_id NULL); an extension version is one company's (tenant_id set): only
+tenant_refuses rules, loaded with the platform's files for that company's decisions."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class PolicyVersion(SQLModel, table=True):
     validation: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     # The uploaded cases that were run with it, by name (YAML text).
     cases: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # An extension's company (core.policy_versions.extensions); NULL: a platform version.
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
 
 
 class ActivePolicy(SQLModel, table=True):
@@ -67,3 +70,18 @@ class ActivePolicy(SQLModel, table=True):
     version_id: int = Field(foreign_key="policy_versions.id")
     serial: int = Field(default=1)
     changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TenantPolicy(SQLModel, table=True):
+    """What one tenant runs besides the bank's default: the platform version it is pinned to
+    (NULL: the default, whatever it is), and its extension in force (NULL: none). A tenant
+    without a row runs the default alone. Every change moves the deployment pointer's serial,
+    which every process polls (core.policy_versions.reload)."""
+
+    __tablename__ = "tenant_policies"
+
+    tenant_id: int = Field(primary_key=True, foreign_key="tenants.id")
+    version_id: int | None = Field(default=None, foreign_key="policy_versions.id")
+    extension_id: int | None = Field(default=None, foreign_key="policy_versions.id")
+    changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    changed_by_id: int | None = Field(default=None, foreign_key="users.id")

@@ -53,7 +53,7 @@ from core.payments.terms import (
     readable_account,
     require_subject_currency,
 )
-from core.policy import spend
+from core.policy import registry, spend
 from core.policy.facts import Money, Resource
 from core.policy.filters import payments_within_reach
 from core.policy.panels import (
@@ -115,7 +115,12 @@ def create_payment(
         "payment.create",
         Resource.of_account(subject),
         not_found=f"beneficiary {beneficiary.id} not found",
-        money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
+        money=Money(
+            amount=body.amount,
+            currency=body.currency,
+            counterparty=credit,
+            beneficiary_added_at=beneficiary.created_at,
+        ),
         lock=True,
     )
     lifecycle.require_receiving(credit, subject, body.currency)
@@ -132,6 +137,8 @@ def create_payment(
         kind=kind,
         account_id=subject.id,
         new_beneficiary=is_new(beneficiary, tenant, now),
+        # The company's panel, as its own policy version says.
+        engine=registry.for_tenant(tenant.id),
     )
     movement = Movement(
         kind="payment",

@@ -29,6 +29,7 @@ from core.payments.terms import (
     readable_account,
     require_subject_currency,
 )
+from core.policy import registry
 from core.policy.facts import Approval, Money, Resource
 from core.policy.panels import (
     describe_needed,
@@ -73,7 +74,12 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
         ctx,
         "payment.create",
         Resource.of_account(subject),
-        money=Money(amount=body.amount, currency=body.currency, counterparty=credit),
+        money=Money(
+            amount=body.amount,
+            currency=body.currency,
+            counterparty=credit,
+            beneficiary_added_at=beneficiary.created_at,
+        ),
         record=False,
     )
     kind = kind_of(beneficiary, subject, credit)
@@ -84,6 +90,8 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
         kind=kind,
         account_id=subject.id,
         new_beneficiary=is_new(beneficiary, tenant, ctx.now()),
+        # The company's panel, as its own policy version says.
+        engine=registry.for_tenant(tenant.id),
     )
     left = progress(panel, [])
     required = Requirement(

@@ -25,10 +25,11 @@ from oso import Variable
 
 from core.context import Actor
 from core.policy import case_facts as facts_of
+from core.policy import tenant_rules
 from core.policy.case_facts import minor, when
-from core.policy.engine import Decision, PolicyEngine
+from core.policy.engine import Decision, PolicyEngine, PolicyFile
 from core.policy.panels import Panel, is_about_a_payment, is_satisfied, panel_for, progress
-from core.policy.reasons import REASONS
+from core.policy.reasons import REASONS, family
 from core.policy.shaping import (
     Approval,
     Gathered,
@@ -148,13 +149,15 @@ def run_cases(engine: PolicyEngine, directory: Path) -> Report:
     report = Report()
     roles_seen: set[str] = set()
     reasons_seen: set[str] = set()
+    extended: dict[str, PolicyEngine] = {}
     for file, data, case in load_cases(directory):
-        result = _guarded(run_case, engine, file, data, case)
+        deciding = engine_for(engine, file, data, extended)
+        result = _guarded(run_case, deciding, file, data, case)
         report.results.append(result)
         for spec in _grant_specs(data, case):
             roles_seen.add(spec.get("role", ""))
         if result.expected.startswith("deny: "):
-            reasons_seen.add(result.expected.removeprefix("deny: "))
+            reasons_seen.add(family(result.expected.removeprefix("deny: ")))
     for file, data, case in load_cases(directory, "panels"):
         report.panels.append(_guarded(run_panel_case, engine, file, data, case))
     builtin = [
@@ -170,6 +173,29 @@ def run_cases(engine: PolicyEngine, directory: Path) -> Report:
     report.missing_roles = sorted(set(builtin) - roles_seen)
     report.missing_reasons = sorted(set(REASONS) - reasons_seen)
     return report
+
+
+def engine_for(
+    engine: PolicyEngine,
+    file: str,
+    data: dict[str, Any],
+    built: dict[str, PolicyEngine] | None = None,
+) -> PolicyEngine:
+    """The engine a file's cases are decided with: with the company's rules the file's
+    `extension` holds (Polar text, held to their one shape: core.policy.tenant_rules), or
+    the policy alone."""
+    text = data.get("extension")
+    if text is None:
+        return engine
+    built = {} if built is None else built
+    if file not in built:
+        try:
+            tenant_rules.rules_of(str(text))
+        except tenant_rules.ExtensionRefused as exc:
+            raise CaseError(f"{file}: its extension is refused: {exc}") from exc
+        extension = [PolicyFile(file.removesuffix(".yaml") + ".polar", str(text))]
+        built[file] = PolicyEngine(engine.files, extension=extension, source=file)
+    return built[file]
 
 
 def _guarded(run: Any, engine: PolicyEngine, file: str, data: Any, case: dict[str, Any]) -> Any:
@@ -260,7 +286,14 @@ def _money(gathered: Gathered, merged: dict[str, Any], actor: Actor, currency: s
     major units; each is converted once)."""
     amount = minor(merged.get("amount", "1.00"), currency)
     assert amount is not None
-    money = Money(amount, currency, facts_of.counterparty(merged.get("counterparty"), currency))
+    added = None
+    if "beneficiary_age_days" in merged:
+        # A payment's beneficiary, added this many days before the case's time.
+        at = when(merged.get("at", DEFAULT_AT))
+        assert at is not None
+        added = at - dt.timedelta(days=float(merged["beneficiary_age_days"]))
+    counterparty = facts_of.counterparty(merged.get("counterparty"), currency)
+    money = Money(amount, currency, counterparty, beneficiary_added_at=added)
     if actor.tenant_id is not None:
         gathered.caps = {
             level: {k: minor(v, currency) for k, v in limits.items()}  # type: ignore[misc]

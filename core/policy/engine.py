@@ -71,6 +71,8 @@ class Decision:
     policy_version: str
     elapsed_us: float = 0.0
     compiled: bool = False
+    # The tenant's extension the decision was made with (its hash), if its tenant has one.
+    extension_version: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -115,12 +117,18 @@ _MIRRORED = {"Lt": "Gt", "Leq": "Geq", "Gt": "Lt", "Geq": "Leq"}
 
 
 class PolicyEngine:
-    """One loaded policy. Immutable: to reload, build a new engine and swap the reference."""
+    """One loaded policy. Immutable: to reload, build a new engine and swap the reference.
+
+    `extension`: a tenant's extension (core.policy_versions.extension_rules: tenant_refuses/3
+    rules only), loaded with the platform's files into the same Oso. `version` stays the
+    platform's; `extension_version` names the extension."""
 
     def __init__(
         self,
         files: Sequence[PolicyFile],
         *,
+        extension: Sequence[PolicyFile] = (),
+        extension_version: str | None = None,
         compile: bool = True,
         cache_size: int = 20_000,
         source: str = "",
@@ -129,15 +137,22 @@ class PolicyEngine:
         if not files:
             raise PolicyError(f"no .polar files in {source or 'the policy'}")
         self.files = sorted(files, key=lambda f: f.name)
+        self.extension = sorted(extension, key=lambda f: f.name)
         self.source = source
         self.version = _version(self.files)
+        # A stored extension's hash names its company too (core.policy_versions.extensions).
+        self.extension_version = extension_version or (
+            _version(self.extension) if self.extension else None
+        )
         self.compile_enabled = compile
         self._oso = Oso()
         # Polar prints load warnings to stdout; keep them in the log instead.
         captured = io.StringIO()
         try:
             with contextlib.redirect_stdout(captured):
-                self._oso._load_sources([Source(f.text, f.name) for f in self.files])
+                self._oso._load_sources(
+                    [Source(f.text, f.name) for f in (*self.files, *self.extension)]
+                )
         except Exception as exc:
             raise PolicyError(f"cannot load {source or 'the policy'}: {exc}") from exc
         for warning in captured.getvalue().split("[warning]"):
@@ -150,6 +165,16 @@ class PolicyEngine:
         self._carries: dict[bytes, bool] = {}
         self.cache_hits = 0
         self.cache_misses = 0
+
+    def replica(self) -> PolicyEngine:
+        """A fresh engine of the same files, with a compile cache of its own (a replay)."""
+        return PolicyEngine(
+            self.files,
+            extension=self.extension,
+            extension_version=self.extension_version,
+            compile=self.compile_enabled,
+            source=self.source,
+        )
 
     @classmethod
     def from_dir(cls, policy_dir: Path, *, compile: bool = True) -> PolicyEngine:
@@ -262,6 +287,7 @@ class PolicyEngine:
             policy_version=self.version,
             elapsed_us=(time.perf_counter_ns() - started) / 1000,
             compiled=compiled,
+            extension_version=self.extension_version,
         )
 
     def _first_answer(self, facts: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ from core.models.ledger import Account
 from core.models.payments import Payment
 from core.money import format_amount
 from core.policy import engine as policy_engine
+from core.policy import registry
 from core.policy.engine import fill
 from core.policy.explain_payment import PaymentStanding, payment_subject, standing
 from core.policy.facts import LIMIT_KINDS, Approval, Facts, Money, Resource, build_request
@@ -54,6 +55,7 @@ API_NAMES: dict[Reason, str] = {
     Reason.change_grants_approver_rights: "no_rights_for_approver",
     Reason.approver_tied_to_requester: "not_tied_to_requester",
     Reason.grantee_tied_to_approver: "no_rights_for_tied_user",
+    Reason.tenant_rule: "company_rules",
 }
 
 
@@ -156,6 +158,8 @@ def explain(
         )
     else:
         resource, money = _subject(session, ctx, user, action, account_id, amount, to_account_id)
+    # As the decision would be made: under the resource's tenant's own policy.
+    engine = registry.for_tenant(resource.tenant_id)
     facts = build_request(
         session,
         engine,
@@ -169,7 +173,9 @@ def explain(
     )
     decision = engine.decide(facts.request, facts.values)
     filled = fill(facts.request, facts.values)
-    message = "Allowed." if decision.allowed else explain_refusal(decision, facts, action, money)
+    message = (
+        "Allowed." if decision.allowed else explain_refusal(decision, facts, action, money, engine)
+    )
     grants = [_explain_grant(engine, g, filled, facts, action) for g in filled["grants"]]
     return Explanation(
         decision=decision.outcome,
@@ -374,7 +380,7 @@ def capabilities(
     """For every account of the user's company: what the user may do with it now, the
     effective limits after the cascade, and what remains of them today and this month."""
     user, actor = _target_actor(session, ctx, user_id)
-    engine = policy_engine.current()
+    engine = registry.for_tenant(user.tenant_id)
     when = at or ctx.now()
     if user.tenant_id is None:
         return []

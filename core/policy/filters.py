@@ -19,7 +19,7 @@ from core.context import Actor, RequestContext
 from core.models.iam import Grant, GrantAccount, Role
 from core.models.ledger import Account
 from core.models.payments import Payment
-from core.policy import engine as policy_engine
+from core.policy import registry
 from core.policy.facts import custom_permissions, role_facts
 
 
@@ -39,7 +39,8 @@ def carrying_role_ids(session: Session, ctx: RequestContext, permission: str) ->
         )
     )
     perms = custom_permissions(session, roles)
-    engine = policy_engine.current()
+    # A customer's lists as their tenant's version decides its items; staff's, the default.
+    engine = registry.for_tenant(actor.tenant_id)
     return [
         r.id
         for r in roles

@@ -123,6 +123,13 @@ class Reason(Code):
         "gave them a grant or reset their password lately, directly or through others, or "
         "someone did so to you both): someone else must approve it.",
     )
+    # A family: a company's own rule answers tenant_rule:<its name>, with its own sentence
+    # (decide.polar: tenant_refuses); this member is what every such reason is.
+    tenant_rule = (
+        "tenant_rule",
+        403,
+        "Refused by a rule the bank set for your company on its request.",
+    )
 
 
 # Four eyes on policy versions (conditions.polar: self_approval_forbidden), in words.
@@ -155,7 +162,19 @@ def describe_limit(kind: str, amount: int, currency: str) -> str:
     return f"up to {format_amount(amount, currency)} {LIMIT_PERIODS.get(kind, kind)}"
 
 
+# A company's own reasons: "tenant_rule:" and the rule's name. The API documents the family
+# as TENANT_RULES.
+TENANT_RULE_PREFIX = "tenant_rule:"
+TENANT_RULES = "tenant_rule:*"
+
+
+def family(reason: str) -> str:
+    """The reason a code is of: itself, or "tenant_rule" for a company's own reason."""
+    return Reason.tenant_rule.value if reason.startswith(TENANT_RULE_PREFIX) else reason
+
+
 def status_of(reason: str) -> int:
+    reason = family(reason)
     return Reason[reason].status if reason in REASONS else 403
 
 
@@ -272,6 +291,8 @@ def describe(
         return _POLICY_VERSION_REFUSALS.get(action, "A second person must do this.")
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
+    if reason.startswith(TENANT_RULE_PREFIX) and detail.get("text"):
+        return str(detail["text"])
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
 
 

@@ -23,9 +23,10 @@ widening.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,6 +70,19 @@ class ImpactChange(BaseModel):
     sample_decision_ids: list[int]
 
 
+class TenantImpact(BaseModel):
+    """One tenant's share of a replay restricted to chosen tenants (a rollout's step)."""
+
+    tenant_id: int
+    # The policy its decisions were replayed under: the platform version and its extension.
+    policy_version: str
+    extension_version: str | None
+    replayed: int
+    allow_to_deny: int
+    deny_to_allow: int
+    reason_changed: int
+
+
 class Impact(BaseModel):
     """What replaying a window of the decision log under a policy found."""
 
@@ -95,6 +109,10 @@ class Impact(BaseModel):
     unanswered: int
     changes: list[ImpactChange]
     elapsed_seconds: float
+    # Restricted to chosen tenants (tenant_ids): each one's counts, and the extension the
+    # replay loaded for it.
+    tenant_ids: list[int] | None = None
+    tenants: list[TenantImpact] = []
 
 
 @dataclass
@@ -104,6 +122,14 @@ class _Group:
 
 
 _ChangeKey = tuple[str, str, str, str, str]
+
+
+@dataclass
+class _TenantTally:
+    replayed: int = 0
+    allow_to_deny: int = 0
+    deny_to_allow: int = 0
+    reason_changed: int = 0
 
 
 @dataclass
@@ -118,11 +144,19 @@ class _Tally:
     reason_changed: int = 0
     unanswered: int = 0
     groups: dict[_ChangeKey, _Group] = field(default_factory=dict)
+    by_tenant: dict[int, _TenantTally] = field(default_factory=dict)
 
     def add(
-        self, decision_id: int, action: str, logged: tuple[str, str], now: tuple[str, str]
+        self,
+        decision_id: int,
+        action: str,
+        logged: tuple[str, str],
+        now: tuple[str, str],
+        tenant_id: int | None = None,
     ) -> None:
         self.replayed += 1
+        tenant = self.by_tenant.setdefault(tenant_id or 0, _TenantTally())
+        tenant.replayed += 1
         if logged == now:
             self.unchanged += 1
             return
@@ -131,10 +165,13 @@ class _Tally:
             self.unanswered += 1
         elif was == became:
             self.reason_changed += 1
+            tenant.reason_changed += 1
         elif became == "deny":
             self.allow_to_deny += 1
+            tenant.allow_to_deny += 1
         else:
             self.deny_to_allow += 1
+            tenant.deny_to_allow += 1
         group = self.groups.setdefault((action, was, was_reason, became, reason), _Group())
         group.count += 1
         group.samples.append(decision_id)
@@ -168,17 +205,21 @@ def impact(
     samples: int = 5,
     tenant_id: int | None = None,
     bank_id: int | None = None,
+    tenant_ids: Sequence[int] | None = None,
 ) -> Impact:
     """Replay the decisions logged in [since, until) (the newest `limit` of them; only
-    `tenant_id`'s, or only `bank_id`'s, when given) under `engine`'s policy, and count what
-    would have been decided otherwise: per action and change of reason, with up to `samples`
-    ids of the original decisions per change. Reads only; writes nothing."""
+    `tenant_id`'s, or only `bank_id`'s, or only those of `tenant_ids`, when given) under
+    `engine`'s policy, and count what would have been decided otherwise: per action and change
+    of reason, with up to `samples` ids of the original decisions per change (and, with
+    `tenant_ids`, per tenant). Reads only; writes nothing."""
     started = time.perf_counter()
     # An engine of its own: the replay fills a compile cache with the log's facts, which
     # must not push the live engine's out, nor hold its lock while live requests decide.
-    replica = PolicyEngine(engine.files, compile=engine.compile_enabled, source=engine.source)
+    replica = engine.replica()
     tally = _Tally(samples=samples)
     scope = _window(since, until, tenant_id, bank_id)
+    if tenant_ids is not None:
+        scope.append(col(DecisionRecord.tenant_id).in_(sorted(set(tenant_ids))))
     truncated = _more_than(session, scope, limit)
     replay_groups(replica, _grouped(logged_decisions(session, scope, limit)), tally)
     return Impact(
@@ -199,7 +240,23 @@ def impact(
         unanswered=tally.unanswered,
         changes=tally.changes(),
         elapsed_seconds=round(time.perf_counter() - started, 3),
+        tenant_ids=sorted(set(tenant_ids)) if tenant_ids is not None else None,
+        tenants=_tenant_impacts(tally, engine, tenant_ids or []),
     )
+
+
+def _tenant_impacts(
+    tally: _Tally, engine: PolicyEngine, tenant_ids: Sequence[int]
+) -> list[TenantImpact]:
+    return [
+        TenantImpact(
+            tenant_id=tenant,
+            policy_version=engine.version,
+            extension_version=engine.extension_version,
+            **dataclasses.asdict(tally.by_tenant.get(tenant, _TenantTally())),
+        )
+        for tenant in sorted(set(tenant_ids))
+    ]
 
 
 def replay_groups(
@@ -218,7 +275,7 @@ def replay_groups(
             tally.not_replayable += len(rows)
             continue
         for row, outcome in zip(rows, _decide(engine, request, values, compiled), strict=True):
-            tally.add(row.id, row.action, (row.decision, row.reason), outcome)
+            tally.add(row.id, row.action, (row.decision, row.reason), outcome, row.tenant_id)
 
 
 def carried(engine: PolicyEngine, request: dict[str, Any]) -> dict[str, Any]:
@@ -305,7 +362,7 @@ def logged_decisions(
     session: Session, scope: list[ColumnElement[bool]], limit: int
 ) -> Iterator[Row[Any]]:
     """The newest `limit` decisions within `scope`, as rows of (id, action, decision, reason,
-    facts, fact_values), sorted by request text (then newest first) and streamed: the
+    facts, fact_values, tenant_id), sorted by request text (then newest first) and streamed: the
     database sorts, and hands them over FETCH at a time."""
     facts = col(DecisionRecord.facts)
     # Byte order: a collation's rules would only slow PostgreSQL's sort down.
@@ -318,6 +375,7 @@ def logged_decisions(
             col(DecisionRecord.reason),
             facts,
             col(DecisionRecord.fact_values),
+            col(DecisionRecord.tenant_id),
         )
         .where(col(DecisionRecord.id).in_(_newest(scope, limit)))
         .order_by(order, col(DecisionRecord.id).desc())

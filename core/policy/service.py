@@ -6,7 +6,6 @@ otherwise."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,8 @@ from core.context import Actor, RequestContext
 from core.errors import Forbidden, NotFound
 from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
-from core.policy import recorded
-from core.policy.engine import Decision
+from core.policy import recorded, registry
+from core.policy.engine import Decision, PolicyEngine
 from core.policy.facts import Approval, Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import Reason, describe, status_of
 
@@ -85,7 +84,9 @@ def check(
     """Ask the policy; never raises for a refusal. The decision is logged (unless `record` is
     False) when its action is always logged, when it refuses, and when `log_allowed` asks for
     it and this request logged no decision on the same action and resource yet."""
-    engine = policy_engine.current()
+    # The tenant's own policy (its pinned version, its extension) for its resources; the
+    # bank's default for the bank's (core.policy.registry: a map in memory).
+    engine = registry.for_tenant(resource.tenant_id)
     who = actor or ctx.require_actor()
     ctx.policy_queries += 1
     now = ctx.now()
@@ -103,7 +104,7 @@ def check(
         approval=approval,
     )
     decision = engine.decide(facts.request, facts.values)
-    message = "" if decision.allowed else explain_refusal(decision, facts, action, money)
+    message = "" if decision.allowed else explain_refusal(decision, facts, action, money, engine)
     if record and (
         action in LOGGED_ACTIONS
         or not decision.allowed
@@ -127,6 +128,7 @@ def check(
                 grant_id=decision.grant_id,
                 detail=message[:500],
                 policy_version=decision.policy_version,
+                extension_version=decision.extension_version,
                 eval_us=round(decision.elapsed_us),
                 facts=request_json,
                 fact_values=values_json,
@@ -224,6 +226,7 @@ def explain_refusal(
     facts: Facts,
     action: str,
     money: Money | None,
+    engine: PolicyEngine | None = None,
 ) -> str:
     spent_today = spent_month = None
     local_time = None
@@ -257,18 +260,24 @@ def explain_refusal(
         local_time=local_time,
         limit_currency=limit_currency,
         refusal_text=(
-            _refusal_text(policy_engine.current().version, action)
+            _refusal_text(engine or policy_engine.current(), action)
             if decision.reason == Reason.missing_permission
             else None
         ),
     )
 
 
-@functools.cache
-def _refusal_text(policy_version: str, action: str) -> str | None:
-    """The policy's words for lacking `action` (asked once per policy version and action)."""
-    answers = policy_engine.current().query("refusal_text", action, Variable("text"))
-    return str(answers[0]["text"]) if answers else None
+# The policy's words for lacking an action, per (policy version, action): asked once each.
+_REFUSAL_TEXTS: dict[tuple[str, str], str | None] = {}
+
+
+def _refusal_text(engine: PolicyEngine, action: str) -> str | None:
+    """The words of `engine`'s policy (the default's, or a pinned tenant's version's)."""
+    key = (engine.version, action)
+    if key not in _REFUSAL_TEXTS:
+        answers = engine.query("refusal_text", action, Variable("text"))
+        _REFUSAL_TEXTS[key] = str(answers[0]["text"]) if answers else None
+    return _REFUSAL_TEXTS[key]
 
 
 def _proposal_currency(facts: Facts) -> str | None:

@@ -87,11 +87,13 @@ class Resource:
 
 @dataclass(frozen=True)
 class Money:
-    """The money side of a money-moving request."""
+    """The money side of a money-moving request. `beneficiary_added_at`: a payment's, when the
+    beneficiary was added (its age is a fact a company's own rules may read)."""
 
     amount: int
     currency: str
     counterparty: Account
+    beneficiary_added_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -390,8 +392,11 @@ def shape_request(
     )
     if money is not None:
         request.update(money_facts(money, gathered.person_spend, values))
+        if money.beneficiary_added_at is not None:
+            request["beneficiary"] = beneficiary_facts(money.beneficiary_added_at, now, values)
         if tenant_zone is not None:
             facts.day, _ = tenant_day(now, tenant_zone)
+            request["local_time"] = local_time_facts(now, tenant_zone, values)
     if approval is not None:
         # The payment's own amount and currency: the approver's limits are held to them.
         request["payment"] = approval.as_facts(actor.user_id, values)
@@ -448,6 +453,23 @@ def money_facts(money: Money, person: GrantSpendTotals, values: dict[str, Any]) 
             **tenancy_facts(money.counterparty.tenant_id, money.counterparty.bank_id),
         },
     }
+
+
+def beneficiary_facts(
+    added_at: dt.datetime, now: dt.datetime, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A payment's beneficiary: its age in whole days (dynamic: it grows with the time)."""
+    values["beneficiary.age_days"] = max(0, (now - added_at) // dt.timedelta(days=1))
+    return {"age_days": Dynamic("beneficiary.age_days")}
+
+
+def local_time_facts(now: dt.datetime, zone: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The time in the company's zone, for money actions: the weekday (0 Monday .. 6 Sunday)
+    and the minute of the day (dynamic, as each grant's own)."""
+    local = now.astimezone(ZoneInfo(zone))
+    values["local.weekday"] = local.weekday()
+    values["local.minute"] = local.hour * 60 + local.minute
+    return {"weekday": Dynamic("local.weekday"), "minute": Dynamic("local.minute")}
 
 
 def grant_values(

@@ -6,8 +6,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from core.models.policy_versions import PolicyVersion
+from core.policy.tenant_rules import rules_of
 from core.policy_versions import repository as repo
-from core.policy_versions.schemas import PolicyVersionPublic, PolicyVersionSummary
+from core.policy_versions.schemas import (
+    PolicyVersionPublic,
+    PolicyVersionSummary,
+    TenantRulePublic,
+)
 
 
 def names_of(session: Session, rows: list[PolicyVersion]) -> dict[int, str]:
@@ -40,6 +45,7 @@ def summary_of(row: PolicyVersion, names: dict[int, str]) -> PolicyVersionSummar
         retired_at=row.retired_at,
         was_active=row.activated_at is not None and row.status != "active",
         files=sorted(row.files),
+        tenant_id=row.tenant_id,
     )
 
 
@@ -49,4 +55,17 @@ def public_of(row: PolicyVersion, names: dict[int, str]) -> PolicyVersionPublic:
         file_texts=dict(row.files),
         cases=dict(row.cases or {}),
         validation=dict(row.validation or {}),
+        rules=rules_in_words(row),
     )
+
+
+def rules_in_words(row: PolicyVersion) -> list[TenantRulePublic]:
+    """An extension's rules, each reason once with its sentence, in the files' order (none
+    for a platform version)."""
+    if row.tenant_id is None:
+        return []
+    said: dict[str, str] = {}
+    for name in sorted(row.files):
+        for rule in rules_of(str(row.files[name])):
+            said.setdefault(rule.reason, rule.text)
+    return [TenantRulePublic(reason=reason, text=text) for reason, text in said.items()]

@@ -1,6 +1,8 @@
 """Every process uses the version in force: a watcher thread per process notices an
 activation and swaps in a freshly built engine (core.policy.engine.install: one reference
-assignment, never clear-and-load).
+assignment, never clear-and-load), and with it the map of what each tenant runs besides the
+default (core.policy.registry: its pinned version, its extension), built before it is
+swapped in.
 
 Two ways to notice, both always on where they can be:
 * PostgreSQL LISTEN on NOTIFY_CHANNEL (activation sends pg_notify inside its transaction,
@@ -21,11 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 
 from core.db import Database
 from core.policy import engine as policy_engine
+from core.policy import registry
 from core.policy.engine import PolicyEngine, PolicyFile
+from core.policy.registry import Assignments, TenantPolicy
 from core.policy_versions import repository as repo
 
 log = logging.getLogger("mandate.policy.reload")
@@ -49,36 +53,49 @@ class PolicyWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed_serial: int | None = None
+        self._synced_serial: int | None = None
         self.serial: int | None = None
 
     def sync(self) -> bool:
-        """Check the pointer once and switch if it names another version: True if it did."""
+        """Check the pointer once and switch if it moved: the default's engine when it names
+        another version, and the tenants' policies (core.policy.registry) whenever its serial
+        moved (an activation, a tenant pinned or moved back, an extension). True if the
+        default changed."""
         with self.db.engine.connect() as connection:
             state = repo.active_state(connection)
             if state is None:
-                return False  # nothing stored yet: the bundled files stay in force
-            serial, version_id, hash_ = state
-            self.serial = serial
-            if hash_ == policy_engine.current().version or serial == self._failed_serial:
+                # Nothing stored yet: the bundled files stay in force, for every tenant.
+                registry.REGISTRY.clear()
                 return False
-            files = repo.version_files(connection, version_id)
-        try:
-            engine = PolicyEngine(
-                [PolicyFile(name, text) for name, text in files.items()],
-                compile=self.compile,
-                source=f"policy version {version_id}",
-            )
-        except Exception:
-            self._failed_serial = serial
-            log.exception(
-                "cannot build policy version %s; keeping %s",
-                version_id,
-                policy_engine.current().version,
-            )
-            return False
-        policy_engine.install(engine)
-        log.info("policy version %s (%s) in force in this process", version_id, engine.version)
-        return True
+            serial, version_id, hash_ = state
+            moved = serial != self._synced_serial
+            self.serial = serial
+            switch = hash_ != policy_engine.current().version
+            if serial == self._failed_serial or not (switch or moved):
+                return False
+            files = repo.version_files(connection, version_id) if switch else None
+            tenants = tenant_assignments(connection, serial)
+        engine = None
+        if files is not None:
+            try:
+                engine = PolicyEngine(
+                    [PolicyFile(name, text) for name, text in files.items()],
+                    compile=self.compile,
+                    source=f"policy version {version_id}",
+                )
+            except Exception:
+                self._failed_serial = serial
+                log.exception(
+                    "cannot build policy version %s; keeping %s",
+                    version_id,
+                    policy_engine.current().version,
+                )
+                return False
+        registry.REGISTRY.install(tenants, default=engine)
+        self._synced_serial = serial
+        if engine is not None:
+            log.info("policy version %s (%s) in force in this process", version_id, hash_)
+        return engine is not None
 
     def start(self) -> None:
         if self._thread is not None:
@@ -132,3 +149,19 @@ class PolicyWatcher:
             yield connection
         finally:
             connection.close()
+
+
+def tenant_assignments(connection: Connection, serial: int) -> Assignments:
+    """Which tenant runs what, with the files of every version it names: read when the
+    pointer's serial moved (a few rows, and the text of the versions in use)."""
+    rows = repo.tenant_policies(connection)
+    hashes = [h for _tenant, version, extension in rows for h in (version, extension) if h]
+    files = repo.files_by_hash(connection, hashes)
+    return Assignments(
+        tenants={tenant: TenantPolicy(version, extension) for tenant, version, extension in rows},
+        files={
+            hash_: tuple(PolicyFile(name, text) for name, text in sorted(texts.items()))
+            for hash_, texts in files.items()
+        },
+        serial=serial,
+    )

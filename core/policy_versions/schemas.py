@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from core.fields import PLAIN_TEXT
+from core.fields import MAX_ID, PLAIN_TEXT
 from core.policy_versions.diff import FileDiff
 
 # A proposal's bounds: names are plain file names (no folders, nothing hidden), and sizes
@@ -26,11 +26,14 @@ Status = Literal["proposed", "approved", "active", "retired", "rejected"]
 
 class PolicyProposal(BaseModel):
     """A proposed version: the text of every .polar file by name, optionally case files
-    (YAML, as in policies/tests; one of a bundled name replaces it), and a note saying why."""
+    (YAML, as in policies/tests; one of a bundled name replaces it), and a note saying why.
+    With `tenant_id`: a company's extension (tenant_refuses rules only), its cases decided
+    with it loaded beside the policy that company runs."""
 
     files: dict[str, str] = Field(min_length=1, max_length=MAX_FILES)
     cases: dict[str, str] = Field(default_factory=dict, max_length=MAX_CASE_FILES)
     note: Annotated[str, Field(max_length=500), PLAIN_TEXT] = ""
+    tenant_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None
 
     @field_validator("files")
     @classmethod
@@ -63,6 +66,13 @@ def _checked(files: dict[str, str], pattern: re.Pattern[str], rule: str) -> dict
     return files
 
 
+class TenantRulePublic(BaseModel):
+    """One of a company's own rules: the reason it refuses with, and what a person reads."""
+
+    reason: str
+    text: str
+
+
 class PolicyVersionSummary(BaseModel):
     id: int
     hash: str
@@ -85,6 +95,8 @@ class PolicyVersionSummary(BaseModel):
     # Whether it was in force before: activating it again is a rollback.
     was_active: bool
     files: list[str]
+    # A company's extension: that company (None: a version of the platform's policy).
+    tenant_id: int | None = None
 
 
 class PolicyVersionPublic(PolicyVersionSummary):
@@ -94,6 +106,8 @@ class PolicyVersionPublic(PolicyVersionSummary):
     file_texts: dict[str, str]
     cases: dict[str, str]
     validation: dict[str, Any]
+    # An extension's rules in words: each reason and its sentence.
+    rules: list[TenantRulePublic] = []
 
 
 class PolicyVersionDiff(BaseModel):
@@ -132,3 +146,8 @@ class ImpactRequest(BaseModel):
     until: AwareTime = None
     limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     samples: Annotated[int, Field(ge=0, le=50)] = 5
+    # A rollout's step: only these tenants' decisions, each replayed under the version with
+    # the tenant's own extension. An extension's impact is always its company's alone.
+    tenants: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Field(min_length=1, max_length=1000)
+    ] = None

@@ -24,6 +24,7 @@ from core.audit.changes import record_change
 from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, InvalidRequest, NotFound
+from core.models.iam import Tenant
 from core.models.policy_versions import ActivePolicy, PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy.engine import PolicyEngine, PolicyFile
@@ -41,7 +42,7 @@ from core.policy_versions.schemas import (
     PolicyVersionPublic,
     PolicyVersionSummary,
 )
-from core.policy_versions.validation import validate
+from core.policy_versions.validation import refusal, validate
 
 ENTITY = "policy_version"
 
@@ -94,7 +95,7 @@ def list_versions(session: Session, ctx: RequestContext) -> list[PolicyVersionSu
     require_readable(
         session, ctx, "policy_version.read", version_resource(session, ctx), not_found="not found"
     )
-    rows = repo.versions(session)
+    rows = repo.versions(session, ctx.require_actor().bank_id)
     names = names_of(session, rows)
     return [summary_of(row, names) for row in rows]
 
@@ -140,6 +141,7 @@ def propose(
         version_resource(session, ctx),
         not_found="not found",
     )
+    assert proposal.tenant_id is None, "a company's extension: core.policy_versions.extensions"
     files = [PolicyFile(name, text) for name, text in proposal.files.items()]
     hash_ = _hash(files)
     existing = repo.version_by_hash(session, hash_)
@@ -155,14 +157,7 @@ def propose(
         extra_cases=proposal.cases,
     )
     if not report.ok:
-        raise InvalidRequest(
-            f"the proposal is refused: {report.summary()}",
-            code="policy_invalid",
-            body={
-                "failures": [f.model_dump() for f in report.failures],
-                "report": report.model_dump(),
-            },
-        )
+        raise refusal(report, "the proposal")
     row = PolicyVersion(
         hash=hash_,
         files=dict(sorted(proposal.files.items())),
@@ -220,6 +215,11 @@ def reject(
             code="policy_version_not_pending",
         )
     authorize(session, ctx, "policy_version.reject", version_resource(session, ctx, row))
+    if repo.in_use(session, version_id):
+        raise Conflict(
+            f"version {row.id} is in force for some tenants: move them first",
+            code="policy_version_in_use",
+        )
 
     def rejected(row: PolicyVersion) -> None:
         row.status = "rejected"
@@ -255,6 +255,7 @@ def activate(session: Session, ctx: RequestContext, version_id: int) -> PolicyVe
     repo.serialize_activations(session)
     pointer = repo.active_pointer(session, lock=True)
     row = _readable(session, ctx, version_id, lock=True)
+    assert row.tenant_id is None, "a company's extension: core.policy_versions.rollout"
     if row.status != "approved":
         raise Conflict(
             f"version {row.id} is {row.status}: only an approved version can be activated"
@@ -335,7 +336,19 @@ def _readable(
     require_readable(
         session, ctx, "policy_version.read", version_resource(session, ctx, row), not_found=missing
     )
+    if row.tenant_id is not None:
+        # A company's extension is its bank's: another bank's staff do not see it.
+        tenant = session.get(Tenant, row.tenant_id)
+        if tenant is None or tenant.bank_id != ctx.require_actor().bank_id:
+            raise NotFound(missing)
     return row
+
+
+def readable_version(
+    session: Session, ctx: RequestContext, version_id: int, *, lock: bool = False
+) -> PolicyVersion:
+    """A stored version the caller may read (another bank's extension, or none: not found)."""
+    return _readable(session, ctx, version_id, lock=lock)
 
 
 def _retire(

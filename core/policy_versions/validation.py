@@ -20,6 +20,7 @@ from pathlib import Path
 from oso import Variable
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidRequest
 from core.policy.cases import CaseError, run_cases
 from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
 from core.policy.reasons import REASONS
@@ -49,6 +50,10 @@ class ValidationReport(BaseModel):
     empty_roles: list[str] = Field(default_factory=list)
     # Bundled case files the proposal's own cases replaced (for the reviewer's eye).
     replaced_case_files: list[str] = Field(default_factory=list)
+    # A company's extension (core.policy_versions.extension_validation): what its shape
+    # breaks (any entry refuses it), and its reasons no case expects.
+    extension_errors: list[str] = Field(default_factory=list)
+    uncovered_rules: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
         """One sentence for a refusal."""
@@ -56,7 +61,7 @@ class ValidationReport(BaseModel):
             return f"the policy does not load: {self.load_error}"
         if self.case_error:
             return f"a case cannot be read: {self.case_error}"
-        parts = []
+        parts = [f"not a company's rules: {error}" for error in self.extension_errors]
         if self.failures:
             first = self.failures[0]
             parts.append(
@@ -70,10 +75,23 @@ class ValidationReport(BaseModel):
             ("actions it drops", self.dropped_actions),
             ("reasons without condition_text", self.missing_condition_texts),
             ("built-in roles carrying nothing", self.empty_roles),
+            ("company rules no case expects", self.uncovered_rules),
         ):
             if items:
                 parts.append(f"{label}: {', '.join(items)}")
         return "; ".join(parts) or "valid"
+
+
+def refusal(report: ValidationReport, what: str) -> InvalidRequest:
+    """The 422 policy_invalid a failed report answers: its failing cases, and the report."""
+    return InvalidRequest(
+        f"{what} is refused: {report.summary()}",
+        code="policy_invalid",
+        body={
+            "failures": [f.model_dump() for f in report.failures],
+            "report": report.model_dump(),
+        },
+    )
 
 
 def validate(

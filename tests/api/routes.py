@@ -161,6 +161,8 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
             "note": "a comment",
         },
         ("POST", "/v1/policy/versions/{version_id}/reject"): {"reason": "not now"},
+        # Pinned to the first version stored, with no extension.
+        ("PUT", "/v1/tenants/{tenant_id}/policy"): {"version_id": 1, "extension_id": None},
         ("POST", "/v1/policy/versions/{version_id}/impact"): {},
         ("POST", "/v1/beneficiaries"): {
             "name": "Fournisseur SA",

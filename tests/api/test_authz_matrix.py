@@ -31,7 +31,7 @@ from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries
 from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
-from tests.policy_versions_world import with_policy_versions
+from tests.policy_versions_world import with_policy_in_force, with_policy_versions
 
 TABLE = Path(__file__).with_name("authz_matrix.yaml")
 OUTCOMES = {"2xx", "401", "403", "404", "409", "422"}
@@ -145,6 +145,9 @@ class Worlds:
         world = build_world(self.services.db, self.services.passwords, self.clock)
         with_pending_payment(self.services.db, self.services.passwords, world, self.clock)
         with_change_request(self.services.db, self.services.passwords, world, self.clock)
+        # The bundled files in force (version 1: the bank's default, the version a tenant is
+        # pinned to by PUT /v1/tenants/{id}/policy), then the two versions of the world.
+        with_policy_in_force(self.services.db, self.clock)
         versions = with_policy_versions(self.services.db, world, self.clock)
         with_logged_decision(self.services.db, world, self.clock)
         ids = {

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from core.policy import engine as policy_engine
 from core.policy.cases import (
     CaseError,
+    engine_for,
     format_report,
     load_cases,
     run_case,
@@ -18,11 +19,13 @@ from core.settings import REPO_ROOT
 
 CASES = load_cases(REPO_ROOT / "policies" / "tests")
 PANELS = load_cases(REPO_ROOT / "policies" / "tests", "panels")
+EXTENDED: dict[str, policy_engine.PolicyEngine] = {}
 
 
 @pytest.mark.parametrize("file,data,case", CASES, ids=[f"{f}::{c['name']}" for f, _, c in CASES])
 def test_policy_case(file, data, case):
-    result = run_case(policy_engine.current(), file, data, case)
+    # A file with a company's extension is decided with it (tenant_rules.yaml).
+    result = run_case(engine_for(policy_engine.current(), file, data, EXTENDED), file, data, case)
     direct = "allow" if result.direct.allowed else f"deny: {result.direct.reason}"
     assert result.passed, f"expected {result.expected}, compiled {result.actual}, direct {direct}"
     # Every case is decided by the compiled program, not by the fallback to direct

@@ -418,7 +418,15 @@ def test_a_money_request_carries_the_amount_the_counterparty_and_the_totals_plus
         "g1.minute": 4 * 60,
         "g1.day_total": 250,
         "g1.month_total": 250,
+        # The company's own time, for its own rules (a tenant extension).
+        "local.weekday": 2,
+        "local.minute": 10 * 60,
     }
+    assert request["local_time"] == {
+        "weekday": Dynamic("local.weekday"),
+        "minute": Dynamic("local.minute"),
+    }
+    assert "beneficiary" not in request  # a transfer has none
     assert facts.local_times[2].utcoffset() == dt.timedelta(hours=-5)
     assert facts.day == dt.date(2026, 11, 25)
 
@@ -477,3 +485,19 @@ def test_a_proposal_is_checked_against_the_tenants_and_banks_caps(
     else:
         assert "caps" not in facts.request
     assert facts.values == {"now": int(NOW.timestamp())}
+
+
+def test_a_payment_carries_its_beneficiarys_age_in_whole_days() -> None:
+    gathered = Gathered(pairs=[(_grant(id=1), _role())], permissions={})
+    money = Money(250, "EUR", _account(), beneficiary_added_at=NOW - dt.timedelta(days=6, hours=23))
+    facts = shape_request(
+        gathered,
+        actor=CUSTOMER,
+        action="payment.create",
+        resource=Resource.of_account(_account()),
+        now=NOW,
+        money=money,
+        tenant_zone="Europe/Berlin",
+    )
+    assert facts.request["beneficiary"] == {"age_days": Dynamic("beneficiary.age_days")}
+    assert facts.values["beneficiary.age_days"] == 6

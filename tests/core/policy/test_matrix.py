@@ -28,9 +28,12 @@ MONEY = (
     "limit_monthly",
 )
 
+# What a company may restrict further checks its own rules last (a tenant extension).
+COMPANY = ("tenant_rule",)
+
 # action -> the checks its decision makes, in order.
 EXPECTED = [
-    ("transfer.create", MONEY),
+    ("transfer.create", (*MONEY, *COMPANY)),
     ("deposit.create", MONEY),
     ("withdrawal.create", MONEY),
     (
@@ -52,7 +55,7 @@ EXPECTED = [
     ("account.read", ("not_found", "missing_permission", *VALIDITY)),
     ("policy.read", ("not_found", "missing_permission", *VALIDITY)),
     ("self.read", ()),
-    ("payment.create", MONEY),
+    ("payment.create", (*MONEY, *COMPANY)),
     (
         "payment.approve",
         (
@@ -66,6 +69,7 @@ EXPECTED = [
             "limit_currency_mismatch",
             "approval_limit_exceeded",
             "approval_daily_limit_exceeded",
+            *COMPANY,
         ),
     ),
     (

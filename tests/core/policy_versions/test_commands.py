@@ -18,7 +18,9 @@ from tests.policy_versions_world import (
     STATEMENT_CASE,
     STATEMENT_CASE_TIGHTER,
     second_officer,
+    with_policy_in_force,
 )
+from tests.tenant_policy_world import FRIDAY_CASES, FRIDAY_RULE
 
 
 @pytest.fixture
@@ -69,3 +71,49 @@ def test_a_wrong_password_signs_nobody_in(mandate, monkeypatch):
     monkeypatch.setenv("MANDATE_PASSWORD", "not the password")
     result = mandate("versions", "-u", "compliance")
     assert result.exit_code == 1 and "invalid_credentials" in result.output
+
+
+def test_an_extension_and_a_rollout_from_a_terminal(mandate, tmp_path, world, db, clock):
+    """`mandate policy propose --tenant`, `rollout --tenants` then `--all`, `assignments`,
+    `pin ... default`: the same services and four eyes as the API."""
+    with_policy_in_force(db, clock)  # the bundled files: version 1, the default
+    extension = tmp_path / "acme"
+    (extension / "tests").mkdir(parents=True)
+    (extension / "acme.polar").write_text(FRIDAY_RULE)
+    (extension / "tests" / "acme.yaml").write_text(FRIDAY_CASES)
+    proposed = mandate("propose", str(extension), "--tenant", "acme", "-u", "manager")
+    assert proposed.exit_code == 0, proposed.output
+    assert "proposed version 2" in proposed.output and "3/3 cases pass" in proposed.output
+    assert mandate("approve", "2", "-u", "compliance").exit_code == 0
+    assert mandate("activate", "2", "-u", "compliance").exit_code == 0
+
+    folder = tmp_path / "proposal"
+    shutil.copytree(REPO_ROOT / "policies", folder)
+    vocabulary = folder / "vocabulary.polar"
+    vocabulary.write_text(vocabulary.read_text().replace(BOOKKEEPER_LINE, BOOKKEEPER_TIGHTER))
+    roles = folder / "tests" / "roles.yaml"
+    roles.write_text(roles.read_text().replace(STATEMENT_CASE, STATEMENT_CASE_TIGHTER))
+    assert mandate("propose", str(folder), "-u", "compliance").exit_code == 0
+    assert mandate("approve", "3", "-u", "compliance-b").exit_code == 0
+
+    own = mandate("rollout", "3", "--tenants", "globex", "-u", "compliance")
+    assert own.exit_code == 1 and "self_approval_forbidden" in own.output
+    canary = mandate("rollout", "3", "--tenants", "globex", "-u", "compliance-b")
+    assert canary.exit_code == 0, canary.output
+    globex = world.tenants["globex"].id
+    assert f"tenant {globex}: " in canary.output and f"for tenants {globex}" in canary.output
+    listed = mandate("assignments", "-u", "manager")
+    assert "Globex GmbH" in listed.output and "pinned to 3" in listed.output
+    assert "tenant_rule:new_beneficiary_friday" in listed.output  # Acme's, in words
+    everyone = mandate("rollout", "3", "--all", "-u", "compliance-b")
+    assert everyone.exit_code == 0 and "for every tenant" in everyone.output
+    listed = mandate("assignments", "-u", "manager")
+    assert "default: version 3" in listed.output and "pinned to" not in listed.output
+    assert mandate("rollout", "3", "-u", "compliance-b").exit_code == 1  # --tenants or --all
+
+    # Acme drops its extension: the default alone is put in force for it, by someone else.
+    dropped = mandate("pin", "acme", "default", "--extension", "none", "-u", "compliance")
+    assert dropped.exit_code == 1 and "self_approval_forbidden" in dropped.output
+    dropped = mandate("pin", "acme", "default", "--extension", "none", "-u", "manager")
+    assert dropped.exit_code == 0, dropped.output
+    assert "Acme Ltd runs version 3, no extension" in dropped.output
