@@ -161,6 +161,8 @@ def test_the_statement_recipe_downloads_a_valid_camt053(db, app, clock, live_ser
     with db.unit_of_work(write=False) as session:
         operating = session.scalar(select(Account).where(Account.name == "Acme Operating"))
     assert operating is not None and read["iban"] == operating.iban
+
+
 ONE_CUSTOMER = "## Changing the rules for one customer"
 
 

@@ -241,12 +241,12 @@ def _four_eyes(
     alone in force for it."""
     extension_id = extension.id if extension else None
     if version_id != current.version_id or (extension is None and current.extension_id):
-        authorize(session, ctx, "policy_version.activate", _step(ctx, runs))
+        authorize(session, ctx, "policy_version.activate", _step(session, ctx, runs))
     if extension is not None and extension_id != current.extension_id:
-        authorize(session, ctx, "policy_version.activate", _step(ctx, extension))
+        authorize(session, ctx, "policy_version.activate", _step(session, ctx, extension))
 
 
-def _step(ctx: RequestContext, row: PolicyVersion) -> Resource:
+def _step(session: Session, ctx: RequestContext, row: PolicyVersion) -> Resource:
     """The version, as activating it for one tenant is asked: a rollback only when it is an
     earlier version approved afresh (the default in force is none)."""
     resource = version_resource(session, ctx, row)

@@ -35,7 +35,13 @@ def propose(session: Session, ctx: RequestContext, proposal: PolicyProposal) -> 
     platform version the company runs, its cases pass and cover each of its reasons); refused
     otherwise, 422 policy_invalid, storing nothing. The company must be of the caller's bank."""
     actor = ctx.require_actor()
-    authorize(session, ctx, "policy_version.propose", version_resource(session, ctx), not_found="not found")
+    authorize(
+        session,
+        ctx,
+        "policy_version.propose",
+        version_resource(session, ctx),
+        not_found="not found",
+    )
     assert proposal.tenant_id is not None
     tenant = tenant_within_reach(session, ctx, proposal.tenant_id)
     assert tenant.id is not None
