@@ -52,7 +52,8 @@
 #       by the requester within the company's trust days; it gives new rights to someone the
 #       person asking created, or gave rights, within those days)}; its level is "tenant"
 #       for a company's change, "bank" for one asked by bank staff.
-#   request.payment       payment.approve, .reject, .cancel: the payment {status
+#   request.payment       payment.approve, .reject, .cancel: the payment (or a payment batch,
+#       approved, rejected and cancelled as one payment of its total) {status
 #       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),
 #       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
 #       it, approved it already), still_needed, still_needed_a (approvals the panel still

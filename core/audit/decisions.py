@@ -40,6 +40,10 @@ class DecisionPublic(BaseModel):
     detail: str
     policy_version: str
     eval_us: int
+    payment_batch_id: int | None = Field(
+        default=None,
+        description="The payment batch decided on: each item's decision, and the batch's approvals",
+    )
 
 
 class DecisionWithFacts(DecisionPublic):
@@ -64,6 +68,7 @@ class DecisionFilter(BaseModel):
     decision: Literal["allow", "deny"] | None = None
     reason: str | None = None
     action: str | None = None
+    payment_batch_id: int | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -118,6 +123,7 @@ def decisions(
         col(DecisionRecord.decision): filters.decision,
         col(DecisionRecord.reason): filters.reason,
         col(DecisionRecord.action): filters.action,
+        col(DecisionRecord.payment_batch_id): filters.payment_batch_id,
     }
     for column, value in conditions.items():
         if value is not None:
