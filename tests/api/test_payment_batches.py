@@ -93,9 +93,10 @@ def test_a_payroll_of_200_is_one_batch_approved_as_one_and_posts_200_payments(
         logged = session.scalars(
             select(DecisionRecord).where(DecisionRecord.payment_batch_id == batch["id"])
         ).all()
-        # One decision per item, and the two approvals.
+        # One decision per item, the two approvals, and the late one refused.
         assert sum(d.action == "payment.create" for d in logged) == 200
-        assert sum(d.action == "payment.approve" for d in logged) == 2
+        approvals = [d.decision for d in logged if d.action == "payment.approve"]
+        assert approvals == ["allow", "allow", "deny"]
         changes = session.scalars(
             select(ChangeRecord).where(ChangeRecord.entity == "payment_batch")
         ).all()
@@ -112,7 +113,7 @@ def test_a_payroll_of_200_is_one_batch_approved_as_one_and_posts_200_payments(
 
 def test_a_bad_iban_is_refused_with_its_reason_and_the_rest_wait(client, app, db, pw, clock):
     payer, _a, _b = _people(app, pw, clock)
-    staff = employees(3)
+    staff = employees(3, amount=5_000_00)
     add_payees(db, pw.world, clock, staff)
     bad = Credit("Bad Iban", "DE00370400440532013000", 100_00)
     made = upload(client, payer, pain001(_iban(pw), [*staff, bad], schema="pain.001.001.03"))
@@ -141,7 +142,7 @@ def test_a_file_of_refused_payments_alone_creates_nothing(client, app, db, pw, c
 
 def test_the_same_msg_id_is_refused_and_the_same_key_replays(client, app, db, pw, clock):
     payer, _a, _b = _people(app, pw, clock)
-    staff = employees(2)
+    staff = employees(2, amount=6_000_00)
     add_payees(db, pw.world, clock, staff)
     data = pain001(_iban(pw), staff)
     key = new_key()
@@ -173,15 +174,15 @@ def test_a_total_above_the_daily_limit_is_refused_item_by_item(client, app, db, 
     with db.unit_of_work() as session:
         grant = session.get(Grant, pw.world.grants["acme-payer"].id)
         assert grant is not None
-        grant.limit_currency, grant.daily_limit = "EUR", 2_500_00
-    staff = [Credit(f"Employee {n}", c.iban, 1_000_00) for n, c in enumerate(employees(3))]
+        grant.limit_currency, grant.daily_limit = "EUR", 25_000_00
+    staff = [Credit(f"Employee {n}", c.iban, 10_000_00) for n, c in enumerate(employees(3))]
     add_payees(db, pw.world, clock, staff)
     made = upload(client, payer, pain001(_iban(pw), staff))
     assert made.status_code == 202, made.text
     batch = made.json()
     assert [i["status"] for i in batch["items"]] == ["pending_approval"] * 2 + ["refused"]
     assert batch["items"][2]["error"] == "limit_daily"
-    assert "2,000.00 EUR already sent today" in batch["items"][2]["detail"]
+    assert "20,000.00 EUR already sent today" in batch["items"][2]["detail"]
     # A second file the same day: the batch's total counted already.
     more = upload(client, payer, pain001(_iban(pw), staff[:1]))
     assert more.status_code == 422 and more.json()["items"][0]["error"] == "limit_daily"
