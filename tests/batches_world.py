@@ -13,11 +13,16 @@ from schwifty import IBAN
 from sepaxml import SepaTransfer
 from sqlalchemy.orm import Session
 
+from core.batches import service as batches
 from core.clock import Clock
 from core.context import RequestContext
 from core.db import Database
+from core.iam.credentials import Passwords
+from core.models.iam import actor_of
 from core.models.payments import Beneficiary
-from tests.factories import World, unit_of_work
+from core.uow import UnitOfWork
+from tests.factories import SUPPLIER_IBAN, World, new_key, unit_of_work
+from tests.payments_world import PaymentsWorld, build_payments_world
 
 # What ERP software writes for "as soon as possible" (a date that has passed).
 AS_SOON_AS_POSSIBLE = dt.date(1999, 1, 1)
@@ -112,3 +117,31 @@ def upload(client, headers: dict[str, str], data: bytes, key: str | None = None)
             "Idempotency-Key": key or str(uuid.uuid4()),
         },
     )
+
+
+# The batch of with_pending_batch: 20,000.00 EUR to Acme's supplier elsewhere, in two
+# payments; one approval needed (Acme's tier from 10,000.00 EUR).
+PENDING_BATCH = [
+    Credit("Lieferant GmbH", SUPPLIER_IBAN, 12_000_00),
+    Credit("Lieferant GmbH", SUPPLIER_IBAN, 8_000_00),
+]
+
+
+def supplier_file(world: World, amount: int = 1_00) -> bytes:
+    """A file paying Acme's supplier `amount` from acme-operating (a new MsgId each time)."""
+    iban = world.accounts["acme-operating"].iban or ""
+    return pain001(iban, [Credit("Lieferant GmbH", SUPPLIER_IBAN, amount, "Invoice 9")])
+
+
+def with_pending_batch(
+    db: Database, passwords: Passwords, world: World, clock: Clock, pw: PaymentsWorld | None = None
+) -> PaymentsWorld:
+    """The payments world (unless given), and a batch acme-payer uploaded that waits for one
+    approval (world.batch_ids["acme"]), made through the service the API calls."""
+    pw = pw or build_payments_world(db, passwords, world, clock)
+    ctx = RequestContext(actor=actor_of(world.users["acme-payer"]), clock=clock)
+    data = pain001(world.accounts["acme-operating"].iban or "", PENDING_BATCH)
+    made = UnitOfWork(db, ctx).run(batches.create_batch, data, new_key())
+    assert made.batch.status == "pending_approval", made.batch
+    world.batch_ids["acme"] = made.batch.id
+    return pw

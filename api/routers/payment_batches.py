@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import ApiUnit
@@ -22,14 +22,23 @@ from core.payments.schemas import PaymentEnd
 router = APIRouter(prefix="/v1", tags=["payment batches"])
 
 BatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
-PainFile = Annotated[
-    bytes,
-    Body(
-        media_type="application/xml",
-        description=f"A pain.001 document ({' or '.join(VERSIONS)}), at most "
+
+
+async def pain_file(request: Request) -> bytes:
+    """The request's body as it came: the file, whatever Content-Type the client named (a
+    file is read as the XML it says it is). api.middleware.BodyLimits capped it already."""
+    return await request.body()
+
+
+PainFile = Annotated[bytes, Depends(pain_file)]
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": f"A pain.001 document ({' or '.join(VERSIONS)}), at most "
         f"{MAX_FILE_BYTES // (1024 * 1024)} MiB and {MAX_TRANSFERS:,} credit transfers",
-    ),
-]
+        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 ANSWERS: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "approved: no tier of the panel caught the batch, or the last approval "
@@ -61,6 +70,15 @@ FILE_ERRORS = (
     "account_frozen",
     "account_closed",
     "not_found",
+    # A file whose every payment the policy refused for one reason answers that refusal.
+    "missing_permission",
+    "grant_not_yet_valid",
+    "grant_expired",
+    "outside_time_window",
+    "limit_currency_mismatch",
+    "limit_per_transfer",
+    "limit_daily",
+    "limit_monthly",
 )
 
 
@@ -76,13 +94,14 @@ def _respond(result: BatchResult) -> JSONResponse:
     response_model=PaymentBatchPublic,
     status_code=201,
     summary="Upload a pain.001 file: one payment batch, one policy decision per payment",
-    description="The body is the XML file itself (Content-Type: application/xml). A file "
+    description="The body is the XML file itself (send it as application/xml). A file "
     "that fails as a whole (not well-formed, a DTD or entities, not valid against its XSD, a "
     "MsgId sent before, an account not yours, a currency the account does not hold) creates "
     "nothing; otherwise each payment is decided on its own, and the batch holds the accepted "
     "ones (the refused are listed with their reasons). Bodies over "
     f"{MAX_FILE_BYTES // (1024 * 1024)} MiB are refused 413 before they are read.",
     responses={**ANSWERS, **error_responses(*FILE_ERRORS)},
+    openapi_extra=FILE_BODY,
 )
 def create_batch(uow: ApiUnit, file: PainFile, idempotency_key: IdempotencyKey) -> JSONResponse:
     return _respond(uow.run(service.create_batch, file, idempotency_key))

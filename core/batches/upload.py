@@ -34,7 +34,7 @@ from core.batches.reading import batch_public, readable_batch
 from core.batches.schemas import BatchResult, PaymentBatchPublic
 from core.context import RequestContext
 from core.db import unique_or
-from core.errors import Conflict, InvalidRequest, NotFound
+from core.errors import Conflict, Forbidden, InvalidRequest, MandateError, NotFound
 from core.ledger import idempotency
 from core.ledger import repository as ledger
 from core.models.batches import PaymentBatch, PaymentBatchItem
@@ -48,6 +48,7 @@ from core.payments.terms import expiry_of
 from core.policy.facts import Resource
 from core.policy.filters import accounts_within_reach
 from core.policy.panels import Panel, batch_panel_for, describe_needed, progress
+from core.policy.reasons import Reason, status_of
 from core.policy.service import require_readable
 
 
@@ -83,11 +84,7 @@ def create_batch(
     items = [decide(session, ctx, upload, transfer) for transfer in file.transfers]
     accepted = [item for item in items if item.status == "accepted"]
     if not accepted:
-        raise InvalidRequest(
-            f"every one of the file's {len(items)} payments was refused: nothing was created",
-            code="payment_batch_refused",
-            body={"items": [_refusal(item) for item in items]},
-        )
+        raise _all_refused(items)
     batch = _batch(session, file, upload, accepted, len(items), execution_date, actor.user_id)
     with unique_or(session, duplicate):
         session.add(batch)
@@ -106,9 +103,11 @@ def _paying_account(session: Session, ctx: RequestContext, iban: str) -> Account
     actor = ctx.require_actor()
     missing = f"no account of yours has the IBAN {iban}"
     account = repository.account_by_iban(session, iban, within=accounts_within_reach(actor))
-    if account is None or actor.tenant_id is None or account.tenant_id != actor.tenant_id:
+    if account is None:
         raise NotFound(missing)
     require_readable(session, ctx, "account.read", Resource.of_account(account), not_found=missing)
+    if actor.tenant_id is None or account.tenant_id != actor.tenant_id:
+        raise NotFound(missing)
     return account
 
 
@@ -240,6 +239,22 @@ def _said(batch: PaymentBatch, subject: Account) -> str:
 def _summary(public: PaymentBatchPublic) -> PaymentBatchPublic:
     """The batch as the change log keeps it: without its items (GET has them)."""
     return public.model_copy(update={"items": None})
+
+
+def _all_refused(items: list[PaymentBatchItem]) -> MandateError:
+    """A file whose every payment was refused creates nothing. Refused by the policy for one
+    reason alone (a bookkeeper's file: missing_permission), it answers that refusal, 403 with
+    its code; otherwise 422 payment_batch_refused. Either way with every item's reason."""
+    body = {"items": [_refusal(item) for item in items]}
+    reasons = {item.reason for item in items}
+    reason = reasons.pop() if len(reasons) == 1 else ""
+    if reason in Reason.__members__ and status_of(reason) == 403:
+        return Forbidden(items[0].detail, code=reason, body=body)
+    return InvalidRequest(
+        f"every one of the file's {len(items)} payments was refused: nothing was created",
+        code="payment_batch_refused",
+        body=body,
+    )
 
 
 def _refusal(item: PaymentBatchItem) -> dict[str, Any]:

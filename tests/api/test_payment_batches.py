@@ -207,7 +207,11 @@ def test_a_total_above_the_daily_limit_is_refused_item_by_item(client, app, db, 
             400,
             "xml_forbidden",
         ),
-        (b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pain.008.001.02'/>", 422, "unsupported_file_version"),
+        (
+            b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pain.008.001.02'/>",
+            422,
+            "unsupported_file_version",
+        ),
         (
             b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pain.001.001.09'><x/></Document>",
             422,
@@ -215,7 +219,9 @@ def test_a_total_above_the_daily_limit_is_refused_item_by_item(client, app, db, 
         ),
     ],
 )
-def test_hostile_and_malformed_files_are_refused_quickly(client, app, pw, clock, data, status, code):
+def test_hostile_and_malformed_files_are_refused_quickly(
+    client, app, pw, clock, data, status, code
+):
     payer, _a, _b = _people(app, pw, clock)
     made = upload(client, payer, data)
     assert made.status_code == status, made.text
