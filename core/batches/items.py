@@ -47,6 +47,8 @@ class Upload:
     accepted_total: int = 0
     spend_day: dt.date | None = None
     credits: dict[int, Account] = field(default_factory=dict)
+    # The company's live beneficiaries by IBAN, read once for the file (see upload.py).
+    beneficiaries: dict[str, Beneficiary] = field(default_factory=dict)
 
 
 def decide(
@@ -139,7 +141,7 @@ def _beneficiary(
     when it has none (core.payments.beneficiaries.create_beneficiary, asked of the policy as
     for anyone adding one). 403 beneficiary_not_approved while it awaits approval."""
     assert upload.tenant.id is not None
-    found = repository.live_beneficiary(session, upload.tenant.id, item.creditor_iban)
+    found = upload.beneficiaries.get(item.creditor_iban)
     if found is None:
         try:
             body = BeneficiaryCreate(name=item.creditor_name[:100] or "?", iban=item.creditor_iban)
@@ -155,6 +157,7 @@ def _beneficiary(
             ctx.audit.activity = attempt
         found = repository.live_beneficiary(session, upload.tenant.id, item.creditor_iban)
         assert found is not None
+        upload.beneficiaries[item.creditor_iban] = found
     if found.status != "active":
         raise Forbidden(
             f"the beneficiary {found.name} awaits a second person's approval: nothing can be "

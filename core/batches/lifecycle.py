@@ -19,7 +19,7 @@ from core.batches import repository
 from core.ledger import repository as ledger
 from core.models.batches import PaymentBatch, PaymentBatchItem
 from core.models.ledger import Account
-from core.models.payments import Payment
+from core.models.payments import MOVED_STATUSES, Payment
 from core.payments import lifecycle as payments
 from core.payments import repository as payment_rows
 from core.policy import spend
@@ -56,19 +56,23 @@ def post(
     """Make every accepted item of an approved batch a payment and move its money (or, dated
     for a later day, schedule it), in this transaction: each through the payments' own
     posting, so the ledger, the holds and the limits see payments as ever. The batch and
-    `accounts` (every account it pays from and to) are locked; each posting refreshes the two
-    accounts it moved."""
+    `accounts` (every account it pays from and to) are locked."""
     made = []
     items = [i for i in repository.items_of(session, batch.id or 0) if i.status == "accepted"]
+    subject = accounts[batch.account_id]
     for item in items:
         payment = _payment_of(batch, item)
         assert item.credit_account_id is not None
-        payments.settle_approved(
-            session, payment, accounts[batch.account_id], accounts[item.credit_account_id], now
-        )
-        session.add(payment)
-        accounts.update(ledger.lock_accounts(session, [batch.account_id, item.credit_account_id]))
+        credit = accounts[item.credit_account_id]
+        payments.settle_approved(session, payment, subject, credit, now)
+        if payment.status in MOVED_STATUSES:
+            # What the posting wrote, on the locked snapshots the next posting plans from: the
+            # hold consumed, the balances moved (the ledger check holds them to the entries).
+            subject.held -= payment.amount
+            subject.balance -= payment.amount
+            credit.balance += payment.amount
         made.append((item, payment))
+    session.add_all(payment for _, payment in made)
     session.flush()
     for item, payment in made:
         item.payment_id = payment.id

@@ -68,6 +68,25 @@ def live_beneficiary(session: Session, tenant_id: int, iban: str) -> Beneficiary
     ).first()
 
 
+def live_beneficiaries(
+    session: Session, tenant_id: int, ibans: Sequence[str]
+) -> dict[str, Beneficiary]:
+    """The tenant's beneficiaries that are not deleted, by IBAN, among `ibans` (one query
+    for a whole file)."""
+    found: dict[str, Beneficiary] = {}
+    wanted = sorted(set(ibans))
+    for start in range(0, len(wanted), 500):
+        rows = session.scalars(
+            select(Beneficiary).where(
+                col(Beneficiary.tenant_id) == tenant_id,
+                col(Beneficiary.iban).in_(wanted[start : start + 500]),
+                col(Beneficiary.deleted_at).is_(None),
+            )
+        )
+        found.update((row.iban, row) for row in rows)
+    return found
+
+
 def items_of(session: Session, batch_id: int) -> list[PaymentBatchItem]:
     """A batch's items, in the file's order."""
     return list(

@@ -81,6 +81,9 @@ def create_batch(
     execution_date = _execution_date(file.execution_date, today)
     subject = _settled(session, ctx, subject.id, now)
     upload = Upload(subject=subject, tenant=tenant, now=now)
+    upload.beneficiaries = repository.live_beneficiaries(
+        session, tenant.id, [_compact(t.creditor_iban) for t in file.transfers]
+    )
     items = [decide(session, ctx, upload, transfer) for transfer in file.transfers]
     accepted = [item for item in items if item.status == "accepted"]
     if not accepted:
@@ -109,6 +112,11 @@ def _paying_account(session: Session, ctx: RequestContext, iban: str) -> Account
     if actor.tenant_id is None or account.tenant_id != actor.tenant_id:
         raise NotFound(missing)
     return account
+
+
+def _compact(iban: str) -> str:
+    """An IBAN as a file may write it, in electronic form (schwifty checks it later)."""
+    return "".join(iban.split()).upper()
 
 
 def _check_currencies(file: pain001.PaymentFile, subject: Account) -> None:
