@@ -183,9 +183,11 @@ def test_a_total_above_the_daily_limit_is_refused_item_by_item(client, app, db, 
     assert [i["status"] for i in batch["items"]] == ["pending_approval"] * 2 + ["refused"]
     assert batch["items"][2]["error"] == "limit_daily"
     assert "20,000.00 EUR already sent today" in batch["items"][2]["detail"]
-    # A second file the same day: the batch's total counted already.
+    # A second file the same day: the batch's total counted already. Every payment of it
+    # refused for one reason, the file is refused with it.
     more = upload(client, payer, pain001(_iban(pw), staff[:1]))
-    assert more.status_code == 422 and more.json()["items"][0]["error"] == "limit_daily"
+    assert more.status_code == 403 and more.json()["error"] == "limit_daily"
+    assert more.json()["items"][0]["error"] == "limit_daily"
     # Cancelled, the batch gives its total back to the limit.
     cancelled = client.post(
         f"/v1/payment-batches/{batch['id']}/cancel", headers=payer, json={"reason": "redo"}
