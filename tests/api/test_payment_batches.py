@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.batches import service as batches
+from core.context import RequestContext
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
 from core.models.iam import Grant
 from core.models.payments import Payment
+from core.uow import UnitOfWork
 from tests.batches_world import Credit, add_payees, employees, pain001, upload
 from tests.factories import bearer, new_key
 from tests.ledger_checks import assert_ledger_consistent
@@ -277,3 +280,42 @@ def test_another_tenants_batch_is_not_found(client, app, db, pw, clock):
     # Another company's account as the file's debtor: not found either.
     globex = upload(client, payer, pain001(_iban(pw, "globex-main"), staff))
     assert globex.status_code == 404, globex.text
+
+
+def test_a_batch_past_its_expiry_is_refused_and_its_expiry_gives_everything_back(
+    client, app, db, pw, clock
+):
+    payer, a, _b = _people(app, pw, clock)
+    staff = employees(4, amount=3_000_00)
+    add_payees(db, pw.world, clock, staff)
+    account_id = pw.world.account_id("acme-operating")
+    batch = upload(client, payer, pain001(_iban(pw), staff)).json()
+    clock.advance(days=8)  # the company's payment expiry is 7 days
+    payer, a, _b = _people(app, pw, clock)  # tokens of the new day
+    shown = client.get(f"/v1/payment-batches/{batch['id']}", headers=payer).json()
+    assert shown["status"] == "expired"
+    late = client.post(
+        f"/v1/payment-batches/{batch['id']}/approve", headers={**a, "Idempotency-Key": new_key()}
+    )
+    assert late.status_code == 403 and late.json()["error"] == "payment_not_pending"
+    assert client.get(f"/v1/accounts/{account_id}", headers=payer).json()["held"] == batch["total"]
+    ctx = RequestContext(actor=None, clock=clock)
+    assert UnitOfWork(db, ctx).run(batches.expire_batches) == 1
+    assert client.get(f"/v1/accounts/{account_id}", headers=payer).json()["held"] == 0
+    assert_ledger_holds(db)
+
+
+def test_an_approved_batchs_payments_name_it(client, app, db, pw, clock):
+    payer, a, _b = _people(app, pw, clock)
+    staff = employees(3, amount=4_000_00)
+    add_payees(db, pw.world, clock, staff)
+    batch = upload(client, payer, pain001(_iban(pw), staff)).json()
+    done = client.post(
+        f"/v1/payment-batches/{batch['id']}/approve", headers={**a, "Idempotency-Key": new_key()}
+    ).json()
+    payment_id = done["items"][0]["payment_id"]
+    payment = client.get(f"/v1/payments/{payment_id}", headers=payer).json()
+    assert payment["payment_batch_id"] == batch["id"] and payment["status"] == "sent"
+    listed = client.get("/v1/payment-batches", headers=payer, params={"status": "approved"})
+    assert [b["id"] for b in listed.json()["items"]] == [batch["id"]]
+    assert listed.json()["items"][0]["items"] is None
