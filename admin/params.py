@@ -18,6 +18,7 @@ RoleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PaymentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BeneficiaryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # The decision log's ids are BIGINT: it grows by every logged decision.
 DecisionId = Annotated[int, Path(ge=1, le=MAX_BIG_KEY)]
 Cursor = Annotated[

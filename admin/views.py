@@ -80,6 +80,14 @@ NOTICES = {
     "approval-replayed": "This approval had already been given: it counts once.",
     "payment-rejected": "Payment rejected. Its hold is released.",
     "payment-cancelled": "Payment cancelled. Its hold is released.",
+    "batch-pending_approval": (
+        "Payment file taken. Its payments wait for approval as one; their total is held."
+    ),
+    "batch-approved": "Approved: every payment of the file is made.",
+    "batch-replayed": "This form had already been sent: the file was taken once and not again.",
+    "batch-approval-replayed": "This approval had already been given: it counts once.",
+    "batch-rejected": "Payment file rejected: nothing of it is paid, its hold is released.",
+    "batch-cancelled": "Payment file cancelled: nothing of it is paid, its hold is released.",
     "rules-saved": "Approval rules saved.",
     "minimums-saved": "The bank's approval minimums saved.",
     "beneficiary-added": "Beneficiary added.",

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from api.errors import error_response
+from core.batches.pain001 import MAX_FILE_BYTES
 
 log = logging.getLogger("mandate.api")
 
@@ -21,9 +22,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
-# The one request whose body is a document rather than a form: a proposed policy version
-# carries every .polar file of the set (about 50 KB today) and its cases.
-LARGER_BODIES = {("POST", "/v1/policy/versions"): 1024 * 1024}
+# The requests whose body is a document rather than a form: a proposed policy version
+# carries every .polar file of the set (about 50 KB today) and its cases; a payment file
+# (pain.001) up to core.batches.pain001.MAX_FILE_BYTES, through the API or the console.
+LARGER_BODIES = {
+    ("POST", "/v1/policy/versions"): 1024 * 1024,
+    ("POST", "/v1/payment-batches"): MAX_FILE_BYTES,
+    ("POST", "/console/payment-batches"): MAX_FILE_BYTES + 64 * 1024,
+}
 
 
 def body_limit(scope: Scope) -> int:

@@ -52,6 +52,14 @@ def main() -> None:
             "2000",
         ],
         [
+            "bench.payment_batches",
+            "--items",
+            "1000",
+            "--runs",
+            "1" if args.quick else "3",
+            "--postgres",
+        ],
+        [
             "bench.statement_paging",
             "--entries",
             "100000" if args.quick else "1000000",

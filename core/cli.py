@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from core import demo, maintenance, migrate, policy_commands
+from core.batches import service as batches
 from core.context import RequestContext
 from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
@@ -230,9 +231,16 @@ def payments_expire() -> None:
     db = Database(settings.database_url)
     try:
         expired = UnitOfWork(db, RequestContext(actor=None)).run(payments.expire_payments)
+        batches_expired = UnitOfWork(db, RequestContext(actor=None)).run(batches.expire_batches)
     finally:
         db.dispose()
     typer.echo(f"expired {expired} payment{'' if expired == 1 else 's'} awaiting approval")
+    _say_batches_expired(batches_expired)
+
+
+def _say_batches_expired(count: int) -> None:
+    if count:
+        typer.echo(f"expired {count} payment batch{'' if count == 1 else 'es'} awaiting approval")
 
 
 @payments_app.command("run")
@@ -249,12 +257,14 @@ def payments_run() -> None:
     db = Database(settings.database_url)
     try:
         settled = UnitOfWork(db, RequestContext(actor=None)).run(payments.run_payments)
+        batches_expired = UnitOfWork(db, RequestContext(actor=None)).run(batches.expire_batches)
     finally:
         db.dispose()
     typer.echo(
         f"executed {settled.executed} scheduled payment{'' if settled.executed == 1 else 's'}, "
         f"{settled.failed} failed; expired {settled.expired} awaiting approval"
     )
+    _say_batches_expired(batches_expired)
 
 
 @app.command("purge")

@@ -55,12 +55,14 @@ class PaymentStep:
     tenant_id: int | None
     action: str
     detail: str
-    payment_id: int
+    payment_id: int | None
     acted_by: int | None
     account_id: int | None = None
     amount: int | None = None
     currency: str | None = None
     transfer_id: int | None = None
+    # A step of a payment batch (core.batches): the batch, rather than one payment.
+    payment_batch_id: int | None = None
 
 
 @dataclass
@@ -74,6 +76,9 @@ class AuditTrail:
     # Steps of other people's payments this request took, for their activity (with the
     # commit only: a failed request took none).
     steps: list[PaymentStep] = field(default_factory=list)
+    # The payment batch this request is about (core.batches): its decisions and its activity
+    # name it when they are written.
+    payment_batch_id: int | None = None
 
     def attempt(self, action: str, **details: Any) -> PendingActivity:
         self.activity = PendingActivity(action=action, **details)

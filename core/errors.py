@@ -208,6 +208,59 @@ class ErrorCode(Code):
         "Rejecting a payment needs a reason.",
         "reason",
     )
+    # -- payment batches (pain.001 files): the file refused as a whole, nothing created
+    xml_malformed = "xml_malformed", 400, "The file is not well-formed XML.", "file"
+    xml_forbidden = (
+        "xml_forbidden",
+        400,
+        "The file declares a DTD, entities or external references; a payment file may not "
+        "(untrusted XML is never expanded: no XML bomb gets through).",
+        "file",
+    )
+    unsupported_file_version = (
+        "unsupported_file_version",
+        422,
+        "Not a pain.001 document of a version Mandate takes (pain.001.001.09 or .03).",
+        "file",
+    )
+    file_not_schema_valid = (
+        "file_not_schema_valid",
+        422,
+        "The file does not validate against the XSD of its pain.001 version.",
+        "file",
+    )
+    batch_too_many_items = (
+        "batch_too_many_items",
+        422,
+        "The file holds more credit transfers than a batch takes (5,000): split it.",
+        "file",
+    )
+    batch_not_one_account = (
+        "batch_not_one_account",
+        422,
+        "A batch pays from one account, named by its IBAN, on one execution date.",
+        "file",
+    )
+    control_sum_mismatch = (
+        "control_sum_mismatch",
+        422,
+        "The file's header (NbOfTxs, CtrlSum) does not match its transactions.",
+        "file",
+    )
+    duplicate_message_id = (
+        "duplicate_message_id",
+        409,
+        "The company already sent a file with this MsgId: a file is taken once (send a "
+        "corrected file with a new MsgId).",
+        "file",
+    )
+    payment_batch_refused = (
+        "payment_batch_refused",
+        422,
+        "Every payment of the file was refused (each with its reason, in `items`): nothing "
+        "was created.",
+        "file",
+    )
     below_bank_minimum = (
         "below_bank_minimum",
         422,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.batches import service as batches
 from core.clock import Clock
 from core.context import RequestContext
 from core.db import Database
@@ -21,8 +22,9 @@ def compose() -> None:
     """Wire the domains that may not import each other (.importlinter): before the ledger
     debits an account, core.payments settles what is due on it (core.ledger.debits). Called
     once per process by the composition root (api.app.create_app); again, it changes
-    nothing."""
+    nothing. Payment batches settle too: their lapsed ones release their holds."""
     debits.register("payments", payments.settle_before_debit)
+    debits.register("batches", batches.settle_before_debit)
 
 
 @dataclass

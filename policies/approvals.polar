@@ -61,3 +61,26 @@ fills_a_place(_group, payment) if payment.still_needed > payment.still_needed_a;
 
 # satisfied(payment): nothing more is needed; the payment's money moves.
 satisfied(payment) if payment.still_needed = 0;
+
+# batch_panel(batch, tiers, approvals, group_a): what a payment batch (a pain.001 file,
+# approved as one) needs. A batch is approved as one payment of its total: the panel is the
+# most the tiers ask of a payment of the batch's total from its account, for each kind of
+# payment the batch holds (batch.kinds: own, internal, external), so that splitting a large
+# payment into many small ones never escapes a tier. A tier applies from its amount up and
+# the total is at least every item, so no item alone ever needs more than its batch: the
+# strictest tier any single item triggers is always included. A batch paying a beneficiary
+# added less than the company's cooling-off hours ago (batch.new_beneficiary) needs at least
+# one approval, as such a payment does.
+batch_panel(batch, tiers, approvals, group_a) if
+    strictest(batch.kinds, batch, tiers, by_kinds, group_a) and
+    cooling_off(batch, by_kinds, approvals);
+
+# strictest(kinds, batch, tiers, approvals, group_a): the largest number of approvals, and
+# of group-A approvals, the tiers ask of the batch's total as a payment of each kind.
+strictest([], _batch, _tiers, 0, 0);
+strictest([kind, *rest], batch, tiers, approvals, group_a) if
+    most(tiers, {currency: batch.currency, amount: batch.amount, kind: kind,
+                 account: batch.account}, kind_approvals, kind_group_a) and
+    strictest(rest, batch, tiers, rest_approvals, rest_group_a) and
+    larger(kind_approvals, rest_approvals, approvals) and
+    larger(kind_group_a, rest_group_a, group_a);

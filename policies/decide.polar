@@ -59,7 +59,8 @@
 #       asking, or it came with a deploy; the person asking proposed it; gave its current
 #       approval; it was in force before; the person asking is tied to its author, or for a
 #       rollback to who approved it afresh, as for change requests); its level is "bank".
-#   request.payment       payment.approve, .reject, .cancel: the payment {status
+#   request.payment       payment.approve, .reject, .cancel: the payment (or a payment batch,
+#       approved, rejected and cancelled as one payment of its total) {status
 #       (pending_approval, scheduled, posted, sent, rejected, cancelled, expired, failed),
 #       prepared_by_actor and approved_by_actor (true or false: the person asking prepared
 #       it, approved it already), still_needed, still_needed_a (approvals the panel still

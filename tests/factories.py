@@ -44,6 +44,8 @@ class World:
     # A payment of each tenant waiting for approval, for URL tests (tests/payments_world.py:
     # with_pending_payment); none unless a test asks.
     payment_ids: dict[str, int] = field(default_factory=dict)
+    # Only in a world with one (tests/batches_world.py: with_pending_batch).
+    batch_ids: dict[str, int] = field(default_factory=dict)
     # A change request of each tenant waiting for a second admin (tests/governance_world.py:
     # with_change_request); none unless a test asks.
     change_request_ids: dict[str, int] = field(default_factory=dict)

@@ -12,12 +12,6 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-import core.iam.sessions
-import core.models.audit
-import core.models.governance
-import core.models.iam
-import core.models.ledger
-import core.models.payments  # noqa: F401  (registers the tables)
 from api.app import NotMigrated, create_app
 from core.policy import engine as policy_engine
 from core.settings import Settings

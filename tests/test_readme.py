@@ -20,12 +20,14 @@ from core.settings import REPO_ROOT
 from tests.factories import bearer
 from tests.statement_files import read_camt053
 from tests.tenant_policy_world import FRIDAY
+from tests.ledger_checks import assert_ledger_consistent
 
 README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"
 PAYMENTS = "## Payments under dual control"
 POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
 STATEMENT = "### Download last month's camt.053"
+PAYMENT_FILES = "## Payment files (pain.001)"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -102,6 +104,19 @@ def test_the_payments_recipe_runs_as_written(db, app, clock, live_server):  # ty
     lines, said = result.stdout.splitlines(), printed.splitlines()
     assert lines[:3] == said[:3]
     assert lines[3].startswith("payment: posted by transfer ") and len(lines) == len(said)
+
+
+def test_the_payment_files_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
+    # The demo payer uploads a payroll file sepaxml wrote; the two demo approvers approve it.
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed), *_ = fenced_blocks(PAYMENT_FILES)
+    assert language == "sh"
+    result = run_recipe(script, live_server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+    with db.unit_of_work(write=False) as session:
+        assert_ledger_consistent(session)
 
 
 def test_the_readme_names_the_port_setting() -> None:

@@ -103,6 +103,7 @@ def decisions(
     decision: Literal["allow", "deny"] | None = None,
     reason: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
+    payment_batch: OptionalId = None,
     since: AwareTime = None,
     until: AwareTime = None,
     cursor: Cursor = None,
@@ -115,6 +116,7 @@ def decisions(
         decision=decision,
         reason=reason,
         action=action,
+        payment_batch_id=payment_batch,
         since=since,
         until=until,
     )

@@ -42,6 +42,10 @@ class DecisionPublic(BaseModel):
     # The company's extension it was made with (its version's hash); null: none.
     extension_version: str | None
     eval_us: int
+    payment_batch_id: int | None = Field(
+        default=None,
+        description="The payment batch decided on: each item's decision, and the batch's approvals",
+    )
 
 
 class DecisionWithFacts(DecisionPublic):
@@ -66,6 +70,7 @@ class DecisionFilter(BaseModel):
     decision: Literal["allow", "deny"] | None = None
     reason: str | None = None
     action: str | None = None
+    payment_batch_id: int | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -120,6 +125,7 @@ def decisions(
         col(DecisionRecord.decision): filters.decision,
         col(DecisionRecord.reason): filters.reason,
         col(DecisionRecord.action): filters.action,
+        col(DecisionRecord.payment_batch_id): filters.payment_batch_id,
     }
     for column, value in conditions.items():
         if value is not None:

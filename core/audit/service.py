@@ -40,6 +40,9 @@ class ActivityPublic(BaseModel):
         "(null: Mandate itself, e.g. an expiry or an execution on its date)",
     )
     payment_id: int | None = None
+    payment_batch_id: int | None = Field(
+        default=None, description="The payment batch the action or step was about"
+    )
     outcome: Literal["succeeded", "replayed", "refused", "failed"]
     status_code: int
     error: str | None
@@ -72,7 +75,11 @@ def write_trail(
     fallback_action: str | None = None,
 ) -> None:
     """Add the request's decisions, changes and activity to `session` (not committed here)."""
+    batch_id = ctx.audit.payment_batch_id
     if ctx.audit.decisions:
+        if batch_id is not None:
+            for decision in ctx.audit.decisions:
+                decision.payment_batch_id = decision.payment_batch_id or batch_id
         session.connection().execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
     if error_code is None and ctx.audit.changes:
         session.connection().execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
@@ -97,6 +104,7 @@ def write_trail(
         status_code=status_code,
         error_code=error_code,
         detail=detail[:500],
+        payment_batch_id=batch_id,
     )
     if pending is not None:
         record.account_id = pending.account_id
@@ -132,6 +140,7 @@ def _step_record(step: PaymentStep, at: dt.datetime) -> ActivityRecord:
         step=True,
         acted_by_id=step.acted_by,
         payment_id=step.payment_id,
+        payment_batch_id=step.payment_batch_id,
     )
 
 
@@ -184,6 +193,7 @@ def my_activity(
             step=r.step,
             acted_by=r.acted_by_id if r.step else r.user_id,
             payment_id=r.payment_id,
+            payment_batch_id=r.payment_batch_id,
         )
 
     key = col(ActivityRecord.id)

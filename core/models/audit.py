@@ -40,6 +40,8 @@ class ActivityRecord(SQLModel, table=True):
     step: bool = Field(default=False)
     acted_by_id: int | None = Field(default=None)
     payment_id: int | None = Field(default=None)
+    # The payment batch the action or step was about (core.models.batches).
+    payment_batch_id: int | None = Field(default=None)
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -77,6 +79,8 @@ class DecisionRecord(SQLModel, table=True):
     # compact JSON. NULL for decisions logged before they were kept (not replayable).
     facts: str | None = Field(default=None, sa_type=Text)
     fact_values: str | None = Field(default=None, sa_type=Text)
+    # The payment batch the decision was about: one per item of an upload, and its approvals.
+    payment_batch_id: int | None = Field(default=None)
 
 
 class ChangeRecord(SQLModel, table=True):

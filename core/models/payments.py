@@ -118,6 +118,8 @@ class Payment(SQLModel, table=True):
     grant_id: int | None = Field(default=None, foreign_key="grants.id")
     spend_day: dt.date | None = Field(default=None, sa_type=Date)
     transfer_id: int | None = Field(default=None, foreign_key="transfers.id", unique=True)
+    # A payment an approved batch made (core.models.batches): its approvals are the batch's.
+    payment_batch_id: int | None = Field(default=None, foreign_key="payment_batches.id")
     expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_by_id: int | None = Field(default=None, foreign_key="users.id")
     end_reason: str = Field(default="", max_length=500)

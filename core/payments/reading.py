@@ -250,4 +250,5 @@ def payment_public(
         ended_at=payment.ended_at,
         ended_by=payment.ended_by_id,
         end_reason=payment.end_reason,
+        payment_batch_id=payment.payment_batch_id,
     )

@@ -79,6 +79,11 @@ class PaymentPublic(BaseModel):
     ended_at: dt.datetime | None
     ended_by: int | None
     end_reason: str
+    payment_batch_id: int | None = Field(
+        default=None,
+        description="Made by this payment batch (a pain.001 file) on its last approval: its "
+        "approvals are the batch's (GET /v1/payment-batches/{id})",
+    )
 
 
 @dataclass(frozen=True)

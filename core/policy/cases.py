@@ -28,7 +28,14 @@ from core.policy import case_facts as facts_of
 from core.policy import tenant_rules
 from core.policy.case_facts import minor, when
 from core.policy.engine import Decision, PolicyEngine, PolicyFile
-from core.policy.panels import Panel, is_about_a_payment, is_satisfied, panel_for, progress
+from core.policy.panels import (
+    Panel,
+    batch_panel_for,
+    is_about_a_payment,
+    is_satisfied,
+    panel_for,
+    progress,
+)
 from core.policy.reasons import REASONS, family
 from core.policy.shaping import (
     Approval,
@@ -365,6 +372,8 @@ def run_panel_case(
     the approvals counted so far, e.g. [B]), also what it still needs and whether it is
     satisfied."""
     merged = {**(data.get("defaults", {}) or {}), **case}
+    if "batch" in merged:
+        return _batch_panel_case(engine, file, data, case, merged)
     payment = {**PANEL_PAYMENT, **(merged.get("payment") or {})}
     unknown = set(payment) - set(PANEL_PAYMENT)
     if unknown:
@@ -383,6 +392,47 @@ def run_panel_case(
     actual: dict[str, Any] = {"approvals": panel.approvals, "group_a": panel.group_a}
     if "given" in merged:
         actual.update(_after(engine, panel, merged["given"]))
+    expected = case["expect"]
+    if not isinstance(expected, dict) or not expected or set(expected) - set(actual):
+        raise ValueError(f"expect holds some of {', '.join(actual)}, not {expected!r}")
+    return PanelResult(file=file, name=case["name"], expected=expected, actual=actual, case=case)
+
+
+# What a batch panel case's batch is when it does not say: 1.00 EUR in all, of payments
+# elsewhere, from the case's account, to beneficiaries added long ago.
+PANEL_BATCH: dict[str, Any] = {
+    "total": "1.00",
+    "currency": "EUR",
+    "kinds": ["external"],
+    "account": facts_of.ACCOUNT,
+    "new_beneficiary": False,
+}
+
+
+def _batch_panel_case(
+    engine: PolicyEngine,
+    file: str,
+    data: dict[str, Any],
+    case: dict[str, Any],
+    merged: dict[str, Any],
+) -> PanelResult:
+    """What the panel asks of a payment batch (approvals.polar: batch_panel/4)."""
+    batch = {**PANEL_BATCH, **(merged.get("batch") or {})}
+    unknown = set(batch) - set(PANEL_BATCH)
+    if unknown:
+        raise ValueError(f"a panel's batch has {', '.join(PANEL_BATCH)}, not {sorted(unknown)}")
+    total = minor(batch["total"], batch["currency"])
+    assert total is not None
+    panel = batch_panel_for(
+        [facts_of.tier(spec) for spec in _named(data, "tiers", merged.get("tiers", []))],
+        currency=batch["currency"],
+        total=total,
+        kinds=batch["kinds"],
+        account_id=batch["account"],
+        new_beneficiary=bool(batch["new_beneficiary"]),
+        engine=engine,
+    )
+    actual: dict[str, Any] = {"approvals": panel.approvals, "group_a": panel.group_a}
     expected = case["expect"]
     if not isinstance(expected, dict) or not expected or set(expected) - set(actual):
         raise ValueError(f"expect holds some of {', '.join(actual)}, not {expected!r}")

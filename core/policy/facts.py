@@ -130,7 +130,7 @@ def gather(
         if len(carried) != len(gathered.pairs):
             gathered.reaching, gathered.pairs = gathered.pairs, carried
     if money is not None:
-        _add_money(session, gathered, actor, money, now, tenant_zone, lock)
+        _add_money(session, gathered, actor, money, now, tenant_zone, lock, memo)
     if proposal is not None or action in PROPOSING_ACTIONS:
         currency = proposal.currency if proposal else ""
         gathered.proposal_caps = repository.caps_for(
@@ -147,12 +147,20 @@ def _add_money(
     now: dt.datetime,
     tenant_zone: str | None,
     lock: bool,
+    memo: dict[Any, Any] | None = None,
 ) -> None:
     """The caps in the money's currency and, where a daily or monthly limit is set at some
     level, today's and this month's totals. There the person is locked first (`lock`), so
-    concurrent transfers cannot jointly pass the limit."""
+    concurrent transfers cannot jointly pass the limit. The caps are read once per request
+    (`memo`: a payment batch decides many payments in one); the totals every time."""
     if not actor.is_staff:
-        gathered.caps = repository.caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
+        key = ("caps", actor.bank_id, actor.tenant_id, money.currency)
+        caps = memo.get(key) if memo is not None else None
+        if caps is None:
+            caps = repository.caps_for(session, actor.bank_id, actor.tenant_id, money.currency)
+            if memo is not None:
+                memo[key] = caps
+        gathered.caps = caps
     cumulative = [
         g.id
         for g, r in gathered.all_pairs

@@ -78,6 +78,34 @@ def panel_for(
     return Panel(int(answers[0]["approvals"]), int(answers[0]["group_a"]))
 
 
+def batch_panel_for(
+    rules: Iterable[ApprovalRule],
+    *,
+    currency: str,
+    total: int,
+    kinds: Iterable[str],
+    account_id: int,
+    new_beneficiary: bool,
+    engine: policy_engine.PolicyEngine | None = None,
+) -> Panel:
+    """The panel a payment batch gets (approvals.polar: batch_panel/4): the most the tiers
+    ask of its total for each kind of payment it holds."""
+    batch = {
+        "currency": currency,
+        "amount": total,
+        "kinds": sorted(set(kinds)),
+        "account": account_id,
+        "new_beneficiary": new_beneficiary,
+    }
+    tiers = [tier_facts(rule) for rule in rules]
+    answers = (engine or policy_engine.current()).query(
+        "batch_panel", batch, tiers, Variable("approvals"), Variable("group_a")
+    )
+    if not answers:
+        raise policy_engine.PolicyError("batch_panel/4 gave no answer")
+    return Panel(int(answers[0]["approvals"]), int(answers[0]["group_a"]))
+
+
 def progress(panel: Panel, groups: Sequence[str | None]) -> Progress:
     """What is still needed after the approvals given, each by its approver's group. Every
     approval counted fills a place (the policy refuses one that does not:

@@ -15,6 +15,7 @@ from sqlalchemy import BindParameter, bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from core.models.batches import PaymentBatch, PaymentBatchApproval
 from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant
 from core.models.payments import Payment, PaymentApproval
 from core.policy.shaping import caps_by_level
@@ -129,7 +130,7 @@ def payment_approvals(session: Session, payment_id: int) -> list[PaymentApproval
     )
 
 
-_APPROVED = (
+_APPROVED_PAYMENTS = (
     select(func.coalesce(func.sum(col(Payment.amount)), 0))
     .select_from(PaymentApproval)
     .join(Payment, col(Payment.id) == col(PaymentApproval.payment_id))
@@ -140,14 +141,27 @@ _APPROVED = (
         col(Payment.currency) == bindparam("currency"),
     )
 )
+# A payment batch is approved as one payment of its total (core.batches).
+_APPROVED_BATCHES = (
+    select(func.coalesce(func.sum(col(PaymentBatch.total)), 0))
+    .select_from(PaymentBatchApproval)
+    .join(PaymentBatch, col(PaymentBatch.id) == col(PaymentBatchApproval.batch_id))
+    .where(
+        col(PaymentBatchApproval.approver_id) == bindparam("user_id"),
+        col(PaymentBatchApproval.created_at) >= bindparam("start"),
+        col(PaymentBatchApproval.created_at) < bindparam("end"),
+        col(PaymentBatch.currency) == bindparam("currency"),
+    )
+)
+_APPROVED = select(_APPROVED_PAYMENTS.scalar_subquery() + _APPROVED_BATCHES.scalar_subquery())
 
 
 def approved_today(
     session: Session, user_id: int, currency: str, now: dt.datetime, zone: str
 ) -> int:
     """What the payments `user_id` approved today (the day of `now` in `zone`, the company's)
-    sum to, in `currency`: each approval counts its payment's amount, whatever became of the
-    payment since (an approval given is given)."""
+    sum to, in `currency`: each approval counts its payment's amount (a batch's, its total),
+    whatever became of the payment since (an approval given is given)."""
     local = now.astimezone(ZoneInfo(zone))
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + dt.timedelta(days=1)  # wall-clock arithmetic: the next midnight, DST or not

@@ -18,7 +18,7 @@ from alembic import op
 from core.db import UTCDateTime
 
 revision = "0013_tenant_policy"
-down_revision = "0011_bank_trust_days"
+down_revision = "0012_payment_batches"
 branch_labels = None
 depends_on = None
 

@@ -14,6 +14,7 @@ from starlette.routing import Mount
 from core.ledger import movements
 from tests.admin.console import form_token, sign_in
 from tests.api.routes import api_routes, fill, ids_of
+from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
 from tests.payments_world import build_payments_world
@@ -48,6 +49,7 @@ def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, db,
     )
     assert made.status_code == 202, made.text
     with_change_request(db, app.state.services.passwords, world, clock)
+    with_pending_batch(db, app.state.services.passwords, world, clock, pw)
     ids = {**ids_of(world, "acme"), "payment_id": made.json()["id"]}
     calls = [
         (

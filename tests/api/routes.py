@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
+from tests.batches_world import supplier_file
 from tests.factories import PASSWORD
 from tests.policy_versions_world import bundled_files
 
@@ -102,6 +103,8 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         # Decisions are the bank's log: one the world logged (tests/factories.py:
         # with_logged_decision), else the first id, found by nobody in a world that logged none.
         "decision_id": world.decision_ids.get(tenant, 1),
+        # Only in a world with one (tests/batches_world.py: with_pending_batch).
+        **({"batch_id": world.batch_ids[tenant]} if tenant in world.batch_ids else {}),
         # Only in a world with payments (tests/payments_world.py: with_pending_payment).
         **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
         # Only in a world with one (tests/governance_world.py: with_change_request).
@@ -199,6 +202,8 @@ def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple
     bodies: dict[tuple[str, str], dict] = {  # type: ignore[type-arg]
         ("POST", "/v1/payments/{payment_id}/reject"): {"reason": "not ours"},
         ("POST", "/v1/payments/{payment_id}/cancel"): {"reason": "sent twice"},
+        ("POST", "/v1/payment-batches/{batch_id}/reject"): {"reason": "not ours"},
+        ("POST", "/v1/payment-batches/{batch_id}/cancel"): {"reason": "sent twice"},
         ("PUT", "/v1/approval-rules"): rules,
         ("POST", "/v1/change-requests/{change_request_id}/reject"): {"reason": "not now"},
         ("PATCH", "/v1/bank/settings"): {"change_request_hours": 48},
@@ -213,6 +218,12 @@ def _payment_bodies(world, tenant: str, ids: dict[str, int | str]) -> dict[tuple
     bodies[("POST", "/v1/payments")] = payment
     bodies[("POST", "/v1/payment-previews")] = payment
     return bodies
+
+
+def contents(world, tenant: str = "acme") -> dict[tuple[str, str], bytes]:  # type: ignore[no-untyped-def]
+    """Raw bodies, per route: a payment file (pain.001) paying Acme's supplier 1.00 EUR from
+    acme-operating, a new MsgId each time (tests/batches_world.py)."""
+    return {("POST", "/v1/payment-batches"): supplier_file(world)}
 
 
 def forms(world, tenant: str = "acme") -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]

@@ -27,7 +27,17 @@ from core.context import RequestContext
 from core.iam import access
 from core.iam.schemas import RoleCreate
 from core.models.iam import User, actor_of
-from tests.api.routes import PUBLIC_ROUTES, bodies, fill, forms, ids_of, queries, served_routes
+from tests.api.routes import (
+    PUBLIC_ROUTES,
+    bodies,
+    contents,
+    fill,
+    forms,
+    ids_of,
+    queries,
+    served_routes,
+)
+from tests.batches_world import with_pending_batch
 from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
@@ -143,7 +153,10 @@ class Worlds:
     def fresh(self) -> Scene:
         self._empty()
         world = build_world(self.services.db, self.services.passwords, self.clock)
-        with_pending_payment(self.services.db, self.services.passwords, world, self.clock)
+        payments = with_pending_payment(
+            self.services.db, self.services.passwords, world, self.clock
+        )
+        with_pending_batch(self.services.db, self.services.passwords, world, self.clock, payments)
         with_change_request(self.services.db, self.services.passwords, world, self.clock)
         # The bundled files in force (version 1: the bank's default, the version a tenant is
         # pinned to by PUT /v1/tenants/{id}/policy), then the two versions of the world.
@@ -226,6 +239,7 @@ def send(client: Any, app: Any, clock: Any, scene: Scene, cell: Cell, key: str) 
     request = {
         "headers": headers,
         "json": bodies(scene.world, "acme").get(route),
+        "content": contents(scene.world, "acme").get(route),
         "data": forms(scene.world, "acme").get(route),
         "params": queries(scene.world, "acme").get(route),
     }

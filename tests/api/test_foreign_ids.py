@@ -14,12 +14,20 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.api.routes import PUBLIC_ROUTES, bodies, calls, ids_of, queries
+from tests.api.routes import PUBLIC_ROUTES, bodies, calls, contents, ids_of, queries
+from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 
-LOOKED_UP = ("payment_id", "beneficiary_id", "account_id", "transfer_id", "change_request_id")
+LOOKED_UP = (
+    "payment_id",
+    "batch_id",
+    "beneficiary_id",
+    "account_id",
+    "transfer_id",
+    "change_request_id",
+)
 MISSING = 987_654
 
 
@@ -49,11 +57,13 @@ def work(app, db) -> Iterator[Work]:  # type: ignore[no-untyped-def]
 
 
 def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, clock, work):
-    with_pending_payment(db, app.state.services.passwords, world, clock)
+    payments = with_pending_payment(db, app.state.services.passwords, world, clock)
+    with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
     foreign = ids_of(world, "acme")
     missing = {**foreign, **{name: MISSING for name in LOOKED_UP}}
     acme_bodies = bodies(world, "acme")
+    acme_contents = contents(world, "acme")
     acme_queries = queries(world, "acme")
     compared = set()
     for username in ("globex-admin", "globex-payer"):
@@ -74,6 +84,7 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
                     path,
                     headers=headers,
                     json=acme_bodies.get((call.method, call.template)),
+                    content=acme_contents.get((call.method, call.template)),
                     params=acme_queries.get((call.method, call.template)),
                 )
                 assert response.status_code == 404, (username, call, path, response.text)
@@ -88,6 +99,10 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
             compared.add((call.method, call.template))
     expected = {
         ("GET", "/v1/payments/{payment_id}"),
+        ("GET", "/v1/payment-batches/{batch_id}"),
+        ("POST", "/v1/payment-batches/{batch_id}/approve"),
+        ("POST", "/v1/payment-batches/{batch_id}/reject"),
+        ("POST", "/v1/payment-batches/{batch_id}/cancel"),
         ("POST", "/v1/payments/{payment_id}/approve"),
         ("POST", "/v1/payments/{payment_id}/reject"),
         ("POST", "/v1/payments/{payment_id}/cancel"),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi.routing import APIRoute
 
 from api.deps import current_context
-from tests.api.routes import PUBLIC_ROUTES, api_routes, bodies, calls, ids_of, queries
+from tests.api.routes import (
+    PUBLIC_ROUTES,
+    api_routes,
+    bodies,
+    calls,
+    contents,
+    ids_of,
+    queries,
+)
+from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
@@ -33,7 +42,8 @@ def test_every_non_public_route_needs_a_signed_in_caller(app):
 
 def test_every_route_asks_the_policy(client, app, db, world, clock):
     # Payees, approvers and a payment waiting for approval: every payment route has its target.
-    with_pending_payment(db, app.state.services.passwords, world, clock)
+    payments = with_pending_payment(db, app.state.services.passwords, world, clock)
+    with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
     seen: list[tuple[str, str, int]] = []
 
@@ -44,6 +54,7 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
     app.state.services.observers.append(observe)
     ids = ids_of(world, "acme")
     valid = bodies(world, "acme")
+    raw = contents(world, "acme")
     query = queries(world, "acme")
     unasked = []
     for username in ("manager", "acme-admin", "acme-payer"):
@@ -57,6 +68,7 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
                 call.path,
                 headers={**headers, "Idempotency-Key": f"walk-{username}-{n}"},
                 json=valid.get((call.method, call.template)),
+                content=raw.get((call.method, call.template)),
                 params=query.get((call.method, call.template)),
             )
             assert response.status_code != 422 or response.json()["error"] != "invalid_request", (

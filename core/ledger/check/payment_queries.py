@@ -3,7 +3,8 @@
 A payment awaiting approval or its execution date (scheduled) holds its amount on its account
 (accounts.held); a payment whose money moved (posted, sent) has exactly one transfer of kind
 "payment", and such a transfer exists only for its payment (payments.transfer_id, unique,
-names it). Only the rows that break this come back.
+names it). A payment batch awaiting approval holds its accepted items' total on its account
+(core.batches). Only the rows that break this come back.
 """
 
 from __future__ import annotations
@@ -11,31 +12,42 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import and_, func, literal, not_, or_, select, union_all
 
 from core.db import table_of
 from core.ledger.check.queries import ACCOUNTS, TRANSFERS, LedgerReader
+from core.models.batches import BATCH_HELD_STATUSES, PaymentBatch
 from core.models.payments import HELD_STATUSES, MOVED_STATUSES, Payment
 
 PAYMENTS = table_of(Payment)
+BATCHES = table_of(PaymentBatch)
 MOVED = MOVED_STATUSES
 
 
 def mismatched_holds(reader: LedgerReader) -> Iterator[tuple[int, Any]]:
     """For each range of accounts: how many it holds, and rows (id, currency, held, pending,
     payments) of those whose held is not the sum of their held payments (awaiting approval or
-    scheduled)."""
-    a, p = ACCOUNTS.c, PAYMENTS.c
+    scheduled) and of their payment batches awaiting approval (each its accepted items'
+    total)."""
+    a, p, b = ACCOUNTS.c, PAYMENTS.c, BATCHES.c
     for lo, hi in reader.ranges(a.id, "holds", max(reader.batch // 10, 1)):
         examined = reader.count(select(func.count()).where(a.id > lo, a.id <= hi))
+        held = union_all(
+            select(p.account_id, p.amount.label("amount"), literal(1).label("payments")).where(
+                p.status.in_(HELD_STATUSES), p.account_id > lo, p.account_id <= hi
+            ),
+            # A payment batch awaiting approval holds its total (core.batches).
+            select(b.account_id, b.total, b.accepted_count).where(
+                b.status.in_(BATCH_HELD_STATUSES), b.account_id > lo, b.account_id <= hi
+            ),
+        ).subquery()
         waiting = (
             select(
-                p.account_id,
-                func.sum(p.amount).label("pending"),
-                func.count().label("payments"),
+                held.c.account_id,
+                func.sum(held.c.amount).label("pending"),
+                func.sum(held.c.payments).label("payments"),
             )
-            .where(p.status.in_(HELD_STATUSES), p.account_id > lo, p.account_id <= hi)
-            .group_by(p.account_id)
+            .group_by(held.c.account_id)
             .subquery()
         )
         pending = func.coalesce(waiting.c.pending, 0)

@@ -7,7 +7,8 @@ holds one holder's days at a time.
 
 A payment counts through the payment, not its transfer: its limits counted it on the day it
 was made (payments.spend_day), while it may be posted days later by its last approval, and
-one still awaiting approval or its execution date counts already. One that ended without
+one still awaiting approval or its execution date counts already, and so do the accepted
+items of a payment batch awaiting approval (on the day it was uploaded). One that ended without
 moving money (rejected, cancelled, expired, failed) was given back on the same day, so it
 counts nothing. The transfers of kind "payment" are left out of the transfers' stream (the
 payments check proves each is its payment's).
@@ -37,6 +38,7 @@ from core.ledger.check.limits import (
     sent_by_day,
 )
 from core.ledger.check.queries import LedgerReader
+from core.models.batches import BATCH_HELD_STATUSES, PaymentBatch, PaymentBatchItem
 from core.models.iam import Grant, GrantSpend, LimitCap, PersonSpend, Role, Tenant, User
 from core.models.ledger import Transfer
 from core.models.payments import HELD_STATUSES, MOVED_STATUSES, Payment
@@ -50,6 +52,8 @@ SPEND = table_of(GrantSpend)
 PERSON_SPEND = table_of(PersonSpend)
 CAPS = table_of(LimitCap)
 PAYMENTS = table_of(Payment)
+BATCHES = table_of(PaymentBatch)
+BATCH_ITEMS = table_of(PaymentBatchItem)
 # The statuses of a payment that counts against limits: held (awaiting approval or its
 # execution date), or its money moved.
 COUNTED = (*HELD_STATUSES, *MOVED_STATUSES)
@@ -69,6 +73,7 @@ class Holders:
     totals_key: Any
     transfer_key: Any
     payment_key: Any
+    batch_key: Any
 
 
 def grant_holders() -> Holders:
@@ -95,6 +100,7 @@ def grant_holders() -> Holders:
         SPEND.c.grant_id,
         TRANSFERS.c.grant_id,
         PAYMENTS.c.grant_id,
+        BATCH_ITEMS.c.grant_id,
     )
 
 
@@ -110,6 +116,7 @@ def person_holders() -> Holders:
         PERSON_SPEND.c.user_id,
         TRANSFERS.c.initiated_by_id,
         PAYMENTS.c.initiated_by_id,
+        BATCHES.c.initiated_by_id,
     )
 
 
@@ -163,6 +170,7 @@ def holder_days(
     )
     sent = Stream(sent_per_day(streaming, holders.transfer_key))
     paid = Stream(paid_per_day(streaming, holders.payment_key))
+    batched = Stream(batched_per_day(streaming, holders.batch_key))
     caps = CapsCache(reader.conn)
     count = reader.count(select(func.count()).select_from(holders.rows.subquery()))
     reader.progress.begin(f"{holders.label} limits", count)
@@ -170,7 +178,9 @@ def holder_days(
         for row in streaming.execute(holders.rows):
             info = holders.info_of(row)
             days = recorded_by_day(recorded.take(info.id))
-            by_day = sent_by_day(chain(sent.take(info.id), paid.take(info.id)))
+            by_day = sent_by_day(
+                chain(sent.take(info.id), paid.take(info.id), batched.take(info.id))
+            )
             if days or by_day:
                 yield info, days, by_day, caps.of(info)
             reader.progress.advance(1)
@@ -206,6 +216,28 @@ def paid_per_day(conn: Connection, holder: Any) -> Iterator[tuple[int, dt.date, 
         select(holder, p.spend_day, p.currency, func.sum(p.amount), func.max(p.created_at))
         .where(p.grant_id.is_not(None), p.spend_day.is_not(None), p.status.in_(COUNTED))
         .group_by(holder, p.spend_day, p.currency)
+        .order_by(holder)
+    )
+    for holder_id, day, currency, amount, last in rows:
+        yield holder_id, day, currency, int(amount), last
+
+
+def batched_per_day(conn: Connection, holder: Any) -> Iterator[tuple[int, dt.date, str, int, Any]]:
+    """(holder, spend day, currency, amount, upload time), ordered by holder: the accepted
+    items of the payment batches awaiting approval, which count against the limits of their
+    grant and of who uploaded them from the day of the upload (core.batches). An approved
+    batch's items are payments (paid_per_day counts them); one that ended otherwise was given
+    back."""
+    b, i = BATCHES.c, BATCH_ITEMS.c
+    rows = conn.execute(
+        select(holder, b.spend_day, b.currency, func.sum(i.amount), func.max(b.created_at))
+        .select_from(BATCH_ITEMS.join(BATCHES, b.id == i.batch_id))
+        .where(
+            b.status.in_(BATCH_HELD_STATUSES),
+            i.status == "accepted",
+            i.grant_id.is_not(None),
+        )
+        .group_by(holder, b.spend_day, b.currency)
         .order_by(holder)
     )
     for holder_id, day, currency, amount, last in rows:
