@@ -209,10 +209,10 @@ class ErrorCode(Code):
         "reason",
     )
     # -- payment batches (pain.001 files): the file refused as a whole, nothing created
-    xml_malformed = "xml_malformed", 400, "The file is not well-formed XML.", "file"
+    xml_malformed = "xml_malformed", 422, "The file is not well-formed XML.", "file"
     xml_forbidden = (
         "xml_forbidden",
-        400,
+        422,
         "The file declares a DTD, entities or external references; a payment file may not "
         "(untrusted XML is never expanded: no XML bomb gets through).",
         "file",

@@ -5,7 +5,7 @@ the credit transfers it asks for. Pure: no database, no decision.
 Safety, in this order: the body was capped while it was read (api.middleware: at most
 MAX_FILE_BYTES, a larger Content-Length refused before reading); defusedxml parses it first
 and refuses any DTD, entity declaration or external reference (an XML bomb, "billion
-laughs", never expands: 400 xml_forbidden); only then lxml parses it again, with entities,
+laughs", never expands: 422 xml_forbidden); only then lxml parses it again, with entities,
 DTDs and the network off, to validate it against the XSD its namespace names (the XSDs of the
 versions accepted ship in core/batches/schemas: nothing is fetched). More than
 MAX_TRANSFERS credit transfers is refused before the schema is asked (422
@@ -30,7 +30,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeTree
 from lxml import etree
 
-from core.errors import InvalidRequest, MalformedRequest
+from core.errors import InvalidRequest
 
 SCHEMAS = Path(__file__).with_name("schemas")
 VERSIONS = ("pain.001.001.09", "pain.001.001.03")
@@ -69,9 +69,10 @@ class PaymentFile:
 
 
 def read_file(data: bytes) -> PaymentFile:
-    """The file's credit transfers, or the refusal of the file as a whole: 400
-    xml_malformed / xml_forbidden, 422 unsupported_file_version, batch_too_many_items,
-    file_not_schema_valid, batch_not_one_account, control_sum_mismatch."""
+    """The file's credit transfers, or the refusal of the file as a whole, 422: xml_malformed,
+    xml_forbidden, unsupported_file_version, batch_too_many_items, file_not_schema_valid,
+    batch_not_one_account, control_sum_mismatch. (The HTTP body, bytes, was fine: what it
+    holds is not a file Mandate can take.)"""
     version = _screened(data)
     document = _validated(data, version)
     return _extracted(document, version, hashlib.sha256(data).hexdigest())
@@ -83,13 +84,13 @@ def _screened(data: bytes) -> str:
     try:
         root = SafeTree.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise MalformedRequest(
+        raise InvalidRequest(
             "the file declares a DTD, entities or external references: a payment file may "
             "not (untrusted XML is never expanded)",
             code="xml_forbidden",
         ) from exc
     except SafeTree.ParseError as exc:
-        raise MalformedRequest(
+        raise InvalidRequest(
             f"the file is not well-formed XML: {exc}", code="xml_malformed"
         ) from exc
     namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""

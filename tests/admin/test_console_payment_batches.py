@@ -77,7 +77,7 @@ def test_a_payroll_file_is_uploaded_and_approved_by_both_approvers(client, db, p
 def test_a_file_refused_whole_says_why_beside_the_field(client, pw):
     sign_in(client, "acme-payer")
     answer = _upload(client, b"<Document")
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert "not well-formed XML" in answer.text
     bookkeeper_sees = sign_in(client, "acme-bookkeeper")
     assert bookkeeper_sees

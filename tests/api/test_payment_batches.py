@@ -204,12 +204,12 @@ def test_a_total_above_the_daily_limit_is_refused_item_by_item(client, app, db, 
 @pytest.mark.parametrize(
     ("data", "status", "code"),
     [
-        (b"<Document", 400, "xml_malformed"),
+        (b"<Document", 422, "xml_malformed"),
         (
             b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
             b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">'
             b"]><Document>&c;</Document>",
-            400,
+            422,
             "xml_forbidden",
         ),
         (
