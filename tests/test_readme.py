@@ -18,9 +18,9 @@ from core.policy import engine as policy_engine
 from core.policy import registry
 from core.settings import REPO_ROOT
 from tests.factories import bearer
+from tests.ledger_checks import assert_ledger_consistent
 from tests.statement_files import read_camt053
 from tests.tenant_policy_world import FRIDAY
-from tests.ledger_checks import assert_ledger_consistent
 
 README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"

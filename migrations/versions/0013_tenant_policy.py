@@ -34,9 +34,7 @@ def upgrade() -> None:
         "tenant_policies",
         sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), primary_key=True),
         sa.Column("version_id", sa.Integer(), sa.ForeignKey("policy_versions.id"), nullable=True),
-        sa.Column(
-            "extension_id", sa.Integer(), sa.ForeignKey("policy_versions.id"), nullable=True
-        ),
+        sa.Column("extension_id", sa.Integer(), sa.ForeignKey("policy_versions.id"), nullable=True),
         sa.Column("changed_at", UTCDateTime(), nullable=False),
         sa.Column("changed_by_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
     )
