@@ -23,6 +23,7 @@ from admin.routes import (
     iam,
     payments,
     policy_versions,
+    second_factor,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -37,6 +38,7 @@ def create_console(services: Services) -> FastAPI:
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (
         auth.router,
+        second_factor.router,
         accounts.router,
         transfers.router,
         payments.router,

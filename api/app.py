@@ -28,12 +28,14 @@ from api.routers import (
     iam,
     payments,
     policy_versions,
+    second_factor,
     transfers,
 )
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
+from core.iam.totp import second_factor_box
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
 from core.runtime import Services, compose
@@ -117,12 +119,14 @@ def create_app(
         passwords=Passwords(settings),
         tokens=TokenService(settings),
         clock=clock or SystemClock(),
+        box=second_factor_box(settings),
     )
     app.state.policy_watcher = watcher
     errors.install(app)
     for router in (
         health.router,
         auth.router,
+        second_factor.router,
         iam.router,
         accounts.router,
         transfers.router,

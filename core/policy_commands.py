@@ -23,7 +23,9 @@ from core.context import RequestContext
 from core.db import Database
 from core.errors import MandateError
 from core.iam.credentials import Passwords
+from core.iam.second_factor import Proof
 from core.iam.sessions import check_credentials
+from core.iam.totp import second_factor_box
 from core.models.iam import actor_of
 from core.policy import engine as policy_engine
 from core.policy.engine import files_of
@@ -190,8 +192,8 @@ def _render(file: FileDiff) -> str:
 
 
 def _as(username: str, work: Callable[..., T], *args: Any) -> T:
-    """Sign `username` in (password from MANDATE_PASSWORD, or asked) and run `work` as them
-    in a unit of work of its own."""
+    """Sign `username` in (password from MANDATE_PASSWORD, or asked; with an authenticator set
+    up, its code from MANDATE_OTP) and run `work` as them in a unit of work of its own."""
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
@@ -205,15 +207,21 @@ def _as(username: str, work: Callable[..., T], *args: Any) -> T:
         policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
         PolicyWatcher(db, listen=False, compile=settings.policy_compile).sync()
         try:
-            user = check_credentials(
+            signed_in = check_credentials(
                 db,
                 Passwords(settings),
+                second_factor_box(settings),
                 username=username,
                 password=password,
                 address="cli",
                 now=clock.now(),
+                proof=Proof(code=os.environ.get("MANDATE_OTP", "")),
             )
-            ctx = RequestContext(actor=actor_of(user), clock=clock)
+            if signed_in.authentication.enrolment_only:
+                _fail("the bank requires two-factor sign-in: set up an authenticator first")
+            ctx = RequestContext(
+                actor=actor_of(signed_in.user, signed_in.authentication), clock=clock
+            )
             return UnitOfWork(db, ctx, action="policy_version").run(work, *args)
         except MandateError as exc:
             body = exc.context.get("body")

@@ -48,6 +48,7 @@ permission("policy_version.activate", "bank", "Put an approved version of the po
 # themselves only (decide.polar).
 own_action("self.read", "See one's own profile and one's own activity.");
 own_action("payment.cancel", "Cancel a payment one prepared, while it awaits approval or its execution date.");
+own_action("self.manage", "Set up and remove one's own second factor (an authenticator app) and recovery codes.");
 
 # goes_with(action, permission): an action every holder of the permission may take too.
 goes_with("payment.reject", "payment.approve");
@@ -94,6 +95,7 @@ condition_text("own_change_request",      "Not requested by the person");
 condition_text("change_grants_approver_rights", "Gives the person no new rights");
 condition_text("approver_created_by_requester", "Not created or given rights by the requester lately");
 condition_text("grantee_created_by_approver", "Gives no rights to someone the person created lately");
+condition_text("step_up_required",        "Strong authentication recent enough");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).

@@ -54,6 +54,7 @@ def list_beneficiaries(
     summary="Add a beneficiary (it may wait for a second person's approval)",
     responses=error_responses(
         *POLICY_REFUSALS,
+        "step_up_required",
         "invalid_iban",
         "invalid_bic",
         "beneficiary_exists",
@@ -79,6 +80,7 @@ def get_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> BeneficiaryP
     summary="Change a beneficiary's name, BIC or reference template (never its IBAN)",
     responses=error_responses(
         *POLICY_REFUSALS,
+        "step_up_required",
         "invalid_bic",
     ),
 )
@@ -94,6 +96,7 @@ def update_beneficiary(
     summary="Delete a beneficiary (payments made to it keep naming it)",
     responses=error_responses(
         *POLICY_REFUSALS,
+        "step_up_required",
     ),
 )
 def delete_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> Response:

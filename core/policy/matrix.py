@@ -83,8 +83,7 @@ def checks_of(engine: PolicyEngine, action: str) -> tuple[str, ...]:
     if engine.holds("moves_money", action):
         before.append(Reason.counterparty_not_found.value)
     before.append(Reason.missing_permission.value)
-    answers = engine.query("conditions", action, Variable("names"))
-    return (*before, *(str(name) for name in (answers[0]["names"] if answers else [])))
+    return (*before, *engine.conditions_of(action))
 
 
 def condition_matrix(engine: PolicyEngine) -> ConditionMatrix:
