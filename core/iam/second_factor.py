@@ -188,8 +188,10 @@ def status(session: Session, ctx: RequestContext) -> SecondFactorPublic:
         .select_from(RecoveryCode)
         .where(col(RecoveryCode.user_id) == actor.user_id, col(RecoveryCode.used_at).is_(None))
     )
+    credential = _credential(session, actor.user_id, lock=False)
     return SecondFactorPublic(
-        totp=_enabled(session, actor.user_id) is not None,
+        totp=credential is not None and credential.confirmed_at is not None,
+        pending=credential is not None and credential.confirmed_at is None,
         recovery_codes_left=int(left or 0),
         required=required_of(session, user),
     )

@@ -46,5 +46,6 @@ class SecondFactorPublic(BaseModel):
     """Where a person stands with their second factor."""
 
     totp: bool = Field(description="An authenticator app is set up")
+    pending: bool = Field(description="One was started and awaits its confirming code")
     recovery_codes_left: int
     required: bool = Field(description="The bank requires it of this person")

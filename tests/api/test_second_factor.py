@@ -26,6 +26,7 @@ def test_setting_up_an_authenticator_and_signing_in_with_it(client, app, db, wor
     headers = bearer(app, world.users["acme-payer"], clock)
     assert client.get("/v1/me/totp", headers=headers).json() == {
         "totp": False,
+        "pending": False,
         "recovery_codes_left": 0,
         "required": False,
     }
