@@ -48,7 +48,13 @@ Mandate: a ledger and account API where every request is decided by a declarativ
 (`policies/*.polar`, evaluated by oso).
 
 **Sign in**: `POST /v1/auth/token` with a username and password (the *Authorize* button
-does it for you), then send `Authorization: Bearer <token>`.
+does it for you), and `otp`, the code of your authenticator app, once you set one up
+(`/v1/me/totp`); then send `Authorization: Bearer <token>`.
+
+**Step-up**: where a company asks for a recent code (approvals, beneficiaries, money above
+its amount), a token without one is answered 401 `step_up_required` with
+`WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age="…"` (RFC 9470):
+sign in again with `otp` and send the request again.
 
 **Money** is in integer minor units (cents for EUR). Money-moving requests need an
 `Idempotency-Key` header: a retry with the same key and body is answered with the stored

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from core import demo, policy_commands
+from core.clock import SystemClock
 from core.models.iam import User
 from core.policy import engine as policy_engine
 from core.settings import REPO_ROOT
@@ -21,6 +22,7 @@ README = REPO_ROOT / "README.md"
 RECIPE = "### Give someone a limited payer grant"
 PAYMENTS = "## Payments under dual control"
 POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
+TWO_FACTOR = "## Two-factor sign-in and step-up"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -131,5 +133,30 @@ def test_the_policy_versions_recipe_runs_as_written(db, app, clock, live_server)
     finally:
         watcher.stop()
         policy_engine.ensure_loaded(REPO_ROOT / "policies")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+
+
+def test_the_two_factor_recipe_runs_as_written(db, app, live_server):  # type: ignore[no-untyped-def]
+    """The recipe computes its codes as an authenticator app does, from the time of day: the
+    server decides on the same clock (the machine's, as make run's does)."""
+    services = app.state.services
+    fixed, services.clock = services.clock, SystemClock()
+    try:
+        with db.unit_of_work() as session:
+            assert demo.seed(session, services.passwords, services.clock)
+        (language, script), (_, printed), *_ = fenced_blocks(TWO_FACTOR)
+        assert language == "sh"
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env={**os.environ, "MANDATE": live_server.url},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        services.clock = fixed
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == printed.splitlines()
