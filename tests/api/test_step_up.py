@@ -151,3 +151,39 @@ def test_explain_and_the_buttons_say_a_step_up_is_asked(client, app, db, pw, wor
     approver = bearer(app, world.users["acme-approver-a"], clock)
     inbox = client.get("/v1/approvals", headers=approver).json()
     assert [item["payment"]["id"] for item in inbox] == [payment_id]
+
+
+def test_the_bank_sets_a_company_step_up_and_its_own(client, app, world, clock):
+    manager = bearer(app, world.users["manager"], clock)
+    acme = f"/v1/tenants/{world.tenants['acme'].id}"
+    set_up = client.patch(
+        acme,
+        json={"step_up_minutes": 15, "step_up_transfer": {"currency": "EUR", "amount": 500_000}},
+        headers=manager,
+    )
+    assert set_up.status_code == 200, set_up.text
+    assert set_up.json()["step_up_minutes"] == 15
+    assert set_up.json()["step_up_transfer"] == {"currency": "EUR", "amount": 500_000}
+    # Left out of a patch, it stays; cleared, money moves need none.
+    kept = client.patch(acme, json={"payment_expiry_days": 5}, headers=manager).json()
+    assert kept["step_up_transfer"] == {"currency": "EUR", "amount": 500_000}
+    cleared = client.patch(acme, json={"clear_step_up_transfer": True}, headers=manager).json()
+    assert cleared["step_up_transfer"] is None and cleared["step_up_minutes"] == 15
+    for bad in (
+        {"step_up_minutes": -1},
+        {"step_up_minutes": 1441},
+        {"step_up_transfer": {"currency": "EUR", "amount": 0}},
+        {"step_up_transfer": {"currency": "XXX", "amount": 100}},
+        {"clear_step_up_transfer": True, "step_up_transfer": {"currency": "EUR", "amount": 1}},
+    ):
+        refused = client.patch(acme, json=bad, headers=manager)
+        assert refused.status_code == 422, (bad, refused.text)
+    # A company's admin cannot lift its own step-up: the bank sets it.
+    admin = bearer(app, world.users["acme-admin"], clock)
+    assert client.patch(acme, json={"step_up_minutes": 0}, headers=admin).status_code == 404
+    bank = client.patch(
+        "/v1/bank/settings",
+        json={"mfa_required_for_staff_and_admins": True, "step_up_minutes": 10},
+        headers=manager,
+    ).json()
+    assert bank["mfa_required_for_staff_and_admins"] is True and bank["step_up_minutes"] == 10
