@@ -24,7 +24,7 @@ from core.db import Database
 from core.errors import MandateError
 from core.iam.credentials import Passwords
 from core.iam.second_factor import Proof
-from core.iam.sessions import check_credentials
+from core.iam.sessions import Credentials, check_credentials
 from core.iam.totp import second_factor_box
 from core.models.iam import actor_of
 from core.policy import engine as policy_engine
@@ -207,15 +207,13 @@ def _as(username: str, work: Callable[..., T], *args: Any) -> T:
         policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
         PolicyWatcher(db, listen=False, compile=settings.policy_compile).sync()
         try:
+            proof = Proof(code=os.environ.get("MANDATE_OTP", ""))
             signed_in = check_credentials(
                 db,
                 Passwords(settings),
                 second_factor_box(settings),
-                username=username,
-                password=password,
-                address="cli",
-                now=clock.now(),
-                proof=Proof(code=os.environ.get("MANDATE_OTP", "")),
+                Credentials(username, password, "cli", proof),
+                clock.now(),
             )
             if signed_in.authentication.enrolment_only:
                 _fail("the bank requires two-factor sign-in: set up an authenticator first")

@@ -138,10 +138,7 @@ def sign_in(request: Request, uow: RequestUnit, form: PostedForm) -> Response:
             svc.db,
             svc.passwords,
             svc.box,
-            proof=proof,
-            username=username,
-            password=typed,
-            address=address,
+            sessions.Credentials(username, typed, address, proof),
             user_agent=request.headers.get("user-agent", ""),
             now=ctx.now(),
         )

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.deps import client_address, services
 from api.errors import error_responses
 from core.iam.second_factor import Proof
-from core.iam.sessions import issue_token
+from core.iam.sessions import Credentials, issue_token
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -65,10 +65,7 @@ def token(
         svc.passwords,
         svc.tokens,
         svc.box,
-        username=form.username,
-        password=form.password,
-        address=address,
-        now=now,
-        proof=Proof(code=otp, recovery_code=recovery_code),
+        Credentials(form.username, form.password, address, Proof(otp, recovery_code)),
+        now,
     )
     return TokenResponse(access_token=access_token, expires_in=int((expires - now).total_seconds()))

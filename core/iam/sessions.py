@@ -72,6 +72,17 @@ def csrf_token_for(token: str) -> str:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What a person signs in with, and from where (attempts are counted per address too)."""
+
+    username: str
+    password: str
+    address: str
+    # Their authenticator's code (or a recovery code), once they have one set up.
+    proof: Proof = NO_PROOF
+
+
+@dataclass(frozen=True)
 class SignedIn:
     """Who signed in, and how (core.context.Authentication)."""
 
@@ -80,15 +91,7 @@ class SignedIn:
 
 
 def check_credentials(
-    db: Database,
-    passwords: Passwords,
-    box: SecretBox,
-    *,
-    username: str,
-    password: str,
-    address: str,
-    now: dt.datetime,
-    proof: Proof = NO_PROOF,
+    db: Database, passwords: Passwords, box: SecretBox, credentials: Credentials, now: dt.datetime
 ) -> SignedIn:
     """The active user with this username and password, and their second factor if they have
     one (core.iam.second_factor), rate limited per username and per address: reserve the
@@ -99,9 +102,9 @@ def check_credentials(
 
     The same error, after the same work, whether the user is unknown, inactive or the
     password wrong; a locked username answers 429 without checking the password."""
-    reservation = attempts.reserve_or_refuse(db, username, address, now)
-    user = reservation.user
-    valid = passwords.verify(user.password_hash if user else None, password)
+    reservation = attempts.reserve_or_refuse(db, credentials.username, credentials.address, now)
+    user, proof = reservation.user, credentials.proof
+    valid = passwords.verify(user.password_hash if user else None, credentials.password)
     succeeded = user is not None and valid and user.is_active
     refusal: Unauthenticated | None = None
     authentication = None
@@ -128,12 +131,8 @@ def issue_token(
     passwords: Passwords,
     tokens: TokenService,
     box: SecretBox,
-    *,
-    username: str,
-    password: str,
-    address: str,
+    credentials: Credentials,
     now: dt.datetime,
-    proof: Proof = NO_PROOF,
 ) -> tuple[str, dt.datetime]:
     """Sign in for an access token: with the code of the person's authenticator (`proof`)
     when they have one, and the token says so (its amr and auth_time: a sign-in with a code
@@ -144,16 +143,7 @@ def issue_token(
     The password is checked outside any transaction: argon2 takes tens of milliseconds by
     design, and on SQLite a write transaction would hold the database's only write lock
     that long."""
-    signed_in = check_credentials(
-        db,
-        passwords,
-        box,
-        username=username,
-        password=password,
-        address=address,
-        now=now,
-        proof=proof,
-    )
+    signed_in = check_credentials(db, passwords, box, credentials, now)
     assert signed_in.user.id is not None
     return tokens.issue(signed_in.user.id, now, signed_in.authentication)
 
@@ -190,13 +180,10 @@ def sign_in(
     db: Database,
     passwords: Passwords,
     box: SecretBox,
+    credentials: Credentials,
     *,
-    username: str,
-    password: str,
-    address: str,
     user_agent: str,
     now: dt.datetime,
-    proof: Proof = NO_PROOF,
 ) -> OpenedSession:
     """Check the credentials (rate limited per username and per address) and open a session
     in the request's unit of work `session`.
@@ -204,16 +191,7 @@ def sign_in(
     The attempt is reserved and settled in transactions of its own (check_credentials), so
     it is recorded whatever becomes of the request, and the password is checked while the
     request holds no lock."""
-    signed_in = check_credentials(
-        db,
-        passwords,
-        box,
-        username=username,
-        password=password,
-        address=address,
-        now=now,
-        proof=proof,
-    )
+    signed_in = check_credentials(db, passwords, box, credentials, now)
     user, authentication = signed_in.user, signed_in.authentication
     token = secrets.token_urlsafe(32)
     assert user.id is not None
@@ -223,7 +201,7 @@ def sign_in(
         created_at=now,
         last_seen_at=now,
         expires_at=now + ABSOLUTE_LIFETIME,
-        address=address[:64],
+        address=credentials.address[:64],
         user_agent=user_agent[:200],
         auth_methods=" ".join(authentication.methods),
         authenticated_at=authentication.at,
@@ -305,6 +283,7 @@ def sign_out(session: Session, token: str, now: dt.datetime) -> None:
 
 __all__ = [
     "INVALID_CREDENTIALS",
+    "Credentials",
     "OpenedSession",
     "ResumedSession",
     "SignedIn",
