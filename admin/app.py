@@ -27,6 +27,7 @@ from admin.routes import (
     policy_versions,
     statements,
     tenant_policy,
+    second_factor,
     transfers,
 )
 from admin.views import HERE, PREFIX
@@ -41,6 +42,7 @@ def create_console(services: Services) -> FastAPI:
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (
         auth.router,
+        second_factor.router,
         accounts.router,
         transfers.router,
         payments.router,

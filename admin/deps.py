@@ -4,6 +4,7 @@ token."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Iterator
 from typing import Annotated
@@ -11,10 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from admin.errors import FormExpired, SignInRequired, describe_exception
+from admin.errors import EnrolmentRequired, FormExpired, SignInRequired, describe_exception
+from admin.step_up import STEP_UP_FIELD
 from core.context import RequestContext
-from core.errors import Unauthenticated
-from core.iam import sessions
+from core.errors import InvalidRequest, Unauthenticated
+from core.iam import second_factor, sessions
 from core.runtime import Services
 from core.uow import UnitOfWork
 
@@ -24,6 +26,14 @@ SESSION_COOKIE = "mandate_console"
 SIGN_IN_COOKIE = "mandate_sign_in"
 CSRF_FIELD = "csrf_token"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# What a session for enrolment only may open (the bank requires a second factor the person
+# has not set up): setting one up, and signing out.
+ENROLMENT_ROUTES = {
+    "console.two_factor",
+    "console.two_factor_start",
+    "console.two_factor_confirm",
+    "console.sign_out",
+}
 
 
 def services(request: Request) -> Services:
@@ -76,6 +86,12 @@ def console_context(request: Request, uow: RequestUnit) -> RequestContext:
             sessions.touch(session, resumed.session_id, ctx.now())
     ctx.actor = resumed.actor
     request.state.csrf_token = sessions.csrf_token_for(token)
+    request.state.session_id = resumed.session_id
+    authentication = resumed.actor.authentication
+    route = getattr(request.scope.get("route"), "name", "")
+    enrolling = authentication is not None and authentication.enrolment_only
+    if enrolling and route not in ENROLMENT_ROUTES:
+        raise EnrolmentRequired(second_factor.ENROLMENT_ONLY)
     return ctx
 
 
@@ -92,13 +108,37 @@ ConsoleUnit = Annotated[UnitOfWork, Depends(signed_in_unit_of_work)]
 
 
 async def checked_form(request: Request, ctx: ConsoleContext) -> FormData:
-    """The posted form, if it carries this session's anti-forgery token."""
+    """The posted form, if it carries this session's anti-forgery token; with a step-up code
+    (STEP_UP_FIELD), once the code is checked (step_up)."""
     form = await request.form()
     sent = form.get(CSRF_FIELD)
     expected: str = request.state.csrf_token
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise FormExpired()
+    # Kept for the step-up prompt, which sends the same form again with a code.
+    request.state.form = form
+    code = form.get(STEP_UP_FIELD)
+    if isinstance(code, str) and code.strip():
+        step_up(request, ctx, code.strip()[:12])
     return form
+
+
+def step_up(request: Request, ctx: RequestContext, code: str) -> None:
+    """Check a code from the person's authenticator (counted as a sign-in attempt, each code
+    once) and note the strong authentication in their session: this request and the next
+    ones decide on it. Outside the request's transaction, as signing in is."""
+    svc = services(request)
+    actor = ctx.require_actor()
+    try:
+        fresh = second_factor.prove_code(
+            svc.db, svc.box, actor, code, address=client_address(request), now=ctx.now()
+        )
+    except InvalidRequest:
+        request.state.step_up_refused = True
+        raise
+    with svc.db.unit_of_work(write=True) as session:
+        sessions.authenticated(session, request.state.session_id, fresh)
+    ctx.actor = dataclasses.replace(actor, authentication=fresh)
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]

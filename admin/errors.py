@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from admin.step_up import asks_for_code, step_up_page
 from admin.views import PREFIX, error_page
 from core.db import describe_error
 from core.errors import HTTP_CODES, Forbidden, MandateError, Unauthenticated
@@ -34,6 +35,13 @@ class SignInRequired(Unauthenticated):
     """No console session, or it ended: the browser is sent to the sign-in page."""
 
     code = "unauthenticated"
+
+
+class EnrolmentRequired(SignInRequired):
+    """A session for enrolment only (the bank requires a second factor the person has not
+    set up) opened another page: the browser is sent to setting one up."""
+
+    code = "mfa_enrolment_required"
 
 
 class FormExpired(Forbidden):
@@ -87,7 +95,15 @@ def install(console: FastAPI) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    async def enrol_first(request: Request, exc: Exception) -> Response:
+        response = RedirectResponse(f"{PREFIX}/two-factor", status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     async def error(request: Request, exc: Exception) -> Response:
+        if asks_for_code(request, exc):
+            assert isinstance(exc, MandateError)
+            return step_up_page(request, exc)
         status, code, detail = describe_exception(exc)
         if status >= 500 and code == "internal_error":
             log.exception("console error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -95,6 +111,7 @@ def install(console: FastAPI) -> None:
 
     console.add_exception_handler(FormRefused, refused_form)
     console.add_exception_handler(SignInRequired, sign_in_needed)
+    console.add_exception_handler(EnrolmentRequired, enrol_first)
     for exc_type in (MandateError, RequestValidationError, StarletteHTTPException):
         console.add_exception_handler(exc_type, error)
     console.add_middleware(UnexpectedErrors)

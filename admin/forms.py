@@ -50,6 +50,8 @@ CONSOLE_WORDS = {
         "This form was already used for a different request. Check the details and send it again."
     ),
     "contention": "The bank is very busy on these accounts right now; send the form again.",
+    "otp_required": "Enter the code your authenticator app shows, or a recovery code.",
+    "invalid_otp": "That code is not right, or was used already: enter the one your app shows now.",
 }
 
 
@@ -321,6 +323,9 @@ def submit_form(
     except FormRefused:
         raise
     except MandateError as exc:
+        if exc.code == Reason.step_up_required:
+            # Not this form again: the step-up prompt, which sends it again with a code.
+            raise
         if exc.code == ErrorCode.idempotency_key_reused and "idempotency_key" in entry.values:
             # The page was used for another request already: this one needs a fresh key.
             entry.values["idempotency_key"] = new_key()

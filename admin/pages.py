@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from admin import forms
 from admin.forms import Entry
-from admin.views import render
+from admin.views import decimal_text, render
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import MandateError
@@ -20,6 +20,7 @@ from core.fields import MAX_ID
 from core.iam import access
 from core.iam import service as iam
 from core.iam.access import list_caps
+from core.iam.schemas import StepUpAmount
 from core.ledger import service as ledger
 from core.ledger.schemas import AccountPublic
 from core.pagination import MAX_PAGE
@@ -172,6 +173,14 @@ def tenants_page(
     )
 
 
+def _step_up_amount(above: StepUpAmount | None) -> dict[str, str]:
+    """The step-up amount as the settings form shows it (none: EUR, empty)."""
+    if above is None:
+        return {"step_up_currency": "EUR", "step_up_amount": ""}
+    amount = decimal_text(above.amount, above.currency, grouped=True)
+    return {"step_up_currency": above.currency, "step_up_amount": amount}
+
+
 def tenant_page(
     request: Request,
     session: Session,
@@ -203,6 +212,8 @@ def tenant_page(
                 "new_beneficiary_hours": str(tenant.new_beneficiary_hours),
                 "payment_expiry_days": str(tenant.payment_expiry_days),
                 "dual_admin": tenant.dual_admin,
+                "step_up_minutes": str(tenant.step_up_minutes),
+                **_step_up_amount(tenant.step_up_transfer),
             }
         ),
     }

@@ -108,6 +108,7 @@ NOTICES = {
     ),
     "change-rejected": "Change request rejected: nothing of it was applied.",
     "change-replayed": "This approval had already been given: the change was applied once.",
+    "totp-removed": "Authenticator app removed: you sign in with your password alone.",
 }
 
 ACTION_LABELS = {

@@ -30,12 +30,14 @@ from api.routers import (
     payments,
     policy_versions,
     tenant_policy,
+    second_factor,
     transfers,
 )
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
+from core.iam.totp import second_factor_box
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
 from core.runtime import Services, compose
@@ -48,7 +50,13 @@ Mandate: a ledger and account API where every request is decided by a declarativ
 (`policies/*.polar`, evaluated by oso).
 
 **Sign in**: `POST /v1/auth/token` with a username and password (the *Authorize* button
-does it for you), then send `Authorization: Bearer <token>`.
+does it for you), and `otp`, the code of your authenticator app, once you set one up
+(`/v1/me/totp`); then send `Authorization: Bearer <token>`.
+
+**Step-up**: where a company asks for a recent code (approvals, beneficiaries, money above
+its amount), a token without one is answered 401 `step_up_required` with
+`WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age="…"` (RFC 9470):
+sign in again with `otp` and send the request again.
 
 **Money** is in integer minor units (cents for EUR). Money-moving requests need an
 `Idempotency-Key` header: a retry with the same key and body is answered with the stored
@@ -119,12 +127,14 @@ def create_app(
         passwords=Passwords(settings),
         tokens=TokenService(settings),
         clock=clock or SystemClock(),
+        box=second_factor_box(settings),
     )
     app.state.policy_watcher = watcher
     errors.install(app)
     for router in (
         health.router,
         auth.router,
+        second_factor.router,
         iam.router,
         accounts.router,
         transfers.router,

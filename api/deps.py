@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from api.errors import describe_exception
 from core.context import RequestContext
 from core.errors import Unauthenticated
+from core.iam.second_factor import ENROLMENT_ONLY
 from core.iam.sessions import actor_from_token
 from core.runtime import Services
 from core.uow import UnitOfWork
@@ -50,16 +51,23 @@ def request_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
 RequestUnit = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
 
 
-def current_context(
-    request: Request, uow: RequestUnit, token: Annotated[str | None, Depends(bearer)]
+def client_address(request: Request) -> str:
+    """The caller's address, as sign-in attempts are counted per address."""
+    return request.client.host if request.client else "unknown"
+
+
+def _caller(
+    request: Request, uow: UnitOfWork, token: str | None, *, enrolling: bool
 ) -> RequestContext:
-    """The caller, from the bearer token. Every /v1 route but sign-in depends on this (a test
-    holds them to it).
+    """The caller, from the bearer token.
 
     On PostgreSQL the user is read in the request's own (first) transaction. On SQLite it is
     read on a connection of its own: the request's first statement takes the database's write
     lock, and that must happen in the thread that runs the route, or a request holding the
-    lock could wait for a worker thread that every other request (waiting for the lock) holds."""
+    lock could wait for a worker thread that every other request (waiting for the lock) holds.
+
+    A token for enrolment only (the bank requires a second factor the person has not set up)
+    is accepted by the routes that set one up (`enrolling`), by no other."""
     if not token:
         raise Unauthenticated("a bearer token is needed: POST /v1/auth/token to get one")
     svc = services(request)
@@ -69,7 +77,26 @@ def current_context(
             ctx.actor = actor_from_token(own, svc.tokens, token, ctx.now())
     else:
         ctx.actor = actor_from_token(uow.opened(), svc.tokens, token, ctx.now())
+    authentication = ctx.actor.authentication
+    if authentication is not None and authentication.enrolment_only and not enrolling:
+        raise Unauthenticated(ENROLMENT_ONLY, code="mfa_enrolment_required")
     return ctx
+
+
+def current_context(
+    request: Request, uow: RequestUnit, token: Annotated[str | None, Depends(bearer)]
+) -> RequestContext:
+    """The caller, from the bearer token. Every /v1 route but sign-in depends on this, or on
+    enrolling_context (a test holds them to it)."""
+    return _caller(request, uow, token, enrolling=False)
+
+
+def enrolling_context(
+    request: Request, uow: RequestUnit, token: Annotated[str | None, Depends(bearer)]
+) -> RequestContext:
+    """The caller, from the bearer token, a token for enrolment only included: for who you
+    are and setting up your second factor."""
+    return _caller(request, uow, token, enrolling=True)
 
 
 Context = Annotated[RequestContext, Depends(current_context)]
@@ -82,3 +109,14 @@ def caller_unit_of_work(uow: RequestUnit, _caller: Context) -> UnitOfWork:
 
 # The unit of work of a /v1 route: `return uow.run(service.operation, ...)`.
 ApiUnit = Annotated[UnitOfWork, Depends(caller_unit_of_work)]
+
+
+def enrolling_unit_of_work(
+    uow: RequestUnit, _caller: Annotated[RequestContext, Depends(enrolling_context)]
+) -> UnitOfWork:
+    """The request's unit of work, once the caller is known, for enrolment only as well."""
+    return uow
+
+
+# The unit of work of the routes a sign-in for enrolment only may use (api.routers.second_factor).
+EnrolmentUnit = Annotated[UnitOfWork, Depends(enrolling_unit_of_work)]

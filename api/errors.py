@@ -121,7 +121,12 @@ MANAGE_REFUSALS = (*POLICY_REFUSALS, "self_change_forbidden")
 # Any request can be refused by api.middleware.BodyLimits before routing: a body past the
 # limit (on every method), too many or too large headers, a NUL character anywhere.
 REQUEST_CODES = ("payload_too_large", "headers_too_large", "invalid_text")
-AUTHENTICATION_CODES = ("unauthenticated", "invalid_token", "token_expired")
+AUTHENTICATION_CODES = (
+    "unauthenticated",
+    "invalid_token",
+    "token_expired",
+    "mfa_enrolment_required",
+)
 BODY_CODES = ("malformed_json", "payload_too_large", "invalid_request")
 PARAMETER_CODES = ("invalid_request",)
 CURSOR_CODES = ("invalid_cursor",)
@@ -192,6 +197,28 @@ def _where(err: Any) -> str:
     return ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
 
 
+# 401s that a stronger or more recent authentication lifts, not a missing or bad token:
+# RFC 9470's error (with max_age for a step-up), described by the code's general meaning.
+INSUFFICIENT_AUTHENTICATION = ("step_up_required", "mfa_enrolment_required")
+
+
+def challenge(exc: BaseException, code: str) -> str:
+    """The WWW-Authenticate header of a 401: `Bearer`, or RFC 9470's step-up challenge,
+    e.g. Bearer error="insufficient_user_authentication", error_description="...",
+    max_age="300" (how recent, in seconds, the strong authentication must be)."""
+    if code not in INSUFFICIENT_AUTHENTICATION:
+        return "Bearer"
+    meaning = ERROR_CODES[code][1] if code in ERROR_CODES else REASONS[code][1]
+    parts = [
+        'Bearer error="insufficient_user_authentication"',
+        f'error_description="{meaning.replace(chr(34), "").replace(chr(92), "")}"',
+    ]
+    max_age = exc.context.get("max_age") if isinstance(exc, MandateError) else None
+    if isinstance(max_age, int) and max_age > 0:
+        parts.append(f'max_age="{max_age}"')
+    return ", ".join(parts)
+
+
 def error_response(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -205,7 +232,7 @@ def install(app: FastAPI) -> None:
             log.exception(
                 "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
             )
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": challenge(exc, code)} if status == 401 else None
         if isinstance(exc, StarletteHTTPException) and exc.headers:
             headers = {**exc.headers, **(headers or {})}
         if status == 405:
@@ -274,7 +301,18 @@ RETRY_AFTER = {
         "schema": {"type": "integer"},
     }
 }
+# RFC 9470: what the client must do to be let through.
+STEP_UP_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'With step_up_required: Bearer error="insufficient_user_authentication", '
+        'error_description="...", max_age="300": sign in again with a code from the '
+        "authenticator app (POST /v1/auth/token with otp), no longer ago than max_age seconds, "
+        "and send the request again",
+        "schema": {"type": "string"},
+    }
+}
 CODE_HEADERS: dict[str, dict[str, Any]] = {
+    "step_up_required": STEP_UP_CHALLENGE,
     "idempotency_key_in_flight": RETRY_AFTER,
     "contention": RETRY_AFTER,
     "too_many_requests": RETRY_AFTER,

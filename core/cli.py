@@ -18,6 +18,7 @@ from core.batches import service as batches
 from core.context import RequestContext
 from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
+from core.iam.totp import load_or_create_box
 from core.ledger.check import CHECKS, check_database
 from core.payments import service as payments
 from core.policy import engine as policy_engine
@@ -120,7 +121,9 @@ def policy_version() -> None:
     typer.echo(PolicyEngine.version_of(get_settings().policy_dir))
 
 
-keys_app = typer.Typer(no_args_is_help=True, help="The key that signs access tokens.")
+keys_app = typer.Typer(
+    no_args_is_help=True, help="The keys that sign access tokens and seal TOTP secrets."
+)
 app.add_typer(keys_app, name="keys")
 
 
@@ -136,6 +139,20 @@ def keys_create() -> None:
         _fail(f"{path} exists; remove it first to replace the key (signs everybody out)")
     load_or_create_signing_key(path, create=True)
     typer.echo(f"created token signing key {path} (mode 0600)")
+
+
+@keys_app.command("create-second-factor-key")
+def keys_create_second_factor() -> None:
+    """Create the key that encrypts TOTP secrets at rest (MANDATE_SECOND_FACTOR_KEY_PATH, by
+    default beside the token-signing key; mode 0600). Refuses to replace one: every
+    authenticator set up under it would stop working."""
+
+    path = Settings(environment="development").second_factor_key_path
+    assert path is not None
+    if path.expanduser().exists():
+        _fail(f"{path} exists; replacing it would turn off everybody's authenticator")
+    load_or_create_box(path, create=True)
+    typer.echo(f"created second-factor key {path} (mode 0600)")
 
 
 ledger_app = typer.Typer(no_args_is_help=True, help="The double-entry ledger.")

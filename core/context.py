@@ -11,12 +11,27 @@ from core.errors import Unauthenticated
 
 
 @dataclass(frozen=True)
+class Authentication:
+    """How and when the person asking last authenticated: the methods of that event (RFC 8176
+    names: "pwd" a password, "otp" a code from their authenticator app, "rec" a recovery code)
+    and its time. The policy reads them for a step-up (policies/authentication.polar). An
+    enrolment-only sign-in (the bank requires a second factor the person has not set up) may
+    do nothing but set it up."""
+
+    methods: tuple[str, ...]
+    at: dt.datetime
+    enrolment_only: bool = False
+
+
+@dataclass(frozen=True)
 class Actor:
     user_id: int
     username: str
     display_name: str
     bank_id: int
     tenant_id: int | None
+    # None: not known (someone a decision is explained or applied for, not the one asking).
+    authentication: Authentication | None = None
 
     @property
     def is_staff(self) -> bool:

@@ -51,6 +51,14 @@ class Unauthenticated(MandateError):
     code = "unauthenticated"
 
 
+class StepUpRequired(Unauthenticated):
+    """The policy asks for a recent strong authentication (its reason step_up_required): the
+    API answers 401 with an RFC 9470 challenge naming `max_age` (seconds), the console asks
+    for a code and sends the form again."""
+
+    code = "step_up_required"
+
+
 class Forbidden(MandateError):
     """Refused by the policy; `code` is the policy's reason."""
 
@@ -355,6 +363,37 @@ class ErrorCode(Code):
     unauthenticated = "unauthenticated", 401, "A valid bearer token is needed."
     invalid_credentials = "invalid_credentials", 401, "Unknown user or wrong password."
     token_expired = "token_expired", 401, "The token has expired; sign in again."
+    otp_required = (
+        "otp_required",
+        401,
+        "This person signs in with a second factor: send the code from their authenticator "
+        "app as `otp` (or a recovery code as `recovery_code`).",
+        "otp",
+    )
+    mfa_enrolment_required = (
+        "mfa_enrolment_required",
+        401,
+        "The bank requires two-factor sign-in of this person: this sign-in may only set up an "
+        "authenticator (POST /v1/me/totp, then .../confirm); then sign in again with a code.",
+    )
+    invalid_otp = (
+        "invalid_otp",
+        422,
+        "Not the authenticator's code of this moment, or a code used already: wait for the "
+        "next one.",
+        "code",
+    )
+    totp_already_enabled = (
+        "totp_already_enabled",
+        409,
+        "An authenticator is set up already: remove it first (with a code from it).",
+    )
+    totp_not_started = (
+        "totp_not_started",
+        409,
+        "No authenticator awaits confirmation: start setting one up first (POST /v1/me/totp).",
+    )
+    totp_not_enabled = "totp_not_enabled", 409, "No authenticator is set up."
     invalid_token = "invalid_token", 401, "The token is malformed, tampered with, or not ours."
     contention = "contention", 503, "Too much contention on these accounts; retry shortly."
     database_unavailable = (

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     token_lifetime_seconds: int = Field(default=900, ge=30, le=86_400)
     token_issuer: str = "mandate"
     token_audience: str = "mandate-api"
+    # The key that encrypts TOTP secrets at rest and keys the recovery codes' digests
+    # (core.iam.totp); unset: "second-factor-key" beside the token-signing key. Created on
+    # first run in development, like that key.
+    second_factor_key_path: Path | None = None
 
     # argon2id cost; the defaults follow RFC 9106's second recommended option.
     password_time_cost: int = Field(default=3, ge=1)
@@ -84,8 +88,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _second_factor_key_beside_the_token_key(self) -> Settings:
+        if self.second_factor_key_path is None:
+            self.second_factor_key_path = self.token_key_path.with_name("second-factor-key")
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_provisioned_secrets(self) -> Settings:
         if self.environment == "production":
+            key = self.second_factor_key_path
+            if key is not None and not key.expanduser().exists():
+                raise ValueError(
+                    f"second-factor key {key} does not exist; in production provision it "
+                    "(mandate keys create-second-factor-key)"
+                )
             if not self.token_key_path.exists():
                 raise ValueError(
                     f"token signing key {self.token_key_path} does not exist; in production "

@@ -1,5 +1,6 @@
 """A command that acts as a person (`mandate policy ...`, `mandate statement export`): signed
-in with their password (`--user`, and MANDATE_PASSWORD or a prompt), deciding under the policy
+in with their password (`--user`, and MANDATE_PASSWORD or a prompt; with an authenticator set
+up, its code from MANDATE_OTP), deciding under the policy
 version in force as a server process would, so that the terminal gets the same services,
 policy and logs as the API."""
 
@@ -18,7 +19,9 @@ from core.context import RequestContext
 from core.db import Database
 from core.errors import MandateError
 from core.iam.credentials import Passwords
-from core.iam.sessions import check_credentials
+from core.iam.second_factor import Proof
+from core.iam.sessions import Credentials, check_credentials
+from core.iam.totp import second_factor_box
 from core.models.iam import actor_of
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
@@ -46,15 +49,17 @@ def signed_in(username: str, *, action: str) -> Iterator[UnitOfWork]:
         policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
         PolicyWatcher(db, listen=False, compile=settings.policy_compile).sync()
         try:
-            user = check_credentials(
+            proof = Proof(code=os.environ.get("MANDATE_OTP", ""))
+            signed = check_credentials(
                 db,
                 Passwords(settings),
-                username=username,
-                password=password,
-                address="cli",
-                now=clock.now(),
+                second_factor_box(settings),
+                Credentials(username, password, "cli", proof),
+                clock.now(),
             )
-            ctx = RequestContext(actor=actor_of(user), clock=clock)
+            if signed.authentication.enrolment_only:
+                fail("the bank requires two-factor sign-in: set up an authenticator first")
+            ctx = RequestContext(actor=actor_of(signed.user, signed.authentication), clock=clock)
             yield UnitOfWork(db, ctx, action=action)
         except MandateError as exc:
             body = exc.context.get("body")

@@ -231,3 +231,17 @@ passes("grantee_tied_to_approver", _grant, request) if
     request.resource.gives_rights_to_tied_user = false;
 refuses("grantee_tied_to_approver", _grant, request, {}) if
     request.resource.gives_rights_to_tied_user = true;
+
+# step_up_required: "Strong authentication recent enough". Where the company (the bank, for
+# its own staff) asks for step-up, the person gave a code from their authenticator app within
+# its minutes (authentication.polar: what it asks of which request, and which methods count).
+# Checked last: whoever it refuses has met every other condition, and may act once they give
+# the code.
+passes("step_up_required", _grant, request) if not step_up_set(request);
+passes("step_up_required", _grant, request) if step_up_waived(request);
+passes("step_up_required", _grant, request) if
+    step_up_asked(request, max_age) and
+    strongly_authenticated(request.actor.authentication, max_age);
+refuses("step_up_required", _grant, request, {max_age: max_age}) if
+    step_up_asked(request, max_age) and
+    not_strongly_authenticated(request.actor.authentication, max_age);

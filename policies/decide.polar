@@ -69,12 +69,22 @@
 #       {group, limit, daily_limit} ({set: false} or {set: true, group} / {set: true,
 #       amount}), and request.approver is {day_total}: what the person asking approved today
 #       (the company's day) in this currency, plus this payment.
+#   request.step_up, request.actor.authentication   the actions that check step_up_required:
+#       what the company asks (a strong authentication within max_age seconds; for money
+#       above an amount) and how and when the person last authenticated
+#       (authentication.polar).
 # The answer's grant is the grant that allowed or refused, nil when none did.
 # ===========================================================================
 
 # Everyone may see their own profile and their own activity (vocabulary.polar: own_action).
 decide(request, "allow", "ok", nil, {}) if
     request.action = "self.read" and
+    request.resource.type = "user" and
+    request.resource.id = request.actor.id;
+
+# Everyone may set up and remove their own second factor (vocabulary.polar: own_action).
+decide(request, "allow", "ok", nil, {}) if
+    request.action = "self.manage" and
     request.resource.type = "user" and
     request.resource.id = request.actor.id;
 
@@ -150,18 +160,19 @@ counterparty_fits(request) if moves_money(request.action) and counterparty_allow
 # "error"); the console shows this as its action x condition table.
 conditions(action, ["grant_not_yet_valid", "grant_expired", "outside_time_window",
                     "limit_currency_mismatch", "limit_per_transfer", "limit_daily",
-                    "limit_monthly"]) if
+                    "limit_monthly", "step_up_required"]) if
     moves_money(action);
 # Approving a payment: the person's grant over the paying account carries payment.approve,
 # the payment still waits, the person neither prepared it nor approved it already, their
 # group fills a place the panel still has, and the amount is within their approval limit
 # (approvals.polar), and so is what they approved today with it (their daily approval limit,
-# if their grant sets one). A step-up (a recent strong authentication) will be one more condition
-# here, when the identity issue brings it.
+# if their grant sets one); and where the company asks for step-up, the person gave a code from
+# their authenticator lately (authentication.polar). Step-up is every action's last condition.
 conditions("payment.approve", ["grant_not_yet_valid", "grant_expired", "payment_not_pending",
                                "self_approval_forbidden", "already_approved",
                                "approval_group_not_needed", "limit_currency_mismatch",
-                               "approval_limit_exceeded", "approval_daily_limit_exceeded"]);
+                               "approval_limit_exceeded", "approval_daily_limit_exceeded",
+                               "step_up_required"]);
 # Rejecting ends a payment as surely as the last approval moves its money: who may approve
 # payments may reject one they did not prepare, and only when its amount is within their
 # approval limit (nobody vetoes a payment they could not approve). Not their group, nor an
@@ -176,6 +187,9 @@ conditions("payment.cancel", ["grant_not_yet_valid", "grant_expired", "payment_n
 # changing and deleting check nothing of it, and the decision log names the approval.
 conditions("beneficiary.approve", ["grant_not_yet_valid", "grant_expired",
                                    "self_approval_forbidden"]);
+# Adding, changing and deleting a beneficiary (where money may go) asks for a step-up where the
+# company asks for it.
+conditions("beneficiary.manage", ["grant_not_yet_valid", "grant_expired", "step_up_required"]);
 # Dual administration: a change request is approved by a peer of the requester who is not
 # the requester, gains no rights by it, and is no puppet of the requester (conditions.polar:
 # the sock-puppet chain). Rejecting asks only that it waits and that a peer decides: a
@@ -184,7 +198,7 @@ conditions("change_request.approve", ["grant_not_yet_valid", "grant_expired",
                                       "change_request_not_pending", "peer_required",
                                       "own_change_request", "change_grants_approver_rights",
                                       "approver_tied_to_requester",
-                                      "grantee_tied_to_approver"]);
+                                      "grantee_tied_to_approver", "step_up_required"]);
 conditions("change_request.reject", ["grant_not_yet_valid", "grant_expired",
                                      "change_request_not_pending", "peer_required"]);
 conditions("change_request.read", ["grant_not_yet_valid", "grant_expired"]);
@@ -209,4 +223,4 @@ conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     not moves_money(action) and
     not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
                    "payment.cancel", "change_request.approve", "policy_version.approve",
-                   "policy_version.activate"];
+                   "policy_version.activate", "beneficiary.manage"];

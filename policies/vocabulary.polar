@@ -49,6 +49,7 @@ permission("policy_version.activate", "bank", "Put an approved version of the po
 # themselves only (decide.polar).
 own_action("self.read", "See one's own profile and one's own activity.");
 own_action("payment.cancel", "Cancel a payment one prepared, while it awaits approval or its execution date.");
+own_action("self.manage", "Set up and remove one's own second factor (an authenticator app) and recovery codes.");
 
 # goes_with(action, permission): an action every holder of the permission may take too.
 goes_with("payment.reject", "payment.approve");
@@ -96,6 +97,7 @@ condition_text("change_grants_approver_rights", "Gives the person no new rights"
 condition_text("approver_tied_to_requester", "Not tied to the requester lately");
 condition_text("grantee_tied_to_approver", "Gives no rights to someone tied to the person");
 condition_text("tenant_rule",             "Not refused by a rule the bank set for the company");
+condition_text("step_up_required",        "Strong authentication recent enough");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import select
 
 from core import demo, policy_commands
+from core.clock import SystemClock
 from core.models.iam import User
 from core.models.ledger import Account
 from core.policy import engine as policy_engine
@@ -28,6 +29,7 @@ PAYMENTS = "## Payments under dual control"
 POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
 STATEMENT = "### Download last month's camt.053"
 PAYMENT_FILES = "## Payment files (pain.001)"
+TWO_FACTOR = "## Two-factor sign-in and step-up"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -82,10 +84,11 @@ def test_the_payer_grant_recipe_runs_as_written(db, app, clock, live_server):  #
     assert grant["window"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
 
 
-def run_recipe(script: str, url: str) -> subprocess.CompletedProcess[str]:
+def run_recipe(script: str, url: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         env={**os.environ, "MANDATE": url},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -199,5 +202,23 @@ def test_the_one_customer_recipe_runs_as_written(db, app, clock, live_server):  
         watcher.stop()
         registry.REGISTRY.clear()
         policy_engine.ensure_loaded(REPO_ROOT / "policies")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+
+
+def test_the_two_factor_recipe_runs_as_written(db, app, live_server):  # type: ignore[no-untyped-def]
+    """The recipe computes its codes as an authenticator app does, from the time of day: the
+    server decides on the same clock (the machine's, as make run's does)."""
+    services = app.state.services
+    fixed, services.clock = services.clock, SystemClock()
+    try:
+        with db.unit_of_work() as session:
+            assert demo.seed(session, services.passwords, services.clock)
+        (language, script), (_, printed), *_ = fenced_blocks(TWO_FACTOR)
+        assert language == "sh"
+        # From the checkout: the recipe plays the authenticator app with .venv's pyotp.
+        result = run_recipe(script, live_server.url, cwd=REPO_ROOT)
+    finally:
+        services.clock = fixed
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == printed.splitlines()

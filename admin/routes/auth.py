@@ -26,6 +26,7 @@ from admin.views import PREFIX, redirect, render_public, url
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.iam import sessions
+from core.iam.second_factor import Proof
 
 router = APIRouter()
 
@@ -60,6 +61,15 @@ def safe_next(path: str) -> str:
     ):
         return path
     return ""
+
+
+def second_factor_proof(typed: str) -> Proof:
+    """The sign-in form's one code field: six digits are the authenticator's code, anything
+    else a recovery code."""
+    code = "".join(typed.split())
+    if code.isdigit():
+        return Proof(code=code)
+    return Proof(recovery_code=code) if code else Proof()
 
 
 @router.get("/", name="console.home")
@@ -115,6 +125,7 @@ def sign_in(request: Request, uow: RequestUnit, form: PostedForm) -> Response:
             status=403,
         )
     password = form.get("password")
+    proof = second_factor_proof(text(form, "code", 20))
     address = client_address(request)
     svc = services(request)
 
@@ -126,15 +137,17 @@ def sign_in(request: Request, uow: RequestUnit, form: PostedForm) -> Response:
             session,
             svc.db,
             svc.passwords,
-            username=username,
-            password=typed,
-            address=address,
+            svc.box,
+            sessions.Credentials(username, typed, address, proof),
             user_agent=request.headers.get("user-agent", ""),
             now=ctx.now(),
         )
         ctx.actor = opened.actor
         ctx.audit.attempt("console.sign_in", target=f"from {address}"[:100])
-        response = RedirectResponse(next_path or url("/"), status_code=303)
+        authentication = opened.actor.authentication
+        enrolling = authentication is not None and authentication.enrolment_only
+        after = url("/two-factor") if enrolling else next_path or url("/")
+        response = RedirectResponse(after, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
             opened.token,

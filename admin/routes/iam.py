@@ -19,7 +19,15 @@ from admin.workspace import workspace
 from core.context import RequestContext
 from core.governance import operations
 from core.iam import service as iam
-from core.iam.schemas import PasswordReset, TenantCreate, TenantSettings, UserCreate, UserUpdate
+from core.iam.schemas import (
+    PasswordReset,
+    StepUpAmount,
+    TenantCreate,
+    TenantSettings,
+    UserCreate,
+    UserUpdate,
+)
+from core.money import is_currency
 
 router = APIRouter()
 
@@ -29,6 +37,8 @@ SETTINGS_FIELDS = (
     "new_beneficiary_hours",
     "payment_expiry_days",
     "dual_admin",
+    "step_up_minutes",
+    "step_up_amount",
 )
 TryText = Annotated[str, Query(max_length=64)]
 
@@ -182,20 +192,42 @@ def tenant(request: Request, uow: ConsoleUnit, tenant_id: TenantId) -> HTMLRespo
 def change_tenant_settings(
     request: Request, uow: ConsoleUnit, tenant_id: TenantId, form: CheckedForm
 ) -> Response:
-    typed = {name: forms.text(form, name, 6) for name in SETTINGS_FIELDS[1:3]}
+    names = ("new_beneficiary_hours", "payment_expiry_days", "step_up_minutes")
+    typed = {name: forms.text(form, name, 6) for name in names}
     required = forms.text(form, "beneficiary_approval_required", 5) == "true"
     dual_admin = forms.text(form, "dual_admin", 5) == "true"
+    currency = forms.text(form, "step_up_currency", 3).upper()
+    above = forms.text(form, "step_up_amount", 40)
 
     def read(session: Session, ctx: RequestContext, entry: Entry) -> TenantSettings | None:
-        entry.values.update(typed, beneficiary_approval_required=required, dual_admin=dual_admin)
-        numbers = forms.whole_numbers(entry, typed)
+        entry.values.update(
+            typed,
+            beneficiary_approval_required=required,
+            dual_admin=dual_admin,
+            step_up_currency=currency,
+            step_up_amount=above,
+        )
+        numbers = {}
+        for name, value in typed.items():
+            if name == "step_up_minutes" and not value:
+                continue  # left as it is
+            if not value.isdigit():
+                entry.error(name, "Enter a whole number.")
+            else:
+                numbers[name] = int(value)
+        amount = forms.amount(entry, "step_up_amount", above, currency, required=False)
+        if above and not is_currency(currency):
+            entry.error("step_up_amount", "Choose the currency of the amount.")
         if entry.errors:
             return None
+        step_up = StepUpAmount(currency=currency, amount=amount) if amount is not None else None
         return forms.build(
             entry,
             TenantSettings,
             beneficiary_approval_required=required,
             dual_admin=dual_admin,
+            step_up_transfer=step_up,
+            clear_step_up_transfer=None if step_up else True,
             **numbers,
         )
 

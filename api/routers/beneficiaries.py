@@ -55,6 +55,7 @@ def list_beneficiaries(
     responses=error_responses(
         *POLICY_REFUSALS,
         *COMPANY_RULES,
+        "step_up_required",
         "invalid_iban",
         "invalid_bic",
         "bic_country_mismatch",
@@ -82,6 +83,7 @@ def get_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> BeneficiaryP
     responses=error_responses(
         *POLICY_REFUSALS,
         *COMPANY_RULES,
+        "step_up_required",
         "invalid_bic",
         "bic_country_mismatch",
     ),
@@ -99,6 +101,7 @@ def update_beneficiary(
     responses=error_responses(
         *POLICY_REFUSALS,
         *COMPANY_RULES,
+        "step_up_required",
     ),
 )
 def delete_beneficiary(uow: ApiUnit, beneficiary_id: BeneficiaryId) -> Response:

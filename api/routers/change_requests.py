@@ -76,6 +76,7 @@ def get_change_request(uow: ApiUnit, change_request_id: ChangeRequestId) -> Chan
         "change_grants_approver_rights",
         "approver_tied_to_requester",
         "grantee_tied_to_approver",
+        "step_up_required",
     ),
 )
 def approve_change_request(

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.deps import ApiUnit, services
+from api.deps import ApiUnit, EnrolmentUnit, services
 from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
 from api.governed import REQUESTED, governed
 from api.params import Cursor, Limit, TenantFilter, TenantId, UserId
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/v1", tags=["people"])
     summary="Who you are, and your grants",
     responses=error_responses(),
 )
-def me(uow: ApiUnit) -> MePublic:
+def me(uow: EnrolmentUnit) -> MePublic:
     return uow.run(service.me)
 
 

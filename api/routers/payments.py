@@ -41,6 +41,8 @@ APPROVAL_REFUSALS = (
     "limit_currency_mismatch",
     "approval_limit_exceeded",
     "approval_daily_limit_exceeded",
+    # Where the company asks for step-up: 401 with an RFC 9470 challenge (api.errors).
+    "step_up_required",
 )
 ANSWERS: dict[int | str, dict[str, Any]] = {
     201: {
@@ -87,6 +89,7 @@ def _respond(result: PaymentResult) -> JSONResponse:
             "beneficiary_account_unavailable",
             "beneficiary_not_approved",
             "invalid_execution_date",
+            "step_up_required",
         ),
     },
 )

@@ -73,7 +73,10 @@ def _respond(result: TransferResult) -> JSONResponse:
     response_model=TransferPublic,
     status_code=201,
     summary="Move money between two of your company's accounts",
-    responses={**CREATED, **error_responses(*MONEY_ERRORS, *COMPANY_RULES, "same_account")},
+    responses={
+        **CREATED,
+        **error_responses(*MONEY_ERRORS, *COMPANY_RULES, "same_account", "step_up_required"),
+    },
 )
 def create_transfer(
     uow: ApiUnit, body: TransferCreate, idempotency_key: IdempotencyKey

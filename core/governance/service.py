@@ -177,9 +177,10 @@ def may_decide(session: Session, ctx: RequestContext, request_id: int) -> dict[s
 def permit_quietly(
     session: Session, ctx: RequestContext, request: ChangeRequest, action: str
 ) -> bool:
-    """Whether the policy allows the caller `action` on the request (nothing logged)."""
+    """Whether the policy allows the caller `action` on the request (nothing logged), once
+    they give a code if the company asks for a step-up (Verdict.possible)."""
     resource = decision_resource(session, ctx, request)
-    return check(session, ctx, action, resource, record=False).allowed
+    return check(session, ctx, action, resource, record=False).possible
 
 
 def approve(

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from core.context import Authentication
 from core.errors import Unauthenticated
 from core.settings import Settings
 
@@ -23,6 +24,11 @@ ALGORITHM = "EdDSA"
 ISSUED_AT_US = "iat_us"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+# How the person authenticated (RFC 8176 method names; RFC 9470 reads them with auth_time),
+# and whether the token may only set up the second factor the bank requires.
+METHODS = "amr"
+AUTH_TIME = "auth_time"
+ENROLMENT_ONLY = "mfa_enrolment"
 
 
 class Passwords:
@@ -74,6 +80,8 @@ class TokenClaims:
     issued_at: dt.datetime
     expires_at: dt.datetime
     token_id: str
+    # How and when the person signed in for this token (a token without: no method known).
+    authentication: Authentication | None = None
 
 
 class TokenService:
@@ -88,7 +96,10 @@ class TokenService:
         self.issuer = settings.token_issuer
         self.audience = settings.token_audience
 
-    def issue(self, user_id: int, now: dt.datetime) -> tuple[str, dt.datetime]:
+    def issue(
+        self, user_id: int, now: dt.datetime, authentication: Authentication | None = None
+    ) -> tuple[str, dt.datetime]:
+        """A token for the user, saying how they signed in (a password alone, unless said)."""
         expires = now + self.lifetime
         issued_us = (now - _EPOCH) // _MICROSECOND
         claims = {
@@ -101,6 +112,11 @@ class TokenService:
             "exp": int(expires.timestamp()),
             "jti": secrets.token_urlsafe(12),
         }
+        signed_in = authentication or Authentication(methods=("pwd",), at=now)
+        claims[METHODS] = list(signed_in.methods)
+        claims[AUTH_TIME] = int(signed_in.at.timestamp())
+        if signed_in.enrolment_only:
+            claims[ENROLMENT_ONLY] = True
         return jwt.encode(claims, self._private_key, algorithm=ALGORITHM), expires
 
     def verify(self, token: str, now: dt.datetime) -> TokenClaims:
@@ -137,7 +153,23 @@ class TokenService:
             issued_at=_issued_at(claims),
             expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
             token_id=str(claims.get("jti", "")),
+            authentication=_authentication(claims),
         )
+
+
+def _authentication(claims: dict[str, object]) -> Authentication | None:
+    methods, auth_time = claims.get(METHODS), claims.get(AUTH_TIME)
+    if not isinstance(methods, list) or type(auth_time) is not int:
+        return None
+    try:
+        at = _EPOCH + dt.timedelta(seconds=auth_time)
+    except OverflowError as exc:
+        raise Unauthenticated("the token's sign-in time is not ours", code="invalid_token") from exc
+    return Authentication(
+        methods=tuple(str(m) for m in methods),
+        at=at,
+        enrolment_only=claims.get(ENROLMENT_ONLY) is True,
+    )
 
 
 def _issued_at(claims: dict[str, object]) -> dt.datetime:

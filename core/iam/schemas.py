@@ -183,6 +183,27 @@ class TenantCreate(_Input):
     timezone: TimeZone = "Europe/Berlin"
 
 
+StepUpMinutes = Annotated[
+    int | None,
+    Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=1440,
+        description="Step-up: the actions that ask for it need a code from the person's "
+        "authenticator app given within this many minutes (0: no step-up)",
+    ),
+]
+
+
+class StepUpAmount(_Input):
+    """The amount above which transfers and payments need a step-up, in one currency (a
+    transfer in another currency needs one whatever its amount)."""
+
+    currency: CurrencyCode
+    amount: int = Field(strict=True, ge=1, le=MAX_AMOUNT, description="minor units")
+
+
 class TenantSettings(_Input):
     """A customer's rules for payments, set by the bank; what the patch leaves out stays."""
 
@@ -219,6 +240,22 @@ class TenantSettings(_Input):
         "reset their password) within this many days is no second person for the requester's "
         "change requests",
     )
+    step_up_minutes: StepUpMinutes = None
+    step_up_transfer: StepUpAmount | None = Field(
+        default=None,
+        description="With step-up on: transfers and payments above this amount need it too",
+    )
+    clear_step_up_transfer: StrictBool | None = Field(
+        default=None, description="Transfers and payments need no step-up, whatever the amount"
+    )
+
+    @model_validator(mode="after")
+    def _one_step_up_amount(self) -> TenantSettings:
+        if self.clear_step_up_transfer and self.step_up_transfer is not None:
+            raise PydanticCustomError(
+                "invalid_request", "give step_up_transfer or clear_step_up_transfer, not both"
+            )
+        return self
 
 
 class TenantPublic(BaseModel):
@@ -230,6 +267,8 @@ class TenantPublic(BaseModel):
     payment_expiry_days: int
     dual_admin: bool
     dual_admin_trust_days: int
+    step_up_minutes: int
+    step_up_transfer: StepUpAmount | None
     created_at: dt.datetime
 
 
@@ -263,6 +302,12 @@ class BankSettings(_Input):
         "other, gave them a grant or reset their password) within this many days is no second "
         "person for the requester's change requests and policy versions",
     )
+    mfa_required_for_staff_and_admins: StrictBool | None = Field(
+        default=None,
+        description="Bank staff and corporate admins must sign in with a second factor: without "
+        "one set up, they may sign in only to set up an authenticator app",
+    )
+    step_up_minutes: StepUpMinutes = None
 
 
 class BankPublic(BaseModel):
@@ -273,6 +318,8 @@ class BankPublic(BaseModel):
     dual_control: bool
     change_request_hours: int
     dual_admin_trust_days: int
+    mfa_required_for_staff_and_admins: bool
+    step_up_minutes: int
 
 
 class UserCreate(_Input):

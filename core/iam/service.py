@@ -23,6 +23,7 @@ from core.iam.schemas import (
     MePublic,
     PasswordReset,
     PermissionPublic,
+    StepUpAmount,
     TenantCreate,
     TenantPublic,
     TenantSettings,
@@ -32,6 +33,7 @@ from core.iam.schemas import (
 )
 from core.iam.vocabulary import builtin_roles, vocabulary
 from core.models.iam import Bank, Grant, Role, Tenant, User
+from core.money import format_amount
 from core.pagination import Page, PageRequest, paginate
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
@@ -176,6 +178,14 @@ def tenant_public(tenant: Tenant) -> TenantPublic:
         payment_expiry_days=tenant.payment_expiry_days,
         dual_admin=tenant.dual_admin,
         dual_admin_trust_days=tenant.dual_admin_trust_days,
+        step_up_minutes=tenant.step_up_minutes,
+        step_up_transfer=(
+            StepUpAmount(
+                currency=tenant.step_up_transfer_currency, amount=tenant.step_up_transfer_amount
+            )
+            if tenant.step_up_transfer_currency and tenant.step_up_transfer_amount
+            else None
+        ),
         created_at=tenant.created_at,
     )
 
@@ -190,6 +200,8 @@ def bank_public(bank: Bank) -> BankPublic:
         dual_control=bank.dual_control,
         change_request_hours=bank.change_request_hours,
         dual_admin_trust_days=bank.dual_admin_trust_days,
+        mfa_required_for_staff_and_admins=bank.mfa_required_for_staff_and_admins,
+        step_up_minutes=bank.step_up_minutes,
     )
 
 
@@ -389,7 +401,8 @@ def update_tenant_settings(
 ) -> TenantPublic:
     """Set a customer's rules for payments: whether a new beneficiary needs a second
     person's approval, how long a beneficiary counts as new, when a waiting payment
-    expires."""
+    expires, dual administration, and step-up (how recent a code from the authenticator must
+    be, and above which amount money moves need it)."""
     ctx.audit.attempt("tenant.manage", target=f"tenant {tenant_id}")
     tenant = _load_tenant(session, ctx, tenant_id)
     authorize(session, ctx, "tenant.manage", Resource.of_tenant(tenant_id, tenant.bank_id))
@@ -401,8 +414,15 @@ def update_tenant_settings(
             "the bank makes dual administration mandatory: it cannot be turned off",
             code="dual_admin_mandatory",
         )
-    for name, value in body.model_dump(exclude_none=True).items():
+    changes = body.model_dump(
+        exclude_none=True, exclude={"step_up_transfer", "clear_step_up_transfer"}
+    )
+    for name, value in changes.items():
         setattr(tenant, name, value)
+    if body.step_up_transfer is not None or body.clear_step_up_transfer:
+        above = body.step_up_transfer
+        tenant.step_up_transfer_currency = above.currency if above else None
+        tenant.step_up_transfer_amount = above.amount if above else None
     session.flush()
     after = tenant_public(tenant)
     record_change(ctx, "tenant", tenant_id, "update", tenant_id, before=before, after=after)
@@ -425,7 +445,16 @@ def _settings_words(tenant: TenantPublic) -> str:
             if tenant.dual_admin
             else "no dual administration"
         )
+        + ", "
+        + _step_up_words(tenant.step_up_minutes, tenant.step_up_transfer)
     )
+
+
+def _step_up_words(minutes: int, above: StepUpAmount | None) -> str:
+    if not minutes:
+        return "no step-up"
+    amount = f", for money above {format_amount(above.amount, above.currency)}" if above else ""
+    return f"step-up within {minutes} minutes{amount}"
 
 
 def get_bank(session: Session, ctx: RequestContext) -> BankPublic:

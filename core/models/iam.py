@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, In
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
-from core.context import Actor
+from core.context import Actor, Authentication
 from core.db import UTCDateTime
 
 
@@ -33,6 +33,12 @@ class Bank(SQLModel, table=True):
     # What one of its staff did to another within this many days ties them: no second person
     # for each other's change requests or policy versions (core.policy.ties).
     dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
+    # Two-factor sign-in: bank staff and corporate admins without a second factor may sign in
+    # only to set one up (who exactly: policies/authentication.polar's second_factor_required).
+    mfa_required_for_staff_and_admins: bool = Field(default=False)
+    # Step-up for the bank's own staff: the actions that ask it need a code from their
+    # authenticator within this many minutes (0: no step-up).
+    step_up_minutes: int = Field(default=0, ge=0, le=1440)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -58,6 +64,13 @@ class Tenant(SQLModel, table=True):
     # this many days is no second person for that requester (core.policy.ties).
     dual_admin: bool = Field(default=False)
     dual_admin_trust_days: int = Field(default=30, ge=0, le=365)
+    # Step-up (policies/authentication.polar): approving payments and change requests and
+    # managing beneficiaries need a code from the person's authenticator within this many
+    # minutes (0: no step-up); so do transfers and payments above the amount, in its
+    # currency (any amount in another currency; no amount: never).
+    step_up_minutes: int = Field(default=0, ge=0, le=1440)
+    step_up_transfer_currency: str | None = Field(default=None, max_length=3)
+    step_up_transfer_amount: int | None = Field(default=None, sa_type=BigInteger)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -292,8 +305,8 @@ class Person(Protocol):
     def tenant_id(self) -> int | None: ...
 
 
-def actor_of(user: Person) -> Actor:
-    """The Actor a user acts as."""
+def actor_of(user: Person, authentication: Authentication | None = None) -> Actor:
+    """The Actor a user acts as (having authenticated so, when they are the one asking)."""
     assert user.id is not None
     return Actor(
         user_id=user.id,
@@ -301,4 +314,5 @@ def actor_of(user: Person) -> Actor:
         display_name=user.display_name,
         bank_id=user.bank_id,
         tenant_id=user.tenant_id,
+        authentication=authentication,
     )

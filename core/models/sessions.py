@@ -26,6 +26,12 @@ class ConsoleSession(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     address: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=200)
+    # The person's latest authentication in this session (core.context.Authentication): its
+    # methods, space-separated ("pwd otp"; "otp" after a step-up), and when it happened.
+    auth_methods: str = Field(default="pwd", max_length=32)
+    authenticated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Signed in only to set up the second factor the bank requires: nothing else is open.
+    enrolment_only: bool = Field(default=False)
 
 
 class SignInAttempt(SQLModel, table=True):

@@ -3,7 +3,8 @@ cancel the policy would let them do with a payment (and what their approval woul
 many payments wait for their approval, and the names of the people a payment's trail shows.
 
 Asked of the same decisions as the actions themselves, without recording them: a button shown
-here is asked again, and recorded, when it is pressed; one hidden here would be refused."""
+here is asked again, and recorded, when it is pressed; one hidden here would be refused. One
+that needs a step-up is shown: pressing it asks for the code (Verdict.possible)."""
 
 from __future__ import annotations
 
@@ -43,13 +44,13 @@ def payment_choices(session: Session, ctx: RequestContext, payment_id: int) -> P
     }
     approve = verdicts["payment.approve"]
     would = None
-    if approve.allowed:
+    if approve.possible:
         grant = next(g for g in approve.facts.grants if g.id == approve.decision.grant_id)
         would = approving_would(payment, approvals, grant.approval_group)
     return PaymentChoices(
-        approve=approve.allowed,
-        reject=verdicts["payment.reject"].allowed,
-        cancel=verdicts["payment.cancel"].allowed,
+        approve=approve.possible,
+        reject=verdicts["payment.reject"].possible,
+        cancel=verdicts["payment.cancel"].possible,
         approving_would=would,
     )
 

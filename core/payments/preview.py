@@ -101,7 +101,7 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
         still_needed_a=left.still_needed_a,
         text=describe_needed(left),
     )
-    if not verdict.allowed:
+    if not verdict.possible:
         return PaymentPreview(
             outcome="refused",
             required=required,
@@ -144,7 +144,7 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
             approval=hypothetical,
             record=False,
         )
-        if answer.allowed:
+        if answer.possible:
             grant = next(g for g in answer.facts.grants if g.id == answer.decision.grant_id)
             approvers.append(
                 PossibleApprover(

@@ -131,7 +131,7 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
             approval=approval_of(payment, given),
             record=False,
         )
-        if not verdict.allowed:
+        if not verdict.possible:
             continue
         grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
         items.append(

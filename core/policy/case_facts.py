@@ -13,12 +13,12 @@ import re
 from typing import Any
 
 from core.clock import DAY_NAMES, minutes_of_day
-from core.context import Actor
+from core.context import Actor, Authentication
 from core.models.iam import Grant, Role
 from core.models.ledger import Account
 from core.models.payments import ApprovalRule
 from core.money import parse_amount
-from core.policy.shaping import Approval, Resource
+from core.policy.shaping import Approval, Resource, StepUp
 
 ACTOR_ID = 100
 # Who prepared a payment when a case says only that it was someone else.
@@ -142,6 +142,32 @@ def actor(value: Any) -> Actor:
         tenant = value.get("tenant", TENANT) if kind == "customer" else None
         return Actor(value.get("id", ACTOR_ID), "case", "Case", value.get("bank", BANK), tenant)
     raise ValueError(f"actor is customer, staff or a mapping, not {value!r}")
+
+
+def authentication(value: Any, now: dt.datetime) -> Authentication | None:
+    """How the case's actor last authenticated: {methods: [pwd, otp], ago: "3 minutes"}; by
+    default a password, at the case's time; `unknown` for someone an explanation is about."""
+    if value == "unknown":
+        return None
+    given = {"methods": ["pwd"], "ago": "0 seconds", **(value or {})}
+    unknown = set(given) - {"methods", "ago"}
+    if unknown:
+        raise ValueError(f"authentication has methods and ago, not {sorted(unknown)}")
+    return Authentication(
+        methods=tuple(str(m) for m in given["methods"]), at=now - duration(given["ago"])
+    )
+
+
+def step_up(value: Any) -> StepUp:
+    """What the company asks for step-up: {minutes: 5}, and for money {above: "10,000.00",
+    currency: EUR}; none by default."""
+    if value is None:
+        return StepUp()
+    unknown = set(value) - {"minutes", "above", "currency"}
+    if unknown:
+        raise ValueError(f"step_up has minutes, above and currency, not {sorted(unknown)}")
+    currency = value.get("currency", "EUR") if "above" in value else None
+    return StepUp(int(value["minutes"]), currency, minor(value.get("above"), currency or "EUR"))
 
 
 def resource(value: Any, actor: Actor) -> Resource:

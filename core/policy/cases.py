@@ -15,6 +15,7 @@ decision case. The words of a case become rows in core.policy.case_facts."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from core.policy.panels import (
 )
 from core.policy.reasons import REASONS, family
 from core.policy.shaping import (
+    STEP_UP,
     Approval,
     Gathered,
     GrantSpendTotals,
@@ -250,11 +252,14 @@ def run_case(
     engine: PolicyEngine, file: str, data: dict[str, Any], case: dict[str, Any]
 ) -> CaseResult:
     merged = {**(data.get("defaults", {}) or {}), **case}
-    actor = facts_of.actor(merged.get("actor"))
     action = merged["action"]
     currency = merged.get("currency", "EUR")
     at = when(merged.get("at", DEFAULT_AT))
     assert at is not None
+    actor = dataclasses.replace(
+        facts_of.actor(merged.get("actor")),
+        authentication=facts_of.authentication(merged.get("authentication"), at),
+    )
     built = [facts_of.build_grant(i, s, actor) for i, s in enumerate(_grant_specs(data, merged))]
     gathered = Gathered(
         pairs=[(g, r) for g, r, _ in built],
@@ -265,6 +270,9 @@ def run_case(
     if engine.holds("moves_money", action):
         money = _money(gathered, merged, actor, currency)
     proposal = _proposal(gathered, merged, currency) if "proposal" in merged else None
+    # As the API gathers it: what the company asks for step-up, for the actions that check it.
+    if STEP_UP in engine.conditions_of(action):
+        gathered.step_up = facts_of.step_up(merged.get("step_up"))
     # payment.approve: what the approver approved today already (a daily approval limit).
     gathered.approved_today = minor(merged.get("approved_today", 0), currency) or 0
     facts = shape_request(

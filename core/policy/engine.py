@@ -163,6 +163,7 @@ class PolicyEngine:
         self._programs: OrderedDict[bytes, _Program | None] = OrderedDict()
         self._cache_size = cache_size
         self._carries: dict[bytes, bool] = {}
+        self._conditions: dict[str, tuple[str, ...]] = {}
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -210,6 +211,16 @@ class PolicyEngine:
         if answer is None:
             answer = self.holds("carries", {"role": dict(role)}, permission)
             self._carries[key] = answer
+        return answer
+
+    def conditions_of(self, action: str) -> tuple[str, ...]:
+        """What a grant must meet for `action`, in order (decide.polar: conditions/2); cached,
+        as it depends on nothing else. () for an action that lists none."""
+        answer = self._conditions.get(action)
+        if answer is None:
+            found = self.query("conditions", action, Variable("names"))
+            answer = tuple(str(n) for n in found[0]["names"]) if found else ()
+            self._conditions[action] = answer
         return answer
 
     # -- decisions -------------------------------------------------------------------------

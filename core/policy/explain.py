@@ -56,6 +56,7 @@ API_NAMES: dict[Reason, str] = {
     Reason.approver_tied_to_requester: "not_tied_to_requester",
     Reason.grantee_tied_to_approver: "no_rights_for_tied_user",
     Reason.tenant_rule: "company_rules",
+    Reason.step_up_required: "step_up",
 }
 
 
@@ -111,7 +112,10 @@ def _target_actor(session: Session, ctx: RequestContext, user_id: int) -> tuple[
     missing = f"user {user_id} not found"
     require_readable(session, ctx, "user.read", Resource.of_user(user), not_found=missing)
     authorize(session, ctx, "authz.explain", Resource.of_user(user), not_found=missing)
-    return user, actor_of(user)
+    # How the person authenticated is known only of the one asking: of anyone else, a
+    # step-up is explained as asked of them (they give the code when they act).
+    asking = ctx.require_actor()
+    return user, asking if asking.user_id == user.id else actor_of(user)
 
 
 def explainable_actions(engine: policy_engine.PolicyEngine | None = None) -> list[str]:

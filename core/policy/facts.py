@@ -18,6 +18,7 @@ from core.policy.repository import custom_permissions
 from core.policy.shaping import (
     LIMIT_KINDS,
     PROPOSING_ACTIONS,
+    STEP_UP,
     Approval,
     Facts,
     Gathered,
@@ -121,9 +122,10 @@ def gather(
 ) -> Gathered:
     """What the database says about a request, each query once: the grants that reach the
     resource (with their custom permissions), the caps and today's totals for money, the caps
-    for a proposal. With `only_carrying`, `pairs` keeps the grants whose role carries the
-    action and `reaching` all of them, for the decision log: today's totals are read for
-    every grant that has a cumulative limit, carrying or not (one query all the same)."""
+    for a proposal, the company's step-up rules for an action that checks them. With
+    `only_carrying`, `pairs` keeps the grants whose role carries the action and `reaching` all
+    of them, for the decision log: today's totals are read for every grant that has a
+    cumulative limit, carrying or not (one query all the same)."""
     gathered = _reaching(session, actor, resource, memo)
     if only_carrying:
         carried = carrying(engine, gathered, action)
@@ -131,6 +133,8 @@ def gather(
             gathered.reaching, gathered.pairs = gathered.pairs, carried
     if money is not None:
         _add_money(session, gathered, actor, money, now, tenant_zone, lock, memo)
+    if STEP_UP in engine.conditions_of(action):
+        gathered.step_up = repository.step_up_of(session, actor, memo)
     if proposal is not None or action in PROPOSING_ACTIONS:
         currency = proposal.currency if proposal else ""
         gathered.proposal_caps = repository.caps_for(

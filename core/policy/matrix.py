@@ -83,11 +83,9 @@ def checks_of(engine: PolicyEngine, action: str) -> tuple[str, ...]:
     if engine.holds("moves_money", action):
         before.append(Reason.counterparty_not_found.value)
     before.append(Reason.missing_permission.value)
-    answers = engine.query("conditions", action, Variable("names"))
     # Last, once every other check passes: the company's own rules, where it may have some.
     after = [Reason.tenant_rule.value] if engine.holds("restrictable", action) else []
-    names = answers[0]["names"] if answers else []
-    return (*before, *(str(name) for name in names), *after)
+    return (*before, *engine.conditions_of(action), *after)
 
 
 def condition_matrix(engine: PolicyEngine) -> ConditionMatrix:

@@ -130,6 +130,12 @@ class Reason(Code):
         403,
         "Refused by a rule the bank set for your company on its request.",
     )
+    # 401, not 403: the person may do this once they authenticate strongly again (RFC 9470).
+    step_up_required = (
+        "step_up_required",
+        401,
+        "This needs a recent strong authentication: a code from your authenticator app.",
+    )
 
 
 # Four eyes on policy versions (conditions.polar: self_approval_forbidden), in words.
@@ -289,11 +295,24 @@ def describe(
         return "You added this beneficiary: another person must approve it."
     if reason == "self_approval_forbidden" and action.startswith("policy_version."):
         return _POLICY_VERSION_REFUSALS.get(action, "A second person must do this.")
+    if reason == "step_up_required" and "max_age" in detail:
+        return (
+            f"This needs a code from your authenticator app, given within the last "
+            f"{describe_max_age(int(detail['max_age']))}: sign in again with your code."
+        )
     if reason == "missing_permission":
         return refusal_text or f"None of your grants allows {action} here."
     if reason.startswith(TENANT_RULE_PREFIX) and detail.get("text"):
         return str(detail["text"])
     return REASONS.get(reason, (403, "Refused by the policy."))[1]
+
+
+def describe_max_age(seconds: int) -> str:
+    """300 -> "5 minutes"; 60 -> "minute"; 90 -> "90 seconds"."""
+    if seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def still_needs(left: Progress) -> str:
@@ -383,6 +402,8 @@ def describe_condition(
     if name in CHANGE_REQUEST_WORDS:
         holds, fails = CHANGE_REQUEST_WORDS[name]
         return holds if passed else fails
+    if name == Reason.step_up_required:
+        return _step_up_words(passed, request)
     return "Holds." if passed else "Does not hold."
 
 
@@ -475,6 +496,47 @@ def _daily_approval_words(
     if isinstance(total, int):
         text += f"; with this payment, approved today: {format_amount(total, currency)}"
     return text + ("." if passed else ", above it.")
+
+
+def _step_up_words(passed: bool, request: dict[str, Any]) -> str:
+    """How the request fares with the company's step-up: what it asks, and the person's
+    latest authentication."""
+    step_up = request.get("step_up") or {}
+    if not step_up.get("set"):
+        return "The company asks no step-up."
+    within = describe_max_age(int(step_up["max_age"]))
+    authentication = (request.get("actor") or {}).get("authentication") or {}
+    if not authentication.get("set"):
+        done = "how they last signed in is not known here"
+    else:
+        methods = " and ".join(METHOD_NAMES.get(m, m) for m in authentication["methods"])
+        age = authentication.get("age")
+        done = f"they last signed in with {methods or 'nothing'}" + (
+            f", {_ago(age)} ago" if isinstance(age, int) else ""
+        )
+    asked = f"a code from their authenticator within the last {within}"
+    above = step_up.get("above") or {}
+    if "counterparty" in request:  # a money move: asked only above the company's amount
+        if not above.get("set"):
+            return "The company asks no step-up for moving money."
+        limit = format_amount(int(above["amount"]), str(above["currency"]))
+        asked += f" for more than {limit}"
+    if passed:
+        return f"Asks {asked}: {done}."
+    return f"Needs {asked}; {done}."
+
+
+def _ago(seconds: int) -> str:
+    """How long ago, roughly: "40 seconds", "12 minutes", "3 hours"."""
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} minutes"
+    return f"{seconds // 3600} hours"
+
+
+# The sign-in methods (RFC 8176 names) in words.
+METHOD_NAMES = {"pwd": "a password", "otp": "a code", "rec": "a recovery code"}
 
 
 def _currency_of(facts: dict[str, Any]) -> str:

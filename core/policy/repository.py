@@ -1,8 +1,7 @@
 """The policy's queries: which grants reach a resource, what their custom roles carry, the
-caps in a currency, the tenant's time zone, a payment's approvals, what an approver approved
-today. Indexed lookups, built
-once; the rows they return are shaped into facts by core.policy.shaping. Totals spent are
-core.policy.spend's."""
+caps in a currency, the tenant's time zone and step-up rules, a payment's approvals, what an
+approver approved today. Indexed lookups, built once; the rows they return are shaped into
+facts by core.policy.shaping. Totals spent are core.policy.spend's."""
 
 from __future__ import annotations
 
@@ -15,10 +14,11 @@ from sqlalchemy import BindParameter, bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from core.context import Actor
 from core.models.batches import PaymentBatch, PaymentBatchApproval
-from core.models.iam import Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant
+from core.models.iam import Bank, Grant, GrantAccount, LimitCap, Role, RolePermission, Tenant
 from core.models.payments import Payment, PaymentApproval
-from core.policy.shaping import caps_by_level
+from core.policy.shaping import StepUp, caps_by_level
 
 
 def _grants_over_account_statement() -> Any:
@@ -102,20 +102,51 @@ def caps_for(
     return caps_by_level(rows)
 
 
-_TENANT_ZONE = select(col(Tenant.timezone)).where(col(Tenant.id) == bindparam("tenant_id"))
+# A tenant's zone and step-up rules, read together: a transfer needs both.
+_TENANT_RULES = select(
+    col(Tenant.timezone),
+    col(Tenant.step_up_minutes),
+    col(Tenant.step_up_transfer_currency),
+    col(Tenant.step_up_transfer_amount),
+).where(col(Tenant.id) == bindparam("tenant_id"))
+_BANK_STEP_UP = select(col(Bank.step_up_minutes)).where(col(Bank.id) == bindparam("bank_id"))
+
+
+def _tenant_rules(session: Session, tenant_id: int, memo: dict[Any, Any] | None) -> Any:
+    key = ("tenant_rules", tenant_id)
+    if memo is not None and key in memo:
+        return memo[key]
+    row = session.connection().execute(_TENANT_RULES, {"tenant_id": tenant_id}).first()
+    if memo is not None:
+        memo[key] = row
+    return row
 
 
 def tenant_zone(session: Session, tenant_id: int, memo: dict[Any, Any] | None = None) -> str:
     """The tenant's time zone: its days and months of cumulative limits count there. Read from
     the database, at most once per request (`memo`): no process keeps a zone that may have
     changed since, so every process counts the same day."""
-    key = ("tenant_zone", tenant_id)
+    row = _tenant_rules(session, tenant_id, memo)
+    return str(row.timezone) if row is not None and row.timezone else "UTC"
+
+
+def step_up_of(session: Session, actor: Actor, memo: dict[Any, Any] | None = None) -> StepUp:
+    """What the actor's company asks for step-up (the bank, for its own staff), as the
+    database holds it now: read at most once per request (`memo`), with the tenant's zone."""
+    if actor.tenant_id is not None:
+        row = _tenant_rules(session, actor.tenant_id, memo)
+        if row is None:
+            return StepUp()
+        return StepUp(
+            row.step_up_minutes, row.step_up_transfer_currency, row.step_up_transfer_amount
+        )
+    key = ("bank_step_up", actor.bank_id)
     if memo is not None and key in memo:
-        return str(memo[key])
-    zone = str(session.connection().scalar(_TENANT_ZONE, {"tenant_id": tenant_id}) or "UTC")
+        return StepUp(memo[key])
+    minutes = int(session.connection().scalar(_BANK_STEP_UP, {"bank_id": actor.bank_id}) or 0)
     if memo is not None:
-        memo[key] = zone
-    return zone
+        memo[key] = minutes
+    return StepUp(minutes)
 
 
 def payment_approvals(session: Session, payment_id: int) -> list[PaymentApproval]:

@@ -13,7 +13,7 @@ from oso import Variable
 from sqlalchemy.orm import Session
 
 from core.context import Actor, RequestContext
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, StepUpRequired
 from core.models.audit import DecisionRecord
 from core.policy import engine as policy_engine
 from core.policy import recorded, registry
@@ -51,6 +51,7 @@ LOGGED_ACTIONS = {
     "policy_version.approve",
     "policy_version.reject",
     "policy_version.activate",
+    "self.manage",
 }
 
 
@@ -65,6 +66,14 @@ class Verdict:
     @property
     def allowed(self) -> bool:
         return self.decision.allowed
+
+    @property
+    def possible(self) -> bool:
+        """Allowed, or refused only for want of a recent strong authentication: step-up is
+        every action's last condition (decide.polar), so the grant met all the others, and
+        the person may act once they give a code. What a face offers (a button, an inbox
+        entry, a possible approver); the action itself asks again."""
+        return self.decision.allowed or self.decision.reason == Reason.step_up_required
 
 
 def check(
@@ -199,6 +208,12 @@ def permit(
     reason = verdict.decision.reason
     if status_of(reason) == 404:
         raise NotFound(not_found or f"{resource.type} {resource.id} not found")
+    if status_of(reason) == 401:
+        # A refusal the person lifts by authenticating again: how recently, for the challenge.
+        detail = dict(verdict.decision.detail)
+        raise StepUpRequired(
+            verdict.message, code=reason, max_age=int(detail.get("max_age", 0)), refusal=detail
+        )
     # The refusal's detail goes along as data (which limit, which cap), so nobody needs to
     # read it back out of the message.
     raise Forbidden(verdict.message, code=reason, refusal=dict(verdict.decision.detail))

@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.context import Actor
+from core.context import Actor, Authentication
 from core.models.iam import Grant, LimitCap, Role, User
 from core.models.ledger import Account
 from core.policy.engine import Dynamic, PolicyEngine
 
 LIMIT_KINDS = ("per_transfer", "daily", "monthly")
 PROPOSING_ACTIONS = ("grant.manage", "role.manage")
+# The condition that reads the step-up facts (policies/authentication.polar): they are
+# gathered for the actions that check it.
+STEP_UP = "step_up_required"
 
 
 def actor_facts(actor: Actor) -> dict[str, Any]:
@@ -123,6 +126,41 @@ class Approval:
             "still_needed_a": self.still_needed_a,
             "expires_at": Dynamic("payment.expires_at"),
         }
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """What a company (the bank, for its own staff) asks for step-up: a strong authentication
+    within `minutes` (0: no step-up), and for money moves only above `amount` in
+    `currency` (None: never for money)."""
+
+    minutes: int = 0
+    currency: str | None = None
+    amount: int | None = None
+
+    def as_facts(self) -> dict[str, Any]:
+        if not self.minutes:
+            return {"set": False}
+        above: dict[str, Any] = {"set": False}
+        if self.currency is not None and self.amount is not None:
+            above = {"set": True, "currency": self.currency, "amount": self.amount}
+        return {"set": True, "max_age": self.minutes * 60, "above": above}
+
+
+def authentication_facts(
+    authentication: Authentication | None, now: dt.datetime, values: dict[str, Any]
+) -> dict[str, Any]:
+    """How and when the person last authenticated: the methods (a fact), and how many seconds
+    ago (a dynamic value, in `values`, so that every request of one session shares one
+    compiled decision). Not known: {"set": False}."""
+    if authentication is None:
+        return {"set": False}
+    values["authentication.age"] = max(int((now - authentication.at).total_seconds()), 0)
+    return {
+        "set": True,
+        "methods": sorted(set(authentication.methods)),
+        "age": Dynamic("authentication.age"),
+    }
 
 
 @dataclass(frozen=True)
@@ -345,6 +383,8 @@ class Gathered:
     # Every grant that reaches the resource, in order, when `pairs` keeps only those whose
     # role carries the action and some do not (None: `pairs` holds them all).
     reaching: list[tuple[Grant, Role]] | None = None
+    # The actions that check step-up: what the actor's company asks (None: not gathered).
+    step_up: StepUp | None = None
 
     @property
     def all_pairs(self) -> list[tuple[Grant, Role]]:
@@ -405,6 +445,9 @@ def shape_request(
         values["amount"] = approval.amount
         request["approver"] = {"day_total": Dynamic("approver.day_total")}
         values["approver.day_total"] = gathered.approved_today + approval.amount
+    if gathered.step_up is not None:
+        request["step_up"] = gathered.step_up.as_facts()
+        request["actor"]["authentication"] = authentication_facts(actor.authentication, now, values)
     if proposal is None and action in PROPOSING_ACTIONS:
         proposal = Proposal(currency="")
     if proposal is not None:

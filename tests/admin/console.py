@@ -12,8 +12,9 @@ from tests.factories import PASSWORD
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Sign `client` in to the console as `username`; returns the session's form token."""
+def sign_in(client: TestClient, username: str, password: str = PASSWORD, code: str = "") -> str:
+    """Sign `client` in to the console as `username` (with `code`, from their authenticator);
+    returns the session's form token."""
     client.cookies.clear()
     client.get("/console/sign-in")
     answer = client.post(
@@ -21,12 +22,13 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
         data={
             "username": username,
             "password": password,
+            "code": code,
             "csrf_token": client.cookies.get("mandate_sign_in") or "",
         },
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
-    return form_token(client)
+    return form_token(client, "/console/two-factor")
 
 
 def attempt_sign_in(client: TestClient, username: str, password: str) -> object:

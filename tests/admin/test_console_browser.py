@@ -535,3 +535,41 @@ def test_dual_administration_journey(browser, live_server, app, db, world, clock
     grantee.page.click("#transfer-form button[type=submit]")
     grantee.expect(grantee.page.locator(".notice.ok")).to_contain_text("Transfer posted")
     grantee.close()
+
+
+def test_two_factor_and_step_up_journey(browser, live_server, app, db, world, clock):  # type: ignore[no-untyped-def]
+    """An approver sets up an authenticator (QR code, a code, the recovery codes), and later
+    approves a payment: Acme asks for a code within 5 minutes, so the approval asks for it,
+    and once it is entered the approval happens, without sending anything again."""
+    from core.iam import totp
+    from tests.payments_world import with_pending_payment
+    from tests.second_factor_world import with_step_up
+
+    with_pending_payment(db, app.state.services.passwords, world, clock)
+    with_step_up(db, world, minutes=5)
+    payment_id = world.payment_ids["acme"]
+    approver = Console(browser, live_server.url)
+    approver.sign_in("acme-approver-a")
+    approver.nav("Two-factor sign-in")
+    approver.page.click("text=Set up an authenticator app")
+    approver.expect(approver.page.locator(".qr svg")).to_be_visible()
+    approver.shot("two-factor-enrol")
+    secret = approver.page.locator("code.secret").inner_text().strip()
+    approver.page.fill("#confirm-code", totp.code_at(secret, clock.now()))
+    approver.page.click("text=Turn on")
+    approver.expect(approver.page.locator("#recovery-codes li")).to_have_count(10)
+    approver.shot("two-factor-recovery-codes")
+
+    # Ten minutes on, the code given then is too old for Acme's step-up.
+    clock.advance(minutes=10)
+    approver.go(f"/payments/{payment_id}")
+    approver.page.click("#approve")
+    approver.expect(approver.page.locator("h1")).to_have_text("Confirm with your authenticator")
+    approver.expect(approver.page.locator("main")).to_contain_text("within the last 5 minutes")
+    approver.shot("step-up-prompt")
+    approver.page.fill("#step-up-code", totp.code_at(secret, clock.now()))
+    approver.page.click("text=Continue")
+    approver.expect(approver.page.locator(".notice.ok")).to_contain_text("the payment is sent")
+    approver.expect(approver.page.locator("#payment-needs")).to_contain_text("Sent")
+    approver.shot("step-up-approved")
+    approver.close()

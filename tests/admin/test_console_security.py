@@ -7,7 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from core.iam.sessions import ADDRESS_FAILURES, USER_FAILURES
+from core.iam.attempts import ADDRESS_FAILURES, USER_FAILURES
 from tests.admin.console import attempt_sign_in, form_token, sign_in
 from tests.factories import PASSWORD
 

@@ -11,6 +11,7 @@ from starlette.routing import Mount
 from tests.batches_world import supplier_file
 from tests.factories import PASSWORD
 from tests.policy_versions_world import bundled_files
+from tests.second_factor_world import code
 
 # Routes anyone may call: health checks, signing in, and the API's own documentation.
 PUBLIC_ROUTES = {
@@ -116,8 +117,10 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
     }
 
 
-def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]
-    """A valid body for every route that takes one, aimed at one tenant's resources."""
+def bodies(world, tenant: str = "acme", clock=None) -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]
+    """A valid body for every route that takes one, aimed at one tenant's resources; with the
+    world's clock, the code an authenticator with the test secret shows (tests/
+    second_factor_world.py: with_authenticators), else one no authenticator shows now."""
     ids = ids_of(world, tenant)
     prefix = "acme" if tenant == "acme" else "globex"
     second = world.account_id("acme-payroll") if tenant == "acme" else ids["account_id"]
@@ -191,6 +194,8 @@ def bodies(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type:
         },
         ("PUT", "/v1/bank/caps/{currency}"): {"per_transfer": 1_000_000_00},
         ("PUT", "/v1/tenants/{tenant_id}/caps/{currency}"): {"daily": 1_000_000_00},
+        ("POST", "/v1/me/totp/confirm"): {"code": code(clock) if clock else "000000"},
+        ("DELETE", "/v1/me/totp"): {"code": code(clock) if clock else "000000"},
         **_payment_bodies(world, tenant, ids),
     }
 

@@ -42,8 +42,11 @@ from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
 from tests.payments_world import with_pending_payment
 from tests.policy_versions_world import with_policy_in_force, with_policy_versions
+from tests.second_factor_world import with_authenticators
 
 TABLE = Path(__file__).with_name("authz_matrix.yaml")
+# Routes whose world gives everyone an authenticator: confirmed (True) or only started.
+AUTHENTICATOR_ROUTES = {("POST", "/v1/me/totp/confirm"): False, ("DELETE", "/v1/me/totp"): True}
 OUTCOMES = {"2xx", "401", "403", "404", "409", "422"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SERVICE_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json"}
@@ -150,7 +153,9 @@ class Worlds:
         self.backend = backend
         self.template = request.getfixturevalue("sqlite_template") if backend == "sqlite" else None
 
-    def fresh(self) -> Scene:
+    def fresh(self, row: Row | None = None) -> Scene:
+        """A world; for a route about one's authenticator, everyone has one (started, for
+        confirming it; set up, for removing it) with the secret the body's code is of."""
         self._empty()
         world = build_world(self.services.db, self.services.passwords, self.clock)
         payments = with_pending_payment(
@@ -163,6 +168,10 @@ class Worlds:
         with_policy_in_force(self.services.db, self.clock)
         versions = with_policy_versions(self.services.db, world, self.clock)
         with_logged_decision(self.services.db, world, self.clock)
+        authenticators = AUTHENTICATOR_ROUTES.get((row.method, row.path)) if row else None
+        if authenticators is not None:
+            db, box = self.services.db, self.services.box
+            with_authenticators(db, box, world, self.clock, confirmed=authenticators)
         ids = {
             **ids_of(world, "acme"),
             "role_id": self._unheld_custom_role(world),
@@ -238,7 +247,7 @@ def send(client: Any, app: Any, clock: Any, scene: Scene, cell: Cell, key: str) 
         headers.update(bearer(app, scene.world.users[caller.username], clock))
     request = {
         "headers": headers,
-        "json": bodies(scene.world, "acme").get(route),
+        "json": bodies(scene.world, "acme", clock).get(route),
         "content": contents(scene.world, "acme").get(route),
         "data": forms(scene.world, "acme").get(route),
         "params": queries(scene.world, "acme").get(route),
@@ -333,7 +342,7 @@ def test_every_route_answers_every_caller_as_the_matrix_says(request, backend, a
     # A server error is one more outcome for the table, not the end of the run.
     with TestClient(app, raise_server_exceptions=False) as client:
         for group in plan(rows):
-            scene = worlds.fresh()
+            scene = worlds.fresh(group[0].row if group[0].row.changes_state else None)
             for cell in group:
                 sent += 1
                 response = send(client, app, clock, scene, cell, key=f"matrix-{sent}")

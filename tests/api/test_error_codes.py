@@ -72,7 +72,13 @@ def test_an_operation_lists_its_own_codes_only() -> None:
     assert "insufficient_funds" not in everything
     assert "username_taken" in create_user[409]
     assert "self_change_forbidden" in create_user[403]
-    assert set(create_user[401]) == {"unauthenticated", "invalid_token", "token_expired"}
+    # A token for enrolment only opens nothing but setting up one's second factor.
+    assert set(create_user[401]) == {
+        "unauthenticated",
+        "invalid_token",
+        "token_expired",
+        "mfa_enrolment_required",
+    }
     # A read has nothing to refuse but its absence; a body-less GET has no 400, and its 413
     # is only a body sent where none belongs, past the limit every method has.
     get_account = listed("GET", "/v1/accounts/{account_id}")
@@ -82,6 +88,10 @@ def test_an_operation_lists_its_own_codes_only() -> None:
     transfer = listed("POST", "/v1/transfers")
     assert {"limit_daily", "outside_time_window"} <= set(transfer[403])
     assert "idempotency_key_required" in transfer[400]
+    # A step-up is a 401, with the RFC 9470 challenge documented beside it.
+    assert "step_up_required" in transfer[401]
+    challenge = DOCUMENT["paths"]["/v1/transfers"]["post"]["responses"]["401"]["headers"]
+    assert "max_age" in challenge["WWW-Authenticate"]["description"]
 
 
 def test_every_error_response_has_the_error_shape_and_known_codes() -> None:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from core.iam.sessions import USER_FAILURES, reserve_attempt
+from core.iam.attempts import USER_FAILURES, reserve_attempt
 from tests.admin.console import attempt_sign_in
 from tests.factories import PASSWORD
 

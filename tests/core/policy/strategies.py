@@ -24,6 +24,7 @@ MONEY_ACTIONS = ["transfer.create", "payment.create"]
 # The actions about a waiting payment: request.payment is among their facts.
 PAYMENT_ACTIONS = ["payment.approve", "payment.reject", "payment.cancel"]
 ACTOR_ID = 7
+STEP_UP_AMOUNT = 5_000
 BUILTIN_ROLES = ("payer", "bookkeeper", "corporate_admin", "approver")
 # About a waiting payment, mostly approvers: so that every condition of an approval is met
 # or failed often enough.
@@ -129,6 +130,29 @@ def counterparties(draw: Any, action: str) -> dict[str, Any]:
 
 
 @st.composite
+def step_ups(draw: Any) -> dict[str, Any]:
+    """What the company asks for step-up (policies/authentication.polar): nothing, or a code
+    within one or five minutes, for money above 5,000 in EUR or USD or never."""
+    minutes = draw(st.sampled_from([None, 1, 5, 5]))
+    if minutes is None:
+        return {"set": False}
+    currency = draw(st.sampled_from([None, "EUR", "EUR", "USD"]))
+    above = {"set": False} if currency is None else {"set": True, "currency": currency}
+    if currency is not None:
+        above["amount"] = STEP_UP_AMOUNT
+    return {"set": True, "max_age": minutes * 60, "above": above}
+
+
+@st.composite
+def authentications(draw: Any) -> dict[str, Any]:
+    """How the person last authenticated; its age is a dynamic value (values_for)."""
+    if draw(st.integers(0, 4)) == 0:
+        return {"set": False}
+    methods = draw(st.sampled_from([["pwd"], ["otp", "pwd"], ["otp"], ["pwd", "rec"]]))
+    return {"set": True, "methods": methods, "age": Dynamic("authentication.age")}
+
+
+@st.composite
 def requests(draw: Any) -> dict[str, Any]:
     action = draw(
         st.sampled_from(
@@ -161,6 +185,9 @@ def requests(draw: Any) -> dict[str, Any]:
             "month_total": Dynamic("person.month_total"),
         }
         request["counterparty"] = draw(counterparties(action))
+    if action in (*MONEY_ACTIONS, *PAYMENT_ACTIONS):
+        request["step_up"] = draw(step_ups())
+        actor["authentication"] = draw(authentications())
     if action in PAYMENT_ACTIONS:
         # As core.policy.shaping gives it: the payment, and its amount and currency.
         request["payment"] = draw(payments())
@@ -175,6 +202,9 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {
         "now": draw(st.sampled_from([0, 499, 500, 999, 1000, 1499, 1500, 2499, 2500, 9999]))
     }
+    if (request["actor"].get("authentication") or {}).get("set"):
+        # Ages at, just under and just over the step-up's one and five minutes.
+        values["authentication.age"] = draw(st.sampled_from([0, 59, 60, 61, 299, 300, 301, 9000]))
     if request["action"] in PAYMENT_ACTIONS:
         # Mostly after every `now` drawn above: a payment still waiting.
         values["payment.expires_at"] = draw(st.sampled_from([500, 1000, 2500, 10_000, 10_000]))
@@ -216,6 +246,7 @@ def values_for(draw: Any, request: dict[str, Any]) -> dict[str, Any]:
                 for offset in (-1, 0, 1)
                 if cap["amount"] + offset > 0
             }
+            | {STEP_UP_AMOUNT - 1, STEP_UP_AMOUNT, STEP_UP_AMOUNT + 1}
         )
         near = st.sampled_from(edges) if edges else st.integers(1, 12_000)
         values["amount"] = draw(st.one_of(near, st.integers(1, 12_000)))

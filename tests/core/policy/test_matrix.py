@@ -26,6 +26,7 @@ MONEY = (
     "limit_per_transfer",
     "limit_daily",
     "limit_monthly",
+    "step_up_required",
 )
 
 # What a company may restrict further checks its own rules last (a tenant extension).
@@ -70,6 +71,7 @@ EXPECTED = [
             "approval_limit_exceeded",
             "approval_daily_limit_exceeded",
             *COMPANY,
+            "step_up_required",
         ),
     ),
     (
@@ -87,8 +89,26 @@ EXPECTED = [
     # A holder of payment.cancel meets these; whoever prepared the payment needs no grant.
     ("payment.cancel", ("not_found", "missing_permission", *VALIDITY, "payment_not_pending")),
     ("approval_rule.read", ("not_found", "missing_permission", *VALIDITY)),
+    ("beneficiary.manage", ("not_found", "missing_permission", *VALIDITY, "step_up_required")),
+    ("self.manage", ()),
 ]
-OWN_ACTIONS = {"self.read", "payment.cancel"}
+OWN_ACTIONS = {"self.read", "payment.cancel", "self.manage"}
+
+
+def test_step_up_is_the_last_condition_wherever_it_is_checked():
+    """Whoever a step-up refuses met every other condition (core.policy.service.Verdict.possible
+    offers them the action, and the console asks for the code): it must come last."""
+    matrix = condition_matrix(policy_engine.current())
+    asking = [row for row in matrix.actions if "step_up_required" in row.checks]
+    assert {row.action for row in asking} >= {
+        "payment.approve",
+        "change_request.approve",
+        "beneficiary.manage",
+        "transfer.create",
+        "payment.create",
+    }
+    for row in asking:
+        assert row.checks[-1] == "step_up_required", row.action
 
 
 @pytest.mark.parametrize("action,checks", EXPECTED, ids=[a for a, _ in EXPECTED])
