@@ -25,9 +25,9 @@ from admin.routes import (
     payment_batches,
     payments,
     policy_versions,
+    second_factor,
     statements,
     tenant_policy,
-    second_factor,
     transfers,
 )
 from admin.views import HERE, PREFIX

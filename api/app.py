@@ -29,8 +29,8 @@ from api.routers import (
     payment_batches,
     payments,
     policy_versions,
-    tenant_policy,
     second_factor,
+    tenant_policy,
     transfers,
 )
 from core import migrate
