@@ -100,8 +100,9 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     assert "acme-payer" in second.output
     db = Database(url)
     with db.unit_of_work(write=False) as session:
-        # Two approvers, two bank managers, two Acme admins and two compliance officers too.
-        assert session.scalar(select(func.count(User.id))) == 11
+        # Two approvers, two bank managers, two Acme admins and two compliance officers too,
+        # and Globex's admin and payer.
+        assert session.scalar(select(func.count(User.id))) == 12
         # The bundled files, recorded once as the version in force.
         versions = session.scalars(select(PolicyVersion)).all()
         assert [(v.origin, v.status) for v in versions] == [("deploy", "active")]
