@@ -22,7 +22,7 @@ from core.models.iam import Bank, Grant, Role, Tenant
 from core.models.ledger import Account
 from core.pagination import MAX_PAGE
 from core.payments import service as payments
-from core.policy import engine as policy_engine
+from core.policy import registry
 from core.policy.facts import Resource, custom_permissions, role_facts
 from core.policy.filters import live_grant, readable_accounts
 from core.policy.service import authorize
@@ -105,7 +105,8 @@ def held_permissions(session: Session, ctx: RequestContext) -> frozenset[str]:
         )
     )
     permissions = custom_permissions(session, live_roles)
-    engine = policy_engine.current()
+    # What the person's own tenant's version says their roles carry (staff: the default).
+    engine = registry.for_tenant(actor.tenant_id)
     facts = [role_facts(r, permissions.get(r.id or 0, [])) for r in live_roles]
     return frozenset(
         p.name for p in vocabulary() if any(engine.role_carries(f, p.name) for f in facts)

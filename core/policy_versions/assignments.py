@@ -93,7 +93,10 @@ def apply(
     versions = repo.versions_by_id(
         session, (current.version_id, current.extension_id, version_id, extension_id)
     )
-    before = public_of(tenant, held, default, versions, {})
+    names = repo.usernames(session, [held.changed_by_id if held else None])
+    before = public_of(tenant, held, default, versions, names)
+    if (version_id, extension_id) == (current.version_id, current.extension_id):
+        return before  # nothing changes: nothing to ask, write or tell the processes
     runs = _platform(versions, version_id, current, default)
     extension = _extension(versions, extension_id, current, tenant)
     _four_eyes(session, ctx, current, runs, version_id, extension)

@@ -166,6 +166,12 @@ def test_acmes_extension_refuses_its_payment_with_its_sentence_and_globex_is_una
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["extension_id"] is None
+    again = client.put(
+        f"/v1/tenants/{acme}/policy",
+        json={"version_id": None, "extension_id": None},
+        headers=who["compliance"],
+    )
+    assert again.status_code == 200 and again.json() == moved.json()  # nothing changes
     _sync(app)
     assert _pay(client, who["acme-payer"], acme_account, payees["acme"]).status_code in (201, 202)
     retired = client.get(path, headers=who["compliance"]).json()
