@@ -70,8 +70,8 @@ EXPECTED = [
             "limit_currency_mismatch",
             "approval_limit_exceeded",
             "approval_daily_limit_exceeded",
-            *COMPANY,
             "step_up_required",
+            *COMPANY,
         ),
     ),
     (
@@ -89,7 +89,10 @@ EXPECTED = [
     # A holder of payment.cancel meets these; whoever prepared the payment needs no grant.
     ("payment.cancel", ("not_found", "missing_permission", *VALIDITY, "payment_not_pending")),
     ("approval_rule.read", ("not_found", "missing_permission", *VALIDITY)),
-    ("beneficiary.manage", ("not_found", "missing_permission", *VALIDITY, "step_up_required")),
+    (
+        "beneficiary.manage",
+        ("not_found", "missing_permission", *VALIDITY, "step_up_required", *COMPANY),
+    ),
     ("self.manage", ()),
 ]
 OWN_ACTIONS = {"self.read", "payment.cancel", "self.manage"}
