@@ -563,8 +563,11 @@ def test_the_facts_kept_hold_no_personal_data(client, app, pw, db, clock):
         request, values = recorded.decode(row.facts, row.fact_values)  # type: ignore[arg-type]
         assert not usernames & set(_strings(request)), row.action
         assert all(isinstance(v, int) for v in values.values())
-        # The actor is ids and a kind, nothing more.
-        assert set(request["actor"]) <= {"id", "kind", "bank", "tenant"}
+        # The actor is ids and a kind, nothing more, and for step-up how and how long ago it
+        # signed in (methods such as "otp", an age in seconds).
+        assert set(request["actor"]) <= {"id", "kind", "bank", "tenant", "authentication"}
+        authentication = request["actor"].get("authentication") or {}
+        assert set(authentication) <= {"set", "methods", "age"}, authentication
     sizes = [len(r.facts or "") + len(r.fact_values or "") for r in rows]
     assert max(sizes) < 4_000
 
