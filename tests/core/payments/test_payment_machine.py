@@ -447,6 +447,9 @@ def test_payments_keep_their_invariants_under_random_operations(app, db, world, 
                 expected = "payment_not_pending"
             elif payment.initiated_by_id == users[who].id:
                 expected = "self_approval_forbidden"
+            elif who in ("acme-approver-a", "acme-approver-b") and payment.amount > APPROVAL_LIMIT:
+                # Rejecting is held to the approver's approval limit too (payment.reject).
+                expected = "approval_limit_exceeded"
             body = PaymentEnd(reason="not ours")
             if self.attempt(expected, who, payments.reject_payment, payment.id, body):
                 outcomes["rejected"] += 1
