@@ -9,7 +9,8 @@ buttons a batch's page shows is asked of the policy without recording it
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from admin import forms
+from admin.decision_forms import INCOMPLETE, Ending, Page, approval_form, ending_form
 from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import Entry
 from admin.pages import account_names
@@ -30,8 +32,6 @@ from core.payments import service as payments
 from core.payments.schemas import PaymentEnd
 
 router = APIRouter()
-
-INCOMPLETE = "This form is incomplete; reload the page and fill it in again."
 
 
 def batches_page(
@@ -147,57 +147,27 @@ def batch(request: Request, uow: ConsoleUnit, batch_id: BatchId) -> HTMLResponse
 
 @router.post("/payment-batches/{batch_id}/approve", name="console.approve_payment_batch")
 def approve(request: Request, uow: ConsoleUnit, batch_id: BatchId, form: CheckedForm) -> Response:
-    key = forms.text(form, "idempotency_key", 255)
-
-    def read(session: Session, ctx: RequestContext, entry: Entry) -> str | None:
-        if not key:
-            entry.error("", INCOMPLETE)
-            return None
-        return key
-
     def act(session: Session, ctx: RequestContext, key: str) -> Response:
         result = batches.approve_batch(session, ctx, batch_id, key)
         done = "batch-approval-replayed" if result.replayed else f"batch-{result.batch.status}"
         return redirect(f"/payment-batches/{batch_id}", done=done)
 
-    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
-        problem = entry.errors.get("", "")
-        return batch_page(request, session, ctx, batch_id, status=code, problem=problem)
-
-    return forms.handle_form(uow, read, act, again)
+    return approval_form(uow, form, act, _page(request, batch_id))
 
 
 def _end(
-    request: Request,
-    uow: ConsoleUnit,
-    batch_id: int,
-    form: FormData,
-    kind: Literal["reject", "cancel"],
+    request: Request, uow: ConsoleUnit, batch_id: int, form: FormData, kind: Ending
 ) -> Response:
-    reason = forms.text(form, "reason", 500)
-
-    def read(session: Session, ctx: RequestContext, entry: Entry) -> PaymentEnd | None:
-        entry.values["reason"] = reason
-        return forms.build(entry, PaymentEnd, reason=reason)
-
     def act(session: Session, ctx: RequestContext, body: PaymentEnd) -> Response:
         end = batches.reject_batch if kind == "reject" else batches.cancel_batch
         ended = end(session, ctx, batch_id, body)
         return redirect(f"/payment-batches/{batch_id}", done=f"batch-{ended.status}")
 
-    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
-        return batch_page(
-            request,
-            session,
-            ctx,
-            batch_id,
-            status=code,
-            problem=entry.errors.get("", ""),
-            rejection=entry if kind == "reject" else None,
-            cancellation=entry if kind == "cancel" else None,
-        )
+    return ending_form(uow, form, kind, act, _page(request, batch_id))
 
-    return forms.handle_form(uow, read, act, again, fields=("reason",))
+
+def _page(request: Request, batch_id: int) -> Page:
+    return partial(batch_page, request, batch_id=batch_id)
 
 
 @router.post("/payment-batches/{batch_id}/reject", name="console.reject_payment_batch")

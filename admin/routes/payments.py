@@ -11,6 +11,7 @@ same."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from admin import forms
+from admin.decision_forms import INCOMPLETE, Ending, Page, approval_form, ending_form
 from admin.deps import CheckedForm, ConsoleUnit
 from admin.forms import Entry
 from admin.pages import account_names
@@ -42,7 +44,6 @@ router = APIRouter()
 FIELDS = ("account_id", "beneficiary_id", "amount", "reference", "execution_date")
 # A payment's beneficiary stands where a transfer's receiving account does.
 ALIASES = {"to_account_id": "beneficiary_id", "from_account_id": "account_id"}
-INCOMPLETE = "This form is incomplete; reload the page and fill it in again."
 
 StatusFilter = Annotated[Literal["", PaymentStatus], Query()]
 OptionalId = Annotated[str, Query(max_length=12)]
@@ -284,15 +285,8 @@ def payment(request: Request, uow: ConsoleUnit, payment_id: PaymentId) -> HTMLRe
 def approve(
     request: Request, uow: ConsoleUnit, payment_id: PaymentId, form: CheckedForm
 ) -> Response:
-    key = forms.text(form, "idempotency_key", 255)
     # Approved from the inbox: back to the inbox (one fixed place, never a URL from the form).
     back = "/approvals" if forms.text(form, "back", 10) == "inbox" else f"/payments/{payment_id}"
-
-    def read(session: Session, ctx: RequestContext, entry: Entry) -> str | None:
-        if not key:
-            entry.error("", INCOMPLETE)
-            return None
-        return key
 
     def act(session: Session, ctx: RequestContext, key: str) -> Response:
         result = payments.approve_payment(session, ctx, payment_id, key)
@@ -307,45 +301,23 @@ def approve(
         )
         return redirect(back, done=done)
 
-    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
-        problem = entry.errors.get("", "")
-        return payment_page(request, session, ctx, payment_id, status=code, problem=problem)
-
-    return forms.handle_form(uow, read, act, again)
+    return approval_form(uow, form, act, _page(request, payment_id))
 
 
 def _end(
-    request: Request,
-    uow: ConsoleUnit,
-    payment_id: int,
-    form: FormData,
-    kind: Literal["reject", "cancel"],
+    request: Request, uow: ConsoleUnit, payment_id: int, form: FormData, kind: Ending
 ) -> Response:
-    reason = forms.text(form, "reason", 500)
-
-    def read(session: Session, ctx: RequestContext, entry: Entry) -> PaymentEnd | None:
-        entry.values["reason"] = reason
-        return forms.build(entry, PaymentEnd, reason=reason)
-
     def act(session: Session, ctx: RequestContext, body: PaymentEnd) -> Response:
         end = payments.reject_payment if kind == "reject" else payments.cancel_payment
         end(session, ctx, payment_id, body)
         done = "payment-rejected" if kind == "reject" else "payment-cancelled"
         return redirect(f"/payments/{payment_id}", done=done)
 
-    def again(session: Session, ctx: RequestContext, entry: Entry, code: int) -> Response:
-        return payment_page(
-            request,
-            session,
-            ctx,
-            payment_id,
-            status=code,
-            problem=entry.errors.get("", ""),
-            rejection=entry if kind == "reject" else None,
-            cancellation=entry if kind == "cancel" else None,
-        )
+    return ending_form(uow, form, kind, act, _page(request, payment_id))
 
-    return forms.handle_form(uow, read, act, again, fields=("reason",))
+
+def _page(request: Request, payment_id: int) -> Page:
+    return partial(payment_page, request, payment_id=payment_id)
 
 
 @router.post("/payments/{payment_id}/reject", name="console.reject_payment")

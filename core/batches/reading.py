@@ -21,6 +21,7 @@ from core.models.batches import PaymentBatch, PaymentBatchApproval, PaymentBatch
 from core.models.ledger import Account
 from core.money import format_amount
 from core.pagination import Page, PageRequest, paginate
+from core.payments.reading import status_as_read
 from core.payments.schemas import ApprovalPublic, Requirement
 from core.policy.facts import Approval, Resource
 from core.policy.filters import readable_accounts, within_reach
@@ -98,15 +99,7 @@ def list_batches(
 
 
 def _status_is(status: str, now: dt.datetime) -> ColumnElement[bool]:
-    """As readers see it: a batch still waiting past its expiry is expired."""
-    column = col(PaymentBatch.status)
-    if status == "pending_approval":
-        return (column == status) & (col(PaymentBatch.expires_at) > now)
-    if status == "expired":
-        return (column == status) | (
-            (column == "pending_approval") & (col(PaymentBatch.expires_at) <= now)
-        )
-    return column == status
+    return status_as_read(col(PaymentBatch.status), col(PaymentBatch.expires_at), status, now)
 
 
 def approval_of(batch: PaymentBatch, approvals: Sequence[PaymentBatchApproval]) -> Approval:

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 from sqlmodel import col
 
 from core.context import RequestContext
@@ -92,16 +92,23 @@ def list_payments(
 
 
 def _status_is(status: str, now: dt.datetime) -> ColumnElement[bool]:
-    """Payments in `status` as readers see it: one still waiting past its expiry is expired
-    (its hold is released when it is next written: `mandate payments expire`, or a payment
-    from its account)."""
-    column = col(Payment.status)
+    """Payments in `status` as readers see it (its hold is released when it is next written:
+    `mandate payments expire`, or a payment from its account)."""
+    return status_as_read(col(Payment.status), col(Payment.expires_at), status, now)
+
+
+def status_as_read(
+    column: Mapped[str],
+    expires_at: Mapped[dt.datetime | None],
+    status: str,
+    now: dt.datetime,
+) -> ColumnElement[bool]:
+    """A filter on `status` as readers see it, for whatever waits for approval until it
+    expires (a payment, a payment batch): one still waiting past its expiry is expired."""
     if status == "pending_approval":
-        return (column == status) & (col(Payment.expires_at) > now)
+        return (column == status) & (expires_at > now)
     if status == "expired":
-        return (column == status) | (
-            (column == "pending_approval") & (col(Payment.expires_at) <= now)
-        )
+        return (column == status) | ((column == "pending_approval") & (expires_at <= now))
     return column == status
 
 

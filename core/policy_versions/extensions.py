@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.audit.changes import record_change
 from core.context import RequestContext
-from core.db import unique_or
 from core.errors import Conflict
 from core.models.iam import Tenant
 from core.models.policy_versions import PolicyVersion
@@ -24,9 +22,8 @@ from core.policy.service import authorize
 from core.policy_versions import repository as repo
 from core.policy_versions.assignments import tenant_within_reach
 from core.policy_versions.extension_validation import validate_extension
-from core.policy_versions.public import names_of, public_of, summary_of
 from core.policy_versions.schemas import PolicyProposal, PolicyVersionPublic
-from core.policy_versions.service import ENTITY, version_resource
+from core.policy_versions.service import store_proposal, version_resource
 from core.policy_versions.validation import refusal
 
 
@@ -34,7 +31,6 @@ def propose(session: Session, ctx: RequestContext, proposal: PolicyProposal) -> 
     """Store a company's proposed extension once it is valid (its shape, it loads beside the
     platform version the company runs, its cases pass and cover each of its reasons); refused
     otherwise, 422 policy_invalid, storing nothing. The company must be of the caller's bank."""
-    actor = ctx.require_actor()
     authorize(
         session,
         ctx,
@@ -59,30 +55,7 @@ def propose(session: Session, ctx: RequestContext, proposal: PolicyProposal) -> 
     )
     if not report.ok:
         raise refusal(report, "the extension")
-    row = PolicyVersion(
-        hash=hash_,
-        files=dict(sorted(proposal.files.items())),
-        note=proposal.note,
-        origin="proposal",
-        author_id=actor.user_id,
-        created_at=ctx.now(),
-        status="proposed",
-        validation=report.model_dump(),
-        cases=dict(sorted(proposal.cases.items())),
-        tenant_id=tenant.id,
-    )
-    with unique_or(
-        session,
-        Conflict(
-            "an extension with exactly these files was just stored", code="policy_version_exists"
-        ),
-    ):
-        session.add(row)
-        session.flush()
-    assert row.id is not None
-    names = names_of(session, [row])
-    record_change(ctx, ENTITY, row.id, "proposed", tenant.id, None, summary_of(row, names))
-    return public_of(row, names)
+    return store_proposal(session, ctx, proposal, hash_, report, tenant_id=tenant.id)
 
 
 def extension_hash(tenant_id: int, files: list[PolicyFile]) -> str:

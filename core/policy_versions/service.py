@@ -42,7 +42,7 @@ from core.policy_versions.schemas import (
     PolicyVersionPublic,
     PolicyVersionSummary,
 )
-from core.policy_versions.validation import refusal, validate
+from core.policy_versions.validation import ValidationReport, refusal, validate
 
 ENTITY = "policy_version"
 
@@ -133,7 +133,6 @@ def propose(
     the proposal's own) passes, coverage holds (core.policy_versions.validation). Refused,
     storing nothing: 422 policy_invalid with the failures; 409 policy_version_exists for files
     already stored."""
-    actor = ctx.require_actor()
     authorize(
         session,
         ctx,
@@ -158,16 +157,31 @@ def propose(
     )
     if not report.ok:
         raise refusal(report, "the proposal")
+    return store_proposal(session, ctx, proposal, hash_, report)
+
+
+def store_proposal(
+    session: Session,
+    ctx: RequestContext,
+    proposal: PolicyProposal,
+    hash_: str,
+    report: ValidationReport,
+    *,
+    tenant_id: int | None = None,
+) -> PolicyVersionPublic:
+    """Store a validated proposal (the platform's, or with `tenant_id` a company's extension)
+    as a proposed version by the caller, and log it."""
     row = PolicyVersion(
         hash=hash_,
         files=dict(sorted(proposal.files.items())),
         note=proposal.note,
         origin="proposal",
-        author_id=actor.user_id,
+        author_id=ctx.require_actor().user_id,
         created_at=ctx.now(),
         status="proposed",
         validation=report.model_dump(),
         cases=dict(sorted(proposal.cases.items())),
+        tenant_id=tenant_id,
     )
     # The same files proposed twice at once: the second insert meets the unique hash.
     with unique_or(
@@ -178,8 +192,9 @@ def propose(
     ):
         session.add(row)
         session.flush()
+    assert row.id is not None
     names = names_of(session, [row])
-    _log(ctx, row, "proposed", after=summary_of(row, names))
+    record_change(ctx, ENTITY, row.id, "proposed", tenant_id, None, summary_of(row, names))
     return public_of(row, names)
 
 
