@@ -167,6 +167,19 @@ def test_a_preview_says_what_the_payment_would_do_with_lapsed_holds_around(
     )
 
 
+def _transfer(client, pw, headers, source: str, target: str, amount: int):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": pw.world.account_id(source),
+            "to_account_id": pw.world.account_id(target),
+            "amount": amount,
+            "currency": "EUR",
+        },
+        headers={**headers, "Idempotency-Key": new_key()},
+    )
+
+
 def test_a_debit_of_the_account_releases_its_lapsed_holds_first(client, app, pw, db, clock):
     """Regression: a transfer or a withdrawal from an account with a lapsed payment still
     counted that payment's hold (and its limits) until a new payment from the account or
@@ -187,16 +200,7 @@ def test_a_debit_of_the_account_releases_its_lapsed_holds_first(client, app, pw,
     assert withdrawn.status_code == 201, withdrawn.text
     payment = _lapse(client, app, pw, clock)  # holds 40,000.00 of the 45,000.00
     payer = bearer(app, pw.world.users["acme-payer"], clock)
-    moved = client.post(
-        "/v1/transfers",
-        json={
-            "from_account_id": pw.world.account_id("acme-operating"),
-            "to_account_id": pw.world.account_id("acme-payroll"),
-            "amount": 45_000_00,
-            "currency": "EUR",
-        },
-        headers={**payer, "Idempotency-Key": new_key()},
-    )
+    moved = _transfer(client, pw, payer, "acme-operating", "acme-payroll", 45_000_00)
     assert moved.status_code == 201, moved.text
     ended = client.get(f"/v1/payments/{payment['id']}", headers=payer).json()
     assert ended["status"] == "expired" and ended["ended_at"] is not None
@@ -239,27 +243,18 @@ def test_a_debit_of_an_account_the_caller_cannot_see_settles_nothing(
     end, until the 404 rolled it back), an answer slower for an account that exists. Now the
     404 comes first: no settler runs, nothing of Acme's is touched."""
     payment = _lapse(client, app, pw, clock)
-    settled_for: list[int] = []
+    settled_for: list[tuple[str, int]] = []
     original = dict(debits._SETTLERS)
     for name, settler in original.items():
 
-        def spy(session, ctx, account_id, account_ids, settler=settler):  # type: ignore[no-untyped-def]
-            settled_for.append(account_id)
+        def spy(session, ctx, account_id, account_ids, settler=settler, name=name):  # type: ignore[no-untyped-def]
+            settled_for.append((name, account_id))
             settler(session, ctx, account_id, account_ids)
 
         monkeypatch.setitem(debits._SETTLERS, name, spy)
     assert original, "core.runtime.compose registered no settler"
     stranger = bearer(app, pw.world.users["globex-payer"], clock)
-    refused = client.post(
-        "/v1/transfers",
-        json={
-            "from_account_id": pw.world.account_id("acme-operating"),
-            "to_account_id": pw.world.account_id("globex-main"),
-            "amount": 1_00,
-            "currency": "EUR",
-        },
-        headers={**stranger, "Idempotency-Key": new_key()},
-    )
+    refused = _transfer(client, pw, stranger, "acme-operating", "globex-main", 1_00)
     assert refused.status_code == 404, refused.text
     assert settled_for == []
     with db.unit_of_work(write=False) as session:
@@ -267,16 +262,9 @@ def test_a_debit_of_an_account_the_caller_cannot_see_settles_nothing(
         assert row is not None and row.status == "pending_approval" and row.ended_at is None
     # The account's own payer still settles it on the way.
     payer = bearer(app, pw.world.users["acme-payer"], clock)
-    moved = client.post(
-        "/v1/transfers",
-        json={
-            "from_account_id": pw.world.account_id("acme-operating"),
-            "to_account_id": pw.world.account_id("acme-payroll"),
-            "amount": 1_00,
-            "currency": "EUR",
-        },
-        headers={**payer, "Idempotency-Key": new_key()},
-    )
+    moved = _transfer(client, pw, payer, "acme-operating", "acme-payroll", 1_00)
     assert moved.status_code == 201, moved.text
-    assert settled_for == [pw.world.account_id("acme-operating")]
+    # Every settler registered (payments', payment batches') once, for the account debited.
+    operating = pw.world.account_id("acme-operating")
+    assert sorted(settled_for) == sorted((name, operating) for name in original)
     assert _held(client, app, pw, clock) == 0
