@@ -153,8 +153,12 @@ def get_tenant(uow: ApiUnit, tenant_id: TenantId) -> TenantPublic:
     "/tenants/{tenant_id}",
     response_model=TenantPublic,
     summary="Bank staff: set a customer's rules for payments (beneficiary approval, new "
-    "beneficiaries' hours, payment expiry) and for change (dual administration)",
-    responses={**REQUESTED, **error_responses(*POLICY_REFUSALS, "dual_admin_mandatory")},
+    "beneficiaries' hours, payment expiry), for change (dual administration) and for "
+    "strong authentication (step-up)",
+    responses={
+        **REQUESTED,
+        **error_responses(*POLICY_REFUSALS, "dual_admin_mandatory", "unknown_currency"),
+    },
 )
 def update_tenant(uow: ApiUnit, tenant_id: TenantId, body: TenantSettings) -> Any:
     return governed(uow, None, operations.update_tenant_settings, tenant_id, body)

@@ -141,8 +141,10 @@ def test_explain_gives_each_condition_of_an_approval_in_words(client, app, pw, c
         "limit_currency_mismatch",
         "approval_limit_exceeded",
         "approval_daily_limit_exceeded",
+        "step_up_required",
     ]
     assert words["approval_daily_limit_exceeded"] == (True, "No daily approval limit.")
+    assert words["step_up_required"] == (True, "The company asks no step-up.")
     assert words["payment_not_pending"] == (
         True,
         "The payment awaits approval until 2026-12-02 09:00 UTC.",
