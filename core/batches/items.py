@@ -28,11 +28,11 @@ from core.models.ledger import Account
 from core.models.payments import Beneficiary
 from core.money import parse_amount
 from core.payments import lifecycle
-from core.payments.beneficiaries import create_beneficiary, is_new
+from core.payments.beneficiaries import create_beneficiary, is_new, payment_money
 from core.payments.beneficiary_schemas import BeneficiaryCreate
 from core.payments.terms import check_two_accounts, credit_account_id, kind_of
 from core.policy import spend
-from core.policy.facts import Money, Resource
+from core.policy.facts import Resource
 from core.policy.service import permit
 
 
@@ -97,7 +97,7 @@ def _accept(
         ctx,
         "payment.create",
         Resource.of_account(subject),
-        money=Money(amount=item.amount, currency=subject.currency, counterparty=credit),
+        money=payment_money(beneficiary, credit, item.amount, subject.currency),
         lock=True,
     )
     lifecycle.require_receiving(credit, subject, subject.currency)

@@ -32,7 +32,7 @@ from core.payments.beneficiary_schemas import (
     BeneficiaryUpdate,
 )
 from core.payments.steps import tell_became
-from core.policy.facts import Resource
+from core.policy.facts import Money, Resource
 from core.policy.filters import readable_in_tenant, within_reach
 from core.policy.service import authorize, require_readable
 
@@ -51,6 +51,18 @@ def is_new(beneficiary: Beneficiary, tenant: Tenant, now: dt.datetime) -> bool:
     by a fraudster is paid only after a second person has looked). At exactly that many hours
     it is no longer new; with 0 hours none ever is."""
     return now < new_until(beneficiary, tenant)
+
+
+def payment_money(beneficiary: Beneficiary, credit: Account, amount: int, currency: str) -> Money:
+    """The money side of a payment to `beneficiary` (credited to `credit`), as every way of
+    paying one asks the policy: a payment, its preview and each payment of a file. The
+    beneficiary's age goes with it, so that a company's rule on it holds for all three."""
+    return Money(
+        amount=amount,
+        currency=currency,
+        counterparty=credit,
+        beneficiary_added_at=beneficiary.created_at,
+    )
 
 
 def beneficiary_public(session: Session, beneficiary: Beneficiary) -> BeneficiaryPublic:

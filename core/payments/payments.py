@@ -35,7 +35,7 @@ from core.models.ledger import Account
 from core.models.payments import Payment, PaymentApproval
 from core.money import format_amount
 from core.payments import lifecycle, repository
-from core.payments.beneficiaries import is_new, usable_beneficiary
+from core.payments.beneficiaries import is_new, payment_money, usable_beneficiary
 from core.payments.reading import beneficiary_name, payment_public
 from core.payments.schemas import (
     PaymentCreate,
@@ -54,7 +54,7 @@ from core.payments.terms import (
     require_subject_currency,
 )
 from core.policy import registry, spend
-from core.policy.facts import Money, Resource
+from core.policy.facts import Resource
 from core.policy.filters import payments_within_reach
 from core.policy.panels import (
     Panel,
@@ -115,12 +115,7 @@ def create_payment(
         "payment.create",
         Resource.of_account(subject),
         not_found=f"beneficiary {beneficiary.id} not found",
-        money=Money(
-            amount=body.amount,
-            currency=body.currency,
-            counterparty=credit,
-            beneficiary_added_at=beneficiary.created_at,
-        ),
+        money=payment_money(beneficiary, credit, body.amount, body.currency),
         lock=True,
     )
     lifecycle.require_receiving(credit, subject, body.currency)

@@ -14,7 +14,7 @@ from core.ledger import repository as ledger
 from core.models.iam import Tenant, actor_of
 from core.models.ledger import Account
 from core.payments import lifecycle, repository
-from core.payments.beneficiaries import is_new, usable_beneficiary
+from core.payments.beneficiaries import is_new, payment_money, usable_beneficiary
 from core.payments.schemas import (
     PaymentCreate,
     PaymentPreview,
@@ -30,7 +30,7 @@ from core.payments.terms import (
     require_subject_currency,
 )
 from core.policy import registry
-from core.policy.facts import Approval, Money, Resource
+from core.policy.facts import Approval, Resource
 from core.policy.panels import (
     describe_needed,
     panel_for,
@@ -74,12 +74,7 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
         ctx,
         "payment.create",
         Resource.of_account(subject),
-        money=Money(
-            amount=body.amount,
-            currency=body.currency,
-            counterparty=credit,
-            beneficiary_added_at=beneficiary.created_at,
-        ),
+        money=payment_money(beneficiary, credit, body.amount, body.currency),
         record=False,
     )
     kind = kind_of(beneficiary, subject, credit)

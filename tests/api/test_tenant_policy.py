@@ -17,6 +17,7 @@ from core.models.policy_versions import PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy import registry
 from core.settings import REPO_ROOT
+from tests.batches_world import Credit, pain001, upload
 from tests.factories import World, bearer, new_key, unit_of_work
 from tests.policy_versions_world import second_officer, tighter_bookkeeper, with_policy_in_force
 from tests.tenant_policy_world import (
@@ -299,3 +300,29 @@ def test_a_version_goes_to_globex_first_then_to_all_and_acme_moves_back(client, 
     # A version some tenant runs is not rejected under it.
     refused = client.post(f"{old}/reject", json={"reason": "no"}, headers=who["compliance-b"])
     assert refused.status_code == 409 and refused.json()["error"] == "policy_version_in_use"
+
+
+def test_a_payment_file_to_a_new_payee_is_refused_by_the_company_rule_as_one_payment_is(
+    client, app, world, scene
+):
+    """A regression: a file's payments were decided without their beneficiary's age, so a rule
+    on it (Acme's: no new payees on a Friday) was bypassed by uploading a pain.001."""
+    who, acme = scene["who"], world.tenants["acme"].id
+    _put_in_force(client, scene, friday_extension(acme))
+    _sync(app)
+    debtor = world.accounts["acme-operating"].iban or ""
+    young = world.accounts["globex-main"].iban or ""
+    old = world.beneficiaries["acme-supplier"].iban
+    made = upload(
+        client,
+        who["acme-payer"],
+        pain001(debtor, [Credit("New payee of acme", young, 100_00), Credit("Old", old, 100_00)]),
+    )
+    assert made.status_code in (201, 202), made.text
+    items = made.json()["items"]
+    assert (items[0]["status"], items[0]["error"], items[0]["detail"]) == (
+        "refused",
+        REASON,
+        SENTENCE,
+    )
+    assert items[1]["status"] != "refused", items[1]
