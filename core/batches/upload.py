@@ -45,6 +45,7 @@ from core.payments import lifecycle as payments
 from core.payments import repository as payment_rows
 from core.payments.steps import tell_settled
 from core.payments.terms import expiry_of
+from core.policy import registry
 from core.policy.facts import Resource
 from core.policy.filters import accounts_within_reach
 from core.policy.panels import Panel, batch_panel_for, describe_needed, progress
@@ -176,6 +177,8 @@ def _batch(
         kinds=[item.kind or "external" for item in accepted],
         account_id=subject.id,
         new_beneficiary=any(item.new_beneficiary for item in accepted),
+        # The company's panel, as its own policy version says (as a payment's).
+        engine=registry.for_tenant(tenant.id),
     )
     return PaymentBatch(
         bank_id=subject.bank_id,

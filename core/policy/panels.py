@@ -61,7 +61,8 @@ def panel_for(
     engine: policy_engine.PolicyEngine | None = None,
 ) -> Panel:
     """The panel a new payment gets (approvals.polar: panel/4), asked of `engine` (the
-    process's current one unless given: policy cases ask the one they test)."""
+    process's current one unless given: a company's payment asks its company's, policy
+    cases the one they test)."""
     payment = {
         "currency": currency,
         "amount": amount,
@@ -69,13 +70,7 @@ def panel_for(
         "account": account_id,
         "new_beneficiary": new_beneficiary,
     }
-    tiers = [tier_facts(rule) for rule in rules]
-    answers = (engine or policy_engine.current()).query(
-        "panel", payment, tiers, Variable("approvals"), Variable("group_a")
-    )
-    if not answers:
-        raise policy_engine.PolicyError("panel/4 gave no answer")
-    return Panel(int(answers[0]["approvals"]), int(answers[0]["group_a"]))
+    return _ask("panel", payment, rules, engine)
 
 
 def batch_panel_for(
@@ -89,7 +84,7 @@ def batch_panel_for(
     engine: policy_engine.PolicyEngine | None = None,
 ) -> Panel:
     """The panel a payment batch gets (approvals.polar: batch_panel/4): the most the tiers
-    ask of its total for each kind of payment it holds."""
+    ask of its total for each kind of payment it holds. `engine` as for panel_for."""
     batch = {
         "currency": currency,
         "amount": total,
@@ -97,12 +92,22 @@ def batch_panel_for(
         "account": account_id,
         "new_beneficiary": new_beneficiary,
     }
-    tiers = [tier_facts(rule) for rule in rules]
+    return _ask("batch_panel", batch, rules, engine)
+
+
+def _ask(
+    rule: str,
+    facts: dict[str, Any],
+    rules: Iterable[ApprovalRule],
+    engine: policy_engine.PolicyEngine | None,
+) -> Panel:
+    """The first answer of `rule`(facts, tiers, approvals, group_a)."""
+    tiers = [tier_facts(tier) for tier in rules]
     answers = (engine or policy_engine.current()).query(
-        "batch_panel", batch, tiers, Variable("approvals"), Variable("group_a")
+        rule, facts, tiers, Variable("approvals"), Variable("group_a")
     )
     if not answers:
-        raise policy_engine.PolicyError("batch_panel/4 gave no answer")
+        raise policy_engine.PolicyError(f"{rule}/4 gave no answer")
     return Panel(int(answers[0]["approvals"]), int(answers[0]["group_a"]))
 
 

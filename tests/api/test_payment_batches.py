@@ -11,6 +11,9 @@ from core.context import RequestContext
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
 from core.models.iam import Grant
 from core.models.payments import Payment
+from core.policy import engine as policy_engine
+from core.policy import registry
+from core.policy.engine import PolicyEngine, PolicyFile
 from core.uow import UnitOfWork
 from tests.batches_world import Credit, add_payees, employees, pain001, upload
 from tests.factories import bearer, new_key
@@ -319,3 +322,37 @@ def test_an_approved_batchs_payments_name_it(client, app, db, pw, clock):
     listed = client.get("/v1/payment-batches", headers=payer, params={"status": "approved"})
     assert [b["id"] for b in listed.json()["items"]] == [batch["id"]]
     assert listed.json()["items"][0]["items"] is None
+
+
+def test_a_batchs_panel_is_asked_of_its_companys_policy(client, app, db, pw, clock, monkeypatch):
+    """A regression: a batch's panel was asked of the process's default policy, not of the
+    one its company runs (a pinned version, an extension), as a payment's is."""
+    payer, _a, _b = _people(app, pw, clock)
+    staff = employees(2, amount=100_00)
+    add_payees(db, pw.world, clock, staff)
+    default = policy_engine.current()
+    # Acme's policy asks three approvals of any batch (one with more approvals than Acme's
+    # tiers, to tell the two apart).
+    stricter = PolicyEngine(
+        [
+            PolicyFile(
+                f.name,
+                f.text.replace(
+                    "batch_panel(batch, tiers, approvals, group_a) if\n",
+                    "batch_panel(_batch, _tiers, 3, 0) if cut;\n"
+                    "batch_panel(batch, tiers, approvals, group_a) if\n",
+                ),
+            )
+            for f in default.files
+        ],
+        compile=default.compile_enabled,
+    )
+    acme = pw.world.tenants["acme"].id
+
+    def for_tenant(tenant_id):  # type: ignore[no-untyped-def]
+        return stricter if tenant_id == acme else default
+
+    monkeypatch.setattr(registry, "for_tenant", for_tenant)
+    made = upload(client, payer, pain001(_iban(pw), staff))
+    assert made.status_code == 202, made.text
+    assert made.json()["required"]["approvals"] == 3
