@@ -21,12 +21,13 @@ from core.models.batches import PaymentBatch, PaymentBatchApproval, PaymentBatch
 from core.models.ledger import Account
 from core.money import format_amount
 from core.pagination import Page, PageRequest, paginate
+from core.payments.offers import choices_of
 from core.payments.reading import status_as_read
 from core.payments.schemas import ApprovalPublic, Requirement
 from core.policy.facts import Approval, Resource
 from core.policy.filters import readable_accounts, within_reach
 from core.policy.panels import Panel, Progress, describe_needed, progress
-from core.policy.service import check, require_readable
+from core.policy.service import require_readable
 
 
 def batches_within_reach(ctx: RequestContext) -> ColumnElement[bool]:
@@ -141,23 +142,14 @@ def batch_choices(session: Session, ctx: RequestContext, batch_id: int) -> Batch
     batch now, and what approving it would do (asked without recording, for a face)."""
     batch, account = readable_batch(session, ctx, batch_id)
     approvals = repository.approvals_of(session, [batch_id])[batch_id]
-    facts = approval_of(batch, approvals)
-    resource = Resource.of_account(account)
-    verdicts = {
-        action: check(session, ctx, action, resource, approval=facts, record=False)
-        for action in ("payment.approve", "payment.reject", "payment.cancel")
-    }
-    approve = verdicts["payment.approve"]
-    would = None
-    if approve.allowed:
-        grant = next(g for g in approve.facts.grants if g.id == approve.decision.grant_id)
-        would = approving_would(batch, approvals, grant.approval_group)
-    return BatchChoices(
-        approve=approve.allowed,
-        reject=verdicts["payment.reject"].allowed,
-        cancel=verdicts["payment.cancel"].allowed,
-        approving_would=would,
+    choices = choices_of(
+        session,
+        ctx,
+        Resource.of_account(account),
+        approval_of(batch, approvals),
+        lambda group: approving_would(batch, approvals, group),
     )
+    return BatchChoices(**choices.model_dump())
 
 
 def batch_public(

@@ -8,7 +8,7 @@ that needs a step-up is shown: pressing it asks for the code (Verdict.possible).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from core.ledger import repository as ledger
 from core.payments import repository
 from core.payments.reading import approving_would
 from core.payments.schemas import PaymentChoices
-from core.policy.facts import Resource
+from core.policy.facts import Approval, Resource
 from core.policy.filters import payments_within_reach, readable_accounts
 from core.policy.panels import approval_of
 from core.policy.service import check, require_readable
@@ -37,21 +37,39 @@ def payment_choices(session: Session, ctx: RequestContext, payment_id: int) -> P
     resource = Resource.of_account(account)
     require_readable(session, ctx, "account.read", resource, not_found=missing)
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
-    facts = approval_of(payment, approvals)
+    return choices_of(
+        session,
+        ctx,
+        resource,
+        approval_of(payment, approvals),
+        lambda group: approving_would(payment, approvals, group),
+    )
+
+
+def choices_of(
+    session: Session,
+    ctx: RequestContext,
+    resource: Resource,
+    approval: Approval,
+    would: Callable[[str | None], str],
+) -> PaymentChoices:
+    """Which of approve, reject and cancel the policy would let the caller do with what waits
+    (a payment, or a batch approved as one), and what their approval would do (`would` of
+    their signature group); one that needs a step-up is offered."""
     verdicts = {
-        action: check(session, ctx, action, resource, approval=facts, record=False)
+        action: check(session, ctx, action, resource, approval=approval, record=False)
         for action in ("payment.approve", "payment.reject", "payment.cancel")
     }
     approve = verdicts["payment.approve"]
-    would = None
+    said = None
     if approve.possible:
         grant = next(g for g in approve.facts.grants if g.id == approve.decision.grant_id)
-        would = approving_would(payment, approvals, grant.approval_group)
+        said = would(grant.approval_group)
     return PaymentChoices(
         approve=approve.possible,
         reject=verdicts["payment.reject"].possible,
         cancel=verdicts["payment.cancel"].possible,
-        approving_would=would,
+        approving_would=said,
     )
 
 

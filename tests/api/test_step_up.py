@@ -8,8 +8,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.batches import service as batches
+from core.context import RequestContext
 from core.models.audit import DecisionRecord
+from core.models.iam import actor_of
 from core.models.payments import Payment
+from core.payments.offers import payment_choices
+from core.uow import UnitOfWork
+from tests.batches_world import with_pending_batch
 from tests.factories import PASSWORD, bearer, new_key
 from tests.governance_world import with_change_request
 from tests.payments_world import PaymentsWorld, with_pending_payment
@@ -187,3 +193,17 @@ def test_the_bank_sets_a_company_step_up_and_its_own(client, app, world, clock):
         headers=manager,
     ).json()
     assert bank["mfa_required_for_staff_and_admins"] is True and bank["step_up_minutes"] == 10
+
+
+def test_a_batch_waiting_for_a_step_up_approver_offers_approve_as_a_payment_does(
+    app, db, pw, world, clock
+):
+    """A regression: a batch's buttons asked `allowed`, so under step-up its Approve button
+    was hidden (a payment's asks `possible`: pressing it asks for the code)."""
+    with_pending_batch(db, app.state.services.passwords, world, clock, pw)
+    with_step_up(db, world, minutes=5)
+    ctx = RequestContext(actor=actor_of(world.users["acme-approver-a"]), clock=clock)
+    batch = UnitOfWork(db, ctx, write=False).run(batches.batch_choices, world.batch_ids["acme"])
+    payment = UnitOfWork(db, ctx, write=False).run(payment_choices, world.payment_ids["acme"])
+    assert batch.approve and payment.approve
+    assert batch.approving_would == "post 2 payments of 20,000.00 EUR in all"
