@@ -2,17 +2,17 @@
 assignments|pin`: the governed policy from a terminal on a host that reaches the database
 (per tenant too: a company's extension, a version rolled out to chosen tenants first).
 
-Each command that changes something acts as a person, signed in with their password
-(`--user`, and MANDATE_PASSWORD or a prompt): the same services, policy and four eyes as the
-API, and the same change log."""
+Each command acts as a person, signed in once for the whole command with their password
+(`--user`, and MANDATE_PASSWORD or a prompt; with an authenticator, its code from MANDATE_OTP):
+the same services, policy and four eyes as the API, and the same change log."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
@@ -25,10 +25,13 @@ from core.policy_versions import assignments, bootstrap, rollout, service
 from core.policy_versions.bootstrap import Bootstrapped
 from core.policy_versions.diff import FileDiff
 from core.policy_versions.schemas import ImpactRequest, PolicyProposal
-from core.policy_versions.tenant_schemas import ActivationTarget, TenantPolicyPut
+from core.policy_versions.tenant_schemas import (
+    ActivationTarget,
+    TenantPolicyPublic,
+    TenantPolicyPut,
+)
 from core.signed_in import UserOption, fail, signed_in
-
-T = TypeVar("T")
+from core.uow import UnitOfWork
 
 
 def record_bundled(session: Session, policy_dir: Path) -> Bootstrapped:
@@ -55,7 +58,9 @@ def add_commands(policy_app: typer.Typer) -> None:
 
 def versions(user: str = UserOption) -> None:
     """List every version of the policy, newest first."""
-    for row in _as(user, service.list_versions):
+    with _signed_in(user) as uow:
+        rows = uow.run(service.list_versions)
+    for row in rows:
         who = row.author or "deploy"
         scope = f"  (tenant {row.tenant_id}'s extension)" if row.tenant_id else ""
         typer.echo(
@@ -83,12 +88,13 @@ def propose(
         original = bundled_cases / path.name
         if tenant or not original.is_file() or original.read_text(encoding="utf-8") != text:
             cases[path.name] = text
-    tenant_id = _tenant_ids(user, [tenant])[0] if tenant else None
-    try:
-        proposal = PolicyProposal(files=files, cases=cases, note=note, tenant_id=tenant_id)
-    except ValueError as exc:
-        fail(str(exc))
-    version = _as(user, rollout.propose, proposal)
+    with _signed_in(user) as uow:
+        tenant_id = _tenant_ids(uow, [tenant])[0] if tenant else None
+        try:
+            proposal = PolicyProposal(files=files, cases=cases, note=note, tenant_id=tenant_id)
+        except ValueError as exc:
+            fail(str(exc))
+        version = uow.run(rollout.propose, proposal)
     report = version.validation
     typer.echo(
         f"proposed version {version.id} ({version.hash}): {report.get('cases_passed')}/"
@@ -103,9 +109,9 @@ def propose(
 
 def show(version_id: int, user: str = UserOption) -> None:
     """A version as JSON (files, cases, validation)."""
-    typer.echo(
-        json.dumps(_as(user, service.get_version, version_id).model_dump(mode="json"), indent=2)
-    )
+    with _signed_in(user) as uow:
+        version = uow.run(service.get_version, version_id)
+    typer.echo(json.dumps(version.model_dump(mode="json"), indent=2))
 
 
 def diff(
@@ -114,12 +120,13 @@ def diff(
     user: str = UserOption,
 ) -> None:
     """What VERSION_ID changes against another version (the one in force by default)."""
-    if against is None:
-        active = [v for v in _as(user, service.list_versions) if v.status == "active"]
-        if not active:
-            fail("no version is in force: give --against")
-        against = active[0].id
-    result = _as(user, service.diff_versions, version_id, against)
+    with _signed_in(user) as uow:
+        if against is None:
+            active = [v for v in uow.run(service.list_versions) if v.status == "active"]
+            if not active:
+                fail("no version is in force: give --against")
+            against = active[0].id
+        result = uow.run(service.diff_versions, version_id, against)
     typer.echo(
         f"version {result.id} ({result.hash}) against {result.against} ({result.against_hash})"
     )
@@ -138,11 +145,13 @@ def impact(
     """Replay the last DAYS of logged decisions under VERSION_ID: what would flip (with
     --tenants, only theirs, each under the version with its own extension)."""
     until = utcnow()
-    chosen = _tenant_ids(user, tenants.split(",")) if tenants else None
-    request = ImpactRequest(
-        since=until - dt.timedelta(days=days), until=until, limit=limit, tenants=chosen
-    )
-    _echo_impact(_as(user, rollout.impact, version_id, request))
+    with _signed_in(user) as uow:
+        chosen = _tenant_ids(uow, tenants.split(",")) if tenants else None
+        request = ImpactRequest(
+            since=until - dt.timedelta(days=days), until=until, limit=limit, tenants=chosen
+        )
+        result = uow.run(rollout.impact, version_id, request)
+    _echo_impact(result)
 
 
 def _echo_impact(result: Impact) -> None:
@@ -167,7 +176,8 @@ def _echo_impact(result: Impact) -> None:
 
 def approve(version_id: int, user: str = UserOption) -> None:
     """Approve VERSION_ID (someone other than who proposed it)."""
-    version = _as(user, service.approve, version_id)
+    with _signed_in(user) as uow:
+        version = uow.run(service.approve, version_id)
     typer.echo(f"version {version.id} approved by {version.approved_by}")
 
 
@@ -177,14 +187,16 @@ def reject(
     user: str = UserOption,
 ) -> None:
     """Reject VERSION_ID, with a reason."""
-    version = _as(user, service.reject, version_id, reason)
+    with _signed_in(user) as uow:
+        version = uow.run(service.reject, version_id, reason)
     typer.echo(f"version {version.id} rejected by {user}")
 
 
 def activate(version_id: int, user: str = UserOption) -> None:
     """Put the approved VERSION_ID in force (a company's extension: for its company): every
     API process switches within seconds."""
-    version = _as(user, rollout.activate, version_id, None)
+    with _signed_in(user) as uow:
+        version = uow.run(rollout.activate, version_id, None)
     typer.echo(f"version {version.id} ({version.hash}) is in force, activated by {user}")
 
 
@@ -199,19 +211,21 @@ def rollout_step(
     step (--tenants: they are pinned to it; --all: it becomes the bank's default)."""
     if bool(tenants) == every:
         fail("give --tenants or --all")
-    chosen = _tenant_ids(user, tenants.split(",")) if tenants else None
     until = utcnow()
-    request = ImpactRequest(since=until - dt.timedelta(days=days), until=until, tenants=chosen)
-    _echo_impact(_as(user, rollout.impact, version_id, request))
-    target = ActivationTarget(tenants=chosen) if chosen else None
-    version = _as(user, rollout.activate, version_id, target)
+    with _signed_in(user) as uow:
+        chosen = _tenant_ids(uow, tenants.split(",")) if tenants else None
+        request = ImpactRequest(since=until - dt.timedelta(days=days), until=until, tenants=chosen)
+        _echo_impact(uow.run(rollout.impact, version_id, request))
+        target = ActivationTarget(tenants=chosen) if chosen else None
+        version = uow.run(rollout.activate, version_id, target)
     reach = f"for tenants {', '.join(map(str, chosen))}" if chosen else "for every tenant"
     typer.echo(f"version {version.id} ({version.hash}) is in force {reach}, by {user}")
 
 
 def list_assignments(user: str = UserOption) -> None:
     """Which company runs which version and which extension."""
-    result = _as(user, assignments.list_assignments)
+    with _signed_in(user) as uow:
+        result = uow.run(assignments.list_assignments)
     typer.echo(f"default: version {result.default_version_id} ({result.default_hash})")
     for row in result.tenants:
         pinned = "pinned to" if row.pinned else "follows  "
@@ -228,28 +242,32 @@ def pin(
     user: str = UserOption,
 ) -> None:
     """Pin TENANT to VERSION or move it back to the default, and set its extension."""
-    tenant_id = _tenant_ids(user, [tenant])[0]
-    current = next(
-        t for t in _as(user, assignments.list_assignments).tenants if t.tenant_id == tenant_id
-    )
-    body = TenantPolicyPut(
-        version_id=None if version == "default" else int(version),
-        extension_id=(
-            current.extension_id
-            if extension == "keep"
-            else None
-            if extension == "none"
-            else int(extension)
-        ),
-    )
-    row = _as(user, assignments.set_tenant_policy, tenant_id, body)
+    with _signed_in(user) as uow:
+        known = uow.run(assignments.list_assignments).tenants
+        tenant_id = _tenant_ids_in(known, [tenant])[0]
+        current = next(t for t in known if t.tenant_id == tenant_id)
+        body = TenantPolicyPut(
+            version_id=None if version == "default" else int(version),
+            extension_id=(
+                current.extension_id
+                if extension == "keep"
+                else None
+                if extension == "none"
+                else int(extension)
+            ),
+        )
+        row = uow.run(assignments.set_tenant_policy, tenant_id, body)
     extra = f", extension {row.extension_id}" if row.extension_id else ", no extension"
     typer.echo(f"{row.tenant} runs version {row.version_id}{extra}")
 
 
-def _tenant_ids(user: str, names: list[str]) -> list[int]:
+def _tenant_ids(uow: UnitOfWork, names: list[str]) -> list[int]:
     """Companies by id, or by name (whole, or its first word), any case."""
-    known = _as(user, assignments.list_assignments).tenants
+    return _tenant_ids_in(uow.run(assignments.list_assignments).tenants, names)
+
+
+def _tenant_ids_in(known: Sequence[TenantPolicyPublic], names: list[str]) -> list[int]:
+    """`names` as ids of the companies `known`."""
     found = []
     for name in (n.strip() for n in names):
         if name.isdigit():
@@ -282,8 +300,8 @@ def _render(file: FileDiff) -> str:
     return "\n".join(lines)
 
 
-def _as(username: str, work: Callable[..., T], *args: Any) -> T:
-    """Sign `username` in (password from MANDATE_PASSWORD, or asked) and run `work` as them
-    in a unit of work of its own."""
-    with signed_in(username, action="policy_version") as uow:
-        return uow.run(work, *args)
+def _signed_in(username: str) -> AbstractContextManager[UnitOfWork]:
+    """`username` signed in once for the whole command (password from MANDATE_PASSWORD, or
+    asked; an authenticator's code, which serves one sign-in, from MANDATE_OTP): each step
+    of it runs in a transaction of its own."""
+    return signed_in(username, action="policy_version")

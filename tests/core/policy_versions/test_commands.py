@@ -3,12 +3,14 @@ them: a broken proposal is refused with its failing case; a valid one goes throu
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
 from typer.testing import CliRunner
 
 from core.cli import app as cli
+from core.iam import totp
 from core.policy import engine as policy_engine
 from core.settings import REPO_ROOT, get_settings
 from tests.factories import PASSWORD
@@ -20,6 +22,7 @@ from tests.policy_versions_world import (
     second_officer,
     with_policy_in_force,
 )
+from tests.second_factor_world import SECRET, with_authenticator
 from tests.tenant_policy_world import FRIDAY_CASES, FRIDAY_RULE
 
 
@@ -117,3 +120,19 @@ def test_an_extension_and_a_rollout_from_a_terminal(mandate, tmp_path, world, db
     dropped = mandate("pin", "acme", "default", "--extension", "none", "-u", "manager")
     assert dropped.exit_code == 0, dropped.output
     assert "Acme Ltd runs version 3, no extension" in dropped.output
+
+
+def test_a_command_signs_in_once_so_an_authenticators_code_serves_it_whole(
+    mandate, app, db, world, clock, settings, monkeypatch
+):
+    """A regression: `impact --tenants`, `pin` and others signed in once per step, and the
+    second sign-in reused the authenticator's code (refused: a code serves once)."""
+    version_id = with_policy_in_force(db, clock)
+    with_authenticator(db, app.state.services.box, world, "compliance", clock)
+    monkeypatch.setenv("MANDATE_OTP", totp.code_at(SECRET, dt.datetime.now(dt.UTC)))
+    impact = mandate("impact", str(version_id), "--tenants", "acme", "-u", "compliance")
+    assert impact.exit_code == 0, impact.output
+    assert f"tenant {world.tenants['acme'].id}: " in impact.output
+    # The code served that command; the next one needs the next code.
+    again = mandate("assignments", "-u", "compliance")
+    assert again.exit_code == 1 and "invalid_credentials" in again.output, again.output
