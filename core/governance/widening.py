@@ -14,7 +14,7 @@ and so does whatever cannot be read as a grant or a role (fails closed)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -22,6 +22,8 @@ from core.clock import DAY_NAMES
 from core.iam.schemas import GrantPublic, LimitSet, RolePublic, TimeWindow
 
 MINUTES_A_DAY = 24 * 60
+# A limit (minor units) or an end (a time): higher is wider.
+Bound = TypeVar("Bound", int, dt.datetime)
 # With an approval group, group A fills any place of a panel, anyone else only places that
 # need not be group A's (approvals.polar: fills_a_place): so no group ranks as group B.
 GROUP_RANK = {"A": 2, "B": 1, None: 1}
@@ -39,7 +41,7 @@ def grant_widens(before: Any, after: Any) -> bool:
         or limits_widen(old.limits, new.limits)
         or _window_widens(old.window, new.window)
         or _starts_earlier(old.valid_from, new.valid_from)
-        or _ends_later(old.valid_until, new.valid_until)
+        or _higher(old.valid_until, new.valid_until)
         or GROUP_RANK[new.approval_group] > GROUP_RANK[old.approval_group]
         or _higher(old.approval_limit, new.approval_limit)
         or _higher(old.approval_daily_limit, new.approval_daily_limit)
@@ -70,8 +72,8 @@ def limits_widen(old: LimitSet | None, new: LimitSet | None) -> bool:
     )
 
 
-def _higher(old: int | None, new: int | None) -> bool:
-    """A limit (None: none) raised or removed."""
+def _higher(old: Bound | None, new: Bound | None) -> bool:
+    """A limit or an end (None: none) raised or removed."""
     if new is None:
         return old is not None
     return old is not None and new > old
@@ -87,12 +89,6 @@ def _starts_earlier(old: dt.datetime | None, new: dt.datetime | None) -> bool:
     if new is None:
         return old is not None
     return old is not None and new < old
-
-
-def _ends_later(old: dt.datetime | None, new: dt.datetime | None) -> bool:
-    if new is None:
-        return old is not None
-    return old is not None and new > old
 
 
 def _window_widens(old: TimeWindow | None, new: TimeWindow | None) -> bool:

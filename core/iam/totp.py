@@ -15,7 +15,6 @@ import hmac
 import io
 import os
 import secrets
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyotp
@@ -150,7 +149,3 @@ def normalise_recovery_code(code: str) -> str:
 def is_recovery_code(code: str) -> bool:
     normal = normalise_recovery_code(code)
     return len(normal) == _RECOVERY_LENGTH and set(normal) <= set(_RECOVERY_ALPHABET)
-
-
-def digests(box: SecretBox, codes: Sequence[str]) -> list[str]:
-    return [box.recovery_digest(code) for code in codes]

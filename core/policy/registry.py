@@ -123,7 +123,7 @@ class Registry:
                 policy_engine.install(default)
             self._assignments = assignments
         self._keep(built)
-        return [key for key in built if key in wanted]
+        return list(built)
 
     def held(self) -> list[EngineKey]:
         """The keys of the engines built, least recently used first."""
