@@ -166,21 +166,15 @@ def count_pending(session: Session, ctx: RequestContext) -> int:
 
 
 def may_decide(session: Session, ctx: RequestContext, request_id: int) -> dict[str, bool]:
-    """Whether the caller may approve and reject the request now (the console's buttons)."""
+    """Whether the caller may approve and reject the request now (the console's buttons),
+    nothing logged; once they give a code if the company asks for a step-up
+    (Verdict.possible). The request's facts are gathered once for both."""
     request = _load(session, ctx, request_id, lock=False)
+    resource = decision_resource(session, ctx, request)
     return {
-        action: permit_quietly(session, ctx, request, action)
+        action: check(session, ctx, action, resource, record=False).possible
         for action in ("change_request.approve", "change_request.reject")
     }
-
-
-def permit_quietly(
-    session: Session, ctx: RequestContext, request: ChangeRequest, action: str
-) -> bool:
-    """Whether the policy allows the caller `action` on the request (nothing logged), once
-    they give a code if the company asks for a step-up (Verdict.possible)."""
-    resource = decision_resource(session, ctx, request)
-    return check(session, ctx, action, resource, record=False).possible
 
 
 def approve(
