@@ -13,8 +13,6 @@ after), and moves the deployment pointer's serial: every process rebuilds its ma
 
 from __future__ import annotations
 
-import dataclasses
-
 from sqlalchemy.orm import Session
 
 from core.audit.changes import record_change
@@ -252,10 +250,8 @@ def _four_eyes(
 def _step(session: Session, ctx: RequestContext, row: PolicyVersion) -> Resource:
     """The version, as activating it for one tenant is asked: a rollback only when it is an
     earlier version approved afresh (the default in force is none)."""
-    resource = version_resource(session, ctx, row)
     rollback = row.status == "approved" and row.activated_at is not None
-    extra = tuple((k, rollback if k == "rollback" else v) for k, v in resource.extra)
-    return dataclasses.replace(resource, extra=extra)
+    return version_resource(session, ctx, row, rollback=rollback)
 
 
 def _loads(runs: PolicyVersion, extension: PolicyVersion | None, tenant: Tenant) -> None:

@@ -24,14 +24,21 @@ from core.policy.facts import Resource
 
 
 def version_resource(
-    session: Session, ctx: RequestContext, version: PolicyVersion | None = None
+    session: Session,
+    ctx: RequestContext,
+    version: PolicyVersion | None = None,
+    *,
+    rollback: bool | None = None,
 ) -> Resource:
-    """The version (or, without one, the versions at large) for the policy."""
+    """The version (or, without one, the versions at large) for the policy. A rollback (an
+    earlier version put in force again: who approved it is a requester too) is one that was
+    in force before, unless `rollback` says otherwise (a step of a tenant's rollout)."""
     actor = ctx.require_actor()
     extra: tuple[tuple[str, bool], ...] = ()
     if version is not None:
         author = session.get(User, version.author_id) if version.author_id else None
-        rollback = version.activated_at is not None
+        if rollback is None:
+            rollback = version.activated_at is not None
         extra = (
             ("proposed_in_actor_bank", author is None or _staff_of(author, actor.bank_id)),
             ("proposed_by_actor", version.author_id == actor.user_id),
