@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from core.models.iam import PersonSpend
 from core.models.payments import Beneficiary
 from core.payments import service as payments
+from tests.batches_world import with_pending_batch
 from tests.factories import bearer, new_key, unit_of_work
 from tests.payments_checks import assert_payments_consistent
 from tests.payments_world import PaymentsWorld, build_payments_world
@@ -209,4 +210,34 @@ def test_a_scheduled_payment_to_a_deleted_beneficiary_ends_cancelled_on_its_day(
     after = _account(client, app, pw, clock)
     assert (after["balance"], after["held"]) == (before["balance"], 0)
     assert _spent(db, pw) == 0
+    _consistent(db)
+
+
+def test_a_batch_paying_a_deleted_beneficiary_is_never_approved_and_can_be_rejected(
+    client, app, db, pw, clock
+):
+    """A batch waiting for approval pays a beneficiary deleted since: its approval is 409
+    beneficiary_deleted and nothing moves (the whole batch: it is approved as one); its
+    rejection gives its hold and limits back."""
+    with_pending_batch(db, app.state.services.passwords, pw.world, clock, pw)
+    batch_id = pw.world.batch_ids["acme"]
+    before, spent = _account(client, app, pw, clock), _spent(db, pw)
+    _delete(client, app, pw, clock, pw.world.beneficiary_id("acme-supplier"))
+    approver = {**_as(app, pw, clock, "acme-approver-a"), "Idempotency-Key": new_key()}
+    refused = client.post(f"/v1/payment-batches/{batch_id}/approve", headers=approver)
+    assert refused.status_code == 409 and refused.json()["error"] == "beneficiary_deleted"
+    assert _account(client, app, pw, clock) == before
+    assert client.get(f"/v1/payment-batches/{batch_id}", headers=approver).json()["status"] == (
+        "pending_approval"
+    )
+    rejected = client.post(
+        f"/v1/payment-batches/{batch_id}/reject",
+        json={"reason": "the supplier was deleted"},
+        headers=_as(app, pw, clock, "acme-approver-a"),
+    )
+    assert rejected.status_code == 200, rejected.text
+    after = _account(client, app, pw, clock)
+    assert after["balance"] == before["balance"]
+    assert after["available"] == before["available"] + 20_000_00
+    assert _spent(db, pw) == spent - 20_000_00
     _consistent(db)
