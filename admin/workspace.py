@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from core.batches import service as batches
 from core.context import Actor, RequestContext
 from core.governance import service as governance
 from core.iam.access import vocabulary
@@ -79,7 +80,11 @@ def workspace(session: Session, ctx: RequestContext) -> Workspace:
         tenant_name=tenant.name if tenant else None,
         time_zone=tenant.timezone if tenant else "UTC",
         permissions=permissions,
-        approvals_waiting=payments.inbox_count(session, ctx) if approver else 0,
+        approvals_waiting=(
+            payments.inbox_count(session, ctx) + batches.batch_inbox_count(session, ctx)
+            if approver
+            else 0
+        ),
         changes_waiting=governance.count_pending(session, ctx) if decides_changes else 0,
     )
 

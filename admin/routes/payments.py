@@ -27,6 +27,7 @@ from admin.pages import account_names
 from admin.params import Cursor, PaymentId
 from admin.views import redirect, render
 from admin.workspace import accounts_for
+from core.batches import service as batches
 from core.context import RequestContext
 from core.errors import Forbidden, MandateError
 from core.fields import MAX_ID
@@ -336,6 +337,8 @@ def cancel(
 
 def inbox_page(request: Request, session: Session, ctx: RequestContext) -> HTMLResponse:
     items = payments.inbox(session, ctx)
+    batch_items = batches.batch_inbox(session, ctx)
+    uploaded_by = [i.batch.initiated_by for i in batch_items]
     return render(
         request,
         session,
@@ -343,8 +346,11 @@ def inbox_page(request: Request, session: Session, ctx: RequestContext) -> HTMLR
         "approvals.html",
         title="Approvals",
         items=items,
+        batch_items=batch_items,
         names=account_names(session, ctx),
-        people=payments.colleague_names(session, ctx, [i.payment.initiated_by for i in items]),
+        people=payments.colleague_names(
+            session, ctx, [*(i.payment.initiated_by for i in items), *uploaded_by]
+        ),
         keys={i.payment.id: forms.new_key() for i in items},
     )
 

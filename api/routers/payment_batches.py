@@ -14,7 +14,7 @@ from api.routers.payments import APPROVAL_REFUSALS
 from api.routers.transfers import IdempotencyKey
 from core.batches import service
 from core.batches.pain001 import MAX_FILE_BYTES, MAX_TRANSFERS, VERSIONS
-from core.batches.schemas import BatchResult, BatchStatus, PaymentBatchPublic
+from core.batches.schemas import BatchInboxItem, BatchResult, BatchStatus, PaymentBatchPublic
 from core.fields import MAX_ID
 from core.pagination import Page
 from core.payments.schemas import PaymentEnd
@@ -123,6 +123,16 @@ def list_batches(
     return uow.run(
         service.list_batches, status=status, account_id=account_id, cursor=cursor, limit=limit
     )
+
+
+@router.get(
+    "/approvals/payment-batches",
+    response_model=list[BatchInboxItem],
+    summary="Your approvals inbox for payment batches: those you may approve now, oldest first",
+    responses=error_responses(),
+)
+def batch_inbox(uow: ApiUnit) -> list[BatchInboxItem]:
+    return uow.run(service.batch_inbox)
 
 
 @router.get(

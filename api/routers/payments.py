@@ -211,7 +211,8 @@ def cancel_payment(uow: ApiUnit, payment_id: PaymentId, body: PaymentEnd) -> Pay
 @router.get(
     "/approvals",
     response_model=list[InboxItem],
-    summary="Your approvals inbox: what you may approve now, oldest first",
+    summary="Your approvals inbox: the payments you may approve now, oldest first (payment "
+    "batches: /v1/approvals/payment-batches)",
     responses=error_responses(),
 )
 def approvals_inbox(uow: ApiUnit) -> list[InboxItem]:

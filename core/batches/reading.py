@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.batches import repository
-from core.batches.schemas import BatchChoices, BatchItemPublic, PaymentBatchPublic
+from core.batches.schemas import (
+    BatchChoices,
+    BatchInboxItem,
+    BatchItemPublic,
+    PaymentBatchPublic,
+)
 from core.context import RequestContext
 from core.errors import NotFound
 from core.ledger import repository as ledger
@@ -27,7 +32,7 @@ from core.payments.schemas import ApprovalPublic, Requirement
 from core.policy.facts import Approval, Resource
 from core.policy.filters import readable_accounts, within_reach
 from core.policy.panels import Panel, Progress, describe_needed, progress
-from core.policy.service import require_readable
+from core.policy.service import check, require_readable
 
 
 def batches_within_reach(ctx: RequestContext) -> ColumnElement[bool]:
@@ -150,6 +155,55 @@ def batch_choices(session: Session, ctx: RequestContext, batch_id: int) -> Batch
         lambda group: approving_would(batch, approvals, group),
     )
     return BatchChoices(**choices.model_dump())
+
+
+def batch_inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[BatchInboxItem]:
+    """The batches the caller may approve now, oldest first: those waiting on accounts where a
+    grant of theirs carries payment.approve, each kept only if the policy would let them
+    approve it (the same decision as the approval; one that asks a step-up is kept), with
+    what approving would do (as core.payments.reading.inbox for payments)."""
+    waiting = repository.awaiting(
+        session,
+        readable_accounts(session, ctx, "payment.approve"),
+        ctx.require_actor().user_id,
+        ctx.now(),
+        limit=limit,
+    )
+    approvals = repository.approvals_of(session, [b.id or 0 for b in waiting])
+    items = []
+    for batch in waiting:
+        given = approvals[batch.id or 0]
+        account = ledger.account_snapshot(session, batch.account_id)
+        assert account is not None
+        verdict = check(
+            session,
+            ctx,
+            "payment.approve",
+            Resource.of_account(account),
+            approval=approval_of(batch, given),
+            record=False,
+        )
+        if not verdict.possible:
+            continue
+        grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
+        items.append(
+            BatchInboxItem(
+                batch=batch_public(batch, given, now=ctx.now()),
+                approving_would=approving_would(batch, given, grant.approval_group),
+            )
+        )
+    return items
+
+
+def batch_inbox_count(session: Session, ctx: RequestContext) -> int:
+    """How many batches wait where the caller may approve payments, uploaded and not yet
+    approved by someone else: one count, for the console's badge (as payments')."""
+    return repository.count_awaiting(
+        session,
+        readable_accounts(session, ctx, "payment.approve"),
+        ctx.require_actor().user_id,
+        ctx.now(),
+    )
 
 
 def batch_public(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -153,3 +153,48 @@ def lapsed_ids(session: Session, now: dt.datetime, *, account_id: int | None = N
 def batches(where: ColumnElement[bool]) -> Select[PaymentBatch]:
     """Batches `where` admits, in no order (core.pagination orders the pages)."""
     return select(PaymentBatch).where(where)
+
+
+def awaiting(
+    session: Session,
+    reachable: ColumnElement[bool],
+    user_id: int,
+    now: dt.datetime,
+    *,
+    limit: int,
+) -> list[PaymentBatch]:
+    """The oldest `limit` batches still waiting (not past expiry) on the accounts `reachable`
+    admits, that `user_id` neither uploaded nor approved already: the inbox's candidates,
+    before the policy decides each (as core.payments.repository.awaiting for payments)."""
+    stmt = (
+        select(PaymentBatch)
+        .where(_awaiting(reachable, user_id, now))
+        .order_by(col(PaymentBatch.id))
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_awaiting(
+    session: Session, reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+) -> int:
+    """How many batches `awaiting` would choose from: one count, for a badge."""
+    return int(session.scalar(select(func.count()).where(_awaiting(reachable, user_id, now))) or 0)
+
+
+def _awaiting(
+    reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+) -> ColumnElement[bool]:
+    approved = exists(
+        select(col(PaymentBatchApproval.id)).where(
+            col(PaymentBatchApproval.batch_id) == col(PaymentBatch.id),
+            col(PaymentBatchApproval.approver_id) == user_id,
+        )
+    )
+    return and_(
+        col(PaymentBatch.account_id).in_(select(col(Account.id)).where(reachable)),
+        col(PaymentBatch.status) == "pending_approval",
+        col(PaymentBatch.expires_at) > now,
+        col(PaymentBatch.initiated_by_id) != user_id,
+        ~approved,
+    )

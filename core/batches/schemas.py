@@ -83,6 +83,13 @@ class BatchResult:
     replayed: bool = False
 
 
+class BatchInboxItem(BaseModel):
+    """A batch the caller may approve now, with what their approval would do."""
+
+    batch: PaymentBatchPublic
+    approving_would: str = Field(examples=["post 200 payments of 261,234.56 EUR in all"])
+
+
 class BatchChoices(BaseModel):
     """What the caller may do with a batch now (asked without recording, for a face)."""
 

@@ -11,13 +11,21 @@ from sqlalchemy.orm import Session
 
 from core.batches import lifecycle
 from core.batches.approval import approve_batch, cancel_batch, reject_batch
-from core.batches.reading import batch_choices, get_batch, list_batches
+from core.batches.reading import (
+    batch_choices,
+    batch_inbox,
+    batch_inbox_count,
+    get_batch,
+    list_batches,
+)
 from core.batches.upload import create_batch
 from core.context import RequestContext
 
 __all__ = [
     "approve_batch",
     "batch_choices",
+    "batch_inbox",
+    "batch_inbox_count",
     "cancel_batch",
     "create_batch",
     "expire_batches",

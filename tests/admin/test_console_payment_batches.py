@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.admin.console import form_token, sign_in
-from tests.batches_world import Credit, add_payees, employees, pain001
+from tests.batches_world import Credit, add_payees, employees, pain001, with_pending_batch
 from tests.payments_world import PaymentsWorld, build_payments_world
 
 IDEMPOTENCY_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
@@ -98,3 +98,19 @@ def test_a_forged_approval_by_the_uploader_is_refused(client, db, pw, clock):
     )
     assert forged.status_code == 403
     assert "Awaiting approval" in client.get(path).text
+
+
+def test_the_approvals_page_lists_a_batch_waiting_for_the_approver_and_counts_it(
+    client, app, db, pw, clock
+):
+    with_pending_batch(db, app.state.services.passwords, pw.world, clock, pw)
+    batch_id = pw.world.batch_ids["acme"]
+    sign_in(client, "acme-approver-a")
+    inbox = client.get("/console/approvals").text
+    listed = inbox[inbox.index('id="batch-inbox"') :]
+    assert f'/payment-batches/{batch_id}"' in listed
+    assert "Post 2 payments of 20,000.00 EUR in all" in listed
+    nav = inbox[inbox.index('aria-label="Sections"') : inbox.index("</nav>")]
+    assert re.search(r'<span class="count"[^>]*>.*?1.*?</span></span>', nav, re.S)
+    sign_in(client, "acme-payer")
+    assert 'id="batch-inbox"' not in client.get("/console/approvals").text

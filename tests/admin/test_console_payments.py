@@ -408,9 +408,10 @@ def test_another_tenants_payment_answers_as_an_unused_id(client, pw):
 
 
 def test_the_sidebar_count_is_one_count_and_only_for_approvers(app, db, pw, clock):
-    """Every page shows the count: one COUNT query, asked only of someone who holds
-    payment.approve (and nothing per payment, as the inbox's own decisions are)."""
-    for username, counts in (("acme-payer", 0), ("acme-approver-a", 1)):
+    """Every page shows the count: one COUNT query of payments and one of payment batches,
+    asked only of someone who holds payment.approve (and nothing per payment, as the inbox's
+    own decisions are)."""
+    for username, counts in (("acme-payer", 0), ("acme-approver-a", 2)):
         ctx = staff_context(db, username, clock)
         statements: list[str] = []
 

@@ -15,7 +15,7 @@ from core.policy import engine as policy_engine
 from core.policy import registry
 from core.policy.engine import PolicyEngine, PolicyFile
 from core.uow import UnitOfWork
-from tests.batches_world import Credit, add_payees, employees, pain001, upload
+from tests.batches_world import Credit, add_payees, employees, pain001, upload, with_pending_batch
 from tests.factories import bearer, new_key
 from tests.ledger_checks import assert_ledger_consistent
 from tests.payments_world import PaymentsWorld, build_payments_world
@@ -356,3 +356,24 @@ def test_a_batchs_panel_is_asked_of_its_companys_policy(client, app, db, pw, clo
     made = upload(client, payer, pain001(_iban(pw), staff))
     assert made.status_code == 202, made.text
     assert made.json()["required"]["approvals"] == 3
+
+
+def test_a_batch_waits_in_its_approvers_inbox_until_they_approve_it(client, app, db, pw, clock):
+    """GET /v1/approvals/payment-batches (and the console's Approvals page): the batches the
+    caller may approve now, as /v1/approvals lists payments; never the uploader's own."""
+    payer, a, _b = _people(app, pw, clock)
+    with_pending_batch(db, app.state.services.passwords, pw.world, clock, pw)
+    batch_id = pw.world.batch_ids["acme"]
+    inbox = client.get("/v1/approvals/payment-batches", headers=a)
+    assert inbox.status_code == 200, inbox.text
+    (item,) = inbox.json()
+    assert item["batch"]["id"] == batch_id
+    assert item["approving_would"] == "post 2 payments of 20,000.00 EUR in all"
+    assert client.get("/v1/approvals/payment-batches", headers=payer).json() == []
+    globex = bearer(app, pw.world.users["globex-admin"], clock)
+    assert client.get("/v1/approvals/payment-batches", headers=globex).json() == []
+    approved = client.post(
+        f"/v1/payment-batches/{batch_id}/approve", headers={**a, "Idempotency-Key": new_key()}
+    )
+    assert approved.status_code == 201, approved.text
+    assert client.get("/v1/approvals/payment-batches", headers=a).json() == []
