@@ -37,7 +37,7 @@ from core.money import format_amount
 from core.pagination import Page, PageRequest, paginate
 from core.policy.facts import Resource
 from core.policy.filters import readable_in_tenant
-from core.policy.service import authorize, require_readable
+from core.policy.service import authorize, require_readable, tenant_within_reach
 
 # -- creating the structure (used by onboarding, the seed and tests) -----------------------
 
@@ -378,22 +378,8 @@ def list_tenants(session: Session, ctx: RequestContext) -> list[TenantPublic]:
     return [tenant_public(t) for t in tenants]
 
 
-def _load_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    require_readable(
-        session,
-        ctx,
-        "tenant.read",
-        Resource.of_tenant(tenant_id, tenant.bank_id),
-        not_found=f"tenant {tenant_id} not found",
-    )
-    return tenant
-
-
 def get_tenant(session: Session, ctx: RequestContext, tenant_id: int) -> TenantPublic:
-    return tenant_public(_load_tenant(session, ctx, tenant_id))
+    return tenant_public(tenant_within_reach(session, ctx, tenant_id))
 
 
 def update_tenant_settings(
@@ -404,7 +390,7 @@ def update_tenant_settings(
     expires, dual administration, and step-up (how recent a code from the authenticator must
     be, and above which amount money moves need it)."""
     ctx.audit.attempt("tenant.manage", target=f"tenant {tenant_id}")
-    tenant = _load_tenant(session, ctx, tenant_id)
+    tenant = tenant_within_reach(session, ctx, tenant_id)
     authorize(session, ctx, "tenant.manage", Resource.of_tenant(tenant_id, tenant.bank_id))
     before = tenant_public(tenant)
     bank = session.get(Bank, tenant.bank_id)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.context import Actor, RequestContext
 from core.errors import Forbidden, NotFound, StepUpRequired
 from core.models.audit import DecisionRecord
+from core.models.iam import Tenant
 from core.policy import engine as policy_engine
 from core.policy import recorded, registry
 from core.policy.engine import Decision, PolicyEngine
@@ -234,6 +235,20 @@ def require_readable(
     if not verdict.allowed:
         raise NotFound(not_found)
     return verdict.decision
+
+
+def tenant_within_reach(session: Session, ctx: RequestContext, tenant_id: int) -> Tenant:
+    """A customer the caller may read (tenant.read: bank staff, their bank's); another bank's,
+    or none, is not found, after the same decision (a missing id answers as a foreign one)."""
+    tenant = session.get(Tenant, tenant_id)
+    missing = f"tenant {tenant_id} not found"
+    bank_id = tenant.bank_id if tenant is not None else ctx.require_actor().bank_id
+    require_readable(
+        session, ctx, "tenant.read", Resource.of_tenant(tenant_id, bank_id), not_found=missing
+    )
+    if tenant is None:
+        raise NotFound(missing)
+    return tenant
 
 
 def explain_refusal(

@@ -22,7 +22,7 @@ from core.models.iam import Tenant
 from core.models.policy_versions import ActivePolicy, PolicyVersion, TenantPolicy
 from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
 from core.policy.facts import Resource
-from core.policy.service import authorize, require_readable
+from core.policy.service import authorize, require_readable, tenant_within_reach
 from core.policy_versions import repository as repo
 from core.policy_versions.public import rules_in_words
 from core.policy_versions.service import version_resource
@@ -129,20 +129,6 @@ def company_rules(session: Session, ctx: RequestContext, tenant_id: int) -> Comp
         rules=rules_in_words(extension) if extension is not None else [],
         in_force_since=extension.activated_at if extension is not None else None,
     )
-
-
-def tenant_within_reach(session: Session, ctx: RequestContext, tenant_id: int) -> Tenant:
-    """A tenant of the caller's bank (staff); another bank's, or none, is not found."""
-    actor = ctx.require_actor()
-    tenant = session.get(Tenant, tenant_id)
-    missing = f"tenant {tenant_id} not found"
-    bank_id = tenant.bank_id if tenant is not None else actor.bank_id
-    require_readable(
-        session, ctx, "tenant.read", Resource.of_tenant(tenant_id, bank_id), not_found=missing
-    )
-    if tenant is None:
-        raise NotFound(missing)
-    return tenant
 
 
 def public_of(

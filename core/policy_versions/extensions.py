@@ -18,9 +18,8 @@ from core.models.iam import Tenant
 from core.models.policy_versions import PolicyVersion
 from core.policy import engine as policy_engine
 from core.policy.engine import PolicyEngine, PolicyFile
-from core.policy.service import authorize
+from core.policy.service import authorize, tenant_within_reach
 from core.policy_versions import repository as repo
-from core.policy_versions.assignments import tenant_within_reach
 from core.policy_versions.extension_validation import validate_extension
 from core.policy_versions.schemas import PolicyProposal, PolicyVersionPublic
 from core.policy_versions.service import store_proposal, version_resource

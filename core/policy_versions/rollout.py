@@ -25,6 +25,7 @@ from core.policy.engine import PolicyEngine, PolicyError, PolicyFile
 from core.policy.impacts import combined
 from core.policy.replay import DEFAULT_WINDOW, Impact
 from core.policy.replay import impact as replay_impact
+from core.policy.service import tenant_within_reach
 from core.policy_versions import assignments, extensions, service
 from core.policy_versions import repository as repo
 from core.policy_versions.schemas import ImpactRequest, PolicyProposal, PolicyVersionPublic
@@ -48,13 +49,13 @@ def activate(
     if row.tenant_id is not None:
         if tenants is not None and tenants != [row.tenant_id]:
             raise InvalidRequest("an extension is in force for its own company alone")
-        tenant = assignments.tenant_within_reach(session, ctx, row.tenant_id)
+        tenant = tenant_within_reach(session, ctx, row.tenant_id)
         held = repo.tenant_policy(session, row.tenant_id)
         pinned = held.version_id if held is not None else None
         assignments.apply(session, ctx, tenant, version_id=pinned, extension_id=row.id)
     elif tenants is not None:
         for tenant_id in dict.fromkeys(tenants):
-            tenant = assignments.tenant_within_reach(session, ctx, tenant_id)
+            tenant = tenant_within_reach(session, ctx, tenant_id)
             held = repo.tenant_policy(session, tenant_id)
             carries = held.extension_id if held is not None else None
             assignments.apply(session, ctx, tenant, version_id=row.id, extension_id=carries)
@@ -76,13 +77,13 @@ def impact(
         return service.impact(session, ctx, version_id, request)
     window = _window(ctx, request)
     if row.tenant_id is not None:
-        tenant = assignments.tenant_within_reach(session, ctx, row.tenant_id)
+        tenant = tenant_within_reach(session, ctx, row.tenant_id)
         engine = extensions.engine_with(extensions.platform_of(session, tenant), row)
         return _replay(session, engine, window, [row.tenant_id])
     platform = _engine(row)
     groups: dict[int | None, list[int]] = defaultdict(list)
     for tenant_id in dict.fromkeys(request.tenants or []):
-        assignments.tenant_within_reach(session, ctx, tenant_id)
+        tenant_within_reach(session, ctx, tenant_id)
         held = repo.tenant_policy(session, tenant_id)
         groups[held.extension_id if held is not None else None].append(tenant_id)
     carried = repo.versions_by_id(session, groups)
