@@ -89,7 +89,9 @@ def _screened(data: bytes) -> str:
             "not (untrusted XML is never expanded)",
             code="xml_forbidden",
         ) from exc
-    except SafeTree.ParseError as exc:
+    except (SafeTree.ParseError, LookupError, ValueError) as exc:
+        # LookupError, ValueError: an encoding Python does not know, or a multi-byte one the
+        # parser cannot read ("bogus", "UTF-7").
         raise InvalidRequest(
             f"the file is not well-formed XML: {exc}", code="xml_malformed"
         ) from exc

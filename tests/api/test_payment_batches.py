@@ -377,3 +377,13 @@ def test_a_batch_waits_in_its_approvers_inbox_until_they_approve_it(client, app,
     )
     assert approved.status_code == 201, approved.text
     assert client.get("/v1/approvals/payment-batches", headers=a).json() == []
+
+
+@pytest.mark.parametrize("encoding", ["bogus", "UTF-7"])
+def test_a_file_in_an_encoding_the_parser_cannot_read_is_malformed(
+    client, app, pw, clock, encoding
+):
+    """A regression (the outsider attack): an unknown or multi-byte encoding answered 500."""
+    payer, _a, _b = _people(app, pw, clock)
+    made = upload(client, payer, f'<?xml version="1.0" encoding="{encoding}"?><Document/>'.encode())
+    assert made.status_code == 422 and made.json()["error"] == "xml_malformed", made.text
