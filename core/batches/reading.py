@@ -26,13 +26,14 @@ from core.models.batches import PaymentBatch, PaymentBatchApproval, PaymentBatch
 from core.models.ledger import Account
 from core.money import format_amount
 from core.pagination import Page, PageRequest, paginate
+from core.payments import repository as payment_rows
 from core.payments.offers import choices_of
-from core.payments.reading import status_as_read
+from core.payments.reading import approvable, status_as_read
 from core.payments.schemas import ApprovalPublic, Requirement
 from core.policy.facts import Approval, Resource
 from core.policy.filters import readable_accounts, within_reach
 from core.policy.panels import Panel, Progress, describe_needed, progress
-from core.policy.service import check, require_readable
+from core.policy.service import require_readable
 
 
 def batches_within_reach(ctx: RequestContext) -> ColumnElement[bool]:
@@ -162,47 +163,33 @@ def batch_inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> l
     grant of theirs carries payment.approve, each kept only if the policy would let them
     approve it (the same decision as the approval; one that asks a step-up is kept), with
     what approving would do (as core.payments.reading.inbox for payments)."""
-    waiting = repository.awaiting(
+    waiting: list[PaymentBatch] = payment_rows.awaiting(
         session,
         readable_accounts(session, ctx, "payment.approve"),
         ctx.require_actor().user_id,
         ctx.now(),
         limit=limit,
+        of=repository.BATCHES,
     )
     approvals = repository.approvals_of(session, [b.id or 0 for b in waiting])
-    items = []
-    for batch in waiting:
-        given = approvals[batch.id or 0]
-        account = ledger.account_snapshot(session, batch.account_id)
-        assert account is not None
-        verdict = check(
-            session,
-            ctx,
-            "payment.approve",
-            Resource.of_account(account),
-            approval=approval_of(batch, given),
-            record=False,
+    return [
+        BatchInboxItem(
+            batch=batch_public(batch, approvals[batch.id or 0], now=ctx.now()),
+            approving_would=approving_would(batch, approvals[batch.id or 0], group),
         )
-        if not verdict.possible:
-            continue
-        grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-        items.append(
-            BatchInboxItem(
-                batch=batch_public(batch, given, now=ctx.now()),
-                approving_would=approving_would(batch, given, grant.approval_group),
-            )
-        )
-    return items
+        for batch, group in approvable(session, ctx, waiting, approvals, approval_of)
+    ]
 
 
 def batch_inbox_count(session: Session, ctx: RequestContext) -> int:
     """How many batches wait where the caller may approve payments, uploaded and not yet
     approved by someone else: one count, for the console's badge (as payments')."""
-    return repository.count_awaiting(
+    return payment_rows.count_awaiting(
         session,
         readable_accounts(session, ctx, "payment.approve"),
         ctx.require_actor().user_id,
         ctx.now(),
+        of=repository.BATCHES,
     )
 
 

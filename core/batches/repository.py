@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.models.batches import PaymentBatch, PaymentBatchApproval, PaymentBatchItem
 from core.models.ledger import Account
 from core.models.payments import Beneficiary, Payment
+from core.payments import repository as payment_rows
 
 
 def batch(session: Session, batch_id: int, *, within: ColumnElement[bool]) -> PaymentBatch | None:
@@ -155,46 +156,5 @@ def batches(where: ColumnElement[bool]) -> Select[PaymentBatch]:
     return select(PaymentBatch).where(where)
 
 
-def awaiting(
-    session: Session,
-    reachable: ColumnElement[bool],
-    user_id: int,
-    now: dt.datetime,
-    *,
-    limit: int,
-) -> list[PaymentBatch]:
-    """The oldest `limit` batches still waiting (not past expiry) on the accounts `reachable`
-    admits, that `user_id` neither uploaded nor approved already: the inbox's candidates,
-    before the policy decides each (as core.payments.repository.awaiting for payments)."""
-    stmt = (
-        select(PaymentBatch)
-        .where(_awaiting(reachable, user_id, now))
-        .order_by(col(PaymentBatch.id))
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def count_awaiting(
-    session: Session, reachable: ColumnElement[bool], user_id: int, now: dt.datetime
-) -> int:
-    """How many batches `awaiting` would choose from: one count, for a badge."""
-    return int(session.scalar(select(func.count()).where(_awaiting(reachable, user_id, now))) or 0)
-
-
-def _awaiting(
-    reachable: ColumnElement[bool], user_id: int, now: dt.datetime
-) -> ColumnElement[bool]:
-    approved = exists(
-        select(col(PaymentBatchApproval.id)).where(
-            col(PaymentBatchApproval.batch_id) == col(PaymentBatch.id),
-            col(PaymentBatchApproval.approver_id) == user_id,
-        )
-    )
-    return and_(
-        col(PaymentBatch.account_id).in_(select(col(Account.id)).where(reachable)),
-        col(PaymentBatch.status) == "pending_approval",
-        col(PaymentBatch.expires_at) > now,
-        col(PaymentBatch.initiated_by_id) != user_id,
-        ~approved,
-    )
+# The batches an approver's inbox lists (core.payments.repository.awaiting, count_awaiting).
+BATCHES = payment_rows.Awaitable(PaymentBatch, PaymentBatchApproval, PaymentBatchApproval.batch_id)

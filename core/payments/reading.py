@@ -6,7 +6,8 @@ payment form may pay, and the payment as the API shows it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Mapped, Session
@@ -26,7 +27,7 @@ from core.payments.schemas import (
     Requirement,
 )
 from core.payments.steps import tell_settled
-from core.policy.facts import Resource
+from core.policy.facts import Approval, Resource
 from core.policy.filters import payments_within_reach, readable_accounts, readable_in_tenant
 from core.policy.panels import (
     Panel,
@@ -36,6 +37,17 @@ from core.policy.panels import (
     progress,
 )
 from core.policy.service import check, require_readable
+
+
+class Waiting(Protocol):
+    """A payment or a payment batch, as an approvals inbox reads it."""
+
+    id: int | None
+    account_id: int
+
+
+W = TypeVar("W", bound=Waiting)
+A = TypeVar("A")
 
 
 def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> PaymentPublic:
@@ -125,31 +137,44 @@ def inbox(session: Session, ctx: RequestContext, *, limit: int = 100) -> list[In
     )
     approvals = repository.approvals_of(session, [p.id or 0 for p in waiting])
     names = repository.beneficiary_names(session, [p.beneficiary_id for p in waiting])
-    items = []
-    for payment in waiting:
-        given = approvals[payment.id or 0]
-        account = ledger.account_snapshot(session, payment.account_id)
+    return [
+        InboxItem(
+            payment=payment_public(
+                payment,
+                approvals[payment.id or 0],
+                names.get(payment.beneficiary_id, ""),
+                ctx.now(),
+            ),
+            approving_would=approving_would(payment, approvals[payment.id or 0], group),
+        )
+        for payment, group in approvable(session, ctx, waiting, approvals, approval_of)
+    ]
+
+
+def approvable(
+    session: Session,
+    ctx: RequestContext,
+    waiting: Sequence[W],
+    approvals: Mapping[int, Sequence[A]],
+    approval_of: Callable[[W, Sequence[A]], Approval],
+) -> Iterator[tuple[W, str | None]]:
+    """Of what waits (payments, or batches approved as one), each the policy would let the
+    caller approve now (the same decision as the approval, not recorded; one that asks a
+    step-up counts), with the signature group of the grant it would go through."""
+    for item in waiting:
+        account = ledger.account_snapshot(session, item.account_id)
         assert account is not None
         verdict = check(
             session,
             ctx,
             "payment.approve",
             Resource.of_account(account),
-            approval=approval_of(payment, given),
+            approval=approval_of(item, approvals[item.id or 0]),
             record=False,
         )
-        if not verdict.possible:
-            continue
-        grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-        items.append(
-            InboxItem(
-                payment=payment_public(
-                    payment, given, names.get(payment.beneficiary_id, ""), ctx.now()
-                ),
-                approving_would=approving_would(payment, given, grant.approval_group),
-            )
-        )
-    return items
+        if verdict.possible:
+            grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
+            yield item, grant.approval_group
 
 
 def approving_would(

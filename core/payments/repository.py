@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -206,6 +208,19 @@ def colleagues(session: Session, tenant_id: int, *, exclude: int, limit: int = 2
     )
 
 
+@dataclass(frozen=True)
+class Awaitable:
+    """What waits for approvals (a payment, a payment batch: `model`), with the table of its
+    approvals (`approvals`, linked to it by `link`): the inbox queries below serve both."""
+
+    model: Any
+    approvals: Any
+    link: Any
+
+
+PAYMENTS = Awaitable(Payment, PaymentApproval, PaymentApproval.payment_id)
+
+
 def awaiting(
     session: Session,
     reachable: ColumnElement[bool],
@@ -213,41 +228,49 @@ def awaiting(
     now: dt.datetime,
     *,
     limit: int,
-) -> list[Payment]:
-    """The oldest `limit` payments still waiting (not past expiry) on the accounts
-    `reachable` admits, that `user_id` neither prepared nor approved already: the inbox's
-    candidates, before the policy decides each (so those two refusals cannot crowd out the
-    payments the person may approve)."""
+    of: Awaitable = PAYMENTS,
+) -> list[Any]:
+    """The oldest `limit` payments (or batches: `of`) still waiting (not past expiry) on the
+    accounts `reachable` admits, that `user_id` neither prepared nor approved already: the
+    inbox's candidates, before the policy decides each (so those two refusals cannot crowd
+    out the payments the person may approve)."""
     stmt = (
-        select(Payment)
-        .where(_awaiting(reachable, user_id, now))
-        .order_by(col(Payment.id))
+        select(of.model)
+        .where(_awaiting(of, reachable, user_id, now))
+        .order_by(col(of.model.id))
         .limit(limit)
     )
     return list(session.scalars(stmt))
 
 
 def count_awaiting(
-    session: Session, reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+    session: Session,
+    reachable: ColumnElement[bool],
+    user_id: int,
+    now: dt.datetime,
+    *,
+    of: Awaitable = PAYMENTS,
 ) -> int:
-    """How many payments `awaiting` would choose from: one count, for a badge."""
-    return int(session.scalar(select(func.count()).where(_awaiting(reachable, user_id, now))) or 0)
+    """How many payments (or batches: `of`) `awaiting` would choose from: one count, for a
+    badge."""
+    where = _awaiting(of, reachable, user_id, now)
+    return int(session.scalar(select(func.count()).where(where)) or 0)
 
 
 def _awaiting(
-    reachable: ColumnElement[bool], user_id: int, now: dt.datetime
+    of: Awaitable, reachable: ColumnElement[bool], user_id: int, now: dt.datetime
 ) -> ColumnElement[bool]:
     approved = exists(
-        select(col(PaymentApproval.id)).where(
-            col(PaymentApproval.payment_id) == col(Payment.id),
-            col(PaymentApproval.approver_id) == user_id,
+        select(col(of.approvals.id)).where(
+            col(of.link) == col(of.model.id),
+            col(of.approvals.approver_id) == user_id,
         )
     )
     return and_(
-        col(Payment.account_id).in_(select(col(Account.id)).where(reachable)),
-        col(Payment.status) == "pending_approval",
-        col(Payment.expires_at) > now,
-        col(Payment.initiated_by_id) != user_id,
+        col(of.model.account_id).in_(select(col(Account.id)).where(reachable)),
+        col(of.model.status) == "pending_approval",
+        col(of.model.expires_at) > now,
+        col(of.model.initiated_by_id) != user_id,
         ~approved,
     )
 
