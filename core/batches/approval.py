@@ -67,7 +67,7 @@ def approve_batch(
         approval=approval_of(batch, approvals),
         lock=True,
     )
-    grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
+    grant = verdict.grant
     now = ctx.now()
     approval = PaymentBatchApproval(
         batch_id=batch_id,

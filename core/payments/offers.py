@@ -61,10 +61,7 @@ def choices_of(
         for action in ("payment.approve", "payment.reject", "payment.cancel")
     }
     approve = verdicts["payment.approve"]
-    said = None
-    if approve.possible:
-        grant = next(g for g in approve.facts.grants if g.id == approve.decision.grant_id)
-        said = would(grant.approval_group)
+    said = would(approve.grant.approval_group) if approve.possible else None
     return PaymentChoices(
         approve=approve.possible,
         reject=verdicts["payment.reject"].possible,

@@ -257,7 +257,7 @@ def approve_payment(
     # Asked after the policy, so that only who may approve learns it: nothing is paid to a
     # deleted beneficiary (its deletion ends its payments; one made at that instant stops here).
     lifecycle.require_payee(session, payment)
-    grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
+    grant = verdict.grant
     now = ctx.now()
     approval = PaymentApproval(
         payment_id=payment_id,

@@ -140,7 +140,7 @@ def _preview(session: Session, ctx: RequestContext, body: PaymentCreate) -> Paym
             record=False,
         )
         if answer.possible:
-            grant = next(g for g in answer.facts.grants if g.id == answer.decision.grant_id)
+            grant = answer.grant
             approvers.append(
                 PossibleApprover(
                     user_id=person.id or 0,

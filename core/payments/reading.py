@@ -173,8 +173,7 @@ def approvable(
             record=False,
         )
         if verdict.possible:
-            grant = next(g for g in verdict.facts.grants if g.id == verdict.decision.grant_id)
-            yield item, grant.approval_group
+            yield item, verdict.grant.approval_group
 
 
 def approving_would(

@@ -21,6 +21,7 @@ from core.policy import recorded, registry
 from core.policy.engine import Decision, PolicyEngine
 from core.policy.facts import Approval, Facts, Money, Proposal, Resource, build_request
 from core.policy.reasons import Reason, describe, status_of
+from core.policy.shaping import Grant
 
 # Decisions on these actions (those that change money, access, a payment's course or the
 # policy) are always logged; any refusal is logged too, and so is a person's allowed read of
@@ -75,6 +76,11 @@ class Verdict:
         the person may act once they give a code. What a face offers (a button, an inbox
         entry, a possible approver); the action itself asks again."""
         return self.decision.allowed or self.decision.reason == Reason.step_up_required
+
+    @property
+    def grant(self) -> Grant:
+        """The grant the decision went through (an allowed or possible one names it)."""
+        return next(g for g in self.facts.grants if g.id == self.decision.grant_id)
 
 
 def check(
