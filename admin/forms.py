@@ -21,7 +21,7 @@ from admin.errors import FormRefused
 from core.clock import DAY_NAMES
 from core.context import RequestContext
 from core.errors import ErrorCode, InvalidRequest, MandateError
-from core.fields import MAX_ID
+from core.fields import MAX_ID, OUT_OF_RANGE, in_calendar
 from core.iam.schemas import LimitSet, TimeWindow
 from core.money import MAX_AMOUNT, MINOR_UNITS, format_amount, is_currency, parse_amount
 from core.policy.reasons import Reason
@@ -237,7 +237,11 @@ def local_datetime(entry: Entry, name: str, typed: str, zone: str) -> dt.datetim
         return None
     try:
         naive = dt.datetime.fromisoformat(typed)
-        return naive.replace(tzinfo=ZoneInfo(zone)) if naive.tzinfo is None else naive
+        moment = naive.replace(tzinfo=ZoneInfo(zone)) if naive.tzinfo is None else naive
+        if not (in_calendar(moment.date()) and in_calendar(moment.astimezone(dt.UTC).date())):
+            entry.error(name, sentence(OUT_OF_RANGE))
+            return None
+        return moment
     except (ValueError, KeyError):
         entry.error(name, "Enter a date and time.")
         return None
@@ -249,10 +253,14 @@ def local_date(entry: Entry, name: str, typed: str) -> dt.date | None:
     if not typed:
         return None
     try:
-        return dt.date.fromisoformat(typed)
+        day = dt.date.fromisoformat(typed)
     except ValueError:
         entry.error(name, "Enter a date, such as 2026-12-24.")
         return None
+    if not in_calendar(day):
+        entry.error(name, sentence(OUT_OF_RANGE))
+        return None
+    return day
 
 
 # Renders the form again, given what refused it (None: the form's own mistakes).

@@ -39,6 +39,7 @@ _VALIDATION_CODES = {
     "invalid_time",
     "unknown_time_zone",
     "naive_datetime",
+    "date_out_of_range",
 }
 # ... and of those, the ones whose message needs the field it is about.
 _FIELD_CODES = {"invalid_text"}

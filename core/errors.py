@@ -349,6 +349,12 @@ class ErrorCode(Code):
     )
     unknown_time_zone = "unknown_time_zone", 422, "Not an IANA time zone.", "window"
     naive_datetime = "naive_datetime", 422, "A date-time needs its time zone offset."
+    date_out_of_range = (
+        "date_out_of_range",
+        422,
+        "Outside the calendar the platform computes in (the message names its first and last "
+        "day); no end is null, not 9999-12-31.",
+    )
     role_exists = "role_exists", 409, "The tenant already has a role of that name.", "name"
     builtin_role = (
         "builtin_role",

@@ -53,8 +53,52 @@ def _iso_date(value: Any) -> Any:
     return value
 
 
+# The calendar the platform computes in. A day is turned into instants in a company's zone
+# and the day after it is taken (a statement's period, a daily limit); an instant is turned
+# into UTC and into local time. At year 1 or 9999 that overflows (a 500), so every date and
+# date-time the API takes lies within these years; "no end" is null, not 9999-12-31.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9998, 12, 31)
+OUT_OF_RANGE = f"dates run from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+
+
+def in_calendar(day: dt.date) -> bool:
+    """Whether a day lies within the calendar the platform computes in."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def _within_calendar(day: dt.date) -> dt.date:
+    if not in_calendar(day):
+        raise PydanticCustomError("date_out_of_range", OUT_OF_RANGE)
+    return day
+
+
 # A calendar day as the document says (format: date), and nothing else.
-CalendarDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+CalendarDate = Annotated[dt.date, BeforeValidator(_iso_date), AfterValidator(_within_calendar)]
+
+
+def _instant(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "naive_datetime", "give a time zone, e.g. 2026-12-01T09:00:00+01:00"
+        )
+    _within_calendar(value.date())
+    _within_calendar(value.astimezone(dt.UTC).date())  # safe: a day away from year 1 and 9999
+    return value
+
+
+# One rule for every time the API takes: it carries its offset (Z or +01:00), never guessed,
+# and lies within the calendar above.
+Instant = Annotated[
+    dt.datetime | None,
+    AfterValidator(_instant),
+    Field(
+        description="ISO 8601 with an offset (Z or +01:00); a time without one is refused "
+        f"(naive_datetime), and {OUT_OF_RANGE} (date_out_of_range)"
+    ),
+]
 
 
 # Text a person types is one line of visible characters. Refused anywhere in it: control
@@ -125,11 +169,14 @@ PLAIN_TEXT = PlainText()
 
 __all__ = [
     "MAX_ID",
+    "OUT_OF_RANGE",
     "PLAIN_TEXT",
     "CalendarDate",
     "CurrencyCode",
+    "Instant",
     "PlainText",
     "ResourceId",
+    "in_calendar",
     "is_blank",
     "refused_character",
 ]

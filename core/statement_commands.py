@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from core.fields import OUT_OF_RANGE, in_calendar
 from core.signed_in import UserOption, signed_in
 from core.statements.export import open_export
 from core.statements.files import statement_file
@@ -22,9 +23,12 @@ statement_app = typer.Typer(no_args_is_help=True, help="Account statements.")
 
 def _day(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a day (YYYY-MM-DD)") from None
+    if not in_calendar(day):
+        raise typer.BadParameter(OUT_OF_RANGE)
+    return day
 
 
 @statement_app.command("export")

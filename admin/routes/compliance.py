@@ -23,7 +23,7 @@ from core.audit import decisions as decision_log
 from core.audit import service as audit
 from core.audit.decisions import DecisionFilter, DecisionPublic
 from core.context import RequestContext
-from core.fields import MAX_ID
+from core.fields import MAX_ID, in_calendar
 from core.iam import service as iam
 from core.pagination import MAX_PAGE
 from core.policy import engine as policy_engine
@@ -67,9 +67,10 @@ def _id(text: str) -> int | None:
 
 def _day(text: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(text) if text else None
+        day = dt.date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day is None or in_calendar(day) else None
 
 
 Decision = Annotated[Literal["allow", "deny", ""], Query()]

@@ -33,6 +33,7 @@ GRANT_CONDITION_CODES = (
     "invalid_time",
     "unknown_time_zone",
     "naive_datetime",
+    "date_out_of_range",
     "unknown_currency",
 )
 

@@ -101,7 +101,11 @@ _EXPORT_FILES = {
     responses={
         200: {"description": "The statement file", "content": _EXPORT_FILES},
         **error_responses(
-            "not_found", "invalid_period", "period_too_long", "unknown_statement_format"
+            "not_found",
+            "invalid_period",
+            "period_too_long",
+            "unknown_statement_format",
+            "date_out_of_range",
         ),
     },
 )

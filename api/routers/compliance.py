@@ -13,8 +13,7 @@ from core.audit import decisions as decision_log
 from core.audit import service as audit
 from core.audit.decisions import DecisionFilter, DecisionPublic, DecisionWithFacts
 from core.audit.service import ChangePublic, PolicyPublic
-from core.fields import MAX_ID
-from core.iam.schemas import AwareDatetime
+from core.fields import MAX_ID, OUT_OF_RANGE, Instant
 from core.money import MAX_AMOUNT
 from core.pagination import Page
 from core.policy.explain import AccountCapability, Explanation, capabilities, explain
@@ -22,13 +21,13 @@ from core.policy.explain import AccountCapability, Explanation, capabilities, ex
 router = APIRouter(prefix="/v1", tags=["compliance"])
 
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-# One rule for every time in the API: it carries its offset (Z or +01:00); a time without
-# one is refused (naive_datetime), never guessed.
+# One rule for every time in the API (core.fields.Instant), as a query parameter.
 AwareTime = Annotated[
-    AwareDatetime,
+    Instant,
     Query(
         description="ISO 8601 with an offset, e.g. 2026-12-02T10:00:00+01:00 or "
-        "2026-12-02T09:00:00Z; a time without an offset is refused (422 naive_datetime)"
+        "2026-12-02T09:00:00Z; a time without an offset is refused (422 naive_datetime), "
+        f"and {OUT_OF_RANGE} (422 date_out_of_range)"
     ),
 ]
 
@@ -42,6 +41,7 @@ AwareTime = Annotated[
         "unknown_action",
         "invalid_amount",
         "naive_datetime",
+        "date_out_of_range",
     ),
 )
 def explain_decision(
@@ -93,7 +93,7 @@ def user_capabilities(uow: ApiUnit, user_id: UserId) -> list[AccountCapability]:
     description="`action` is one of the vocabulary's actions (GET /v1/permissions lists the "
     "permissions; payment.reject, beneficiary.approve and self.read are asked too); any "
     "other is 422 unknown_action.",
-    responses=error_responses("not_found", "naive_datetime", "unknown_action"),
+    responses=error_responses("not_found", "naive_datetime", "date_out_of_range", "unknown_action"),
 )
 def decisions(
     uow: ApiUnit,

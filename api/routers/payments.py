@@ -89,6 +89,7 @@ def _respond(result: PaymentResult) -> JSONResponse:
             "beneficiary_account_unavailable",
             "beneficiary_not_approved",
             "invalid_execution_date",
+            "date_out_of_range",
             "step_up_required",
         ),
     },
@@ -114,8 +115,7 @@ def create_payment(
         "amount_too_large",
         "same_account",
         "invalid_execution_date",
-        "invalid_amount",
-        "amount_too_large",
+        "date_out_of_range",
     ),
 )
 def preview_payment(uow: ApiUnit, body: PaymentCreate) -> PaymentPreview:

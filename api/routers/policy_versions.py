@@ -96,7 +96,7 @@ def diff(
     "`tenants` (a rollout's step), only their decisions, each under the version with the "
     "tenant's own extension, and `tenants` in the answer says each one's share; an "
     "extension's impact is its company's decisions under it.",
-    responses=error_responses("not_found", "naive_datetime"),
+    responses=error_responses("not_found", "naive_datetime", "date_out_of_range"),
 )
 def impact(uow: ApiUnit, version_id: VersionId, body: ImpactRequest) -> Impact:
     return uow.run(rollout.impact, version_id, body)

@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.clock import minutes_of_day
-from core.fields import PLAIN_TEXT, CurrencyCode, ResourceId
+from core.fields import PLAIN_TEXT, CurrencyCode, Instant, ResourceId
 from core.money import MAX_AMOUNT
 
 _ZONES: frozenset[str] | None = None
@@ -52,14 +52,6 @@ def _window_end(value: str) -> str:
     return value
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise PydanticCustomError(
-            "naive_datetime", "give a time zone, e.g. 2026-12-01T09:00:00+01:00"
-        )
-    return value
-
-
 TimeZone = Annotated[str, AfterValidator(_zone), Field(examples=["Europe/Berlin"], max_length=64)]
 ClockTime = Annotated[str, AfterValidator(_clock_time), Field(examples=["09:00"], max_length=5)]
 WindowEnd = Annotated[
@@ -70,14 +62,6 @@ WindowEnd = Annotated[
         max_length=5,
         description="Local end time, excluded: 17:00 ends at 16:59:59; 24:00 is the end of the "
         "day (00:00-24:00 is the whole day). Before the start, the window runs past midnight.",
-    ),
-]
-AwareDatetime = Annotated[
-    dt.datetime | None,
-    AfterValidator(_aware),
-    Field(
-        description="ISO 8601 with an offset (Z or +01:00); a time without one is refused "
-        "(naive_datetime)"
     ),
 ]
 Limit = Annotated[
@@ -393,8 +377,8 @@ class GrantCreate(_Input):
     account_ids: list[ResourceId] = Field(default_factory=list, max_length=500)
     limits: LimitSet | None = None
     window: TimeWindow | None = None
-    valid_from: AwareDatetime = None
-    valid_until: AwareDatetime = None
+    valid_from: Instant = None
+    valid_until: Instant = None
     approval_group: ApprovalGroup = None
     approval_limit: ApprovalLimit = None
     approval_daily_limit: ApprovalDailyLimit = None
@@ -416,8 +400,8 @@ class GrantUpdate(_Input):
     clear_limits: StrictBool = False
     window: TimeWindow | None = None
     clear_window: StrictBool = False
-    valid_from: AwareDatetime = None
-    valid_until: AwareDatetime = None
+    valid_from: Instant = None
+    valid_until: Instant = None
     clear_validity: StrictBool = False
     # Cleared by a flag, as the other parts are: a null left in a body keeps, never widens
     # (clearing an approval limit lets the approver approve any amount).

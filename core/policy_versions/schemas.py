@@ -6,10 +6,9 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from core.fields import MAX_ID, PLAIN_TEXT
+from core.fields import MAX_ID, PLAIN_TEXT, Instant
 from core.policy_versions.diff import FileDiff
 
 # A proposal's bounds: names are plain file names (no folders, nothing hidden), and sizes
@@ -126,24 +125,12 @@ class PolicyRejection(BaseModel):
     ]
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # The API's one rule for times (core.iam.schemas.AwareDatetime): an offset, never a guess.
-    if value is not None and value.tzinfo is None:
-        raise PydanticCustomError(
-            "naive_datetime", "give a time zone, e.g. 2026-12-01T09:00:00+01:00"
-        )
-    return value
-
-
-AwareTime = Annotated[dt.datetime | None, AfterValidator(_aware)]
-
-
 class ImpactRequest(BaseModel):
     """The window of the decision log to replay (default: the last 7 days), at most `limit`
     decisions, with up to `samples` decision ids per change."""
 
-    since: AwareTime = None
-    until: AwareTime = None
+    since: Instant = None
+    until: Instant = None
     limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     samples: Annotated[int, Field(ge=0, le=50)] = 5
     # A rollout's step: only these tenants' decisions, each replayed under the version with
