@@ -66,6 +66,11 @@ class Forbidden(MandateError):
     code = "forbidden"
 
 
+class UnsupportedMediaType(MandateError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class TooManyRequests(MandateError):
     status = 429
     code = "too_many_requests"
@@ -408,6 +413,11 @@ class ErrorCode(Code):
         "The database cannot be reached; retry shortly.",
     )
     payload_too_large = "payload_too_large", 413, "The request body is too large."
+    unsupported_media_type = (
+        "unsupported_media_type",
+        415,
+        "The body is not of a type the operation takes (its Content-Type).",
+    )
     headers_too_large = (
         "headers_too_large",
         431,

@@ -15,6 +15,7 @@ from api.routers.transfers import IdempotencyKey
 from core.batches import service
 from core.batches.pain001 import MAX_FILE_BYTES, MAX_TRANSFERS, VERSIONS
 from core.batches.schemas import BatchInboxItem, BatchResult, BatchStatus, PaymentBatchPublic
+from core.errors import UnsupportedMediaType
 from core.fields import MAX_ID
 from core.pagination import Page
 from core.payments.schemas import PaymentEnd
@@ -24,9 +25,19 @@ router = APIRouter(prefix="/v1", tags=["payment batches"])
 BatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
+# A pain.001 document is XML; a body sent as JSON or a form is some other request's.
+FILE_MEDIA_TYPES = ("application/xml", "text/xml")
+
+
 async def pain_file(request: Request) -> bytes:
-    """The request's body as it came: the file, whatever Content-Type the client named (a
-    file is read as the XML it says it is). api.middleware.BodyLimits capped it already."""
+    """The request's body as it came: the file, sent as application/xml (or text/xml).
+    api.middleware.BodyLimits capped it already."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in FILE_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            "a payment file is sent with Content-Type: application/xml (or text/xml), not "
+            + (repr(media_type) if media_type else "without one")
+        )
     return await request.body()
 
 
@@ -56,6 +67,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     },
 }
 FILE_ERRORS = (
+    "unsupported_media_type",
     "xml_malformed",
     "xml_forbidden",
     "unsupported_file_version",

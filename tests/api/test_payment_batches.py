@@ -387,3 +387,33 @@ def test_a_file_in_an_encoding_the_parser_cannot_read_is_malformed(
     payer, _a, _b = _people(app, pw, clock)
     made = upload(client, payer, f'<?xml version="1.0" encoding="{encoding}"?><Document/>'.encode())
     assert made.status_code == 422 and made.json()["error"] == "xml_malformed", made.text
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "text/plain", "application/x-www-form-urlencoded", None],
+)
+def test_a_payment_file_not_sent_as_xml_is_415_and_creates_nothing(
+    client, app, db, pw, clock, content_type
+):
+    """A regression (the outsider attack): a file sent as JSON or text was read as XML."""
+    payer, _a, _b = _people(app, pw, clock)
+    data = pain001(_iban(pw), employees(2))
+    headers = {**payer, "Idempotency-Key": new_key()}
+    if content_type:
+        headers["Content-Type"] = content_type
+    made = client.post("/v1/payment-batches", content=data, headers=headers)
+    assert made.status_code == 415, made.text
+    assert made.json()["error"] == "unsupported_media_type"
+    with db.unit_of_work(write=False) as session:
+        assert session.scalars(select(Payment)).all() == []
+
+
+def test_a_payment_file_sent_as_text_xml_with_a_charset_is_taken(client, app, db, pw, clock):
+    payer, _a, _b = _people(app, pw, clock)
+    credits = employees(2)
+    add_payees(db, pw.world, clock, credits)
+    data = pain001(_iban(pw), credits)
+    headers = {**payer, "Idempotency-Key": new_key(), "Content-Type": "text/xml; charset=utf-8"}
+    made = client.post("/v1/payment-batches", content=data, headers=headers)
+    assert made.status_code in (201, 202), made.text
