@@ -4,6 +4,7 @@ The public shapes of accounts and transfers are here too (movements answer with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -149,20 +150,56 @@ def entries_page(
 
 
 def entry_public(row: Row[Any], account_id: int) -> EntryPublic:
-    """A statement row (core.ledger.repository.entries) as `account_id`'s reader sees it."""
-    return EntryPublic(
+    """A statement row (core.ledger.repository.entries) as `account_id`'s reader sees it: the
+    counterparty's account id only if it is the same company's (a company never learns
+    another's account ids, nor the bank's clearing accounts; the bank's accounts see all)."""
+    debited = row.debit_account_id == account_id
+    own, other = (
+        (row.debit_tenant_id, row.credit_tenant_id)
+        if debited
+        else (row.credit_tenant_id, row.debit_tenant_id)
+    )
+    counterparty = row.credit_account_id if debited else row.debit_account_id
+    entry = EntryPublic(
         id=row.id,
         transfer_id=row.transfer_id,
         kind=row.kind,
         amount=row.amount,
         currency=row.currency,
         balance_after=row.balance_after,
-        counterparty_account_id=(
-            row.credit_account_id if row.debit_account_id == account_id else row.debit_account_id
-        ),
+        counterparty_account_id=counterparty if own is None or own == other else None,
         description=row.description,
         created_at=row.created_at,
     )
+    # A statement's lines name the counterparty from the company's own records (its
+    # beneficiaries, its accounts): they look it up by the id it is not shown.
+    entry._counterparty = counterparty
+    return entry
+
+
+def transfer_seen_by(session: Session, ctx: RequestContext) -> Callable[[Transfer], TransferPublic]:
+    """How the caller sees transfers: bank staff whole; a company, of the other side only
+    what is its own. A payment to another company (or a deposit from the bank's clearing
+    account) names neither that account nor who sent it: ids of another company are never
+    shown, not even that they exist."""
+    tenant_id = ctx.require_actor().tenant_id
+    if tenant_id is None:
+        return transfer_public
+    own = repository.account_ids_of(session, tenant_id)
+
+    def seen(transfer: Transfer) -> TransferPublic:
+        public = transfer_public(transfer)
+        return public.model_copy(
+            update={
+                "from_account_id": public.from_account_id
+                if public.from_account_id in own
+                else None,
+                "to_account_id": public.to_account_id if public.to_account_id in own else None,
+                "initiated_by": public.initiated_by if public.from_account_id in own else None,
+            }
+        )
+
+    return seen
 
 
 def list_transfers(
@@ -170,9 +207,8 @@ def list_transfers(
 ) -> Page[TransferPublic]:
     page = PageRequest.of(cursor, limit)
     transfers = repository.transfers(readable_accounts(session, ctx))
-    return paginate(
-        session, transfers, col(Transfer.id), page, shape=transfer_public, newest_first=True
-    )
+    shape = transfer_seen_by(session, ctx)
+    return paginate(session, transfers, col(Transfer.id), page, shape=shape, newest_first=True)
 
 
 def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> TransferPublic:
@@ -189,7 +225,7 @@ def get_transfer(session: Session, ctx: RequestContext, transfer_id: int) -> Tra
             require_readable(
                 session, ctx, "account.read", Resource.of_account(account), not_found=""
             )
-            return transfer_public(transfer)
+            return transfer_seen_by(session, ctx)(transfer)
         except NotFound:
             continue
     raise missing

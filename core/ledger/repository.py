@@ -170,18 +170,29 @@ def accounts(where: ColumnElement[bool]) -> Select[Account]:
 
 # Columns, not ORM objects: a statement page is read-only, and hydrating a hundred objects
 # would cost more than the query.
-_ENTRIES_WITH_TRANSFERS = select(
-    _ENTRIES.c.id,
-    _ENTRIES.c.transfer_id,
-    _ENTRIES.c.amount,
-    _ENTRIES.c.currency,
-    _ENTRIES.c.balance_after,
-    _ENTRIES.c.created_at,
-    _TRANSFERS.c.kind,
-    _TRANSFERS.c.debit_account_id,
-    _TRANSFERS.c.credit_account_id,
-    _TRANSFERS.c.description,
-).join(_TRANSFERS, _TRANSFERS.c.id == _ENTRIES.c.transfer_id)
+# With the companies of both sides, so that an entry names its counterparty only where the
+# account's company may know it (core.ledger.accounts.entry_public).
+_DEBITED = _ACCOUNTS.alias("debited")
+_CREDITED = _ACCOUNTS.alias("credited")
+_ENTRIES_WITH_TRANSFERS = (
+    select(
+        _ENTRIES.c.id,
+        _ENTRIES.c.transfer_id,
+        _ENTRIES.c.amount,
+        _ENTRIES.c.currency,
+        _ENTRIES.c.balance_after,
+        _ENTRIES.c.created_at,
+        _TRANSFERS.c.kind,
+        _TRANSFERS.c.debit_account_id,
+        _TRANSFERS.c.credit_account_id,
+        _TRANSFERS.c.description,
+        _DEBITED.c.tenant_id.label("debit_tenant_id"),
+        _CREDITED.c.tenant_id.label("credit_tenant_id"),
+    )
+    .join(_TRANSFERS, _TRANSFERS.c.id == _ENTRIES.c.transfer_id)
+    .join(_DEBITED, _DEBITED.c.id == _TRANSFERS.c.debit_account_id)
+    .join(_CREDITED, _CREDITED.c.id == _TRANSFERS.c.credit_account_id)
+)
 ENTRY_KEY = _ENTRIES.c.id
 
 
@@ -218,6 +229,11 @@ def transfer(session: Session, transfer_id: int, *, within: ColumnElement[bool])
         )
     )
     return session.scalars(select(Transfer).where(col(Transfer.id) == transfer_id, touches)).first()
+
+
+def account_ids_of(session: Session, tenant_id: int) -> set[int]:
+    """The ids of a company's accounts (a company holds tens, not millions)."""
+    return set(session.scalars(select(col(Account.id)).where(col(Account.tenant_id) == tenant_id)))
 
 
 def transfers(readable: ColumnElement[bool]) -> Select[Transfer]:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from core.fields import PLAIN_TEXT, CurrencyCode, ResourceId
@@ -99,12 +99,18 @@ class TransferPublic(BaseModel):
     id: int
     kind: Literal["transfer", "deposit", "withdrawal", "payment"]
     status: Literal["posted"] = "posted"
-    from_account_id: int
-    to_account_id: int
+    from_account_id: int | None = Field(
+        description="null: an account a company reader may not know (another company's, "
+        "or the bank's clearing account)"
+    )
+    to_account_id: int | None = Field(description="null: as from_account_id")
     amount: int
     currency: str
     description: str
-    initiated_by: int
+    initiated_by: int | None = Field(
+        description="The user who sent it; null when the money came from an account not "
+        "the reader's company's"
+    )
     created_at: dt.datetime
 
 
@@ -124,6 +130,16 @@ class EntryPublic(BaseModel):
     amount: int = Field(description="Negative for money out, positive for money in")
     currency: str
     balance_after: int
-    counterparty_account_id: int
+    counterparty_account_id: int | None = Field(
+        description="The other account, if it is the same company's (null: another "
+        "company's, or the bank's, such as its clearing account)"
+    )
     description: str
     created_at: dt.datetime
+    # The other account, whoever's it is (core.statements.lines names it from the company's
+    # own records): never answered.
+    _counterparty: int = PrivateAttr(default=0)
+
+    @property
+    def counterparty(self) -> int:
+        return self._counterparty

@@ -48,7 +48,7 @@ def statement_lines(
     names: dict[int, Counterparty] = {}
     if tenant_id is not None:
         transfer_ids = {e.transfer_id for e in entries}
-        account_ids = {e.counterparty_account_id for e in entries}
+        account_ids = {e.counterparty for e in entries}
         payments = {
             row.transfer_id: row
             for row in repository.own_payments(session, tenant_id, transfer_ids)
@@ -64,7 +64,7 @@ def statement_lines(
             counterparty = Counterparty(payment.name, payment.iban)
             reference = payment.reference or entry.description
         else:
-            counterparty = names.get(entry.counterparty_account_id, Counterparty())
+            counterparty = names.get(entry.counterparty, Counterparty())
             reference = entry.description
         lines.append(
             StatementLine(

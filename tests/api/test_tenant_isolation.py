@@ -494,3 +494,52 @@ def test_another_tenants_id_answers_as_an_unused_id(client, app, other_bank, clo
     unused = _normalised(_answer(client, app, world, clock, probe, ids[1], 2), *ids)
     assert theirs == unused, probe
     assert theirs[0] in (200, 404, 422), theirs
+
+
+def test_a_payment_between_companies_shows_neither_the_others_account_nor_its_sender(  # type: ignore[no-untyped-def]
+    client, app, db, world, clock
+):
+    """A regression (the outsider attack): Globex's statement and transfers named the id of
+    Acme's account a book payment came from, and the Acme user who sent it; Acme's named
+    Globex's receiving account."""
+    from tests.factories import new_key
+    from tests.payments_world import build_payments_world
+
+    pw = build_payments_world(db, app.state.services.passwords, world, clock)
+    acme = bearer(app, world.users["acme-payer"], clock)
+    paid = client.post(
+        "/v1/payments",
+        json={
+            "account_id": world.account_id("acme-operating"),
+            "beneficiary_id": pw.beneficiary_id("globex"),
+            "amount": 1_00,
+            "currency": "EUR",
+        },
+        headers={**acme, "Idempotency-Key": new_key()},
+    )
+    assert paid.status_code == 201, paid.text
+    acme_account, globex_account = (
+        world.account_id("acme-operating"),
+        world.account_id("globex-main"),
+    )
+    globex = bearer(app, world.users["globex-admin"], clock)
+    [entry] = client.get(f"/v1/accounts/{globex_account}/entries", headers=globex).json()["items"][
+        :1
+    ]
+    assert entry["amount"] == 1_00 and entry["counterparty_account_id"] is None, entry
+    transfer = client.get(f"/v1/transfers/{entry['transfer_id']}", headers=globex).json()
+    assert (transfer["from_account_id"], transfer["initiated_by"]) == (None, None), transfer
+    assert transfer["to_account_id"] == globex_account
+    listed = client.get("/v1/transfers", headers=globex).json()["items"]
+    assert [t for t in listed if t["id"] == entry["transfer_id"]] == [transfer]
+    # Acme sees its own side, and of Globex's nothing.
+    seen_by_acme = client.get(f"/v1/transfers/{entry['transfer_id']}", headers=acme).json()
+    assert seen_by_acme["from_account_id"] == acme_account
+    assert seen_by_acme["to_account_id"] is None
+    assert seen_by_acme["initiated_by"] == world.user_id("acme-payer")
+    [sent] = client.get(f"/v1/accounts/{acme_account}/entries", headers=acme).json()["items"][:1]
+    assert sent["amount"] == -1_00 and sent["counterparty_account_id"] is None, sent
+    # Bank staff see both sides.
+    staff = bearer(app, world.users["manager"], clock)
+    whole = client.get(f"/v1/transfers/{entry['transfer_id']}", headers=staff).json()
+    assert (whole["from_account_id"], whole["to_account_id"]) == (acme_account, globex_account)
