@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from core.fields import MAX_ID, PLAIN_TEXT, Instant
 from core.policy_versions.diff import FileDiff
@@ -33,6 +33,21 @@ class PolicyProposal(BaseModel):
     cases: dict[str, str] = Field(default_factory=dict, max_length=MAX_CASE_FILES)
     note: Annotated[str, Field(max_length=500), PLAIN_TEXT] = ""
     tenant_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None
+    based_on: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=MAX_ID,
+            description="The platform version the files were taken from: its case files come "
+            "with the proposal (the proposal's own replace them by name)",
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _basis_of_a_platform_version(self) -> PolicyProposal:
+        if self.based_on is not None and self.tenant_id is not None:
+            raise ValueError("based_on is for a platform version, not a company's extension")
+        return self
 
     @field_validator("files")
     @classmethod

@@ -149,6 +149,17 @@ def propose(
             f"version {existing.id} has exactly these files ({existing.status})",
             code="policy_version_exists",
         )
+    # Made from a stored version's files: its case files (those it replaced of policies/tests)
+    # are the rules' cases now, so the proposal is held to them too, unless it replaces them
+    # in turn; stored with it, they carry on to the next proposal made from it.
+    if proposal.based_on is not None:
+        basis = _readable(session, ctx, proposal.based_on)
+        if basis.tenant_id is not None:
+            raise InvalidRequest(
+                "based_on names a platform version, not a company's extension",
+                code="invalid_request",
+            )
+        proposal = proposal.model_copy(update={"cases": {**basis.cases, **proposal.cases}})
     report, _engine = validate(
         proposal.files,
         reference=policy_engine.current(),

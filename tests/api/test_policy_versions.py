@@ -258,3 +258,32 @@ def test_impact_replays_the_log_under_a_version(client, staff):
         headers=staff["compliance-b"],
     )
     assert naive.status_code == 422 and naive.json()["error"] == "naive_datetime"
+
+
+def test_a_proposal_based_on_the_version_in_force_inherits_the_cases_it_replaced(client, staff):
+    """A regression (the README's recipes run in order): a proposal made from the files of a
+    version that had replaced a case file was held to the bundled case again, 422."""
+    compliance, second = staff["compliance"], staff["compliance-b"]
+    tighter = _propose(client, compliance, tighter_bookkeeper())
+    assert tighter.status_code == 201, tighter.text
+    vid = tighter.json()["id"]
+    assert client.post(f"/v1/policy/versions/{vid}/approve", headers=second).status_code == 200
+    assert client.post(f"/v1/policy/versions/{vid}/activate", headers=second).status_code == 200
+    files = dict(tighter_bookkeeper()["files"])
+    files["vocabulary.polar"] = files["vocabulary.polar"].replace(
+        "pay beneficiaries from this account.",
+        "pay beneficiaries from this account: ask your admin.",
+    )
+    assert files != tighter_bookkeeper()["files"]
+    alone = _propose(client, compliance, {"files": files, "note": "words"})
+    assert alone.status_code == 422 and alone.json()["error"] == "policy_invalid", alone.text
+    # Of a version one cannot see, or none: not found; of an extension's proposal: refused.
+    missing = _propose(client, compliance, {"files": files, "based_on": 999_999})
+    assert missing.status_code == 404, missing.text
+    extension = _propose(
+        client, compliance, {"files": files, "based_on": vid, "tenant_id": 1, "note": "x"}
+    )
+    assert extension.status_code == 422, extension.text
+    based = _propose(client, compliance, {"files": files, "based_on": vid, "note": "words"})
+    assert based.status_code == 201, based.text
+    assert based.json()["cases"] == tighter.json()["cases"]
