@@ -46,7 +46,7 @@ LOGINS = [
     DemoLogin("acme-admin", "corporate admin of Acme Ltd (dual administration: changes wait)"),
     DemoLogin("acme-admin-2", "second corporate admin of Acme Ltd: approves the first's"),
     DemoLogin("acme-bookkeeper", "bookkeeper of Acme Ltd (read-only)"),
-    DemoLogin("acme-payer", "payer of Acme Ltd: 200,000.00 EUR per transfer, 250,000.00 EUR a day"),
+    DemoLogin("acme-payer", "payer of Acme Ltd: 200,000.00 EUR per transfer, 500,000.00 EUR a day"),
     DemoLogin("acme-approver-a", "approver of Acme Ltd, group A: up to 500,000.00 EUR"),
     DemoLogin("acme-approver-b", "approver of Acme Ltd, group B: up to 500,000.00 EUR"),
     DemoLogin("globex-admin", "corporate admin of Globex GmbH (another tenant)"),
@@ -101,7 +101,7 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
             tenant_id=None,
             currency="EUR",
             per_transfer_limit=250_000_00,
-            daily_limit=250_000_00,
+            daily_limit=1_000_000_00,
             monthly_limit=2_000_000_00,
             updated_by_id=manager.id,
             updated_at=now,
@@ -133,7 +133,7 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
             tenant_id=acme.id,
             currency="EUR",
             per_transfer_limit=200_000_00,
-            daily_limit=250_000_00,
+            daily_limit=500_000_00,
             monthly_limit=1_000_000_00,
             updated_by_id=manager.id,
             updated_at=now,
@@ -166,7 +166,8 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
         now=now,
         limit_currency="EUR",
         per_transfer_limit=200_000_00,
-        daily_limit=250_000_00,
+        # Room for every README recipe in one day, in order (payments, a payroll file, ...).
+        daily_limit=500_000_00,
     )
     for approver, group in ((approver_a, "A"), (approver_b, "B")):
         iam.grant_role(
@@ -224,7 +225,7 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
                 session, ctx, AccountCreate(tenant_id=tenant_id, name=name, currency="EUR")
             )
         )
-    for account, amount in zip(accounts, (250_000_00, 40_000_00, 75_000_00), strict=True):
+    for account, amount in zip(accounts, (500_000_00, 40_000_00, 75_000_00), strict=True):
         ledger.create_deposit(
             session,
             ctx,
