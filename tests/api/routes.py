@@ -231,6 +231,15 @@ def contents(world, tenant: str = "acme") -> dict[tuple[str, str], bytes]:  # ty
     return {("POST", "/v1/payment-batches"): supplier_file(world)}
 
 
+# How each raw body is sent (a payment file not sent as XML is 415).
+CONTENT_TYPES = {("POST", "/v1/payment-batches"): "application/xml"}
+
+
+def content_headers(route: tuple[str, str]) -> dict[str, str]:
+    """The Content-Type header of a route's raw body (none for other routes)."""
+    return {"Content-Type": CONTENT_TYPES[route]} if route in CONTENT_TYPES else {}
+
+
 def forms(world, tenant: str = "acme") -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
     """Form bodies, per route: signing in as the tenant's payer."""
     prefix = "acme" if tenant == "acme" else "globex"

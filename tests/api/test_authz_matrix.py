@@ -30,6 +30,7 @@ from core.models.iam import User, actor_of
 from tests.api.routes import (
     PUBLIC_ROUTES,
     bodies,
+    content_headers,
     contents,
     fill,
     forms,
@@ -242,7 +243,7 @@ def plan(rows: list[Row]) -> Iterator[list[Cell]]:
 def send(client: Any, app: Any, clock: Any, scene: Scene, cell: Cell, key: str) -> Any:
     row, caller = cell.row, cell.caller
     route = (row.method, row.path)
-    headers = {"Idempotency-Key": key}
+    headers = {"Idempotency-Key": key, **content_headers(route)}
     if caller.username is not None:
         headers.update(bearer(app, scene.world.users[caller.username], clock))
     request = {

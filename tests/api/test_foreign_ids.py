@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.api.routes import PUBLIC_ROUTES, bodies, calls, contents, ids_of, queries
+from tests.api.routes import (
+    PUBLIC_ROUTES,
+    bodies,
+    calls,
+    content_headers,
+    contents,
+    ids_of,
+    queries,
+)
 from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
@@ -82,7 +90,7 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
                 response = client.request(
                     call.method,
                     path,
-                    headers=headers,
+                    headers={**headers, **content_headers((call.method, call.template))},
                     json=acme_bodies.get((call.method, call.template)),
                     content=acme_contents.get((call.method, call.template)),
                     params=acme_queries.get((call.method, call.template)),

@@ -10,6 +10,7 @@ from tests.api.routes import (
     api_routes,
     bodies,
     calls,
+    content_headers,
     contents,
     ids_of,
     queries,
@@ -83,7 +84,11 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
             response = client.request(
                 call.method,
                 call.path,
-                headers={**headers, "Idempotency-Key": f"walk-{username}-{n}"},
+                headers={
+                    **headers,
+                    **content_headers((call.method, call.template)),
+                    "Idempotency-Key": f"walk-{username}-{n}",
+                },
                 json=valid.get((call.method, call.template)),
                 content=raw.get((call.method, call.template)),
                 params=query.get((call.method, call.template)),
