@@ -105,7 +105,8 @@ def check_credentials(
     reservation = attempts.reserve_or_refuse(db, credentials.username, credentials.address, now)
     user, proof = reservation.user, credentials.proof
     valid = passwords.verify(user.password_hash if user else None, credentials.password)
-    succeeded = user is not None and valid and user.is_active
+    # An API client's principal never signs in with a password (it has none to match).
+    succeeded = user is not None and valid and user.is_active and user.kind == "person"
     refusal: Unauthenticated | None = None
     authentication = None
     if user is not None and succeeded:
