@@ -122,13 +122,14 @@ def create_app(
         # which a client chooses: no such redirects (see mount_console for /console).
         redirect_slashes=False,
     )
+    box = second_factor_box(settings)
     app.state.services = Services(
         settings=settings,
         db=db,
         passwords=Passwords(settings),
-        tokens=TokenService(settings),
+        tokens=TokenService(settings, db, box),
         clock=clock or SystemClock(),
-        box=second_factor_box(settings),
+        box=box,
     )
     app.state.policy_watcher = watcher
     errors.install(app)

@@ -50,7 +50,7 @@ def assertion(
         "jti": jti or secrets.token_urlsafe(12),
         **claims,
     }
-    return jwt.encode(header, body, key)
+    return jwt.encode(header, body, key, algorithms=[alg])
 
 
 def token_form(signed: str, scope: str | None = None) -> dict[str, str]:

@@ -311,8 +311,15 @@ class Person(Protocol):
     def tenant_id(self) -> int | None: ...
 
 
-def actor_of(user: Person, authentication: Authentication | None = None) -> Actor:
-    """The Actor a user acts as (having authenticated so, when they are the one asking)."""
+def actor_of(
+    user: Person,
+    authentication: Authentication | None = None,
+    *,
+    client_id: str | None = None,
+    scopes: tuple[str, ...] | None = None,
+) -> Actor:
+    """The Actor a user acts as (having authenticated so, when they are the one asking; an
+    API client with its token's scopes)."""
     assert user.id is not None
     return Actor(
         user_id=user.id,
@@ -321,4 +328,6 @@ def actor_of(user: Person, authentication: Authentication | None = None) -> Acto
         bank_id=user.bank_id,
         tenant_id=user.tenant_id,
         authentication=authentication,
+        client_id=client_id,
+        scopes=scopes,
     )

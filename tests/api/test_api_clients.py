@@ -5,13 +5,16 @@ client_secret_basic. Each security property of the token endpoint has its test h
 
 from __future__ import annotations
 
+import jwt
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.app import create_app
 from core.models.iam import User
 from core.models.oauth import ApiClient
-from tests.factories import bearer, unit_of_work
+from tests.factories import PASSWORD, bearer, role, unit_of_work
 from tests.governance_world import turn_on, with_second_admin
-from tests.oauth_world import client_key, public_jwks, register
+from tests.oauth_world import assertion, client_key, grant, public_jwks, register, token_form
 
 
 def test_a_corporate_admin_registers_a_client_with_its_public_key(client, app, world, clock):
@@ -168,3 +171,158 @@ def test_under_dual_administration_a_client_waits_for_a_second_admin(client, app
     assert "secret_hash" not in str(
         client.get(f"/v1/change-requests/{request['id']}", headers=admin).json()
     )
+
+
+# -- the token endpoint ------------------------------------------------------------------------
+
+
+def _registered(client, app, db, world, clock, role_key="payer", **conditions):  # type: ignore[no-untyped-def]
+    """An acme client holding its own Ed25519 key, with a grant of `role_key` over acme."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    key = client_key()
+    created = register(client, admin, jwks=public_jwks(key))
+    grant(client, admin, created["id"], role(db, role_key, world.tenants["acme"]).id, **conditions)
+    return created, key
+
+
+def _token(client, created, key, clock, **kwargs):  # type: ignore[no-untyped-def]
+    scope = kwargs.pop("scope", None)
+    signed = assertion(key, created["client_id"], clock.now(), **kwargs)
+    return client.post("/v1/auth/token", data=token_form(signed, scope))
+
+
+def test_client_credentials_with_a_signed_assertion_reads_balances_and_pays(
+    client, app, db, world, clock
+):
+    created, key = _registered(client, app, db, world, clock)
+    answered = _token(client, created, key, clock, scope="accounts:read payments:write")
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["token_type"] == "Bearer" and body["scope"] == "accounts:read payments:write"
+    assert answered.headers["Cache-Control"] == "no-store"
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["typ"] == "at+jwt" and header["alg"] == "EdDSA" and header["kid"]
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["client_id"] == created["client_id"] and claims["sub"] == str(created["id"])
+    assert {"iss", "aud", "exp", "iat", "jti", "scope"} <= set(claims)
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    account = world.account_id("acme-operating")
+    balance = client.get(f"/v1/accounts/{account}", headers=headers)
+    assert balance.status_code == 200, balance.text
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": account,
+            "to_account_id": world.account_id("acme-payroll"),
+            "amount": 100,
+            "currency": "EUR",
+        },
+        headers={**headers, "Idempotency-Key": "client-transfer-1"},
+    )
+    assert moved.status_code == 201, moved.text
+    me = client.get("/v1/me", headers=headers).json()
+    assert me["username"] == created["client_id"]
+
+
+def test_bad_assertions_are_invalid_client(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    stranger = client_key("erp-key-1")
+    cases = {
+        "wrong aud": {"aud": "http://elsewhere/v1/auth/token"},
+        "expired": {"lifetime": -120},
+        "too long-lived": {"lifetime": 3600},
+        "unknown kid": {"kid": "no-such-key"},
+    }
+    for name, kwargs in cases.items():
+        answered = _token(client, created, key, clock, **kwargs)
+        assert answered.status_code == 401, (name, answered.text)
+        assert answered.json()["error"] == "invalid_client", name
+        assert "WWW-Authenticate" in answered.headers
+    forged = client.post(
+        "/v1/auth/token", data=token_form(assertion(stranger, created["client_id"], clock.now()))
+    )
+    assert forged.status_code == 401 and forged.json()["error"] == "invalid_client"
+    unknown = client.post(
+        "/v1/auth/token", data=token_form(assertion(key, "mcl_nobody", clock.now()))
+    )
+    assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
+
+
+def test_an_assertion_is_used_once(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    signed = assertion(key, created["client_id"], clock.now(), jti="once")
+    assert client.post("/v1/auth/token", data=token_form(signed)).status_code == 200
+    again = client.post("/v1/auth/token", data=token_form(signed))
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+
+
+def test_a_disabled_client_gets_no_token_and_its_tokens_stop(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    admin = bearer(app, world.users["acme-admin"], clock)
+    disabled = client.post(f"/v1/api-clients/{created['id']}/disable", headers=admin)
+    assert disabled.status_code == 200 and disabled.json()["is_active"] is False
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 401
+    refused = _token(client, created, key, clock)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+
+
+def test_client_secret_basic(client, app, db, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, name="Treasury", auth_method="client_secret_basic")
+    grant(client, admin, created["id"], role(db, "bookkeeper", world.tenants["acme"]).id)
+    form = {"grant_type": "client_credentials", "scope": "accounts:read"}
+    good = client.post(
+        "/v1/auth/token", data=form, auth=(created["client_id"], created["client_secret"])
+    )
+    assert good.status_code == 200, good.text
+    headers = {"Authorization": f"Bearer {good.json()['access_token']}"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    wrong = client.post("/v1/auth/token", data=form, auth=(created["client_id"], "mcs_wrong"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    # A secret client cannot authenticate with an assertion, nor without credentials.
+    bare = client.post("/v1/auth/token", data=form)
+    assert bare.status_code == 401 and bare.json()["error"] == "invalid_client"
+
+
+def test_token_endpoint_errors_are_rfc_6749(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    unknown_scope = _token(client, created, key, clock, scope="accounts:read money:print")
+    assert unknown_scope.status_code == 400 and unknown_scope.json()["error"] == "invalid_scope"
+    other = client.post("/v1/auth/token", data={"grant_type": "authorization_code", "code": "x"})
+    assert other.status_code == 400 and other.json()["error"] == "unsupported_grant_type"
+
+
+def test_a_scope_narrows_what_the_grant_allows(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock, scope="accounts:read").json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "scoped-1"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": account,
+            "to_account_id": world.account_id("acme-payroll"),
+            "amount": 100,
+            "currency": "EUR",
+        },
+        headers=headers,
+    )
+    assert moved.status_code == 403, moved.text
+    assert moved.json()["error"] == "scope_missing"
+
+
+def test_the_password_grant_can_be_switched_off(settings, db, clock, world):  # type: ignore[no-untyped-def]
+    off = create_app(
+        settings.model_copy(update={"password_grant": False}), database=db, clock=clock
+    )
+    with TestClient(off) as client:
+        answered = client.post(
+            "/v1/auth/token", data={"username": "acme-payer", "password": PASSWORD}
+        )
+        assert answered.status_code == 400 and answered.json()["error"] == "unsupported_grant_type"
