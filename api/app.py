@@ -27,6 +27,7 @@ from api.routers import (
     compliance,
     health,
     iam,
+    oauth,
     payment_batches,
     payments,
     policy_versions,
@@ -136,6 +137,7 @@ def create_app(
     for router in (
         health.router,
         auth.router,
+        oauth.router,
         second_factor.router,
         iam.router,
         api_clients.router,

@@ -411,6 +411,17 @@ class ErrorCode(Code):
         "switched off: MANDATE_PASSWORD_GRANT).",
     )
     unauthorized_client = ("unauthorized_client", 400, "The client may not use that grant_type.")
+    signing_key_active = (
+        "signing_key_active",
+        409,
+        "The active signing key cannot be retired: rotate first (mandate keys rotate).",
+    )
+    signing_key_in_use = (
+        "signing_key_in_use",
+        409,
+        "Tokens the key signed may still be live: retire it once they have expired, or with "
+        "--force.",
+    )
     client_has_no_password = (
         "client_has_no_password",
         422,

@@ -6,10 +6,13 @@ client_secret_basic. Each security property of the token endpoint has its test h
 from __future__ import annotations
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from core.errors import Conflict
+from core.iam import signing_keys
 from core.models.iam import User
 from core.models.oauth import ApiClient
 from tests.factories import PASSWORD, bearer, role, unit_of_work
@@ -326,3 +329,83 @@ def test_the_password_grant_can_be_switched_off(settings, db, clock, world):  # 
             "/v1/auth/token", data={"username": "acme-payer", "password": PASSWORD}
         )
         assert answered.status_code == 400 and answered.json()["error"] == "unsupported_grant_type"
+
+
+# -- the signing keys ----------------------------------------------------------------------------
+
+
+def test_key_rotation_old_tokens_verify_until_retired(client, app, db, world, clock):
+    svc = app.state.services
+    created, key = _registered(client, app, db, world, clock)
+    old = _token(client, created, key, clock).json()["access_token"]
+    old_kid = jwt.get_unverified_header(old)["kid"]
+    person = bearer(app, world.users["acme-payer"], clock)
+    assert jwt.get_unverified_header(person["Authorization"][7:])["kid"] == old_kid
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [old_kid]
+    fresh = db.run(lambda s: signing_keys.rotate(s, svc.box, svc.tokens.first_key, clock.now()))
+    new = _token(client, created, key, clock).json()["access_token"]
+    assert jwt.get_unverified_header(new)["kid"] == fresh.kid != old_kid
+    published = {k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]}
+    assert published == {old_kid, fresh.kid}
+    account = world.account_id("acme-operating")
+    for token in (old, new):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    assert client.get(f"/v1/accounts/{account}", headers=person).status_code == 200
+    # Not retired while its tokens may live, nor the active key at all.
+    with pytest.raises(Conflict):
+        db.run(lambda s: signing_keys.retire(s, old_kid, clock.now(), svc.tokens.lifetime))
+    with pytest.raises(Conflict):
+        db.run(lambda s: signing_keys.retire(s, fresh.kid, clock.now(), svc.tokens.lifetime))
+    later = clock.now() + svc.tokens.lifetime
+    db.run(lambda s: signing_keys.retire(s, old_kid, later, svc.tokens.lifetime))
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [fresh.kid]
+    for headers in ({"Authorization": f"Bearer {old}"}, person):
+        refused = client.get(f"/v1/accounts/{account}", headers=headers)
+        assert refused.status_code == 401, refused.text
+    assert (
+        client.get(
+            f"/v1/accounts/{account}", headers={"Authorization": f"Bearer {new}"}
+        ).status_code
+        == 200
+    )
+
+
+def test_metadata_names_the_endpoints_and_scopes(client):
+    meta = client.get("/.well-known/oauth-authorization-server").json()
+    assert meta["token_endpoint"] == "http://testserver/v1/auth/token"
+    assert meta["jwks_uri"] == "http://testserver/.well-known/jwks.json"
+    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    assert {"accounts:read", "payments:write", "decisions:evaluate", "tokens:introspect"} <= set(
+        meta["scopes_supported"]
+    )
+
+
+def test_introspection_and_revocation(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock, scope="accounts:read").json()["access_token"]
+    manager = bearer(app, world.users["manager"], clock)
+    active = client.post("/v1/auth/introspect", data={"token": token}, headers=manager).json()
+    assert active["active"] is True and active["client_id"] == created["client_id"]
+    assert active["scope"] == "accounts:read"
+    # Without token.introspect: refused; a client's token needs tokens:introspect as well.
+    payer = bearer(app, world.users["acme-payer"], clock)
+    assert (
+        client.post("/v1/auth/introspect", data={"token": token}, headers=payer).status_code == 403
+    )
+    as_client = {"Authorization": f"Bearer {token}"}
+    refused = client.post("/v1/auth/introspect", data={"token": token}, headers=as_client)
+    assert refused.status_code in (403, 404)
+    # Someone else cannot revoke it; its holder can, and then it is refused everywhere.
+    assert client.post("/v1/auth/revoke", data={"token": token}, headers=payer).status_code == 200
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=as_client).status_code == 200
+    assert (
+        client.post("/v1/auth/revoke", data={"token": token}, headers=as_client).status_code == 200
+    )
+    assert client.get(f"/v1/accounts/{account}", headers=as_client).status_code == 401
+    gone = client.post("/v1/auth/introspect", data={"token": token}, headers=manager).json()
+    assert gone == {"active": False}
+    assert client.post(
+        "/v1/auth/introspect", data={"token": "garbage"}, headers=manager
+    ).json() == {"active": False}
