@@ -84,3 +84,26 @@ def grant(
     )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def with_api_client(db: Any, world: Any, clock: Any) -> int:
+    """An API client of acme (client_secret_basic, no grants), registered by acme-admin:
+    world.api_client_ids["acme"], the principal's id."""
+    from core.context import RequestContext
+    from core.iam import api_clients
+    from core.iam.api_client_schemas import ApiClientCreate
+    from core.models.iam import actor_of
+    from tests.factories import unit_of_work
+
+    ctx = RequestContext(actor=actor_of(world.users["acme-admin"]), clock=clock)
+    created = unit_of_work(db, clock).run(
+        lambda session, _ctx: api_clients.add_api_client(
+            session,
+            ctx,
+            ApiClientCreate(name="Acme ERP", auth_method="client_secret_basic"),
+            client_id=api_clients.new_client_id(),
+            secret_hash="$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        )
+    )
+    world.api_client_ids["acme"] = created.id
+    return created.id
