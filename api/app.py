@@ -20,12 +20,14 @@ from api.routers import (
     access,
     accounts,
     activity,
+    api_clients,
     auth,
     beneficiaries,
     change_requests,
     compliance,
     health,
     iam,
+    oauth,
     payment_batches,
     payments,
     policy_versions,
@@ -121,21 +123,24 @@ def create_app(
         # which a client chooses: no such redirects (see mount_console for /console).
         redirect_slashes=False,
     )
+    box = second_factor_box(settings)
     app.state.services = Services(
         settings=settings,
         db=db,
         passwords=Passwords(settings),
-        tokens=TokenService(settings),
+        tokens=TokenService(settings, db, box),
         clock=clock or SystemClock(),
-        box=second_factor_box(settings),
+        box=box,
     )
     app.state.policy_watcher = watcher
     errors.install(app)
     for router in (
         health.router,
         auth.router,
+        oauth.router,
         second_factor.router,
         iam.router,
+        api_clients.router,
         accounts.router,
         transfers.router,
         payments.router,

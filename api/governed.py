@@ -44,7 +44,8 @@ def governed(
 
     outcome = uow.run(work)
     if outcome.request is not None:
-        return JSONResponse(outcome.request.model_dump(mode="json"), status_code=202)
+        body = {**outcome.request.model_dump(mode="json"), **outcome.shown_once}
+        return JSONResponse(body, status_code=202)
     if status_code == 204:
         return Response(status_code=204)
     return outcome.applied

@@ -14,6 +14,8 @@ from core.pagination import MAX_BIG_KEY, MAX_PAGE
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TransferId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# An API client, by its principal's id (the id its grants name as user_id).
+ApiClientId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TenantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 RoleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -13,7 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from core import demo, maintenance, migrate, policy_commands
+from core import demo, key_commands, maintenance, migrate, policy_commands
 from core.batches import service as batches
 from core.context import RequestContext
 from core.db import Database
@@ -125,6 +125,7 @@ keys_app = typer.Typer(
     no_args_is_help=True, help="The keys that sign access tokens and seal TOTP secrets."
 )
 app.add_typer(keys_app, name="keys")
+key_commands.register(keys_app)
 
 
 @keys_app.command("create")

@@ -32,6 +32,11 @@ class Actor:
     tenant_id: int | None
     # None: not known (someone a decision is explained or applied for, not the one asking).
     authentication: Authentication | None = None
+    # An API client asking with its token: its client_id and the token's scopes, which
+    # narrow what its grants allow (policies/decide.polar: scope_missing). None: a person, or
+    # a client not asking now; nothing narrows them.
+    client_id: str | None = None
+    scopes: tuple[str, ...] | None = None
 
     @property
     def is_staff(self) -> bool:

@@ -406,6 +406,39 @@ class ErrorCode(Code):
     )
     totp_not_enabled = "totp_not_enabled", 409, "No authenticator is set up."
     invalid_token = "invalid_token", 401, "The token is malformed, tampered with, or not ours."
+    # The token endpoint's own errors (RFC 6749 section 5.2), for API clients.
+    invalid_client = (
+        "invalid_client",
+        401,
+        "The client could not be authenticated: unknown or disabled client, wrong secret, or "
+        "an assertion that is unsigned by a registered key, expired, replayed or not for this "
+        "token endpoint.",
+    )
+    invalid_grant = "invalid_grant", 400, "The grant is invalid or was revoked."
+    unsupported_grant_type = (
+        "unsupported_grant_type",
+        400,
+        "This token endpoint does not answer that grant_type here (the password grant may be "
+        "switched off: MANDATE_PASSWORD_GRANT).",
+    )
+    unauthorized_client = ("unauthorized_client", 400, "The client may not use that grant_type.")
+    signing_key_active = (
+        "signing_key_active",
+        409,
+        "The active signing key cannot be retired: rotate first (mandate keys rotate).",
+    )
+    signing_key_in_use = (
+        "signing_key_in_use",
+        409,
+        "Tokens the key signed may still be live: retire it once they have expired, or with "
+        "--force.",
+    )
+    client_has_no_password = (
+        "client_has_no_password",
+        422,
+        "An API client signs in with its key or secret at the token endpoint, never with a "
+        "password.",
+    )
     contention = "contention", 503, "Too much contention on these accounts; retry shortly."
     database_unavailable = (
         "database_unavailable",

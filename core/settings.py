@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     token_lifetime_seconds: int = Field(default=900, ge=30, le=86_400)
     token_issuer: str = "mandate"
     token_audience: str = "mandate-api"
+    # The token endpoint's URL as API clients address it: the "aud" their assertions must
+    # carry (RFC 7523), and what the metadata names. Unset: the URL each request came to,
+    # which a client chooses (the Host header) — set it in production.
+    token_endpoint_url: str | None = None
+    # The OAuth 2.0 password grant (a person's username and password at POST /v1/auth/token,
+    # the /docs Authorize button): unset, on except in production, where people sign in at
+    # the console and machines use client credentials.
+    password_grant: bool | None = None
     # The key that encrypts TOTP secrets at rest and keys the recovery codes' digests
     # (core.iam.totp); unset: "second-factor-key" beside the token-signing key. Created on
     # first run in development, like that key.
@@ -85,6 +93,8 @@ class Settings(BaseSettings):
     def _docs_off_in_production(self) -> Settings:
         if self.docs_enabled is None:
             self.docs_enabled = self.environment != "production"
+        if self.password_grant is None:
+            self.password_grant = self.environment != "production"
         return self
 
     @model_validator(mode="after")

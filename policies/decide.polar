@@ -18,7 +18,8 @@
 #
 # The request (facts gathered by core/policy/facts.py):
 #   request.action        an action of vocabulary.polar
-#   request.actor         {id, kind: "customer" | "staff", bank, and tenant (customers only)}
+#   request.actor         {id, kind: "customer" | "staff", bank, and tenant (customers only),
+#                          scoped (true: an API client's token), scopes (its scopes)}
 #   request.resource      {type, level: "tenant" | "bank", bank, tenant (tenant level only),
 #                          id (not for accounts), ...}
 #   request.counterparty  money actions: the other account {kind, bank, tenant (customer
@@ -75,6 +76,15 @@
 #       (authentication.polar).
 # The answer's grant is the grant that allowed or refused, nil when none did.
 # ===========================================================================
+
+# Refused by the token's scopes, before anything else: an API client's token carries the
+# scopes it was issued with (vocabulary.polar: scope, scope_covers), and an action none of them
+# covers is refused whatever the client's grants allow. A scope only narrows: no rule allows
+# anything because of it. A person's token is not scoped.
+decide(request, "deny", "scope_missing", nil, {}) if
+    request.actor.scoped = true and
+    visible(request.actor, request.resource) and
+    not scope_allows(request.actor.scopes, request.action);
 
 # Everyone may see their own profile and their own activity (vocabulary.polar: own_action).
 decide(request, "allow", "ok", nil, {}) if

@@ -44,6 +44,38 @@ permission("policy_version.read", "bank", "Read every version of the policy: its
 permission("policy_version.propose", "bank", "Propose a new version of the policy (validated by its cases when proposed).");
 permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
 permission("policy_version.activate", "bank", "Put an approved version of the policy in force (an earlier one again: a rollback).");
+permission("token.introspect",  "tenant", "Ask whether an access token is active and whose it is (RFC 7662), as a resource server of another service does.");
+permission("decision.evaluate", "bank",   "Ask Mandate for its decision about another principal's action (a policy decision point for other services).");
+
+# scope(name, what a token with it lets an API client do): the OAuth 2.0 scopes an API client
+# asks for at the token endpoint. A scope narrows what the client's grants allow and never
+# widens it: an action needs both a grant that allows it and a scope of the token that covers it
+# (decide.polar: scope_missing). A person's token has no scopes and is not narrowed.
+scope("accounts:read",      "See accounts, their balances and statements.");
+scope("beneficiaries:read", "See the company's beneficiaries.");
+scope("payments:write",     "Move money: transfers between own accounts and payments to beneficiaries, and cancel them.");
+scope("payments:approve",   "Approve and reject payments other people prepared.");
+scope("decisions:evaluate", "Ask Mandate for its decisions about other principals.");
+scope("tokens:introspect",  "Ask whether an access token is active (RFC 7662).");
+
+# scope_covers(scope, permission): what each scope covers, the one place it is said.
+scope_covers("accounts:read",      "account.read");
+scope_covers("accounts:read",      "statement.read");
+scope_covers("beneficiaries:read", "beneficiary.read");
+scope_covers("payments:write",     "transfer.create");
+scope_covers("payments:write",     "payment.create");
+scope_covers("payments:write",     "payment.cancel");
+scope_covers("payments:write",     "approval_rule.read");
+scope_covers("payments:approve",   "payment.approve");
+scope_covers("decisions:evaluate", "decision.evaluate");
+scope_covers("tokens:introspect",  "token.introspect");
+
+# scope_allows(scopes, action): a scope of the token covers the action, or the permission it
+# goes with; seeing oneself (who am I) needs no scope.
+scope_allows(_scopes, "self.read");
+scope_allows(scopes, action) if scope in scopes and scope_covers(scope, action);
+scope_allows(scopes, action) if
+    goes_with(action, permission) and scope in scopes and scope_covers(scope, permission);
 
 # own_action(name, what it lets a person do): no role carries it; everyone has it, about
 # themselves only (decide.polar).
@@ -98,6 +130,7 @@ condition_text("approver_tied_to_requester", "Not tied to the requester lately")
 condition_text("grantee_tied_to_approver", "Gives no rights to someone tied to the person");
 condition_text("tenant_rule",             "Not refused by a rule the bank set for the company");
 condition_text("step_up_required",        "Strong authentication recent enough");
+condition_text("scope_missing",           "A scope of the API client's token covers the action");
 
 # refusal_text(permission, sentence): what a person is told when none of their grants carries
 # the permission (the refusal missing_permission).
@@ -140,6 +173,8 @@ refusal_text("policy_version.propose", "Your roles do not let you propose a vers
 refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
 refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
 refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
+refusal_text("token.introspect",  "Your roles do not let you introspect access tokens.");
+refusal_text("decision.evaluate", "Your roles do not let you ask for decisions about other principals.");
 
 # restrictable(action): what a company's own rules (decide.polar: tenant_refuses) may refuse
 # beyond the platform's rules: the actions that move its money or commit it to a payee.
@@ -190,7 +225,7 @@ builtin_carries("bank_manager", permission) if permission in [
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
     "approval_rule.read", "approval_minimum.manage", "change_request.approve",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
-    "policy_version.activate", "tenant_rule.read"];
+    "policy_version.activate", "tenant_rule.read", "token.introspect"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",

@@ -52,6 +52,8 @@ class World:
     # A decision of each tenant in the decision log, for URL tests (with_logged_decision);
     # none unless a test asks.
     decision_ids: dict[str, int] = field(default_factory=dict)
+    # An API client of each tenant (tests/oauth_world.py: with_api_client); none unless asked.
+    api_client_ids: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]

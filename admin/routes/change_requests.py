@@ -29,6 +29,8 @@ KIND_LABELS = {
     "user.create": "New user",
     "user.update": "User change",
     "user.reset_password": "Password reset",
+    "api_client.create": "New API client",
+    "api_client.disable": "API client disabled",
     "role.create": "New role",
     "role.update": "Role change",
     "role.delete": "Role deletion",

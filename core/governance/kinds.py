@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.context import RequestContext
-from core.iam import access
+from core.iam import access, api_clients
 from core.iam import service as people
+from core.iam.api_client_schemas import ApiClientCreate
 from core.iam.schemas import (
     BankSettings,
     CapSet,
@@ -67,6 +68,20 @@ def _user_create(session: Session, ctx: RequestContext, _target: Target, payload
     return people.add_user_hashed(session, ctx, body, payload["password_hash"])
 
 
+def _api_client_create(
+    session: Session, ctx: RequestContext, _target: Target, payload: Payload
+) -> Any:
+    # The client id and the secret's hash were made when asked; the secret is not kept.
+    fields = {k: v for k, v in payload.items() if k not in ("client_id", "secret_hash")}
+    return api_clients.add_api_client(
+        session,
+        ctx,
+        ApiClientCreate(**fields),
+        client_id=payload["client_id"],
+        secret_hash=payload.get("secret_hash"),
+    )
+
+
 KINDS: dict[str, ChangeKind] = {
     kind.name: kind
     for kind in (
@@ -87,6 +102,18 @@ KINDS: dict[str, ChangeKind] = {
             lambda s, c, t, p: people.set_password_hash(s, c, t["user_id"], p["password_hash"]),
             lambda s, c, t: people.get_user(s, c, t["user_id"]),
             secrets=("password_hash",),
+        ),
+        ChangeKind(
+            "api_client.create",
+            _api_client_create,
+            _nothing,
+            creates=True,
+            secrets=("secret_hash",),
+        ),
+        ChangeKind(
+            "api_client.disable",
+            lambda s, c, t, p: api_clients.disable_api_client(s, c, t["api_client_id"]),
+            lambda s, c, t: api_clients.get_api_client(s, c, t["api_client_id"]),
         ),
         ChangeKind(
             "role.create",

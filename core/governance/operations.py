@@ -13,6 +13,8 @@ from core.context import RequestContext
 from core.governance import service
 from core.governance.kinds import KINDS, Payload, Target
 from core.governance.schemas import Governed
+from core.iam import api_clients
+from core.iam.api_client_schemas import ApiClientCreate
 from core.iam.credentials import Passwords
 from core.iam.schemas import (
     BankSettings,
@@ -50,6 +52,30 @@ def create_user(
     payload = {**body.model_dump(mode="json", exclude={"password"})}
     payload["password_hash"] = passwords.hash(body.password)
     return govern(session, ctx, "user.create", {}, payload)
+
+
+def create_api_client(
+    session: Session, ctx: RequestContext, passwords: Passwords, body: ApiClientCreate
+) -> Governed[Any]:
+    """A new API client. Its client id, and for client_secret_basic its secret, are made now:
+    the secret is shown once to the caller (with the client, or beside the change request it
+    waits in), and only its hash is kept."""
+    client_id = api_clients.new_client_id()
+    secret = api_clients.new_client_secret() if body.auth_method == "client_secret_basic" else None
+    payload = {**body.model_dump(mode="json"), "client_id": client_id}
+    if secret is not None:
+        payload["secret_hash"] = passwords.hash(secret)
+    outcome = govern(session, ctx, "api_client.create", {}, payload)
+    if secret is not None:
+        if outcome.applied is not None:
+            outcome.applied.client_secret = secret
+        else:
+            outcome.shown_once = {"client_secret": secret}
+    return outcome
+
+
+def disable_api_client(session: Session, ctx: RequestContext, api_client_id: int) -> Governed[Any]:
+    return govern(session, ctx, "api_client.disable", {"api_client_id": api_client_id}, {})
 
 
 def update_user(

@@ -16,6 +16,8 @@ ChangeKindName = Literal[
     "user.create",
     "user.update",
     "user.reset_password",
+    "api_client.create",
+    "api_client.disable",
     "role.create",
     "role.update",
     "role.delete",
@@ -79,3 +81,6 @@ class Governed(BaseModel, Generic[T]):
 
     applied: T | None = None
     request: ChangeRequestPublic | None = None
+    # Secrets shown this once to who asked, beside the change request they wait in (a new API
+    # client's secret): the request keeps only their hash.
+    shown_once: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id) and access tokens (JWT signed with Ed25519)."""
+"""Password hashing (argon2id) and access tokens (JWTs signed with Ed25519, RFC 9068)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,25 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.orm import Session
 
 from core.context import Authentication
+from core.db import Database
 from core.errors import Unauthenticated
+from core.iam import signing_keys
+from core.iam.totp import SecretBox
 from core.settings import Settings
 
 ALGORITHM = "EdDSA"
+# RFC 9068 section 2.1: an access token says it is one, so no other JWT passes for one.
+ACCESS_TOKEN_TYPE = "at+jwt"
 # The issue time to the microsecond, beside the standard whole-second "iat" (RFC 7519): a
 # password reset or deactivation revokes every token issued before it, even in its second.
 ISSUED_AT_US = "iat_us"
@@ -82,48 +89,136 @@ class TokenClaims:
     token_id: str
     # How and when the person signed in for this token (a token without: no method known).
     authentication: Authentication | None = None
+    # An API client's token (client_credentials): its client_id, and the scopes it was issued
+    # with, which narrow what the client's grants allow. A person's token: None, None.
+    client_id: str | None = None
+    scopes: tuple[str, ...] | None = None
+    kid: str = ""
 
 
 class TokenService:
-    """Issues and verifies short-lived access tokens."""
+    """Issues and verifies short-lived access tokens (JWTs of the RFC 9068 profile, "typ"
+    at+jwt, Ed25519, with the signing key's kid). The keys are the registry's
+    (core.iam.signing_keys) when the service has a database and the secret box; without, the
+    key file alone (a tool that only issues tokens for tests)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._private_key = load_or_create_signing_key(
+    def __init__(
+        self, settings: Settings, db: Database | None = None, box: SecretBox | None = None
+    ) -> None:
+        self._first = load_or_create_signing_key(
             settings.token_key_path, create=settings.environment != "production"
         )
-        self._public_key: Ed25519PublicKey = self._private_key.public_key()
+        self._first_public: Ed25519PublicKey = self._first.public_key()
+        self.first_kid = signing_keys.kid_of(self._first_public)
+        self._db, self._box = db, box
+        # Parsed keys by kid: a kid names one key for ever, so these never go stale (whether a
+        # key still verifies is read from the registry every time).
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self._public: dict[str, Ed25519PublicKey] = {self.first_kid: self._first_public}
         self.lifetime = dt.timedelta(seconds=settings.token_lifetime_seconds)
         self.issuer = settings.token_issuer
         self.audience = settings.token_audience
+
+    @property
+    def first_key(self) -> Ed25519PrivateKey:
+        """The provisioned key file's key (the registry's first key)."""
+        return self._first
 
     def issue(
         self, user_id: int, now: dt.datetime, authentication: Authentication | None = None
     ) -> tuple[str, dt.datetime]:
         """A token for the user, saying how they signed in (a password alone, unless said)."""
-        expires = now + self.lifetime
-        issued_us = (now - _EPOCH) // _MICROSECOND
-        claims = {
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": str(user_id),
-            "iat": issued_us // 1_000_000,
-            ISSUED_AT_US: issued_us,
-            "nbf": int(now.timestamp()),
-            "exp": int(expires.timestamp()),
-            "jti": secrets.token_urlsafe(12),
-        }
+        claims = self._claims(str(user_id), now)
         signed_in = authentication or Authentication(methods=("pwd",), at=now)
         claims[METHODS] = list(signed_in.methods)
         claims[AUTH_TIME] = int(signed_in.at.timestamp())
         if signed_in.enrolment_only:
             claims[ENROLMENT_ONLY] = True
-        return jwt.encode(claims, self._private_key, algorithm=ALGORITHM), expires
+        return self._sign(claims), now + self.lifetime
 
-    def verify(self, token: str, now: dt.datetime) -> TokenClaims:
+    def issue_for_client(
+        self, user_id: int, client_id: str, scopes: list[str], now: dt.datetime
+    ) -> tuple[str, dt.datetime]:
+        """An API client's token (RFC 9068): its principal as sub, its client_id, the scopes
+        granted. No amr: a client authenticates no person."""
+        claims = self._claims(str(user_id), now)
+        claims["client_id"] = client_id
+        claims["scope"] = " ".join(scopes)
+        return self._sign(claims), now + self.lifetime
+
+    def _claims(self, subject: str, now: dt.datetime) -> dict[str, object]:
+        issued_us = (now - _EPOCH) // _MICROSECOND
+        return {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": issued_us // 1_000_000,
+            ISSUED_AT_US: issued_us,
+            "nbf": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+            "jti": secrets.token_urlsafe(12),
+        }
+
+    def _sign(self, claims: dict[str, object]) -> str:
+        kid, key = self._signing_key()
+        return jwt.encode(
+            claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": ACCESS_TOKEN_TYPE}
+        )
+
+    def _signing_key(self) -> tuple[str, Ed25519PrivateKey]:
+        if self._db is None or self._box is None:
+            return self.first_kid, self._first
+        with self._db.single_read() as session:
+            row = signing_keys.active_row(session)
+            if row is None:
+                return self.first_kid, self._first
+            kid, sealed = row.kid, row.private_key_sealed
+        key = self._private.get(kid)
+        if key is None:
+            key = signing_keys.load_private(self._box.open(sealed))
+            self._private[kid] = key
+        return kid, key
+
+    def verifying_key(self, session: Session | None, kid: str) -> Ed25519PublicKey:
+        """The public key of `kid` if tokens it signed verify now: active or published in the
+        registry, or the key file while no key is active. A retired key verifies nothing."""
+        if session is None or self._db is None:
+            if kid == self.first_kid:
+                return self._first_public
+            raise Unauthenticated("the token's signing key is not ours", code="invalid_token")
+        row = signing_keys.row_of(session, kid)
+        if row is None:
+            if kid == self.first_kid and signing_keys.active_row(session) is None:
+                return self._first_public
+            raise Unauthenticated("the token's signing key is not ours", code="invalid_token")
+        if row.state == signing_keys.RETIRED:
+            raise Unauthenticated(
+                "the token's signing key was retired; get a new token", code="invalid_token"
+            )
+        public = self._public.get(kid)
+        if public is None:
+            public = signing_keys.load_public(row.public_key)
+            self._public[kid] = public
+        return public
+
+    def verify(self, token: str, now: dt.datetime, session: Session | None = None) -> TokenClaims:
+        """The claims of a token we signed with a key that verifies now (`session`: the
+        registry is read through it), unexpired, for our audience."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(
+                "the token is malformed, tampered with, or not ours", code="invalid_token"
+            ) from exc
+        # A token of before kids (issued by the key file) names none.
+        kid = header.get("kid", self.first_kid)
+        if not isinstance(kid, str):
+            raise Unauthenticated("the token's kid is not ours", code="invalid_token")
+        public = self.verifying_key(session, kid)
         try:
             claims = jwt.decode(
                 token,
-                self._public_key,
+                public,
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -148,13 +243,35 @@ class TokenService:
             user_id = int(claims["sub"])
         except ValueError as exc:
             raise Unauthenticated("the token names no user", code="invalid_token") from exc
+        client_id, scopes = _client_of(claims, header)
         return TokenClaims(
             user_id=user_id,
             issued_at=_issued_at(claims),
             expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
             token_id=str(claims.get("jti", "")),
-            authentication=_authentication(claims),
+            authentication=None if client_id else _authentication(claims),
+            client_id=client_id,
+            scopes=scopes,
+            kid=kid,
         )
+
+
+def _client_of(
+    claims: dict[str, Any], header: dict[str, Any]
+) -> tuple[str | None, tuple[str, ...] | None]:
+    """An API client's token: its client_id and scopes (RFC 9068: typ at+jwt, scope a
+    space-separated string). A person's token: neither."""
+    client_id = claims.get("client_id")
+    if client_id is None:
+        return None, None
+    scope = claims.get("scope", "")
+    if (
+        not isinstance(client_id, str)
+        or not isinstance(scope, str)
+        or header.get("typ") != ACCESS_TOKEN_TYPE
+    ):
+        raise Unauthenticated("the token's client is not ours", code="invalid_token")
+    return client_id, tuple(scope.split())
 
 
 def _authentication(claims: dict[str, object]) -> Authentication | None:

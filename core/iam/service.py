@@ -348,6 +348,11 @@ def set_password_hash(
     ctx.audit.attempt("user.manage", target=f"password of user {user_id}")
     user = _load_user(session, ctx, user_id)
     authorize(session, ctx, "user.manage", Resource.of_user(user))
+    if user.kind == "client":
+        raise InvalidRequest(
+            "an API client has no password: it authenticates with its key or secret",
+            code="client_has_no_password",
+        )
     user.password_hash = password_hash
     user.credentials_changed_at = ctx.now()
     user.password_reset_by_id = ctx.require_actor().user_id

@@ -28,11 +28,12 @@ from core.db import Database
 from core.errors import Unauthenticated
 from core.iam import attempts, second_factor
 from core.iam.attempts import INVALID_CREDENTIALS
-from core.iam.credentials import Passwords, TokenService
+from core.iam.credentials import Passwords, TokenClaims, TokenService
 from core.iam.second_factor import Proof
 from core.iam.second_factor_schemas import RecoveryCodes
 from core.iam.totp import SecretBox
 from core.models.iam import User, actor_of
+from core.models.oauth import RevokedToken
 from core.models.sessions import ConsoleSession
 
 NO_PROOF = Proof()
@@ -105,7 +106,8 @@ def check_credentials(
     reservation = attempts.reserve_or_refuse(db, credentials.username, credentials.address, now)
     user, proof = reservation.user, credentials.proof
     valid = passwords.verify(user.password_hash if user else None, credentials.password)
-    succeeded = user is not None and valid and user.is_active
+    # An API client's principal never signs in with a password (it has none to match).
+    succeeded = user is not None and valid and user.is_active and user.kind == "person"
     refusal: Unauthenticated | None = None
     authentication = None
     if user is not None and succeeded:
@@ -154,22 +156,40 @@ _USER_FOR_TOKEN = select(
     col(User.display_name),
     col(User.bank_id),
     col(User.tenant_id),
+    col(User.kind),
     col(User.is_active),
     col(User.credentials_changed_at),
 ).where(col(User.id) == bindparam("user_id"))
 
 
 def actor_from_token(session: Session, tokens: TokenService, token: str, now: dt.datetime) -> Actor:
-    """The caller a bearer token speaks for, if the token is valid and its user still is."""
-    claims = tokens.verify(token, now)
+    """The caller a bearer token speaks for, if the token is valid (signed by a key that still
+    verifies, not revoked) and its user — or API client — still is."""
+    claims = verified_claims(session, tokens, token, now)
     user = session.connection().execute(_USER_FOR_TOKEN, {"user_id": claims.user_id}).first()
     if user is None or not user.is_active:
         raise Unauthenticated("the token's user is unknown or deactivated", code="invalid_token")
+    # A token for a client names it by its client_id too: both must be the same principal.
+    if (claims.client_id is not None) != (user.kind == "client") or (
+        claims.client_id is not None and claims.client_id != user.username
+    ):
+        raise Unauthenticated("the token's client is not its principal", code="invalid_token")
     # A password reset or deactivation revokes every token issued before it, to the
     # microsecond: a token of the same second may be from before it.
     if user.credentials_changed_at > claims.issued_at:
         raise Unauthenticated("the token was revoked; sign in again", code="invalid_token")
-    return actor_of(user, claims.authentication)
+    return actor_of(user, claims.authentication, client_id=claims.client_id, scopes=claims.scopes)
+
+
+def verified_claims(
+    session: Session, tokens: TokenService, token: str, now: dt.datetime
+) -> TokenClaims:
+    """The claims of a valid token: signed by a key of the registry that still verifies,
+    unexpired, and not revoked (RFC 7009: core.iam.oauth_tokens)."""
+    claims = tokens.verify(token, now, session)
+    if claims.token_id and session.get(RevokedToken, claims.token_id) is not None:
+        raise Unauthenticated("the token was revoked; get a new one", code="invalid_token")
+    return claims
 
 
 # -- the console's sessions -----------------------------------------------------------------

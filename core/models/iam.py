@@ -75,9 +75,12 @@ class Tenant(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person: a customer's employee (tenant_id set) or bank staff (tenant_id null)."""
+    """A principal: a person (a customer's employee, tenant_id set, or bank staff, tenant_id
+    null), or an API client (kind "client": a machine of the customer or of the bank, whose
+    credentials are core.models.oauth.ApiClient). Either holds grants the same way."""
 
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("kind IN ('person', 'client')", name="ck_users_kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
@@ -85,6 +88,9 @@ class User(SQLModel, table=True):
     bank_id: int = Field(foreign_key="banks.id", index=True)
     tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
     password_hash: str = Field(max_length=255)
+    # "client": an API client, which signs in only at the token endpoint with its own
+    # credentials (client_credentials), never with a password.
+    kind: str = Field(default="person", max_length=10)
     is_active: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Who created the user (None: the seed, onboarding): a user someone created lately is no
@@ -305,8 +311,15 @@ class Person(Protocol):
     def tenant_id(self) -> int | None: ...
 
 
-def actor_of(user: Person, authentication: Authentication | None = None) -> Actor:
-    """The Actor a user acts as (having authenticated so, when they are the one asking)."""
+def actor_of(
+    user: Person,
+    authentication: Authentication | None = None,
+    *,
+    client_id: str | None = None,
+    scopes: tuple[str, ...] | None = None,
+) -> Actor:
+    """The Actor a user acts as (having authenticated so, when they are the one asking; an
+    API client with its token's scopes)."""
     assert user.id is not None
     return Actor(
         user_id=user.id,
@@ -315,4 +328,6 @@ def actor_of(user: Person, authentication: Authentication | None = None) -> Acto
         bank_id=user.bank_id,
         tenant_id=user.tenant_id,
         authentication=authentication,
+        client_id=client_id,
+        scopes=scopes,
     )

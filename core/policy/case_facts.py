@@ -140,7 +140,16 @@ def actor(value: Any) -> Actor:
     if isinstance(value, dict):
         kind = value.get("kind", "customer")
         tenant = value.get("tenant", TENANT) if kind == "customer" else None
-        return Actor(value.get("id", ACTOR_ID), "case", "Case", value.get("bank", BANK), tenant)
+        # An API client with its token's scopes: {scopes: [accounts:read]}.
+        scopes = value.get("scopes")
+        return Actor(
+            value.get("id", ACTOR_ID),
+            "case",
+            "Case",
+            value.get("bank", BANK),
+            tenant,
+            scopes=tuple(scopes) if scopes is not None else None,
+        )
     raise ValueError(f"actor is customer, staff or a mapping, not {value!r}")
 
 

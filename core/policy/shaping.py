@@ -29,6 +29,10 @@ def actor_facts(actor: Actor) -> dict[str, Any]:
     # Staff act for their bank: they have no tenant, and the facts say so by leaving it out.
     if actor.tenant_id is not None:
         facts["tenant"] = actor.tenant_id
+    # An API client's token narrows what it may do to its scopes (decide.polar: scope_missing);
+    # a person's token is not scoped.
+    facts["scoped"] = actor.scopes is not None
+    facts["scopes"] = sorted(actor.scopes or ())
     return facts
 
 

@@ -20,6 +20,9 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/auth/token"),
     ("GET", "/docs"),
     ("GET", "/openapi.json"),
+    # What other services read to verify Mandate's tokens (RFC 8414, RFC 7517).
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/oauth-authorization-server"),
 }
 
 
@@ -108,6 +111,12 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
         **({"batch_id": world.batch_ids[tenant]} if tenant in world.batch_ids else {}),
         # Only in a world with payments (tests/payments_world.py: with_pending_payment).
         **({"payment_id": world.payment_ids[tenant]} if tenant in world.payment_ids else {}),
+        # Only in a world with one (tests/oauth_world.py: with_api_client).
+        **(
+            {"api_client_id": world.api_client_ids[tenant]}
+            if tenant in world.api_client_ids
+            else {}
+        ),
         # Only in a world with one (tests/governance_world.py: with_change_request).
         **(
             {"change_request_id": world.change_request_ids[tenant]}
@@ -144,6 +153,11 @@ def bodies(world, tenant: str = "acme", clock=None) -> dict[tuple[str, str], dic
         },
         ("POST", "/v1/accounts"): {"tenant_id": ids["tenant_id"], "name": "New", "currency": "EUR"},
         ("PATCH", "/v1/accounts/{account_id}"): {"name": "Renamed"},
+        ("POST", "/v1/api-clients"): {
+            "name": f"New {tenant} client",
+            "auth_method": "client_secret_basic",
+            "tenant_id": ids["tenant_id"],
+        },
         ("POST", "/v1/users"): {
             "username": f"new-{tenant}-user",
             "display_name": "New User",
@@ -243,7 +257,12 @@ def content_headers(route: tuple[str, str]) -> dict[str, str]:
 def forms(world, tenant: str = "acme") -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
     """Form bodies, per route: signing in as the tenant's payer."""
     prefix = "acme" if tenant == "acme" else "globex"
-    return {("POST", "/v1/auth/token"): {"username": f"{prefix}-payer", "password": PASSWORD}}
+    return {
+        ("POST", "/v1/auth/token"): {"username": f"{prefix}-payer", "password": PASSWORD},
+        # A token that is no token: introspection answers it inactive, revocation changes nothing.
+        ("POST", "/v1/auth/introspect"): {"token": "not-a-token"},
+        ("POST", "/v1/auth/revoke"): {"token": "not-a-token"},
+    }
 
 
 def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type: ignore[no-untyped-def]

@@ -88,7 +88,7 @@ def test_expired_tampered_unsigned_and_foreign_tokens_are_refused(client, app, w
             "",
         ]
     )
-    private_key = app.state.services.tokens._private_key
+    private_key = app.state.services.tokens.first_key
     cases = {
         "tampered": tampered,
         "alg none": unsigned,
@@ -193,7 +193,7 @@ def test_a_token_without_its_precise_issue_time_is_refused_cleanly(client, app, 
         "exp": now + 600,
         "jti": "old-format",
     }
-    private_key = app.state.services.tokens._private_key
+    private_key = app.state.services.tokens.first_key
     for issued_at_us in (None, "soon", 1.5, -1, 10**30):
         payload = claims if issued_at_us is None else {**claims, "iat_us": issued_at_us}
         token = _forge(payload, private_key)

@@ -41,6 +41,7 @@ from tests.api.routes import (
 from tests.batches_world import with_pending_batch
 from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
+from tests.oauth_world import with_api_client
 from tests.payments_world import with_pending_payment
 from tests.policy_versions_world import with_policy_in_force, with_policy_versions
 from tests.second_factor_world import with_authenticators
@@ -164,6 +165,7 @@ class Worlds:
         )
         with_pending_batch(self.services.db, self.services.passwords, world, self.clock, payments)
         with_change_request(self.services.db, self.services.passwords, world, self.clock)
+        with_api_client(self.services.db, world, self.clock)
         # The bundled files in force (version 1: the bank's default, the version a tenant is
         # pinned to by PUT /v1/tenants/{id}/policy), then the two versions of the world.
         with_policy_in_force(self.services.db, self.clock)

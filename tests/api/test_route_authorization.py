@@ -12,12 +12,14 @@ from tests.api.routes import (
     calls,
     content_headers,
     contents,
+    forms,
     ids_of,
     queries,
 )
 from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
+from tests.oauth_world import with_api_client
 from tests.payments_world import with_pending_payment
 from tests.second_factor_world import with_authenticators
 
@@ -61,6 +63,7 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
     payments = with_pending_payment(db, app.state.services.passwords, world, clock)
     with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
+    with_api_client(db, world, clock)
     # An authenticator for everyone, so that removing it (with the body's code) gets that far.
     with_authenticators(db, app.state.services.box, world, clock, confirmed=True)
     seen: list[tuple[str, str, int]] = []
@@ -74,6 +77,7 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
     valid = bodies(world, "acme", clock)
     raw = contents(world, "acme")
     query = queries(world, "acme")
+    form = forms(world, "acme")
     unasked = []
     for username in ("manager", "acme-admin", "acme-payer"):
         headers = bearer(app, world.users[username], clock)
@@ -92,6 +96,7 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
                 json=valid.get((call.method, call.template)),
                 content=raw.get((call.method, call.template)),
                 params=query.get((call.method, call.template)),
+                data=form.get((call.method, call.template)),
             )
             assert response.status_code != 422 or response.json()["error"] != "invalid_request", (
                 f"the test sent an invalid body to {call}: {response.text}"

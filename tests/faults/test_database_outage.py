@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, make_url, pool, text
 
 from api.app import create_app
 from core.clock import SystemClock
+from core.iam.credentials import TokenService
 from core.settings import REPO_ROOT, Settings
 from tests.conftest import free_port
 from tests.faults.conftest import TcpProxy
@@ -33,7 +34,8 @@ def test_an_unreachable_database_is_503_database_unavailable(key_path):
         token_key_path=key_path,
     )
     app = create_app(settings, check_migrations=False)
-    token, _ = app.state.services.tokens.issue(1, SystemClock().now())
+    # Signed with the key file alone: the registry's database is the one that is away.
+    token, _ = TokenService(settings).issue(1, SystemClock().now())
     with TestClient(app) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503

@@ -1,0 +1,411 @@
+"""API clients: registered by corporate admins (bank managers for the bank's services) through
+dual administration like users, holding grants like people, and getting tokens by OAuth 2.0
+client credentials (RFC 6749 section 4.4) with private_key_jwt (RFC 7523) or
+client_secret_basic. Each security property of the token endpoint has its test here."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from core.errors import Conflict
+from core.iam import signing_keys
+from core.models.iam import User
+from core.models.oauth import ApiClient
+from tests.factories import PASSWORD, bearer, role, unit_of_work
+from tests.governance_world import turn_on, with_second_admin
+from tests.oauth_world import assertion, client_key, grant, public_jwks, register, token_form
+
+
+def test_a_corporate_admin_registers_a_client_with_its_public_key(client, app, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    key = client_key()
+    created = register(client, admin, jwks=public_jwks(key))
+    assert created["client_id"].startswith("mcl_")
+    assert created["tenant_id"] == world.tenants["acme"].id
+    assert created["auth_method"] == "private_key_jwt"
+    assert created["client_secret"] is None
+    assert created["jwks"]["keys"][0]["kid"] == "erp-key-1"
+    assert "d" not in created["jwks"]["keys"][0]
+    shown = client.get(f"/v1/api-clients/{created['id']}", headers=admin).json()
+    assert shown["client_id"] == created["client_id"] and "client_secret" not in shown
+    listed = client.get("/v1/api-clients", headers=admin).json()["items"]
+    assert [c["client_id"] for c in listed] == [created["client_id"]]
+
+
+def test_a_secret_is_shown_once_and_kept_as_a_hash(client, app, db, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, name="Treasury", auth_method="client_secret_basic")
+    secret = created["client_secret"]
+    assert secret.startswith("mcs_") and len(secret) > 40
+    again = client.get(f"/v1/api-clients/{created['id']}", headers=admin).json()
+    assert "client_secret" not in again
+
+    def stored(session, _ctx):  # type: ignore[no-untyped-def]
+        return session.scalar(
+            select(ApiClient.secret_hash).where(ApiClient.user_id == created["id"])
+        )
+
+    kept = unit_of_work(db, clock).run(stored)
+    assert kept.startswith("$argon2id$") and secret not in kept
+
+
+def test_a_client_is_a_principal_that_never_signs_in_with_a_password(client, app, db, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, jwks=public_jwks(client_key()))
+
+    def principal(session, _ctx):  # type: ignore[no-untyped-def]
+        return session.get(User, created["id"])
+
+    user = unit_of_work(db, clock).run(principal)
+    assert user.kind == "client" and user.username == created["client_id"]
+    for password in ("", "!", "x" * 12):
+        signed_in = client.post(
+            "/v1/auth/token", data={"username": created["client_id"], "password": password}
+        )
+        assert signed_in.status_code in (401, 422), signed_in.text
+    reset = client.post(
+        f"/v1/users/{created['id']}/password",
+        json={"password": "a long enough password"},
+        headers=admin,
+    )
+    assert reset.status_code == 422 and reset.json()["error"] == "client_has_no_password"
+
+
+def test_bad_registrations_are_refused_and_change_nothing(client, app, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    key = client_key()
+    private = {"keys": [key.as_dict(private=True)]}
+    no_kid = {"keys": [{k: v for k, v in key.as_dict(private=False).items() if k != "kid"}]}
+    for body in (
+        {"name": "X", "auth_method": "private_key_jwt"},
+        {"name": "X", "auth_method": "private_key_jwt", "jwks": private},
+        {"name": "X", "auth_method": "private_key_jwt", "jwks": no_kid},
+        {"name": "X", "auth_method": "private_key_jwt", "jwks": {"keys": []}},
+        {
+            "name": "X",
+            "auth_method": "private_key_jwt",
+            "jwks": {"keys": [{"kty": "oct", "kid": "a", "k": "AAAA"}]},
+        },
+        {
+            "name": "X",
+            "auth_method": "private_key_jwt",
+            "jwks": {"keys": [{"kty": "OKP", "kid": "a", "crv": "Ed25519", "x": "not a key"}]},
+        },
+        {"name": "X", "auth_method": "client_secret_basic", "jwks": public_jwks(key)},
+        {"name": "X", "auth_method": "none"},
+        {"name": "X" * 500, "auth_method": "client_secret_basic"},
+    ):
+        response = client.post("/v1/api-clients", json=body, headers=admin)
+        assert response.status_code == 422, (body, response.text)
+    assert client.get("/v1/api-clients", headers=admin).json()["items"] == []
+
+
+def test_another_tenants_client_is_not_found(client, app, world, clock):
+    acme = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, acme, jwks=public_jwks(client_key()))
+    globex = bearer(app, world.users["globex-admin"], clock)
+    for method, path in (
+        ("GET", f"/v1/api-clients/{created['id']}"),
+        ("POST", f"/v1/api-clients/{created['id']}/disable"),
+        ("GET", "/v1/api-clients/999999"),
+    ):
+        response = client.request(method, path, headers=globex)
+        assert response.status_code == 404, (path, response.text)
+    assert client.get("/v1/api-clients", headers=globex).json()["items"] == []
+    # Nor may an admin of one company register a client for another.
+    other = client.post(
+        "/v1/api-clients",
+        json={
+            "name": "X",
+            "auth_method": "client_secret_basic",
+            "tenant_id": world.tenants["acme"].id,
+        },
+        headers=globex,
+    )
+    assert other.status_code == 404
+
+
+def test_a_bank_manager_registers_a_service_of_the_bank(client, app, world, clock):
+    manager = bearer(app, world.users["manager"], clock)
+    created = register(client, manager, name="Core banking", auth_method="client_secret_basic")
+    assert created["tenant_id"] is None
+    payer = bearer(app, world.users["acme-payer"], clock)
+    assert (
+        client.post(
+            "/v1/api-clients",
+            json={"name": "X", "auth_method": "client_secret_basic"},
+            headers=payer,
+        ).status_code
+        == 403
+    )
+
+
+def test_under_dual_administration_a_client_waits_for_a_second_admin(client, app, db, world, clock):
+    turn_on(db, clock, tenant=world.tenants["acme"])
+    second = with_second_admin(db, app.state.services.passwords, world, clock)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    asked = client.post(
+        "/v1/api-clients",
+        json={"name": "Payroll", "auth_method": "client_secret_basic"},
+        headers=admin,
+    )
+    assert asked.status_code == 202, asked.text
+    request = asked.json()
+    assert request["kind"] == "api_client.create" and request["client_secret"].startswith("mcs_")
+    assert client.get("/v1/api-clients", headers=admin).json()["items"] == []
+    own = client.post(
+        f"/v1/change-requests/{request['id']}/approve",
+        headers={**admin, "Idempotency-Key": "cr-own"},
+    )
+    assert own.status_code == 403
+    approved = client.post(
+        f"/v1/change-requests/{request['id']}/approve",
+        headers={**bearer(app, second, clock), "Idempotency-Key": "cr-second"},
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "applied"
+    listed = client.get("/v1/api-clients", headers=admin).json()["items"]
+    assert [c["id"] for c in listed] == [approved.json()["result_id"]]
+    # The secret's hash is forgotten by the request once it is applied.
+    assert "secret_hash" not in str(
+        client.get(f"/v1/change-requests/{request['id']}", headers=admin).json()
+    )
+
+
+# -- the token endpoint ------------------------------------------------------------------------
+
+
+def _registered(client, app, db, world, clock, role_key="payer", **conditions):  # type: ignore[no-untyped-def]
+    """An acme client holding its own Ed25519 key, with a grant of `role_key` over acme."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    key = client_key()
+    created = register(client, admin, jwks=public_jwks(key))
+    grant(client, admin, created["id"], role(db, role_key, world.tenants["acme"]).id, **conditions)
+    return created, key
+
+
+def _token(client, created, key, clock, **kwargs):  # type: ignore[no-untyped-def]
+    scope = kwargs.pop("scope", None)
+    signed = assertion(key, created["client_id"], clock.now(), **kwargs)
+    return client.post("/v1/auth/token", data=token_form(signed, scope))
+
+
+def test_client_credentials_with_a_signed_assertion_reads_balances_and_pays(
+    client, app, db, world, clock
+):
+    created, key = _registered(client, app, db, world, clock)
+    answered = _token(client, created, key, clock, scope="accounts:read payments:write")
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["token_type"] == "Bearer" and body["scope"] == "accounts:read payments:write"
+    assert answered.headers["Cache-Control"] == "no-store"
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["typ"] == "at+jwt" and header["alg"] == "EdDSA" and header["kid"]
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["client_id"] == created["client_id"] and claims["sub"] == str(created["id"])
+    assert {"iss", "aud", "exp", "iat", "jti", "scope"} <= set(claims)
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    account = world.account_id("acme-operating")
+    balance = client.get(f"/v1/accounts/{account}", headers=headers)
+    assert balance.status_code == 200, balance.text
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": account,
+            "to_account_id": world.account_id("acme-payroll"),
+            "amount": 100,
+            "currency": "EUR",
+        },
+        headers={**headers, "Idempotency-Key": "client-transfer-1"},
+    )
+    assert moved.status_code == 201, moved.text
+    me = client.get("/v1/me", headers=headers).json()
+    assert me["username"] == created["client_id"]
+
+
+def test_bad_assertions_are_invalid_client(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    stranger = client_key("erp-key-1")
+    cases = {
+        "wrong aud": {"aud": "http://elsewhere/v1/auth/token"},
+        "expired": {"lifetime": -120},
+        "too long-lived": {"lifetime": 3600},
+        "unknown kid": {"kid": "no-such-key"},
+    }
+    for name, kwargs in cases.items():
+        answered = _token(client, created, key, clock, **kwargs)
+        assert answered.status_code == 401, (name, answered.text)
+        assert answered.json()["error"] == "invalid_client", name
+        assert "WWW-Authenticate" in answered.headers
+    forged = client.post(
+        "/v1/auth/token", data=token_form(assertion(stranger, created["client_id"], clock.now()))
+    )
+    assert forged.status_code == 401 and forged.json()["error"] == "invalid_client"
+    unknown = client.post(
+        "/v1/auth/token", data=token_form(assertion(key, "mcl_nobody", clock.now()))
+    )
+    assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
+
+
+def test_an_assertion_is_used_once(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    signed = assertion(key, created["client_id"], clock.now(), jti="once")
+    assert client.post("/v1/auth/token", data=token_form(signed)).status_code == 200
+    again = client.post("/v1/auth/token", data=token_form(signed))
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+
+
+def test_a_disabled_client_gets_no_token_and_its_tokens_stop(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    admin = bearer(app, world.users["acme-admin"], clock)
+    disabled = client.post(f"/v1/api-clients/{created['id']}/disable", headers=admin)
+    assert disabled.status_code == 200 and disabled.json()["is_active"] is False
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 401
+    refused = _token(client, created, key, clock)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+
+
+def test_client_secret_basic(client, app, db, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, name="Treasury", auth_method="client_secret_basic")
+    grant(client, admin, created["id"], role(db, "bookkeeper", world.tenants["acme"]).id)
+    form = {"grant_type": "client_credentials", "scope": "accounts:read"}
+    good = client.post(
+        "/v1/auth/token", data=form, auth=(created["client_id"], created["client_secret"])
+    )
+    assert good.status_code == 200, good.text
+    headers = {"Authorization": f"Bearer {good.json()['access_token']}"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    wrong = client.post("/v1/auth/token", data=form, auth=(created["client_id"], "mcs_wrong"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    # A secret client cannot authenticate with an assertion, nor without credentials.
+    bare = client.post("/v1/auth/token", data=form)
+    assert bare.status_code == 401 and bare.json()["error"] == "invalid_client"
+
+
+def test_token_endpoint_errors_are_rfc_6749(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    unknown_scope = _token(client, created, key, clock, scope="accounts:read money:print")
+    assert unknown_scope.status_code == 400 and unknown_scope.json()["error"] == "invalid_scope"
+    other = client.post("/v1/auth/token", data={"grant_type": "authorization_code", "code": "x"})
+    assert other.status_code == 400 and other.json()["error"] == "unsupported_grant_type"
+
+
+def test_a_scope_narrows_what_the_grant_allows(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock, scope="accounts:read").json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "scoped-1"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": account,
+            "to_account_id": world.account_id("acme-payroll"),
+            "amount": 100,
+            "currency": "EUR",
+        },
+        headers=headers,
+    )
+    assert moved.status_code == 403, moved.text
+    assert moved.json()["error"] == "scope_missing"
+
+
+def test_the_password_grant_can_be_switched_off(settings, db, clock, world):  # type: ignore[no-untyped-def]
+    off = create_app(
+        settings.model_copy(update={"password_grant": False}), database=db, clock=clock
+    )
+    with TestClient(off) as client:
+        answered = client.post(
+            "/v1/auth/token", data={"username": "acme-payer", "password": PASSWORD}
+        )
+        assert answered.status_code == 400 and answered.json()["error"] == "unsupported_grant_type"
+
+
+# -- the signing keys ----------------------------------------------------------------------------
+
+
+def test_key_rotation_old_tokens_verify_until_retired(client, app, db, world, clock):
+    svc = app.state.services
+    created, key = _registered(client, app, db, world, clock)
+    old = _token(client, created, key, clock).json()["access_token"]
+    old_kid = jwt.get_unverified_header(old)["kid"]
+    person = bearer(app, world.users["acme-payer"], clock)
+    assert jwt.get_unverified_header(person["Authorization"][7:])["kid"] == old_kid
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [old_kid]
+    fresh = db.run(lambda s: signing_keys.rotate(s, svc.box, svc.tokens.first_key, clock.now()))
+    new = _token(client, created, key, clock).json()["access_token"]
+    assert jwt.get_unverified_header(new)["kid"] == fresh.kid != old_kid
+    published = {k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]}
+    assert published == {old_kid, fresh.kid}
+    account = world.account_id("acme-operating")
+    for token in (old, new):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    assert client.get(f"/v1/accounts/{account}", headers=person).status_code == 200
+    # Not retired while its tokens may live, nor the active key at all.
+    with pytest.raises(Conflict):
+        db.run(lambda s: signing_keys.retire(s, old_kid, clock.now(), svc.tokens.lifetime))
+    with pytest.raises(Conflict):
+        db.run(lambda s: signing_keys.retire(s, fresh.kid, clock.now(), svc.tokens.lifetime))
+    later = clock.now() + svc.tokens.lifetime
+    db.run(lambda s: signing_keys.retire(s, old_kid, later, svc.tokens.lifetime))
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [fresh.kid]
+    for headers in ({"Authorization": f"Bearer {old}"}, person):
+        refused = client.get(f"/v1/accounts/{account}", headers=headers)
+        assert refused.status_code == 401, refused.text
+    assert (
+        client.get(
+            f"/v1/accounts/{account}", headers={"Authorization": f"Bearer {new}"}
+        ).status_code
+        == 200
+    )
+
+
+def test_metadata_names_the_endpoints_and_scopes(client):
+    meta = client.get("/.well-known/oauth-authorization-server").json()
+    assert meta["token_endpoint"] == "http://testserver/v1/auth/token"
+    assert meta["jwks_uri"] == "http://testserver/.well-known/jwks.json"
+    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    assert {"accounts:read", "payments:write", "decisions:evaluate", "tokens:introspect"} <= set(
+        meta["scopes_supported"]
+    )
+
+
+def test_introspection_and_revocation(client, app, db, world, clock):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock, scope="accounts:read").json()["access_token"]
+    manager = bearer(app, world.users["manager"], clock)
+    active = client.post("/v1/auth/introspect", data={"token": token}, headers=manager).json()
+    assert active["active"] is True and active["client_id"] == created["client_id"]
+    assert active["scope"] == "accounts:read"
+    # Without token.introspect: refused; a client's token needs tokens:introspect as well.
+    payer = bearer(app, world.users["acme-payer"], clock)
+    assert (
+        client.post("/v1/auth/introspect", data={"token": token}, headers=payer).status_code == 403
+    )
+    as_client = {"Authorization": f"Bearer {token}"}
+    refused = client.post("/v1/auth/introspect", data={"token": token}, headers=as_client)
+    assert refused.status_code in (403, 404)
+    # Someone else cannot revoke it; its holder can, and then it is refused everywhere.
+    assert client.post("/v1/auth/revoke", data={"token": token}, headers=payer).status_code == 200
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=as_client).status_code == 200
+    assert (
+        client.post("/v1/auth/revoke", data={"token": token}, headers=as_client).status_code == 200
+    )
+    assert client.get(f"/v1/accounts/{account}", headers=as_client).status_code == 401
+    gone = client.post("/v1/auth/introspect", data={"token": token}, headers=manager).json()
+    assert gone == {"active": False}
+    assert client.post(
+        "/v1/auth/introspect", data={"token": "garbage"}, headers=manager
+    ).json() == {"active": False}
