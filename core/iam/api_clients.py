@@ -25,7 +25,7 @@ from core.models.iam import Tenant, User
 from core.models.oauth import ApiClient
 from core.pagination import Page, PageRequest, paginate
 from core.policy.facts import Resource
-from core.policy.filters import readable_in_tenant
+from core.policy.filters import readable_in_tenant, within_reach
 from core.policy.service import authorize, require_readable
 
 CLIENT_ID_PREFIX = "mcl_"
@@ -125,10 +125,15 @@ def add_api_client(
 
 def _load(session: Session, ctx: RequestContext, principal_id: int) -> tuple[ApiClient, User]:
     missing = f"API client {principal_id} not found"
+    # Another company's client is as absent as none: not found by the query, before the
+    # policy is asked (core.policy.filters.within_reach).
+    reach = within_reach(
+        ctx.require_actor(), tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
+    )
     row = session.execute(
         select(ApiClient, User)
         .join(User, col(User.id) == col(ApiClient.user_id))
-        .where(col(ApiClient.user_id) == principal_id)
+        .where(col(ApiClient.user_id) == principal_id, reach)
     ).first()
     if row is None:
         raise NotFound(missing)

@@ -26,6 +26,7 @@ from tests.api.routes import (
 from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
+from tests.oauth_world import with_api_client
 from tests.payments_world import with_pending_payment
 
 LOOKED_UP = (
@@ -35,6 +36,7 @@ LOOKED_UP = (
     "account_id",
     "transfer_id",
     "change_request_id",
+    "api_client_id",
 )
 MISSING = 987_654
 
@@ -68,6 +70,7 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
     payments = with_pending_payment(db, app.state.services.passwords, world, clock)
     with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
+    with_api_client(db, world, clock)
     foreign = ids_of(world, "acme")
     missing = {**foreign, **{name: MISSING for name in LOOKED_UP}}
     acme_bodies = bodies(world, "acme")
@@ -120,6 +123,8 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
         ("GET", "/v1/accounts/{account_id}/entries"),
         ("PATCH", "/v1/accounts/{account_id}"),
         ("GET", "/v1/transfers/{transfer_id}"),
+        ("GET", "/v1/api-clients/{api_client_id}"),
+        ("POST", "/v1/api-clients/{api_client_id}/disable"),
     }
     assert expected <= compared, expected - compared
 
