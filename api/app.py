@@ -20,6 +20,7 @@ from api.routers import (
     access,
     accounts,
     activity,
+    audit,
     auth,
     beneficiaries,
     change_requests,
@@ -40,7 +41,7 @@ from core.iam.credentials import Passwords, TokenService
 from core.iam.totp import second_factor_box
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
-from core.runtime import Services, compose
+from core.runtime import Services, compose, load_audit_key
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("mandate")
@@ -128,6 +129,7 @@ def create_app(
         tokens=TokenService(settings),
         clock=clock or SystemClock(),
         box=second_factor_box(settings),
+        audit_key=load_audit_key(settings),
     )
     app.state.policy_watcher = watcher
     errors.install(app)
@@ -144,6 +146,7 @@ def create_app(
         access.router,
         beneficiaries.router,
         compliance.router,
+        audit.router,
         change_requests.router,
         policy_versions.router,
         tenant_policy.router,

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from core import demo, maintenance, migrate, policy_commands
+from core.audit_commands import audit_app
 from core.batches import service as batches
 from core.context import RequestContext
 from core.db import Database
@@ -231,6 +232,7 @@ class _ProgressBar:
 
 
 app.add_typer(statement_app, name="statement")
+app.add_typer(audit_app, name="audit")
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payments under dual control.")
 app.add_typer(payments_app, name="payments")

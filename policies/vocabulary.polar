@@ -40,6 +40,8 @@ permission("approval_minimum.manage", "bank", "Set the approval minimums every c
 permission("decision.read",     "bank",   "Read the decision log: every money-moving, admin and refused decision.");
 permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
 permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
+permission("audit.read",        "bank",   "Read the audit evidence: the signed checkpoints of the hash chains, and the audit key.");
+permission("audit.export",      "bank",   "Export a signed evidence bundle of a period's records, for an auditor to verify offline.");
 permission("policy_version.read", "bank", "Read every version of the policy: its files, its diff against another, its impact on past decisions.");
 permission("policy_version.propose", "bank", "Propose a new version of the policy (validated by its cases when proposed).");
 permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
@@ -131,6 +133,8 @@ refusal_text("approval_minimum.manage", "Your roles do not let you set the bank'
 refusal_text("decision.read",     "Your roles do not let you read the decision log.");
 refusal_text("policy.read",       "Your roles do not let you read the policy.");
 refusal_text("change.read",       "Your roles do not let you read the change log.");
+refusal_text("audit.read",        "Your roles do not let you read the audit evidence.");
+refusal_text("audit.export",      "Your roles do not let you export audit evidence.");
 refusal_text("change_request.approve", "Your roles do not let you approve change requests.");
 refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
 refusal_text("change_request.read", "Your roles do not let you see change requests.");
@@ -194,7 +198,7 @@ builtin_carries("bank_manager", permission) if permission in [
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",
-    "beneficiary.read", "approval_rule.read", "policy_version.read", "policy_version.propose",
+    "audit.read", "audit.export", "beneficiary.read", "approval_rule.read", "policy_version.read", "policy_version.propose",
     "policy_version.approve", "policy_version.activate", "tenant_rule.read"];
 
 # carries(grant, permission): the role of the grant carries the permission (or the

@@ -77,6 +77,8 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     DECISIONS: ("detail",),
     CHANGES: ("before", "after"),
 }
+# The time of each chained table's record, which its link carries (retention is judged by it).
+TIME_FIELD = {TRANSFERS: "created_at", DECISIONS: "at", CHANGES: "at"}
 # A transfer's entries are part of the money record it chains (one link per transfer).
 ENTRY_FIELDS = ("account_id", "amount", "currency", "balance_after", "created_at")
 
@@ -142,10 +144,19 @@ def personal_digest(salt: str, personal: Mapping[Any, Any]) -> str:
 
 
 def link_hash(
-    *, chain: str, seq: int, table: str, record_id: int, digest: str, personal: str, prev: str
+    *,
+    chain: str,
+    seq: int,
+    table: str,
+    record_id: int,
+    at: dt.datetime,
+    digest: str,
+    personal: str,
+    prev: str,
 ) -> str:
-    """A link's hash: its place in its chain, its record's two digests, and its predecessor's
-    hash."""
+    """A link's hash: its place in its chain, its record (table, id, time, two digests), and
+    its predecessor's hash. The time is the link's own, so that a record purged past its
+    retention is still known, by its link, to have been old enough."""
     return sha256(
         canonical(
             {
@@ -153,6 +164,7 @@ def link_hash(
                 "seq": seq,
                 "table": table,
                 "id": record_id,
+                "at": _plain(at),
                 "digest": digest,
                 "personal": personal,
                 "prev": prev,

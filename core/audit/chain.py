@@ -45,6 +45,7 @@ class PendingLink:
     tenant_id: int | None
     table: str
     record_id: int
+    at: Any
     digest: str
     personal: dict[str, Any]
 
@@ -67,6 +68,7 @@ def note(
             tenant_id=row["tenant_id"],
             table=table,
             record_id=record_id,
+            at=row[canonical.TIME_FIELD[table]],
             digest=canonical.record_digest(content),
             personal=canonical.personal_content(table, row),
         )
@@ -92,6 +94,7 @@ def seal(session: Session) -> None:
             seq=seq,
             table=item.table,
             record_id=item.record_id,
+            at=item.at,
             digest=item.digest,
             personal=personal,
             prev=prev,
@@ -102,6 +105,7 @@ def seal(session: Session) -> None:
                 "seq": seq,
                 "record_table": item.table,
                 "record_id": item.record_id,
+                "record_at": item.at,
                 "digest": item.digest,
                 "salt": salt,
                 "personal_digest": personal,

@@ -207,6 +207,7 @@ class _ChainWalk:
             seq=link["seq"],
             table=table,
             record_id=record_id,
+            at=link["record_at"],
             digest=link["digest"],
             personal=link["personal_digest"],
             prev=link["prev_hash"],

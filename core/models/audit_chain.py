@@ -46,6 +46,9 @@ class AuditLink(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
     record_table: str = Field(max_length=12)
     record_id: int = Field(sa_type=BigInteger)
+    # The record's time (covered by the link's hash): a record purged past its retention is
+    # still known by its link to have been that old.
+    record_at: dt.datetime = Field(sa_type=UTCDateTime)
     digest: str = Field(max_length=HASH_LENGTH)
     salt: str | None = Field(default=None, max_length=32)
     personal_digest: str = Field(max_length=HASH_LENGTH)

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("record_table", sa.String(12), nullable=False),
         sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("record_at", UTCDateTime(), nullable=False),
         sa.Column("digest", sa.String(_HASH), nullable=False),
         sa.Column("salt", sa.String(32), nullable=True),
         sa.Column("personal_digest", sa.String(_HASH), nullable=False),
@@ -95,7 +96,7 @@ def _chain_existing_records(connection: sa.Connection) -> None:
     records.sort(key=lambda r: (r[0], canonical.CHAINED_TABLES.index(r[1]), r[2]))
     heads: dict[str, tuple[int, str, int, int | None]] = {}
     links = []
-    for _at, table, record_id, row, record_entries in records:
+    for at, table, record_id, row, record_entries in records:
         name = canonical.chain_of(row["bank_id"], row["tenant_id"])
         seq, prev, _bank, _tenant = heads.get(
             name, (0, canonical.GENESIS, row["bank_id"], row["tenant_id"])
@@ -111,6 +112,7 @@ def _chain_existing_records(connection: sa.Connection) -> None:
             seq=seq,
             table=table,
             record_id=record_id,
+            at=at,
             digest=digest,
             personal=personal,
             prev=prev,
@@ -121,6 +123,7 @@ def _chain_existing_records(connection: sa.Connection) -> None:
                 "seq": seq,
                 "record_table": table,
                 "record_id": record_id,
+                "record_at": at,
                 "digest": digest,
                 "salt": salt,
                 "personal_digest": personal,
@@ -144,7 +147,12 @@ def _chain_existing_records(connection: sa.Connection) -> None:
             )
         ),
     )
-    link_table = sa.table("audit_links", *(sa.column(c) for c in links[0])) if links else None
+    link_columns = (
+        (sa.column(c, UTCDateTime() if c == "record_at" else None) for c in links[0])
+        if links
+        else ()
+    )
+    link_table = sa.table("audit_links", *link_columns) if links else None
     if heads:
         connection.execute(
             chains.insert(),
