@@ -304,12 +304,14 @@ class ErrorCode(Code):
     invalid_period = (
         "invalid_period",
         422,
-        "A statement period runs forward: from is on or before to (days in the company's zone).",
+        "A period runs forward: from is on or before to (a statement's days are in the "
+        "company's zone, an audit bundle's in UTC).",
     )
     period_too_long = (
         "period_too_long",
         422,
-        "A statement export covers at most 366 days; export a longer span in parts.",
+        "A statement export or audit bundle covers at most 366 days; export a longer span "
+        "in parts.",
     )
     unknown_statement_format = (
         "unknown_statement_format",

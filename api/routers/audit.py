@@ -1,17 +1,23 @@
-"""The audit evidence, for compliance: the chains' signed checkpoints and the audit key."""
+"""The audit evidence, for compliance: the chains' signed checkpoints, the audit key, and
+export bundles for auditors."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import ApiUnit, services
 from api.errors import error_responses
 from api.params import Cursor, Limit, TenantFilter
 from core.audit import checkpoints as evidence
+from core.audit import export as bundles
 from core.audit.checkpoints import AuditKeyPublic, CheckpointPublic
+from core.fields import CalendarDate
 from core.pagination import Page
 
 router = APIRouter(prefix="/v1/audit", tags=["compliance"])
+_BUNDLE = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.get(
@@ -37,3 +43,34 @@ def checkpoints(
 )
 def audit_key(request: Request, uow: ApiUnit) -> AuditKeyPublic:
     return uow.run(evidence.published_key, services(request).audit_key)
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    summary="Compliance: a signed evidence bundle of a period's records, for an auditor",
+    description="A zip: per chain its links over the period with their records, the links "
+    "after it up to a signed checkpoint, the checkpoints, the audit key's public half, a "
+    "manifest of every file's SHA-256 signed with the audit key, and verify_bundle.py, which "
+    "verifies it offline (`python verify_bundle.py bundle.zip`, needs only `cryptography`). "
+    "Days are UTC; at most 366. The export is a logged decision.",
+    responses={
+        200: {"description": "The bundle", "content": _BUNDLE},
+        **error_responses("not_found", "invalid_period", "period_too_long"),
+    },
+)
+def export_bundle(
+    request: Request,
+    uow: ApiUnit,
+    first_day: Annotated[CalendarDate, Query(alias="from", description="First day (UTC)")],
+    last_day: Annotated[CalendarDate, Query(alias="to", description="Last day, included")],
+    tenant_id: TenantFilter = None,
+) -> Response:
+    key = services(request).audit_key
+    bundle = uow.run(bundles.export_bundle, key, first_day, last_day, tenant_id)
+    name = f"mandate-audit-{tenant_id or 'bank'}-{first_day}-{last_day}.zip"
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -90,7 +90,7 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A value as canonical JSON holds it: times as UTC ISO 8601 to the microsecond."""
     if isinstance(value, dt.datetime):
         return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -100,7 +100,7 @@ def _plain(value: Any) -> Any:
 def canonical(document: Any) -> bytes:
     """`document` as canonical JSON: sorted keys, no spaces, UTF-8."""
     return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=plain
     ).encode()
 
 
@@ -109,7 +109,7 @@ def sha256(data: bytes) -> str:
 
 
 def _pick(row: Mapping[Any, Any], names: Iterable[str]) -> dict[str, Any]:
-    return {name: _plain(row.get(name)) for name in names}
+    return {name: plain(row.get(name)) for name in names}
 
 
 def record_content(
@@ -164,7 +164,7 @@ def link_hash(
                 "seq": seq,
                 "table": table,
                 "id": record_id,
-                "at": _plain(at),
+                "at": plain(at),
                 "digest": digest,
                 "personal": personal,
                 "prev": prev,
@@ -181,5 +181,5 @@ def chain_of(bank_id: int, tenant_id: int | None) -> str:
 def checkpoint_message(chain: str, seq: int, head_hash: str, at: dt.datetime, key_id: str) -> bytes:
     """What a checkpoint's signature covers."""
     return canonical(
-        {"chain": chain, "seq": seq, "head_hash": head_hash, "at": _plain(at), "key_id": key_id}
+        {"chain": chain, "seq": seq, "head_hash": head_hash, "at": plain(at), "key_id": key_id}
     )

@@ -157,7 +157,7 @@ class _ChainWalk:
         seq, prev = self.head["anchor_seq"], self.head["anchor_hash"]
         walked = 0
         for page in self._pages():
-            records = _records(self.conn, page)
+            records = records_of(self.conn, page)
             for link in page:
                 walked += 1
                 if not self._link_holds(link, seq, prev, records):
@@ -258,7 +258,7 @@ class _ChainWalk:
         return False
 
 
-def _records(
+def records_of(
     conn: Connection, links: Sequence[RowMapping]
 ) -> dict[tuple[str, int], tuple[RowMapping, list[RowMapping]]]:
     """The records a page of links names, by (table, id); a transfer with its entries."""

@@ -3,29 +3,9 @@ broken record, and checkpoints that catch a rewritten end of a chain."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from core.cli import app as cli
-from core.settings import get_settings
 from tests.core.audit.test_chain import _newest, _tamper, _traffic
-
-
-@pytest.fixture
-def mandate(db, settings, monkeypatch) -> Iterator:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MANDATE_DATABASE_URL", db.url)
-    monkeypatch.setenv("MANDATE_TOKEN_KEY_PATH", str(settings.token_key_path))
-    monkeypatch.setenv("MANDATE_AUDIT_KEY_PATH", str(settings.audit_key_path))
-    get_settings.cache_clear()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        return CliRunner().invoke(cli, list(args))
-
-    yield run
-    get_settings.cache_clear()
 
 
 def test_verify_passes_then_names_an_altered_transfer(client, app, world, clock, db, mandate):
