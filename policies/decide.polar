@@ -82,6 +82,12 @@ decide(request, "allow", "ok", nil, {}) if
     request.resource.type = "user" and
     request.resource.id = request.actor.id;
 
+# Everyone may see everything Mandate holds about them (vocabulary.polar: own_action).
+decide(request, "allow", "ok", nil, {}) if
+    request.action = "personal_data.read" and
+    request.resource.type = "user" and
+    request.resource.id = request.actor.id;
+
 # Everyone may set up and remove their own second factor (vocabulary.polar: own_action).
 decide(request, "allow", "ok", nil, {}) if
     request.action = "self.manage" and

@@ -130,12 +130,24 @@ def verify_chains(
 
 
 def erased_links(conn: Connection) -> set[int]:
-    """The links whose personal commitment an erasure opened (recorded in the change log)."""
+    """The links whose personal commitment an erasure opened, as the erasures' own change
+    records name them. Only an erasure record whose own link is still sealed and agrees with
+    it counts: one rewritten to name more links would have to be unsealed itself."""
     changes = RECORD_TABLES[canonical.CHANGES]
-    stmt = select(changes.c.after).where(changes.c.change == ERASED_CHANGE)
+    stmt = (
+        select(changes.c.before, changes.c.after, _LINKS.c.salt, _LINKS.c.personal_digest)
+        .join(
+            _LINKS,
+            and_(_LINKS.c.record_table == canonical.CHANGES, _LINKS.c.record_id == changes.c.id),
+        )
+        .where(changes.c.change == ERASED_CHANGE, _LINKS.c.salt.is_not(None))
+    )
     opened: set[int] = set()
-    for (after,) in conn.execute(stmt):
-        opened.update(int(i) for i in json.loads(after or "{}").get("unsealed_links", []))
+    for row in conn.execute(stmt):
+        personal = canonical.personal_content(canonical.CHANGES, row._mapping)
+        if canonical.personal_digest(row.salt, personal) != row.personal_digest:
+            continue  # caught as altered where the walk reaches it
+        opened.update(int(i) for i in json.loads(row.after or "{}").get("unsealed_links", []))
     return opened
 
 
