@@ -18,6 +18,7 @@ from core import migrate
 from core.audit import offline
 from core.audit.checkpoints import take_checkpoints
 from core.audit.export import Period, build_bundle
+from core.audit.retention import purge_past_retention
 from core.audit.verify import verify_database
 from core.clock import utcnow
 from core.context import RequestContext
@@ -70,7 +71,10 @@ def verify(
     key = _public_key(public_key, settings)
     db = _database(settings)
     try:
-        report = verify_database(db, tenant_id=tenant, public_key=key)
+        retention = dt.timedelta(days=settings.decision_retention_days)
+        report = verify_database(
+            db, tenant_id=tenant, public_key=key, purged_before=utcnow() - retention
+        )
     finally:
         db.dispose()
     if key is None:
@@ -94,6 +98,30 @@ def checkpoint() -> None:
     finally:
         db.dispose()
     typer.echo(f"signed {taken} checkpoint{'' if taken == 1 else 's'} with audit key {key.key_id}")
+
+
+def purge_evidence(db: Database, settings: Settings) -> str:
+    """`mandate purge`'s part for the trail: decisions and activity past their retention,
+    the chains' purged prefixes pruned under signed anchors, then a checkpoint of every chain
+    that moved. What was done, in words."""
+    key = load_audit_key(settings)
+    kept = UnitOfWork(db, RequestContext(actor=None)).run(
+        lambda session, ctx: purge_past_retention(
+            session,
+            key,
+            ctx.now(),
+            decisions_kept=dt.timedelta(days=settings.decision_retention_days),
+            activity_kept=dt.timedelta(days=settings.activity_retention_days),
+        )
+    )
+    signed = UnitOfWork(db, RequestContext(actor=None)).run(
+        lambda session, ctx: len(take_checkpoints(session, key, ctx.now()))
+    )
+    return (
+        f"purged {kept.decisions} decisions and {kept.activity} activity rows past retention; "
+        f"pruned {kept.links_pruned} chain links under {kept.anchors_signed} signed anchors; "
+        f"signed {signed} checkpoints"
+    )
 
 
 @audit_app.command("create-key")

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
 
     # Idempotency keys are kept at least this long (the API promises 24 hours).
     idempotency_retention_hours: int = Field(default=48, ge=24)
+    # The decision log and each person's activity are kept this long, then `mandate purge`
+    # deletes them (core.audit.retention): 13 months by default, never under a year (PCI DSS
+    # 10.5.1). Money records and the change log are not purged.
+    decision_retention_days: int = Field(default=396, ge=366)
+    activity_retention_days: int = Field(default=396, ge=366)
 
     policy_dir: Path = Field(default_factory=bundled.policy_dir)
     # Compile decisions into residual checks (cached per policy version and static facts).

@@ -11,6 +11,7 @@ Everything is read in one snapshot (PostgreSQL: REPEATABLE READ, READ ONLY)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -66,6 +67,8 @@ class AuditReport:
     chains: int = 0
     links: int = 0
     checkpoints: int = 0
+    # Decisions found purged past their retention (their links kept).
+    purged: int = 0
     breaks: list[Break] = field(default_factory=list)
 
     @property
@@ -75,6 +78,7 @@ class AuditReport:
     def render(self) -> str:
         lines = [
             f"{self.chains} chains, {self.links} links, {self.checkpoints} checkpoints verified"
+            f" ({self.purged} decisions purged past retention)"
         ]
         if self.ok:
             lines.append("ok: every chain holds")
@@ -89,9 +93,11 @@ def verify_database(
     *,
     tenant_id: int | None = None,
     public_key: Ed25519PublicKey | None = None,
+    purged_before: dt.datetime | None = None,
     batch_size: int = 1000,
 ) -> AuditReport:
-    """Verify the chains (one tenant's with `tenant_id`) in one read-only snapshot."""
+    """Verify the chains (one tenant's with `tenant_id`) in one read-only snapshot. A
+    decision made before `purged_before` may be gone (purged past its retention)."""
     conn = db.engine.connect()
     try:
         if db.dialect == "postgresql":
@@ -100,7 +106,11 @@ def verify_database(
             if db.dialect == "postgresql":
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             return verify_chains(
-                conn, tenant_id=tenant_id, public_key=public_key, batch_size=batch_size
+                conn,
+                tenant_id=tenant_id,
+                public_key=public_key,
+                purged_before=purged_before,
+                batch_size=batch_size,
             )
     finally:
         conn.close()
@@ -111,6 +121,7 @@ def verify_chains(
     *,
     tenant_id: int | None = None,
     public_key: Ed25519PublicKey | None = None,
+    purged_before: dt.datetime | None = None,
     batch_size: int = 1000,
 ) -> AuditReport:
     """Verify the chains on an open connection (inside the caller's transaction)."""
@@ -121,8 +132,9 @@ def verify_chains(
     erased = erased_links(conn)
     for head in conn.execute(stmt).mappings().all():
         report.chains += 1
-        walk = _ChainWalk(conn, head, erased, batch_size)
+        walk = _ChainWalk(conn, head, erased, batch_size, purged_before)
         report.links += walk.run()
+        report.purged += walk.purged
         report.breaks.extend(walk.breaks[:1])
         report.checkpoints += _check_checkpoints(conn, head, walk, public_key, report.breaks)
     report.breaks.extend(_unchained(conn, tenant_id))
@@ -156,9 +168,16 @@ class _ChainWalk:
     checkpoint may name."""
 
     def __init__(
-        self, conn: Connection, head: RowMapping, erased: set[int], batch_size: int
+        self,
+        conn: Connection,
+        head: RowMapping,
+        erased: set[int],
+        batch_size: int,
+        purged_before: dt.datetime | None,
     ) -> None:
         self.conn = conn
+        self.purged_before = purged_before
+        self.purged = 0
         self.head = head
         self.erased = erased
         self.batch_size = batch_size
@@ -228,12 +247,24 @@ class _ChainWalk:
             return self._break(link, "the link was altered", recomputed, link["hash"])
         found = records.get((table, record_id))
         if found is None:
+            if self._past_retention(link):
+                self.purged += 1
+                return True
             return self._break(link, "the record is missing (deleted?)", link["digest"], None)
         row, entries = found
         digest = canonical.record_digest(canonical.record_content(table, record_id, row, entries))
         if digest != link["digest"]:
             return self._break(link, "the record was altered", link["digest"], digest)
         return self._personal_holds(link, row)
+
+    def _past_retention(self, link: RowMapping) -> bool:
+        """A decision purged past its retention: its link, whose hash covers its time, says
+        it was old enough."""
+        return (
+            link["record_table"] == canonical.DECISIONS
+            and self.purged_before is not None
+            and link["record_at"] < self.purged_before
+        )
 
     def _personal_holds(self, link: RowMapping, row: RowMapping) -> bool:
         if link["salt"] is None:
@@ -304,6 +335,7 @@ def _check_checkpoints(
     """Every checkpoint of the chain: signed by the audit key, and agreeing with the chain."""
     stmt = select(_CHECKPOINTS).where(_CHECKPOINTS.c.chain == head["chain"])
     checked = 0
+    anchored = head["anchor_seq"] == 0
     for point in conn.execute(stmt.order_by(_CHECKPOINTS.c.id)).mappings():
         checked += 1
         problem = checkpoint_problem(point, public_key)
@@ -317,6 +349,18 @@ def _check_checkpoints(
             breaks.append(
                 Break(head["chain"], "audit_checkpoints", point["id"], point["seq"], problem)
             )
+        elif (point["seq"], point["head_hash"]) == (head["anchor_seq"], head["anchor_hash"]):
+            anchored = True
+    if not anchored:
+        breaks.append(
+            Break(
+                head["chain"],
+                None,
+                None,
+                head["anchor_seq"],
+                "the chain starts from an anchor no signed checkpoint holds (links removed?)",
+            )
+        )
     return checked
 
 
