@@ -3,15 +3,18 @@ bash against a live server holding the demo bank, so the README cannot drift."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
 from core import demo, policy_commands
+from core.audit import offline
 from core.clock import SystemClock
 from core.models.iam import User
 from core.models.ledger import Account
@@ -222,3 +225,36 @@ def test_the_two_factor_recipe_runs_as_written(db, app, live_server):  # type: i
         services.clock = fixed
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == printed.splitlines()
+
+
+EVIDENCE = "### Verify, checkpoint, export and check the bundle"
+
+
+def test_the_evidence_recipe_runs_as_written(db, app, clock, live_server, settings, tmp_path):  # type: ignore[no-untyped-def]
+    # Today, as `make run` would: the recipe exports the last 30 days by the machine's date.
+    clock.at = dt.datetime.now(dt.UTC)
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed) = fenced_blocks(EVIDENCE)
+    assert language == "sh"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={
+            **os.environ,
+            "MANDATE": live_server.url,
+            # The `mandate` command of this checkout, on the server's database and keys.
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "MANDATE_DATABASE_URL": db.url,
+            "MANDATE_TOKEN_KEY_PATH": str(settings.token_key_path),
+            "MANDATE_AUDIT_KEY_PATH": str(settings.audit_key_path),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+    report = offline.verify_bundle(str(tmp_path / "evidence.zip"))
+    assert report.ok and report.records > 0 and report.covered, report.render()

@@ -155,15 +155,18 @@ def lock_heads(
     return heads
 
 
+_HEADS = (
+    select(_CHAINS.c.chain, _CHAINS.c.seq, _CHAINS.c.head_hash)
+    .where(_CHAINS.c.chain.in_(bindparam("names", expanding=True)))
+    .order_by(_CHAINS.c.chain)
+)
+_LOCK_HEADS = _HEADS.with_for_update()
+
+
 def _read_heads(session: Session, names: list[str]) -> dict[str, tuple[int, str]]:
-    stmt = (
-        select(_CHAINS.c.chain, _CHAINS.c.seq, _CHAINS.c.head_hash)
-        .where(_CHAINS.c.chain.in_(names))
-        .order_by(_CHAINS.c.chain)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {row.chain: (row.seq, row.head_hash) for row in session.connection().execute(stmt)}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    rows = session.connection().execute(_LOCK_HEADS if postgres else _HEADS, {"names": names})
+    return {row.chain: (row.seq, row.head_hash) for row in rows}
 
 
 def _forget(session: Session, *_args: Any) -> None:
