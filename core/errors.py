@@ -307,6 +307,11 @@ class ErrorCode(Code):
         "A period runs forward: from is on or before to (a statement's days are in the "
         "company's zone, an audit bundle's in UTC).",
     )
+    person_still_active = (
+        "person_still_active",
+        409,
+        "A person is erased after they left: their admin deactivates them first.",
+    )
     period_too_long = (
         "period_too_long",
         422,

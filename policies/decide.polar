@@ -224,9 +224,12 @@ conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                            "exceeds_cap"]);
 conditions("user.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden"]);
+conditions("personal_data.erase", ["grant_not_yet_valid", "grant_expired",
+                                   "self_change_forbidden"]);
 conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     permission(action, _level, _meaning) and
     not moves_money(action) and
-    not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
+    not action in ["grant.manage", "role.manage", "user.manage", "personal_data.erase",
+                   "payment.approve",
                    "payment.cancel", "change_request.approve", "policy_version.approve",
                    "policy_version.activate", "beneficiary.manage"];

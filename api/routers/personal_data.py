@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ApiUnit
-from api.errors import POLICY_REFUSALS, error_responses
+from api.errors import MANAGE_REFUSALS, POLICY_REFUSALS, error_responses
 from api.params import UserId
 from core.audit import erasure, personal
 from core.audit.erasure import ErasureResult
@@ -32,11 +32,13 @@ def personal_data(uow: ApiUnit, user_id: UserId) -> PersonalData:
     "/{user_id}/erase",
     response_model=ErasureResult,
     summary="GDPR erasure: replace a person by a pseudonym everywhere, keep the records",
-    description="Compliance (personal_data.erase). The person's name and username become a "
-    "stable pseudonym in every table (money records aside), their credentials, second "
-    "factor and sessions are deleted; the ledger and the trail keep their rows and still "
-    "verify (`mandate audit verify`). Erasing an erased person changes nothing.",
-    responses=error_responses(*POLICY_REFUSALS),
+    description="Compliance (personal_data.erase), never of oneself, once the person's admin "
+    "(a bank manager, for staff) deactivated them (409 person_still_active before). The "
+    "person's name and username become a stable pseudonym in every table (money records "
+    "aside), their credentials, second factor and sessions are deleted; the ledger and "
+    "the trail keep their rows and still verify (`mandate audit verify`). Erasing an "
+    "erased person changes nothing.",
+    responses=error_responses(*MANAGE_REFUSALS, "person_still_active"),
 )
 def erase(uow: ApiUnit, user_id: UserId) -> ErasureResult:
     return uow.run(erasure.erase_person, user_id)

@@ -28,6 +28,7 @@ from core.audit.changes import record_change
 from core.audit.personal import person_for
 from core.audit.verify import ERASED_CHANGE
 from core.context import RequestContext
+from core.errors import Conflict
 from core.models.audit import ChangeRecord
 from core.models.audit_chain import AuditLink
 from core.models.iam import User
@@ -68,11 +69,20 @@ def pseudonym_of(user_id: int) -> str:
 
 def erase_person(session: Session, ctx: RequestContext, user_id: int) -> ErasureResult:
     """Erase user `user_id` by pseudonymization (see the module's docstring), for a
-    compliance officer (personal_data.erase). Erasing an erased person changes nothing."""
+    compliance officer (personal_data.erase), never of themselves, and only once the person
+    was deactivated (409 person_still_active). Erasing an erased person changes nothing."""
     user = person_for(session, ctx, user_id, "personal_data.erase")
+    # Two erasures of one person at once: the second waits, then finds them erased.
+    session.refresh(user, with_for_update=True)
     pseudonym = pseudonym_of(user_id)
     if user.username == pseudonym:
         return ErasureResult(user_id=user_id, pseudonym=pseudonym, already_erased=True)
+    if user.is_active:
+        # Two people, then: whoever manages the person (their company's admin, a bank manager
+        # for staff) deactivates them; compliance erases.
+        raise Conflict(
+            f"user {user_id} is still active: deactivate them first", code="person_still_active"
+        )
     scrubbed, chained = _scrub_texts(session, _names_of(session, user), pseudonym)
     links = _unseal(session, chained)
     _forget_credentials(session, user, pseudonym, ctx)

@@ -41,6 +41,17 @@ def _payer_leaves_traces(client, app, world, clock) -> None:
     assert renamed.status_code == 200, renamed.text
 
 
+def _deactivate(client, app, world, clock, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Their admin (a bank manager for staff) lets the person go: the first of two people."""
+    who = "acme-admin" if username.startswith("acme-") else "manager"
+    left = client.patch(
+        f"/v1/users/{world.user_id(username)}",
+        json={"is_active": False},
+        headers=bearer(app, world.users[who], clock),
+    )
+    assert left.status_code == 200, left.text
+
+
 def test_access_for_the_person_their_admin_and_compliance_only(client, app, world, clock):
     _payer_leaves_traces(client, app, world, clock)
     payer_id = world.user_id("acme-payer")
@@ -80,6 +91,10 @@ def test_an_erased_person_is_found_nowhere_and_everything_still_verifies(
     assert client.post(f"/v1/users/{payer_id}/erase", headers=other).status_code == 404
 
     compliance = bearer(app, world.users["compliance"], clock)
+    still_active = client.post(f"/v1/users/{payer_id}/erase", headers=compliance)
+    assert still_active.status_code == 409
+    assert still_active.json()["error"] == "person_still_active"
+    _deactivate(client, app, world, clock, "acme-payer")
     erased = client.post(f"/v1/users/{payer_id}/erase", headers=compliance)
     assert erased.status_code == 200, erased.text
     result = erased.json()
@@ -116,7 +131,9 @@ def test_an_erasure_record_rewritten_to_cover_more_is_caught(client, app, world,
     """An intruder widens an erasure's list of unsealed links to hide an edit elsewhere."""
     _payer_leaves_traces(client, app, world, clock)
     compliance = bearer(app, world.users["compliance"], clock)
-    client.post(f"/v1/users/{world.user_id('acme-payer')}/erase", headers=compliance)
+    _deactivate(client, app, world, clock, "acme-payer")
+    erased = client.post(f"/v1/users/{world.user_id('acme-payer')}/erase", headers=compliance)
+    assert erased.status_code == 200, erased.text
     with db.unit_of_work(write=False) as session:
         every = [
             row[0] for row in session.execute(select(SQLModel.metadata.tables["audit_links"].c.id))
@@ -126,3 +143,17 @@ def test_an_erasure_record_rewritten_to_cover_more_is_caught(client, app, world,
     _tamper(db, "UPDATE audit_links SET salt = NULL WHERE record_table = 'decisions'")
     report = verify_database(db)
     assert not report.ok, report.render()
+
+
+def test_a_compliance_officer_never_erases_themselves(client, app, world, clock, db):
+    compliance = bearer(app, world.users["compliance"], clock)
+    own = client.post(f"/v1/users/{world.user_id('compliance')}/erase", headers=compliance)
+    assert own.status_code == 403 and own.json()["error"] == "self_change_forbidden"
+    # Staff who left are erased as customers' people are: after the bank deactivated them.
+    assert (
+        client.post(f"/v1/users/{world.user_id('manager')}/erase", headers=compliance).status_code
+        == 409
+    )
+    assert _mentions(db, ["erased-"]) == []
+    missing = client.post("/v1/users/99999/erase", headers=compliance)
+    assert missing.status_code == 404
