@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import canonical, offline
 from core.audit.checkpoints import AuditKey
-from core.audit.verify import records_of
+from core.audit.records import records_of
 from core.context import RequestContext
 from core.db import table_of
 from core.errors import InvalidRequest

@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from core.audit import canonical
 from core.audit.checkpoints import AuditKey
-from core.audit.verify import RECORD_TABLES
+from core.audit.records import RECORD_TABLES
 from core.db import table_of
 from core.models.audit import ActivityRecord, DecisionRecord
 from core.models.audit_chain import AuditChain, AuditCheckpoint, AuditLink

@@ -13,31 +13,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy import Connection, and_, select
 from sqlalchemy.engine import RowMapping
 
 from core.audit import canonical
+from core.audit.records import RECORD_TABLES, records_of
 from core.db import Database, table_of
-from core.models.audit import ChangeRecord, DecisionRecord
 from core.models.audit_chain import AuditChain, AuditCheckpoint, AuditLink
-from core.models.ledger import Entry, Transfer
 
 _CHAINS = table_of(AuditChain)
 _LINKS = table_of(AuditLink)
 _CHECKPOINTS = table_of(AuditCheckpoint)
-_ENTRIES = table_of(Entry)
-RECORD_TABLES: dict[str, Table] = {
-    canonical.TRANSFERS: table_of(Transfer),
-    canonical.DECISIONS: table_of(DecisionRecord),
-    canonical.CHANGES: table_of(ChangeRecord),
-}
 # The change that records an erasure names the links whose personal commitment it opened.
 ERASED_CHANGE = "erased"
 
@@ -299,30 +291,6 @@ class _ChainWalk:
             )
         )
         return False
-
-
-def records_of(
-    conn: Connection, links: Sequence[RowMapping]
-) -> dict[tuple[str, int], tuple[RowMapping, list[RowMapping]]]:
-    """The records a page of links names, by (table, id); a transfer with its entries."""
-    wanted: dict[str, list[int]] = defaultdict(list)
-    for link in links:
-        wanted[link["record_table"]].append(link["record_id"])
-    found: dict[tuple[str, int], tuple[RowMapping, list[RowMapping]]] = {}
-    for table_name, ids in wanted.items():
-        table = RECORD_TABLES.get(table_name)
-        if table is None:
-            continue
-        rows = conn.execute(select(table).where(table.c.id.in_(ids))).mappings()
-        for row in rows:
-            found[(table_name, row["id"])] = (row, [])
-        if table_name == canonical.TRANSFERS:
-            entries = conn.execute(select(_ENTRIES).where(_ENTRIES.c.transfer_id.in_(ids)))
-            for entry in entries.mappings():
-                key = (table_name, entry["transfer_id"])
-                if key in found:
-                    found[key][1].append(entry)
-    return found
 
 
 def _check_checkpoints(
