@@ -154,6 +154,10 @@ def _rows_naming(
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(primary key, text values) of the rows of `table` whose text mentions a form."""
     texts = [c for c in table.columns if isinstance(c.type, String) and not c.primary_key]
+    if table.name in _CHAINED:
+        # Only the fields behind the salted commitment: the plainly hashed ones hold no
+        # personal data by construction, and rewriting them would break the chain.
+        texts = [c for c in texts if c.name in canonical.PERSONAL_FIELDS[table.name]]
     if not texts:
         return
     keys = list(table.primary_key.columns)
