@@ -9,6 +9,7 @@ from core.audit import canonical
 from core.audit.verify import verify_database
 from core.models.audit_chain import AuditChain, AuditLink
 from tests.factories import bearer, new_key
+from tests.payments_world import with_pending_payment
 
 
 def _traffic(client, app, world, clock) -> None:
@@ -216,3 +217,19 @@ def test_verify_names_a_record_inserted_behind_mandates_back(client, app, world,
     )
     broken, report = _one_break(db)
     assert broken.table == "decisions" and "no chain" in broken.problem, report.render()
+
+
+def test_payments_under_dual_control_are_chained_too(client, app, world, clock, db):
+    """A payment waiting for approval, approved: its posting, the approval's decisions and
+    the payment's own are each in Acme's chain, and the chains verify."""
+    with_pending_payment(db, app.state.services.passwords, world, clock)
+    approver = bearer(app, world.users["acme-approver-a"], clock)
+    approved = client.post(
+        f"/v1/payments/{world.payment_ids['acme']}/approve",
+        headers={**approver, "Idempotency-Key": new_key()},
+    )
+    assert approved.status_code == 201, approved.text
+    records, links = _counts(db)
+    assert records == links
+    report = verify_database(db)
+    assert report.ok, report.render()
