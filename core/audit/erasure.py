@@ -25,6 +25,7 @@ from sqlmodel import SQLModel, col
 
 from core.audit import canonical
 from core.audit.changes import record_change
+from core.audit.guard import trail_maintenance
 from core.audit.personal import person_for
 from core.audit.verify import ERASED_CHANGE
 from core.context import RequestContext
@@ -83,8 +84,9 @@ def erase_person(session: Session, ctx: RequestContext, user_id: int) -> Erasure
         raise Conflict(
             f"user {user_id} is still active: deactivate them first", code="person_still_active"
         )
-    scrubbed, chained = _scrub_texts(session, _names_of(session, user), pseudonym)
-    links = _unseal(session, chained)
+    with trail_maintenance(session, "erasure"):
+        scrubbed, chained = _scrub_texts(session, _names_of(session, user), pseudonym)
+        links = _unseal(session, chained)
     _forget_credentials(session, user, pseudonym, ctx)
     record_change(
         ctx,

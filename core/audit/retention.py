@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from core.audit import canonical
 from core.audit.checkpoints import AuditKey
+from core.audit.guard import trail_maintenance
 from core.audit.records import RECORD_TABLES
 from core.db import table_of
 from core.models.audit import ActivityRecord, DecisionRecord
@@ -50,6 +51,17 @@ def purge_past_retention(
     """Delete decisions and activity past their retention; prune the chains' purged prefixes."""
     if min(decisions_kept, activity_kept) < dt.timedelta(days=366):
         raise ValueError("decisions and activity are kept at least 366 days")
+    with trail_maintenance(session, "retention"):
+        return _purge(session, key, now, decisions_kept, activity_kept)
+
+
+def _purge(
+    session: Session,
+    key: AuditKey,
+    now: dt.datetime,
+    decisions_kept: dt.timedelta,
+    activity_kept: dt.timedelta,
+) -> RetentionPurged:
     conn = session.connection()
     decisions = conn.execute(
         delete(DecisionRecord).where(col(DecisionRecord.at) < now - decisions_kept)

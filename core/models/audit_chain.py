@@ -72,3 +72,14 @@ class AuditCheckpoint(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     key_id: str = Field(max_length=64)
     signature: str = Field(sa_type=Text)
+
+
+class AuditMaintenance(SQLModel, table=True):
+    """While a row is here, in the transaction that wrote it, the trail's tables accept
+    UPDATE and DELETE (their triggers refuse them otherwise): an erasure's or a retention
+    purge's own transaction, which removes its row before it commits (core.audit.guard)."""
+
+    __tablename__ = "audit_maintenance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reason: str = Field(max_length=20)

@@ -71,7 +71,58 @@ def upgrade() -> None:
         sa.Column("signature", sa.Text(), nullable=False),
     )
     op.create_index("ix_audit_checkpoints_chain", "audit_checkpoints", ["chain", "seq"])
+    op.create_table(
+        "audit_maintenance",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("reason", sa.String(20), nullable=False),
+    )
     _chain_existing_records(op.get_bind())
+    for table in GUARDED:
+        _guard(table)
+
+
+# The trail's tables refuse UPDATE and DELETE unless the transaction holds a row of
+# audit_maintenance (core.audit.guard: an erasure, a retention purge).
+GUARDED = ("decisions", "changes", "audit_links", "audit_checkpoints")
+
+
+def _guard(table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE OR REPLACE FUNCTION mandate_audit_guard() RETURNS trigger AS $$
+            BEGIN
+                IF NOT EXISTS (SELECT 1 FROM audit_maintenance) THEN
+                    RAISE EXCEPTION '% is append-only: the audit trail', TG_TABLE_NAME
+                        USING ERRCODE = 'restrict_violation';
+                END IF;
+                IF TG_OP = 'DELETE' THEN
+                    RETURN OLD;
+                END IF;
+                RETURN NEW;
+            END
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_audit_guard BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION mandate_audit_guard()"
+        )
+        return
+    for event in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_audit_guard_{event.lower()} BEFORE {event} ON {table} "
+            "WHEN NOT EXISTS (SELECT 1 FROM audit_maintenance) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: the audit trail'); END"
+        )
+
+
+def _unguard(table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_audit_guard ON {table}")
+        return
+    for event in ("update", "delete"):
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_audit_guard_{event}")
 
 
 def _chain_existing_records(connection: sa.Connection) -> None:
@@ -174,6 +225,11 @@ def _chain_existing_records(connection: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    for table in GUARDED:
+        _unguard(table)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS mandate_audit_guard()")
+    op.drop_table("audit_maintenance")
     op.drop_index("ix_audit_checkpoints_chain", table_name="audit_checkpoints")
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_links")

@@ -61,7 +61,6 @@ def test_checkpoints_are_signed_and_catch_a_rewritten_end(client, app, world, cl
 def test_a_forged_checkpoint_is_caught(client, app, world, clock, db, mandate):
     _traffic(client, app, world, clock)
     assert mandate("audit", "checkpoint").exit_code == 0
-    with db.unit_of_work() as session:
-        session.execute(text("UPDATE audit_checkpoints SET signature = :s"), {"s": "00" * 64})
+    _tamper(db, "UPDATE audit_checkpoints SET signature = :s", s="00" * 64)
     caught = mandate("audit", "verify")
     assert caught.exit_code == 1 and "signature does not verify" in caught.output

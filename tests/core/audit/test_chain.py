@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from core.audit import canonical
 from core.audit.verify import verify_database
@@ -233,3 +235,30 @@ def test_payments_under_dual_control_are_chained_too(client, app, world, clock, 
     assert records == links
     report = verify_database(db)
     assert report.ok, report.render()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE decisions SET decision = 'allow'",
+        "DELETE FROM decisions",
+        "UPDATE changes SET after = NULL",
+        "DELETE FROM changes",
+        "UPDATE audit_links SET salt = NULL",
+        "DELETE FROM audit_links",
+        "UPDATE audit_checkpoints SET seq = seq",
+    ],
+)
+def test_the_database_refuses_to_rewrite_the_trail(client, app, world, clock, db, statement):
+    _traffic(client, app, world, clock)
+    with db.unit_of_work() as session:
+        session.execute(
+            text(
+                "INSERT INTO audit_checkpoints (chain, bank_id, seq, head_hash, at,"
+                " key_id, signature) SELECT chain, bank_id, seq, head_hash, :at,"
+                " 'k', 's' FROM audit_chains"
+            ),
+            {"at": clock.now()},
+        )
+    with pytest.raises(DBAPIError, match="append-only"), db.unit_of_work() as session:
+        session.execute(text(statement))
