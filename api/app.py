@@ -21,6 +21,7 @@ from api.routers import (
     accounts,
     activity,
     api_clients,
+    audit,
     auth,
     beneficiaries,
     change_requests,
@@ -30,6 +31,7 @@ from api.routers import (
     oauth,
     payment_batches,
     payments,
+    personal_data,
     policy_versions,
     second_factor,
     tenant_policy,
@@ -42,7 +44,7 @@ from core.iam.credentials import Passwords, TokenService
 from core.iam.totp import second_factor_box
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
-from core.runtime import Services, compose
+from core.runtime import Services, compose, load_audit_key
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("mandate")
@@ -131,6 +133,7 @@ def create_app(
         tokens=TokenService(settings, db, box),
         clock=clock or SystemClock(),
         box=box,
+        audit_key=load_audit_key(settings),
     )
     app.state.policy_watcher = watcher
     errors.install(app)
@@ -149,6 +152,8 @@ def create_app(
         access.router,
         beneficiaries.router,
         compliance.router,
+        audit.router,
+        personal_data.router,
         change_requests.router,
         policy_versions.router,
         tenant_policy.router,

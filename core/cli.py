@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from core import demo, key_commands, maintenance, migrate, policy_commands
+from core.audit_commands import audit_app, purge_evidence
 from core.batches import service as batches
 from core.context import RequestContext
 from core.db import Database
@@ -232,6 +233,7 @@ class _ProgressBar:
 
 
 app.add_typer(statement_app, name="statement")
+app.add_typer(audit_app, name="audit")
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payments under dual control.")
 app.add_typer(payments_app, name="payments")
@@ -288,20 +290,25 @@ def payments_run() -> None:
 @app.command("purge")
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
-    at least 24), ended console sessions, old sign-in attempts, and the password hashes of change
-    requests that expired undecided. Run it daily."""
+    at least 24), ended console sessions, old sign-in attempts, the password hashes of change
+    requests that expired undecided, and decisions and activity past their retention
+    (MANDATE_DECISION_RETENTION_DAYS, MANDATE_ACTIVITY_RETENTION_DAYS: their chains stay
+    verifiable); then sign a checkpoint of every chain that moved. Run it daily."""
 
     settings = get_settings()
-    uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
+    db = Database(settings.database_url)
     retention = dt.timedelta(hours=settings.idempotency_retention_hours)
-    purged = uow.run(
+    purged = UnitOfWork(db, RequestContext(actor=None)).run(
         lambda session, ctx: maintenance.purge(session, ctx.now(), idempotency_retention=retention)
     )
+    evidence = purge_evidence(db, settings)
+    db.dispose()
     typer.echo(
         f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
         f"sessions, {purged.sign_in_attempts} sign-in attempts; forgot the password hashes of "
         f"{purged.change_request_secrets} expired change requests"
     )
+    typer.echo(evidence)
 
 
 @app.command("seed-demo")

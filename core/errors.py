@@ -309,12 +309,19 @@ class ErrorCode(Code):
     invalid_period = (
         "invalid_period",
         422,
-        "A statement period runs forward: from is on or before to (days in the company's zone).",
+        "A period runs forward: from is on or before to (a statement's days are in the "
+        "company's zone, an audit bundle's in UTC).",
+    )
+    person_still_active = (
+        "person_still_active",
+        409,
+        "A person is erased after they left: their admin deactivates them first.",
     )
     period_too_long = (
         "period_too_long",
         422,
-        "A statement export covers at most 366 days; export a longer span in parts.",
+        "A statement export or audit bundle covers at most 366 days; export a longer span "
+        "in parts.",
     )
     unknown_statement_format = (
         "unknown_statement_format",

@@ -1,6 +1,6 @@
 """What a running Mandate process holds, built once at start-up (api.app.create_app) and
 shared by both faces, the JSON API and the console: settings, the database, password
-hashing, token signing, the clock and the second factor's key."""
+hashing, token signing, the clock, the second factor's key and the audit key."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.audit.checkpoints import AuditKey
 from core.batches import service as batches
 from core.clock import Clock
 from core.context import RequestContext
 from core.db import Database
-from core.iam.credentials import Passwords, TokenService
+from core.iam.credentials import Passwords, TokenService, load_or_create_signing_key
 from core.iam.totp import SecretBox
 from core.ledger import debits
 from core.payments import service as payments
@@ -28,6 +29,16 @@ def compose() -> None:
     debits.register("batches", batches.settle_before_debit)
 
 
+def load_audit_key(settings: Settings) -> AuditKey:
+    """The audit signing key at MANDATE_AUDIT_KEY_PATH; created if missing, except in
+    production (where settings refuse to load without it)."""
+    assert settings.audit_key_path is not None
+    private_key = load_or_create_signing_key(
+        settings.audit_key_path, create=settings.environment != "production"
+    )
+    return AuditKey(private_key)
+
+
 @dataclass
 class Services:
     """The process's runtime: what every request's work is done with."""
@@ -39,6 +50,8 @@ class Services:
     clock: Clock
     # Seals the TOTP secrets kept in the database, and keys the recovery codes' digests.
     box: SecretBox
+    # Signs the audit chains' checkpoints and export bundles (core.audit.checkpoints).
+    audit_key: AuditKey
     # Called with (request, ctx) when a request's unit of work ends: tests use it to check
     # that every route asked the policy. The request is the web framework's.
     observers: list[Callable[[Any, RequestContext], None]] = field(default_factory=list)

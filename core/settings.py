@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # (core.iam.totp); unset: "second-factor-key" beside the token-signing key. Created on
     # first run in development, like that key.
     second_factor_key_path: Path | None = None
+    # The Ed25519 key that signs the audit chains' checkpoints and export bundles
+    # (core.audit.checkpoints), not the token key; unset: "audit-signing-key.pem" beside the
+    # token-signing key. Created on first run in development, like that key.
+    audit_key_path: Path | None = None
 
     # argon2id cost; the defaults follow RFC 9106's second recommended option.
     password_time_cost: int = Field(default=3, ge=1)
@@ -62,6 +66,11 @@ class Settings(BaseSettings):
 
     # Idempotency keys are kept at least this long (the API promises 24 hours).
     idempotency_retention_hours: int = Field(default=48, ge=24)
+    # The decision log and each person's activity are kept this long, then `mandate purge`
+    # deletes them (core.audit.retention): 13 months by default, never under a year (PCI DSS
+    # 10.5.1). Money records and the change log are not purged.
+    decision_retention_days: int = Field(default=396, ge=366)
+    activity_retention_days: int = Field(default=396, ge=366)
 
     policy_dir: Path = Field(default_factory=bundled.policy_dir)
     # Compile decisions into residual checks (cached per policy version and static facts).
@@ -101,6 +110,8 @@ class Settings(BaseSettings):
     def _second_factor_key_beside_the_token_key(self) -> Settings:
         if self.second_factor_key_path is None:
             self.second_factor_key_path = self.token_key_path.with_name("second-factor-key")
+        if self.audit_key_path is None:
+            self.audit_key_path = self.token_key_path.with_name("audit-signing-key.pem")
         return self
 
     @model_validator(mode="after")
@@ -111,6 +122,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"second-factor key {key} does not exist; in production provision it "
                     "(mandate keys create-second-factor-key)"
+                )
+            audit_key = self.audit_key_path
+            if audit_key is not None and not audit_key.expanduser().exists():
+                raise ValueError(
+                    f"audit signing key {audit_key} does not exist; in production provision it "
+                    "(mandate audit create-key)"
                 )
             if not self.token_key_path.exists():
                 raise ValueError(

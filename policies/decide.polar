@@ -92,6 +92,12 @@ decide(request, "allow", "ok", nil, {}) if
     request.resource.type = "user" and
     request.resource.id = request.actor.id;
 
+# Everyone may see everything Mandate holds about them (vocabulary.polar: own_action).
+decide(request, "allow", "ok", nil, {}) if
+    request.action = "personal_data.read" and
+    request.resource.type = "user" and
+    request.resource.id = request.actor.id;
+
 # Everyone may set up and remove their own second factor (vocabulary.polar: own_action).
 decide(request, "allow", "ok", nil, {}) if
     request.action = "self.manage" and
@@ -228,9 +234,12 @@ conditions("grant.manage", ["grant_not_yet_valid", "grant_expired", "self_change
 conditions("role.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden",
                            "exceeds_cap"]);
 conditions("user.manage", ["grant_not_yet_valid", "grant_expired", "self_change_forbidden"]);
+conditions("personal_data.erase", ["grant_not_yet_valid", "grant_expired",
+                                   "self_change_forbidden"]);
 conditions(action, ["grant_not_yet_valid", "grant_expired"]) if
     permission(action, _level, _meaning) and
     not moves_money(action) and
-    not action in ["grant.manage", "role.manage", "user.manage", "payment.approve",
+    not action in ["grant.manage", "role.manage", "user.manage", "personal_data.erase",
+                   "payment.approve",
                    "payment.cancel", "change_request.approve", "policy_version.approve",
                    "policy_version.activate", "beneficiary.manage"];

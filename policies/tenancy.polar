@@ -51,6 +51,9 @@ own_access(request) if
     request.resource.type = "user" and request.resource.id = request.actor.id;
 own_access(request) if
     request.action = "role.manage" and request.resource.held_by_actor = true;
+own_access(request) if
+    request.action = "personal_data.erase" and
+    request.resource.type = "user" and request.resource.id = request.actor.id;
 
 # Which roles a grant may bind: a tenant's own roles to its users; bank roles, by staff,
 # to staff.

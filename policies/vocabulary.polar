@@ -30,6 +30,8 @@ permission("cap.read",          "tenant", "See the limit caps the bank set for t
 permission("authz.explain",     "tenant", "Ask why a person may or may not do something, and what would happen.");
 permission("change_request.approve", "tenant", "See, approve and reject other people's requests to change users, roles, grants, rules and settings.");
 permission("tenant_rule.read",  "tenant", "See the company's own rules: what the bank refuses for it beyond its platform rules, in words.");
+permission("personal_data.read", "tenant", "See everything Mandate holds about one of the company's people (a GDPR access request).");
+permission("personal_data.erase", "tenant", "Erase one of the company's people by pseudonymization (a GDPR erasure request); money records and the trail are kept.");
 permission("tenant.read",       "bank",   "See the bank's corporate customers.");
 permission("tenant.manage",     "bank",   "Onboard corporate customers.");
 permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and close them.");
@@ -40,6 +42,8 @@ permission("approval_minimum.manage", "bank", "Set the approval minimums every c
 permission("decision.read",     "bank",   "Read the decision log: every money-moving, admin and refused decision.");
 permission("policy.read",       "bank",   "Read the policy files as loaded, with their version.");
 permission("change.read",       "bank",   "Read the history of changes to roles, grants and caps.");
+permission("audit.read",        "bank",   "Read the audit evidence: the signed checkpoints of the hash chains, and the audit key.");
+permission("audit.export",      "bank",   "Export a signed evidence bundle of a period's records, for an auditor to verify offline.");
 permission("policy_version.read", "bank", "Read every version of the policy: its files, its diff against another, its impact on past decisions.");
 permission("policy_version.propose", "bank", "Propose a new version of the policy (validated by its cases when proposed).");
 permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
@@ -81,6 +85,7 @@ scope_allows(scopes, action) if
 # themselves only (decide.polar).
 own_action("self.read", "See one's own profile and one's own activity.");
 own_action("payment.cancel", "Cancel a payment one prepared, while it awaits approval or its execution date.");
+own_action("personal_data.read", "See everything Mandate holds about oneself (a GDPR access request).");
 own_action("self.manage", "Set up and remove one's own second factor (an authenticator app) and recovery codes.");
 
 # goes_with(action, permission): an action every holder of the permission may take too.
@@ -164,6 +169,10 @@ refusal_text("approval_minimum.manage", "Your roles do not let you set the bank'
 refusal_text("decision.read",     "Your roles do not let you read the decision log.");
 refusal_text("policy.read",       "Your roles do not let you read the policy.");
 refusal_text("change.read",       "Your roles do not let you read the change log.");
+refusal_text("audit.read",        "Your roles do not let you read the audit evidence.");
+refusal_text("audit.export",      "Your roles do not let you export audit evidence.");
+refusal_text("personal_data.read", "Your roles do not let you see everything held about this person.");
+refusal_text("personal_data.erase", "Your roles do not let you erase people.");
 refusal_text("change_request.approve", "Your roles do not let you approve change requests.");
 refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
 refusal_text("change_request.read", "Your roles do not let you see change requests.");
@@ -195,7 +204,8 @@ moves_money("payment.create");
 composable(name) if
     permission(name, "tenant", _meaning) and
     not name in ["user.manage", "role.manage", "grant.manage", "authz.explain",
-                 "approval_rule.manage", "change_request.approve"];
+                 "approval_rule.manage", "change_request.approve", "personal_data.read",
+                 "personal_data.erase"];
 
 # builtin_role(key, level, name, description): seeded as data for every tenant (level
 # "tenant") or every bank (level "bank").
@@ -218,7 +228,7 @@ builtin_carries("corporate_admin", permission) if permission in [
     "account.read", "statement.read", "user.read", "user.manage", "role.read", "role.manage",
     "grant.read", "grant.manage", "cap.read", "authz.explain", "beneficiary.read",
     "beneficiary.manage", "payment.cancel", "approval_rule.read", "approval_rule.manage",
-    "change_request.approve", "tenant_rule.read"];
+    "change_request.approve", "tenant_rule.read", "personal_data.read"];
 builtin_carries("bank_manager", permission) if permission in [
     "tenant.read", "tenant.manage", "account.read", "statement.read", "account.manage",
     "deposit.create", "withdrawal.create", "user.read", "user.manage", "role.read", "role.manage",
@@ -229,8 +239,10 @@ builtin_carries("bank_manager", permission) if permission in [
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",
-    "beneficiary.read", "approval_rule.read", "policy_version.read", "policy_version.propose",
-    "policy_version.approve", "policy_version.activate", "tenant_rule.read"];
+    "audit.read", "audit.export", "beneficiary.read", "approval_rule.read",
+    "policy_version.read", "policy_version.propose", "policy_version.approve",
+    "policy_version.activate", "tenant_rule.read", "personal_data.read",
+    "personal_data.erase"];
 
 # carries(grant, permission): the role of the grant carries the permission (or the
 # permission an action goes with).

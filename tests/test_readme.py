@@ -3,15 +3,18 @@ bash against a live server holding the demo bank, so the README cannot drift."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
 from core import demo, policy_commands
+from core.audit import offline
 from core.clock import SystemClock
 from core.models.iam import User
 from core.models.ledger import Account
@@ -84,10 +87,12 @@ def test_the_payer_grant_recipe_runs_as_written(db, app, clock, live_server):  #
     assert grant["window"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
 
 
-def run_recipe(script: str, url: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_recipe(
+    script: str, url: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        env={**os.environ, "MANDATE": url},
+        env={**os.environ, **(env or {}), "MANDATE": url},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -224,11 +229,55 @@ def test_the_two_factor_recipe_runs_as_written(db, app, live_server):  # type: i
     assert result.stdout.splitlines() == printed.splitlines()
 
 
+EVIDENCE = "### Verify, checkpoint, export and check the bundle"
+
+
+def test_the_evidence_recipe_runs_as_written(db, app, clock, live_server, settings, tmp_path):  # type: ignore[no-untyped-def]
+    # Today, as `make run` would: the recipe exports the last 30 days by the machine's date.
+    clock.at = dt.datetime.now(dt.UTC)
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed) = fenced_blocks(EVIDENCE)
+    assert language == "sh"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={
+            **os.environ,
+            "MANDATE": live_server.url,
+            # The `mandate` command of this checkout, on the server's database and keys.
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "MANDATE_DATABASE_URL": db.url,
+            "MANDATE_TOKEN_KEY_PATH": str(settings.token_key_path),
+            "MANDATE_AUDIT_KEY_PATH": str(settings.audit_key_path),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+    report = offline.verify_bundle(str(tmp_path / "evidence.zip"))
+    assert report.ok and report.records > 0 and report.covered, report.render()
+
+
 # Every recipe, in the order the README gives them.
-IN_ORDER = (RECIPE, PAYMENTS, STATEMENT, PAYMENT_FILES, TWO_FACTOR, POLICY_VERSIONS, ONE_CUSTOMER)
+IN_ORDER = (
+    RECIPE,
+    PAYMENTS,
+    STATEMENT,
+    PAYMENT_FILES,
+    TWO_FACTOR,
+    POLICY_VERSIONS,
+    ONE_CUSTOMER,
+    EVIDENCE,
+)
 
 
-def test_the_recipes_run_one_after_another_on_one_make_run(db, app, live_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_the_recipes_run_one_after_another_on_one_make_run(
+    db, app, live_server, settings, tmp_path
+):  # type: ignore[no-untyped-def]
     """A new user follows the README from the top on one `make run`: each recipe must work
     after the ones before it (one day's limits, the cases a version in force replaced), on the
     machine's clock as the server's. Each recipe's own output is held to the README by the
@@ -247,12 +296,19 @@ def test_the_recipes_run_one_after_another_on_one_make_run(db, app, live_server,
             assert demo.seed(session, services.passwords, services.clock)
         watcher.sync()
         watcher.start()
+        # The `mandate` command of this checkout, on the server's database and keys.
+        commands_env = {
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "MANDATE_DATABASE_URL": db.url,
+            "MANDATE_TOKEN_KEY_PATH": str(settings.token_key_path),
+            "MANDATE_AUDIT_KEY_PATH": str(settings.audit_key_path),
+        }
         for heading in IN_ORDER:
             (language, script), *_ = fenced_blocks(heading)
             assert language == "sh"
             # From the checkout (recipes run .venv's Python), but the statement is saved apart.
-            cwd = tmp_path if heading == STATEMENT else REPO_ROOT
-            result = run_recipe(script, live_server.url, cwd=cwd)
+            cwd = tmp_path if heading in (STATEMENT, EVIDENCE) else REPO_ROOT
+            result = run_recipe(script, live_server.url, cwd=cwd, env=commands_env)
             assert result.returncode == 0, (heading, result.stdout, result.stderr)
             assert "Traceback" not in result.stderr, (heading, result.stderr)
     finally:

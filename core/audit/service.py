@@ -12,6 +12,7 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import SQLModel, col
 
+from core.audit import canonical, chain
 from core.context import PaymentStep, PendingActivity, RequestContext
 from core.db import table_of
 from core.models.audit import ActivityRecord, ChangeRecord, DecisionRecord
@@ -55,8 +56,11 @@ class ActivityPublic(BaseModel):
     idempotency_key: str | None
 
 
-_INSERT_DECISIONS = insert(table_of(DecisionRecord))
-_INSERT_CHANGES = insert(table_of(ChangeRecord))
+_DECISIONS = table_of(DecisionRecord)
+_CHANGES = table_of(ChangeRecord)
+# The ids come back in the order the rows were given, for their chain links.
+_INSERT_DECISIONS = insert(_DECISIONS).returning(_DECISIONS.c.id, sort_by_parameter_order=True)
+_INSERT_CHANGES = insert(_CHANGES).returning(_CHANGES.c.id, sort_by_parameter_order=True)
 _INSERT_ACTIVITY = insert(table_of(ActivityRecord))
 
 
@@ -80,9 +84,9 @@ def write_trail(
         if batch_id is not None:
             for decision in ctx.audit.decisions:
                 decision.payment_batch_id = decision.payment_batch_id or batch_id
-        session.connection().execute(_INSERT_DECISIONS, [_row(d) for d in ctx.audit.decisions])
+        _write_chained(session, _INSERT_DECISIONS, canonical.DECISIONS, ctx.audit.decisions)
     if error_code is None and ctx.audit.changes:
-        session.connection().execute(_INSERT_CHANGES, [_row(c) for c in ctx.audit.changes])
+        _write_chained(session, _INSERT_CHANGES, canonical.CHANGES, ctx.audit.changes)
     if error_code is None and ctx.audit.steps:
         session.connection().execute(
             _INSERT_ACTIVITY, [_row(_step_record(s, ctx.now())) for s in ctx.audit.steps]
@@ -121,6 +125,14 @@ def write_trail(
         elif error_code is None and not detail:
             record.detail = (pending.done or _done_by_default(pending))[:500]
     session.connection().execute(_INSERT_ACTIVITY, _row(record))
+
+
+def _write_chained(session: Session, statement: Any, table: str, records: list[Any]) -> None:
+    """Insert decisions or changes and note each for its chain (sealed at commit)."""
+    rows = [_row(record) for record in records]
+    ids = session.connection().execute(statement, rows).scalars().all()
+    for record_id, row in zip(ids, rows, strict=True):
+        chain.note(session, table, record_id, row)
 
 
 def _step_record(step: PaymentStep, at: dt.datetime) -> ActivityRecord:

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, insert, se
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from core.audit import canonical, chain
 from core.db import table_of
 from core.ledger.posting import Posting
 from core.models.ledger import Account, Entry, Transfer
@@ -99,10 +100,31 @@ SELECT id FROM t
 )
 
 
+def _entry_rows(posting: Posting) -> list[dict[str, Any]]:
+    """The posting's two entries (without their transfer's id)."""
+    common = {"currency": posting.currency, "created_at": posting.created_at}
+    return [
+        {
+            **common,
+            "account_id": posting.debit_id,
+            "amount": -posting.amount,
+            "balance_after": posting.debit_after,
+        },
+        {
+            **common,
+            "account_id": posting.credit_id,
+            "amount": posting.amount,
+            "balance_after": posting.credit_after,
+        },
+    ]
+
+
 def post_transfer(session: Session, posting: Posting) -> int:
-    """Write a planned posting: the transfer, its two entries and both new balances. The
+    """Write a planned posting: the transfer, its two entries and both new balances, and note
+    the transfer with its entries for its chain (core.audit.chain, sealed at commit). The
     accounts are locked by the caller. Returns the transfer's id."""
     transfer = posting.transfer_row()
+    entries = _entry_rows(posting)
     if session.get_bind().dialect.name == "postgresql":
         params = {
             **transfer,
@@ -110,29 +132,12 @@ def post_transfer(session: Session, posting: Posting) -> int:
             "credit_after": posting.credit_after,
         }
         transfer_id: int = session.connection().execute(_POST_PG, params).scalar_one()
+        chain.note(session, canonical.TRANSFERS, transfer_id, transfer, entries)
         return transfer_id
     transfer_id = session.connection().execute(_INSERT_TRANSFER, transfer).scalar_one()
-    common = {
-        "transfer_id": transfer_id,
-        "currency": posting.currency,
-        "created_at": posting.created_at,
-    }
+    chain.note(session, canonical.TRANSFERS, transfer_id, transfer, entries)
     session.connection().execute(
-        _INSERT_ENTRIES,
-        [
-            {
-                **common,
-                "account_id": posting.debit_id,
-                "amount": -posting.amount,
-                "balance_after": posting.debit_after,
-            },
-            {
-                **common,
-                "account_id": posting.credit_id,
-                "amount": posting.amount,
-                "balance_after": posting.credit_after,
-            },
-        ],
+        _INSERT_ENTRIES, [{**entry, "transfer_id": transfer_id} for entry in entries]
     )
     now = posting.created_at
     session.connection().execute(

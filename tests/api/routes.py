@@ -283,4 +283,6 @@ def queries(world, tenant: str = "acme") -> dict[tuple[str, str], dict]:  # type
         # other; tests/policy_versions_world.py), or itself in a world without versions.
         ("GET", "/v1/policy/versions/{version_id}/diff"): {"against": 1},
         ("PUT", "/v1/approval-rules"): {"tenant_id": ids["tenant_id"]},
+        # An audit bundle covers a period of days (UTC).
+        ("GET", "/v1/audit/export"): {"from": "2026-11-01", "to": "2026-11-30"},
     }

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from core.context import RequestContext
 from core.iam import access
+from core.iam import service as iam
 from core.iam.schemas import RoleCreate
 from core.models.iam import User, actor_of
 from tests.api.routes import (
@@ -182,7 +183,33 @@ class Worlds:
             "version_id": versions["proposed"],
         }
         activate = ("POST", "/v1/policy/versions/{version_id}/activate")
-        return Scene(world, ids, {activate: {"version_id": versions["approved"]}})
+        # A person is erased after they left: an acme user their admin deactivated.
+        erase = ("POST", "/v1/users/{user_id}/erase")
+        return Scene(
+            world,
+            ids,
+            {
+                activate: {"version_id": versions["approved"]},
+                erase: {"user_id": self._departed(world)},
+            },
+        )
+
+    def _departed(self, world: World) -> int:
+        with self.services.db.unit_of_work() as session:
+            user = iam.create_user(
+                session,
+                self.services.passwords,
+                bank_id=world.bank.id,  # type: ignore[arg-type]
+                tenant_id=world.tenants["acme"].id,
+                username="acme-departed",
+                display_name="Acme Departed",
+                password="a long enough password",
+                now=self.clock.now(),
+            )
+            user.is_active = False
+            session.flush()
+            assert user.id is not None
+            return user.id
 
     def _empty(self) -> None:
         db = self.services.db
