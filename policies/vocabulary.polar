@@ -30,6 +30,7 @@ permission("cap.read",          "tenant", "See the limit caps the bank set for t
 permission("authz.explain",     "tenant", "Ask why a person may or may not do something, and what would happen.");
 permission("change_request.approve", "tenant", "See, approve and reject other people's requests to change users, roles, grants, rules and settings.");
 permission("tenant_rule.read",  "tenant", "See the company's own rules: what the bank refuses for it beyond its platform rules, in words.");
+permission("decision.evaluate", "tenant", "As another service, ask whether a person may do something (AuthZEN): about people and resources within one's reach, answered as Mandate decides.");
 permission("tenant.read",       "bank",   "See the bank's corporate customers.");
 permission("tenant.manage",     "bank",   "Onboard corporate customers.");
 permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and close them.");
@@ -135,6 +136,7 @@ refusal_text("change_request.approve", "Your roles do not let you approve change
 refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
 refusal_text("change_request.read", "Your roles do not let you see change requests.");
 refusal_text("tenant_rule.read",  "Your roles do not let you see the company's own rules.");
+refusal_text("decision.evaluate", "Your roles do not let you ask for decisions about other people.");
 refusal_text("policy_version.read", "Your roles do not let you read the versions of the policy.");
 refusal_text("policy_version.propose", "Your roles do not let you propose a version of the policy.");
 refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
@@ -160,7 +162,7 @@ moves_money("payment.create");
 composable(name) if
     permission(name, "tenant", _meaning) and
     not name in ["user.manage", "role.manage", "grant.manage", "authz.explain",
-                 "approval_rule.manage", "change_request.approve"];
+                 "approval_rule.manage", "change_request.approve", "decision.evaluate"];
 
 # builtin_role(key, level, name, description): seeded as data for every tenant (level
 # "tenant") or every bank (level "bank").
@@ -170,6 +172,11 @@ builtin_role("approver",           "tenant", "Approver",           "Approves or 
 builtin_role("corporate_admin",    "tenant", "Corporate admin",    "Manages the company's users, custom roles and grants, within the caps the bank set.");
 builtin_role("bank_manager",       "bank",   "Bank manager",       "Bank staff: onboards customers, opens and freezes accounts, deposits and withdraws, sets caps.");
 builtin_role("compliance_officer", "bank",   "Compliance officer", "Bank staff: reads everything, the policy, every decision and every change; moves nothing.");
+# Another service that asks Mandate for decisions (AuthZEN) instead of re-implementing the
+# rules: a company's (about its own people and resources) or the bank's (about its customers').
+# It learns the answers, and acts on nothing itself.
+builtin_role("decision_service",   "tenant", "Decision service",   "Another service of the company: asks whether the company's people may do something; does nothing itself.");
+builtin_role("decision_service",   "bank",   "Decision service",   "Another service of the bank: asks whether people of the bank and its customers may do something; does nothing itself.");
 
 builtin_carries("bookkeeper", permission) if permission in [
     "account.read", "statement.read", "beneficiary.read"];
@@ -191,6 +198,7 @@ builtin_carries("bank_manager", permission) if permission in [
     "approval_rule.read", "approval_minimum.manage", "change_request.approve",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
     "policy_version.activate", "tenant_rule.read"];
+builtin_carries("decision_service", permission) if permission in ["decision.evaluate"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",

@@ -20,6 +20,8 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/auth/token"),
     ("GET", "/docs"),
     ("GET", "/openapi.json"),
+    # AuthZEN metadata: where the decision endpoints are, for any service to discover.
+    ("GET", "/.well-known/authzen-configuration"),
 }
 
 
