@@ -24,9 +24,9 @@ from core.authzen.schemas import (
 
 router = APIRouter(tags=["decisions (AuthZEN)"])
 
-# What asking can meet beyond the body's shape: no decision.evaluate (403), a question
-# Mandate cannot answer as asked (422).
-ASKING = POLICY_REFUSALS
+# What asking can meet beyond the body's shape: no decision.evaluate (403), a time without
+# an offset (422); and a question Mandate cannot answer as asked (422).
+ASKING = (*POLICY_REFUSALS, "naive_datetime")
 QUESTION_CODES = ("unknown_action", "invalid_amount", "currency_mismatch")
 
 
@@ -69,7 +69,7 @@ def evaluations(uow: ApiUnit, body: EvaluationsRequest) -> EvaluationsResponse:
     description="account.read or statement.read on account, account.read on payment, "
     "beneficiary.read on beneficiary. `page.token`: the previous page's `next_token`; "
     "`page.limit`: the page size (50 unless given, at most 200).",
-    responses=error_responses(*ASKING, "unknown_action"),
+    responses=error_responses(*ASKING, "unknown_action", "invalid_cursor"),
 )
 def search_resource(uow: ApiUnit, body: ResourceSearchRequest) -> SearchResponse:
     return uow.run(search.search_resources, body)
@@ -79,7 +79,7 @@ def search_resource(uow: ApiUnit, body: ResourceSearchRequest) -> SearchResponse
     "/access/v1/search/subject",
     response_model=SearchResponse,
     summary="Who may do this to this resource? Each person decided as an evaluation would be",
-    responses=error_responses(*ASKING, *QUESTION_CODES),
+    responses=error_responses(*ASKING, *QUESTION_CODES, "invalid_cursor"),
 )
 def search_subject(uow: ApiUnit, body: SubjectSearchRequest) -> SearchResponse:
     return uow.run(search.search_subjects, body)

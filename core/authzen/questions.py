@@ -61,13 +61,9 @@ class Question:
         return cls(request.subject, request.action, request.resource, request.context or Context())
 
 
-class Unanswerable(Exception):
-    """A question Mandate cannot answer as asked: not a refusal, a mistake in the question."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class Unanswerable(InvalidRequest):
+    """A question Mandate cannot answer as asked: not a refusal, a mistake in the question
+    (alone, the request's: 422; in a boxcar, that question's, answered closed)."""
 
 
 def questions_of(request: EvaluationsRequest) -> list[Question]:
@@ -121,22 +117,22 @@ def check_kinds(question: Question) -> None:
     otherwise (an action outside the vocabulary is `unknown_action`, as the API names it)."""
     if question.subject.type not in SUBJECT_TYPES:
         raise Unanswerable(
-            "invalid_request",
             f"subjects are of type {', '.join(sorted(SUBJECT_TYPES))}, "
             f"not {question.subject.type!r}",
+            code="invalid_request",
         )
     actions = RESOURCE_ACTIONS.get(question.resource.type)
     if actions is None:
         raise Unanswerable(
-            "invalid_request",
             f"resources are of type {', '.join(sorted(RESOURCE_ACTIONS))}, "
             f"not {question.resource.type!r}",
+            code="invalid_request",
         )
     if question.action.name not in actions:
         raise Unanswerable(
-            "unknown_action",
             f"{question.action.name!r} is not asked about a {question.resource.type}: "
             f"one of {', '.join(sorted(actions))}",
+            code="unknown_action",
         )
 
 
@@ -172,7 +168,7 @@ def unanswerable(mistake: Unanswerable) -> AccessDecision:
         decision=False,
         context=DecisionContext(
             reason_code=mistake.code,
-            reason=mistake.message,
-            error=DecisionError(status=422, message=mistake.message),
+            reason=mistake.detail,
+            error=DecisionError(status=mistake.status, message=mistake.detail),
         ),
     )

@@ -100,8 +100,6 @@ def search_resources(
         subject = subject_of(session, asker, question)
     except OutOfReach:
         return SearchResponse(results=[], page=PageResponse(next_token="", count=0))
-    except Unanswerable as mistake:
-        raise InvalidRequest(mistake.message, code=mistake.code) from mistake
     # Listed as the person would list them, at the instant asked about.
     as_subject = RequestContext(
         actor=subject, clock=ctx.clock, audit=ctx.audit, _now=instant(question, ctx.now())
@@ -141,8 +139,6 @@ def search_subjects(
         target = target_of(session, policy_engine.current(), asker, asker, probe)
     except OutOfReach:
         return SearchResponse(results=[], page=PageResponse(next_token="", count=0))
-    except Unanswerable as mistake:
-        raise InvalidRequest(mistake.message, code=mistake.code) from mistake
     resource = target.resource
     deciding = Deciding(session, ctx, asker, record=False)
     people = and_(

@@ -38,7 +38,6 @@ from core.authzen.schemas import (
 )
 from core.authzen.targets import OutOfReach, instant, subject_of, target_of
 from core.context import Actor, RequestContext
-from core.errors import InvalidRequest
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
 from core.policy.reasons import Reason, status_of
@@ -137,8 +136,6 @@ def evaluate(session: Session, ctx: RequestContext, request: EvaluationRequest) 
     deciding = Deciding(session, ctx, asker_of(session, ctx), record=True)
     try:
         return deciding.decide(Question.of(request))
-    except Unanswerable as mistake:
-        raise InvalidRequest(mistake.message, code=mistake.code) from mistake
     finally:
         deciding.finish()
 

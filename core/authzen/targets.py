@@ -68,7 +68,9 @@ def _authentication(question: Question) -> Authentication | None:
     if context.amr is None and context.auth_time is None:
         return None
     if context.amr is None or context.auth_time is None:
-        raise Unanswerable("invalid_request", "amr and auth_time go together: give both or neither")
+        raise Unanswerable(
+            "amr and auth_time go together: give both or neither", code="invalid_request"
+        )
     return Authentication(methods=tuple(context.amr), at=context.auth_time)
 
 
@@ -156,10 +158,12 @@ def _account_target(
         return Target(resource)
     context = question.context
     if context.amount is None:
-        raise Unanswerable("invalid_amount", f"{action} needs the context's amount (minor units)")
+        raise Unanswerable(
+            f"{action} needs the context's amount (minor units)", code="invalid_amount"
+        )
     if context.currency is not None and context.currency != account.currency:
         raise Unanswerable(
-            "currency_mismatch", f"account {question.resource.id} holds {account.currency}"
+            f"account {question.resource.id} holds {account.currency}", code="currency_mismatch"
         )
     if action == "payment.create" and context.beneficiary is not None:
         beneficiary = _beneficiary(session, asker, _id(context.beneficiary))
