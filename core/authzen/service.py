@@ -36,7 +36,7 @@ from core.authzen.schemas import (
     EvaluationsRequest,
     EvaluationsResponse,
 )
-from core.authzen.targets import OutOfReach, instant, subject_of, target_of
+from core.authzen.targets import OutOfReach, instant, preload_accounts, subject_of, target_of
 from core.context import Actor, RequestContext
 from core.policy import engine as policy_engine
 from core.policy.facts import Resource
@@ -91,8 +91,10 @@ class Deciding:
         for what is out of reach; Unanswerable for a mistake in the question."""
         check_kinds(question)
         try:
-            subject = subject_of(self.session, self.asker, question)
-            target = target_of(self.session, policy_engine.current(), self.asker, subject, question)
+            memo = self.ctx.policy_memo
+            subject = subject_of(self.session, self.asker, question, memo)
+            engine = policy_engine.current()
+            target = target_of(self.session, engine, self.asker, subject, question, memo)
         except OutOfReach as out:
             return not_found(out.kind, out.identifier)
         when = instant(question, self.ctx.now())
@@ -145,12 +147,13 @@ def evaluations(
 ) -> EvaluationsResponse:
     """POST /access/v1/evaluations: a boxcar of questions, answered in order under the
     request's evaluations_semantic; a mistake in one question answers that one closed."""
-    deciding = Deciding(session, ctx, asker_of(session, ctx), record=True)
+    asker = asker_of(session, ctx)
+    deciding = Deciding(session, ctx, asker, record=True)
     semantic = request.options.evaluations_semantic if request.options else "execute_all"
+    questions = questions_of(request)
+    preload_accounts(session, asker, questions, ctx.policy_memo)
     try:
-        return EvaluationsResponse(
-            evaluations=answered(questions_of(request), semantic, deciding.answer)
-        )
+        return EvaluationsResponse(evaluations=answered(questions, semantic, deciding.answer))
     finally:
         deciding.finish()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,15 +50,28 @@ class OutOfReach(Exception):
         self.identifier = identifier
 
 
-def subject_of(session: Session, asker: Actor, question: Question) -> Actor:
+Memo = dict[Any, Any]
+
+
+def subject_of(
+    session: Session, asker: Actor, question: Question, memo: Memo | None = None
+) -> Actor:
     """The person asked about, within the asker's reach; with how they authenticated, when
     the question says (a step-up reads it; unknown otherwise, as an explanation treats
     anyone but the one asking). A deactivated person answers as one not there: they may do
     nothing, and their name tells nothing."""
-    reach = within_reach(asker, tenant_column=col(User.tenant_id), bank_column=col(User.bank_id))
-    user = session.scalars(
-        select(User).where(col(User.username) == question.subject.id, reach)
-    ).first()
+    key = ("authzen.user", question.subject.id)
+    if memo is not None and key in memo:
+        user = memo[key]
+    else:
+        reach = within_reach(
+            asker, tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
+        )
+        user = session.scalars(
+            select(User).where(col(User.username) == question.subject.id, reach)
+        ).first()
+        if memo is not None:
+            memo[key] = user
     if user is None or not user.is_active:
         raise OutOfReach("user", question.subject.id)
     return actor_of(user, _authentication(question))
@@ -83,16 +97,22 @@ def _id(identifier: str) -> int | None:
 
 
 def target_of(
-    session: Session, engine: PolicyEngine, asker: Actor, subject: Actor, question: Question
+    session: Session,
+    engine: PolicyEngine,
+    asker: Actor,
+    subject: Actor,
+    question: Question,
+    memo: Memo | None = None,
 ) -> Target:
-    """The resource the question is about, as the API's own guards shape it."""
+    """The resource the question is about, as the API's own guards shape it. `memo` (one per
+    request) keeps the accounts a boxcar's questions name again and again."""
     kind, identifier = question.resource.type, question.resource.id
     number = _id(identifier)
     if kind == "account":
-        account = _account(session, asker, number)
+        account = _account(session, asker, number, memo)
         if account is None:
             raise OutOfReach(kind, identifier)
-        return _account_target(session, engine, asker, account, question)
+        return _account_target(session, engine, asker, account, question, memo)
     if kind == "payment":
         payment = (
             session.scalars(
@@ -127,12 +147,42 @@ def beneficiary_resource(beneficiary: Beneficiary, subject: Actor) -> Resource:
     )
 
 
-def _account(session: Session, asker: Actor, number: int | None) -> Account | None:
+def preload_accounts(session: Session, asker: Actor, questions: list[Question], memo: Memo) -> None:
+    """Every account a boxcar's questions name (as their resource, or as where money goes),
+    read in one query into `memo`: the questions then find them there, or find them absent."""
+    numbers = {
+        number
+        for question in questions
+        for identifier in (
+            question.resource.id if question.resource.type == "account" else None,
+            question.context.to_account,
+        )
+        if identifier is not None and (number := _id(identifier)) is not None
+    }
+    if not numbers:
+        return
+    found = session.scalars(
+        select(Account).where(col(Account.id).in_(numbers), accounts_within_reach(asker))
+    )
+    by_id = {account.id: account for account in found}
+    for number in numbers:
+        memo[("authzen.account", number)] = by_id.get(number)
+
+
+def _account(
+    session: Session, asker: Actor, number: int | None, memo: Memo | None = None
+) -> Account | None:
     if number is None:
         return None
-    return session.scalars(
+    key = ("authzen.account", number)
+    if memo is not None and key in memo:
+        return memo[key]
+    found = session.scalars(
         select(Account).where(col(Account.id) == number, accounts_within_reach(asker))
     ).first()
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 def _beneficiary(session: Session, asker: Actor, number: int | None) -> Beneficiary | None:
@@ -146,7 +196,12 @@ def _beneficiary(session: Session, asker: Actor, number: int | None) -> Benefici
 
 
 def _account_target(
-    session: Session, engine: PolicyEngine, asker: Actor, account: Account, question: Question
+    session: Session,
+    engine: PolicyEngine,
+    asker: Actor,
+    account: Account,
+    question: Question,
+    memo: Memo | None,
 ) -> Target:
     """An account, and for a money move the money: the amount the context names, in the
     account's currency, to the account it names (a transfer), the beneficiary it names (a
@@ -173,14 +228,8 @@ def _account_target(
         return Target(
             resource, payment_money(beneficiary, credit, context.amount, account.currency)
         )
-    return Target(
-        resource,
-        Money(
-            context.amount,
-            account.currency,
-            _counterparty(session, asker, account, action, context.to_account),
-        ),
-    )
+    other = _counterparty(session, asker, account, action, context.to_account, memo)
+    return Target(resource, Money(context.amount, account.currency, other))
 
 
 def _credit(session: Session, beneficiary: Beneficiary, account: Account) -> Account:
@@ -201,12 +250,17 @@ def _clearing(session: Session, account: Account) -> Account:
 
 
 def _counterparty(
-    session: Session, asker: Actor, account: Account, action: str, to_account: str | None
+    session: Session,
+    asker: Actor,
+    account: Account,
+    action: str,
+    to_account: str | None,
+    memo: Memo | None,
 ) -> Account:
     if to_account is not None:
         # One the asker cannot reach is no account the money may go to: the policy refuses it
         # (counterparty_not_found), as it refuses another company's.
-        found = _account(session, asker, _id(to_account))
+        found = _account(session, asker, _id(to_account), memo)
         return found or Account(bank_id=0, name="", currency=account.currency, kind="customer")
     if action == "transfer.create":
         return Account(
