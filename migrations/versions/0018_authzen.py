@@ -48,42 +48,27 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-    connection = op.get_bind()
-    roles = sa.table(
-        "roles",
-        sa.column("bank_id", sa.Integer),
-        sa.column("tenant_id", sa.Integer),
-        sa.column("key", sa.String),
-        sa.column("name", sa.String),
-        sa.column("description", sa.String),
-        sa.column("builtin", sa.Boolean),
-        sa.column("level", sa.String),
-        sa.column("created_at", UTCDateTime()),
-        sa.column("updated_at", UTCDateTime()),
-    )
-    now = dt.datetime.now(dt.UTC)
-    rows = [
-        {"bank_id": bank_id, "tenant_id": None, "level": "bank"}
-        for (bank_id,) in connection.execute(sa.text("SELECT id FROM banks"))
-    ] + [
-        {"bank_id": bank_id, "tenant_id": tenant_id, "level": "tenant"}
-        for tenant_id, bank_id in connection.execute(sa.text("SELECT id, bank_id FROM tenants"))
-    ]
-    if rows:
-        op.bulk_insert(
-            roles,
-            [
-                {
-                    **row,
-                    "key": "decision_service",
-                    "name": NAME,
-                    "description": DESCRIPTIONS[row["level"]],
-                    "builtin": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for row in rows
-            ],
+    # Each bank and each tenant without one (a downgrade keeps the ones someone holds).
+    for level, source, tenant in (("bank", "banks", "NULL"), ("tenant", "tenants", "o.id")):
+        bank = "o.id" if level == "bank" else "o.bank_id"
+        same_tenant = "r.tenant_id IS NULL" if level == "bank" else "r.tenant_id = o.id"
+        statement = sa.text(
+            f"INSERT INTO roles (bank_id, tenant_id, key, name, description, builtin, level, "
+            f"created_at, updated_at) "
+            f"SELECT {bank}, {tenant}, 'decision_service', :name, :description, :builtin, "
+            f":level, :now, :now FROM {source} o WHERE NOT EXISTS (SELECT 1 FROM roles r "
+            f"WHERE r.bank_id = {bank} AND {same_tenant} AND r.key = 'decision_service' "
+            f"AND r.deleted_at IS NULL)"
+        ).bindparams(sa.bindparam("now", type_=UTCDateTime()))
+        op.get_bind().execute(
+            statement,
+            {
+                "name": NAME,
+                "description": DESCRIPTIONS[level],
+                "builtin": True,
+                "level": level,
+                "now": dt.datetime.now(dt.UTC),
+            },
         )
 
 
