@@ -112,8 +112,10 @@ def search_resources(
     )
 
 
-# Candidates are read this many at a time, in id order, until a page is full.
+# Candidates are read this many at a time, in id order, until a page is full; one call
+# decides at most MAX_SCANNED of them (a company of many people is searched over several pages).
 _BATCH = 200
+MAX_SCANNED = 1000
 
 
 def search_subjects(
@@ -150,9 +152,10 @@ def search_subjects(
         ),
     )
     chosen: list[User] = []
-    after, more = page.after or 0, False
+    after, resume = page.after or 0, None
+    scanned = 0
     try:
-        while True:
+        while resume is None:
             batch = list(
                 session.scalars(
                     select(User)
@@ -162,18 +165,23 @@ def search_subjects(
                 )
             )
             for user in batch:
-                if not _may(deciding, probe, user):
-                    continue
-                if len(chosen) == page.size:
-                    more = True  # one more follows: this page ends at the last chosen
+                if scanned == MAX_SCANNED:
+                    # Enough decided for one call: the page ends short, and the next one goes
+                    # on from the last person decided (a page's size is the PDP's to choose).
+                    resume = after
                     break
-                chosen.append(user)
-            if more or len(batch) < _BATCH:
+                scanned += 1
+                if _may(deciding, probe, user):
+                    if len(chosen) == page.size:
+                        resume = chosen[-1].id  # one more follows
+                        break
+                    chosen.append(user)
+                after = user.id or after
+            if len(batch) < _BATCH:
                 break
-            after = batch[-1].id or after
     finally:
         deciding.finish()
-    next_token = encode_cursor(chosen[-1].id or 0) if more and chosen else ""
+    next_token = encode_cursor(resume) if resume is not None else ""
     results = [Found(type="user", id=user.username) for user in chosen]
     return SearchResponse(
         results=results, page=PageResponse(next_token=next_token, count=len(results))

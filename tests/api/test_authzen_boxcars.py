@@ -285,6 +285,8 @@ def test_the_request_id_is_echoed_on_every_answer(client, app, dw, clock):
     sent = "bfe9eb29-ab87-4ca3-be83-a1d5d8305716"
     answered = client.post(EVALUATION, json=body, headers={**headers, "X-Request-ID": sent})
     assert answered.headers["X-Request-ID"] == sent
+    # A decision is never kept by a cache between the service and Mandate.
+    assert answered.headers["Cache-Control"] == "no-store"
     refused = client.post(EVALUATION, json=body, headers={"X-Request-ID": sent})
     assert refused.status_code == 401 and refused.headers["X-Request-ID"] == sent
     ours = client.get("/healthz").headers["X-Request-ID"]

@@ -209,3 +209,30 @@ def test_the_decision_operations_survive_hostile_input(case, app, dw, clock):  #
     decision.evaluate: no server error, no answer the document does not describe."""
     headers = bearer(app, dw.world.users[next(ASKERS)], clock)
     case.call_and_validate(app=app, headers=headers)
+
+
+def test_a_subject_search_decides_a_bounded_number_per_call(client, app, dw, clock, monkeypatch):
+    """Past MAX_SCANNED people decided, a page ends short with a token to go on: the pages
+    together still hold exactly whom the search finds in one go."""
+    from core.authzen import search
+
+    headers = bearer(app, dw.world.users["bank-decisions"], clock)
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "account.read"},
+        "resource": {"type": "account", "id": str(dw.world.account_id("acme-operating"))},
+    }
+    whole = client.post(SEARCH_SUBJECT, json=body, headers=headers).json()
+    assert whole["page"]["next_token"] == ""
+    monkeypatch.setattr(search, "MAX_SCANNED", 3)
+    found, token, calls = [], None, 0
+    while True:
+        sent = {**body, **({"page": {"token": token}} if token else {})}
+        page = client.post(SEARCH_SUBJECT, json=sent, headers=headers).json()
+        found += [r["id"] for r in page["results"]]
+        calls += 1
+        token = page["page"]["next_token"]
+        if not token:
+            break
+    assert found == [r["id"] for r in whole["results"]]
+    assert calls >= 5  # 18 candidates (Acme's people and the bank's staff), 3 a call
