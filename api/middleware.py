@@ -12,6 +12,7 @@ from typing import Any
 
 from api.errors import error_response
 from core.batches.pain001 import MAX_FILE_BYTES
+from core.context import REQUEST_ID_SCOPE_KEY
 
 log = logging.getLogger("mandate.api")
 
@@ -244,8 +245,9 @@ class UnexpectedErrors:
             await response(scope, receive, send)
 
 
-# Where the request's id is kept in the ASGI scope for those inside (UnexpectedErrors).
-REQUEST_ID_KEY = "mandate.request_id"
+# Where the request's id is kept in the ASGI scope for those inside (UnexpectedErrors, the
+# console's error page).
+REQUEST_ID_KEY = REQUEST_ID_SCOPE_KEY
 # An id a caller sends is echoed when it is a plain token of this shape (a UUID, a trace id);
 # anything else is replaced by one of ours, never copied into a header.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=-]{1,128}$")

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.fields import PLAIN_TEXT
 from core.iam.schemas import AwareDatetime
 from core.money import MAX_AMOUNT
 
@@ -28,8 +29,8 @@ MAX_EVALUATIONS = 100
 DEFAULT_SEARCH_PAGE = 50
 MAX_SEARCH_PAGE = 200
 
-Name = Annotated[str, Field(min_length=1, max_length=64)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+Name = Annotated[str, Field(min_length=1, max_length=64), PLAIN_TEXT]
+Identifier = Annotated[str, Field(min_length=1, max_length=128), PLAIN_TEXT]
 Properties = Annotated[dict[str, Any] | None, Field(default=None)]
 
 
@@ -90,7 +91,7 @@ class Context(BaseModel):
         default=None, description="decide as at this instant; unset: now (ISO 8601, offset)"
     )
     time: AwareDatetime = Field(default=None, description="as `at` (the specification's name)")
-    amr: list[Annotated[str, Field(max_length=16)]] | None = Field(
+    amr: list[Annotated[str, Field(max_length=16), PLAIN_TEXT]] | None = Field(
         default=None,
         max_length=8,
         description="how the subject authenticated (RFC 8176: pwd, otp): for a step-up",
@@ -183,11 +184,11 @@ class EvaluationsResponse(BaseModel):
 class PageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: Annotated[str, Field(max_length=64)] | None = Field(
+    token: Annotated[str, Field(max_length=64), PLAIN_TEXT] | None = Field(
         default=None, description="the previous page's next_token"
     )
     # Drafts of the specification sent the token back under its response name.
-    next_token: Annotated[str, Field(max_length=64)] | None = None
+    next_token: Annotated[str, Field(max_length=64), PLAIN_TEXT] | None = None
     limit: int | None = Field(default=None, ge=1, le=MAX_SEARCH_PAGE)
 
 
