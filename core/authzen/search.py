@@ -48,8 +48,9 @@ def _accounts(permission: str) -> Lister:
     ) -> Page[Any]:
         if permission == "account.read":
             return ledger.list_accounts(session, ctx, cursor=cursor, limit=limit)
-        # The accounts whose statement the person may read: the list's filter, for that
-        # permission (the statement export's account picker asks the same).
+        # The accounts whose statement the person may read: the accounts list's own filter and
+        # order, for that permission (the API has no list of them; each statement read asks
+        # the same grants, one account at a time).
         where = readable_accounts(session, ctx, permission)
         return paginate(
             session,
