@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin.step_up import asks_for_code, step_up_page
 from admin.views import PREFIX, error_page
+from core.context import REQUEST_ID_SCOPE_KEY
 from core.db import describe_error
 from core.errors import HTTP_CODES, Forbidden, MandateError, Unauthenticated
 
@@ -140,7 +141,7 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, watched)
         except Exception:
-            request_id = uuid.uuid4().hex
+            request_id = scope.get(REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
             log.exception(
                 "console error on %s %s (request %s)",
                 scope.get("method"),

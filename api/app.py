@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from admin.app import mount as mount_console
 from api import errors
-from api.middleware import BodyLimits, SecurityHeaders, UnexpectedErrors
+from api.middleware import BodyLimits, RequestIds, SecurityHeaders, UnexpectedErrors
 from api.routers import (
     access,
     accounts,
@@ -23,6 +23,7 @@ from api.routers import (
     api_clients,
     audit,
     auth,
+    authzen,
     beneficiaries,
     change_requests,
     compliance,
@@ -157,16 +158,18 @@ def create_app(
         change_requests.router,
         policy_versions.router,
         tenant_policy.router,
+        authzen.router,
     ):
         app.include_router(router)
     if settings.docs_enabled:
         _mount_docs(app)
     mount_console(app)
-    # Each added around the ones before: headers on everything (the answer to an unexpected
-    # error too), then that answer, then size limits.
+    # Each added around the ones before: the request's id and headers on everything (the
+    # answer to an unexpected error too), then that answer, then size limits.
     app.add_middleware(BodyLimits)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
+    app.add_middleware(RequestIds)
     return app
 
 

@@ -9,6 +9,10 @@ from typing import Any
 from core.clock import Clock, SystemClock
 from core.errors import Unauthenticated
 
+# Where the faces keep the id of the request they answer (X-Request-ID, api.middleware) in its
+# ASGI scope, so that whatever logs or answers an error inside names the same request.
+REQUEST_ID_SCOPE_KEY = "mandate.request_id"
+
 
 @dataclass(frozen=True)
 class Authentication:

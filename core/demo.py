@@ -1,7 +1,8 @@
 """The demo bank that `make run` seeds: a bank with staff (two bank managers: the bank's
 changes wait for a second one), the tenant Acme Ltd with two corporate admins (dual
 administration is on: one's changes wait for the other), a bookkeeper, a payer and two
-approvers (signature groups A and B), two EUR accounts, two beneficiaries (a supplier at
+approvers (signature groups A and B), a decision service (another service of Acme's that asks
+Mandate for decisions through AuthZEN), two EUR accounts, two beneficiaries (a supplier at
 another bank, and Globex's account here), the bank's EUR clearing account, Acme's approval
 rules and the bank's approval minimum: enough to walk a payment under dual control from the
 payer through both approvers (README, "Payments under dual control"), and a grant through
@@ -49,6 +50,7 @@ LOGINS = [
     DemoLogin("acme-payer", "payer of Acme Ltd: 200,000.00 EUR per transfer, 500,000.00 EUR a day"),
     DemoLogin("acme-approver-a", "approver of Acme Ltd, group A: up to 500,000.00 EUR"),
     DemoLogin("acme-approver-b", "approver of Acme Ltd, group B: up to 500,000.00 EUR"),
+    DemoLogin("acme-decisions", "Acme's decision service: asks Mandate for decisions (AuthZEN)"),
     DemoLogin("globex-admin", "corporate admin of Globex GmbH (another tenant)"),
     DemoLogin("globex-payer", "payer of Globex GmbH: 50,000.00 EUR per transfer"),
 ]
@@ -145,6 +147,9 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
     payer = user("acme-payer", "Paula Payer", acme.id)
     approver_a = user("acme-approver-a", "Alice Approver", acme.id)
     approver_b = user("acme-approver-b", "Bruno Approver", acme.id)
+    # Another service of Acme (its ERP) that asks Mandate whether people may do something
+    # rather than re-implementing the rules (README, "Decisions for other services").
+    decisions = user("acme-decisions", "Acme ERP (decisions)", acme.id)
 
     def role(key: str, tenant_id: int) -> iam.Role:
         return iam.builtin_role(session, key, bank_id=bank_id, tenant_id=tenant_id)
@@ -158,6 +163,9 @@ def seed(session: Session, passwords: Passwords, clock: Clock | None = None) -> 
             now=now,
         )
     iam.grant_role(session, bookkeeper, role("bookkeeper", acme.id), created_by=admin.id, now=now)
+    iam.grant_role(
+        session, decisions, role("decision_service", acme.id), created_by=admin.id, now=now
+    )
     iam.grant_role(
         session,
         payer,

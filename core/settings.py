@@ -85,9 +85,19 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json; unset: on, except in production.
     docs_enabled: bool | None = None
 
+    # Where other services reach Mandate (https://mandate.example.com, no path): the absolute
+    # URLs Mandate publishes for them (GET /.well-known/authzen-configuration) are built on it,
+    # never on a Host header a client chooses. Unset: http://{host}:{port}.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+$")
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1)
+
+    @property
+    def base_url(self) -> str:
+        """The address other services reach Mandate at (public_url, or host and port)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @field_validator("database_url")
     @classmethod

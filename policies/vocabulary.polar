@@ -32,6 +32,7 @@ permission("change_request.approve", "tenant", "See, approve and reject other pe
 permission("tenant_rule.read",  "tenant", "See the company's own rules: what the bank refuses for it beyond its platform rules, in words.");
 permission("personal_data.read", "tenant", "See everything Mandate holds about one of the company's people (a GDPR access request).");
 permission("personal_data.erase", "tenant", "Erase one of the company's people by pseudonymization (a GDPR erasure request); money records and the trail are kept.");
+permission("decision.evaluate", "tenant", "As another service, ask whether a person may do something (AuthZEN): about people and resources within one's reach, answered as Mandate decides.");
 permission("tenant.read",       "bank",   "See the bank's corporate customers.");
 permission("tenant.manage",     "bank",   "Onboard corporate customers.");
 permission("account.manage",    "bank",   "Open accounts, freeze, unfreeze and close them.");
@@ -49,7 +50,6 @@ permission("policy_version.propose", "bank", "Propose a new version of the polic
 permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
 permission("policy_version.activate", "bank", "Put an approved version of the policy in force (an earlier one again: a rollback).");
 permission("token.introspect",  "tenant", "Ask whether an access token is active and whose it is (RFC 7662), as a resource server of another service does.");
-permission("decision.evaluate", "bank",   "Ask Mandate for its decision about another principal's action (a policy decision point for other services).");
 
 # scope(name, what a token with it lets an API client do): the OAuth 2.0 scopes an API client
 # asks for at the token endpoint. A scope narrows what the client's grants allow and never
@@ -177,13 +177,13 @@ refusal_text("change_request.approve", "Your roles do not let you approve change
 refusal_text("change_request.reject", "Your roles do not let you reject change requests.");
 refusal_text("change_request.read", "Your roles do not let you see change requests.");
 refusal_text("tenant_rule.read",  "Your roles do not let you see the company's own rules.");
+refusal_text("decision.evaluate", "Your roles do not let you ask for decisions about other people.");
 refusal_text("policy_version.read", "Your roles do not let you read the versions of the policy.");
 refusal_text("policy_version.propose", "Your roles do not let you propose a version of the policy.");
 refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
 refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
 refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
 refusal_text("token.introspect",  "Your roles do not let you introspect access tokens.");
-refusal_text("decision.evaluate", "Your roles do not let you ask for decisions about other principals.");
 
 # restrictable(action): what a company's own rules (decide.polar: tenant_refuses) may refuse
 # beyond the platform's rules: the actions that move its money or commit it to a payee.
@@ -205,7 +205,7 @@ composable(name) if
     permission(name, "tenant", _meaning) and
     not name in ["user.manage", "role.manage", "grant.manage", "authz.explain",
                  "approval_rule.manage", "change_request.approve", "personal_data.read",
-                 "personal_data.erase"];
+                 "personal_data.erase", "decision.evaluate"];
 
 # builtin_role(key, level, name, description): seeded as data for every tenant (level
 # "tenant") or every bank (level "bank").
@@ -215,6 +215,11 @@ builtin_role("approver",           "tenant", "Approver",           "Approves or 
 builtin_role("corporate_admin",    "tenant", "Corporate admin",    "Manages the company's users, custom roles and grants, within the caps the bank set.");
 builtin_role("bank_manager",       "bank",   "Bank manager",       "Bank staff: onboards customers, opens and freezes accounts, deposits and withdraws, sets caps.");
 builtin_role("compliance_officer", "bank",   "Compliance officer", "Bank staff: reads everything, the policy, every decision and every change; moves nothing.");
+# Another service that asks Mandate for decisions (AuthZEN) instead of re-implementing the
+# rules: a company's (about its own people and resources) or the bank's (about its customers').
+# It learns the answers, and acts on nothing itself.
+builtin_role("decision_service",   "tenant", "Decision service",   "Another service of the company: asks whether the company's people may do something; does nothing itself.");
+builtin_role("decision_service",   "bank",   "Decision service",   "Another service of the bank: asks whether people of the bank and its customers may do something; does nothing itself.");
 
 builtin_carries("bookkeeper", permission) if permission in [
     "account.read", "statement.read", "beneficiary.read"];
@@ -236,6 +241,7 @@ builtin_carries("bank_manager", permission) if permission in [
     "approval_rule.read", "approval_minimum.manage", "change_request.approve",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
     "policy_version.activate", "tenant_rule.read", "token.introspect"];
+builtin_carries("decision_service", permission) if permission in ["decision.evaluate"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",

@@ -94,9 +94,9 @@ def test_cli_upgrade_and_seed_twice_do_not_duplicate(tmp_path, monkeypatch, key_
     assert "acme-payer" in second.output
     db = Database(url)
     with db.unit_of_work(write=False) as session:
-        # Two approvers, two bank managers, two Acme admins, two compliance officers, and
-        # Globex's admin and payer.
-        assert session.scalar(select(func.count(User.id))) == 12
+        # Two approvers, two bank managers, two Acme admins, two compliance officers, Acme's
+        # decision service, and Globex's admin and payer.
+        assert session.scalar(select(func.count(User.id))) == 13
         # The bundled files, recorded once as the version in force.
         versions = session.scalars(select(PolicyVersion)).all()
         assert [(v.origin, v.status) for v in versions] == [("deploy", "active")]

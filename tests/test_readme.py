@@ -262,6 +262,22 @@ def test_the_evidence_recipe_runs_as_written(db, app, clock, live_server, settin
     assert report.ok and report.records > 0 and report.covered, report.render()
 
 
+AUTHZEN = "## Decisions for other services (AuthZEN)"
+
+
+def test_the_decisions_recipe_runs_as_written(db, app, clock, live_server):  # type: ignore[no-untyped-def]
+    """Acme's decision service asks about a payment the payer prepared, the payer's limits, who
+    may approve, what the bookkeeper reads, and another company's person: every answer as
+    printed."""
+    with db.unit_of_work() as session:
+        assert demo.seed(session, app.state.services.passwords, clock)
+    (language, script), (_, printed), *_ = fenced_blocks(AUTHZEN)
+    assert language == "sh"
+    result = run_recipe(script, live_server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+
+
 # Every recipe, in the order the README gives them.
 IN_ORDER = (
     RECIPE,
@@ -272,6 +288,7 @@ IN_ORDER = (
     POLICY_VERSIONS,
     ONE_CUSTOMER,
     EVIDENCE,
+    AUTHZEN,
 )
 
 

@@ -27,6 +27,11 @@ class DecisionPublic(BaseModel):
     at: dt.datetime
     actor_id: int
     actor_username: str
+    asked_by_id: int | None = Field(
+        default=None,
+        description="Who asked about the actor: a decision service (AuthZEN, /access/v1); "
+        "null when the actor's own request made the decision",
+    )
     tenant_id: int | None
     action: str
     resource_type: str

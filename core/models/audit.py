@@ -59,6 +59,9 @@ class DecisionRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor_id: int = Field(foreign_key="users.id")
+    # Who asked about the actor, when another did (a decision service, core.authzen); None
+    # when the actor's own request made the decision.
+    asked_by_id: int | None = Field(default=None, foreign_key="users.id")
     bank_id: int = Field(foreign_key="banks.id")
     tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
     action: str = Field(max_length=64)

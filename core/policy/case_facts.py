@@ -98,7 +98,10 @@ def _approval(grant: Grant, spec: dict[str, Any] | None) -> None:
 def build_grant(index: int, spec: dict[str, Any], actor: Actor) -> tuple[Grant, Role, list[str]]:
     key = spec.get("role", "payer")
     custom = key == "custom"
-    level = "bank" if key in ("bank_manager", "compliance_officer") else "tenant"
+    # A role built in at both levels (decision_service) says which: `level: bank`.
+    level = spec.get("level") or (
+        "bank" if key in ("bank_manager", "compliance_officer") else "tenant"
+    )
     tenant = spec.get("tenant", actor.tenant_id if level == "tenant" else None)
     role_id = 1000 + index
     role = Role(

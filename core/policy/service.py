@@ -6,6 +6,7 @@ otherwise."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,16 +97,22 @@ def check(
     lock: bool = False,
     record: bool = True,
     log_allowed: bool = False,
+    at: dt.datetime | None = None,
+    asked_by: int | None = None,
 ) -> Verdict:
     """Ask the policy; never raises for a refusal. The decision is logged (unless `record` is
     False) when its action is always logged, when it refuses, and when `log_allowed` asks for
-    it and this request logged no decision on the same action and resource yet."""
+    it and this request logged no decision on the same actor, action and resource yet.
+
+    `at`: decide as at that instant (a question about another time, core.authzen); the log
+    still says when it was decided. `asked_by`: the user who asked about `actor` (a decision
+    service), kept in the log beside the actor decided about."""
     # The tenant's own policy (its pinned version, its extension) for its resources; the
     # bank's default for the bank's (core.policy.registry: a map in memory).
     engine = registry.for_tenant(resource.tenant_id)
     who = actor or ctx.require_actor()
     ctx.policy_queries += 1
-    now = ctx.now()
+    now = at or ctx.now()
     facts = build_request(
         session,
         engine,
@@ -124,13 +131,14 @@ def check(
     if record and (
         action in LOGGED_ACTIONS
         or not decision.allowed
-        or (log_allowed and not _logged_already(ctx, action, resource))
+        or (log_allowed and not _logged_already(ctx, who, action, resource))
     ):
         request_json, values_json = recorded.encode(*facts.recorded())
         ctx.audit.decisions.append(
             DecisionRecord(
-                at=now,
+                at=ctx.now(),
                 actor_id=who.user_id,
+                asked_by_id=asked_by,
                 bank_id=who.bank_id,
                 tenant_id=resource.tenant_id if resource.tenant_id else who.tenant_id,
                 action=action,
@@ -153,9 +161,12 @@ def check(
     return Verdict(decision, facts, message)
 
 
-def _logged_already(ctx: RequestContext, action: str, resource: Resource) -> bool:
+def _logged_already(ctx: RequestContext, who: Actor, action: str, resource: Resource) -> bool:
     return any(
-        d.action == action and d.resource_type == resource.type and d.resource_id == resource.id
+        d.actor_id == who.user_id
+        and d.action == action
+        and d.resource_type == resource.type
+        and d.resource_id == resource.id
         for d in ctx.audit.decisions
     )
 

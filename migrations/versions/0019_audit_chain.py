@@ -24,7 +24,7 @@ from core.audit import canonical
 from core.db import BigIntKey, UTCDateTime
 
 revision = "0019_audit_chain"
-down_revision = "0017_api_clients"
+down_revision = "0018_authzen"
 branch_labels = None
 depends_on = None
 

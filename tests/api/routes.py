@@ -23,6 +23,8 @@ PUBLIC_ROUTES = {
     # What other services read to verify Mandate's tokens (RFC 8414, RFC 7517).
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/.well-known/oauth-authorization-server"),
+    # AuthZEN metadata: where the decision endpoints are, for any service to discover.
+    ("GET", "/.well-known/authzen-configuration"),
 }
 
 
@@ -211,6 +213,23 @@ def bodies(world, tenant: str = "acme", clock=None) -> dict[tuple[str, str], dic
         ("POST", "/v1/me/totp/confirm"): {"code": code(clock) if clock else "000000"},
         ("DELETE", "/v1/me/totp"): {"code": code(clock) if clock else "000000"},
         **_payment_bodies(world, tenant, ids),
+        **_decision_bodies(prefix, ids),
+    }
+
+
+def _decision_bodies(prefix: str, ids: dict[str, int | str]) -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
+    """AuthZEN: may the tenant's payer read the tenant's account; which accounts may they
+    read; who may read it."""
+    question = {
+        "subject": {"type": "user", "id": f"{prefix}-payer"},
+        "action": {"name": "account.read"},
+        "resource": {"type": "account", "id": str(ids["account_id"])},
+    }
+    return {
+        ("POST", "/access/v1/evaluation"): question,
+        ("POST", "/access/v1/evaluations"): {**question, "evaluations": [{}]},
+        ("POST", "/access/v1/search/resource"): {**question, "resource": {"type": "account"}},
+        ("POST", "/access/v1/search/subject"): {**question, "subject": {"type": "user"}},
     }
 
 

@@ -39,6 +39,7 @@ from tests.api.routes import (
     queries,
     served_routes,
 )
+from tests.authzen_world import with_decision_services
 from tests.batches_world import with_pending_batch
 from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
@@ -73,6 +74,7 @@ CALLERS = (
     # The most powerful token there is, past its lifetime.
     Caller("expired_token", "manager", expired=True),
     Caller("other_tenant", "globex-admin"),
+    Caller("decision_service", "acme-decisions"),
 )
 
 
@@ -172,6 +174,7 @@ class Worlds:
         with_policy_in_force(self.services.db, self.clock)
         versions = with_policy_versions(self.services.db, world, self.clock)
         with_logged_decision(self.services.db, world, self.clock)
+        with_decision_services(self.services.db, self.services.passwords, world, self.clock)
         authenticators = AUTHENTICATOR_ROUTES.get((row.method, row.path)) if row else None
         if authenticators is not None:
             db, box = self.services.db, self.services.box
