@@ -15,6 +15,7 @@ from core import demo, policy_commands
 from core.clock import SystemClock
 from core.models.iam import User
 from core.models.ledger import Account
+from core.models.payments import Payment
 from core.policy import engine as policy_engine
 from core.policy import registry
 from core.settings import REPO_ROOT
@@ -30,6 +31,7 @@ POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
 STATEMENT = "### Download last month's camt.053"
 PAYMENT_FILES = "## Payment files (pain.001)"
 TWO_FACTOR = "## Two-factor sign-in and step-up"
+API_CLIENTS = "## API clients (OAuth 2.0)"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -224,8 +226,42 @@ def test_the_two_factor_recipe_runs_as_written(db, app, live_server):  # type: i
     assert result.stdout.splitlines() == printed.splitlines()
 
 
+def test_the_api_client_recipe_runs_as_written(db, app, live_server):  # type: ignore[no-untyped-def]
+    """The recipe's client signs its assertion on the time of day (examples/api_client.py):
+    the server checks its exp on the same clock (the machine's, as make run's does)."""
+    services = app.state.services
+    fixed, services.clock = services.clock, SystemClock()
+    try:
+        with db.unit_of_work() as session:
+            assert demo.seed(session, services.passwords, services.clock)
+        (language, script), (_, printed), *_ = fenced_blocks(API_CLIENTS)
+        assert language == "sh"
+        # From the checkout: the client's side is examples/api_client.py, with .venv's Python.
+        result = run_recipe(script, live_server.url, cwd=REPO_ROOT)
+    finally:
+        services.clock = fixed
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+    # The payment is the client's: the ledger holds it, posted once.
+    with db.unit_of_work(write=False) as session:
+        erp = session.scalar(select(User).where(User.display_name == "Acme ERP"))
+        assert erp is not None and erp.kind == "client"
+        paid = session.scalars(select(Payment).where(Payment.initiated_by_id == erp.id)).all()
+        assert [(p.amount, p.status) for p in paid] == [(25000, "posted")]
+        assert_ledger_consistent(session)
+
+
 # Every recipe, in the order the README gives them.
-IN_ORDER = (RECIPE, PAYMENTS, STATEMENT, PAYMENT_FILES, TWO_FACTOR, POLICY_VERSIONS, ONE_CUSTOMER)
+IN_ORDER = (
+    RECIPE,
+    PAYMENTS,
+    STATEMENT,
+    PAYMENT_FILES,
+    TWO_FACTOR,
+    API_CLIENTS,
+    POLICY_VERSIONS,
+    ONE_CUSTOMER,
+)
 
 
 def test_the_recipes_run_one_after_another_on_one_make_run(db, app, live_server, tmp_path):  # type: ignore[no-untyped-def]
