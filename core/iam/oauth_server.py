@@ -7,7 +7,7 @@ method, URL, headers and form, and gets back (status, body, headers).
 
 An assertion must be for this token endpoint (aud), unexpired, short-lived (exp at most
 MAX_ASSERTION_SECONDS ahead), signed by a key the client registered and named by its kid, and
-used once: its jti is kept (used_assertions) until it expires."""
+used once: its jti is kept (used_assertions) until it expires, and the leeway after."""
 
 from __future__ import annotations
 
@@ -210,8 +210,10 @@ class TokenServer(AuthorizationServer):
         return RegisteredClient(row[0], self.passwords)
 
     def use_assertion(self, client_id: str, jti: str, exp: int) -> bool:
-        """Keep the assertion's jti until it expires; False if it was used before."""
-        expires = dt.datetime.fromtimestamp(exp, dt.UTC)
+        """Keep the assertion's jti as long as the assertion could be accepted; False if it
+        was used before. That is past its exp by the leeway allowed for clock skew: forgotten
+        at exp, it could be sent again in those seconds."""
+        expires = dt.datetime.fromtimestamp(exp + LEEWAY_SECONDS, dt.UTC)
         self.session.execute(delete(UsedAssertion).where(col(UsedAssertion.expires_at) < self.now))
         try:
             with self.session.begin_nested():

@@ -5,6 +5,7 @@ client_secret_basic. Each security property of the token endpoint has its test h
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from core.errors import Conflict
 from core.iam import signing_keys
+from core.iam.oauth_server import LEEWAY_SECONDS
 from core.models.iam import User
 from core.models.oauth import ApiClient
 from tests.factories import PASSWORD, bearer, role, unit_of_work
@@ -533,3 +535,14 @@ def test_one_assertion_sent_twice_at_once_gets_one_token(
         with ThreadPoolExecutor(2) as pool:
             statuses = sorted(pool.map(send, range(2)))
         assert statuses == [200, 401], (round_, statuses)
+
+
+def test_an_assertion_is_used_once_within_the_clock_skew_allowed_too(client, app, db, world, clock):
+    """An assertion is accepted up to LEEWAY_SECONDS past its exp: its jti must be kept that
+    long, or it could be sent again in those seconds once the first use was forgotten."""
+    created, key = _registered(client, app, db, world, clock)
+    signed = assertion(key, created["client_id"], clock.now(), jti="skew", lifetime=60)
+    assert client.post("/v1/auth/token", data=token_form(signed)).status_code == 200
+    clock.at = clock.now() + dt.timedelta(seconds=60 + LEEWAY_SECONDS - 5)
+    again = client.post("/v1/auth/token", data=token_form(signed))
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client", again.text
