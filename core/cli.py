@@ -288,8 +288,9 @@ def payments_run() -> None:
 @app.command("purge")
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
-    at least 24), ended console sessions, old sign-in attempts, and the password hashes of change
-    requests that expired undecided. Run it daily."""
+    at least 24), ended console sessions, old sign-in attempts, expired revoked tokens and used
+    client assertions, and the password hashes of change requests that expired undecided. Run
+    it daily."""
 
     settings = get_settings()
     uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
@@ -299,8 +300,9 @@ def purge() -> None:
     )
     typer.echo(
         f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
-        f"sessions, {purged.sign_in_attempts} sign-in attempts; forgot the password hashes of "
-        f"{purged.change_request_secrets} expired change requests"
+        f"sessions, {purged.sign_in_attempts} sign-in attempts, {purged.revoked_tokens} expired "
+        f"revoked tokens, {purged.used_assertions} used client assertions; forgot the password "
+        f"hashes of {purged.change_request_secrets} expired change requests"
     )
 
 
