@@ -546,3 +546,18 @@ def test_an_assertion_is_used_once_within_the_clock_skew_allowed_too(client, app
     clock.at = clock.now() + dt.timedelta(seconds=60 + LEEWAY_SECONDS - 5)
     again = client.post("/v1/auth/token", data=token_form(signed))
     assert again.status_code == 401 and again.json()["error"] == "invalid_client", again.text
+
+
+def test_the_users_list_tells_clients_from_people(client, app, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, jwks=public_jwks(client_key()))
+    kinds = {
+        u["username"]: u["kind"] for u in client.get("/v1/users", headers=admin).json()["items"]
+    }
+    assert kinds[created["client_id"]] == "client"
+    assert kinds["acme-payer"] == "person" and kinds["acme-admin"] == "person"
+    assert set(kinds.values()) == {"person", "client"}
+    one = client.get(f"/v1/users/{created['id']}", headers=admin).json()
+    assert one["kind"] == "client"
+    # /v1/me keeps its own kind: the caller's standing.
+    assert client.get("/v1/me", headers=admin).json()["kind"] == "customer"
