@@ -299,8 +299,15 @@ def client_credentials_token(
     the method (section 5.2 allows it; Authlib answers 400 but for Basic)."""
     server = TokenServer(session, passwords, tokens, now, token_url=request.url)
     answer: TokenAnswer = server.create_token_response(request)
-    if answer.body.get("error") == "invalid_client":
+    error, said = answer.body.get("error"), answer.body.get("error_description")
+    # The errors answered here, said here (the API lists them: api.routers.auth). Beside
+    # them only invalid_request: a form Authlib finds malformed.
+    if error == "invalid_client":
         headers = [(k, v) for k, v in answer.headers if k.lower() != "www-authenticate"]
         headers.append(("WWW-Authenticate", 'Basic realm="mandate", error="invalid_client"'))
-        return TokenAnswer(401, answer.body, headers)
+        body = {"error": "invalid_client", "error_description": said or "Unknown client."}
+        return TokenAnswer(401, body, headers)
+    if error == "invalid_scope":
+        body = {"error": "invalid_scope", "error_description": said or "A scope is not known."}
+        return TokenAnswer(400, body, answer.headers)
     return answer
