@@ -290,10 +290,11 @@ def payments_run() -> None:
 @app.command("purge")
 def purge() -> None:
     """Forget what may be forgotten: old idempotency keys (kept MANDATE_IDEMPOTENCY_RETENTION_HOURS,
-    at least 24), ended console sessions, old sign-in attempts, the password hashes of change
-    requests that expired undecided, and decisions and activity past their retention
-    (MANDATE_DECISION_RETENTION_DAYS, MANDATE_ACTIVITY_RETENTION_DAYS: their chains stay
-    verifiable); then sign a checkpoint of every chain that moved. Run it daily."""
+    at least 24), ended console sessions, old sign-in attempts, expired revoked tokens and used
+    client assertions, the password hashes of change requests that expired undecided, and
+    decisions and activity past their retention (MANDATE_DECISION_RETENTION_DAYS,
+    MANDATE_ACTIVITY_RETENTION_DAYS: their chains stay verifiable); then sign a checkpoint of
+    every chain that moved. Run it daily."""
 
     settings = get_settings()
     db = Database(settings.database_url)
@@ -305,8 +306,9 @@ def purge() -> None:
     db.dispose()
     typer.echo(
         f"purged {purged.idempotency_keys} idempotency keys, {purged.console_sessions} console "
-        f"sessions, {purged.sign_in_attempts} sign-in attempts; forgot the password hashes of "
-        f"{purged.change_request_secrets} expired change requests"
+        f"sessions, {purged.sign_in_attempts} sign-in attempts, {purged.revoked_tokens} expired "
+        f"revoked tokens, {purged.used_assertions} used client assertions; forgot the password "
+        f"hashes of {purged.change_request_secrets} expired change requests"
     )
     typer.echo(evidence)
 

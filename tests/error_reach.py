@@ -148,6 +148,9 @@ def reasons_for(action: str | None) -> frozenset[str]:
         return frozenset(REASONS)
     engine = policy_engine.current()
     reasons = {"not_found", "missing_permission"}
+    if not engine.holds("scope_allows", [], action):
+        # An API client's token is refused what none of its scopes covers (decide.polar).
+        reasons.add("scope_missing")
     if engine.holds("moves_money", action):
         reasons.add("counterparty_not_found")
     for answer in engine.query("conditions", action, Variable("names")):

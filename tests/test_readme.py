@@ -18,6 +18,7 @@ from core.audit import offline
 from core.clock import SystemClock
 from core.models.iam import User
 from core.models.ledger import Account
+from core.models.payments import Payment
 from core.policy import engine as policy_engine
 from core.policy import registry
 from core.settings import REPO_ROOT
@@ -33,6 +34,7 @@ POLICY_VERSIONS = "### Tighten the bookkeeper's rights"
 STATEMENT = "### Download last month's camt.053"
 PAYMENT_FILES = "## Payment files (pain.001)"
 TWO_FACTOR = "## Two-factor sign-in and step-up"
+API_CLIENTS = "## API clients (OAuth 2.0)"
 
 
 def fenced_blocks(heading: str) -> list[tuple[str, str]]:
@@ -278,6 +280,31 @@ def test_the_decisions_recipe_runs_as_written(db, app, clock, live_server):  # t
     assert result.stdout.splitlines() == printed.splitlines()
 
 
+def test_the_api_client_recipe_runs_as_written(db, app, live_server):  # type: ignore[no-untyped-def]
+    """The recipe's client signs its assertion on the time of day (examples/api_client.py):
+    the server checks its exp on the same clock (the machine's, as make run's does)."""
+    services = app.state.services
+    fixed, services.clock = services.clock, SystemClock()
+    try:
+        with db.unit_of_work() as session:
+            assert demo.seed(session, services.passwords, services.clock)
+        (language, script), (_, printed), *_ = fenced_blocks(API_CLIENTS)
+        assert language == "sh"
+        # From the checkout: the client's side is examples/api_client.py, with .venv's Python.
+        result = run_recipe(script, live_server.url, cwd=REPO_ROOT)
+    finally:
+        services.clock = fixed
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == printed.splitlines()
+    # The payment is the client's: the ledger holds it, posted once.
+    with db.unit_of_work(write=False) as session:
+        erp = session.scalar(select(User).where(User.display_name == "Acme ERP"))
+        assert erp is not None and erp.kind == "client"
+        paid = session.scalars(select(Payment).where(Payment.initiated_by_id == erp.id)).all()
+        assert [(p.amount, p.status) for p in paid] == [(25000, "posted")]
+        assert_ledger_consistent(session)
+
+
 # Every recipe, in the order the README gives them.
 IN_ORDER = (
     RECIPE,
@@ -285,6 +312,7 @@ IN_ORDER = (
     STATEMENT,
     PAYMENT_FILES,
     TWO_FACTOR,
+    API_CLIENTS,
     POLICY_VERSIONS,
     ONE_CUSTOMER,
     EVIDENCE,

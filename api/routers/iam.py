@@ -106,7 +106,7 @@ def update_user(uow: ApiUnit, user_id: UserId, body: UserUpdate) -> Any:
     "/users/{user_id}/password",
     response_model=UserPublic,
     summary="Reset a user's password (ends their sessions)",
-    responses={**REQUESTED, **error_responses(*MANAGE_REFUSALS)},
+    responses={**REQUESTED, **error_responses(*MANAGE_REFUSALS, "client_has_no_password")},
 )
 def reset_password(request: Request, uow: ApiUnit, user_id: UserId, body: PasswordReset) -> Any:
     return governed(

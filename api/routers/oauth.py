@@ -54,8 +54,13 @@ def introspect(request: Request, uow: ApiUnit, token: TokenField) -> dict[str, A
 @router.post(
     "/v1/auth/revoke",
     status_code=200,
+    # RFC 7009 section 2.2: 200 and no body, whether or not the token was one to revoke.
+    response_class=Response,
     summary="Revoke one of your own access tokens (RFC 7009)",
-    responses=error_responses(),
+    responses={
+        200: {"description": "Revoked, or nothing to revoke: the same answer"},
+        **error_responses(),
+    },
 )
 def revoke(request: Request, uow: ApiUnit, token: TokenField) -> Response:
     uow.run(oauth_tokens.revoke, services(request).tokens, token)

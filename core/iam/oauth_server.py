@@ -7,7 +7,7 @@ method, URL, headers and form, and gets back (status, body, headers).
 
 An assertion must be for this token endpoint (aud), unexpired, short-lived (exp at most
 MAX_ASSERTION_SECONDS ahead), signed by a key the client registered and named by its kid, and
-used once: its jti is kept (used_assertions) until it expires."""
+used once: its jti is kept (used_assertions) until it expires, and the leeway after."""
 
 from __future__ import annotations
 
@@ -210,8 +210,10 @@ class TokenServer(AuthorizationServer):
         return RegisteredClient(row[0], self.passwords)
 
     def use_assertion(self, client_id: str, jti: str, exp: int) -> bool:
-        """Keep the assertion's jti until it expires; False if it was used before."""
-        expires = dt.datetime.fromtimestamp(exp, dt.UTC)
+        """Keep the assertion's jti as long as the assertion could be accepted; False if it
+        was used before. That is past its exp by the leeway allowed for clock skew: forgotten
+        at exp, it could be sent again in those seconds."""
+        expires = dt.datetime.fromtimestamp(exp + LEEWAY_SECONDS, dt.UTC)
         self.session.execute(delete(UsedAssertion).where(col(UsedAssertion.expires_at) < self.now))
         try:
             with self.session.begin_nested():
@@ -297,8 +299,15 @@ def client_credentials_token(
     the method (section 5.2 allows it; Authlib answers 400 but for Basic)."""
     server = TokenServer(session, passwords, tokens, now, token_url=request.url)
     answer: TokenAnswer = server.create_token_response(request)
-    if answer.body.get("error") == "invalid_client":
+    error, said = answer.body.get("error"), answer.body.get("error_description")
+    # The errors answered here, said here (the API lists them: api.routers.auth). Beside
+    # them only invalid_request: a form Authlib finds malformed.
+    if error == "invalid_client":
         headers = [(k, v) for k, v in answer.headers if k.lower() != "www-authenticate"]
         headers.append(("WWW-Authenticate", 'Basic realm="mandate", error="invalid_client"'))
-        return TokenAnswer(401, answer.body, headers)
+        body = {"error": "invalid_client", "error_description": said or "Unknown client."}
+        return TokenAnswer(401, body, headers)
+    if error == "invalid_scope":
+        body = {"error": "invalid_scope", "error_description": said or "A scope is not known."}
+        return TokenAnswer(400, body, answer.headers)
     return answer

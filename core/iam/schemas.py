@@ -322,7 +322,7 @@ class PasswordReset(_Input):
     password: Password
 
 
-class UserPublic(BaseModel):
+class _Principal(BaseModel):
     id: int
     username: str
     display_name: str
@@ -331,7 +331,16 @@ class UserPublic(BaseModel):
     created_at: dt.datetime
 
 
-class MePublic(UserPublic):
+class UserPublic(_Principal):
+    kind: Literal["person", "client"] = Field(
+        description="person, or client: an API client's principal (its credentials: "
+        "GET /v1/api-clients/{id}), which holds grants as a person does"
+    )
+
+
+class MePublic(_Principal):
+    # The caller's standing (the policy's actor kind), as /v1/me has always said it; whether
+    # a person or a client: GET /v1/users/{id}.
     kind: Literal["customer", "staff"]
     grants: list[GrantPublic]
 

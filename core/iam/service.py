@@ -164,6 +164,7 @@ def user_public(user: User) -> UserPublic:
         tenant_id=user.tenant_id,
         is_active=user.is_active,
         created_at=user.created_at,
+        kind="client" if user.kind == "client" else "person",
     )
 
 
@@ -217,7 +218,7 @@ def me(session: Session, ctx: RequestContext) -> MePublic:
         .order_by(col(Grant.id))
     )
     return MePublic(
-        **user_public(user).model_dump(),
+        **user_public(user).model_dump(exclude={"kind"}),
         kind=actor.kind,
         grants=[grant_public(session, g) for g in grants],
     )

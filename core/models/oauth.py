@@ -73,7 +73,8 @@ class SigningKey(SQLModel, table=True):
 
 
 class UsedAssertion(SQLModel, table=True):
-    """A client assertion's jti, kept until the assertion expires: each is accepted once."""
+    """A client assertion's jti, kept until the assertion can no longer be accepted (its exp
+    plus the clock skew allowed, core.iam.oauth_server.LEEWAY_SECONDS): each is accepted once."""
 
     __tablename__ = "used_assertions"
 

@@ -17,6 +17,7 @@ from tests.api.routes import api_routes, fill, ids_of
 from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
+from tests.oauth_world import with_api_client
 from tests.payments_world import build_payments_world
 
 # Console routes anyone may call: the sign-in form.
@@ -531,3 +532,12 @@ def test_a_deadlocked_console_transfer_is_run_again_and_posted_once(client, worl
     assert calls["n"] == 2
     statement = client.get(f"/console/accounts/{world.account_id('acme-payroll')}").text
     assert statement.count("Deadlocked once") == 1
+
+
+def test_the_users_page_marks_api_clients(client, app, db, world, clock):
+    with_api_client(db, world, clock)
+    sign_in(client, "acme-admin")
+    page = client.get("/console/users").text
+    rows = {row.split("</a>")[0].rsplit(">", 1)[-1]: row for row in page.split("<tr>")[2:]}
+    assert "API client" in rows["Acme ERP"]
+    assert "API client" not in rows[world.users["acme-payer"].display_name]

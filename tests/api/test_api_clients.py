@@ -5,6 +5,11 @@ client_secret_basic. Each security property of the token endpoint has its test h
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import jwt
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from core.errors import Conflict
 from core.iam import signing_keys
+from core.iam.oauth_server import LEEWAY_SECONDS
 from core.models.iam import User
 from core.models.oauth import ApiClient
 from tests.factories import PASSWORD, bearer, role, unit_of_work
@@ -409,3 +415,149 @@ def test_introspection_and_revocation(client, app, db, world, clock):
     assert client.post(
         "/v1/auth/introspect", data={"token": "garbage"}, headers=manager
     ).json() == {"active": False}
+
+
+# -- more keys, payments, dual administration, concurrency ------------------------------------
+
+
+def test_a_client_signing_with_a_p256_key_es256(client, app, db, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    key = client_key("treasury-p256", kind="EC")
+    created = register(client, admin, name="Treasury", jwks=public_jwks(key))
+    assert created["jwks"]["keys"][0]["kty"] == "EC"
+    grant(client, admin, created["id"], role(db, "bookkeeper", world.tenants["acme"]).id)
+    signed = assertion(key, created["client_id"], clock.now())
+    assert jwt.get_unverified_header(signed)["alg"] == "ES256"
+    answered = client.post("/v1/auth/token", data=token_form(signed, "accounts:read"))
+    assert answered.status_code == 200, answered.text
+    headers = {"Authorization": f"Bearer {answered.json()['access_token']}"}
+    account = world.account_id("acme-operating")
+    assert client.get(f"/v1/accounts/{account}", headers=headers).status_code == 200
+    # Another P-256 key under the registered kid signs nothing.
+    stranger = client_key("treasury-p256", kind="EC")
+    forged = assertion(stranger, created["client_id"], clock.now())
+    refused = client.post("/v1/auth/token", data=token_form(forged))
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+
+
+def _payment(client, headers, world, amount, key):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/v1/payments",
+        json={
+            "account_id": world.account_id("acme-operating"),
+            "beneficiary_id": world.beneficiary_id("acme-supplier"),
+            "amount": amount,
+            "currency": "EUR",
+            "reference": "ERP run",
+        },
+        headers={**headers, "Idempotency-Key": key},
+    )
+
+
+def test_a_client_pays_within_its_grant_and_its_scope(client, app, db, world, clock):
+    limits = {"currency": "EUR", "per_transfer": 100_000, "daily": 500_000}
+    created, key = _registered(client, app, db, world, clock, all_accounts=True, limits=limits)
+    # Paying is seeing the account and the beneficiary too (without their scopes: not found).
+    scope = "accounts:read beneficiaries:read payments:write"
+    token = _token(client, created, key, clock, scope=scope).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    paid = _payment(client, headers, world, 25_000, "client-payment-1")
+    assert paid.status_code in (201, 202), paid.text
+    assert paid.json()["initiated_by"] == created["id"]
+    # Within its scope but beyond its grant: the grant's limit refuses it.
+    above = _payment(client, headers, world, 100_001, "client-payment-2")
+    assert above.status_code == 403 and above.json()["error"] == "limit_per_transfer", above.text
+    # Within its grant but beyond its token's scope: refused, and nothing is paid.
+    narrow = _token(client, created, key, clock, scope="accounts:read beneficiaries:read")
+    narrow = narrow.json()["access_token"]
+    refused = _payment(
+        client, {"Authorization": f"Bearer {narrow}"}, world, 25_000, "client-payment-3"
+    )
+    assert refused.status_code == 403 and refused.json()["error"] == "scope_missing", refused.text
+    listed = client.get("/v1/payments", headers=headers).json()["items"]
+    assert [p["id"] for p in listed] == [paid.json()["id"]]
+
+
+def test_under_dual_administration_disabling_a_client_waits_for_a_second_admin(
+    client, app, db, world, clock
+):
+    created, key = _registered(client, app, db, world, clock)
+    token = _token(client, created, key, clock).json()["access_token"]
+    as_client = {"Authorization": f"Bearer {token}"}
+    account = world.account_id("acme-operating")
+    turn_on(db, clock, tenant=world.tenants["acme"])
+    second = with_second_admin(db, app.state.services.passwords, world, clock)
+    admin = bearer(app, world.users["acme-admin"], clock)
+    asked = client.post(f"/v1/api-clients/{created['id']}/disable", headers=admin)
+    assert asked.status_code == 202, asked.text
+    request = asked.json()
+    assert request["kind"] == "api_client.disable"
+    # Until it is approved the client works, and its admin cannot approve it alone.
+    assert client.get(f"/v1/accounts/{account}", headers=as_client).status_code == 200
+    own = client.post(
+        f"/v1/change-requests/{request['id']}/approve",
+        headers={**admin, "Idempotency-Key": "disable-own"},
+    )
+    assert own.status_code == 403
+    assert _token(client, created, key, clock).status_code == 200
+    approved = client.post(
+        f"/v1/change-requests/{request['id']}/approve",
+        headers={**bearer(app, second, clock), "Idempotency-Key": "disable-second"},
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "applied", approved.text
+    shown = client.get(f"/v1/api-clients/{created['id']}", headers=admin).json()
+    assert shown["is_active"] is False and shown["disabled_at"] is not None
+    assert client.get(f"/v1/accounts/{account}", headers=as_client).status_code == 401
+    refused = _token(client, created, key, clock)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+
+
+def test_one_assertion_sent_twice_at_once_gets_one_token(
+    backend, app, db, world, clock, client, live_server
+):  # type: ignore[no-untyped-def]
+    """Two token requests with the same assertion at the same instant, through uvicorn: the
+    jti's primary key lets one of them keep it; the other is refused (PostgreSQL: the second
+    insert waits for the first transaction, then finds the jti taken)."""
+    if backend != "postgresql":
+        pytest.skip("concurrent transactions: PostgreSQL only")
+    created, key = _registered(client, app, db, world, clock)
+    url = f"{live_server.url}/v1/auth/token"
+    for round_ in range(3):
+        signed = assertion(key, created["client_id"], clock.now(), aud=url, jti=f"twice-{round_}")
+        barrier = threading.Barrier(2)
+
+        def send(_: int, signed: str = signed, barrier: threading.Barrier = barrier) -> int:
+            with httpx.Client(timeout=30) as http:
+                assert http.get(f"{live_server.url}/healthz").status_code == 200
+                barrier.wait(timeout=30)
+                return http.post(url, data=token_form(signed)).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = sorted(pool.map(send, range(2)))
+        assert statuses == [200, 401], (round_, statuses)
+
+
+def test_an_assertion_is_used_once_within_the_clock_skew_allowed_too(client, app, db, world, clock):
+    """An assertion is accepted up to LEEWAY_SECONDS past its exp: its jti must be kept that
+    long, or it could be sent again in those seconds once the first use was forgotten."""
+    created, key = _registered(client, app, db, world, clock)
+    signed = assertion(key, created["client_id"], clock.now(), jti="skew", lifetime=60)
+    assert client.post("/v1/auth/token", data=token_form(signed)).status_code == 200
+    clock.at = clock.now() + dt.timedelta(seconds=60 + LEEWAY_SECONDS - 5)
+    again = client.post("/v1/auth/token", data=token_form(signed))
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client", again.text
+
+
+def test_the_users_list_tells_clients_from_people(client, app, world, clock):
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, jwks=public_jwks(client_key()))
+    kinds = {
+        u["username"]: u["kind"] for u in client.get("/v1/users", headers=admin).json()["items"]
+    }
+    assert kinds[created["client_id"]] == "client"
+    assert kinds["acme-payer"] == "person" and kinds["acme-admin"] == "person"
+    assert set(kinds.values()) == {"person", "client"}
+    one = client.get(f"/v1/users/{created['id']}", headers=admin).json()
+    assert one["kind"] == "client"
+    # /v1/me keeps its own kind: the caller's standing.
+    assert client.get("/v1/me", headers=admin).json()["kind"] == "customer"

@@ -1,5 +1,5 @@
-"""Housekeeping forgets old keys, sessions and attempts, and the password hashes of change
-requests that expired undecided, and nothing else."""
+"""Housekeeping forgets old keys, sessions and attempts, expired revoked tokens and used client
+assertions, and the password hashes of change requests that expired undecided, and nothing else."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from core import maintenance
 from core.cli import app as cli
 from core.models.governance import ChangeRequest
 from core.models.ledger import Entry, IdempotencyRecord, Transfer
+from core.models.oauth import RevokedToken, UsedAssertion
 from core.models.sessions import SignInAttempt
 from core.settings import get_settings
+from tests.factories import bearer
 
 
 def test_purge_keeps_idempotency_keys_for_their_retention(db, world, clock):
@@ -84,3 +86,53 @@ def test_the_purge_command_forgets_the_hash_of_expired_change_requests(
     with db.unit_of_work(write=False) as session:
         request = session.get(ChangeRequest, request_id)
         assert request is not None and json.loads(request.payload) == {}
+
+
+def test_purge_forgets_revoked_tokens_and_used_assertions_once_they_cannot_matter(db, world, clock):
+    """A revoked token is forgotten once it has expired (it is refused as expired then), a
+    used assertion once it could no longer be accepted: the rows a live one needs stay."""
+    now = clock.now()
+    with db.unit_of_work() as session:
+        session.add_all(
+            [
+                RevokedToken(jti="expired", expires_at=now - dt.timedelta(seconds=1)),
+                RevokedToken(jti="expiring-now", expires_at=now),
+                RevokedToken(jti="live", expires_at=now + dt.timedelta(minutes=10)),
+                UsedAssertion(client_id="mcl_a", jti="old", expires_at=now - dt.timedelta(1)),
+                UsedAssertion(client_id="mcl_a", jti="live", expires_at=now + dt.timedelta(0, 5)),
+            ]
+        )
+    with db.unit_of_work() as session:
+        purged = maintenance.purge(session, now, idempotency_retention=dt.timedelta(hours=48))
+    assert (purged.revoked_tokens, purged.used_assertions) == (2, 1)
+    with db.unit_of_work(write=False) as session:
+        assert session.scalars(select(RevokedToken.jti)).all() == ["live"]
+        assert session.scalars(select(UsedAssertion.jti)).all() == ["live"]
+    with db.unit_of_work() as session:
+        again = maintenance.purge(session, now, idempotency_retention=dt.timedelta(hours=48))
+    assert (again.revoked_tokens, again.used_assertions) == (0, 0)
+
+
+def test_a_revoked_token_stays_refused_after_a_purge_until_it_expires(
+    client, app, db, world, clock
+):
+    """The purge never lets a revoked token back in: while it lives its row stays."""
+    headers = bearer(app, world.users["acme-payer"], clock)
+    assert (
+        client.post(
+            "/v1/auth/revoke", data={"token": headers["Authorization"][7:]}, headers=headers
+        ).status_code
+        == 200
+    )
+    claims = app.state.services.tokens.verify(headers["Authorization"][7:], clock.now())
+    clock.at = claims.expires_at - dt.timedelta(seconds=1)
+    with db.unit_of_work() as session:
+        purged = maintenance.purge(
+            session, clock.now(), idempotency_retention=dt.timedelta(hours=48)
+        )
+    assert purged.revoked_tokens == 0
+    refused = client.get("/v1/me", headers=headers)
+    assert (
+        refused.status_code == 401
+        and refused.json()["detail"] == "the token was revoked; get a new one"
+    )
