@@ -157,3 +157,11 @@ class UnexpectedErrors:
             )
             page.headers["X-Request-Id"] = request_id
             await page(scope, receive, send)
+
+
+def maintenance_page(scope: Scope, detail: str, headers: dict[str, str]) -> Response:
+    """The console's answer to what a maintenance window refuses (api.maintenance): the error
+    page with the window's message, Retry-After and the window named in its header."""
+    response = error_page(Request(scope), 503, "maintenance", detail)
+    response.headers.update(headers)
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from admin.app import mount as mount_console
+from admin.errors import maintenance_page
 from api import errors
+from api.maintenance import MaintenanceGate
 from api.middleware import BodyLimits, SecurityHeaders, UnexpectedErrors
 from api.routers import (
     access,
@@ -26,6 +29,7 @@ from api.routers import (
     compliance,
     health,
     iam,
+    maintenance_windows,
     payment_batches,
     payments,
     policy_versions,
@@ -38,6 +42,7 @@ from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
 from core.iam.totp import second_factor_box
+from core.operations.schedule import MaintenanceSchedule
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
 from core.runtime import Services, compose
@@ -128,6 +133,11 @@ def create_app(
         tokens=TokenService(settings),
         clock=clock or SystemClock(),
         box=second_factor_box(settings),
+        maintenance=MaintenanceSchedule(
+            db,
+            ttl_seconds=settings.maintenance_poll_seconds,
+            notice=dt.timedelta(days=settings.maintenance_notice_days),
+        ),
     )
     app.state.policy_watcher = watcher
     errors.install(app)
@@ -147,13 +157,21 @@ def create_app(
         change_requests.router,
         policy_versions.router,
         tenant_policy.router,
+        maintenance_windows.router,
     ):
         app.include_router(router)
     if settings.docs_enabled:
         _mount_docs(app)
     mount_console(app)
     # Each added around the ones before: headers on everything (the answer to an unexpected
-    # error too), then that answer, then size limits.
+    # error too), then that answer, then size limits; innermost, the maintenance window in
+    # force (api.maintenance), which every request meets before any route runs.
+    app.add_middleware(
+        MaintenanceGate,
+        schedule=app.state.services.maintenance,
+        clock=app.state.services.clock,
+        console_refusal=maintenance_page,
+    )
     app.add_middleware(BodyLimits)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")

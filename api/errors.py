@@ -137,6 +137,9 @@ IDEMPOTENCY_CODES = (
     "idempotency_key_in_flight",
 )
 DATABASE_CODES = ("contention", "database_unavailable")
+# Any /v1 request can meet a maintenance window (api.maintenance): a write in a read_only
+# one, anything in a full one.
+MAINTENANCE_CODES = ("maintenance",)
 
 
 def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
@@ -144,7 +147,7 @@ def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
     the request itself (REQUEST_CODES), a bearer token (api.deps), a body (parsed and
     depth-limited by api.middleware), parameters (validated by FastAPI), a cursor
     (core.pagination), an Idempotency-Key (core.ledger.idempotency), and, for /v1, the
-    database (core.db.describe_error)."""
+    database (core.db.describe_error) and a maintenance window (api.maintenance)."""
     parameters = operation.get("parameters", [])
     codes: list[str] = list(REQUEST_CODES)
     if operation.get("security"):
@@ -159,6 +162,8 @@ def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
         codes += IDEMPOTENCY_CODES
     if path.startswith("/v1/"):
         codes += DATABASE_CODES
+    if path.startswith("/v1/") and path != "/v1/status":
+        codes += MAINTENANCE_CODES
     return list(dict.fromkeys(codes))
 
 

@@ -115,6 +115,10 @@ class RequestContext:
     policy_queries: int = 0
     # Facts gathered for this request's decisions (see core.policy.facts.build_request).
     policy_memo: dict[Any, Any] = field(default_factory=dict)
+    # Served during a maintenance window (core.operations): the faces refuse its writes;
+    # a read that would move money on the way (a scheduled payment whose day has come,
+    # executed when it is read) leaves it for after the window.
+    read_only: bool = False
     # The instant the request is decided at: read once, so every check in one request
     # sees the same time.
     _now: dt.datetime | None = None

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     policy_poll_seconds: float = Field(default=2.0, ge=0.1, le=60)
     policy_listen: bool = True
 
+    # Maintenance windows (core.operations): each process reads them again this often (at
+    # most 5 s, so every worker sees an emergency switch within 5 s; 0: on every request),
+    # and customers are told of one this many days before it starts.
+    maintenance_poll_seconds: float = Field(default=2.0, ge=0, le=5)
+    maintenance_notice_days: int = Field(default=7, ge=0, le=90)
+
     # /docs, /redoc and /openapi.json; unset: on, except in production.
     docs_enabled: bool | None = None
 

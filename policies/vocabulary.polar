@@ -44,6 +44,8 @@ permission("policy_version.read", "bank", "Read every version of the policy: its
 permission("policy_version.propose", "bank", "Propose a new version of the policy (validated by its cases when proposed).");
 permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
 permission("policy_version.activate", "bank", "Put an approved version of the policy in force (an earlier one again: a rollback).");
+permission("maintenance_window.read", "bank", "See the maintenance windows the bank announced.");
+permission("maintenance_window.manage", "bank", "Announce maintenance windows (read-only or full) and cancel them.");
 
 # own_action(name, what it lets a person do): no role carries it; everyone has it, about
 # themselves only (decide.polar).
@@ -140,6 +142,8 @@ refusal_text("policy_version.propose", "Your roles do not let you propose a vers
 refusal_text("policy_version.approve", "Your roles do not let you approve versions of the policy.");
 refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
 refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
+refusal_text("maintenance_window.read", "Your roles do not let you see the maintenance windows.");
+refusal_text("maintenance_window.manage", "Your roles do not let you announce or cancel maintenance windows.");
 
 # restrictable(action): what a company's own rules (decide.polar: tenant_refuses) may refuse
 # beyond the platform's rules: the actions that move its money or commit it to a payee.
@@ -190,12 +194,14 @@ builtin_carries("bank_manager", permission) if permission in [
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
     "approval_rule.read", "approval_minimum.manage", "change_request.approve",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
-    "policy_version.activate", "tenant_rule.read"];
+    "policy_version.activate", "tenant_rule.read", "maintenance_window.read",
+    "maintenance_window.manage"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
     "cap.read", "authz.explain", "decision.read", "policy.read", "change.read",
     "beneficiary.read", "approval_rule.read", "policy_version.read", "policy_version.propose",
-    "policy_version.approve", "policy_version.activate", "tenant_rule.read"];
+    "policy_version.approve", "policy_version.activate", "tenant_rule.read",
+    "maintenance_window.read"];
 
 # carries(grant, permission): the role of the grant carries the permission (or the
 # permission an action goes with).

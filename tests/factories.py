@@ -52,6 +52,9 @@ class World:
     # A decision of each tenant in the decision log, for URL tests (with_logged_decision);
     # none unless a test asks.
     decision_ids: dict[str, int] = field(default_factory=dict)
+    # A maintenance window the bank manager announced, weeks ahead (tests/operations_world.py:
+    # with_maintenance_window); none unless a test asks.
+    maintenance_window_id: int | None = None
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]

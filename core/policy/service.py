@@ -53,6 +53,7 @@ LOGGED_ACTIONS = {
     "policy_version.approve",
     "policy_version.reject",
     "policy_version.activate",
+    "maintenance_window.manage",
     "self.manage",
 }
 
