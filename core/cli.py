@@ -20,6 +20,7 @@ from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
 from core.iam.totp import load_or_create_box
 from core.ledger.check import CHECKS, check_database
+from core.operations_commands import maintenance_app, refuse_during_maintenance
 from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
@@ -231,6 +232,7 @@ class _ProgressBar:
 
 
 app.add_typer(statement_app, name="statement")
+app.add_typer(maintenance_app, name="maintenance")
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payments under dual control.")
 app.add_typer(payments_app, name="payments")
@@ -272,6 +274,7 @@ def payments_run() -> None:
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
     db = Database(settings.database_url)
+    refuse_during_maintenance(db)
     try:
         settled = UnitOfWork(db, RequestContext(actor=None)).run(payments.run_payments)
         batches_expired = UnitOfWork(db, RequestContext(actor=None)).run(batches.expire_batches)
