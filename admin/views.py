@@ -99,6 +99,8 @@ NOTICES = {
     "beneficiary-deleted": "Beneficiary deleted.",
     "tenant-updated": "Payment rules saved.",
     "bank-updated": "Bank settings saved.",
+    "maintenance-announced": "Maintenance window announced.",
+    "maintenance-cancelled": "Maintenance window cancelled.",
     "change-requested": (
         "Sent for approval: dual administration is on, so this change applies only once a "
         "second person approves it."
