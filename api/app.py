@@ -19,6 +19,7 @@ from admin.errors import maintenance_page
 from api import errors
 from api.maintenance import MaintenanceGate
 from api.middleware import BodyLimits, SecurityHeaders, UnexpectedErrors
+from api.observability import RequestTelemetry, metrics_answer
 from api.routers import (
     access,
     accounts,
@@ -160,6 +161,8 @@ def create_app(
         maintenance_windows.router,
     ):
         app.include_router(router)
+    # The operators' scrape (not an API operation: its own access rule, api.observability).
+    app.add_route("/metrics", metrics_answer, methods=["GET"], include_in_schema=False)
     if settings.docs_enabled:
         _mount_docs(app)
     mount_console(app)
@@ -175,6 +178,8 @@ def create_app(
     app.add_middleware(BodyLimits)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
+    # Outermost: the request id, log line and metrics of every answer (api.observability).
+    app.add_middleware(RequestTelemetry, db=db)
     return app
 
 

@@ -20,7 +20,7 @@ from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
 from core.iam.totp import load_or_create_box
 from core.ledger.check import CHECKS, check_database
-from core.operations_commands import maintenance_app, refuse_during_maintenance
+from core.operations_commands import maintenance_app, prepare_workers, refuse_during_maintenance
 from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
@@ -342,10 +342,15 @@ def serve(
     host: str = typer.Option(None, help="default: MANDATE_HOST or 127.0.0.1"),
     port: int = typer.Option(None, help="default: MANDATE_PORT or 8000"),
     workers: int = typer.Option(None, help="worker processes (default: MANDATE_WORKERS or 1)"),
+    log_format: str = typer.Option(
+        None, help="json or console (default: MANDATE_LOG_FORMAT; json in production)"
+    ),
 ) -> None:
     """Serve the API (and console) with uvicorn."""
 
     settings = get_settings()
+    workers = workers or settings.workers
+    prepare_workers(log_format, workers)
     if not migrate.is_up_to_date(settings.database_url):
         _fail(
             f"the database {_safe(settings.database_url)} is not migrated to "
@@ -369,8 +374,11 @@ def serve(
         "api.main:app",
         host=host,
         port=port,
-        workers=workers or settings.workers,
+        workers=workers,
         log_level="info",
+        # Logging as core.logs sets it up in each worker (api.main), one request line each.
+        log_config=None,
+        access_log=False,
         **UVICORN_OPTIONS,
     )
 

@@ -8,6 +8,9 @@ Not `mandate purge` (core.maintenance), which is housekeeping."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+from pathlib import Path
 
 import typer
 
@@ -131,3 +134,18 @@ def refuse_during_maintenance(db: Database) -> None:
     if current is not None:
         db.dispose()
         _fail(f"a maintenance window is in force {_span(current)}; run this after it ends")
+
+
+def prepare_workers(log_format: str | None, workers: int) -> None:
+    """Before `mandate serve` starts its workers (processes that inherit its environment):
+    the log format they use, and with more than one worker a folder for their metrics
+    (PROMETHEUS_MULTIPROC_DIR, a new empty one; one set by the operator must be emptied
+    before each start), so that a scrape of any reports them all."""
+    if log_format is not None:
+        if log_format not in ("json", "console"):
+            _fail("--log-format is json or console")
+        os.environ["MANDATE_LOG_FORMAT"] = log_format
+        get_settings.cache_clear()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder = Path(tempfile.mkdtemp(prefix="mandate-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import bundled
@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     maintenance_poll_seconds: float = Field(default=2.0, ge=0, le=5)
     maintenance_notice_days: int = Field(default=7, ge=0, le=90)
 
+    # /metrics (api.observability): answered to these client addresses, and to a bearer of
+    # this token (for a scraper elsewhere); anyone else finds nothing there.
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    metrics_token: SecretStr | None = None
+    # Log lines (core.logs): one JSON object each, or readable ones; unset: JSON in
+    # production, readable otherwise.
+    log_format: Literal["json", "console"] | None = None
+
     # /docs, /redoc and /openapi.json; unset: on, except in production.
     docs_enabled: bool | None = None
 
@@ -91,6 +99,12 @@ class Settings(BaseSettings):
     def _docs_off_in_production(self) -> Settings:
         if self.docs_enabled is None:
             self.docs_enabled = self.environment != "production"
+        return self
+
+    @model_validator(mode="after")
+    def _json_logs_in_production(self) -> Settings:
+        if self.log_format is None:
+            self.log_format = "json" if self.environment == "production" else "console"
         return self
 
     @model_validator(mode="after")
