@@ -171,8 +171,7 @@ def create_app(
     # force (api.maintenance), which every request meets before any route runs.
     app.add_middleware(
         MaintenanceGate,
-        schedule=app.state.services.maintenance,
-        clock=app.state.services.clock,
+        services=app.state.services,
         console_refusal=maintenance_page,
     )
     app.add_middleware(BodyLimits)

@@ -22,10 +22,9 @@ from typing import Any
 import anyio
 
 from api.errors import error_response
-from core.clock import Clock
-from core.operations.schedule import MaintenanceSchedule
 from core.operations.windows import Outlook, Window
 from core.operations.windows import outlook as windows_outlook
+from core.runtime import Services
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -79,13 +78,13 @@ class MaintenanceGate:
         self,
         app: ASGIApp,
         *,
-        schedule: MaintenanceSchedule,
-        clock: Clock,
+        services: Services,
         console_refusal: ConsoleRefusal | None = None,
     ) -> None:
         self.app = app
-        self.schedule = schedule
-        self.clock = clock
+        # The process's services, read on each request: the schedule, and the clock every
+        # other decision of the request is made on.
+        self.services = services
         self.console_refusal = console_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,8 +92,8 @@ class MaintenanceGate:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        now = self.clock.now()
-        schedule = self.schedule
+        now = self.services.clock.now()
+        schedule = self.services.maintenance
         # A read of the database off the event loop (a slow or absent database must not hold
         # every other request up); what is held, at once.
         stale = schedule.stale()
