@@ -140,7 +140,8 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, watched)
         except Exception:
-            request_id = uuid.uuid4().hex
+            # The request's own id (api.observability), so the log line and page agree.
+            request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex
             log.exception(
                 "console error on %s %s (request %s)",
                 scope.get("method"),
