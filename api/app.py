@@ -90,13 +90,18 @@ def create_app(
             f"the database at {settings.database_url} is not migrated to "
             f"{migrate.head_revision()}; run: mandate db upgrade"
         )
-    db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        transaction_pooling=settings.database_transaction_pooling,
+    )
     policy_engine.ensure_loaded(settings.policy_dir, compile=settings.policy_compile)
     compose()
     watcher = PolicyWatcher(
         db,
         poll_seconds=settings.policy_poll_seconds,
-        listen=settings.policy_listen,
+        # A LISTEN does not survive transaction pooling: polling alone there.
+        listen=settings.policy_listen and not db.transaction_pooling,
         compile=settings.policy_compile,
     )
     # Start on the version in force (stored versions win over the bundled files once one is

@@ -73,7 +73,7 @@ def _record_bundled_policy(settings: Settings) -> None:
     """The deploy's rule (core.policy_versions.bootstrap): the bundled files are the first
     version in force, or proposed when they differ from the version in force (never put in
     force over it); it says which, and a start goes on whatever it found."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     try:
         with db.unit_of_work() as session:
             done = policy_commands.record_bundled(session, settings.policy_dir)
@@ -183,7 +183,8 @@ def ledger_check(
         _fail(f"unknown check {', '.join(unknown)}; the checks are: {', '.join(CHECKS)}")
     if not migrate.is_up_to_date(url):
         _fail(f"the database {_safe(url)} is not migrated; run: mandate db upgrade")
-    db = Database(url, pool_size=1)
+    pooling = get_settings().database_transaction_pooling
+    db = Database(url, pool_size=1, transaction_pooling=pooling)
     typer.echo(f"ledger check of {_safe(url)}")
     try:
         with _ProgressBar(enabled=progress) as bar:
@@ -247,7 +248,7 @@ def payments_expire() -> None:
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     try:
         expired = UnitOfWork(db, RequestContext(actor=None)).run(payments.expire_payments)
         batches_expired = UnitOfWork(db, RequestContext(actor=None)).run(batches.expire_batches)
@@ -273,7 +274,7 @@ def payments_run() -> None:
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     refuse_during_maintenance(db)
     try:
         settled = UnitOfWork(db, RequestContext(actor=None)).run(payments.run_payments)
@@ -294,7 +295,10 @@ def purge() -> None:
     requests that expired undecided. Run it daily."""
 
     settings = get_settings()
-    uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
+    uow = UnitOfWork(
+        Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling),
+        RequestContext(actor=None),
+    )
     retention = dt.timedelta(hours=settings.idempotency_retention_hours)
     purged = uow.run(
         lambda session, ctx: maintenance.purge(session, ctx.now(), idempotency_retention=retention)
@@ -315,7 +319,10 @@ def seed_demo() -> None:
         _fail("the database is not migrated; run: mandate db upgrade")
     policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
     _record_bundled_policy(settings)
-    uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
+    uow = UnitOfWork(
+        Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling),
+        RequestContext(actor=None),
+    )
     passwords = Passwords(settings)
     created = uow.run(lambda session, _ctx: demo.seed(session, passwords))
     typer.echo("demo bank seeded" if created else "demo bank already present: nothing changed")

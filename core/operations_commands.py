@@ -32,7 +32,11 @@ def _database() -> Database:
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
-    return Database(settings.database_url, pool_size=1)
+    return Database(
+        settings.database_url,
+        pool_size=1,
+        transaction_pooling=settings.database_transaction_pooling,
+    )
 
 
 @maintenance_app.command("start")

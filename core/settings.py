@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=_default_database_url)
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # The database is reached through PgBouncer in transaction pooling mode: no prepared
+    # statements, no LISTEN (policy reload by polling). Session pooling needs none of this.
+    database_transaction_pooling: bool = False
 
     # Ed25519 private key (PEM) that signs access tokens; created on first run in development.
     token_key_path: Path = Field(
