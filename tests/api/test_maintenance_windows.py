@@ -7,16 +7,21 @@ its TTL (at most 5 s)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
+from core.iam import service as iam
+from core.ledger import repository as ledger_repository
 from core.models.ledger import Transfer
 from core.models.operations import MaintenanceWindow
 from tests.admin.console import sign_in
-from tests.factories import bearer, new_key
+from tests.factories import PASSWORD, bearer, new_key, unit_of_work
+from tests.ledger_checks import assert_ledger_consistent
 from tests.payments_world import build_payments_world
 
 HOUR = dt.timedelta(hours=1)
@@ -300,3 +305,89 @@ def test_the_console_shows_the_banner_and_refuses_forms_in_a_window(client, app,
     assert refused.status_code == 503
     assert "Database upgrade: back at 11:00." in refused.text
     assert refused.headers["Retry-After"] == str(59 * 60)
+
+
+def test_a_transfer_admitted_before_the_window_completes_whole_and_the_next_is_refused(
+    client, app, db, world, clock, monkeypatch
+):
+    assert (
+        _announce(client, app, world, clock, starts_in=dt.timedelta(minutes=1)).status_code == 201
+    )
+    before = _transfers(db)
+    inside, release = threading.Event(), threading.Event()
+    post_transfer = ledger_repository.post_transfer
+
+    def slow_post(session, posting):  # type: ignore[no-untyped-def]
+        inside.set()
+        assert release.wait(timeout=30)
+        return post_transfer(session, posting)
+
+    monkeypatch.setattr(ledger_repository, "post_transfer", slow_post)
+    answers: list[int] = []
+    first = threading.Thread(
+        target=lambda: answers.append(_transfer(client, app, world, clock).status_code)
+    )
+    first.start()
+    assert inside.wait(timeout=30)
+    clock.advance(minutes=2)  # the window begins while the transfer is being posted
+    release.set()
+    first.join(timeout=30)
+    monkeypatch.setattr(ledger_repository, "post_transfer", post_transfer)
+    assert answers == [201]
+    assert _transfers(db) == before + 1
+    assert _transfer(client, app, world, clock).status_code == 503
+    assert _transfers(db) == before + 1
+    with db.unit_of_work(write=False) as session:
+        assert_ledger_consistent(session)
+
+
+def test_another_banks_manager_neither_sees_nor_cancels_the_window(client, app, db, world, clock):
+    window = _announce(client, app, world, clock, starts_in=HOUR).json()
+    passwords = app.state.services.passwords
+
+    def other_bank(session, _ctx):  # type: ignore[no-untyped-def]
+        bank = iam.create_bank(session, "Other Bank")
+        user = iam.create_user(
+            session,
+            passwords,
+            bank_id=bank.id,
+            tenant_id=None,
+            username="other-manager",
+            display_name="Other Manager",
+            password=PASSWORD,
+            now=clock.now(),
+        )
+        role = iam.builtin_role(session, "bank_manager", bank_id=bank.id, tenant_id=None)
+        iam.grant_role(session, user, role, now=clock.now())
+        session.expunge(user)
+        return user
+
+    other = bearer(app, unit_of_work(db, clock).run(other_bank), clock)
+    assert client.get("/v1/maintenance-windows", headers=other).json() == []
+    assert client.get(f"/v1/maintenance-windows/{window['id']}", headers=other).status_code == 404
+    cancel = client.post(f"/v1/maintenance-windows/{window['id']}/cancel", headers=other)
+    assert cancel.status_code == 404
+    missing = f"maintenance window {window['id']} not found"
+    assert cancel.json() == {"error": "not_found", "detail": missing}
+    manager = bearer(app, world.users["manager"], clock)
+    shown = client.get(f"/v1/maintenance-windows/{window['id']}", headers=manager)
+    assert shown.json()["status"] == "scheduled"
+
+
+def test_two_managers_cancelling_at_once_cancel_it_once(client, app, db, world, clock, live_server):
+    window = _announce(client, app, world, clock, starts_in=HOUR).json()
+    headers = bearer(app, world.users["manager"], clock)
+    url = f"{live_server.url}/v1/maintenance-windows/{window['id']}/cancel"
+    statuses: list[int] = []
+    gate = threading.Barrier(4)
+
+    def cancel() -> None:
+        gate.wait(timeout=30)
+        statuses.append(httpx.post(url, headers=headers, timeout=30).status_code)
+
+    threads = [threading.Thread(target=cancel) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200, 409, 409, 409]
