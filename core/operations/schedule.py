@@ -48,13 +48,17 @@ class MaintenanceSchedule:
         self._failing = False
 
     def windows(self, now: dt.datetime) -> tuple[Window, ...]:
-        """The windows not yet over, read again if what is held is older than the TTL."""
-        with self._lock:
-            at = self.monotonic()
-            if self._read_at is None or at - self._read_at >= self.ttl_seconds:
+        """The windows not yet over, read again if what is held is older than the TTL. One
+        caller reads; the others meanwhile go on with what is held, never waiting on the
+        database (a health check must answer while it is away)."""
+        if self.stale() and self._lock.acquire(blocking=False):
+            try:
+                at = self.monotonic()
                 self._read(now)
                 self._read_at = at
-            return self._windows
+            finally:
+                self._lock.release()
+        return self._windows
 
     def stale(self) -> bool:
         """Whether the next windows() reads the database (an async caller reads in a thread)."""
@@ -71,8 +75,7 @@ class MaintenanceSchedule:
 
     def forget(self) -> None:
         """Read again on the next request (a change made through this process)."""
-        with self._lock:
-            self._read_at = None
+        self._read_at = None
 
     def _read(self, now: dt.datetime) -> None:
         try:

@@ -131,3 +131,24 @@ def test_the_switch_refuses_an_end_in_the_past_and_a_time_without_zone(app, monk
         assert _run("maintenance", "start", "-m", " ").exit_code == 1
     finally:
         get_settings.cache_clear()
+
+
+def test_a_process_keeps_what_it_knew_when_the_database_is_away(tmp_path):
+    from core.db import Database
+    from core.operations.schedule import MaintenanceSchedule
+
+    ticks = [0.0]
+    gone = Database(f"sqlite:///{tmp_path}/no-such-folder/x.db")
+    schedule = MaintenanceSchedule(gone, ttl_seconds=2, monotonic=lambda: ticks[0])
+    held = (_window(1, T0, T0 + HOUR),)
+    schedule._windows = held  # what it read before the database went away
+    assert schedule.windows(T0) == held  # the read fails: logged, what was held stays
+    assert not schedule.stale()  # and it tries again after its TTL, not on every request
+    ticks[0] = 2.0
+    assert schedule.stale() and schedule.windows(T0) == held
+    # While one caller reads (slowly: the database does not answer), the others go on with
+    # what is held rather than wait.
+    ticks[0] = 4.0
+    with schedule._lock:
+        assert schedule.windows(T0) == held and schedule.stale()
+    gone.dispose()
