@@ -18,6 +18,7 @@ from tests.api.routes import PUBLIC_ROUTES, bodies, calls, contents, ids_of, que
 from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
+from tests.operations_world import with_maintenance_window
 from tests.payments_world import with_pending_payment
 
 LOOKED_UP = (
@@ -60,6 +61,7 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
     payments = with_pending_payment(db, app.state.services.passwords, world, clock)
     with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
+    with_maintenance_window(db, world, clock)
     foreign = ids_of(world, "acme")
     missing = {**foreign, **{name: MISSING for name in LOOKED_UP}}
     acme_bodies = bodies(world, "acme")
