@@ -22,6 +22,7 @@ from admin.routes import (
     change_requests,
     compliance,
     iam,
+    maintenance_windows,
     payment_batches,
     payments,
     policy_versions,
@@ -58,6 +59,7 @@ def create_console(services: Services) -> FastAPI:
         policy_versions.router,
         statements.router,
         tenant_policy.router,
+        maintenance_windows.router,
     ):
         console.include_router(router)
     return console

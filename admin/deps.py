@@ -49,7 +49,7 @@ def request_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
     write = request.method in WRITE_METHODS
     uow = UnitOfWork(
         svc.db,
-        RequestContext(actor=None, clock=svc.clock),
+        RequestContext(actor=None, clock=svc.clock, read_only=svc.maintenance.in_force(svc.clock)),
         write=write,
         action=getattr(route, "name", None) if write else None,
     )

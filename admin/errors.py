@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin.step_up import asks_for_code, step_up_page
 from admin.views import PREFIX, error_page
-from core.context import REQUEST_ID_SCOPE_KEY
 from core.db import describe_error
 from core.errors import HTTP_CODES, Forbidden, MandateError, Unauthenticated
 
@@ -141,7 +140,8 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, watched)
         except Exception:
-            request_id = scope.get(REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
+            # The request's own id (api.observability), so the log line and page agree.
+            request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex
             log.exception(
                 "console error on %s %s (request %s)",
                 scope.get("method"),
@@ -158,3 +158,11 @@ class UnexpectedErrors:
             )
             page.headers["X-Request-Id"] = request_id
             await page(scope, receive, send)
+
+
+def maintenance_page(scope: Scope, detail: str, headers: dict[str, str]) -> Response:
+    """The console's answer to what a maintenance window refuses (api.maintenance): the error
+    page with the window's message, Retry-After and the window named in its header."""
+    response = error_page(Request(scope), 503, "maintenance", detail)
+    response.headers.update(headers)
+    return response

@@ -19,6 +19,7 @@ GrantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PaymentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BeneficiaryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MaintenanceWindowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # The decision log's ids are BIGINT: it grows by every logged decision.
 DecisionId = Annotated[int, Path(ge=1, le=MAX_BIG_KEY)]
 Cursor = Annotated[

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
+from admin.banner import maintenance_window
 from admin.workspace import Workspace, workspace
 from core.context import RequestContext
 from core.errors import ERROR_CODES
@@ -98,6 +99,8 @@ NOTICES = {
     "beneficiary-deleted": "Beneficiary deleted.",
     "tenant-updated": "Payment rules saved.",
     "bank-updated": "Bank settings saved.",
+    "maintenance-announced": "Maintenance window announced.",
+    "maintenance-cancelled": "Maintenance window cancelled.",
     "change-requested": (
         "Sent for approval: dual administration is on, so this change applies only once a "
         "second person approves it."
@@ -136,6 +139,7 @@ ACTION_LABELS = {
     "payment.cancelled": "Payment cancelled",
     "approval_rule.manage": "Approval rules change",
     "approval_minimum.manage": "Approval minimums change",
+    "maintenance_window.manage": "Maintenance window change",
     "console.sign_in": "Signed in to the console",
     "console.sign_out": "Signed out of the console",
 }
@@ -330,6 +334,7 @@ def render(
     done = request.query_params.get("done")
     frame = {
         "ws": ws or workspace(session, ctx),
+        "maintenance": maintenance_window(request),
         "notice": NOTICES.get(done or ""),
         "title": values.pop("title", ""),
     }
@@ -339,7 +344,12 @@ def render(
 def render_public(request: Request, name: str, *, status: int = 200, **values: Any) -> HTMLResponse:
     """A page for someone not signed in (the sign-in page)."""
     done = request.query_params.get("done")
-    return _html(request, name, {"ws": None, "notice": NOTICES.get(done or ""), **values}, status)
+    frame = {
+        "ws": None,
+        "notice": NOTICES.get(done or ""),
+        "maintenance": maintenance_window(request),
+    }
+    return _html(request, name, {**frame, **values}, status)
 
 
 ERROR_TITLES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,8 +15,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from admin.app import mount as mount_console
+from admin.errors import maintenance_page
 from api import errors
-from api.middleware import BodyLimits, RequestIds, SecurityHeaders, UnexpectedErrors
+from api.maintenance import MaintenanceGate
+from api.middleware import BodyLimits, SecurityHeaders, UnexpectedErrors
+from api.observability import RequestTelemetry, metrics_answer
 from api.routers import (
     access,
     accounts,
@@ -29,6 +33,7 @@ from api.routers import (
     compliance,
     health,
     iam,
+    maintenance_windows,
     oauth,
     payment_batches,
     payments,
@@ -43,6 +48,7 @@ from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
 from core.iam.totp import second_factor_box
+from core.operations.schedule import MaintenanceSchedule
 from core.policy import engine as policy_engine
 from core.policy_versions.reload import PolicyWatcher
 from core.runtime import Services, compose, load_audit_key
@@ -89,13 +95,18 @@ def create_app(
             f"the database at {settings.database_url} is not migrated to "
             f"{migrate.head_revision()}; run: mandate db upgrade"
         )
-    db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        transaction_pooling=settings.database_transaction_pooling,
+    )
     policy_engine.ensure_loaded(settings.policy_dir, compile=settings.policy_compile)
     compose()
     watcher = PolicyWatcher(
         db,
         poll_seconds=settings.policy_poll_seconds,
-        listen=settings.policy_listen,
+        # A LISTEN does not survive transaction pooling: polling alone there.
+        listen=settings.policy_listen and not db.transaction_pooling,
         compile=settings.policy_compile,
     )
     # Start on the version in force (stored versions win over the bundled files once one is
@@ -135,6 +146,11 @@ def create_app(
         clock=clock or SystemClock(),
         box=box,
         audit_key=load_audit_key(settings),
+        maintenance=MaintenanceSchedule(
+            db,
+            ttl_seconds=settings.maintenance_poll_seconds,
+            notice=dt.timedelta(days=settings.maintenance_notice_days),
+        ),
     )
     app.state.policy_watcher = watcher
     errors.install(app)
@@ -159,17 +175,27 @@ def create_app(
         policy_versions.router,
         tenant_policy.router,
         authzen.router,
+        maintenance_windows.router,
     ):
         app.include_router(router)
+    # The operators' scrape (not an API operation: its own access rule, api.observability).
+    app.add_route("/metrics", metrics_answer, methods=["GET"], include_in_schema=False)
     if settings.docs_enabled:
         _mount_docs(app)
     mount_console(app)
-    # Each added around the ones before: the request's id and headers on everything (the
-    # answer to an unexpected error too), then that answer, then size limits.
+    # Each added around the ones before: headers on everything (the answer to an unexpected
+    # error too), then that answer, then size limits; innermost, the maintenance window in
+    # force (api.maintenance), which every request meets before any route runs.
+    app.add_middleware(
+        MaintenanceGate,
+        services=app.state.services,
+        console_refusal=maintenance_page,
+    )
     app.add_middleware(BodyLimits)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
-    app.add_middleware(RequestIds)
+    # Outermost: the request id, log line and metrics of every answer (api.observability).
+    app.add_middleware(RequestTelemetry, db=db)
     return app
 
 

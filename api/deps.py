@@ -34,7 +34,7 @@ def request_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
     write = request.method in WRITE_METHODS
     uow = UnitOfWork(
         svc.db,
-        RequestContext(actor=None, clock=svc.clock),
+        RequestContext(actor=None, clock=svc.clock, read_only=svc.maintenance.in_force(svc.clock)),
         write=write,
         status_code=getattr(route, "status_code", None) or 200,
         action=getattr(route, "name", None) if write else None,

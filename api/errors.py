@@ -139,6 +139,9 @@ IDEMPOTENCY_CODES = (
 )
 DATABASE_CODES = ("contention", "database_unavailable")
 SCOPE_CODES = ("scope_missing",)
+# Any /v1 request can meet a maintenance window (api.maintenance): a write in a read_only
+# one, anything in a full one.
+MAINTENANCE_CODES = ("maintenance",)
 
 
 def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
@@ -146,9 +149,10 @@ def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
     the request itself (REQUEST_CODES), a bearer token (api.deps), a body (parsed and
     depth-limited by api.middleware), parameters (validated by FastAPI), a cursor
     (core.pagination), an Idempotency-Key (core.ledger.idempotency), and, for /v1, the
-    database (core.db.describe_error). An operation that can be refused for want of a grant
-    (missing_permission) can be refused an API client's token for want of a scope too: the
-    policy asks the scopes first (decide.polar: scope_missing)."""
+    database (core.db.describe_error) and a maintenance window (api.maintenance). An operation
+    that can be refused for want of a grant (missing_permission) can be refused an API client's
+    token for want of a scope too: the policy asks the scopes first (decide.polar:
+    scope_missing)."""
     parameters = operation.get("parameters", [])
     codes: list[str] = list(REQUEST_CODES)
     if operation.get("security"):
@@ -165,6 +169,8 @@ def common_codes(path: str, operation: dict[str, Any]) -> list[str]:
         codes += DATABASE_CODES
     if "missing_permission" in operation.get("responses", {}).get("403", {}).get(CODES_KEY, []):
         codes += SCOPE_CODES
+    if path.startswith("/v1/") and path != "/v1/status":
+        codes += MAINTENANCE_CODES
     return list(dict.fromkeys(codes))
 
 

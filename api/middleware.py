@@ -12,7 +12,6 @@ from typing import Any
 
 from api.errors import error_response
 from core.batches.pain001 import MAX_FILE_BYTES
-from core.context import REQUEST_ID_SCOPE_KEY
 
 log = logging.getLogger("mandate.api")
 
@@ -227,7 +226,8 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, watched)
         except Exception:
-            request_id = scope.get(REQUEST_ID_KEY) or uuid.uuid4().hex
+            # The request's own id (api.observability), so the log line and answer agree.
+            request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex
             log.exception(
                 "unhandled error on %s %s (request %s)",
                 scope.get("method"),
@@ -243,52 +243,6 @@ class UnexpectedErrors:
                 {"X-Request-Id": request_id},
             )
             await response(scope, receive, send)
-
-
-# Where the request's id is kept in the ASGI scope for those inside (UnexpectedErrors, the
-# console's error page).
-REQUEST_ID_KEY = REQUEST_ID_SCOPE_KEY
-# An id a caller sends is echoed when it is a plain token of this shape (a UUID, a trace id);
-# anything else is replaced by one of ours, never copied into a header.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+/=-]{1,128}$")
-
-
-def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
-    """The caller's X-Request-ID when it is a plain token, else a new one."""
-    for name, value in headers:
-        if name.lower() == b"x-request-id":
-            text = value.decode("latin-1")
-            if _REQUEST_ID.match(text):
-                return text
-            break
-    return uuid.uuid4().hex
-
-
-class RequestIds:
-    """Every answer carries X-Request-ID: the caller's (AuthZEN asks a PDP to echo it), or a
-    new one, so that a caller and the logs name the same request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(list(scope.get("headers") or []))
-        scope[REQUEST_ID_KEY] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (name, value)
-                    for name, value in message.get("headers", [])
-                    if name.lower() != b"x-request-id"
-                ]
-                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 DOCS_PATHS = ("/docs", "/redoc")

@@ -21,6 +21,7 @@ from core.db import Database
 from core.iam.credentials import Passwords, load_or_create_signing_key
 from core.iam.totp import load_or_create_box
 from core.ledger.check import CHECKS, check_database
+from core.operations_commands import maintenance_app, prepare_workers, refuse_during_maintenance
 from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
@@ -73,7 +74,7 @@ def _record_bundled_policy(settings: Settings) -> None:
     """The deploy's rule (core.policy_versions.bootstrap): the bundled files are the first
     version in force, or proposed when they differ from the version in force (never put in
     force over it); it says which, and a start goes on whatever it found."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     try:
         with db.unit_of_work() as session:
             done = policy_commands.record_bundled(session, settings.policy_dir)
@@ -184,7 +185,8 @@ def ledger_check(
         _fail(f"unknown check {', '.join(unknown)}; the checks are: {', '.join(CHECKS)}")
     if not migrate.is_up_to_date(url):
         _fail(f"the database {_safe(url)} is not migrated; run: mandate db upgrade")
-    db = Database(url, pool_size=1)
+    pooling = get_settings().database_transaction_pooling
+    db = Database(url, pool_size=1, transaction_pooling=pooling)
     typer.echo(f"ledger check of {_safe(url)}")
     try:
         with _ProgressBar(enabled=progress) as bar:
@@ -234,6 +236,7 @@ class _ProgressBar:
 
 app.add_typer(statement_app, name="statement")
 app.add_typer(audit_app, name="audit")
+app.add_typer(maintenance_app, name="maintenance")
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payments under dual control.")
 app.add_typer(payments_app, name="payments")
@@ -248,7 +251,7 @@ def payments_expire() -> None:
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     try:
         expired = UnitOfWork(db, RequestContext(actor=None)).run(payments.expire_payments)
         batches_expired = UnitOfWork(db, RequestContext(actor=None)).run(batches.expire_batches)
@@ -274,7 +277,8 @@ def payments_run() -> None:
     settings = get_settings()
     if not migrate.is_up_to_date(settings.database_url):
         _fail("the database is not migrated; run: mandate db upgrade")
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
+    refuse_during_maintenance(db)
     try:
         settled = UnitOfWork(db, RequestContext(actor=None)).run(payments.run_payments)
         batches_expired = UnitOfWork(db, RequestContext(actor=None)).run(batches.expire_batches)
@@ -297,7 +301,7 @@ def purge() -> None:
     every chain that moved. Run it daily."""
 
     settings = get_settings()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     retention = dt.timedelta(hours=settings.idempotency_retention_hours)
     purged = UnitOfWork(db, RequestContext(actor=None)).run(
         lambda session, ctx: maintenance.purge(session, ctx.now(), idempotency_retention=retention)
@@ -322,7 +326,10 @@ def seed_demo() -> None:
         _fail("the database is not migrated; run: mandate db upgrade")
     policy_engine.load(settings.policy_dir, compile=settings.policy_compile)
     _record_bundled_policy(settings)
-    uow = UnitOfWork(Database(settings.database_url), RequestContext(actor=None))
+    uow = UnitOfWork(
+        Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling),
+        RequestContext(actor=None),
+    )
     passwords = Passwords(settings)
     created = uow.run(lambda session, _ctx: demo.seed(session, passwords))
     typer.echo("demo bank seeded" if created else "demo bank already present: nothing changed")
@@ -349,10 +356,15 @@ def serve(
     host: str = typer.Option(None, help="default: MANDATE_HOST or 127.0.0.1"),
     port: int = typer.Option(None, help="default: MANDATE_PORT or 8000"),
     workers: int = typer.Option(None, help="worker processes (default: MANDATE_WORKERS or 1)"),
+    log_format: str = typer.Option(
+        None, help="json or console (default: MANDATE_LOG_FORMAT; json in production)"
+    ),
 ) -> None:
     """Serve the API (and console) with uvicorn."""
 
     settings = get_settings()
+    workers = workers or settings.workers
+    prepare_workers(log_format, workers)
     if not migrate.is_up_to_date(settings.database_url):
         _fail(
             f"the database {_safe(settings.database_url)} is not migrated to "
@@ -376,8 +388,11 @@ def serve(
         "api.main:app",
         host=host,
         port=port,
-        workers=workers or settings.workers,
+        workers=workers,
         log_level="info",
+        # Logging as core.logs sets it up in each worker (api.main), one request line each.
+        log_config=None,
+        access_log=False,
         **UVICORN_OPTIONS,
     )
 

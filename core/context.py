@@ -9,10 +9,6 @@ from typing import Any
 from core.clock import Clock, SystemClock
 from core.errors import Unauthenticated
 
-# Where the faces keep the id of the request they answer (X-Request-ID, api.middleware) in its
-# ASGI scope, so that whatever logs or answers an error inside names the same request.
-REQUEST_ID_SCOPE_KEY = "mandate.request_id"
-
 
 @dataclass(frozen=True)
 class Authentication:
@@ -124,6 +120,10 @@ class RequestContext:
     policy_queries: int = 0
     # Facts gathered for this request's decisions (see core.policy.facts.build_request).
     policy_memo: dict[Any, Any] = field(default_factory=dict)
+    # Served during a maintenance window (core.operations): the faces refuse its writes;
+    # a read that would move money on the way (a scheduled payment whose day has come,
+    # executed when it is read) leaves it for after the window.
+    read_only: bool = False
     # The instant the request is decided at: read once, so every check in one request
     # sees the same time.
     _now: dt.datetime | None = None

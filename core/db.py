@@ -139,8 +139,20 @@ def describe_error(exc: BaseException) -> tuple[int, str, str]:
 class Database:
     """The process's engine and session factory."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        transaction_pooling: bool = False,
+    ) -> None:
         self.url = url
+        # Behind PgBouncer in transaction pooling, consecutive transactions of one connection
+        # may reach different server connections: no server-side prepared statements then
+        # (psycopg's prepare_threshold=None). Nothing else of a session is relied on: advisory
+        # locks are transaction-scoped, and the policy watcher polls (api.app).
+        self.transaction_pooling = transaction_pooling
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_engine(
@@ -168,6 +180,7 @@ class Database:
                     "keepalives_interval": 5,
                     "keepalives_count": 3,
                     "tcp_user_timeout": 30_000,
+                    **({"prepare_threshold": None} if transaction_pooling else {}),
                 },
             )
         self._write_engine = self.engine.execution_options(mandate_write=True)

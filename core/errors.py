@@ -503,6 +503,18 @@ class ErrorCode(Code):
         409,
         "A company's extension does not load beside that version of the policy.",
     )
+    maintenance = (
+        "maintenance",
+        503,
+        "Mandate is in a maintenance window: writes (read_only) or all requests (full) are "
+        "refused until it ends; Retry-After says in how many seconds, detail what the bank "
+        "announced.",
+    )
+    maintenance_window_over = (
+        "maintenance_window_over",
+        409,
+        "The maintenance window is over or cancelled already.",
+    )
 
 
 # code -> (HTTP status, what it means), as the OpenAPI document lists them.

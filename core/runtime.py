@@ -1,6 +1,7 @@
 """What a running Mandate process holds, built once at start-up (api.app.create_app) and
 shared by both faces, the JSON API and the console: settings, the database, password
-hashing, token signing, the clock, the second factor's key and the audit key."""
+hashing, token signing, the clock, the second factor's key, the audit key and the maintenance
+windows."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.db import Database
 from core.iam.credentials import Passwords, TokenService, load_or_create_signing_key
 from core.iam.totp import SecretBox
 from core.ledger import debits
+from core.operations.schedule import MaintenanceSchedule
 from core.payments import service as payments
 from core.settings import Settings
 
@@ -52,6 +54,8 @@ class Services:
     box: SecretBox
     # Signs the audit chains' checkpoints and export bundles (core.audit.checkpoints).
     audit_key: AuditKey
+    # What this process knows of the maintenance windows (read again every few seconds).
+    maintenance: MaintenanceSchedule
     # Called with (request, ctx) when a request's unit of work ends: tests use it to check
     # that every route asked the policy. The request is the web framework's.
     observers: list[Callable[[Any, RequestContext], None]] = field(default_factory=list)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import bundled
@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=_default_database_url)
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # The database is reached through PgBouncer in transaction pooling mode: no prepared
+    # statements, no LISTEN (policy reload by polling). Session pooling needs none of this.
+    database_transaction_pooling: bool = False
 
     # Ed25519 private key (PEM) that signs access tokens; created on first run in development.
     token_key_path: Path = Field(
@@ -82,6 +85,20 @@ class Settings(BaseSettings):
     policy_poll_seconds: float = Field(default=2.0, ge=0.1, le=60)
     policy_listen: bool = True
 
+    # Maintenance windows (core.operations): each process reads them again this often (at
+    # most 5 s, so every worker sees an emergency switch within 5 s; 0: on every request),
+    # and customers are told of one this many days before it starts.
+    maintenance_poll_seconds: float = Field(default=2.0, ge=0, le=5)
+    maintenance_notice_days: int = Field(default=7, ge=0, le=90)
+
+    # /metrics (api.observability): answered to these client addresses, and to a bearer of
+    # this token (for a scraper elsewhere); anyone else finds nothing there.
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    metrics_token: SecretStr | None = None
+    # Log lines (core.logs): one JSON object each, or readable ones; unset: JSON in
+    # production, readable otherwise.
+    log_format: Literal["json", "console"] | None = None
+
     # /docs, /redoc and /openapi.json; unset: on, except in production.
     docs_enabled: bool | None = None
 
@@ -114,6 +131,12 @@ class Settings(BaseSettings):
             self.docs_enabled = self.environment != "production"
         if self.password_grant is None:
             self.password_grant = self.environment != "production"
+        return self
+
+    @model_validator(mode="after")
+    def _json_logs_in_production(self) -> Settings:
+        if self.log_format is None:
+            self.log_format = "json" if self.environment == "production" else "console"
         return self
 
     @model_validator(mode="after")

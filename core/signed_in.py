@@ -43,7 +43,7 @@ def signed_in(username: str, *, action: str) -> Iterator[UnitOfWork]:
     password = os.environ.get("MANDATE_PASSWORD") or typer.prompt(
         f"password for {username}", hide_input=True
     )
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, transaction_pooling=settings.database_transaction_pooling)
     clock = SystemClock()
     try:
         policy_engine.load(settings.policy_dir, compile=settings.policy_compile)

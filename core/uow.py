@@ -18,6 +18,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.audit.service import write_trail
 from core.context import RequestContext
 from core.db import Database, backoff, describe_error, is_retryable
@@ -102,6 +103,7 @@ class UnitOfWork:
             except BaseException as exc:
                 session.rollback()
                 if attempt < self.attempts and is_retryable(exc):
+                    metrics.CONTENTION_RETRIES.inc()
                     time.sleep(backoff(attempt))
                     continue
                 self.fail(*describe_error(exc))
@@ -109,6 +111,7 @@ class UnitOfWork:
             finally:
                 session.close()
             self.settled = True
+            _count_committed(self.ctx)
             return result
         raise AssertionError("unreachable")
 
@@ -161,3 +164,16 @@ class UnitOfWork:
                 )
         except Exception:  # the original error is what the caller must see
             log.exception("could not record a failed unit of work's audit trail")
+
+
+def _count_committed(ctx: RequestContext) -> None:
+    """What a committed unit of work did, in the operators' metrics (core.metrics): the
+    transfer it posted, the payments' steps it took, an answer replayed from its key. Counted
+    after the commit, so work rolled back (refused, or run again) is never counted."""
+    activity = ctx.audit.activity
+    if activity is not None and activity.replayed:
+        metrics.IDEMPOTENT_REPLAYS.inc()
+    elif activity is not None and activity.transfer_id is not None:
+        metrics.MONEY_MOVEMENTS.labels(activity.action).inc()
+    for step in ctx.audit.steps:
+        metrics.PAYMENT_STEPS.labels(step.action).inc()

@@ -50,6 +50,8 @@ permission("policy_version.propose", "bank", "Propose a new version of the polic
 permission("policy_version.approve", "bank", "Approve or reject a version of the policy another person proposed.");
 permission("policy_version.activate", "bank", "Put an approved version of the policy in force (an earlier one again: a rollback).");
 permission("token.introspect",  "tenant", "Ask whether an access token is active and whose it is (RFC 7662), as a resource server of another service does.");
+permission("maintenance_window.read", "bank", "See the maintenance windows the bank announced.");
+permission("maintenance_window.manage", "bank", "Announce maintenance windows (read-only or full) and cancel them.");
 
 # scope(name, what a token with it lets an API client do): the OAuth 2.0 scopes an API client
 # asks for at the token endpoint. A scope narrows what the client's grants allow and never
@@ -184,6 +186,8 @@ refusal_text("policy_version.approve", "Your roles do not let you approve versio
 refusal_text("policy_version.reject", "Your roles do not let you reject versions of the policy.");
 refusal_text("policy_version.activate", "Your roles do not let you put a version of the policy in force.");
 refusal_text("token.introspect",  "Your roles do not let you introspect access tokens.");
+refusal_text("maintenance_window.read", "Your roles do not let you see the maintenance windows.");
+refusal_text("maintenance_window.manage", "Your roles do not let you announce or cancel maintenance windows.");
 
 # restrictable(action): what a company's own rules (decide.polar: tenant_refuses) may refuse
 # beyond the platform's rules: the actions that move its money or commit it to a payee.
@@ -240,7 +244,8 @@ builtin_carries("bank_manager", permission) if permission in [
     "grant.read", "grant.manage", "cap.read", "cap.manage", "authz.explain", "beneficiary.read",
     "approval_rule.read", "approval_minimum.manage", "change_request.approve",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
-    "policy_version.activate", "tenant_rule.read", "token.introspect"];
+    "policy_version.activate", "tenant_rule.read", "token.introspect", "maintenance_window.read",
+    "maintenance_window.manage"];
 builtin_carries("decision_service", permission) if permission in ["decision.evaluate"];
 builtin_carries("compliance_officer", permission) if permission in [
     "tenant.read", "account.read", "statement.read", "user.read", "role.read", "grant.read",
@@ -248,7 +253,7 @@ builtin_carries("compliance_officer", permission) if permission in [
     "audit.read", "audit.export", "beneficiary.read", "approval_rule.read",
     "policy_version.read", "policy_version.propose", "policy_version.approve",
     "policy_version.activate", "tenant_rule.read", "personal_data.read",
-    "personal_data.erase"];
+    "personal_data.erase", "maintenance_window.read"];
 
 # carries(grant, permission): the role of the grant carries the permission (or the
 # permission an action goes with).

@@ -54,6 +54,9 @@ class World:
     decision_ids: dict[str, int] = field(default_factory=dict)
     # An API client of each tenant (tests/oauth_world.py: with_api_client); none unless asked.
     api_client_ids: dict[str, int] = field(default_factory=dict)
+    # A maintenance window the bank manager announced, weeks ahead (tests/operations_world.py:
+    # with_maintenance_window); none unless a test asks.
+    maintenance_window_id: int | None = None
 
     def user_id(self, username: str) -> int:
         return self.users[username].id  # type: ignore[return-value]

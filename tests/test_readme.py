@@ -305,6 +305,45 @@ def test_the_api_client_recipe_runs_as_written(db, app, live_server):  # type: i
         assert_ledger_consistent(session)
 
 
+OPERATIONS = "## Operations: maintenance, metrics, logs"
+
+
+def test_the_maintenance_recipe_runs_as_written(db, app, settings, live_server):  # type: ignore[no-untyped-def]
+    """The recipe's switch (`mandate maintenance start`) runs on the machine's clock, as
+    make run's server does: the server decides on it too, and reads the windows on every
+    request (its poll of at most 5 s, made 0 so the recipe needs no sleeps)."""
+    services = app.state.services
+    fixed, services.clock = services.clock, SystemClock()
+    services.maintenance.ttl_seconds = 0
+    try:
+        with db.unit_of_work() as session:
+            assert demo.seed(session, services.passwords, services.clock)
+        (language, script), (_, printed), *_ = fenced_blocks(OPERATIONS)
+        assert language == "sh"
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env={
+                **os.environ,
+                "MANDATE": live_server.url,
+                "MANDATE_DATABASE_URL": settings.database_url,
+            },
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        services.clock = fixed
+    assert result.returncode == 0, result.stderr
+    said = printed.splitlines()
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(said), result.stdout
+    for line, expected in zip(lines, said, strict=True):
+        pattern = re.escape(expected).replace("…", ".+")
+        assert re.fullmatch(pattern, line), (line, expected)
+
+
 # Every recipe, in the order the README gives them.
 IN_ORDER = (
     RECIPE,
@@ -317,6 +356,7 @@ IN_ORDER = (
     ONE_CUSTOMER,
     EVIDENCE,
     AUTHZEN,
+    OPERATIONS,
 )
 
 

@@ -63,8 +63,9 @@ def get_payment(session: Session, ctx: RequestContext, payment_id: int) -> Payme
     require_readable(
         session, ctx, "account.read", Resource.of_account(account), not_found=missing.detail
     )
-    if payment.status == "scheduled":
-        # Its day may have come: executed on the way, as `mandate payments run` would.
+    if payment.status == "scheduled" and not ctx.read_only:
+        # Its day may have come: executed on the way, as `mandate payments run` would (not
+        # during a maintenance window: no money moves then; it is executed afterwards).
         tell_settled(session, ctx, lifecycle.settle(session, ctx.now(), payment_id=payment_id))
     approvals = repository.approvals_of(session, [payment_id])[payment_id]
     return payment_public(payment, approvals, beneficiary_name(session, payment), ctx.now())

@@ -13,6 +13,7 @@ from typing import Any
 from oso import Variable
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.context import Actor, RequestContext
 from core.errors import Forbidden, NotFound, StepUpRequired
 from core.models.audit import DecisionRecord
@@ -21,7 +22,7 @@ from core.policy import engine as policy_engine
 from core.policy import recorded, registry
 from core.policy.engine import Decision, PolicyEngine
 from core.policy.facts import Approval, Facts, Money, Proposal, Resource, build_request
-from core.policy.reasons import Reason, describe, status_of
+from core.policy.reasons import Reason, describe, family, status_of
 from core.policy.shaping import Grant
 
 # Decisions on these actions (those that change money, access, a payment's course or the
@@ -54,6 +55,7 @@ LOGGED_ACTIONS = {
     "policy_version.approve",
     "policy_version.reject",
     "policy_version.activate",
+    "maintenance_window.manage",
     "self.manage",
 }
 
@@ -127,6 +129,7 @@ def check(
         approval=approval,
     )
     decision = engine.decide(facts.request, facts.values)
+    _count(action, decision)
     message = "" if decision.allowed else explain_refusal(decision, facts, action, money, engine)
     if record and (
         action in LOGGED_ACTIONS
@@ -159,6 +162,14 @@ def check(
             )
         )
     return Verdict(decision, facts, message)
+
+
+def _count(action: str, decision: Decision) -> None:
+    """The decision in the operators' metrics: by its reason's family, never a company's own
+    rule name (core.metrics)."""
+    reason = "none" if decision.allowed or not decision.reason else family(decision.reason)
+    metrics.DECISIONS.labels(action, decision.outcome, reason).inc()
+    metrics.DECISION_SECONDS.observe(decision.elapsed_us / 1_000_000)
 
 
 def _logged_already(ctx: RequestContext, who: Actor, action: str, resource: Resource) -> bool:

@@ -18,6 +18,7 @@ from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
 from tests.oauth_world import with_api_client
+from tests.operations_world import with_maintenance_window
 from tests.payments_world import build_payments_world
 
 # Console routes anyone may call: the sign-in form.
@@ -51,6 +52,7 @@ def test_every_console_page_needs_a_session_and_asks_the_policy(client, app, db,
     assert made.status_code == 202, made.text
     with_change_request(db, app.state.services.passwords, world, clock)
     with_pending_batch(db, app.state.services.passwords, world, clock, pw)
+    with_maintenance_window(db, world, clock)
     ids = {**ids_of(world, "acme"), "payment_id": made.json()["id"]}
     calls = [
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from tests.second_factor_world import code
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/v1/status"),
     ("POST", "/v1/auth/token"),
     ("GET", "/docs"),
     ("GET", "/openapi.json"),
@@ -119,12 +121,30 @@ def ids_of(world, tenant: str = "acme") -> dict[str, int | str]:  # type: ignore
             if tenant in world.api_client_ids
             else {}
         ),
+        # Only in a world with one (tests/operations_world.py: with_maintenance_window).
+        **(
+            {"window_id": world.maintenance_window_id}
+            if world.maintenance_window_id is not None
+            else {}
+        ),
         # Only in a world with one (tests/governance_world.py: with_change_request).
         **(
             {"change_request_id": world.change_request_ids[tenant]}
             if tenant in world.change_request_ids
             else {}
         ),
+    }
+
+
+def maintenance_window_body(clock=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A read-only window three weeks ahead: announced, never in force during a test."""
+    now = clock.now() if clock is not None else dt.datetime.now(dt.UTC)
+    start = now + dt.timedelta(days=21)
+    return {
+        "starts_at": start.isoformat(),
+        "ends_at": (start + dt.timedelta(hours=1)).isoformat(),
+        "mode": "read_only",
+        "message": "Planned database upgrade.",
     }
 
 
@@ -154,6 +174,7 @@ def bodies(world, tenant: str = "acme", clock=None) -> dict[tuple[str, str], dic
             "currency": "EUR",
         },
         ("POST", "/v1/accounts"): {"tenant_id": ids["tenant_id"], "name": "New", "currency": "EUR"},
+        ("POST", "/v1/maintenance-windows"): maintenance_window_body(clock),
         ("PATCH", "/v1/accounts/{account_id}"): {"name": "Renamed"},
         ("POST", "/v1/api-clients"): {
             "name": f"New {tenant} client",

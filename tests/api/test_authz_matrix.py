@@ -44,6 +44,7 @@ from tests.batches_world import with_pending_batch
 from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
 from tests.oauth_world import with_api_client
+from tests.operations_world import with_maintenance_window
 from tests.payments_world import with_pending_payment
 from tests.policy_versions_world import with_policy_in_force, with_policy_versions
 from tests.second_factor_world import with_authenticators
@@ -175,6 +176,7 @@ class Worlds:
         versions = with_policy_versions(self.services.db, world, self.clock)
         with_logged_decision(self.services.db, world, self.clock)
         with_decision_services(self.services.db, self.services.passwords, world, self.clock)
+        with_maintenance_window(self.services.db, world, self.clock)
         authenticators = AUTHENTICATOR_ROUTES.get((row.method, row.path)) if row else None
         if authenticators is not None:
             db, box = self.services.db, self.services.box

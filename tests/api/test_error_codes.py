@@ -36,6 +36,8 @@ from tests.factories import World, bearer
 SHAPE_ONLY = {"malformed_json", "payload_too_large", "invalid_request", "contention"}
 SHAPE_ONLY |= {"database_unavailable", "idempotency_key_required", "idempotency_key_invalid"}
 SHAPE_ONLY |= {"headers_too_large", "invalid_text"}
+# A maintenance window in force (api.maintenance), whatever the route.
+SHAPE_ONLY |= {"maintenance"}
 
 
 def _app() -> FastAPI:

@@ -27,6 +27,7 @@ from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
 from tests.oauth_world import with_api_client
+from tests.operations_world import with_maintenance_window
 from tests.payments_world import with_pending_payment
 
 LOOKED_UP = (
@@ -71,6 +72,7 @@ def test_a_foreign_id_and_a_missing_id_do_the_same_work(client, app, db, world, 
     with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
     with_api_client(db, world, clock)
+    with_maintenance_window(db, world, clock)
     foreign = ids_of(world, "acme")
     missing = {**foreign, **{name: MISSING for name in LOOKED_UP}}
     acme_bodies = bodies(world, "acme")

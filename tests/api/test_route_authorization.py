@@ -20,6 +20,7 @@ from tests.batches_world import with_pending_batch
 from tests.factories import bearer
 from tests.governance_world import with_change_request
 from tests.oauth_world import with_api_client
+from tests.operations_world import with_maintenance_window
 from tests.payments_world import with_pending_payment
 from tests.second_factor_world import with_authenticators
 
@@ -64,6 +65,7 @@ def test_every_route_asks_the_policy(client, app, db, world, clock):
     with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
     with_api_client(db, world, clock)
+    with_maintenance_window(db, world, clock)
     # An authenticator for everyone, so that removing it (with the body's code) gets that far.
     with_authenticators(db, app.state.services.box, world, clock, confirmed=True)
     seen: list[tuple[str, str, int]] = []

@@ -15,6 +15,7 @@ from tests.batches_world import with_pending_batch
 from tests.factories import PASSWORD, bearer
 from tests.governance_world import with_change_request
 from tests.oauth_world import with_api_client
+from tests.operations_world import with_maintenance_window
 from tests.payments_world import with_pending_payment
 
 
@@ -23,6 +24,7 @@ def test_every_tenant_a_url_is_not_found_for_tenant_b(client, app, db, world, cl
     with_pending_batch(db, app.state.services.passwords, world, clock, payments)
     with_change_request(db, app.state.services.passwords, world, clock)
     with_api_client(db, world, clock)
+    with_maintenance_window(db, world, clock)
     a_ids = ids_of(world, "acme")
     a_bodies = bodies(world, "acme")
     a_queries = queries(world, "acme")

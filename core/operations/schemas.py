@@ -1,0 +1,91 @@
+"""The shapes of maintenance windows in the API and the console, and of the public status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from core.fields import PLAIN_TEXT
+from core.operations.windows import Mode, Window
+
+# A window is planned work, not a way to switch the platform off: at most a week long, and
+# scheduled at most a year ahead.
+LONGEST_WINDOW = dt.timedelta(days=7)
+FURTHEST_AHEAD = dt.timedelta(days=366)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "naive_datetime", "give a time zone, e.g. 2026-12-01T22:00:00+01:00"
+        )
+    return value.astimezone(dt.UTC)
+
+
+Instant = Annotated[
+    dt.datetime,
+    AfterValidator(_aware),
+    Field(description="ISO 8601 with an offset (Z or +01:00)"),
+]
+Message = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), PLAIN_TEXT
+]
+WindowStatus = Literal["scheduled", "in_force", "over", "cancelled"]
+
+
+class MaintenanceWindowCreate(BaseModel):
+    """A window to announce: when, in which mode, and what customers are told."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: Instant
+    ends_at: Instant
+    mode: Mode = Field(
+        description="read_only: writes answer 503, reads and decisions go on; full: everything "
+        "but health, status and metrics answers 503"
+    )
+    message: Message = Field(examples=["Planned database upgrade; payments resume at 23:00."])
+
+
+class MaintenanceWindowPublic(BaseModel):
+    """A window as bank staff see it."""
+
+    id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    mode: Mode
+    message: str
+    status: WindowStatus
+    scheduled_by: int | None
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: int | None
+
+
+class AnnouncedWindow(BaseModel):
+    """A window as everyone sees it (GET /v1/status): no one's name or id."""
+
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None = Field(description="null: until the operators end it")
+    mode: Mode
+    message: str
+
+    @classmethod
+    def of(cls, window: Window) -> AnnouncedWindow:
+        return cls(
+            starts_at=window.starts_at,
+            ends_at=window.over_at,
+            mode=window.mode,
+            message=window.message,
+        )
+
+
+class PlatformStatus(BaseModel):
+    """Whether Mandate takes writes now, the window in force, and those announced."""
+
+    status: Literal["operational", "read_only", "maintenance"]
+    current: AnnouncedWindow | None
+    upcoming: list[AnnouncedWindow]
