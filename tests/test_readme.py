@@ -296,12 +296,12 @@ def test_the_api_client_recipe_runs_as_written(db, app, live_server):  # type: i
         services.clock = fixed
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == printed.splitlines()
-    # The payment is the client's: the ledger holds it, posted once.
+    # The payment is the client's: it waits for its approval, its amount held.
     with db.unit_of_work(write=False) as session:
         erp = session.scalar(select(User).where(User.display_name == "Acme ERP"))
         assert erp is not None and erp.kind == "client"
         paid = session.scalars(select(Payment).where(Payment.initiated_by_id == erp.id)).all()
-        assert [(p.amount, p.status) for p in paid] == [(25000, "posted")]
+        assert [(p.amount, p.status) for p in paid] == [(1_200_000, "pending_approval")]
         assert_ledger_consistent(session)
 
 

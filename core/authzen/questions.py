@@ -44,7 +44,10 @@ RESOURCE_ACTIONS: dict[str, frozenset[str]] = {
     "payment": frozenset({"payment.approve", "payment.reject", "payment.cancel", "account.read"}),
     "beneficiary": frozenset({"beneficiary.read", "beneficiary.manage", "beneficiary.approve"}),
 }
-SUBJECT_TYPES = frozenset({"user"})
+# A person is a "user", an API client (a machine of the company or the bank) a "client": each
+# found only among its own kind (core.models.iam.User.kind).
+SUBJECT_KINDS = {"user": "person", "client": "client"}
+SUBJECT_TYPES = frozenset(SUBJECT_KINDS)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ action, resource and context in; a decision, with a context saying why not, out.
 
 Mandate's words in them: a subject is a person, `{"type": "user", "id": <username>}`
 (usernames are unique in Mandate and are what a person signs in with, so other services know
-them; API clients are subjects of their own type once they exist); an action is one of the
+them), or an API client, `{"type": "client", "id": <client_id>}`; an action is one of the
 vocabulary's actions (policies/vocabulary.polar, GET /v1/permissions); a resource is an
 account, a payment or a beneficiary, `{"type": "account", "id": "42"}`, by Mandate's id.
 The context carries what a decision about money needs (`amount` in minor units, `currency`),

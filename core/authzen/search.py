@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from core.authzen.questions import Question, Unanswerable, check_kinds
+from core.authzen.questions import SUBJECT_KINDS, Question, Unanswerable, check_kinds
 from core.authzen.schemas import (
     Context,
     Found,
@@ -147,6 +147,8 @@ def search_subjects(
     people = and_(
         within_reach(asker, tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)),
         col(User.is_active).is_(True),
+        # Of the kind asked about: people ("user") or API clients ("client").
+        col(User.kind) == SUBJECT_KINDS[request.subject.type],
         or_(
             col(User.tenant_id) == resource.tenant_id,
             and_(col(User.tenant_id).is_(None), col(User.bank_id) == resource.bank_id),
@@ -183,7 +185,7 @@ def search_subjects(
     finally:
         deciding.finish()
     next_token = encode_cursor(resume) if resume is not None else ""
-    results = [Found(type="user", id=user.username) for user in chosen]
+    results = [Found(type=request.subject.type, id=user.username) for user in chosen]
     return SearchResponse(
         results=results, page=PageResponse(next_token=next_token, count=len(results))
     )
@@ -191,7 +193,10 @@ def search_subjects(
 
 def _may(deciding: Deciding, probe: Question, user: User) -> bool:
     question = Question(
-        Subject(type="user", id=user.username), probe.action, probe.resource, probe.context
+        Subject(type=probe.subject.type, id=user.username),
+        probe.action,
+        probe.resource,
+        probe.context,
     )
     try:
         return deciding.decide(question).decision

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from core.authzen.questions import Question, Unanswerable
+from core.authzen.questions import SUBJECT_KINDS, Question, Unanswerable
 from core.context import Actor, Authentication
 from core.fields import MAX_ID
 from core.ledger import repository as ledger
@@ -60,20 +60,23 @@ def subject_of(
     the question says (a step-up reads it; unknown otherwise, as an explanation treats
     anyone but the one asking). A deactivated person answers as one not there: they may do
     nothing, and their name tells nothing."""
-    key = ("authzen.user", question.subject.id)
+    key = ("authzen.subject", question.subject.type, question.subject.id)
     if memo is not None and key in memo:
         user = memo[key]
     else:
         reach = within_reach(
             asker, tenant_column=col(User.tenant_id), bank_column=col(User.bank_id)
         )
+        kind = SUBJECT_KINDS[question.subject.type]
         user = session.scalars(
-            select(User).where(col(User.username) == question.subject.id, reach)
+            select(User).where(
+                col(User.username) == question.subject.id, col(User.kind) == kind, reach
+            )
         ).first()
         if memo is not None:
             memo[key] = user
     if user is None or not user.is_active:
-        raise OutOfReach("user", question.subject.id)
+        raise OutOfReach(question.subject.type, question.subject.id)
     return actor_of(user, _authentication(question))
 
 

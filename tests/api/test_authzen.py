@@ -211,3 +211,48 @@ def test_the_companys_own_rule_refuses_as_it_refuses_the_payment(client, app, db
 
         registry.REGISTRY.clear()
         policy_engine.ensure_loaded(REPO_ROOT / "policies")
+
+
+def test_an_api_client_is_a_subject_of_its_own_type(client, app, db, clock, dw):
+    """A machine is asked about as {"type": "client", "id": <client_id>}: decided on its own
+    grants, found only among clients (a person's username is no client, a client's id no
+    user), and a subject search for clients finds clients alone."""
+    from sqlalchemy import select
+
+    from core.models.iam import User
+    from tests.oauth_world import with_api_client
+
+    principal_id = with_api_client(db, dw.world, clock)
+    with db.unit_of_work(write=False) as session:
+        client_id = session.scalars(select(User.username).where(User.id == principal_id)).one()
+    headers = bearer(app, dw.world.users["acme-decisions"], clock)
+    account = {"type": "account", "id": str(dw.world.account_id("acme-operating"))}
+
+    def evaluate(subject: dict[str, str]) -> dict[str, Any]:
+        body = {"subject": subject, "action": {"name": "account.read"}, "resource": account}
+        response = client.post(EVALUATION, json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    # No grant yet: refused for want of one, not for want of the client.
+    refused = evaluate({"type": "client", "id": client_id})
+    assert refused["decision"] is False
+    assert refused["context"]["reason_code"] == "missing_permission", refused
+    for wrong_kind in ({"type": "user", "id": client_id}, {"type": "client", "id": "acme-payer"}):
+        absent = evaluate(wrong_kind)
+        assert absent["decision"] is False and absent["context"]["reason_code"] == "not_found"
+    assert evaluate({"type": "user", "id": "acme-payer"})["decision"] is True
+
+    search = {
+        "subject": {"type": "client"},
+        "action": {"name": "account.read"},
+        "resource": account,
+    }
+    found = client.post("/access/v1/search/subject", json=search, headers=headers)
+    assert found.status_code == 200, found.text
+    assert found.json()["results"] == []
+    people = client.post(
+        "/access/v1/search/subject", json={**search, "subject": {"type": "user"}}, headers=headers
+    )
+    assert {r["type"] for r in people.json()["results"]} == {"user"}
+    assert client_id not in {r["id"] for r in people.json()["results"]}

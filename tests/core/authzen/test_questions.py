@@ -103,7 +103,7 @@ def test_the_semantics_say_which_questions_are_answered(
 @pytest.mark.parametrize(
     ("subject", "action", "kind", "code"),
     [
-        ("client", "account.read", "account", "invalid_request"),
+        ("group", "account.read", "account", "invalid_request"),
         ("user", "account.read", "tenant", "invalid_request"),
         ("user", "payment.approve", "account", "unknown_action"),
         ("user", "transfer.create", "payment", "unknown_action"),
