@@ -20,8 +20,8 @@ from core.context import RequestContext
 from core.db import unique_or
 from core.errors import Conflict, NotFound
 from core.iam.api_client_schemas import ApiClientCreate, ApiClientCreated, ApiClientPublic
-from core.iam.service import create_user
-from core.models.iam import Tenant, User
+from core.iam.service import authorize_new_principal, create_user
+from core.models.iam import User
 from core.models.oauth import ApiClient
 from core.pagination import Page, PageRequest, paginate
 from core.policy.facts import Resource
@@ -72,20 +72,7 @@ def add_api_client(
     to whoever asked, when it applies at once."""
     actor = ctx.require_actor()
     ctx.audit.attempt("user.manage", target=f"new API client {body.name}")
-    tenant_id = actor.tenant_id if actor.tenant_id is not None else body.tenant_id
-    if actor.tenant_id is not None and body.tenant_id not in (None, actor.tenant_id):
-        raise NotFound(f"tenant {body.tenant_id} not found")
-    if tenant_id is not None:
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None or tenant.bank_id != actor.bank_id:
-            raise NotFound(f"tenant {tenant_id} not found")
-    authorize(
-        session,
-        ctx,
-        "user.manage",
-        Resource("user", None, tenant_id, actor.bank_id),
-        not_found=f"tenant {tenant_id} not found",
-    )
+    tenant_id = authorize_new_principal(session, ctx, body.tenant_id)
     taken = Conflict(f"the client id {client_id} is taken", code="username_taken")
     now = ctx.now()
     with unique_or(session, taken):

@@ -271,16 +271,17 @@ def add_user(
     return add_user_hashed(session, ctx, body, passwords.hash(body.password))
 
 
-def add_user_hashed(
-    session: Session, ctx: RequestContext, body: UserCreate, password_hash: str
-) -> UserPublic:
-    """As add_user, with the body's password hashed before (a change request keeps the hash,
-    never the password: its body's password is not read)."""
+
+def authorize_new_principal(
+    session: Session, ctx: RequestContext, requested_tenant_id: int | None
+) -> int | None:
+    """The company a new person or API client will belong to (the caller's own, or for staff
+    the one asked for, of their bank; None: the bank's own), once the policy lets the caller
+    manage its users; 404 for a company out of reach."""
     actor = ctx.require_actor()
-    ctx.audit.attempt("user.manage", target=f"new user {body.username}")
-    tenant_id = actor.tenant_id if actor.tenant_id is not None else body.tenant_id
-    if actor.tenant_id is not None and body.tenant_id not in (None, actor.tenant_id):
-        raise NotFound(f"tenant {body.tenant_id} not found")
+    tenant_id = actor.tenant_id if actor.tenant_id is not None else requested_tenant_id
+    if actor.tenant_id is not None and requested_tenant_id not in (None, actor.tenant_id):
+        raise NotFound(f"tenant {requested_tenant_id} not found")
     if tenant_id is not None:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None or tenant.bank_id != actor.bank_id:
@@ -292,6 +293,16 @@ def add_user_hashed(
         Resource("user", None, tenant_id, actor.bank_id),
         not_found=f"tenant {tenant_id} not found",
     )
+    return tenant_id
+
+def add_user_hashed(
+    session: Session, ctx: RequestContext, body: UserCreate, password_hash: str
+) -> UserPublic:
+    """As add_user, with the body's password hashed before (a change request keeps the hash,
+    never the password: its body's password is not read)."""
+    actor = ctx.require_actor()
+    ctx.audit.attempt("user.manage", target=f"new user {body.username}")
+    tenant_id = authorize_new_principal(session, ctx, body.tenant_id)
     taken = Conflict(f"the username {body.username!r} is taken", code="username_taken")
     if session.scalar(select(col(User.id)).where(col(User.username) == body.username)) is not None:
         raise taken
