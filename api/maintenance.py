@@ -45,8 +45,12 @@ OPEN_WRITES = {
     ("POST", "/v1/payment-previews"),
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-out"),
+    # Cutting off a leaked credential cannot wait for a window's end: revoking a token and
+    # disabling an API client move no money.
+    ("POST", "/v1/auth/revoke"),
 }
 OPEN_WRITE_PATTERNS = (
+    re.compile(r"^/v1/api-clients/[0-9]+/disable$"),
     re.compile(r"^/v1/maintenance-windows(/.*)?$"),
     re.compile(r"^/console/maintenance-windows(/.*)?$"),
     re.compile(r"^/v1/policy/versions/[0-9]+/impact$"),

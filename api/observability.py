@@ -44,6 +44,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # What a caller's own request id may be: short, and nothing a log reader could mistake for
 # another field or line.
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 # The route label of a request no route answered (refused before routing, or no such path).
 UNROUTED = "unrouted"
 
@@ -103,7 +104,9 @@ class RequestTelemetry:
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         route = route_template(scope)
         method = scope.get("method", "")
-        metrics.HTTP_REQUESTS.labels(method, route, str(status)).observe(seconds)
+        # A label's values are few: a method a client invents is OTHER, not a new series.
+        label = method if method in _METHODS else "OTHER"
+        metrics.HTTP_REQUESTS.labels(label, route, str(status)).observe(seconds)
         pool = self.db.engine.pool
         if hasattr(pool, "checkedout") and hasattr(pool, "overflow"):
             metrics.POOL_IN_USE.set(pool.checkedout())

@@ -158,6 +158,8 @@ class Database:
             self.engine = create_engine(
                 url,
                 echo=echo,
+                # An error names the statement, never its values (hashes, tokens, names).
+                hide_parameters=True,
                 connect_args={"check_same_thread": False, "timeout": 30},
                 pool_size=pool_size,
                 max_overflow=pool_size,
@@ -167,6 +169,8 @@ class Database:
             self.engine = create_engine(
                 url,
                 echo=echo,
+                # An error names the statement, never its values (hashes, tokens, names).
+                hide_parameters=True,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,

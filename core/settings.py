@@ -47,8 +47,9 @@ class Settings(BaseSettings):
     token_issuer: str = "mandate"
     token_audience: str = "mandate-api"
     # The token endpoint's URL as API clients address it: the "aud" their assertions must
-    # carry (RFC 7523), and what the metadata names. Unset: the URL each request came to,
-    # which a client chooses (the Host header) — set it in production.
+    # carry (RFC 7523), and what the metadata names. Unset: public_url's /v1/auth/token; with
+    # neither, outside production only, the URL each request came to (which a client chooses
+    # by its Host header: production refuses to start so).
     token_endpoint_url: str | None = None
     # The OAuth 2.0 password grant (a person's username and password at POST /v1/auth/token,
     # the /docs Authorize button): unset, on except in production, where people sign in at
@@ -112,6 +113,14 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
 
     @property
+    def token_endpoint(self) -> str | None:
+        """The token endpoint's URL assertions are made for; None: the request's own (never in
+        production)."""
+        if self.token_endpoint_url:
+            return self.token_endpoint_url
+        return f"{self.public_url}/v1/auth/token" if self.public_url else None
+
+    @property
     def base_url(self) -> str:
         """The address other services reach Mandate at (public_url, or host and port)."""
         return self.public_url or f"http://{self.host}:{self.port}"
@@ -169,6 +178,11 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs PostgreSQL (MANDATE_DATABASE_URL)")
+            if self.token_endpoint is None:
+                raise ValueError(
+                    "production needs MANDATE_PUBLIC_URL or MANDATE_TOKEN_ENDPOINT_URL: the token "
+                    "endpoint client assertions are made for, never a Host header a client chooses"
+                )
         return self
 
     @property

@@ -121,7 +121,7 @@ def token(
         }
         asked = TokenRequest(
             method=request.method,
-            url=svc.settings.token_endpoint_url or str(request.url),
+            url=svc.settings.token_endpoint or str(request.url),
             headers=dict(request.headers),
             form={k: v for k, v in form.items() if v},
         )

@@ -17,7 +17,7 @@ TokenField = Annotated[str, Form(min_length=1, max_length=8192, description="The
 
 
 def _base_url(request: Request) -> str:
-    configured = services(request).settings.token_endpoint_url
+    configured = services(request).settings.token_endpoint
     if configured:
         return configured.removesuffix("/v1/auth/token")
     return str(request.base_url).rstrip("/")
@@ -38,7 +38,7 @@ def authorization_server(request: Request) -> dict[str, Any]:
     svc = services(request)
     base = _base_url(request)
     return oauth_tokens.metadata(
-        base, svc.settings.token_endpoint_url or f"{base}/v1/auth/token", svc.tokens.issuer
+        base, svc.settings.token_endpoint or f"{base}/v1/auth/token", svc.tokens.issuer
     )
 
 

@@ -89,9 +89,8 @@ class RegisteredClient(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.row.secret_hash is not None and self._passwords.verify(
-            self.row.secret_hash, client_secret
-        )
+        # A client of private_key_jwt has no secret: verified against the decoy all the same.
+        return self._passwords.verify(self.row.secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method == self.row.auth_method
@@ -164,6 +163,10 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             raise InvalidClientError(description=exc.description) from exc
         if claims["sub"] != claims["iss"]:
             raise InvalidClientError(description="Issuer and Subject MUST match.")
+        # RFC 7521 section 4.2: a client_id beside the assertion names the same client.
+        named = self._server.named_client_id
+        if named and named != claims["sub"]:
+            raise InvalidClientError(description="The client_id is not the assertion's client.")
         exp = claims["exp"]
         if not isinstance(exp, int) or exp > now + MAX_ASSERTION_SECONDS:
             raise InvalidClientError(
@@ -193,6 +196,7 @@ class TokenServer(AuthorizationServer):
         super().__init__(scopes_supported=supported_scopes())
         self.session, self.passwords, self.tokens = session, passwords, tokens
         self.now, self.token_url = now, token_url
+        self.named_client_id = ""
         self.issued: dict[str, Any] = {}
         self.register_grant(ClientCredentials)
         self.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwt(self))
@@ -204,8 +208,10 @@ class TokenServer(AuthorizationServer):
             .join(User, col(User.id) == col(ApiClient.user_id))
             .where(col(ApiClient.client_id) == client_id)
         ).first()
-        # A disabled client is as unknown as one that never was.
+        # A disabled client is as unknown as one that never was, and takes as long to refuse
+        # as a wrong secret: one password verification against the decoy.
         if row is None or row[0].disabled_at is not None or not row[1]:
+            self.passwords.verify(None, client_id)
             return None
         return RegisteredClient(row[0], self.passwords)
 
@@ -283,6 +289,10 @@ class _Request(OAuth2Request):
         return {}
 
 
+# Authlib's descriptions that would tell an unknown client from a known one.
+_SAID_OF_WHO = ("The client does not exist", "The client cannot authenticate")
+
+
 def _as_https(url: str) -> str:
     return "https://" + url.split("://", 1)[-1]
 
@@ -298,6 +308,7 @@ def client_credentials_token(
     of section 5.2). invalid_client is answered 401 with a WWW-Authenticate challenge whatever
     the method (section 5.2 allows it; Authlib answers 400 but for Basic)."""
     server = TokenServer(session, passwords, tokens, now, token_url=request.url)
+    server.named_client_id = request.form.get("client_id", "")
     answer: TokenAnswer = server.create_token_response(request)
     error, said = answer.body.get("error"), answer.body.get("error_description")
     # The errors answered here, said here (the API lists them: api.routers.auth). Beside
@@ -305,7 +316,10 @@ def client_credentials_token(
     if error == "invalid_client":
         headers = [(k, v) for k, v in answer.headers if k.lower() != "www-authenticate"]
         headers.append(("WWW-Authenticate", 'Basic realm="mandate", error="invalid_client"'))
-        body = {"error": "invalid_client", "error_description": said or "Unknown client."}
+        # An unknown (or disabled) client and a wrong secret are told apart by nothing.
+        if not said or said.startswith(_SAID_OF_WHO):
+            said = "Client authentication failed."
+        body = {"error": "invalid_client", "error_description": said}
         return TokenAnswer(401, body, headers)
     if error == "invalid_scope":
         body = {"error": "invalid_scope", "error_description": said or "A scope is not known."}

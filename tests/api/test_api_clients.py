@@ -561,3 +561,38 @@ def test_the_users_list_tells_clients_from_people(client, app, world, clock):
     assert one["kind"] == "client"
     # /v1/me keeps its own kind: the caller's standing.
     assert client.get("/v1/me", headers=admin).json()["kind"] == "customer"
+
+
+def test_an_unknown_client_and_a_wrong_secret_are_told_apart_by_nothing(client, app, world, clock):
+    """A regression (the review): an unknown client_id answered "does not exist", a known one
+    with a wrong secret something else, so client ids could be enumerated."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, name="Treasury", auth_method="client_secret_basic")
+    form = {"grant_type": "client_credentials", "scope": "accounts:read"}
+    wrong = client.post("/v1/auth/token", data=form, auth=(created["client_id"], "mcs_wrong"))
+    unknown = client.post("/v1/auth/token", data=form, auth=("mcl_nobody", "mcs_wrong"))
+    keyed = register(client, admin, name="Keyed", jwks=public_jwks(client_key()))
+    no_secret = client.post("/v1/auth/token", data=form, auth=(keyed["client_id"], "mcs_wrong"))
+    for answer in (wrong, unknown, no_secret):
+        assert answer.status_code == 401, answer.text
+    assert wrong.json() == unknown.json() == no_secret.json(), (wrong.text, unknown.text)
+
+
+def test_a_client_id_beside_an_assertion_must_name_its_client(client, app, world, clock):
+    """A regression (the review): client A's assertion sent with client B's client_id got a
+    token (RFC 7521 section 4.2: they must match)."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    key = client_key()
+    ours = register(client, admin, jwks=public_jwks(key))
+    other = register(client, admin, name="Other", jwks=public_jwks(client_key()))
+    mismatched = {
+        **token_form(assertion(key, ours["client_id"], clock.now())),
+        "client_id": other["client_id"],
+    }
+    refused = client.post("/v1/auth/token", data=mismatched)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client", refused.text
+    matched = {
+        **token_form(assertion(key, ours["client_id"], clock.now())),
+        "client_id": ours["client_id"],
+    }
+    assert client.post("/v1/auth/token", data=matched).status_code == 200

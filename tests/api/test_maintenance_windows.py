@@ -135,6 +135,12 @@ def test_in_a_read_only_window_writes_answer_503_with_retry_after_and_reads_go_o
         f"/v1/users/{world.user_id('acme-bookkeeper')}", json={"display_name": "X"}, headers=admin
     )
     assert renamed.status_code == 503
+    # A leaked token is cut off all the same (a regression: revoking was refused 503).
+    revoked = client.post(
+        "/v1/auth/revoke", data={"token": admin["Authorization"][7:]}, headers=admin
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert client.get("/v1/me", headers=admin).status_code == 401
     status = client.get("/v1/status").json()
     assert status["status"] == "read_only" and status["current"]["mode"] == "read_only"
     # After its end, writes are taken again.

@@ -204,26 +204,34 @@ def test_docs_can_be_turned_off(app_without_docs):
     assert app_without_docs.get("/healthz").status_code == 200
 
 
-def test_docs_are_off_by_default_in_production_only(settings):
+def test_docs_are_off_by_default_in_production_only(settings, tmp_path):
     from core.settings import Settings
 
     assert Settings(environment="development").docs_enabled is True
     assert Settings(environment="test").docs_enabled is True
-    fields = settings.model_dump(exclude={"docs_enabled"})
-    key = settings.token_key_path
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.touch(exist_ok=True)
-    production = Settings(
-        **{**fields, "environment": "production", "database_url": "postgresql://db/mandate"}
-    )
+    # Production starts only with its keys provisioned: here, files where it looks for them
+    # (this test's own, so no other test meets an empty key).
+    keys = {
+        "token_key_path": tmp_path / "token-signing-key.pem",
+        "second_factor_key_path": tmp_path / "second-factor-key",
+        "audit_key_path": tmp_path / "audit-signing-key.pem",
+    }
+    for key in keys.values():
+        key.touch()
+    fields = {**settings.model_dump(exclude={"docs_enabled"}), **keys}
+    in_production = {
+        **fields,
+        "environment": "production",
+        "database_url": "postgresql://db/mandate",
+        "public_url": "https://mandate.example",
+    }
+    production = Settings(**in_production)
     assert production.docs_enabled is False
-    assert (
-        Settings(
-            **{**fields, "environment": "production", "database_url": "postgresql://db/mandate"},
-            docs_enabled=True,
-        ).docs_enabled
-        is True
-    )
+    assert Settings(**in_production, docs_enabled=True).docs_enabled is True
+    # Client assertions are made for the token endpoint production names, never a Host header.
+    assert production.token_endpoint == "https://mandate.example/v1/auth/token"
+    with pytest.raises(ValueError, match="MANDATE_PUBLIC_URL or MANDATE_TOKEN_ENDPOINT_URL"):
+        Settings(**{**in_production, "public_url": None})
 
 
 @pytest.mark.parametrize("value", ["no", "off", "f", 0, 1, "true", "yes", "on", None])
