@@ -77,6 +77,20 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     DECISIONS: ("detail",),
     CHANGES: ("before", "after"),
 }
+# Where a person's username or name is written as text outside their own row (users) and
+# their sign-in attempts: erasure rewrites these columns, of the rows linked to the person,
+# and no other (never keys, credentials, clients' JWKS or stored responses). Free text loses
+# the names as whole words; JSON loses a string value equal to a name, nothing inside one.
+# A chained table's columns here are among its PERSONAL_FIELDS (behind the commitment).
+PERSON_TEXT: dict[str, tuple[str, ...]] = {
+    "activity": ("target", "detail"),
+    DECISIONS: ("detail",),
+    "change_requests": ("summary", "reason_detail"),
+}
+PERSON_JSON: dict[str, tuple[str, ...]] = {
+    CHANGES: ("before", "after"),
+    "change_requests": ("target", "payload", "before", "after"),
+}
 # The time of each chained table's record, which its link carries (retention is judged by it).
 TIME_FIELD = {TRANSFERS: "created_at", DECISIONS: "at", CHANGES: "at"}
 # A transfer's entries are part of the money record it chains (one link per transfer).

@@ -1,6 +1,7 @@
 """GDPR erasure (article 17) by pseudonymization: a person's name and username are replaced by
 a stable pseudonym everywhere Mandate shows or keeps them; their credentials, second factor
-and sessions are deleted; their sign-in attempts lose their address. The rows stay (the
+and sessions are deleted; their sign-in attempts lose their address. Only the person's own
+rows, within their company, are rewritten (core.audit.erasure_rows). The rows stay (the
 ledger, the grants, the trail keep their ids and meaning: legal retention), and the chains
 still verify: a chained record's personal fields are covered by a salted commitment, never
 hashed plainly (core.audit.canonical), so the erasure rewrites them and forgets the salt of
@@ -13,18 +14,16 @@ is the payer's text about a payment, not a person's profile)."""
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import String, Table, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
 from core.audit import canonical
 from core.audit.changes import record_change
+from core.audit.erasure_rows import rewrites
 from core.audit.guard import trail_maintenance
 from core.audit.personal import person_for
 from core.audit.verify import ERASED_CHANGE
@@ -36,11 +35,6 @@ from core.models.iam import User
 from core.models.second_factor import RecoveryCode, TotpCredential
 from core.models.sessions import ConsoleSession, SignInAttempt
 
-# Not scrubbed by the text pass: the person's own row (rewritten field by field), the money
-# records (append-only) and the chains' own tables (hashes and ids only).
-_KEPT = frozenset(
-    {"users", "transfers", "entries", "audit_chains", "audit_links", "audit_checkpoints"}
-)
 _CHAINED = frozenset({canonical.DECISIONS, canonical.CHANGES})
 
 
@@ -85,7 +79,7 @@ def erase_person(session: Session, ctx: RequestContext, user_id: int) -> Erasure
             f"user {user_id} is still active: deactivate them first", code="person_still_active"
         )
     with trail_maintenance(session, "erasure"):
-        scrubbed, chained = _scrub_texts(session, _names_of(session, user), pseudonym)
+        scrubbed, chained = _scrub_texts(session, user, pseudonym)
         links = _unseal(session, chained)
     _forget_credentials(session, user, pseudonym, ctx)
     record_change(
@@ -106,66 +100,61 @@ def erase_person(session: Session, ctx: RequestContext, user_id: int) -> Erasure
     )
 
 
-def _names_of(session: Session, user: User) -> list[str]:
-    """The person's username and name, and every name they had before (the change log
-    keeps each one a change replaced)."""
-    names = {user.username, user.display_name}
+def _names_of(session: Session, user: User, keys: tuple[str, ...]) -> list[str]:
+    """The person's `keys` (username, display_name), as now and as every one they had
+    before (the change log keeps each one a change replaced)."""
+    names = {str(getattr(user, k)) for k in keys}
     history = select(col(ChangeRecord.before), col(ChangeRecord.after)).where(
         col(ChangeRecord.entity) == "user", col(ChangeRecord.entity_id) == user.id
     )
     for before, after in session.execute(history):
         for shape in (before, after):
             held = json.loads(shape) if shape else {}
-            names.update(str(held[k]) for k in ("username", "display_name") if held.get(k))
+            names.update(str(held[k]) for k in keys if held.get(k))
     return sorted(names)
 
 
 def _scrub_texts(
-    session: Session, names: list[str], pseudonym: str
+    session: Session, user: User, pseudonym: str
 ) -> tuple[Counter[str], list[tuple[str, int]]]:
-    """Replace `names` by `pseudonym` in every text column of every table but the kept ones:
-    whole words only (another person's "annabel" is not "ann"), and as JSON writes them
-    (the change log escapes non-ASCII letters). Returns rows rewritten per table, and the
+    """Replace `names` by `pseudonym` in the rows linked to the person within their company
+    (core.audit.erasure_rows says which and how). Returns rows rewritten per table, and the
     chained records among them."""
-    forms = {form for name in names if name for form in (name, json.dumps(name)[1:-1])}
-    ordered = sorted(forms, key=len, reverse=True)
-    pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(form)}(?![\w-])" for form in ordered))
+    usernames = _names_of(session, user, ("username",))
+    names = _names_of(session, user, ("username", "display_name"))
     scrubbed: Counter[str] = Counter()
     chained: list[tuple[str, int]] = []
-    for table in SQLModel.metadata.sorted_tables:
-        if table.name in _KEPT:
-            continue
-        for key, values in _rows_naming(session, table, ordered):
-            changed = {
-                name: pattern.sub(pseudonym, value)
-                for name, value in values.items()
-                if isinstance(value, str) and pattern.search(value)
-            }
-            if not changed:
-                continue
-            where = [column == key[column.name] for column in table.primary_key.columns]
-            session.connection().execute(update(table).where(*where).values(**changed))
-            scrubbed[table.name] += 1
-            if table.name in _CHAINED:
-                chained.append((table.name, int(key["id"])))
+    found = list(rewrites(session, user, names, usernames, pseudonym))
+    for table, record_id, changed in found:
+        session.connection().execute(update(table).where(table.c.id == record_id).values(**changed))
+        scrubbed[table.name] += 1
+        if table.name in _CHAINED:
+            chained.append((table.name, record_id))
+    scrubbed.update(_forget_attempts(session, user, usernames, pseudonym))
     return scrubbed, chained
 
 
-def _rows_naming(
-    session: Session, table: Table, forms: list[str]
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(primary key, text values) of the rows of `table` whose text mentions a form."""
-    texts = [c for c in table.columns if isinstance(c.type, String) and not c.primary_key]
-    if table.name in _CHAINED:
-        # Only the fields behind the salted commitment: the plainly hashed ones hold no
-        # personal data by construction, and rewriting them would break the chain.
-        texts = [c for c in texts if c.name in canonical.PERSONAL_FIELDS[table.name]]
-    if not texts:
-        return
-    keys = list(table.primary_key.columns)
-    mentions = or_(*(c.contains(form, autoescape=True) for c in texts for form in forms))
-    for row in session.connection().execute(select(*keys, *texts).where(mentions)).mappings():
-        yield {k.name: row[k.name] for k in keys}, {c.name: row[c.name] for c in texts}
+def _forget_attempts(
+    session: Session, user: User, usernames: list[str], pseudonym: str
+) -> Counter[str]:
+    """The person's sign-in attempts, under any username they had (one another person holds
+    now is theirs, not the erased person's): shown as the pseudonym, with no address."""
+    held_by_others = set(
+        session.scalars(
+            select(col(User.username)).where(
+                col(User.username).in_(usernames), col(User.id) != user.id
+            )
+        )
+    )
+    theirs = [n for n in usernames if n and n not in held_by_others]
+    if not theirs:
+        return Counter()
+    done = session.connection().execute(
+        update(SignInAttempt)
+        .where(col(SignInAttempt.username).in_(theirs))
+        .values(username=pseudonym, address="")
+    )
+    return Counter({"sign_in_attempts": done.rowcount}) if done.rowcount else Counter()
 
 
 def _unseal(session: Session, chained: list[tuple[str, int]]) -> list[int]:
@@ -190,9 +179,6 @@ def _forget_credentials(session: Session, user: User, pseudonym: str, ctx: Reque
     assert user.id is not None
     for model in (TotpCredential, RecoveryCode, ConsoleSession):
         session.execute(delete(model).where(col(model.user_id) == user.id))
-    session.execute(
-        update(SignInAttempt).where(col(SignInAttempt.username) == pseudonym).values(address="")
-    )
     user.username = pseudonym
     user.display_name = pseudonym
     user.password_hash = ""

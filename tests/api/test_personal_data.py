@@ -3,13 +3,17 @@ nowhere afterwards (every table, the API's answers) while the ledger and the cha
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import String, or_, select
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 from core.audit.verify import verify_database
 from core.ledger.check import check_database
 from tests.core.audit.test_chain import _tamper, _traffic
 from tests.factories import PASSWORD, bearer
+from tests.oauth_world import client_key, public_jwks, register
 
 
 def _mentions(db, words: list[str]) -> list[str]:
@@ -18,7 +22,7 @@ def _mentions(db, words: list[str]) -> list[str]:
     with db.unit_of_work(write=False) as session:
         for table in SQLModel.metadata.sorted_tables:
             for column in table.columns:
-                if not isinstance(column.type, String):
+                if not isinstance(column.type, (String, AutoString)):
                     continue
                 found = session.execute(
                     select(column).where(or_(*(column.contains(w) for w in words))).limit(1)
@@ -83,7 +87,10 @@ def test_an_erased_person_is_found_nowhere_and_everything_still_verifies(
     payer_id = world.user_id("acme-payer")
     payer_token = bearer(app, world.users["acme-payer"], clock)
     former = ["acme-payer", "Acme Payer"]
-    assert "changes.after" in _mentions(db, former)
+    before = _mentions(db, former)
+    # Text columns of every type are read (SQLModel's AutoString is no String).
+    for where in ("changes.after", "sign_in_attempts.username", "activity.detail"):
+        assert where in before, before
 
     admin = bearer(app, world.users["acme-admin"], clock)
     assert client.post(f"/v1/users/{payer_id}/erase", headers=admin).status_code == 403
@@ -157,3 +164,74 @@ def test_a_compliance_officer_never_erases_themselves(client, app, world, clock,
     assert _mentions(db, ["erased-"]) == []
     missing = client.post("/v1/users/99999/erase", headers=compliance)
     assert missing.status_code == 404
+
+
+def _rename(client, app, world, clock, admin: str, username: str, **body) -> None:  # type: ignore[no-untyped-def]
+    renamed = client.patch(
+        f"/v1/users/{world.user_id(username)}",
+        json=body,
+        headers=bearer(app, world.users[admin], clock),
+    )
+    assert renamed.status_code == 200, renamed.text
+
+
+def _outside(db, tenant_id: int) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    """Every row of every table but the erased company's, and every API client, signing key
+    and stored response whoever's, as stored."""
+    always = {"api_clients", "signing_keys", "idempotency_keys"}
+    held = {}
+    with db.unit_of_work(write=False) as session:
+        for table in SQLModel.metadata.sorted_tables:
+            stmt = select(table)
+            if table.name not in always and "tenant_id" in table.c:
+                stmt = stmt.where(or_(table.c.tenant_id.is_(None), table.c.tenant_id != tenant_id))
+            elif table.name == "audit_links":
+                stmt = stmt.where(table.c.chain != f"tenant:{tenant_id}")
+            held[table.name] = sorted(tuple(map(str, row)) for row in session.execute(stmt))
+    return held
+
+
+def test_an_erasure_rewrites_nothing_of_another_company_whatever_names_it_was_given(
+    client, app, world, clock, db
+):
+    """An admin names their person as a key type, another company's person and a JSON
+    literal: the erasure still rewrites only their own person's rows."""
+    _traffic(client, app, world, clock)
+    register(client, bearer(app, world.users["acme-admin"], clock), jwks=public_jwks(client_key()))
+    register(
+        client,
+        bearer(app, world.users["globex-admin"], clock),
+        name="Globex ERP",
+        jwks=public_jwks(client_key()),
+    )
+    _rename(client, app, world, clock, "globex-admin", "globex-payer", display_name="Ed25519")
+    _rename(client, app, world, clock, "acme-admin", "acme-payer", display_name="Ed25519")
+    _rename(client, app, world, clock, "acme-admin", "acme-payer", display_name="true")
+    _deactivate(client, app, world, clock, "acme-payer")
+    acme = world.tenants["acme"].id
+    untouched = _outside(db, acme)
+    assert any("Ed25519" in str(row) for row in untouched["changes"])
+
+    payer_id = world.user_id("acme-payer")
+    compliance = bearer(app, world.users["compliance"], clock)
+    erased = client.post(f"/v1/users/{payer_id}/erase", headers=compliance)
+    assert erased.status_code == 200, erased.text
+
+    after = _outside(db, acme)
+    for table, rows in untouched.items():
+        # Each row held before is still there as it was (the erasure adds its own records).
+        assert set(rows) <= set(after[table]), table
+    with db.unit_of_work(write=False) as session:
+        changes = SQLModel.metadata.tables["changes"]
+        about = select(changes.c.before, changes.c.after).where(
+            changes.c.entity == "user", changes.c.entity_id == payer_id
+        )
+        for shapes in session.execute(about):
+            for shape in shapes:
+                held = json.loads(shape) if shape else {}  # still JSON, booleans as they were
+                assert held.get("display_name") in (None, f"erased-{payer_id}"), held
+                assert held.get("is_active") in (None, True, False), held
+    assert _mentions(db, ["acme-payer"]) == []
+    verified = verify_database(db)
+    assert verified.ok, verified.render()
+    assert check_database(db).ok
