@@ -90,7 +90,15 @@ def _instant(value: dt.datetime | None) -> dt.datetime | None:
 
 
 # One rule for every time the API takes: it carries its offset (Z or +01:00), never guessed,
-# and lies within the calendar above.
+# and lies within the calendar above. Instant may be null; RequiredInstant may not.
+RequiredInstant = Annotated[
+    dt.datetime,
+    AfterValidator(_instant),
+    Field(
+        description="ISO 8601 with an offset (Z or +01:00); a time without one is refused "
+        f"(naive_datetime), and {OUT_OF_RANGE} (date_out_of_range)"
+    ),
+]
 Instant = Annotated[
     dt.datetime | None,
     AfterValidator(_instant),

@@ -56,7 +56,7 @@ def audit_key(request: Request, uow: ApiUnit) -> AuditKeyPublic:
     "Days are UTC; at most 366. The export is a logged decision.",
     responses={
         200: {"description": "The bundle", "content": _BUNDLE},
-        **error_responses("not_found", "invalid_period", "period_too_long"),
+        **error_responses("not_found", "invalid_period", "period_too_long", "date_out_of_range"),
     },
 )
 def export_bundle(

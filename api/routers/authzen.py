@@ -26,7 +26,7 @@ router = APIRouter(tags=["decisions (AuthZEN)"])
 
 # What asking can meet beyond the body's shape: no decision.evaluate (403), a time without
 # an offset (422); and a question Mandate cannot answer as asked (422).
-ASKING = (*POLICY_REFUSALS, "naive_datetime")
+ASKING = (*POLICY_REFUSALS, "naive_datetime", "date_out_of_range")
 QUESTION_CODES = ("unknown_action", "invalid_amount", "currency_mismatch")
 
 

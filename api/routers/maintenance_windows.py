@@ -44,7 +44,9 @@ def platform_status(request: Request) -> PlatformStatus:
     description="Customers see it from the notice period before it starts (GET /v1/status, "
     "the Mandate-Maintenance header, the console's banner). While it is in force every API "
     "process refuses what its mode refuses within a few seconds.",
-    responses=error_responses(*POLICY_REFUSALS, "invalid_request", "naive_datetime"),
+    responses=error_responses(
+        *POLICY_REFUSALS, "invalid_request", "naive_datetime", "date_out_of_range"
+    ),
 )
 def schedule_window(
     request: Request, uow: ApiUnit, body: MaintenanceWindowCreate

@@ -271,7 +271,6 @@ def add_user(
     return add_user_hashed(session, ctx, body, passwords.hash(body.password))
 
 
-
 def authorize_new_principal(
     session: Session, ctx: RequestContext, requested_tenant_id: int | None
 ) -> int | None:
@@ -294,6 +293,7 @@ def authorize_new_principal(
         not_found=f"tenant {tenant_id} not found",
     )
     return tenant_id
+
 
 def add_user_hashed(
     session: Session, ctx: RequestContext, body: UserCreate, password_hash: str

@@ -6,9 +6,8 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
 
-from core.fields import PLAIN_TEXT
+from core.fields import PLAIN_TEXT, RequiredInstant
 from core.operations.windows import Mode, Window
 
 # A window is planned work, not a way to switch the platform off: at most a week long, and
@@ -17,19 +16,12 @@ LONGEST_WINDOW = dt.timedelta(days=7)
 FURTHEST_AHEAD = dt.timedelta(days=366)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise PydanticCustomError(
-            "naive_datetime", "give a time zone, e.g. 2026-12-01T22:00:00+01:00"
-        )
+def _in_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-Instant = Annotated[
-    dt.datetime,
-    AfterValidator(_aware),
-    Field(description="ISO 8601 with an offset (Z or +01:00)"),
-]
+# The API's one rule for times (core.fields), kept in UTC.
+Instant = Annotated[RequiredInstant, AfterValidator(_in_utc)]
 Message = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), PLAIN_TEXT
 ]

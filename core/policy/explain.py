@@ -57,6 +57,7 @@ API_NAMES: dict[Reason, str] = {
     Reason.grantee_tied_to_approver: "no_rights_for_tied_user",
     Reason.tenant_rule: "company_rules",
     Reason.step_up_required: "step_up",
+    Reason.scope_missing: "scope",
 }
 
 

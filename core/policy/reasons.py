@@ -130,18 +130,18 @@ class Reason(Code):
         403,
         "Refused by a rule the bank set for your company on its request.",
     )
+    # 401, not 403: the person may do this once they authenticate strongly again (RFC 9470).
+    step_up_required = (
+        "step_up_required",
+        401,
+        "This needs a recent strong authentication: a code from your authenticator app.",
+    )
     # An API client's token lacks the scope (policies/vocabulary.polar: scope_covers).
     scope_missing = (
         "scope_missing",
         403,
         "No scope of this API client's token covers the action: ask for a token with the "
         "scope that does (its grants may allow it; the token does not).",
-    )
-    # 401, not 403: the person may do this once they authenticate strongly again (RFC 9470).
-    step_up_required = (
-        "step_up_required",
-        401,
-        "This needs a recent strong authentication: a code from your authenticator app.",
     )
 
 

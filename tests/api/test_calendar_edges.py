@@ -96,3 +96,15 @@ def test_a_grant_valid_until_the_calendars_last_day_is_taken_and_decided(client,
             "/v1/authz/explain", params={**params, "at": at} if at else params, headers=headers
         )
         assert explained.status_code == 200, (at, explained.text)
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_maintenance_window_at_the_calendars_ends_is_422(client, app, world, clock, edge):  # type: ignore[no-untyped-def]
+    headers = bearer(app, world.users["manager"], clock)
+    window = {
+        "starts_at": "2026-12-24T22:00:00+01:00",
+        "ends_at": edge,
+        "mode": "read_only",
+        "message": "Year-end upgrade",
+    }
+    _refused(client.post("/v1/maintenance-windows", json=window, headers=headers))

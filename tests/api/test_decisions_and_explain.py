@@ -237,6 +237,8 @@ def test_one_decision_is_read_with_its_facts_and_another_banks_is_not_found(
         "kind": "customer",
         "bank": world.bank.id,
         "tenant": world.tenants["acme"].id,
+        "scoped": False,
+        "scopes": [],
     }
     assert [g["id"] for g in facts["grants"]] == [world.grants["acme-payer"].id]
     assert set(body["fact_values"]) == {"now"}

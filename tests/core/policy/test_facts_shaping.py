@@ -401,7 +401,15 @@ def test_a_money_request_carries_the_amount_the_counterparty_and_the_totals_plus
         "tenant": 3,
         "bank": 1,
     }
-    assert request["actor"] == {"id": 7, "kind": "customer", "tenant": 3, "bank": 1}
+    # A person's token is not narrowed by scopes (an API client's is: scoped, its scopes).
+    assert request["actor"] == {
+        "id": 7,
+        "kind": "customer",
+        "tenant": 3,
+        "bank": 1,
+        "scoped": False,
+        "scopes": [],
+    }
     assert [g["id"] for g in request["grants"]] == [1, 2]
     assert values == {
         "now": int(NOW.timestamp()),

@@ -565,7 +565,15 @@ def test_the_facts_kept_hold_no_personal_data(client, app, pw, db, clock):
         assert all(isinstance(v, int) for v in values.values())
         # The actor is ids and a kind, nothing more, and for step-up how and how long ago it
         # signed in (methods such as "otp", an age in seconds).
-        assert set(request["actor"]) <= {"id", "kind", "bank", "tenant", "authentication"}
+        assert set(request["actor"]) <= {
+            "id",
+            "kind",
+            "bank",
+            "tenant",
+            "authentication",
+            "scoped",
+            "scopes",
+        }
         authentication = request["actor"].get("authentication") or {}
         assert set(authentication) <= {"set", "methods", "age"}, authentication
     sizes = [len(r.facts or "") + len(r.fact_values or "") for r in rows]
