@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -131,8 +132,8 @@ class Settings(BaseSettings):
         # Accept the libpq form and use psycopg 3.
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+                url = "postgresql+psycopg://" + url[len(prefix) :]
+        return _multi_host(url) if url.startswith("postgresql") else url
 
     @model_validator(mode="after")
     def _docs_off_in_production(self) -> Settings:
@@ -193,3 +194,16 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def _multi_host(url: str) -> str:
+    """libpq's multi-host form (postgresql://u@h1:p1,h2:p2/db?target_session_attrs=read-write,
+    what a Patroni cluster is reached by) in SQLAlchemy's spelling, which takes the hosts as
+    repeated `host` query parameters (psycopg is then given libpq's lists again)."""
+    parts = urlsplit(url)
+    user, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    listed = [("host", host) for host in hosts.split(",") if host]
+    query = urlencode([*listed, *parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit(parts._replace(netloc=f"{user}{at}", query=query))

@@ -140,10 +140,10 @@ class PolicyWatcher:
 
     @contextmanager
     def _listening(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-        url = make_url(self.db.url).set(drivername="postgresql")
-        connection = psycopg.connect(
-            url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
-        )
+        # The engine's own connection arguments: a multi-host URL (a Patroni cluster) gives
+        # libpq its host and port lists, and target_session_attrs finds the primary.
+        _args, params = self.db.engine.dialect.create_connect_args(make_url(self.db.url))
+        connection = psycopg.connect(**params, autocommit=True, connect_timeout=5)
         try:
             connection.execute(f"LISTEN {repo.NOTIFY_CHANNEL}")
             yield connection
