@@ -573,3 +573,59 @@ def test_two_factor_and_step_up_journey(browser, live_server, app, db, world, cl
     approver.expect(approver.page.locator("#payment-needs")).to_contain_text("Sent")
     approver.shot("step-up-approved")
     approver.close()
+
+
+def test_maintenance_journey(browser, live_server, world, clock):  # type: ignore[no-untyped-def]
+    """The bank manager announces a read-only window; a payer sees the banner days before,
+    is refused a transfer with the window's message while it is in force, and sends it once
+    the window is over."""
+    import datetime as dt
+
+    operating, payroll = world.account_id("acme-operating"), world.account_id("acme-payroll")
+    starts = (clock.now() + dt.timedelta(days=2)).replace(tzinfo=None, second=0, microsecond=0)
+    message = "Core banking upgrade: transfers wait an hour."
+    manager = Console(browser, live_server.url)
+    manager.sign_in("manager")
+    manager.nav("Maintenance")
+    manager.page.fill("#starts-at", starts.strftime("%Y-%m-%dT%H:%M"))
+    manager.page.fill("#ends-at", (starts + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    manager.page.select_option("#mode", value="read_only")
+    manager.page.fill("#message", message)
+    manager.page.click("#announce button[type=submit]")
+    manager.expect(manager.page.locator("main table")).to_contain_text("Announced")
+    manager.shot("maintenance-announced")
+    manager.close()
+
+    payer = Console(browser, live_server.url)
+    payer.sign_in("acme-payer")
+    banner = payer.page.locator(".maintenance-banner")
+    payer.expect(banner).to_contain_text(message)
+    payer.shot("maintenance-banner-before")
+
+    def send(reference: str) -> None:
+        payer.go("/transfers/new")
+        payer.page.select_option("#from", value=str(operating))
+        payer.page.select_option("#to", value=str(payroll))
+        payer.page.fill("#f-amount", "25.00")
+        payer.page.fill("#description", reference)
+        payer.page.click("#transfer-form button[type=submit]")
+
+    clock.advance(days=2, minutes=10)  # inside the window; the payer comes back, signs in
+    payer.sign_in("acme-payer")
+    send("During the window")
+    payer.expect(payer.page.locator("main")).to_contain_text(message)
+    payer.problems.clear()  # the refused write is logged as a failed request (503)
+    payer.shot("maintenance-transfer-refused")
+    payer.go(f"/accounts/{payroll}")
+    payer.expect(payer.page.locator(".maintenance-banner")).to_contain_text(message)
+    payer.expect(payer.page.locator("#statement")).not_to_contain_text("During the window")
+
+    clock.advance(minutes=55)  # the window is over; sessions end after 30 minutes idle
+    payer.sign_in("acme-payer")
+    send("After the window")
+    payer.expect(payer.page.locator(".notice.ok")).to_have_text("Transfer posted.")
+    payer.expect(payer.page.locator(".maintenance-banner")).to_have_count(0)
+    payer.go(f"/accounts/{payroll}")
+    payer.expect(payer.page.locator("#statement")).to_contain_text("After the window")
+    payer.shot("maintenance-after")
+    payer.close()
