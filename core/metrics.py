@@ -61,3 +61,18 @@ POOL_OVERFLOW = Gauge(
     "Connections open beyond the pool's size (negative: idle room left in the pool).",
     multiprocess_mode="livesum",
 )
+POLICY_VERSION = Gauge(
+    "mandate_policy_version_info",
+    "The policy version in force for companies on the default (its hash, as decisions log "
+    "it): 1 in each worker running it, summed over live workers, so a rollout shows as two "
+    "versions side by side; 0 once no worker runs it.",
+    ("version",),
+    multiprocess_mode="livesum",
+)
+
+
+def policy_version_in_force(version: str, previous: str | None) -> None:
+    """This process switched its default engine (core.policy.engine.install)."""
+    if previous is not None and previous != version:
+        POLICY_VERSION.labels(previous).set(0)
+    POLICY_VERSION.labels(version).set(1)

@@ -305,7 +305,7 @@ def test_the_api_client_recipe_runs_as_written(db, app, live_server):  # type: i
         assert_ledger_consistent(session)
 
 
-OPERATIONS = "## Operations: maintenance, metrics, logs"
+OPERATIONS = "## Operating Mandate"
 
 
 def test_the_maintenance_recipe_runs_as_written(db, app, settings, live_server):  # type: ignore[no-untyped-def]

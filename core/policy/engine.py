@@ -38,6 +38,8 @@ from oso import Oso, Variable
 from polar.expression import Expression
 from polar.polar import Source
 
+from core import metrics
+
 log = logging.getLogger("mandate.policy")
 
 DECIDE_OUTPUTS = ("decision", "reason", "grant", "detail")
@@ -457,7 +459,10 @@ def install(engine: PolicyEngine) -> PolicyEngine:
     """Make a built engine the process's current one: one reference swap, never clear-and-load."""
     global _current
     with _current_lock:
-        _current = engine
+        previous, _current = _current, engine
+        metrics.policy_version_in_force(
+            engine.version, previous.version if previous is not None else None
+        )
     return engine
 
 

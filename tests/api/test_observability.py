@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from core import logs
+from core.policy import engine as policy_engine
 from tests.admin.console import sign_in
 from tests.factories import PASSWORD, bearer, new_key
 from tests.second_factor_world import code, with_authenticator
@@ -83,6 +84,9 @@ def test_metrics_show_requests_by_route_template_and_decisions_by_reason(scraped
     assert grew(decisions, action="transfer.create", decision="deny", reason=reason) >= 1
     assert grew("mandate_money_movements_total", action="transfer.create") == 1
     assert grew("mandate_decision_evaluation_seconds_count") >= 2
+    # The policy version in force in this process (a worker).
+    version = policy_engine.current().version
+    assert after[("mandate_policy_version_info", frozenset({("version", version)}))] == 1
     # No tenant, account, person or amount in any label.
     private = {str(world.tenants["acme"].id), str(account), "acme", "acme-payer", "100"}
     private |= {str(world.user_id("acme-payer"))}
@@ -205,3 +209,22 @@ def test_a_plain_route_and_a_refused_request_are_labelled_without_their_ids(scra
     }
     assert {"/metrics", "/v1/accounts/{account_id}", "unrouted"} <= routes
     assert not any(r and ("12345" in r or "67890" in r) for r in routes)
+
+
+def test_the_policy_version_metric_follows_a_switch() -> None:
+    from prometheus_client import REGISTRY
+
+    from core.policy.engine import PolicyEngine, PolicyFile
+
+    def in_force(version: str) -> float | None:
+        return REGISTRY.get_sample_value("mandate_policy_version_info", {"version": version})
+
+    before = policy_engine.current()
+    edited = [PolicyFile(f.name, f.text + "\n# edited\n") for f in before.files]
+    other = PolicyEngine(edited, compile=False, source="an edited copy")
+    try:
+        policy_engine.install(other)
+        assert (in_force(other.version), in_force(before.version)) == (1, 0)
+    finally:
+        policy_engine.install(before)
+    assert (in_force(other.version), in_force(before.version)) == (0, 1)
