@@ -6,7 +6,9 @@ Which world each request meets: the routes that change nothing (GET, and the pub
 share one world. A route that changes something gets a fresh world per row: the cells
 expected to be refused run first (a refusal changes nothing), then the first cell expected
 to succeed; every further success gets a fresh world of its own. So no revoke, delete or
-password reset in one cell can decide another cell's outcome.
+password reset in one cell can decide another cell's outcome. After each group, before its
+world is put back, the hash chains must verify (`mandate audit verify`'s walk) and the
+ledger check pass: every route's traffic, from every caller, leaves evidence that holds.
 
 A fresh world is the first one built, restored: its database copied back whole (SQLite's
 backup; on PostgreSQL every table's rows and every sequence's value), which takes a fraction
@@ -27,6 +29,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import make_url
 
+from core.audit.verify import verify_database
 from core.context import RequestContext
 from core.iam import access
 from core.iam import service as iam
@@ -47,6 +50,7 @@ from tests.authzen_world import with_decision_services
 from tests.batches_world import with_pending_batch
 from tests.factories import World, bearer, build_world, with_logged_decision
 from tests.governance_world import with_change_request
+from tests.ledger_checks import assert_ledger_consistent
 from tests.oauth_world import with_api_client
 from tests.operations_world import with_maintenance_window
 from tests.payments_world import with_pending_payment
@@ -434,21 +438,38 @@ def test_every_route_answers_every_caller_as_the_matrix_says(
     served = set(served_routes(app))
     rows = [row for row in matrix.rows if (row.method, row.path) in served]
     worlds = Worlds(request, backend, app, clock, tmp_path)
+    audit_key = app.state.services.audit_key
     mismatches: list[tuple[Cell, Any, str]] = []
     sent = 0
     # A server error is one more outcome for the table, not the end of the run.
+    broken: list[str] = []
     with TestClient(app, raise_server_exceptions=False) as client:
         for group in plan(rows):
             scene = worlds.fresh(group[0].row if group[0].row.changes_state else None)
+            # The requests come a second after their world was made: a limit lowered by one
+            # is then seen to be lowered after the money the world spent under it (the ledger
+            # check warns of that; at one instant it could not tell the order).
+            clock.advance(seconds=1)
             for cell in group:
                 sent += 1
                 response = send(client, app, clock, scene, cell, key=f"matrix-{sent}")
                 why = unexpected(cell, response)
                 if why is not None:
                     mismatches.append((cell, response, why))
+            # Whatever each route did, for whoever asked: the trail still verifies and the
+            # ledger still balances (every route's traffic, before its world is put back).
+            trail = verify_database(app.state.services.db, public_key=audit_key.public_key)
+            if not trail.ok:
+                broken.append(
+                    f"after {group[-1].row.method} {group[-1].row.path}: {trail.render()}"
+                )
+            with app.state.services.db.unit_of_work(write=False) as session:
+                assert_ledger_consistent(session)
+            clock.advance(seconds=-1)
     assert sent == len(rows) * len(CALLERS)
     if mismatches:
         pytest.fail(report(mismatches, sent), pytrace=False)
+    assert broken == []
 
 
 def test_bank_caps_out_of_reach_are_not_found_without_naming_a_tenant(client, app, world, clock):
