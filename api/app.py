@@ -44,6 +44,7 @@ from api.routers import (
     transfers,
 )
 from core import migrate
+from core.audit.periodic import PeriodicCheckpoints
 from core.clock import Clock, SystemClock
 from core.db import Database
 from core.iam.credentials import Passwords, TokenService
@@ -115,13 +116,22 @@ def create_app(
     if check_migrations:
         watcher.poll()
 
+    clock = clock or SystemClock()
+    audit_key = load_audit_key(settings)
+    checkpoints = PeriodicCheckpoints(
+        db, audit_key, clock, every_seconds=settings.audit_checkpoint_seconds
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.policy_watch:
             watcher.start()
+        if settings.audit_checkpoint_seconds:
+            checkpoints.start()
         try:
             yield
         finally:
+            checkpoints.stop()
             watcher.stop()
 
     app = FastAPI(
@@ -143,9 +153,9 @@ def create_app(
         db=db,
         passwords=Passwords(settings),
         tokens=TokenService(settings, db, box),
-        clock=clock or SystemClock(),
+        clock=clock,
         box=box,
-        audit_key=load_audit_key(settings),
+        audit_key=audit_key,
         maintenance=MaintenanceSchedule(
             db,
             ttl_seconds=settings.maintenance_poll_seconds,
@@ -153,6 +163,7 @@ def create_app(
         ),
     )
     app.state.policy_watcher = watcher
+    app.state.periodic_checkpoints = checkpoints
     errors.install(app)
     for router in (
         health.router,

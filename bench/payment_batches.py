@@ -45,6 +45,7 @@ def prepare(url: str, items: int, keys: Path) -> tuple[TestClient, bytes]:
         password_time_cost=1,
         password_memory_kib=64,
         policy_watch=False,
+        audit_checkpoint_seconds=0,
         environment="test",
     )
     migrate.upgrade(settings.database_url)

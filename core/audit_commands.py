@@ -26,6 +26,7 @@ from core.db import Database
 from core.errors import InvalidRequest
 from core.iam.credentials import load_or_create_signing_key
 from core.models.iam import Bank, Tenant
+from core.progress import ProgressBar
 from core.runtime import load_audit_key
 from core.settings import Settings, get_settings
 from core.uow import UnitOfWork
@@ -62,19 +63,28 @@ def verify(
     public_key: Path = typer.Option(
         None, "--public-key", help="PEM of the audit key to check checkpoints with"
     ),
+    progress: bool = typer.Option(
+        None, "--progress/--no-progress", help="progress bar on stderr (default: on a terminal)"
+    ),
 ) -> None:
     """Recompute every hash chain (one company's with --tenant) in one snapshot: each link
     follows its predecessor, each record is unaltered, none is missing or unchained, and each
     checkpoint is signed by the audit key and agrees with its chain. Exits 0 when all hold, 1
-    naming the first broken record of each chain otherwise."""
+    naming the first broken record of each chain otherwise. The progress goes to stderr, the
+    report alone to stdout."""
     settings = get_settings()
     key = _public_key(public_key, settings)
     db = _database(settings)
     try:
         retention = dt.timedelta(days=settings.decision_retention_days)
-        report = verify_database(
-            db, tenant_id=tenant, public_key=key, purged_before=utcnow() - retention
-        )
+        with ProgressBar(enabled=progress) as bar:
+            report = verify_database(
+                db,
+                tenant_id=tenant,
+                public_key=key,
+                purged_before=utcnow() - retention,
+                progress=bar,
+            )
     finally:
         db.dispose()
     if key is None:

@@ -10,8 +10,6 @@ from typing import Any
 
 import typer
 import uvicorn
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from core import demo, key_commands, maintenance, migrate, policy_commands
 from core.audit_commands import audit_app, purge_evidence
@@ -26,6 +24,7 @@ from core.payments import service as payments
 from core.policy import engine as policy_engine
 from core.policy.cases import CaseError, format_report, run_cases
 from core.policy.engine import PolicyEngine
+from core.progress import ProgressBar
 from core.settings import Settings, get_settings
 from core.statement_commands import statement_app
 from core.uow import UnitOfWork
@@ -189,49 +188,13 @@ def ledger_check(
     db = Database(url, pool_size=1, transaction_pooling=pooling)
     typer.echo(f"ledger check of {_safe(url)}")
     try:
-        with _ProgressBar(enabled=progress) as bar:
+        with ProgressBar(enabled=progress) as bar:
             report = check_database(db, checks=check or CHECKS, batch_size=batch_size, progress=bar)
     finally:
         db.dispose()
     typer.echo(report.render())
     if not report.ok:
         raise typer.Exit(1)
-
-
-class _ProgressBar:
-    """core.ledger.check.Progress drawn with rich on stderr (stdout keeps the report)."""
-
-    def __init__(self, *, enabled: bool | None) -> None:
-
-        console = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("{task.description:<13}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-            disable=not (console.is_terminal if enabled is None else enabled),
-        )
-        self.task: object | None = None
-
-    def __enter__(self) -> _ProgressBar:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def begin(self, title: str, total: int) -> None:
-        self.task = self.progress.add_task(title, total=total)
-
-    def advance(self, steps: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, steps)  # type: ignore[arg-type]
-
-    def end(self) -> None:
-        if self.task is not None:
-            self.progress.remove_task(self.task)  # type: ignore[arg-type]
-            self.task = None
 
 
 app.add_typer(statement_app, name="statement")

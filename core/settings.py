@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # (core.audit.checkpoints), not the token key; unset: "audit-signing-key.pem" beside the
     # token-signing key. Created on first run in development, like that key.
     audit_key_path: Path | None = None
+    # Each API process signs a checkpoint of every chain that moved this often (seconds;
+    # core.audit.periodic), one per chain per interval however many processes run; 0: off
+    # (then `mandate audit checkpoint`, purge and export take them).
+    audit_checkpoint_seconds: int = Field(default=60, ge=0, le=86_400)
 
     # argon2id cost; the defaults follow RFC 9106's second recommended option.
     password_time_cost: int = Field(default=3, ge=1)

@@ -111,6 +111,8 @@ def settings(database_url: str, key_path: Path) -> Settings:
         database_pool_size=20,
         # No policy watcher thread per test app; the tests of reloading start their own.
         policy_watch=False,
+        # Nor a checkpoint thread: tests/core/audit/test_periodic_checkpoints.py runs its own.
+        audit_checkpoint_seconds=0,
     )
 
 

@@ -104,6 +104,7 @@ def test_transfers_through_pgbouncer_in_transaction_pooling(bouncer, key_path): 
         password_memory_kib=64,
         database_pool_size=8,
         policy_watch=False,
+        audit_checkpoint_seconds=0,
     )
     db = Database(settings.database_url, pool_size=8, transaction_pooling=True)
     clock = FixedClock(DEFAULT_NOW)

@@ -2,7 +2,8 @@
 
 The audit key is an Ed25519 key of its own (not the token key): whoever holds a checkpoint
 and the key's public half can check, without trusting the database, that the chain read
-later still passes through that head. Checkpoints are taken on demand (`mandate audit
+later still passes through that head. Checkpoints are taken every minute by each API process
+(core.audit.periodic, MANDATE_AUDIT_CHECKPOINT_SECONDS), on demand (`mandate audit
 checkpoint`), by every `mandate purge`, and before each export; a chain whose head has not
 moved since its last checkpoint gets no new one. The key is loaded by the faces (API, CLI)
 and handed in: the core never reads key files."""
@@ -12,16 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from core.audit import canonical
+from core.audit.chain import lock_heads
 from core.context import RequestContext
+from core.db import table_of
 from core.models.audit_chain import AuditChain, AuditCheckpoint
 from core.pagination import MAX_BIG_KEY, Page, PageRequest, paginate
 from core.policy.facts import Resource
@@ -79,21 +83,29 @@ class AuditKeyPublic(BaseModel):
     public_key_pem: str
 
 
-def take_checkpoints(session: Session, key: AuditKey, now: dt.datetime) -> list[AuditCheckpoint]:
-    """Sign the head of every chain that moved since its last checkpoint. The heads read are
-    committed ones (a head and its links commit together), so each checkpoint names a link
-    that exists."""
-    latest = dict(
-        session.execute(
-            select(col(AuditCheckpoint.chain), func.max(col(AuditCheckpoint.seq))).group_by(
-                col(AuditCheckpoint.chain)
-            )
-        ).all()
-    )
+def take_checkpoints(
+    session: Session,
+    key: AuditKey,
+    now: dt.datetime,
+    *,
+    every: dt.timedelta = dt.timedelta(0),
+) -> list[AuditCheckpoint]:
+    """Sign the head of every chain that moved since its last checkpoint and, with `every`,
+    whose last checkpoint is at least that old. The heads read are committed ones (a head and
+    its links commit together), so each checkpoint names a link that exists.
+
+    Each process of a deployment takes them periodically (core.audit.periodic): the decision
+    is made again under the lock of the chains' head rows, taken in chain order as appending
+    takes it, so of two processes taking at once the second finds the first's checkpoints
+    (READ COMMITTED reads them once it holds the locks; on SQLite the write transaction
+    already excludes the other) and signs none: one checkpoint per chain per interval,
+    however many processes run."""
+    due = _due(session, now - every)
+    if not due:
+        return []
+    lock_heads(session, {head.chain: (head.bank_id, head.tenant_id) for head in due})
     taken = []
-    for head in session.scalars(select(AuditChain).order_by(col(AuditChain.chain))):
-        if head.seq == 0 or latest.get(head.chain, -1) >= head.seq:
-            continue
+    for head in _due(session, now - every, among=[head.chain for head in due]):
         message = canonical.checkpoint_message(
             head.chain, head.seq, head.head_hash, now, key.key_id
         )
@@ -111,6 +123,40 @@ def take_checkpoints(session: Session, key: AuditKey, now: dt.datetime) -> list[
         taken.append(point)
     session.flush()
     return taken
+
+
+_CHAINS = table_of(AuditChain)
+_POINTS = table_of(AuditCheckpoint)
+# A chain's newest checkpoint of its head (the one at its highest position; a retention
+# anchor sits below it): found through the (chain, seq) index, never a scan of them all.
+_NEWEST = (
+    select(_POINTS.c.seq, _POINTS.c.at)
+    .where(_POINTS.c.chain == _CHAINS.c.chain)
+    .order_by(_POINTS.c.seq.desc(), _POINTS.c.id.desc())
+    .limit(1)
+    .correlate(_CHAINS)
+)
+_HEADS_WITH_NEWEST = select(
+    _CHAINS,
+    _NEWEST.with_only_columns(_POINTS.c.seq).scalar_subquery().label("checkpoint_seq"),
+    _NEWEST.with_only_columns(_POINTS.c.at).scalar_subquery().label("checkpoint_at"),
+).order_by(_CHAINS.c.chain)
+
+
+def _due(
+    session: Session, taken_before: dt.datetime, among: list[str] | None = None
+) -> list[Row[Any]]:
+    """The heads due a checkpoint: moved since their newest one, which was taken before
+    `taken_before` (or none yet)."""
+    stmt = _HEADS_WITH_NEWEST
+    if among is not None:
+        stmt = stmt.where(_CHAINS.c.chain.in_(among))
+    return [
+        head
+        for head in session.connection().execute(stmt)
+        if head.seq > (head.checkpoint_seq or 0)
+        and (head.checkpoint_at is None or head.checkpoint_at <= taken_before)
+    ]
 
 
 def checkpoint_public(point: AuditCheckpoint) -> CheckpointPublic:

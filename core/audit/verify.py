@@ -26,6 +26,7 @@ from core.audit import canonical
 from core.audit.records import RECORD_TABLES, records_of
 from core.db import Database, table_of
 from core.models.audit_chain import AuditChain, AuditCheckpoint, AuditLink
+from core.progress import NoProgress, Progress
 
 _CHAINS = table_of(AuditChain)
 _LINKS = table_of(AuditLink)
@@ -87,9 +88,11 @@ def verify_database(
     public_key: Ed25519PublicKey | None = None,
     purged_before: dt.datetime | None = None,
     batch_size: int = 1000,
+    progress: Progress | None = None,
 ) -> AuditReport:
-    """Verify the chains (one tenant's with `tenant_id`) in one read-only snapshot. A
-    decision made before `purged_before` may be gone (purged past its retention)."""
+    """Verify the chains (one tenant's with `tenant_id`) in one read-only snapshot, telling
+    `progress` how far it got. A decision made before `purged_before` may be gone (purged past
+    its retention)."""
     conn = db.engine.connect()
     try:
         if db.dialect == "postgresql":
@@ -103,6 +106,7 @@ def verify_database(
                 public_key=public_key,
                 purged_before=purged_before,
                 batch_size=batch_size,
+                progress=progress,
             )
     finally:
         conn.close()
@@ -115,21 +119,28 @@ def verify_chains(
     public_key: Ed25519PublicKey | None = None,
     purged_before: dt.datetime | None = None,
     batch_size: int = 1000,
+    progress: Progress | None = None,
 ) -> AuditReport:
-    """Verify the chains on an open connection (inside the caller's transaction)."""
+    """Verify the chains on an open connection (inside the caller's transaction). `progress`
+    hears of the links walked (the heads say how many there are), then of the record tables
+    searched for records outside every chain."""
+    progress = progress or NoProgress()
     report = AuditReport()
     stmt = select(_CHAINS).order_by(_CHAINS.c.chain)
     if tenant_id is not None:
         stmt = stmt.where(_CHAINS.c.tenant_id == tenant_id)
     erased = erased_links(conn)
-    for head in conn.execute(stmt).mappings().all():
+    heads = conn.execute(stmt).mappings().all()
+    progress.begin("links", sum(head["seq"] - head["anchor_seq"] for head in heads))
+    for head in heads:
         report.chains += 1
-        walk = _ChainWalk(conn, head, erased, batch_size, purged_before)
+        walk = _ChainWalk(conn, head, erased, batch_size, purged_before, progress)
         report.links += walk.run()
         report.purged += walk.purged
         report.breaks.extend(walk.breaks[:1])
         report.checkpoints += _check_checkpoints(conn, head, walk, public_key, report.breaks)
-    report.breaks.extend(_unchained(conn, tenant_id))
+    progress.end()
+    report.breaks.extend(_unchained(conn, tenant_id, progress))
     return report
 
 
@@ -166,8 +177,10 @@ class _ChainWalk:
         erased: set[int],
         batch_size: int,
         purged_before: dt.datetime | None,
+        progress: Progress,
     ) -> None:
         self.conn = conn
+        self.progress = progress
         self.purged_before = purged_before
         self.purged = 0
         self.head = head
@@ -209,6 +222,7 @@ class _ChainWalk:
             if not page:
                 return
             yield page
+            self.progress.advance(len(page))
             after = page[-1]["seq"]
 
     def _link_holds(
@@ -346,9 +360,10 @@ def checkpoint_problem(point: Mapping[Any, Any], public_key: Ed25519PublicKey | 
     return None
 
 
-def _unchained(conn: Connection, tenant_id: int | None) -> list[Break]:
+def _unchained(conn: Connection, tenant_id: int | None, progress: Progress) -> list[Break]:
     """Records written without a link (inserted behind Mandate's back): a few of each table."""
     found: list[Break] = []
+    progress.begin("records", len(RECORD_TABLES))
     for name, table in RECORD_TABLES.items():
         link = and_(_LINKS.c.record_table == name, _LINKS.c.record_id == table.c.id)
         stmt = (
@@ -363,4 +378,6 @@ def _unchained(conn: Connection, tenant_id: int | None) -> list[Break]:
         for row in conn.execute(stmt):
             chain = canonical.chain_of(row.bank_id, row.tenant_id)
             found.append(Break(chain, name, row.id, None, "the record is in no chain"))
+        progress.advance(1)
+    progress.end()
     return found

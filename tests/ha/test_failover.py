@@ -122,6 +122,7 @@ def test_acknowledged_transfers_survive_a_failover_exactly_once(key_path):  # ty
             password_memory_kib=64,
             database_pool_size=8,
             policy_watch=False,
+            audit_checkpoint_seconds=0,
         )
         migrate.upgrade(settings.database_url)
         db = Database(settings.database_url, pool_size=8)

@@ -34,7 +34,7 @@ The package, by job: checks (the check table), queries, payment_queries and spen
 """
 
 from core.ledger.check.checks import CHECK_TABLE, CHECKS, Check
-from core.ledger.check.report import MAX_EXAMPLES, CheckResult, LedgerReport, NoProgress, Progress
+from core.ledger.check.report import MAX_EXAMPLES, CheckResult, LedgerReport
 from core.ledger.check.run import check_database, run_checks
 
 __all__ = [
@@ -44,8 +44,6 @@ __all__ = [
     "Check",
     "CheckResult",
     "LedgerReport",
-    "NoProgress",
-    "Progress",
     "check_database",
     "run_checks",
 ]

@@ -14,9 +14,9 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from core.db import table_of
-from core.ledger.check.report import Progress
 from core.ledger.posting import overdraft_floor
 from core.models.ledger import Account, Entry, Transfer
+from core.progress import Progress
 
 ACCOUNTS = table_of(Account)
 ENTRIES = table_of(Entry)

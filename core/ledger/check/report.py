@@ -1,33 +1,11 @@
-"""What the ledger checker reports: a result per check, the report a person reads, and its
-progress as it goes. Pure: no database."""
+"""What the ledger checker reports: a result per check and the report a person reads (its
+progress as it goes: core.progress). Pure: no database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 MAX_EXAMPLES = 10
-
-
-class Progress(Protocol):
-    """Where the checker reports how far it got (the CLI draws a progress bar)."""
-
-    def begin(self, title: str, total: int) -> None: ...
-
-    def advance(self, steps: int) -> None: ...
-
-    def end(self) -> None: ...
-
-
-class NoProgress:
-    def begin(self, title: str, total: int) -> None:
-        pass
-
-    def advance(self, steps: int) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
 
 
 @dataclass

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from core.db import Database
 from core.ledger.check.checks import CHECK_TABLE, CHECKS, Snapshot
 from core.ledger.check.queries import LedgerReader
-from core.ledger.check.report import LedgerReport, NoProgress, Progress
+from core.ledger.check.report import LedgerReport
+from core.progress import NoProgress, Progress
 
 
 def check_database(
