@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastapi_offline
 from fastapi import FastAPI
@@ -16,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from admin.app import mount as mount_console
 from admin.errors import maintenance_page
-from api import errors
+from api import errors, tracing
 from api.maintenance import MaintenanceGate
 from api.middleware import BodyLimits, SecurityHeaders, UnexpectedErrors
 from api.observability import RequestTelemetry, metrics_answer
@@ -55,6 +56,9 @@ from core.policy_versions.reload import PolicyWatcher
 from core.runtime import Services, compose, load_audit_key
 from core.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 log = logging.getLogger("mandate")
 
 DESCRIPTION = """
@@ -89,6 +93,7 @@ def create_app(
     database: Database | None = None,
     clock: Clock | None = None,
     check_migrations: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     if check_migrations and not migrate.is_up_to_date(settings.database_url):
@@ -207,6 +212,9 @@ def create_app(
     app.add_middleware(SecurityHeaders, always_https=settings.environment == "production")
     # Outermost: the request id, log line and metrics of every answer (api.observability).
     app.add_middleware(RequestTelemetry, db=db)
+    # Around all of it, when OTEL_* ask for traces (or a test hands its provider):
+    # api.tracing, off by default.
+    app.state.tracing = tracing.install(app, db, tracer_provider=tracer_provider)
     return app
 
 
