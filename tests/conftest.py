@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -100,20 +101,28 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     return f"sqlite:///{path}"
 
 
+def test_settings(database_url: str, key_path: Path, **changes: Any) -> Settings:
+    """A test app's settings: cheap password hashing, and no background threads."""
+    return Settings(
+        **{
+            "environment": "test",
+            "database_url": database_url,
+            "token_key_path": key_path,
+            "password_time_cost": 1,
+            "password_memory_kib": 64,
+            "database_pool_size": 20,
+            # No policy watcher thread per test app; the tests of reloading start their own.
+            "policy_watch": False,
+            # Nor a checkpoint thread: tests/core/audit/test_periodic_checkpoints.py runs its own.
+            "audit_checkpoint_seconds": 0,
+            **changes,
+        }
+    )
+
+
 @pytest.fixture
 def settings(database_url: str, key_path: Path) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=database_url,
-        token_key_path=key_path,
-        password_time_cost=1,
-        password_memory_kib=64,
-        database_pool_size=20,
-        # No policy watcher thread per test app; the tests of reloading start their own.
-        policy_watch=False,
-        # Nor a checkpoint thread: tests/core/audit/test_periodic_checkpoints.py runs its own.
-        audit_checkpoint_seconds=0,
-    )
+    return test_settings(database_url, key_path)
 
 
 @pytest.fixture

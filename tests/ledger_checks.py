@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import defaultdict
 
 from sqlalchemy import func, select
@@ -9,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.ledger.check import run_checks
 from core.models.ledger import Account, Entry, Transfer
+from core.settings import REPO_ROOT
 
 
 def snapshot(session: Session) -> tuple[dict[int, tuple[int, str]], int, int]:
@@ -55,3 +59,17 @@ def assert_ledger_consistent(session: Session) -> None:
     # and no cumulative limit was passed.
     report = run_checks(session.connection(), checks=("holds", "payments", "spend", "limits"))
     assert report.ok, report.render()
+
+
+def assert_ledger_check_passes(url: str) -> None:
+    """`mandate ledger check` on the database at `url`, as an operator runs it."""
+    check = subprocess.run(
+        [sys.executable, "-m", "core.cli", "ledger", "check", "--no-progress"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "MANDATE_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "ledger check passed" in check.stdout

@@ -23,8 +23,14 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from core.clock import FixedClock
 from core.db import Database
-from core.settings import Settings
-from tests.conftest import DEFAULT_NOW, PG_URL, LiveServer, _truncate_postgres, free_port
+from tests.conftest import (
+    DEFAULT_NOW,
+    PG_URL,
+    LiveServer,
+    _truncate_postgres,
+    free_port,
+    test_settings,
+)
 from tests.factories import bearer, build_world
 from tests.ledger_checks import assert_ledger_consistent
 
@@ -95,16 +101,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def test_transfers_through_pgbouncer_in_transaction_pooling(bouncer, key_path):  # type: ignore[no-untyped-def]
-    settings = Settings(
-        environment="test",
-        database_url=bouncer,
-        database_transaction_pooling=True,
-        token_key_path=key_path,
-        password_time_cost=1,
-        password_memory_kib=64,
-        database_pool_size=8,
-        policy_watch=False,
-        audit_checkpoint_seconds=0,
+    settings = test_settings(
+        bouncer, key_path, database_transaction_pooling=True, database_pool_size=8
     )
     db = Database(settings.database_url, pool_size=8, transaction_pooling=True)
     clock = FixedClock(DEFAULT_NOW)

@@ -5,10 +5,7 @@ transfer acknowledged before the crash exists exactly once, no transfer exists t
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, pool, text
 
-from core.settings import REPO_ROOT
+from tests.ledger_checks import assert_ledger_check_passes
 
 THREADS = 6
 KILL_AFTER_ACKNOWLEDGED = 60
@@ -159,16 +156,7 @@ def test_sigkill_mid_load_loses_nothing_and_duplicates_nothing(fault_database, s
         assert attempt.response is not None
         assert stored[attempt.key] == attempt.response["id"]
 
-    check = subprocess.run(
-        [sys.executable, "-m", "core.cli", "ledger", "check", "--no-progress"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "MANDATE_DATABASE_URL": fault_database.url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert "ledger check passed" in check.stdout
+    assert_ledger_check_passes(fault_database.url)
     print(
         f"{len(acknowledged_before)} acknowledged before the kill, {len(unanswered)} cut off "
         f"({replayed} of them had been posted and were replayed)"

@@ -5,9 +5,6 @@ not ready; when it is back, service resumes by itself."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,9 +15,10 @@ from sqlalchemy import create_engine, make_url, pool, text
 from api.app import create_app
 from core.clock import SystemClock
 from core.iam.credentials import TokenService
-from core.settings import REPO_ROOT, Settings
+from core.settings import Settings
 from tests.conftest import free_port
 from tests.faults.conftest import TcpProxy
+from tests.ledger_checks import assert_ledger_check_passes
 
 # A hang shows as a timeout of the client, not as an assertion on how long anything took.
 HANG = 30
@@ -210,15 +208,3 @@ def wait_for(condition, attempts: int = 2000) -> None:  # type: ignore[no-untype
             return
         time.sleep(0.01)
     raise AssertionError("the load did not get that far")
-
-
-def assert_ledger_check_passes(url: str) -> None:
-    check = subprocess.run(
-        [sys.executable, "-m", "core.cli", "ledger", "check", "--no-progress"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "MANDATE_DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr

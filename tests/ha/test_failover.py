@@ -13,8 +13,6 @@ MANDATE_HA_REQUIRED is set (as `make ha-test` does): then their absence fails.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,10 +27,10 @@ from core import migrate
 from core.clock import FixedClock
 from core.db import Database
 from core.policy_versions.reload import PolicyWatcher
-from core.settings import Settings
-from tests.conftest import DEFAULT_NOW, LiveServer
+from tests.conftest import DEFAULT_NOW, LiveServer, test_settings
 from tests.factories import bearer, build_world
 from tests.ha.cluster import MISSING, Cluster
+from tests.ledger_checks import assert_ledger_check_passes
 
 REQUIRED = bool(os.environ.get("MANDATE_HA_REQUIRED"))
 pytestmark = [
@@ -114,16 +112,7 @@ class Load:
 
 def test_acknowledged_transfers_survive_a_failover_exactly_once(key_path):  # type: ignore[no-untyped-def]
     with Cluster() as cluster:
-        settings = Settings(
-            environment="test",
-            database_url=cluster.url,
-            token_key_path=key_path,
-            password_time_cost=1,
-            password_memory_kib=64,
-            database_pool_size=8,
-            policy_watch=False,
-            audit_checkpoint_seconds=0,
-        )
+        settings = test_settings(cluster.url, key_path, database_pool_size=8)
         migrate.upgrade(settings.database_url)
         db = Database(settings.database_url, pool_size=8)
         clock = FixedClock(DEFAULT_NOW)
@@ -194,12 +183,4 @@ def test_acknowledged_transfers_survive_a_failover_exactly_once(key_path):  # ty
             assert row is not None and row[0] is False
         db.dispose()
 
-        check = subprocess.run(
-            [sys.executable, "-m", "core.cli", "ledger", "check", "--no-progress"],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "MANDATE_DATABASE_URL": cluster.url},
-            timeout=60,
-        )
-        assert check.returncode == 0, check.stdout + check.stderr
-        assert "ledger check passed" in check.stdout
+        assert_ledger_check_passes(cluster.url)
