@@ -100,7 +100,7 @@ def evidence_export(
                 raise
             entry.errors[""] = exc.detail
             return evidence_page(request, session, ctx, status=422, entry=entry)
-        name = f"mandate-audit-{tenant_id or 'bank'}-{first_day}-{last_day}.zip"
+        name = bundles.bundle_name(tenant_id, first_day, last_day)
         return Response(
             bundle,
             media_type="application/zip",

@@ -68,7 +68,7 @@ def export_bundle(
 ) -> Response:
     key = services(request).audit_key
     bundle = uow.run(bundles.export_bundle, key, first_day, last_day, tenant_id)
-    name = f"mandate-audit-{tenant_id or 'bank'}-{first_day}-{last_day}.zip"
+    name = bundles.bundle_name(tenant_id, first_day, last_day)
     return Response(
         bundle,
         media_type="application/zip",

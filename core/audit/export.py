@@ -62,6 +62,11 @@ class Period:
         return cls(start, dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=1))
 
 
+def bundle_name(tenant_id: int | None, first_day: dt.date, last_day: dt.date) -> str:
+    """The file name a bundle is downloaded as (the API and the console)."""
+    return f"mandate-audit-{tenant_id or 'bank'}-{first_day}-{last_day}.zip"
+
+
 def export_bundle(
     session: Session,
     ctx: RequestContext,
