@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from api.deps import client_address, services
 from api.errors import CODES_KEY, error_responses
 from core.errors import InvalidRequest
-from core.iam.oauth_server import TokenRequest, client_credentials_token
+from core.iam.oauth_server import TokenRequest, answer_token_request
 from core.iam.second_factor import Proof
 from core.iam.sessions import Credentials, issue_token
 
@@ -108,7 +108,8 @@ def token(
 ) -> TokenResponse | JSONResponse:
     # No unit of work: signing in checks a password outside any transaction, and records
     # the attempt in a short one of its own (core.iam.sessions.issue_token); a client's token
-    # request is one short transaction of its own (its assertion's jti is kept).
+    # request is one short transaction of its own (its assertion's jti is kept), a secret's
+    # attempt counted as a sign-in's (core.iam.oauth_server.answer_token_request).
     svc = services(request)
     now = svc.clock.now()
     if grant_type == "client_credentials":
@@ -125,9 +126,8 @@ def token(
             headers=dict(request.headers),
             form={k: v for k, v in form.items() if v},
         )
-        answer = svc.db.run(
-            lambda session: client_credentials_token(session, svc.passwords, svc.tokens, asked, now)
-        )
+        address = client_address(request)
+        answer = answer_token_request(svc.db, svc.passwords, svc.tokens, asked, address, now)
         body = dict(answer.body)
         if "error" in body:
             # RFC 6749's error_description, and Mandate's "detail" beside it.

@@ -11,11 +11,14 @@ used once: its jti is kept (used_assertions) until it expires, and the leeway af
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
@@ -35,6 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from core.db import Database
+from core.iam import attempts
 from core.iam.credentials import Passwords, TokenService
 from core.iam.scopes import supported_scopes
 from core.models.iam import User
@@ -295,6 +300,47 @@ _SAID_OF_WHO = ("The client does not exist", "The client cannot authenticate")
 
 def _as_https(url: str) -> str:
     return "https://" + url.split("://", 1)[-1]
+
+
+def answer_token_request(
+    db: Database,
+    passwords: Passwords,
+    tokens: TokenService,
+    request: TokenRequest,
+    address: str,
+    now: dt.datetime,
+) -> TokenAnswer:
+    """A client_credentials token request, in a short transaction of its own. A client that
+    authenticates by its secret (client_secret_basic) is counted as a password sign-in is
+    (core.iam.attempts, per client id and per address): the attempt is reserved before the
+    secret is checked, 429 once too many failed, so no one guesses secrets or spends the
+    server's hashing time without limit. A signed assertion costs no hashing, and its jti is
+    single-use: it is not counted."""
+    named = secret_client_id(request.headers)
+    reservation = None
+    if named is not None:
+        reservation = attempts.reserve_or_refuse(db, f"client:{named}", address, now)
+    answer = db.run(
+        lambda session: client_credentials_token(session, passwords, tokens, request, now)
+    )
+    if reservation is not None:
+        failed = answer.body.get("error") == "invalid_client"
+        attempts.settle(db, reservation, succeeded=not failed)
+    return answer
+
+
+def secret_client_id(headers: Mapping[str, str]) -> str | None:
+    """The client id an HTTP Basic Authorization names (client_secret_basic: RFC 6749 section
+    2.3.1, form-encoded), "" when it cannot be read; None without Basic credentials."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, encoded = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return unquote(decoded.partition(":")[0])
 
 
 def client_credentials_token(

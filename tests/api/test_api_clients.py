@@ -596,3 +596,35 @@ def test_a_client_id_beside_an_assertion_must_name_its_client(client, app, world
         "client_id": ours["client_id"],
     }
     assert client.post("/v1/auth/token", data=matched).status_code == 200
+
+
+def test_wrong_secrets_are_counted_as_failed_sign_ins_are(client, app, db, world, clock):
+    """A regression (the noticed list): client_secret_basic checked secrets without limit,
+    each an argon2 hash. Now five wrong secrets for one client lock it for 15 minutes (429,
+    the right secret too, checked no more), other clients and assertions go on, and the
+    lock ends with the window."""
+    admin = bearer(app, world.users["acme-admin"], clock)
+    created = register(client, admin, name="Treasury", auth_method="client_secret_basic")
+    grant(client, admin, created["id"], role(db, "bookkeeper", world.tenants["acme"]).id)
+    other = register(client, admin, name="Payroll", auth_method="client_secret_basic")
+    grant(client, admin, other["id"], role(db, "bookkeeper", world.tenants["acme"]).id)
+    form = {"grant_type": "client_credentials", "scope": "accounts:read"}
+    right = (created["client_id"], created["client_secret"])
+    assert client.post("/v1/auth/token", data=form, auth=right).status_code == 200
+    for _ in range(5):
+        wrong = client.post("/v1/auth/token", data=form, auth=(created["client_id"], "mcs_x"))
+        assert wrong.status_code == 401, wrong.text
+    locked = client.post("/v1/auth/token", data=form, auth=right)
+    assert locked.status_code == 429, locked.text
+    assert locked.json()["error"] == "too_many_requests" and locked.headers["Retry-After"]
+    others = (other["client_id"], other["client_secret"])
+    assert client.post("/v1/auth/token", data=form, auth=others).status_code == 200
+    key = client_key()
+    keyed = register(client, admin, name="Keyed", jwks=public_jwks(key))
+    grant(client, admin, keyed["id"], role(db, "bookkeeper", world.tenants["acme"]).id)
+    signed = client.post(
+        "/v1/auth/token", data=token_form(assertion(key, keyed["client_id"], clock.now()))
+    )
+    assert signed.status_code == 200, signed.text
+    clock.advance(minutes=16)
+    assert client.post("/v1/auth/token", data=form, auth=right).status_code == 200
