@@ -169,3 +169,31 @@ def test_a_bundle_of_a_payments_day_verifies_offline(
         "created",
         "approved",
     ]
+
+
+def test_an_erasure_rewrites_a_steps_detail_and_the_chain_still_verifies(
+    client, app, world, clock, db
+):
+    with_pending_payment(db, app.state.services.passwords, world, clock)
+    payment_id, payer_id = world.payment_ids["acme"], world.user_id("acme-payer")
+    approver = bearer(app, world.users["acme-approver-a"], clock)
+    reason = {"reason": "acme-payer typed the wrong IBAN"}
+    rejected = client.post(f"/v1/payments/{payment_id}/reject", headers=approver, json=reason)
+    assert rejected.status_code == 200, rejected.text
+    admin = bearer(app, world.users["acme-admin"], clock)
+    left = client.patch(f"/v1/users/{payer_id}", json={"is_active": False}, headers=admin)
+    assert left.status_code == 200, left.text
+    compliance = bearer(app, world.users["compliance"], clock)
+    erased = client.post(f"/v1/users/{payer_id}/erase", headers=compliance)
+    assert erased.status_code == 200, erased.text
+    last = _steps(db, payment_id)[-1]
+    assert last.detail == f"erased-{payer_id} typed the wrong IBAN"
+    with db.unit_of_work(write=False) as session:
+        link = session.scalars(
+            select(AuditLink).where(
+                AuditLink.record_table == canonical.PAYMENT_LOG, AuditLink.record_id == last.id
+            )
+        ).one()
+    assert link.salt is None
+    report = verify_database(db)
+    assert report.ok, report.render()
