@@ -15,11 +15,12 @@ from core.audit import canonical, offline
 from core.audit.verify import verify_database
 from core.models.audit_chain import AuditLink
 from core.models.payments import Payment, PaymentEvent
+from core.payments import service as payments
 from core.payments.events import record_step
 from tests.batches_world import with_pending_batch
 from tests.core.audit.test_bundle import DAY
 from tests.core.audit.test_chain import _one_break, _tamper
-from tests.factories import bearer, new_key
+from tests.factories import bearer, new_key, unit_of_work
 from tests.payments_world import with_pending_payment
 
 
@@ -195,5 +196,17 @@ def test_an_erasure_rewrites_a_steps_detail_and_the_chain_still_verifies(
             )
         ).one()
     assert link.salt is None
+    report = verify_database(db)
+    assert report.ok, report.render()
+
+
+def test_an_expiry_is_logged_as_mandates_own_step(client, app, world, clock, db):
+    with_pending_payment(db, app.state.services.passwords, world, clock)
+    payment_id = world.payment_ids["acme"]
+    clock.advance(days=8)  # past the company's payment expiry
+    assert unit_of_work(db, clock).run(payments.expire_payments) == 1
+    last = _steps(db, payment_id)[-1]
+    assert (last.step, last.status, last.actor_id) == ("expired", "expired", None)
+    assert last.detail == "no approval in time" and last.transfer_id is None
     report = verify_database(db)
     assert report.ok, report.render()
