@@ -5,6 +5,8 @@ transfers, decisions and changes are (core.audit.chain). Payments made before ha
 
 Like the audit tables (0019), the log refuses UPDATE and DELETE unless the transaction holds
 a row of audit_maintenance (core.audit.guard: an erasure rewrites a step's detail).
+Downgrading drops the logs but not their links: `mandate audit verify` then names the steps
+missing, as it would any record removed behind the chain's back.
 
 Revision ID: 0021_payment_log
 Revises: 0020_maintenance_windows
