@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.models.iam import Grant, GrantSpend, PersonSpend, Tenant
 from core.models.ledger import Account, Transfer
-from core.models.payments import Payment, PaymentApproval
+from core.models.payments import Payment, PaymentApproval, PaymentEvent
 
 MOVED = ("posted", "sent")
 # The statuses whose amount is held: awaiting approval, or approved for a later day.
@@ -32,6 +32,7 @@ class PaymentsState:
     accounts: dict[int, Account]
     payments: dict[int, Payment]
     approvals: dict[int, list[PaymentApproval]]
+    steps: dict[int, list[PaymentEvent]]
     transfers: dict[int, Transfer]
     grants: dict[int, Grant]
     zones: dict[int, ZoneInfo]
@@ -43,10 +44,14 @@ class PaymentsState:
         approvals: dict[int, list[PaymentApproval]] = defaultdict(list)
         for row in session.scalars(select(PaymentApproval).order_by(PaymentApproval.id)):
             approvals[row.payment_id].append(row)
+        steps: dict[int, list[PaymentEvent]] = defaultdict(list)
+        for step in session.scalars(select(PaymentEvent).order_by(PaymentEvent.id)):
+            steps[step.payment_id].append(step)
         return cls(
             accounts={a.id: a for a in session.scalars(select(Account))},  # type: ignore[misc]
             payments={p.id: p for p in session.scalars(select(Payment))},  # type: ignore[misc]
             approvals=approvals,
+            steps=steps,
             transfers={t.id: t for t in session.scalars(select(Transfer))},  # type: ignore[misc]
             grants={g.id: g for g in session.scalars(select(Grant))},  # type: ignore[misc]
             zones={t.id: ZoneInfo(t.timezone) for t in session.scalars(select(Tenant))},  # type: ignore[misc]
@@ -100,6 +105,7 @@ def assert_payments_consistent(session: Session) -> PaymentsState:
     for p in state.payments.values():
         approvals = state.approvals.get(p.id or 0, [])
         _assert_panel_kept(p, approvals)
+        _assert_logged(p, approvals, state.steps.get(p.id or 0, []))
         if p.status in MOVED:
             assert p.transfer_id is not None, p
             payment_transfers[p.transfer_id] += 1
@@ -163,6 +169,17 @@ def _assert_panel_kept(p: Payment, approvals: list[PaymentApproval]) -> None:
         assert satisfied, (p.id, p.status, approvals)
     if p.status == "pending_approval":
         assert not satisfied and p.required_approvals > 0, (p.id, approvals)
+
+
+def _assert_logged(p: Payment, approvals: list[PaymentApproval], steps: list[PaymentEvent]) -> None:
+    """A payment's log tells its life: made first, each approval a step, the last step's
+    status the payment's, and the step that moved its money names its transfer."""
+    assert steps and steps[0].step == "created", (p.id, steps)
+    assert steps[-1].status == p.status, (p.id, p.status, steps)
+    approved = [s.actor_id for s in steps if s.step == "approved"]
+    assert approved == [a.approver_id for a in approvals], (p.id, approved, approvals)
+    moved = [s.transfer_id for s in steps if s.status in MOVED]
+    assert moved[-1:] == ([p.transfer_id] if p.status in MOVED else []), (p.id, steps)
 
 
 def _assert_grant_limits(state: PaymentsState) -> None:

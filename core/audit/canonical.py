@@ -22,7 +22,9 @@ GENESIS = "0" * 64
 TRANSFERS = "transfers"
 DECISIONS = "decisions"
 CHANGES = "changes"
-CHAINED_TABLES = (TRANSFERS, DECISIONS, CHANGES)
+# A payment's steps (payments rows change status; their log is append-only).
+PAYMENT_LOG = "payment_log"
+CHAINED_TABLES = (TRANSFERS, DECISIONS, CHANGES, PAYMENT_LOG)
 
 # The impersonal fields of each chained table, and the personal ones (the commitment).
 STABLE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -71,11 +73,26 @@ STABLE_FIELDS: dict[str, tuple[str, ...]] = {
         "requested_at",
         "approved_by_id",
     ),
+    PAYMENT_LOG: (
+        "bank_id",
+        "tenant_id",
+        "payment_id",
+        "step",
+        "status",
+        "actor_id",
+        "amount",
+        "currency",
+        "transfer_id",
+        "approval_group",
+        "payment_batch_id",
+        "at",
+    ),
 }
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     TRANSFERS: ("description",),
     DECISIONS: ("detail",),
     CHANGES: ("before", "after"),
+    PAYMENT_LOG: ("detail",),
 }
 # Where a person's username or name is written as text outside their own row (users) and
 # their sign-in attempts: erasure rewrites these columns, of the rows linked to the person,
@@ -85,6 +102,7 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
 PERSON_TEXT: dict[str, tuple[str, ...]] = {
     "activity": ("target", "detail"),
     DECISIONS: ("detail",),
+    PAYMENT_LOG: ("detail",),
     "change_requests": ("summary", "reason_detail"),
 }
 PERSON_JSON: dict[str, tuple[str, ...]] = {
@@ -92,7 +110,7 @@ PERSON_JSON: dict[str, tuple[str, ...]] = {
     "change_requests": ("target", "payload", "before", "after"),
 }
 # The time of each chained table's record, which its link carries (retention is judged by it).
-TIME_FIELD = {TRANSFERS: "created_at", DECISIONS: "at", CHANGES: "at"}
+TIME_FIELD = {TRANSFERS: "created_at", DECISIONS: "at", CHANGES: "at", PAYMENT_LOG: "at"}
 # A transfer's entries are part of the money record it chains (one link per transfer).
 ENTRY_FIELDS = ("account_id", "amount", "currency", "balance_after", "created_at")
 

@@ -35,7 +35,7 @@ from core.models.iam import User
 from core.models.second_factor import RecoveryCode, TotpCredential
 from core.models.sessions import ConsoleSession, SignInAttempt
 
-_CHAINED = frozenset({canonical.DECISIONS, canonical.CHANGES})
+_CHAINED = frozenset({canonical.DECISIONS, canonical.CHANGES, canonical.PAYMENT_LOG})
 
 
 class ErasureRecord(BaseModel):

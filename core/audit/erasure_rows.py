@@ -82,6 +82,11 @@ def _linked(table: Table, user: User, usernames: list[str]) -> ColumnElement[boo
     if table.name == canonical.CHANGES:
         about = and_(c.entity == "user", c.entity_id == person)
         return or_(about, c.actor_id == person, c.approved_by_id == person)
+    if table.name == canonical.PAYMENT_LOG:
+        # Their steps, and the steps of the payments they made (a rejection's reason to them).
+        payments = SQLModel.metadata.tables["payments"]
+        theirs = select(payments.c.id).where(payments.c.initiated_by_id == person)
+        return or_(c.actor_id == person, c.payment_id.in_(theirs))
     if table.name == "change_requests":
         created = and_(c.kind == "user.create", c.result_id == person)
         # A request about them names them in its target; read exactly below (_about).

@@ -1,8 +1,8 @@
 """The trail's tables refuse UPDATE and DELETE (database triggers, as for entries): decisions,
-changes, chain links and checkpoints. An erasure (personal fields, salts) and a retention
-purge (records and links past retention) lift the refusal for their own transaction only,
-with a row in audit_maintenance they remove before it commits: another transaction never
-sees it (PostgreSQL), or cannot run meanwhile (SQLite's write lock)."""
+changes, payments' logs, chain links and checkpoints. An erasure (personal fields, salts)
+and a retention purge (records and links past retention) lift the refusal for their own
+transaction only, with a row in audit_maintenance they remove before it commits: another
+transaction never sees it (PostgreSQL), or cannot run meanwhile (SQLite's write lock)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from core.db import table_of
 from core.models.audit_chain import AuditMaintenance
 
 _MAINTENANCE = table_of(AuditMaintenance)
-GUARDED_TABLES = ("decisions", "changes", "audit_links", "audit_checkpoints")
+GUARDED_TABLES = ("decisions", "changes", "payment_log", "audit_links", "audit_checkpoints")
 
 
 @contextmanager

@@ -13,12 +13,14 @@ from core.audit import canonical
 from core.db import table_of
 from core.models.audit import ChangeRecord, DecisionRecord
 from core.models.ledger import Entry, Transfer
+from core.models.payments import PaymentEvent
 
 _ENTRIES = table_of(Entry)
 RECORD_TABLES: dict[str, Table] = {
     canonical.TRANSFERS: table_of(Transfer),
     canonical.DECISIONS: table_of(DecisionRecord),
     canonical.CHANGES: table_of(ChangeRecord),
+    canonical.PAYMENT_LOG: table_of(PaymentEvent),
 }
 
 

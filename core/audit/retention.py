@@ -1,6 +1,7 @@
 """Retention: decisions and activity are kept MANDATE_DECISION_RETENTION_DAYS and
 MANDATE_ACTIVITY_RETENTION_DAYS (default 396, about 13 months; never under 366: PCI DSS
-10.5.1 keeps a year), money records and changes are never purged here (money: 10 years).
+10.5.1 keeps a year), money records (transfers, payments' logs) and changes are never purged
+here (money: 10 years).
 
 Purging a decision deletes its row and keeps its link: the link's hash covers the record's
 time, so verify knows the record was past retention when it finds it gone, and the chain

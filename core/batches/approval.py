@@ -84,7 +84,7 @@ def approve_batch(
     )
     what = _what(batch)
     if after.satisfied:
-        lifecycle.post(session, batch, accounts, now)
+        lifecycle.post(session, batch, accounts, now, by=actor.user_id)
         said = f"approved {what}; it is approved: its payments are {_moved(batch)}"
     else:
         said = f"approved {what}; it needs {describe_needed(after)}"

@@ -22,6 +22,7 @@ from core.models.ledger import Account
 from core.models.payments import MOVED_STATUSES, Payment
 from core.payments import lifecycle as payments
 from core.payments import repository as payment_rows
+from core.payments.events import record_step
 from core.policy import spend
 
 
@@ -51,12 +52,19 @@ def release(
 
 
 def post(
-    session: Session, batch: PaymentBatch, accounts: dict[int, Account], now: dt.datetime
+    session: Session,
+    batch: PaymentBatch,
+    accounts: dict[int, Account],
+    now: dt.datetime,
+    *,
+    by: int,
 ) -> list[Payment]:
     """Make every accepted item of an approved batch a payment and move its money (or, dated
     for a later day, schedule it), in this transaction: each through the payments' own
-    posting, so the ledger, the holds and the limits see payments as ever. The batch and
-    `accounts` (every account it pays from and to) are locked."""
+    posting, so the ledger, the holds and the limits see payments as ever, and each
+    payment's log has its steps (made, then posted, sent or scheduled, by `by`: the last
+    approver, or the uploader of a batch nothing catches). The batch and `accounts` (every
+    account it pays from and to) are locked."""
     made = []
     items = [i for i in repository.items_of(session, batch.id or 0) if i.status == "accepted"]
     subject = accounts[batch.account_id]
@@ -64,7 +72,8 @@ def post(
         payment = _payment_of(batch, item)
         assert item.credit_account_id is not None
         credit = accounts[item.credit_account_id]
-        payments.settle_approved(session, payment, subject, credit, now)
+        record_step(session, payment, "created", actor_id=by, at=now)
+        payments.settle_approved(session, payment, subject, credit, now, by=by)
         if payment.status in MOVED_STATUSES:
             # What the posting wrote, on the locked snapshots the next posting plans from: the
             # hold consumed, the balances moved (the ledger check holds them to the entries).

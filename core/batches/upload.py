@@ -214,7 +214,7 @@ def _answer(
     now = ctx.now()
     if batch.required_approvals == 0:
         accounts = ledger.lock_accounts(session, lifecycle.accounts_of(session, batch))
-        lifecycle.post(session, batch, accounts, now)
+        lifecycle.post(session, batch, accounts, now, by=batch.initiated_by_id)
     assert batch.id is not None
     ctx.audit.payment_batch_id = batch.id
     public = batch_public(batch, [], items=items, session=session, now=now)

@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, Index, text
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
-from core.db import UTCDateTime
+from core.db import BigIntKey, UTCDateTime
 
 PAYMENT_STATUSES = (
     "pending_approval",
@@ -143,6 +143,50 @@ class PaymentApproval(SQLModel, table=True):
     grant_id: int | None = Field(default=None, foreign_key="grants.id")
     approval_group: str | None = Field(default=None, max_length=1)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+PAYMENT_STEPS = (
+    "created",
+    "approved",
+    "scheduled",
+    "posted",
+    "sent",
+    "rejected",
+    "cancelled",
+    "expired",
+    "failed",
+)
+
+
+class PaymentEvent(SQLModel, table=True):
+    """One step of a payment's life, append-only and hash-chained (core.audit.chain): a
+    payment row changes status, its log keeps each step, who took it (none: Mandate itself,
+    executing or expiring it) and the status it left. `detail` is a person's words (a
+    rejection's reason, an end reason): behind the chain's salted commitment."""
+
+    __tablename__ = "payment_log"
+    __table_args__ = (
+        CheckConstraint(
+            "step IN ({})".format(", ".join(f"'{s}'" for s in PAYMENT_STEPS)),
+            name="ck_payment_log_step",
+        ),
+        Index("ix_payment_log_payment", "payment_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
+    bank_id: int = Field(foreign_key="banks.id")
+    tenant_id: int = Field(foreign_key="tenants.id")
+    payment_id: int = Field(foreign_key="payments.id")
+    step: str = Field(max_length=10)
+    status: str = Field(max_length=20)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    amount: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    transfer_id: int | None = Field(default=None, foreign_key="transfers.id")
+    approval_group: str | None = Field(default=None, max_length=1)
+    payment_batch_id: int | None = Field(default=None, foreign_key="payment_batches.id")
+    detail: str = Field(default="", max_length=500)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
 class ApprovalRule(SQLModel, table=True):

@@ -33,6 +33,7 @@ from core.models.ledger import Account
 from core.models.payments import Payment
 from core.money import format_amount
 from core.payments import repository
+from core.payments.events import record_step
 from core.payments.schemas import EXECUTION_HORIZON_DAYS
 from core.policy import spend
 from core.policy.repository import tenant_zone
@@ -84,22 +85,37 @@ def is_due(payment: Payment, today: dt.date) -> bool:
 
 
 def settle_approved(
-    session: Session, payment: Payment, subject: Account, credit: Account, now: dt.datetime
+    session: Session,
+    payment: Payment,
+    subject: Account,
+    credit: Account,
+    now: dt.datetime,
+    *,
+    by: int | None,
 ) -> None:
-    """A payment whose panel is satisfied (its amount held): posted now if its day has come,
-    scheduled for its execution date otherwise (its hold stays; it no longer expires)."""
+    """A payment whose panel is satisfied (its amount held) by `by`'s approval: posted now if
+    its day has come, scheduled for its execution date otherwise (its hold stays; it no
+    longer expires)."""
     if is_due(payment, company_today(session, payment.tenant_id, now)):
-        post(session, payment, subject, credit, now)
+        post(session, payment, subject, credit, now, by=by)
         return
     payment.status = "scheduled"
     payment.expires_at = None
+    record_step(session, payment, "scheduled", actor_id=by, at=now)
 
 
 def post(
-    session: Session, payment: Payment, subject: Account, credit: Account, now: dt.datetime
+    session: Session,
+    payment: Payment,
+    subject: Account,
+    credit: Account,
+    now: dt.datetime,
+    *,
+    by: int | None,
 ) -> None:
-    """Move the money of a payment whose panel is satisfied: its hold becomes the posting.
-    Every check comes before anything is written: a refusal leaves the payment as it was."""
+    """Move the money of a payment whose panel is satisfied: its hold becomes the posting
+    (`by`: whose approval; None: Mandate, on its execution date). Every check comes before
+    anything is written: a refusal leaves the payment as it was."""
     assert subject.id is not None and credit.id is not None
     require_payee(session, payment)
     # The hold is this payment's own: the floor is checked without it, then it is consumed.
@@ -129,6 +145,7 @@ def post(
     payment.status = "sent" if payment.kind == "external" else "posted"
     payment.expires_at = None
     payment.ended_at = now
+    record_step(session, payment, payment.status, actor_id=by, at=now)
 
 
 def require_payee(session: Session, payment: Payment) -> None:
@@ -181,16 +198,24 @@ def require_currency(account: Account, currency: str) -> None:
 
 
 def release(
-    session: Session, payment: Payment, status: str, *, ended_by: int | None, now: dt.datetime
+    session: Session,
+    payment: Payment,
+    status: str,
+    *,
+    ended_by: int | None,
+    reason: str,
+    now: dt.datetime,
 ) -> None:
-    """End a held payment without moving money: release its hold and give its amount back to
-    the limits it counted against. The payment and its account are locked."""
+    """End a held payment without moving money, for `reason`: release its hold and give its
+    amount back to the limits it counted against. The payment and its account are locked."""
     repository.change_held(session, payment.account_id, -payment.amount, now)
     if payment.grant_id is not None and payment.spend_day is not None:
         spend.record(session, counted(payment, -payment.amount))
     payment.status = status
     payment.ended_at = now
     payment.ended_by_id = ended_by
+    payment.end_reason = reason
+    record_step(session, payment, status, actor_id=ended_by, at=now, detail=reason)
 
 
 def end_unmoved_payments_to(
@@ -208,8 +233,9 @@ def end_unmoved_payments_to(
         return []
     ledger.lock_accounts(session, {p.account_id for p in unmoved})
     for payment in unmoved:
-        release(session, payment, "cancelled", ended_by=ended_by, now=now)
-        payment.end_reason = BENEFICIARY_DELETED
+        release(
+            session, payment, "cancelled", ended_by=ended_by, reason=BENEFICIARY_DELETED, now=now
+        )
     session.flush()
     return unmoved
 
@@ -269,8 +295,7 @@ def settle(
         accounts |= {payment.account_id, payment.credit_account_id}
     ledger.lock_accounts(session, accounts)
     for payment in lapsed:
-        release(session, payment, "expired", ended_by=None, now=now)
-        payment.end_reason = "no approval in time"
+        release(session, payment, "expired", ended_by=None, reason="no approval in time", now=now)
     failed = sum(0 if execute(session, payment, now) else 1 for payment in due)
     session.flush()
     return Settled(
@@ -312,13 +337,12 @@ def execute(session: Session, payment: Payment, now: dt.datetime) -> bool:
     accounts = ledger.lock_accounts(session, [payment.account_id, payment.credit_account_id])
     subject, credit = accounts[payment.account_id], accounts[payment.credit_account_id]
     if repository.beneficiary_deleted(session, payment.beneficiary_id):
-        release(session, payment, "cancelled", ended_by=None, now=now)
-        payment.end_reason = BENEFICIARY_DELETED
+        release(session, payment, "cancelled", ended_by=None, reason=BENEFICIARY_DELETED, now=now)
         return False
     try:
-        post(session, payment, subject, credit, now)
+        post(session, payment, subject, credit, now, by=None)
     except MandateError as refusal:
-        release(session, payment, "failed", ended_by=None, now=now)
-        payment.end_reason = f"not executed on its date: {refusal.detail}"[:500]
+        reason = f"not executed on its date: {refusal.detail}"[:500]
+        release(session, payment, "failed", ended_by=None, reason=reason, now=now)
         return False
     return True

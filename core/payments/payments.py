@@ -36,6 +36,7 @@ from core.models.payments import Payment, PaymentApproval
 from core.money import format_amount
 from core.payments import lifecycle, repository
 from core.payments.beneficiaries import is_new, payment_money, usable_beneficiary
+from core.payments.events import record_step
 from core.payments.reading import beneficiary_name, payment_public
 from core.payments.schemas import (
     PaymentCreate,
@@ -207,6 +208,7 @@ def create_payment(
         )
     session.add(payment)
     session.flush()
+    record_step(session, payment, "created", actor_id=actor.user_id, at=now)
     public = payment_public(payment, [], beneficiary.name)
     idempotency.store(
         session,
@@ -267,6 +269,14 @@ def approve_payment(
         created_at=now,
     )
     session.add(approval)
+    record_step(
+        session,
+        payment,
+        "approved",
+        actor_id=actor.user_id,
+        at=now,
+        approval_group=grant.approval_group,
+    )
     approvals = [*approvals, approval]
     after = progress(panel, [a.approval_group for a in approvals])
     amount = format_amount(payment.amount, payment.currency)
@@ -274,7 +284,7 @@ def approve_payment(
     approver = name_of(session, actor.user_id)
     what = your_payment(payment, amount, name)
     if after.satisfied:
-        lifecycle.settle_approved(session, payment, subject, credit, now)
+        lifecycle.settle_approved(session, payment, subject, credit, now, by=actor.user_id)
         when = f" for {day_text(payment)}" if payment.status == "scheduled" else ""
         said = f"approved payment {payment_id} of {amount} to {name}; it is {payment.status}{when}"
         tell(ctx, payment, "payment.approve", f"{approver} approved {what}", actor.user_id)
@@ -341,8 +351,9 @@ def _end(
         not_found=f"payment {payment_id} not found",
         approval=approval_of(payment, approvals),
     )
-    lifecycle.release(session, payment, status, ended_by=ctx.require_actor().user_id, now=ctx.now())
-    payment.end_reason = reason
+    lifecycle.release(
+        session, payment, status, ended_by=ctx.require_actor().user_id, reason=reason, now=ctx.now()
+    )
     session.flush()
     name = beneficiary_name(session, payment)
     amount = format_amount(payment.amount, payment.currency)

@@ -125,13 +125,17 @@ def _unguard(table: str) -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_audit_guard_{event}")
 
 
+# The tables chained at this revision (canonical.CHAINED_TABLES grew since: 0021's log).
+_CHAINED_HERE = (canonical.TRANSFERS, canonical.DECISIONS, canonical.CHANGES)
+
+
 def _chain_existing_records(connection: sa.Connection) -> None:
     """Chain every record already written, in the order it was made."""
     # Reflected tables, so that times come back as datetimes on SQLite too (naive: UTC).
     metadata = sa.MetaData()
     tables = {
         name: sa.Table(name, metadata, autoload_with=connection, resolve_fks=False)
-        for name in (*canonical.CHAINED_TABLES, "entries")
+        for name in (*_CHAINED_HERE, "entries")
     }
     entries: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for entry in connection.execute(sa.select(tables["entries"])).mappings():
@@ -144,7 +148,7 @@ def _chain_existing_records(connection: sa.Connection) -> None:
             record = dict(row)
             at = canonical.utc(record[time_column])
             records.append((at, table, record["id"], record, entries.get(record["id"], [])))
-    records.sort(key=lambda r: (r[0], canonical.CHAINED_TABLES.index(r[1]), r[2]))
+    records.sort(key=lambda r: (r[0], _CHAINED_HERE.index(r[1]), r[2]))
     heads: dict[str, tuple[int, str, int, int | None]] = {}
     links = []
     for at, table, record_id, row, record_entries in records:
