@@ -258,3 +258,40 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("mandate_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SessionQueue:
+    """Things noted on a session for its commit (chain links, payments' steps): a savepoint
+    rolled back forgets what was noted inside it, and the whole transaction's end (commit or
+    rollback) forgets the rest, so nothing noted by work that was undone is ever written."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._marks = f"{key}.marks"
+        event.listen(Session, "after_transaction_create", self._mark)
+        event.listen(Session, "after_soft_rollback", self._rolled_back)
+        event.listen(Session, "after_transaction_end", self._ended)
+
+    def add(self, session: Session, item: Any) -> None:
+        session.info.setdefault(self.key, []).append(item)
+
+    def take(self, session: Session) -> list[Any]:
+        """Everything noted, and the queue emptied (at commit)."""
+        taken: list[Any] = session.info.pop(self.key, None) or []
+        return taken
+
+    def _mark(self, session: Session, transaction: Any) -> None:
+        if transaction.nested:
+            marks = session.info.setdefault(self._marks, {})
+            marks[id(transaction)] = len(session.info.get(self.key, ()))
+
+    def _rolled_back(self, session: Session, previous: Any) -> None:
+        if previous.nested:
+            mark = session.info.get(self._marks, {}).pop(id(previous), None)
+            if mark is not None and self.key in session.info:
+                del session.info[self.key][mark:]
+
+    def _ended(self, session: Session, transaction: Any) -> None:
+        if transaction.parent is None:  # the session's own transaction, not a savepoint
+            session.info.pop(self.key, None)
+            session.info.pop(self._marks, None)

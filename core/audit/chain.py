@@ -23,10 +23,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.audit import canonical
-from core.db import table_of
+from core.db import SessionQueue, table_of
 from core.models.audit_chain import AuditChain, AuditLink
 
-_PENDING = "mandate.audit.pending"
+# Records noted in this transaction, waiting for their links (a savepoint rolled back takes
+# its own with it).
+_PENDING = SessionQueue("mandate.audit.pending")
 _CHAINS = table_of(AuditChain)
 _LINKS = table_of(AuditLink)
 _INSERT_LINKS = insert(_LINKS)
@@ -61,8 +63,8 @@ def note(
     """Note that `row` (a chained table's row, as written) was written as `record_id`: it is
     chained when the session commits. A transfer's `entries` are part of its record."""
     content = canonical.record_content(table, record_id, row, entries)
-    pending = session.info.setdefault(_PENDING, [])
-    pending.append(
+    _PENDING.add(
+        session,
         PendingLink(
             chain=canonical.chain_of(row["bank_id"], row["tenant_id"]),
             bank_id=row["bank_id"],
@@ -72,7 +74,7 @@ def note(
             at=row[canonical.TIME_FIELD[table]],
             digest=canonical.record_digest(content),
             personal=canonical.personal_content(table, row),
-        )
+        ),
     )
 
 
@@ -80,7 +82,7 @@ def seal(session: Session) -> None:
     """Append the records noted on `session` to their chains (called just before COMMIT)."""
     if session.in_nested_transaction():
         return  # a savepoint's release: the chains are sealed with the transaction itself
-    pending: list[PendingLink] = session.info.pop(_PENDING, None) or []
+    pending: list[PendingLink] = _PENDING.take(session)
     if not pending:
         return
     heads = lock_heads(session, {p.chain: (p.bank_id, p.tenant_id) for p in pending})
@@ -197,11 +199,6 @@ def _read_heads(session: Session, names: list[str]) -> dict[str, tuple[int, str]
     return {row.chain: (row.seq, row.head_hash) for row in rows}
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_PENDING, None)
-
-
-# Every session seals on commit and forgets on rollback: a record written by any unit of work
-# (a request's, a command's, a test's) is chained, never one that was rolled back.
+# Every session seals on commit: a record written by any unit of work (a request's, a
+# command's, a test's) is chained, never one that was rolled back (the queue forgets those).
 event.listen(Session, "before_commit", seal)
-event.listen(Session, "after_rollback", _forget)

@@ -13,14 +13,13 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import event, insert
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from core.audit import canonical, chain
-from core.db import table_of
+from core.db import SessionQueue, table_of
 from core.models.payments import Payment, PaymentEvent
 
-_PENDING = "mandate.payments.steps"
-_MARKS = "mandate.payments.step_marks"
+_PENDING = SessionQueue("mandate.payments.steps")
 _LOG = table_of(PaymentEvent)
 _INSERT = insert(_LOG).returning(_LOG.c.id, sort_by_parameter_order=True)
 
@@ -51,15 +50,14 @@ def record_step(
         "detail": detail[:500],
         "at": at,
     }
-    session.info.setdefault(_PENDING, []).append((payment, values))
+    _PENDING.add(session, (payment, values))
 
 
 def write_steps(session: Session) -> None:
     """Write the steps noted on `session` and note them for their chains (before sealing)."""
     if session.in_nested_transaction():
         return  # a savepoint's release: written with the transaction itself
-    session.info.pop(_MARKS, None)
-    pending: list[tuple[Payment, dict[str, Any]]] = session.info.pop(_PENDING, None) or []
+    pending: list[tuple[Payment, dict[str, Any]]] = _PENDING.take(session)
     if not pending:
         return
     session.flush()  # the commit's own flush, early: payments made here get their ids
@@ -72,25 +70,6 @@ def write_steps(session: Session) -> None:
         chain.note(session, canonical.PAYMENT_LOG, record_id, row)
 
 
-def _mark(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.nested:
-        marks = session.info.setdefault(_MARKS, {})
-        marks[id(transaction)] = len(session.info.get(_PENDING, ()))
-
-
-def _rolled_back(session: Session, previous: SessionTransaction) -> None:
-    """A savepoint rolled back forgets the steps noted inside it; the whole transaction, all."""
-    if not previous.nested:
-        session.info.pop(_PENDING, None)
-        session.info.pop(_MARKS, None)
-        return
-    mark = session.info.get(_MARKS, {}).pop(id(previous), None)
-    if mark is not None and _PENDING in session.info:
-        del session.info[_PENDING][mark:]
-
-
 # Before core.audit.chain's own before_commit listener (insert=True puts this one first): the
 # steps' links are sealed with the rest of the transaction's.
 event.listen(Session, "before_commit", write_steps, insert=True)
-event.listen(Session, "after_transaction_create", _mark)
-event.listen(Session, "after_soft_rollback", _rolled_back)

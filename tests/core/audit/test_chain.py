@@ -9,8 +9,11 @@ from sqlalchemy.exc import DBAPIError
 
 from core.audit import canonical
 from core.audit.verify import verify_database
+from core.context import RequestContext
+from core.ledger import service as ledger
+from core.ledger.schemas import TransferCreate
 from core.models.audit_chain import AuditChain, AuditLink
-from tests.factories import bearer, new_key
+from tests.factories import bearer, new_key, staff_context
 from tests.payments_world import with_pending_payment
 
 
@@ -262,3 +265,28 @@ def test_the_database_refuses_to_rewrite_the_trail(client, app, world, clock, db
         )
     with pytest.raises(DBAPIError, match="append-only"), db.unit_of_work() as session:
         session.execute(text(statement))
+
+
+def test_a_savepoint_rolled_back_after_a_transfer_leaves_the_transfer_chained(world, clock, db):
+    """A regression (the second reading): rolling back any savepoint (a change request's trial,
+    db.unique_or after a unique violation) forgot every record the transaction had noted for
+    its chain, so a transfer posted before it committed outside every chain. A savepoint now
+    forgets only what was noted inside it (core.db.SessionQueue)."""
+    payer = staff_context(db, "acme-payer", clock)
+    body = TransferCreate(
+        from_account_id=world.account_id("acme-operating"),
+        to_account_id=world.account_id("acme-payroll"),
+        amount=100_00,
+        currency="EUR",
+    )
+
+    def work(session):  # type: ignore[no-untyped-def]
+        ctx = RequestContext(actor=payer.actor, clock=clock)
+        result = ledger.create_transfer(session, ctx, body, new_key())
+        trial = session.begin_nested()
+        trial.rollback()
+        return result
+
+    db.run(work)
+    report = verify_database(db)
+    assert report.ok, report.render()

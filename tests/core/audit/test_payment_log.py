@@ -148,6 +148,25 @@ def test_a_step_inside_a_rolled_back_savepoint_is_forgotten(client, app, world, 
     assert verify_database(db).ok
 
 
+def test_what_was_noted_before_a_rolled_back_savepoint_is_kept(client, app, world, clock, db):
+    """A savepoint rolled back takes only the steps noted inside it (core.db.SessionQueue):
+    one noted before it is written and chained."""
+    with_pending_payment(db, app.state.services.passwords, world, clock)
+    payment_id = world.payment_ids["acme"]
+    before = len(_steps(db, payment_id))
+    with db.unit_of_work() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        record_step(session, payment, "approved", actor_id=None, at=clock.now())
+        session.flush()
+        trial = session.begin_nested()
+        record_step(session, payment, "expired", actor_id=None, at=clock.now())
+        trial.rollback()
+    assert [s.step for s in _steps(db, payment_id)][before:] == ["approved"]
+    report = verify_database(db)
+    assert report.ok, report.render()
+
+
 def test_a_bundle_of_a_payments_day_verifies_offline(
     client, app, world, clock, db, mandate, tmp_path
 ):
