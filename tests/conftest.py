@@ -101,7 +101,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     return f"sqlite:///{path}"
 
 
-def test_settings(database_url: str, key_path: Path, **changes: Any) -> Settings:
+def settings_for_tests(database_url: str, key_path: Path, **changes: Any) -> Settings:
     """A test app's settings: cheap password hashing, and no background threads."""
     return Settings(
         **{
@@ -122,7 +122,7 @@ def test_settings(database_url: str, key_path: Path, **changes: Any) -> Settings
 
 @pytest.fixture
 def settings(database_url: str, key_path: Path) -> Settings:
-    return test_settings(database_url, key_path)
+    return settings_for_tests(database_url, key_path)
 
 
 @pytest.fixture

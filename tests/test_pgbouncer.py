@@ -29,7 +29,7 @@ from tests.conftest import (
     LiveServer,
     _truncate_postgres,
     free_port,
-    test_settings,
+    settings_for_tests,
 )
 from tests.factories import bearer, build_world
 from tests.ledger_checks import assert_ledger_consistent
@@ -101,7 +101,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def test_transfers_through_pgbouncer_in_transaction_pooling(bouncer, key_path):  # type: ignore[no-untyped-def]
-    settings = test_settings(
+    settings = settings_for_tests(
         bouncer, key_path, database_transaction_pooling=True, database_pool_size=8
     )
     db = Database(settings.database_url, pool_size=8, transaction_pooling=True)

@@ -27,7 +27,7 @@ from core import migrate
 from core.clock import FixedClock
 from core.db import Database
 from core.policy_versions.reload import PolicyWatcher
-from tests.conftest import DEFAULT_NOW, LiveServer, test_settings
+from tests.conftest import DEFAULT_NOW, LiveServer, settings_for_tests
 from tests.factories import bearer, build_world
 from tests.ha.cluster import MISSING, Cluster
 from tests.ledger_checks import assert_ledger_check_passes
@@ -112,7 +112,7 @@ class Load:
 
 def test_acknowledged_transfers_survive_a_failover_exactly_once(key_path):  # type: ignore[no-untyped-def]
     with Cluster() as cluster:
-        settings = test_settings(cluster.url, key_path, database_pool_size=8)
+        settings = settings_for_tests(cluster.url, key_path, database_pool_size=8)
         migrate.upgrade(settings.database_url)
         db = Database(settings.database_url, pool_size=8)
         clock = FixedClock(DEFAULT_NOW)
