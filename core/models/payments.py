@@ -145,17 +145,9 @@ class PaymentApproval(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-PAYMENT_STEPS = (
-    "created",
-    "approved",
-    "scheduled",
-    "posted",
-    "sent",
-    "rejected",
-    "cancelled",
-    "expired",
-    "failed",
-)
+# A payment's steps: made, approved, and each status it can move on to (every status but the
+# one it is made waiting in).
+PAYMENT_STEPS = ("created", "approved", *(s for s in PAYMENT_STATUSES if s != "pending_approval"))
 
 
 class PaymentEvent(SQLModel, table=True):
